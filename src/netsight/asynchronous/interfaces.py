@@ -1,0 +1,11 @@
+"""Interfaces of netsight.async."""
+
+from zope.interface import Interface
+
+
+class INetsightAsyncLayer(Interface):
+    """Browser layer, installed by the ``netsight.async:default`` profile.
+
+    Register overrides of the stock pages (the processing template, say)
+    for this layer so that they apply only where the add-on is installed.
+    """

@@ -1,0 +1,67 @@
+"""Test layers: netsight.async in a Plone site, and in plain Zope.
+
+Both load the add-on through its 2011 ZCML entry point (``netsight.async``)
+and the test views of ``netsight.asynchronous.tests``. The functional layers
+give each test a DemoStorage of its own; jobs run in real threads against it.
+"""
+
+from plone.app.testing import FunctionalTesting
+from plone.app.testing import IntegrationTesting
+from plone.app.testing import PLONE_FIXTURE
+from plone.app.testing import PloneSandboxLayer
+from plone.testing import Layer
+from plone.testing import zca
+from plone.testing import zope as zope_testing
+from zope.configuration import xmlconfig
+
+import importlib
+import zope.i18n.config
+
+
+def load_zcml(context):
+    """The add-on (by its old name) and the test views, into ``context``."""
+    # Plone instances compile .po files at start-up; the tests do the same.
+    zope.i18n.config.COMPILE_MO_FILES = True
+    xmlconfig.file("configure.zcml", importlib.import_module("netsight.async"), context=context)
+    xmlconfig.file("views.zcml", importlib.import_module("netsight.asynchronous.tests"), context=context)
+
+
+class NetsightAsyncPloneLayer(PloneSandboxLayer):
+    defaultBases = (PLONE_FIXTURE,)
+
+    def setUpZope(self, app, configurationContext):
+        load_zcml(configurationContext)
+
+    def setUpPloneSite(self, portal):
+        self.applyProfile(portal, "netsight.async:default")
+
+
+class NetsightAsyncZopeLayer(Layer):
+    """Plain Zope: no Plone, no main_template, no plone.protect."""
+
+    defaultBases = (zope_testing.STARTUP,)
+
+    def setUp(self):
+        zca.pushGlobalRegistry()
+        self["configurationContext"] = context = zca.stackConfigurationContext(
+            self.get("configurationContext")
+        )
+        load_zcml(context)
+
+    def tearDown(self):
+        del self["configurationContext"]
+        zca.popGlobalRegistry()
+
+
+NETSIGHT_ASYNC_FIXTURE = NetsightAsyncPloneLayer()
+NETSIGHT_ASYNC_INTEGRATION_TESTING = IntegrationTesting(
+    bases=(NETSIGHT_ASYNC_FIXTURE,), name="NetsightAsync:Integration"
+)
+NETSIGHT_ASYNC_FUNCTIONAL_TESTING = FunctionalTesting(
+    bases=(NETSIGHT_ASYNC_FIXTURE,), name="NetsightAsync:Functional"
+)
+
+NETSIGHT_ASYNC_ZOPE_FIXTURE = NetsightAsyncZopeLayer()
+NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING = zope_testing.FunctionalTesting(
+    bases=(NETSIGHT_ASYNC_ZOPE_FIXTURE,), name="NetsightAsync:ZopeFunctional"
+)

@@ -1,0 +1,96 @@
+"""What the functional tests share: a browser that starts and watches jobs."""
+
+from plone.app.testing import SITE_OWNER_NAME
+from plone.app.testing import SITE_OWNER_PASSWORD
+from plone.app.testing import TEST_USER_NAME
+from plone.app.testing import TEST_USER_PASSWORD
+from plone.testing.zope import Browser
+from urllib.parse import parse_qs
+from urllib.parse import urlencode
+from urllib.parse import urlparse
+
+import json
+import time
+import transaction
+
+
+DEADLINE = 60  # seconds: a job of these tests takes milliseconds
+
+
+def wait_until(predicate, timeout=DEADLINE, what="the condition"):
+    """Poll ``predicate`` until it is true; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
+        time.sleep(0.01)
+    return value
+
+
+class JobBrowser(Browser):
+    """A test browser that does not follow redirects, and knows the job pages."""
+
+    site_url = None
+    _token = None
+
+    def __init__(self, app, site_url, user=TEST_USER_NAME, password=TEST_USER_PASSWORD):
+        super().__init__(app)
+        self.site_url = site_url
+        self._token = None
+        self.handleErrors = True
+        self.raiseHttpErrors = False
+        self.followRedirects = False
+        if user:
+            self.addHeader("Authorization", f"Basic {user}:{password}")
+
+    @property
+    def token(self):
+        """plone.protect's token for this user, read off a form; None in plain Zope."""
+        if self._token is None:
+            self.open(f"{self.site_url}/own-template")
+            try:
+                self._token = self.getControl(name="_authenticator").value
+            except LookupError:
+                self._token = ""
+        return self._token
+
+    @property
+    def status(self):
+        return int(self.headers["Status"].split()[0])
+
+    def start(self, view_url, **form):
+        """POST ``form`` (with the CSRF token) to an async view; returns the process id."""
+        if "_authenticator" not in form and self.token:
+            form["_authenticator"] = self.token
+        self.post(view_url, urlencode(form, doseq=True))
+        assert self.status == 303, (self.status, self.contents[:500])
+        location = self.headers["Location"]
+        query = parse_qs(urlparse(location).query)
+        (process_id,) = query["process_id"]
+        assert location == f"{view_url}/processing?process_id={process_id}", location
+        return process_id
+
+    def poll(self, view_url, process_id):
+        self.open(f"{view_url}/completed?output_json=1&process_id={process_id}")
+        return json.loads(self.contents)
+
+    def wait_for(self, view_url, process_id, timeout=DEADLINE):
+        """Poll ``completed`` until the job is done or failed; returns the JSON."""
+        return wait_until(
+            lambda: (answer := self.poll(view_url, process_id))["completed"] in (True, "ERROR")
+            and answer,
+            timeout,
+            what=f"process {process_id}",
+        )
+
+    def result(self, view_url, process_id):
+        self.open(f"{view_url}/result?process_id={process_id}")
+        return self.contents
+
+
+def owner_browser(app, site_url):
+    return JobBrowser(app, site_url, SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
+
+
+def commit():
+    transaction.commit()

@@ -1,0 +1,167 @@
+"""Async views the tests publish: each one a behaviour of the seed README."""
+
+from AccessControl import getSecurityManager
+from netsight.asynchronous import _
+from netsight.asynchronous import BaseAsyncView
+from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+from ZODB.POSException import ConflictError
+from zope.component.hooks import getSite
+from zope.globalrequest import getRequest
+from zope.i18n import translate
+from zope.interface import providedBy
+
+import json
+import queue
+import threading
+
+
+class Hello(BaseAsyncView):
+    """The seed's first example, without the sleep."""
+
+    def __run__(self, *args, **kwargs):
+        return "Hello world!"
+
+
+class RendersOwnTemplate(BaseAsyncView):
+    """``__run__`` renders the view's ZCML template with ``no_process``."""
+
+    def __run__(self, *args, **kwargs):
+        return self.__call__(message="Hello world", no_process=True)
+
+
+class MethodInitialPage(BaseAsyncView):
+    """``initial_page`` as a method; starts only when the form says ``run``."""
+
+    def run_process(self):
+        return "run" in self.request.form
+
+    def initial_page(self, *args, **kwargs):
+        return "Hello world!"
+
+    def __run__(self, *args, **kwargs):
+        return "ran"
+
+
+class TemplateInitialPage(MethodInitialPage):
+    """``initial_page`` as a ViewPageTemplateFile."""
+
+    initial_page = ViewPageTemplateFile("templates/my_template.pt")
+
+
+class Echo(BaseAsyncView):
+    """Answers with what the job saw of its request, as JSON."""
+
+    def __run__(self, process_id=None, **kwargs):
+        request = self.request
+        user = getSecurityManager().getUser()
+        thread = threading.current_thread()
+        self.request.response.setHeader("Content-Type", "application/json")
+        return json.dumps(
+            {
+                "process_id": process_id,
+                "kwargs": kwargs,
+                "form": dict(request.form),
+                "method": request["REQUEST_METHOD"],
+                "body": request.get("BODY", b"").decode("utf-8"),
+                "user": user.getId(),
+                "roles": sorted(user.getRolesInContext(self.context)),
+                "context": "/".join(self.context.getPhysicalPath()),
+                "site": "/".join(getSite().getPhysicalPath()),
+                "layers": [layer.__identifier__ for layer in providedBy(request)],
+                "language": translate(_("processing_title"), context=request),
+                "globalrequest": getRequest() is request,
+                "thread": thread.name,
+                "daemon": thread.daemon,
+                "main_thread": thread is threading.main_thread(),
+            }
+        )
+
+
+class Arguments(BaseAsyncView):
+    """Form values reach ``__run__`` by name, as the publisher maps them."""
+
+    def __run__(self, process_id, number, kind="plain"):
+        return json.dumps({"process_id": process_id, "number": number, "kind": kind})
+
+
+class Response(BaseAsyncView):
+    """A job that makes its own response: status, headers, cookie."""
+
+    def __run__(self, *args, **kwargs):
+        response = self.request.response
+        response.setStatus(201)
+        response.setHeader("Content-Type", "text/csv; charset=utf-8")
+        response.setHeader("X-Report", "ready")
+        response.addHeader("Link", "</a>; rel=a")
+        response.addHeader("Link", "</b>; rel=b")
+        response.setCookie("report", "42", path="/", http_only=True)
+        return "a,b\n1,2\n"
+
+
+class Redirect(BaseAsyncView):
+    def __run__(self, *args, **kwargs):
+        self.request.response.redirect(self.context.absolute_url() + "/done")
+
+
+class Streaming(BaseAsyncView):
+    def __run__(self, *args, **kwargs):
+        response = self.request.response
+        response.setHeader("Content-Type", "text/plain")
+        response.write(b"first\n")
+        response.write(b"second\n")
+        return ""
+
+
+class Fails(BaseAsyncView):
+    def __run__(self, *args, **kwargs):
+        self.context.written_by_failed_job = "yes"
+        raise ValueError("the import file is broken")
+
+
+class WritesContent(BaseAsyncView):
+    """Writes to the context; the job's transaction commits it."""
+
+    def __run__(self, process_id=None, value=""):
+        self.context.written_by_job = value
+        return "written"
+
+
+class ConflictsOnce(BaseAsyncView):
+    """Raises ConflictError on its first attempt, as a busy site would."""
+
+    attempts = {}
+
+    def __run__(self, process_id=None):
+        count = self.attempts[process_id] = self.attempts.get(process_id, 0) + 1
+        if count == 1:
+            raise ConflictError("first attempt conflicts")
+        return f"attempt {count}"
+
+
+class Steps:
+    """A rendezvous between a test and a job that reports progress."""
+
+    def __init__(self):
+        self.reached = queue.Queue()
+        self.go_on = queue.Queue()
+
+    def job_reached(self, value, timeout=60):
+        self.reached.put(value)
+        self.go_on.get(timeout=timeout)
+
+
+STEPS = {}
+
+
+class Progress(BaseAsyncView):
+    """Reports each value of the form's ``progress``, waiting for the test."""
+
+    def __run__(self, process_id, steps, progress=(), work=""):
+        rendezvous = STEPS[steps]
+        for value in progress:
+            if work:  # half-done work that must not be committed with progress
+                self.context.work_in_progress = work
+            self.set_progress(process_id, float(value))
+            rendezvous.job_reached(value)
+        rendezvous.job_reached("returning")
+        return "finished"

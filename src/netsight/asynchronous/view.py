@@ -1,0 +1,303 @@
+"""BaseAsyncView: a browser view whose ``__run__`` runs in the background."""
+
+from AccessControl import getSecurityManager
+from AccessControl.ZopeSecurityPolicy import getRoles
+from Acquisition import aq_chain
+from Acquisition import aq_inner
+from inspect import Parameter
+from inspect import signature
+from Products.Five.browser import BrowserView
+from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+from transaction.interfaces import TransientError
+from uuid import uuid4
+from zExceptions import BadRequest
+from zExceptions import NotFound
+from zope.component import queryMultiAdapter
+from zope.component.hooks import getSite
+from zope.i18n import translate
+from zope.interface import implementer
+from zope.publisher.interfaces import IPublishTraverse
+from ZPublisher.mapply import mapply
+
+from netsight.asynchronous import _
+from netsight.asynchronous import protect
+from netsight.asynchronous import registry
+from netsight.asynchronous import worker
+from netsight.asynchronous.exceptions import MissingProcessIdError
+from netsight.asynchronous.exceptions import NoSuchProcessError
+from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
+
+import json
+import re
+import transaction
+
+
+PROCESS_ID = re.compile(r"[0-9a-f]{32}")
+STATUS_PAGES = ("processing", "completed", "result")
+FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
+# plone.transformchain leaves a request alone that carries this key.
+NO_TRANSFORM = "plone.transformchain.disable"
+
+
+@implementer(IPublishTraverse)
+class BaseAsyncView(BrowserView):
+    """A view whose job, ``__run__``, runs in the background.
+
+    A request for which ``run_process()`` is true (a POST, by default)
+    starts ``__run__`` in a worker thread, as the same user on the same
+    context with the same form, and is redirected to ``processing``. Any
+    other request gets ``initial_page``.
+    """
+
+    #: Seconds between two polls of the processing page.
+    poll_interval = 5
+
+    processing_page = ViewPageTemplateFile("browser/templates/processing.pt")
+
+    def __call__(self, *args, **kwargs):
+        if not kwargs.pop("no_process", False):
+            attempt = worker.claim(self.request, self.__name__)
+            if attempt is not None:
+                return self._run(attempt)
+            if self.run_process():
+                return self._start()
+        return self.initial_page(*args, **kwargs)
+
+    def __run__(self, *args, **kwargs):
+        """The job. Override it; what it returns is the result page."""
+        raise NotImplementedError(f"{type(self).__name__} has no __run__")
+
+    def run_process(self):
+        """Whether this request starts the job: by default, if it is a POST."""
+        return self.request.get("REQUEST_METHOD", "GET").upper() == "POST"
+
+    def initial_page(self, *args, **kwargs):
+        """The page of a request that starts nothing: the ZCML template."""
+        index = getattr(self, "index", None)
+        return "" if index is None else index(*args, **kwargs)
+
+    # The status pages, published below the view: view/processing etc.
+
+    def publishTraverse(self, request, name):
+        if name in STATUS_PAGES:
+            return StatusPage(self, name)
+        default = getattr(super(), "publishTraverse", None)
+        if default is None:
+            raise NotFound(self, name, request)
+        return default(request, name)
+
+    def processing(self, process_id=None):
+        """The page to wait on; it goes to ``result`` once the job is done."""
+        record = self._record(process_id)
+        if record.state == registry.DONE:
+            self.request.response.redirect(self.status_url("result", process_id))
+            return ""
+        progress = self._completion(record)
+        self._not_cached()
+        return self.processing_page(
+            process_id=process_id,
+            progress=progress,
+            message=self._progress_message(progress),
+        )
+
+    def completed(self, process_id=None, output_json=False):
+        """True once ``__run__`` returned, else False or its progress (0-100).
+
+        Raises NoSuchProcessError, or ThreadDiedBeforeCompletionError if the
+        job died. With ``output_json`` the answer is JSON, and
+        ``completed`` (also given as ``progress``) is "ERROR" for both.
+        """
+        if not _is_true(output_json):
+            return self._completion(self._record(process_id))
+        answer = {"state": "unknown", "completed": "ERROR"}
+        try:
+            record = self._record(process_id)
+            answer["state"] = record.state
+            answer["completed"] = self._completion(record)
+        except NoSuchProcessError:
+            self.request.response.setStatus(404)
+        except ThreadDiedBeforeCompletionError:
+            pass
+        answer["progress"] = answer["completed"]
+        answer["progress_message"] = self._progress_message(answer["completed"])
+        self._not_cached()
+        self.request.response.setHeader("Content-Type", "application/json")
+        return json.dumps(answer)
+
+    def result(self, process_id=None):
+        """The response ``__run__`` produced, once; None while it runs."""
+        record = self._record(process_id)
+        if record.state != registry.DONE:
+            self._completion(record)  # raises if the job died
+            self.request.response.setStatus(204)
+            return None
+        captured = registry.take(self._connection().db(), process_id)
+        if captured is None:  # fetched meanwhile by another request
+            raise NoSuchProcessError("No such process")
+        self.request.environ[NO_TRANSFORM] = True
+        return captured.replay(self.request.response)
+
+    def set_progress(self, process_id, progress):
+        """Record the job's progress, a number from 0 to 100.
+
+        It is committed at once in a transaction of its own, so that other
+        requests see it without the job's half-done work.
+        """
+        progress = registry.normalize_progress(progress)
+        found = registry.change(
+            self._connection().db(), process_id, lambda record: record.report(progress) or True
+        )
+        if found is None:
+            raise NoSuchProcessError("No such process")
+
+    def status_url(self, page, process_id):
+        """The URL of one of this view's status pages for a process."""
+        return (
+            f"{self.context.absolute_url()}/{self.__name__}/{page}"
+            f"?process_id={process_id}"
+        )
+
+    # Helpers of the processing page template.
+
+    @property
+    def page_macro(self):
+        """Plone's main template if there is one, otherwise a plain page."""
+        main_template = queryMultiAdapter((self.context, self.request), name="main_template")
+        if main_template is None:
+            return self.standalone_page.macros["master"]
+        return main_template.macros["master"]
+
+    standalone_page = ViewPageTemplateFile("browser/templates/standalone.pt")
+
+    def resource_url(self, name):
+        site = getSite()
+        base = site.absolute_url() if hasattr(site, "absolute_url") else self.request["BASE1"]
+        return f"{base}/++resource++{name}"
+
+    # Internals.
+
+    def _start(self):
+        request = self.request
+        protect.check_authenticator(request)
+        process_id = uuid4().hex
+        _arguments(self.__run__, request, process_id=process_id)  # 400 now, not a failure later
+        connection = self._connection()
+        user = getSecurityManager().getUser()
+        registry.add(
+            connection,
+            registry.ProcessRecord(
+                process_id,
+                view_name=self.__name__,
+                context_path="/".join(self.context.getPhysicalPath()),
+                owner=user.getId(),
+            ),
+        )
+        job = worker.Job(request, process_id, self.__name__, connection.db())
+        worker.start_after_commit(transaction.get(), job)
+        request.response.redirect(self.status_url("processing", process_id), status=303)
+        return ""
+
+    def _run(self, attempt):
+        try:
+            result = self.__run__(**_arguments(self.__run__, self.request, process_id=attempt.process_id))
+        except TransientError:
+            raise  # the worker publishes the request again
+        except Exception as exc:
+            attempt.failed(exc)
+            transaction.doom()
+            return ""
+        attempt.succeeded(transaction.get())
+        return result
+
+    def _connection(self):
+        """The connection of the request (the context's, or its parents')."""
+        for obj in aq_chain(aq_inner(self.context)):
+            connection = getattr(obj, "_p_jar", None)
+            if connection is not None:
+                return connection
+        return self.request["PARENTS"][-1]._p_jar
+
+    def _record(self, process_id):
+        if not process_id:
+            raise MissingProcessIdError("The request names no process_id.")
+        if not isinstance(process_id, str) or not PROCESS_ID.fullmatch(process_id):
+            raise NoSuchProcessError("No such process")
+        record = registry.find(self._connection(), process_id)
+        if record is None:
+            raise NoSuchProcessError("No such process")
+        return record
+
+    def _completion(self, record):
+        if record.state == registry.FAILED:
+            raise ThreadDiedBeforeCompletionError("The process died before it completed.")
+        if record.state == registry.DONE:
+            return True
+        return False if record.progress is None else record.progress
+
+    def _progress_message(self, completed):
+        if isinstance(completed, bool) or not isinstance(completed, (int, float)):
+            message = _("processing_title", default="Processing...")
+        else:
+            message = _(
+                "percentage_completion",
+                default="${percentage}% completed...",
+                mapping={"percentage": completed},
+            )
+        return translate(message, context=self.request)
+
+    def _not_cached(self):
+        self.request.response.setHeader("Cache-Control", "no-store")
+
+
+class StatusPage:
+    """``processing``, ``completed`` or ``result`` of a process, below its view.
+
+    It is published with the permission of the view itself, whether or not
+    the view's ZCML names the page in ``allowed_attributes``.
+    """
+
+    def __init__(self, view, name):
+        self.__parent__ = view
+        self.__name__ = name
+        self.__roles__ = getRoles(view.context, view.__name__, view, ("Manager",))
+
+    def __call__(self):
+        """Answer for the process named by the request's ``process_id``."""
+        view = self.__parent__
+        answer = mapply(getattr(view, self.__name__), (), view.request.form)
+        if isinstance(answer, (bool, int, float)):  # completed, without JSON
+            view.request.response.setHeader("Content-Type", "text/plain; charset=utf-8")
+            return json.dumps(answer)
+        return answer
+
+
+def _is_true(value):
+    if isinstance(value, str):
+        return value.strip().lower() not in FALSE_WORDS
+    return bool(value)
+
+
+def _arguments(func, request, **given):
+    """``func``'s arguments from the request, by name, as Zope's publisher maps them.
+
+    ``given`` comes first; a ``**kwargs`` gets every form value.
+    """
+    arguments = {}
+    missing = []
+    for name, parameter in signature(func).parameters.items():
+        if parameter.kind == Parameter.VAR_KEYWORD:
+            arguments.update((key, value) for key, value in request.form.items() if key not in arguments)
+            arguments.update(given)
+        elif parameter.kind in (Parameter.POSITIONAL_OR_KEYWORD, Parameter.KEYWORD_ONLY):
+            if name in given:
+                arguments[name] = given[name]
+            elif (value := request.get(name, _MISSING)) is not _MISSING:
+                arguments[name] = value
+            elif parameter.default is Parameter.empty:
+                missing.append(name)
+    if missing:
+        raise BadRequest(f"Missing from the form: {', '.join(missing)}")
+    return arguments
+
+
+_MISSING = object()

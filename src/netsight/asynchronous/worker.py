@@ -1,0 +1,189 @@
+"""The worker: runs a job in a thread of its own, after the start committed.
+
+The job is the starting request itself, published again through Zope's own
+publisher on a connection of its own, from the database of the starting
+request's connection. Traversal, authentication, the site, browser layers,
+language, form and ``zope.globalrequest`` are then what the starting request
+had, and ConflictErrors are retried as Zope retries a request. The view
+(``BaseAsyncView.__call__``) recognises the marked request and calls
+``__run__`` instead of starting another process.
+"""
+
+from AccessControl.SecurityManagement import noSecurityManager
+from Acquisition import aq_base
+from io import BytesIO
+from shutil import copyfileobj
+from tempfile import SpooledTemporaryFile
+from transaction.interfaces import TransientError
+from zope.globalrequest import clearRequest
+from zope.globalrequest import setRequest
+from ZPublisher.HTTPRequest import WSGIRequest
+from ZPublisher.HTTPResponse import WSGIResponse
+from ZPublisher.WSGIPublisher import publish
+from ZPublisher.WSGIPublisher import transaction_pubevents
+
+from netsight.asynchronous import registry
+from netsight.asynchronous.replay import CapturedResponse
+
+import logging
+import threading
+import traceback
+import transaction
+
+
+logger = logging.getLogger("netsight.async")
+
+ATTEMPT_KEY = "netsight.async.attempt"
+SPOOL_SIZE = 1 << 20
+
+
+class Attempt:
+    """What one publication of the job did; the view reports here."""
+
+    def __init__(self, process_id, view_name):
+        self.process_id = process_id
+        self.view_name = view_name
+        self.reset()
+
+    def reset(self):
+        self.claimed = False
+        self.returned = False
+        self.committed = None
+        self.error = None
+
+    def succeeded(self, txn):
+        """``__run__`` returned; what counts now is whether ``txn`` commits."""
+        self.returned = True
+        txn.addAfterCommitHook(self._committed)
+
+    def _committed(self, status):
+        self.committed = status
+
+    def failed(self, exc):
+        """``__run__`` raised ``exc``: log it whole, keep a line of it."""
+        logger.error(
+            "Process %s failed:\n%s", self.process_id, traceback.format_exc()
+        )
+        self.error = f"{type(exc).__name__}: {exc}"
+
+
+def claim(request, view_name):
+    """The attempt this request is published for, once; otherwise None."""
+    attempt = request.environ.get(ATTEMPT_KEY)
+    if attempt is None or attempt.claimed or attempt.view_name != view_name:
+        return None
+    attempt.claimed = True
+    return attempt
+
+
+class Job:
+    """The starting request, copied so that it can be published again."""
+
+    def __init__(self, request, process_id, view_name, db):
+        self.process_id = process_id
+        self.db = db
+        self.attempt = Attempt(process_id, view_name)
+        self.root_oid = aq_base(request["PARENTS"][-1])._p_oid
+        self.realm = request.response.realm
+        self.debug_mode = request.response.debug_mode
+        self.environ = {
+            key: value
+            for key, value in request.environ.items()
+            if isinstance(value, str)
+            and (not key.startswith("wsgi.") or key == "wsgi.url_scheme")
+        }
+        self.body = SpooledTemporaryFile(max_size=SPOOL_SIZE)
+        stdin = request.stdin
+        if stdin is not None:
+            stdin.seek(0)
+            copyfileobj(stdin, self.body)
+        self.body.seek(0)
+
+    def request(self):
+        environ = dict(self.environ)
+        environ[ATTEMPT_KEY] = self.attempt
+        environ["wsgi.input"] = self.body
+        response = WSGIResponse(stdout=BytesIO(), stderr=BytesIO())
+        return WSGIRequest(self.body, environ, response)
+
+
+def start_after_commit(txn, job):
+    """Start ``job`` once ``txn`` has committed, never if it does not."""
+    txn.addAfterCommitHook(_start_if_committed, args=(job,))
+
+
+def _start_if_committed(committed, job):
+    # Hooks swallow exceptions: log them, and never lose the process silently.
+    if not committed:
+        job.body.close()
+        return
+    try:
+        threading.Thread(
+            target=run, args=(job,), name=f"netsight.async-{job.process_id}", daemon=True
+        ).start()
+    except Exception:
+        logger.exception("Could not start process %s", job.process_id)
+        _record_failure(job, "the worker could not be started")
+
+
+def run(job):
+    """Run ``job``: mark it running, publish it, record its outcome."""
+    try:
+        registry.change(job.db, job.process_id, registry.ProcessRecord.start)
+        error, response = _publish(job)
+        if error is None:
+            captured = CapturedResponse.capture(response)
+            registry.change(job.db, job.process_id, lambda record: record.finish(captured))
+        else:
+            _record_failure(job, error)
+    except Exception:
+        logger.exception("Process %s: the worker failed", job.process_id)
+        _record_failure(job, "the worker failed")
+    finally:
+        job.body.close()
+
+
+def _record_failure(job, error):
+    try:
+        registry.change(job.db, job.process_id, lambda record: record.fail(error))
+    except Exception:
+        logger.exception("Process %s: could not record its failure", job.process_id)
+
+
+def _publish(job):
+    """Publish the job's request as Zope would; returns (error, response)."""
+    attempt = job.attempt
+    next_request = job.request()
+    while True:
+        request = next_request
+        response = request.response
+        attempt.reset()
+        connection = job.db.open()
+        setRequest(request)
+        try:
+            app = connection.get(job.root_oid)
+            with transaction_pubevents(request, response):
+                publish(request, (app, job.realm, job.debug_mode))
+            break
+        except TransientError as exc:
+            if not request.supports_retry():
+                return f"{type(exc).__name__}: gave up after retrying", response
+            request.delay_retry()
+            next_request = request.retry()
+        except Exception as exc:
+            if attempt.error is None:
+                logger.exception("Process %s could not be published", job.process_id)
+            return attempt.error or f"{type(exc).__name__}: {exc}", response
+        finally:
+            transaction.abort()
+            connection.close()
+            request.close()
+            clearRequest()
+            noSecurityManager()
+    if attempt.error is not None:
+        return attempt.error, response
+    if not attempt.returned:
+        return f"the view did not run (HTTP {response.status})", response
+    if attempt.committed is False:
+        return "the job's transaction did not commit", response
+    return None, response
