@@ -92,6 +92,8 @@ class Job:
             if isinstance(value, str)
             and (not key.startswith("wsgi.") or key == "wsgi.url_scheme")
         }
+        if request._auth:  # Zope moves it out of the environ
+            self.environ["HTTP_AUTHORIZATION"] = request._auth
         self.body = SpooledTemporaryFile(max_size=SPOOL_SIZE)
         stdin = request.stdin
         if stdin is not None:
@@ -110,6 +112,7 @@ class Job:
 def start_after_commit(txn, job):
     """Start ``job`` once ``txn`` has committed, never if it does not."""
     txn.addAfterCommitHook(_start_if_committed, args=(job,))
+    txn.addAfterAbortHook(job.body.close)
 
 
 def _start_if_committed(committed, job):

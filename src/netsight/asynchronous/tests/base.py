@@ -9,9 +9,13 @@ from urllib.parse import parse_qs
 from urllib.parse import urlencode
 from urllib.parse import urlparse
 
+from netsight.asynchronous import registry
+
 import json
+import threading
 import time
 import transaction
+import unittest
 
 
 DEADLINE = 60  # seconds: a job of these tests takes milliseconds
@@ -25,6 +29,10 @@ def wait_until(predicate, timeout=DEADLINE, what="the condition"):
             raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
         time.sleep(0.01)
     return value
+
+
+def worker_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("netsight.async-")]
 
 
 class JobBrowser(Browser):
@@ -53,6 +61,11 @@ class JobBrowser(Browser):
             except LookupError:
                 self._token = ""
         return self._token
+
+    @property
+    def text(self):
+        contents = self.contents
+        return contents.decode("utf-8") if isinstance(contents, bytes) else contents
 
     @property
     def status(self):
@@ -92,5 +105,30 @@ def owner_browser(app, site_url):
     return JobBrowser(app, site_url, SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
 
 
-def commit():
-    transaction.commit()
+class JobTestCase(unittest.TestCase):
+    """A functional test with a browser logged in as the test user (a Member)."""
+
+    def setUp(self):
+        self.app = self.layer["app"]
+        self.portal = self.layer.get("portal", self.app)
+        self.site_url = self.portal.absolute_url()
+        self.browser = JobBrowser(self.app, self.site_url)
+
+    def tearDown(self):
+        # A test may leave a job running: let it end before its database goes.
+        for thread in worker_threads():
+            thread.join(DEADLINE)
+
+    def url(self, view):
+        return f"{self.site_url}/{view}"
+
+    def run_job(self, view, **form):
+        """Start ``view`` with ``form`` and wait until it is done; returns (url, id, JSON)."""
+        url = self.url(view)
+        process_id = self.browser.start(url, **form)
+        return url, process_id, self.browser.wait_for(url, process_id)
+
+    def fresh_record(self, process_id):
+        """The process's record as a new transaction sees it."""
+        transaction.begin()
+        return registry.find(self.app._p_jar, process_id)

@@ -66,7 +66,7 @@ class Echo(BaseAsyncView):
                 "user": user.getId(),
                 "roles": sorted(user.getRolesInContext(self.context)),
                 "context": "/".join(self.context.getPhysicalPath()),
-                "site": "/".join(getSite().getPhysicalPath()),
+                "site": site_path(),
                 "layers": [layer.__identifier__ for layer in providedBy(request)],
                 "language": translate(_("processing_title"), context=request),
                 "globalrequest": getRequest() is request,
@@ -75,6 +75,11 @@ class Echo(BaseAsyncView):
                 "main_thread": thread is threading.main_thread(),
             }
         )
+
+
+def site_path():
+    site = getSite()
+    return "/".join(site.getPhysicalPath()) if hasattr(site, "getPhysicalPath") else None
 
 
 class Arguments(BaseAsyncView):
@@ -165,3 +170,25 @@ class Progress(BaseAsyncView):
             rendezvous.job_reached(value)
         rendezvous.job_reached("returning")
         return "finished"
+
+
+class FailsAfterStarting(BaseAsyncView):
+    """Starts a process, then fails the starting request: nothing may run."""
+
+    ran = []
+
+    def __call__(self, *args, **kwargs):
+        answer = super().__call__(*args, **kwargs)
+        if self.request.form.get("fail") and not worker_attempt(self.request):
+            raise RuntimeError("the starting request fails after the start")
+        return answer
+
+    def __run__(self, process_id=None):
+        self.ran.append(process_id)
+        return "ran"
+
+
+def worker_attempt(request):
+    from netsight.asynchronous.worker import ATTEMPT_KEY
+
+    return ATTEMPT_KEY in request.environ

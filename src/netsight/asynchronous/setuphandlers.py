@@ -1,4 +1,4 @@
-"""GenericSetup profiles: ``netsight.async:default`` and ``:uninstall``."""
+"""Set-up helpers of the GenericSetup profiles ``netsight.async:default`` and ``:uninstall``."""
 
 from plone.base.interfaces import INonInstallable
 from zope.interface import implementer

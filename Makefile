@@ -1,0 +1,59 @@
+# netsight.async: `make demo` runs the demo site, `make test` the whole suite.
+# Everything is installed into .venv with the versions of constraints.txt.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip install --constraint constraints.txt
+TEST_ARGS ?=
+DEMO := var/instance
+DEMO_URL := http://127.0.0.1:8080/plone/fibonacci
+
+.PHONY: help
+help:
+	@echo "make demo   install, create the demo Zope instance and Plone site, serve it"
+	@echo "            on $(DEMO_URL) (login admin:admin, Ctrl-C stops it)"
+	@echo "make test   install and run the whole test suite"
+	@echo "make clean  remove the virtualenv and what the demo made under var/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python setup.py constraints.txt demo/setup.py
+	$(PIP) pip setuptools wheel
+	$(PIP) -e ".[test]" -e demo
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.installed
+
+.PHONY: test
+test: install
+	$(BIN)/zope-testrunner --test-path src --test-path demo/src $(TEST_ARGS) 2>&1 \
+	  | $(BIN)/python tools/test_summary.py
+
+.PHONY: clean
+clean:
+	rm -rf $(VENV) var etc
+
+# The demo: a Zope instance in $(DEMO) (made by mkwsgiinstance; its zope.conf
+# comes from demo/instance/zope.conf.in), the ZODB in var/filestorage and
+# var/blobstorage, the Plone site "plone" with netsight.asyncdemo installed.
+.PHONY: demo
+demo: install $(DEMO)/etc/zope.conf
+	$(BIN)/zconsole run $(DEMO)/etc/zope.conf demo/instance/create_site.py
+	@echo
+	@echo "The demo: $(DEMO_URL)"
+	@echo "Log in as admin, password admin. Ctrl-C stops the server."
+	@echo
+	exec $(BIN)/runwsgi $(DEMO)/etc/zope.ini
+
+$(DEMO)/etc/zope.conf: $(VENV)/.installed demo/instance/zope.conf.in
+	test -f $(DEMO)/etc/site.zcml || $(BIN)/mkwsgiinstance --dir $(DEMO) --user admin:admin
+	mkdir -p var/filestorage var/blobstorage var/cache
+	sed -e 's|@INSTANCE@|$(CURDIR)/$(DEMO)|' -e 's|@VAR@|$(CURDIR)/var|' \
+	  demo/instance/zope.conf.in > $@

@@ -1,0 +1,71 @@
+"""Starting a process: its id, its record, its redirect, and when the worker starts."""
+
+from netsight.asynchronous import registry
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.base import worker_threads
+from netsight.asynchronous.tests.views import FailsAfterStarting
+from plone.app.testing import TEST_USER_ID
+
+import uuid
+
+
+class TestStart(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_a_post_starts_a_process_with_a_uuid4_hex_id(self):
+        process_id = self.browser.start(self.url("hello"))  # asserts the 303 to processing
+        self.assertEqual(uuid.UUID(process_id).hex, process_id)
+        self.assertEqual(uuid.UUID(process_id).version, 4)
+
+    def test_the_record_is_committed_with_the_start(self):
+        url = self.url("hello")
+        process_id = self.browser.start(url)
+        record = self.fresh_record(process_id)
+        self.assertEqual(record.view_name, "hello")
+        self.assertEqual(record.context_path, "/plone")
+        self.assertEqual(record.owner, TEST_USER_ID)
+        self.assertIn(record.state, (registry.QUEUED, registry.RUNNING, registry.DONE))
+        self.browser.wait_for(url, process_id)
+
+    def test_each_start_is_a_new_process(self):
+        url = self.url("hello")
+        first, second = self.browser.start(url), self.browser.start(url)
+        self.assertNotEqual(first, second)
+        for process_id in (first, second):
+            self.browser.wait_for(url, process_id)
+            self.assertEqual(self.browser.result(url, process_id), "Hello world!")
+
+    def test_missing_arguments_of_run_are_a_bad_request_and_start_nothing(self):
+        self.browser.post(self.url("arguments"), f"_authenticator={self.browser.token}")
+        self.assertEqual(self.browser.status, 400)
+        self.assertIsNone(self.app._p_jar.root().get(registry.ROOT_KEY))
+
+    def test_a_start_without_the_csrf_token_is_forbidden_and_starts_nothing(self):
+        self.browser.post(self.url("hello"), "")
+        self.assertEqual(self.browser.status, 403)
+        self.assertNotIn("Traceback", self.browser.text)
+        self.assertIsNone(self.app._p_jar.root().get(registry.ROOT_KEY))
+
+
+class TestStartsAfterCommit(JobTestCase):
+    """The worker starts only once the starting transaction has committed."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_no_worker_and_no_record_if_the_starting_request_fails(self):
+        self.browser.post(
+            self.url("fails-after-starting"), f"fail=1&_authenticator={self.browser.token}"
+        )
+        self.assertEqual(self.browser.status, 500)
+        # A worker would have been started during the request: it would be
+        # running now, or it would have run the job.
+        self.assertEqual(worker_threads(), [])
+        self.assertEqual(FailsAfterStarting.ran, [])
+        self.assertIsNone(self.app._p_jar.root().get(registry.ROOT_KEY))
+
+    def test_the_worker_runs_once_the_start_committed(self):
+        url, process_id, answer = self.run_job("fails-after-starting")
+        self.assertEqual(answer["completed"], True)
+        self.assertEqual(FailsAfterStarting.ran, [process_id])
+        del FailsAfterStarting.ran[:]
