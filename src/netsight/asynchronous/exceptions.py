@@ -3,6 +3,7 @@
 from zExceptions import BadRequest
 from zExceptions import InternalError
 from zExceptions import NotFound
+from ZPublisher.HTTPResponse import status_codes
 
 
 class NoSuchProcessError(NotFound):
@@ -15,3 +16,12 @@ class ThreadDiedBeforeCompletionError(InternalError):
 
 class MissingProcessIdError(BadRequest):
     """The request names no process: 400."""
+
+
+# Zope finds the status of an exception by the name of its class.
+for exception, status in (
+    (NoSuchProcessError, 404),
+    (ThreadDiedBeforeCompletionError, 500),
+    (MissingProcessIdError, 400),
+):
+    status_codes[exception.__name__.lower()] = status

@@ -10,12 +10,15 @@ from urllib.parse import urlencode
 from urllib.parse import urlparse
 
 from netsight.asynchronous import registry
+from netsight.asynchronous.tests.views import STEPS
+from netsight.asynchronous.tests.views import Steps
 
 import json
 import threading
 import time
 import transaction
 import unittest
+import uuid
 
 
 DEADLINE = 60  # seconds: a job of these tests takes milliseconds
@@ -33,6 +36,11 @@ def wait_until(predicate, timeout=DEADLINE, what="the condition"):
 
 def worker_threads():
     return [t for t in threading.enumerate() if t.name.startswith("netsight.async-")]
+
+
+def join_workers():
+    for thread in worker_threads():
+        thread.join(DEADLINE)
 
 
 class JobBrowser(Browser):
@@ -109,15 +117,12 @@ class JobTestCase(unittest.TestCase):
     """A functional test with a browser logged in as the test user (a Member)."""
 
     def setUp(self):
+        # First registered, so last run: jobs end before their database goes.
+        self.addCleanup(join_workers)
         self.app = self.layer["app"]
         self.portal = self.layer.get("portal", self.app)
         self.site_url = self.portal.absolute_url()
         self.browser = JobBrowser(self.app, self.site_url)
-
-    def tearDown(self):
-        # A test may leave a job running: let it end before its database goes.
-        for thread in worker_threads():
-            thread.join(DEADLINE)
 
     def url(self, view):
         return f"{self.site_url}/{view}"
@@ -132,3 +137,36 @@ class JobTestCase(unittest.TestCase):
         """The process's record as a new transaction sees it."""
         transaction.begin()
         return registry.find(self.app._p_jar, process_id)
+
+
+class HeldJob:
+    """A job of the ``progress`` view: it reports each value, then waits for the test."""
+
+    def __init__(self, test, *progress, work=""):
+        self.steps = Steps()
+        key = uuid.uuid4().hex
+        STEPS[key] = self.steps
+        test.addCleanup(STEPS.pop, key)
+        self.browser = test.browser
+        self.url = test.url("progress")
+        self.process_id = self.browser.start(
+            self.url, steps=key, work=work, **{"progress:list": [str(v) for v in progress]}
+        )
+        self.releases = len(progress) + 1
+        test.addCleanup(self.finish)
+
+    def reached(self):
+        """The next value the job reports; the job then waits for ``go_on``."""
+        return self.steps.reached.get(timeout=DEADLINE)
+
+    def go_on(self):
+        self.steps.go_on.put(True)
+
+    def poll(self):
+        return self.browser.poll(self.url, self.process_id)
+
+    def finish(self):
+        """Let the job run to its end; returns the final JSON."""
+        for _ in range(self.releases):
+            self.go_on()
+        return self.browser.wait_for(self.url, self.process_id)

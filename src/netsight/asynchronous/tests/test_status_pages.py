@@ -1,0 +1,157 @@
+"""``processing``, ``completed`` and ``result`` while a job runs, once done, if it died."""
+
+from netsight.asynchronous import registry
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.base import HeldJob
+from netsight.asynchronous.tests.base import JobBrowser
+from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.base import owner_browser
+
+
+class TestWhileRunning(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_the_processing_page(self):
+        job = HeldJob(self, 40)
+        self.assertEqual(job.reached(), "40")
+        self.browser.open(f"{job.url}/processing?process_id={job.process_id}")
+        page = self.browser.text
+        self.assertEqual(self.browser.status, 200)
+        self.assertEqual(
+            self.browser.headers["Content-Type"].replace(" ", ""), "text/html;charset=utf-8"
+        )
+        self.assertEqual(self.browser.headers["Cache-Control"], "no-store")
+        self.assertIn('id="portal-footer-wrapper"', page)  # inside Plone's main_template
+        self.assertIn("<title>", page)
+        self.assertIn(">Processing...</h1>", page)
+        self.assertIn('aria-live="polite">40% completed...</p>', page)
+        self.assertIn("/++resource++netsight.async.images/spinner.gif", page)
+        self.assertIn("/++resource++netsight.async.js/processing.js", page)
+        self.assertIn(
+            f'data-poll-url="{job.url}/completed?process_id={job.process_id}&amp;output_json=1"',
+            page,
+        )
+        self.assertIn(f'data-result-url="{job.url}/result?process_id={job.process_id}"', page)
+        self.assertIn('data-poll-interval="5000"', page)
+        self.assertIn('<noscript><meta http-equiv="refresh" content="5"', page)
+
+    def test_completed_is_false_then_the_progress(self):
+        job = HeldJob(self, 25)
+        self.assertIn(job.poll()["completed"], (False, 25))
+        self.assertEqual(job.reached(), "25")
+        answer = job.poll()
+        self.assertEqual(answer["completed"], 25)
+        self.assertEqual(answer["progress"], 25)
+        self.assertEqual(answer["progress_message"], "25% completed...")
+        self.assertEqual(answer["state"], registry.RUNNING)
+        self.browser.open(f"{job.url}/completed?process_id={job.process_id}")
+        self.assertEqual(self.browser.text, "25")
+        self.assertEqual(self.browser.headers["Content-Type"], "text/plain; charset=utf-8")
+
+    def test_result_is_empty_while_running(self):
+        job = HeldJob(self, 10)
+        job.reached()
+        self.browser.open(f"{job.url}/result?process_id={job.process_id}")
+        self.assertEqual(self.browser.status, 204)
+        self.assertEqual(self.browser.text, "")
+
+
+class TestOnceDone(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_processing_redirects_to_the_result(self):
+        url, process_id, answer = self.run_job("hello")
+        self.browser.open(f"{url}/processing?process_id={process_id}")
+        self.assertEqual(self.browser.status, 302)
+        self.assertEqual(self.browser.headers["Location"], f"{url}/result?process_id={process_id}")
+
+    def test_completed_is_true(self):
+        url, process_id, answer = self.run_job("hello")
+        self.assertEqual(answer["completed"], True)
+        self.assertEqual(answer["progress"], True)
+        self.assertEqual(answer["state"], registry.DONE)
+        self.browser.open(f"{url}/completed?process_id={process_id}")
+        self.assertEqual(self.browser.text, "true")
+
+    def test_the_result_is_fetched_once(self):
+        url, process_id, answer = self.run_job("hello")
+        self.assertEqual(self.browser.result(url, process_id), "Hello world!")
+        self.assertIsNone(self.fresh_record(process_id))
+        self.browser.result(url, process_id)
+        self.assertEqual(self.browser.status, 404)
+        self.assertEqual(self.browser.poll(url, process_id)["completed"], "ERROR")
+
+    def test_the_pages_without_allowed_attributes_and_with(self):
+        for view in ("own-template", "listed-attributes"):
+            url, process_id, answer = self.run_job(view)
+            self.assertEqual(answer["completed"], True, view)
+            self.assertIn("Hello world", self.browser.result(url, process_id))
+
+
+class TestBadRequests(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_a_missing_process_id_is_a_bad_request(self):
+        for page in ("processing", "completed", "result", "completed?output_json=1"):
+            self.browser.open(self.url(f"hello/{page}"))
+            self.assertEqual(self.browser.status, 400, page)
+
+    def test_unknown_and_malformed_ids_are_not_found(self):
+        for process_id in (
+            "0" * 32,
+            "xyz",
+            "../../etc/passwd",
+            "é" * 32,
+            "a" * 33,
+            "0" * 32 + "&process_id=" + "1" * 32,
+        ):
+            for page in ("processing", "result", "completed"):
+                self.browser.open(self.url(f"hello/{page}?process_id={process_id}"))
+                self.assertIn(self.browser.status, (400, 404), (page, process_id))
+                self.assertNotIn("Traceback", self.browser.text)
+            answer = self.browser.poll(self.url("hello"), process_id)
+            self.assertEqual(answer["completed"], "ERROR")
+
+    def test_odd_output_json_values(self):
+        url, process_id, answer = self.run_job("hello")
+        for value, is_json in (("1", True), ("yes", True), ("0", False), ("", False), ("false", False)):
+            self.browser.open(f"{url}/completed?process_id={process_id}&output_json={value}")
+            self.assertEqual(self.browser.text.startswith("{"), is_json, value)
+
+
+class TestPermission(JobTestCase):
+    """The status pages answer with the permission of the view itself."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_a_manager_only_view(self):
+        owner = owner_browser(self.app, self.site_url)
+        url = self.url("protected-hello")
+        process_id = owner.start(url)
+        self.assertEqual(owner.wait_for(url, process_id)["completed"], True)
+        for browser in (self.browser, JobBrowser(self.app, self.site_url, user=None)):
+            for page in ("processing", "completed", "result"):
+                browser.open(f"{url}/{page}?process_id={process_id}")
+                self.assertIn(browser.status, (302, 401, 403), page)
+                self.assertNotIn("Hello world!", browser.text)
+        self.assertEqual(owner.result(url, process_id), "Hello world!")
+
+
+class TestPollsNeverWrite(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_processing_and_completed_commit_nothing(self):
+        job = HeldJob(self, 50)
+        job.reached()
+        storage = self.app._p_jar.db().storage
+        status_pages = (
+            f"{job.url}/completed?process_id={job.process_id}&output_json=1",
+            f"{job.url}/completed?process_id={job.process_id}",
+            f"{job.url}/processing?process_id={job.process_id}",
+        )
+        self.browser.open(status_pages[-1])  # Plone may write once on a first page view
+        before = storage.lastTransaction()
+        for page in status_pages * 3:
+            self.browser.open(page)
+            self.assertEqual(self.browser.status, 200)
+        self.assertEqual(storage.lastTransaction(), before)
