@@ -19,6 +19,8 @@ help:
 	@echo "            on $(DEMO_URL) (login admin:admin, Ctrl-C stops it)"
 	@echo "make test   install and run the whole test suite"
 	@echo "make clean  remove the virtualenv and what the demo made under var/"
+	@echo "            (and what bin/buildout made: bin/ parts/ develop-eggs/ ...)"
+	@echo "make versions.cfg  the [versions] of buildout.cfg, from constraints.txt"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +41,7 @@ test: install
 .PHONY: clean
 clean:
 	rm -rf $(VENV) var etc
+	rm -rf .venv-buildout bin parts develop-eggs eggs .installed.cfg .mr.developer.cfg
 
 # The demo: a Zope instance in $(DEMO) (made by mkwsgiinstance; its zope.conf
 # comes from demo/instance/zope.conf.in), the ZODB in var/filestorage and
@@ -57,3 +60,12 @@ $(DEMO)/etc/zope.conf: $(VENV)/.installed demo/instance/zope.conf.in
 	mkdir -p var/filestorage var/blobstorage var/cache
 	sed -e 's|@INSTANCE@|$(CURDIR)/$(DEMO)|' -e 's|@VAR@|$(CURDIR)/var|' \
 	  demo/instance/zope.conf.in > $@
+
+# buildout.cfg builds the same instance with zc.buildout; versions.cfg gives
+# it the versions of constraints.txt.
+versions.cfg: constraints.txt
+	{ echo "# The versions of constraints.txt, for buildout.cfg."; \
+	  echo "# Written by \`make versions.cfg\`: edit constraints.txt, not this file."; \
+	  echo "[versions]"; \
+	  sed -n -e 's/^\([A-Za-z0-9_.-]*\)==\([^ ;]*\)$$/\1 = \2/p' constraints.txt; \
+	} > $@

@@ -11,8 +11,11 @@ from plone.app.testing import PLONE_FIXTURE
 from plone.app.testing import PloneSandboxLayer
 from plone.testing import Layer
 from plone.testing import zca
+from plone.testing import zodb
 from plone.testing import zope as zope_testing
 from zope.configuration import xmlconfig
+
+from ZPublisher.HTTPRequest import HTTPRequest
 
 import importlib
 import zope.i18n.config
@@ -26,8 +29,22 @@ def load_zcml(context):
     xmlconfig.file("views.zcml", importlib.import_module("netsight.asynchronous.tests"), context=context)
 
 
+class ConflictRetries(Layer):
+    """Retry ConflictErrors as a Zope instance does (max-conflict-retries: 3)."""
+
+    def setUp(self):
+        self._retry_max_count = HTTPRequest.retry_max_count
+        HTTPRequest.retry_max_count = 3
+
+    def tearDown(self):
+        HTTPRequest.retry_max_count = self._retry_max_count
+
+
+CONFLICT_RETRIES = ConflictRetries()
+
+
 class NetsightAsyncPloneLayer(PloneSandboxLayer):
-    defaultBases = (PLONE_FIXTURE,)
+    defaultBases = (PLONE_FIXTURE, CONFLICT_RETRIES)
 
     def setUpZope(self, app, configurationContext):
         load_zcml(configurationContext)
@@ -36,19 +53,30 @@ class NetsightAsyncPloneLayer(PloneSandboxLayer):
         self.applyProfile(portal, "netsight.async:default")
 
 
-class NetsightAsyncZopeLayer(Layer):
-    """Plain Zope: no Plone, no main_template, no plone.protect."""
+ZOPE_MANAGER_NAME = "admin"
+ZOPE_MANAGER_PASSWORD = "secret"
 
-    defaultBases = (zope_testing.STARTUP,)
+
+class NetsightAsyncZopeLayer(Layer):
+    """Plain Zope: no Plone, no main_template, no plone.protect; a Manager at the root."""
+
+    defaultBases = (zope_testing.STARTUP, CONFLICT_RETRIES)
 
     def setUp(self):
         zca.pushGlobalRegistry()
         self["configurationContext"] = context = zca.stackConfigurationContext(
             self.get("configurationContext")
         )
+        # As a Zope instance loads it (five:loadProducts): Chameleon templates.
+        xmlconfig.file("configure.zcml", importlib.import_module("Products.PageTemplates"), context=context)
         load_zcml(context)
+        self["zodbDB"] = zodb.stackDemoStorage(self.get("zodbDB"), name="NetsightAsyncZope")
+        with zope_testing.zopeApp() as app:
+            app.acl_users.userFolderAddUser(ZOPE_MANAGER_NAME, ZOPE_MANAGER_PASSWORD, ["Manager"], [])
 
     def tearDown(self):
+        self["zodbDB"].close()
+        del self["zodbDB"]
         del self["configurationContext"]
         zca.popGlobalRegistry()
 

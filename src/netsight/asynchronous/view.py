@@ -52,7 +52,6 @@ class BaseAsyncView(BrowserView):
     #: Seconds between two polls of the processing page.
     poll_interval = 5
 
-    processing_page = ViewPageTemplateFile("browser/templates/processing.pt")
 
     def __call__(self, *args, **kwargs):
         if not kwargs.pop("no_process", False):
@@ -157,17 +156,17 @@ class BaseAsyncView(BrowserView):
             f"?process_id={process_id}"
         )
 
-    # Helpers of the processing page template.
+    def processing_page(self, **options):
+        """The page shown while the job runs: in Plone's main template if
+        there is one, else a page of its own. Override it at will."""
+        if queryMultiAdapter((self.context, self.request), name="main_template") is None:
+            return self.standalone_template(**options)
+        return self.plone_template(**options)
 
-    @property
-    def page_macro(self):
-        """Plone's main template if there is one, otherwise a plain page."""
-        main_template = queryMultiAdapter((self.context, self.request), name="main_template")
-        if main_template is None:
-            return self.standalone_page.macros["master"]
-        return main_template.macros["master"]
-
-    standalone_page = ViewPageTemplateFile("browser/templates/standalone.pt")
+    # The templates of processing_page.
+    plone_template = ViewPageTemplateFile("browser/templates/processing.pt")
+    standalone_template = ViewPageTemplateFile("browser/templates/standalone.pt")
+    progress_template = ViewPageTemplateFile("browser/templates/progress.pt")
 
     def resource_url(self, name):
         site = getSite()
@@ -200,8 +199,9 @@ class BaseAsyncView(BrowserView):
     def _run(self, attempt):
         try:
             result = self.__run__(**_arguments(self.__run__, self.request, process_id=attempt.process_id))
-        except TransientError:
-            raise  # the worker publishes the request again
+        except TransientError as exc:
+            attempt.conflicted(exc)
+            raise  # Zope's retry: the worker publishes the request again
         except Exception as exc:
             attempt.failed(exc)
             transaction.doom()

@@ -59,6 +59,10 @@ class Attempt:
     def _committed(self, status):
         self.committed = status
 
+    def conflicted(self, exc):
+        """``__run__`` raised a ConflictError: the failure, unless a retry succeeds."""
+        self.error = f"{type(exc).__name__}: {exc} (retries exhausted)"
+
     def failed(self, exc):
         """``__run__`` raised ``exc``: log it whole, keep a line of it."""
         logger.error(
@@ -170,7 +174,7 @@ def _publish(job):
             break
         except TransientError as exc:
             if not request.supports_retry():
-                return f"{type(exc).__name__}: gave up after retrying", response
+                return attempt.error or f"{type(exc).__name__}: retries exhausted", response
             request.delay_retry()
             next_request = request.retry()
         except Exception as exc:

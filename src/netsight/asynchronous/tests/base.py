@@ -34,6 +34,11 @@ def wait_until(predicate, timeout=DEADLINE, what="the condition"):
     return value
 
 
+def finished(completed):
+    """Whether ``completed`` says done or died (a progress of 1 == True is neither)."""
+    return completed is True or completed == "ERROR"
+
+
 def worker_threads():
     return [t for t in threading.enumerate() if t.name.startswith("netsight.async-")]
 
@@ -98,7 +103,7 @@ class JobBrowser(Browser):
     def wait_for(self, view_url, process_id, timeout=DEADLINE):
         """Poll ``completed`` until the job is done or failed; returns the JSON."""
         return wait_until(
-            lambda: (answer := self.poll(view_url, process_id))["completed"] in (True, "ERROR")
+            lambda: finished((answer := self.poll(view_url, process_id))["completed"])
             and answer,
             timeout,
             what=f"process {process_id}",

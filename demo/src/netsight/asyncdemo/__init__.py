@@ -1,0 +1,1 @@
+"""netsight.asyncdemo: the Nth Fibonacci number, computed in the background."""

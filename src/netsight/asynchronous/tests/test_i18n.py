@@ -1,0 +1,49 @@
+"""The netsight.async domain: its .pot, its de, en and it translations, on the page."""
+
+from netsight.asynchronous import _
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.base import HeldJob
+from netsight.asynchronous.tests.base import JobTestCase
+from pathlib import Path
+from plone.registry.interfaces import IRegistry
+from zope.component import getUtility
+from zope.i18n import translate
+
+import re
+import transaction
+
+
+LOCALES = Path(__file__).parent.parent / "locales"
+MSGIDS = {"processing_title", "percentage_completion"}
+
+
+class TestTranslations(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_the_catalogs_hold_every_message(self):
+        for catalog in [LOCALES / "netsight.async.pot", *LOCALES.glob("*/LC_MESSAGES/netsight.async.po")]:
+            self.assertEqual(set(re.findall(r'^msgid "(.+)"$', catalog.read_text(), re.M)), MSGIDS)
+        self.assertEqual({path.parent.parent.name for path in LOCALES.glob("*/LC_MESSAGES/*.po")}, {"de", "en", "it"})
+
+    def test_translated(self):
+        progress = _("percentage_completion", default="${percentage}% completed...", mapping={"percentage": 40})
+        for language, title, message in (
+            ("en", "Processing...", "40% completed..."),
+            ("de", "Wird verarbeitet...", "40% abgeschlossen..."),
+            ("it", "Elaborazione in corso...", "40% completato..."),
+        ):
+            self.assertEqual(translate(_("processing_title"), target_language=language), title)
+            self.assertEqual(translate(progress, target_language=language), message)
+
+    def test_the_page_and_the_progress_message_in_the_users_language(self):
+        registry = getUtility(IRegistry, context=self.portal)
+        registry["plone.available_languages"] = ["en", "de", "it"]
+        registry["plone.use_request_negotiation"] = True
+        transaction.commit()
+        self.browser.addHeader("Accept-Language", "it")
+        job = HeldJob(self, 40)
+        job.reached()
+        self.assertEqual(job.poll()["progress_message"], "40% completato...")
+        self.browser.open(f"{job.url}/processing?process_id={job.process_id}")
+        self.assertIn(">Elaborazione in corso...</h1>", self.browser.text)
+        self.assertIn(">40% completato...</p>", self.browser.text)

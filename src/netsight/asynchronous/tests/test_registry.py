@@ -1,0 +1,103 @@
+"""The registry: a persistent BTree of records in the ZODB, on a real FileStorage."""
+
+from BTrees.OOBTree import OOBTree
+from netsight.asynchronous import registry
+from netsight.asynchronous.replay import CapturedResponse
+from ZODB import DB
+from ZODB.FileStorage import FileStorage
+
+import tempfile
+import threading
+import transaction
+import unittest
+import uuid
+
+
+def captured(body=b"done"):
+    return CapturedResponse(200, "OK", {"content-type": "text/plain"}, [], {}, body)
+
+
+class TestRegistry(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory()
+        self.addCleanup(self.directory.cleanup)
+        self.path = f"{self.directory.name}/Data.fs"
+        self.db = DB(FileStorage(self.path))
+        self.addCleanup(lambda: self.db.close())
+
+    def add(self):
+        """A committed record for a new process."""
+        process_id = uuid.uuid4().hex
+        manager = transaction.TransactionManager()
+        connection = self.db.open(transaction_manager=manager)
+        with manager:
+            registry.add(connection, registry.ProcessRecord(process_id, "export", "/plone", "jane"))
+        connection.close()
+        return process_id
+
+    def read(self, process_id):
+        connection = self.db.open()
+        try:
+            record = registry.find(connection, process_id)
+            return record and (record.state, record.progress, record.error)
+        finally:
+            connection.close()
+
+    def test_created_lazily_as_a_btree_in_the_zodb_root(self):
+        connection = self.db.open()
+        self.assertNotIn(registry.ROOT_KEY, connection.root())
+        self.assertIsNone(registry.find(connection, "0" * 32))
+        connection.close()
+        process_id = self.add()
+        connection = self.db.open()
+        processes = connection.root()[registry.ROOT_KEY]
+        self.assertIsInstance(processes, OOBTree)
+        self.assertIsInstance(processes[process_id], registry.ProcessRecord)
+        self.assertIsNot(processes[process_id]._p_oid, None)  # a persistent record of its own
+        connection.close()
+
+    def test_a_restart_loses_nothing_that_was_committed(self):
+        running, done = self.add(), self.add()
+        registry.change(self.db, running, registry.ProcessRecord.start)
+        registry.change(self.db, running, lambda record: record.report(42))
+        registry.change(self.db, done, lambda record: record.finish(captured(b"kept")))
+        self.db.close()
+        self.db = DB(FileStorage(self.path))
+        self.assertEqual(self.read(running), (registry.RUNNING, 42, None))
+        self.assertEqual(self.read(done), (registry.DONE, True, None))
+        self.assertEqual(registry.take(self.db, done).body, b"kept")
+
+    def test_take_removes_a_finished_process_only(self):
+        process_id = self.add()
+        self.assertIsNone(registry.take(self.db, process_id))  # not done yet: kept
+        self.assertEqual(self.read(process_id)[0], registry.QUEUED)
+        registry.change(self.db, process_id, lambda record: record.finish(captured()))
+        self.assertEqual(registry.take(self.db, process_id).body, b"done")
+        self.assertIsNone(self.read(process_id))
+        self.assertIsNone(registry.take(self.db, process_id))
+
+    def test_of_concurrent_takers_exactly_one_gets_the_result(self):
+        for _ in range(5):
+            process_id = self.add()
+            registry.change(self.db, process_id, lambda record: record.finish(captured()))
+            barrier = threading.Barrier(4)
+            results = []
+
+            def take():
+                barrier.wait()
+                results.append(registry.take(self.db, process_id))
+
+            threads = [threading.Thread(target=take) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            self.assertEqual(sum(result is not None for result in results), 1)
+
+    def test_change_of_an_unknown_process_changes_nothing(self):
+        self.assertIsNone(registry.change(self.db, "0" * 32, registry.ProcessRecord.start))
+
+    def test_a_failure_keeps_its_error(self):
+        process_id = self.add()
+        registry.change(self.db, process_id, lambda record: record.fail("ValueError: bad"))
+        self.assertEqual(self.read(process_id), (registry.FAILED, None, "ValueError: bad"))
