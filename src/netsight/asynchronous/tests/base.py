@@ -4,10 +4,12 @@ from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
 from plone.app.testing import TEST_USER_NAME
 from plone.app.testing import TEST_USER_PASSWORD
+from plone.registry.interfaces import IRegistry
 from plone.testing.zope import Browser
 from urllib.parse import parse_qs
 from urllib.parse import urlencode
 from urllib.parse import urlparse
+from zope.component import getUtility
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.tests.views import STEPS
@@ -128,6 +130,14 @@ class JobTestCase(unittest.TestCase):
         self.portal = self.layer.get("portal", self.app)
         self.site_url = self.portal.absolute_url()
         self.browser = JobBrowser(self.app, self.site_url)
+
+    def browse_in(self, language):
+        """Let Plone negotiate the language, and ask for ``language``."""
+        registry = getUtility(IRegistry, context=self.portal)
+        registry["plone.available_languages"] = ["en", "de", "it"]
+        registry["plone.use_request_negotiation"] = True
+        transaction.commit()
+        self.browser.addHeader("Accept-Language", language)
 
     def url(self, view):
         return f"{self.site_url}/{view}"

@@ -5,12 +5,9 @@ from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.base import HeldJob
 from netsight.asynchronous.tests.base import JobTestCase
 from pathlib import Path
-from plone.registry.interfaces import IRegistry
-from zope.component import getUtility
 from zope.i18n import translate
 
 import re
-import transaction
 
 
 LOCALES = Path(__file__).parent.parent / "locales"
@@ -36,11 +33,7 @@ class TestTranslations(JobTestCase):
             self.assertEqual(translate(progress, target_language=language), message)
 
     def test_the_page_and_the_progress_message_in_the_users_language(self):
-        registry = getUtility(IRegistry, context=self.portal)
-        registry["plone.available_languages"] = ["en", "de", "it"]
-        registry["plone.use_request_negotiation"] = True
-        transaction.commit()
-        self.browser.addHeader("Accept-Language", "it")
+        self.browse_in("it")
         job = HeldJob(self, 40)
         job.reached()
         self.assertEqual(job.poll()["progress_message"], "40% completato...")

@@ -5,11 +5,8 @@ from netsight.asynchronous.tests.base import JobTestCase
 from netsight.asynchronous.tests.base import owner_browser
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import TEST_USER_ID
-from plone.registry.interfaces import IRegistry
-from zope.component import getUtility
 
 import json
-import transaction
 
 
 class TestWhatTheJobSees(JobTestCase):
@@ -73,11 +70,7 @@ class TestWhatTheJobSees(JobTestCase):
         self.assertIn("plone.app.z3cform.interfaces.IPloneFormLayer", seen["layers"])
 
     def test_the_same_language(self):
-        registry = getUtility(IRegistry, context=self.portal)
-        registry["plone.available_languages"] = ["en", "de", "it"]
-        registry["plone.use_request_negotiation"] = True
-        transaction.commit()
-        self.browser.addHeader("Accept-Language", "de")
+        self.browse_in("de")
         self.assertEqual(self.echo()["language"], "Wird verarbeitet...")
 
     def test_zope_globalrequest_is_the_jobs_request(self):
