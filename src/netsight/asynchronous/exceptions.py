@@ -11,7 +11,15 @@ class NoSuchProcessError(NotFound):
 
 
 class ThreadDiedBeforeCompletionError(InternalError):
-    """The process raised, or its worker stopped, before ``__run__`` returned: 500."""
+    """The process raised, or its worker stopped, before ``__run__`` returned: 500.
+
+    ``page``, if given, renders the page that says so (the view's
+    processing page); the exception view shows it.
+    """
+
+    def __init__(self, message="The process died before it completed.", page=None):
+        super().__init__(message)
+        self.page = page
 
 
 class MissingProcessIdError(BadRequest):

@@ -35,6 +35,7 @@ class ProcessRecord(Persistent):
     """What is known of one process; its methods are the only state changes."""
 
     progress = None
+    message = None
     started = None
     finished = None
     error = None
@@ -52,15 +53,17 @@ class ProcessRecord(Persistent):
         self.state = RUNNING
         self.started = time.time()
 
-    def report(self, progress):
+    def report(self, progress, message=None):
         if self.state in (QUEUED, RUNNING):
             self.progress = progress
+            if message is not None:
+                self.message = message
 
     def finish(self, response):
         """``__run__`` returned and its transaction committed."""
         self.state = DONE
         self.finished = time.time()
-        self.progress = 100 if _is_number(self.progress) else True
+        self.progress = 100 if is_number(self.progress) else True
         self.result = ProcessResult(response)
 
     def fail(self, error):
@@ -76,13 +79,14 @@ class ProcessResult(Persistent):
         self.response = response
 
 
-def _is_number(value):
+def is_number(value):
+    """A percentage, not a bool (True means done, not 1%)."""
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
 def normalize_progress(value):
     """A percentage rounded to one decimal, an int when whole."""
-    if not _is_number(value) or not 0 <= value <= 100:
+    if not is_number(value) or not 0 <= value <= 100:
         raise ValueError(f"progress must be a number from 0 to 100, not {value!r}")
     value = round(float(value), 1)
     return int(value) if value.is_integer() else value

@@ -93,3 +93,24 @@ NETSIGHT_ASYNC_ZOPE_FIXTURE = NetsightAsyncZopeLayer()
 NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING = zope_testing.FunctionalTesting(
     bases=(NETSIGHT_ASYNC_ZOPE_FIXTURE,), name="NetsightAsync:ZopeFunctional"
 )
+
+
+# The Chromium tests (tests/test_chromium.py, bench/latency.py): the Plone
+# site served over HTTP by a real WSGI server (waitress, in this process, on
+# a free port), each test's DemoStorage behind it. The server listens on the
+# loopback interface only, whatever WSGI_SERVER_HOST or WEBTEST_SERVER_BIND
+# say; the resources "host" and "port" give its address (chromium_server_url).
+zope_testing.WSGI_SERVER_FIXTURE.host = "127.0.0.1"
+
+NETSIGHT_ASYNC_CHROMIUM_TESTING = FunctionalTesting(
+    bases=(NETSIGHT_ASYNC_FIXTURE, zope_testing.WSGI_SERVER_FIXTURE), name="NetsightAsync:Chromium"
+)
+
+
+def chromium_server_url(layer):
+    """The server's root URL, by IP: plone.testing names it "localhost",
+    which a browser may try on ::1 first, where nothing listens."""
+    host = layer["host"]
+    if host in ("localhost", "0.0.0.0"):
+        host = "127.0.0.1"
+    return f"http://{host}:{layer['port']}"

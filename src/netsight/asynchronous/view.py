@@ -29,6 +29,7 @@ from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
 
 import json
 import re
+import time
 import transaction
 
 
@@ -49,7 +50,12 @@ class BaseAsyncView(BrowserView):
     other request gets ``initial_page``.
     """
 
-    #: Seconds between two polls of the processing page.
+    #: The processing page polls soon (``poll_start`` seconds after it loads),
+    #: then ever less often (each interval ``poll_growth`` times the last),
+    #: up to ``poll_interval`` seconds, which is also how often it reloads
+    #: itself without JavaScript.
+    poll_start = 0.25
+    poll_growth = 1.5
     poll_interval = 5
 
 
@@ -91,34 +97,31 @@ class BaseAsyncView(BrowserView):
         if record.state == registry.DONE:
             self.request.response.redirect(self.status_url("result", process_id))
             return ""
-        progress = self._completion(record)
+        self._completion(record)  # raises if the job died: its page says so
         self._not_cached()
-        return self.processing_page(
-            process_id=process_id,
-            progress=progress,
-            message=self._progress_message(progress),
-        )
+        return self.processing_page(**self.status(record))
 
     def completed(self, process_id=None, output_json=False):
         """True once ``__run__`` returned, else False or its progress (0-100).
 
         Raises NoSuchProcessError, or ThreadDiedBeforeCompletionError if the
-        job died. With ``output_json`` the answer is JSON, and
-        ``completed`` (also given as ``progress``) is "ERROR" for both.
+        job died. With ``output_json`` the answer is ``status()`` as JSON,
+        whose ``completed`` (also given as ``progress``) is "ERROR" then.
         """
         if not _is_true(output_json):
             return self._completion(self._record(process_id))
-        answer = {"state": "unknown", "completed": "ERROR"}
         try:
-            record = self._record(process_id)
-            answer["state"] = record.state
-            answer["completed"] = self._completion(record)
+            answer = self.status(self._record(process_id))
         except NoSuchProcessError:
             self.request.response.setStatus(404)
-        except ThreadDiedBeforeCompletionError:
-            pass
-        answer["progress"] = answer["completed"]
-        answer["progress_message"] = self._progress_message(answer["completed"])
+            answer = {
+                "state": "unknown",
+                "completed": "ERROR",
+                "progress": "ERROR",
+                "error": self._translate(
+                    _("no_such_process", default="There is no such process, or its result was already shown.")
+                ),
+            }
         self._not_cached()
         self.request.response.setHeader("Content-Type", "application/json")
         return json.dumps(answer)
@@ -136,25 +139,63 @@ class BaseAsyncView(BrowserView):
         self.request.environ[NO_TRANSFORM] = True
         return captured.replay(self.request.response)
 
-    def set_progress(self, process_id, progress):
-        """Record the job's progress, a number from 0 to 100.
+    def status(self, record):
+        """What the processing page and ``completed`` JSON say of a process."""
+        completed = "ERROR" if record.state == registry.FAILED else self._completion(record)
+        start = record.started or record.created
+        elapsed = (record.finished or time.time()) - start
+        status = {
+            "process_id": record.process_id,
+            "state": record.state,
+            "completed": completed,
+            "progress": completed,
+            "progress_message": self._progress_message(completed),
+            "message": self._translate(record.message or ""),
+            "elapsed": round(elapsed, 1),
+            "remaining": _remaining(completed, elapsed) if record.started else None,
+        }
+        if record.state == registry.FAILED:
+            status["error"] = self._translate(_("process_failed", default="The process failed."))
+            if getSecurityManager().checkPermission("View management screens", self.context):
+                status["error_detail"] = record.error
+        return status
+
+    def set_progress(self, process_id, progress, message=None):
+        """Record the job's progress, a number from 0 to 100, and a message.
 
         It is committed at once in a transaction of its own, so that other
-        requests see it without the job's half-done work.
+        requests see it without the job's half-done work. The message (text,
+        or an i18n message translated for each viewer) stays until another
+        replaces it.
         """
         progress = registry.normalize_progress(progress)
         found = registry.change(
-            self._connection().db(), process_id, lambda record: record.report(progress) or True
+            self._connection().db(),
+            process_id,
+            lambda record: record.report(progress, message) or True,
         )
         if found is None:
             raise NoSuchProcessError("No such process")
 
+    def view_url(self):
+        """The URL of this view: its form."""
+        return f"{self.context.absolute_url()}/{self.__name__}"
+
     def status_url(self, page, process_id):
         """The URL of one of this view's status pages for a process."""
-        return (
-            f"{self.context.absolute_url()}/{self.__name__}/{page}"
-            f"?process_id={process_id}"
-        )
+        return f"{self.view_url()}/{page}?process_id={process_id}"
+
+    def page_texts(self, status):
+        """The processing page's texts of time; ``{time}`` in the script's copies."""
+        texts = {}
+        for key, msgid, default in (
+            ("elapsed", "elapsed_time", "Elapsed: ${time}"),
+            ("remaining", "time_remaining", "About ${time} left"),
+        ):
+            seconds = status[key]
+            texts[f"{key}_template"] = self._translate(_(msgid, default=default, mapping={"time": "{time}"}))
+            texts[key] = "" if seconds is None else texts[f"{key}_template"].replace("{time}", _clock(seconds))
+        return texts
 
     def processing_page(self, **options):
         """The page shown while the job runs: in Plone's main template if
@@ -229,20 +270,22 @@ class BaseAsyncView(BrowserView):
 
     def _completion(self, record):
         if record.state == registry.FAILED:
-            raise ThreadDiedBeforeCompletionError("The process died before it completed.")
+            raise ThreadDiedBeforeCompletionError(
+                "The process died before it completed.",
+                page=lambda: self.processing_page(**self.status(record)),
+            )
         if record.state == registry.DONE:
             return True
         return False if record.progress is None else record.progress
 
     def _progress_message(self, completed):
-        if isinstance(completed, bool) or not isinstance(completed, (int, float)):
-            message = _("processing_title", default="Processing...")
-        else:
-            message = _(
-                "percentage_completion",
-                default="${percentage}% completed...",
-                mapping={"percentage": completed},
-            )
+        if not registry.is_number(completed):
+            return self._translate(_("processing_title", default="Processing..."))
+        return self._translate(
+            _("percentage_completion", default="${percentage}% completed...", mapping={"percentage": completed})
+        )
+
+    def _translate(self, message):
         return translate(message, context=self.request)
 
     def _not_cached(self):
@@ -269,6 +312,20 @@ class StatusPage:
             view.request.response.setHeader("Content-Type", "text/plain; charset=utf-8")
             return json.dumps(answer)
         return answer
+
+
+def _clock(seconds):
+    """0:07, 12:30 or 1:02:03."""
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
+
+
+def _remaining(completed, elapsed):
+    """Seconds left, if the progress says: the time so far, extrapolated."""
+    if registry.is_number(completed) and 0 < completed < 100:
+        return round(elapsed * (100 - completed) / completed, 1)
+    return None
 
 
 def _is_true(value):

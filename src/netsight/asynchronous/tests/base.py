@@ -16,6 +16,7 @@ from netsight.asynchronous.tests.views import STEPS
 from netsight.asynchronous.tests.views import Steps
 
 import json
+import lxml.html
 import threading
 import time
 import transaction
@@ -34,6 +35,12 @@ def wait_until(predicate, timeout=DEADLINE, what="the condition"):
             raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
         time.sleep(0.01)
     return value
+
+
+def page_part(html, name):
+    """The element of class ``netsight-async-<name>`` on the processing page."""
+    (element,) = lxml.html.fromstring(html).find_class(f"netsight-async-{name}")
+    return element
 
 
 def finished(completed):
@@ -157,7 +164,7 @@ class JobTestCase(unittest.TestCase):
 class HeldJob:
     """A job of the ``progress`` view: it reports each value, then waits for the test."""
 
-    def __init__(self, test, *progress, work=""):
+    def __init__(self, test, *progress, work="", messages=()):
         self.steps = Steps()
         key = uuid.uuid4().hex
         STEPS[key] = self.steps
@@ -165,7 +172,10 @@ class HeldJob:
         self.browser = test.browser
         self.url = test.url("progress")
         self.process_id = self.browser.start(
-            self.url, steps=key, work=work, **{"progress:list": [str(v) for v in progress]}
+            self.url,
+            steps=key,
+            work=work,
+            **{"progress:list": [str(v) for v in progress], "messages:list": list(messages)},
         )
         self.releases = len(progress) + 1
         test.addCleanup(self.finish)

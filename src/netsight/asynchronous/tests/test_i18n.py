@@ -11,7 +11,16 @@ import re
 
 
 LOCALES = Path(__file__).parent.parent / "locales"
-MSGIDS = {"processing_title", "percentage_completion"}
+MSGIDS = {
+    "back_to_form",
+    "connection_retrying",
+    "elapsed_time",
+    "no_such_process",
+    "percentage_completion",
+    "process_failed",
+    "processing_title",
+    "time_remaining",
+}
 
 
 class TestTranslations(JobTestCase):

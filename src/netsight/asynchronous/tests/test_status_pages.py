@@ -6,6 +6,9 @@ from netsight.asynchronous.tests.base import HeldJob
 from netsight.asynchronous.tests.base import JobBrowser
 from netsight.asynchronous.tests.base import JobTestCase
 from netsight.asynchronous.tests.base import owner_browser
+from netsight.asynchronous.tests.base import page_part
+
+import lxml.html
 
 
 class TestWhileRunning(JobTestCase):
@@ -24,15 +27,28 @@ class TestWhileRunning(JobTestCase):
         self.assertIn('id="portal-footer-wrapper"', page)  # inside Plone's main_template
         self.assertIn("<title>", page)
         self.assertIn(">Processing...</h1>", page)
-        self.assertIn('aria-live="polite">40% completed...</p>', page)
+        status = page_part(page, "status")
+        self.assertEqual(status.text, "40% completed...")
+        self.assertEqual((status.get("aria-live"), status.get("role")), ("polite", "status"))
+        bar = page_part(page, "bar")
+        self.assertEqual((bar.get("value"), bar.get("max"), bar.get("hidden")), ("40", "100", None))
+        self.assertEqual(page_part(page, "percent").text, "40%")
+        self.assertEqual(page_part(page, "spinner").get("hidden"), "hidden")
+        self.assertTrue(page_part(page, "elapsed").text.startswith("Elapsed: 0:0"))
+        self.assertTrue(page_part(page, "remaining").text.startswith("About 0:"))
+        self.assertEqual(page_part(page, "failed").get("hidden"), "hidden")
         self.assertIn("/++resource++netsight.async.images/spinner.gif", page)
         self.assertIn("/++resource++netsight.async.js/processing.js", page)
-        self.assertIn(
-            f'data-poll-url="{job.url}/completed?process_id={job.process_id}&amp;output_json=1"',
-            page,
+        data = lxml.html.fromstring(page).get_element_by_id("netsight-async-processing").attrib
+        self.assertEqual(
+            data["data-poll-url"], f"{job.url}/completed?process_id={job.process_id}&output_json=1"
         )
-        self.assertIn(f'data-result-url="{job.url}/result?process_id={job.process_id}"', page)
-        self.assertIn('data-poll-interval="5000"', page)
+        self.assertEqual(data["data-result-url"], f"{job.url}/result?process_id={job.process_id}")
+        self.assertEqual(data["data-form-url"], job.url)
+        self.assertEqual(
+            (data["data-poll-start"], data["data-poll-growth"], data["data-poll-max"]),
+            ("250", "1.5", "5000"),
+        )
         self.assertIn('<noscript><meta http-equiv="refresh" content="5"', page)
 
     def test_completed_is_false_then_the_progress(self):

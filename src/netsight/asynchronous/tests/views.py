@@ -13,6 +13,7 @@ from zope.interface import providedBy
 import json
 import queue
 import threading
+import time
 
 
 class Hello(BaseAsyncView):
@@ -161,12 +162,15 @@ STEPS = {}
 class Progress(BaseAsyncView):
     """Reports each value of the form's ``progress``, waiting for the test."""
 
-    def __run__(self, process_id, steps, progress=(), work=""):
+    def __run__(self, process_id, steps, progress=(), work="", messages=()):
         rendezvous = STEPS[steps]
-        for value in progress:
+        for number, value in enumerate(progress):
             if work:  # half-done work that must not be committed with progress
                 self.context.work_in_progress = work
-            self.set_progress(process_id, float(value))
+            if number < len(messages):
+                self.set_progress(process_id, float(value), message=messages[number])
+            else:
+                self.set_progress(process_id, float(value))  # the 2011 call
             rendezvous.job_reached(value)
         rendezvous.job_reached("returning")
         return "finished"
@@ -192,3 +196,33 @@ def worker_attempt(request):
     from netsight.asynchronous.worker import ATTEMPT_KEY
 
     return ATTEMPT_KEY in request.environ
+
+
+class Steady(BaseAsyncView):
+    """Reports ``steps`` progress values with messages, ``delay`` seconds apart.
+
+    Form: ``steps`` (default 4), ``delay`` (seconds, default 0.3), ``message``
+    (a template: ``{step}`` and ``{steps}`` are filled in), ``fail`` (raise at
+    the end), ``numeric`` (0: report no numbers, only wait).
+    """
+
+    def __run__(self, process_id, steps="4", delay="0.3", message="Step {step} of {steps}", fail="", numeric="1"):
+        steps, delay = int(steps), float(delay)
+        for step in range(1, steps + 1):
+            time.sleep(delay)  # the job's own work, not a test's wait
+            if numeric != "0":
+                self.set_progress(
+                    process_id, 100 * step / (steps + 1), message=message.format(step=step, steps=steps)
+                )
+        time.sleep(delay)
+        if fail:
+            raise RuntimeError(fail)
+        self.request.response.setHeader("Content-Type", "text/html; charset=utf-8")
+        return f"<html><body><h1 id='result'>Done after {steps} steps</h1></body></html>"
+
+
+class SteadyFixedPolls(Steady):
+    """The same job, polled as the 2011 page did: every 5 seconds, from the start."""
+
+    poll_start = 5
+    poll_growth = 1
