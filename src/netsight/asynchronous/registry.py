@@ -36,16 +36,18 @@ class ProcessRecord(Persistent):
 
     progress = None
     message = None
+    anonymous_key = None
     started = None
     finished = None
     error = None
     result = None
 
-    def __init__(self, process_id, view_name, context_path, owner):
+    def __init__(self, process_id, view_name, context_path, owner, anonymous_key=None):
         self.process_id = process_id
         self.view_name = view_name
         self.context_path = context_path
-        self.owner = owner
+        self.owner = owner  # a user id, or None for an anonymous browser
+        self.anonymous_key = anonymous_key  # that browser's secret, hashed
         self.state = QUEUED
         self.created = time.time()
 

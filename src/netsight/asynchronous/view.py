@@ -20,6 +20,7 @@ from zope.publisher.interfaces import IPublishTraverse
 from ZPublisher.mapply import mapply
 
 from netsight.asynchronous import _
+from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
 from netsight.asynchronous import worker
@@ -222,14 +223,15 @@ class BaseAsyncView(BrowserView):
         process_id = uuid4().hex
         _arguments(self.__run__, request, process_id=process_id)  # 400 now, not a failure later
         connection = self._connection()
-        user = getSecurityManager().getUser()
+        owner, anonymous_key = owners.owner_of(request)
         registry.add(
             connection,
             registry.ProcessRecord(
                 process_id,
                 view_name=self.__name__,
                 context_path="/".join(self.context.getPhysicalPath()),
-                owner=user.getId(),
+                owner=owner,
+                anonymous_key=anonymous_key,
             ),
         )
         job = worker.Job(request, process_id, self.__name__, connection.db())
@@ -264,7 +266,8 @@ class BaseAsyncView(BrowserView):
         if not isinstance(process_id, str) or not PROCESS_ID.fullmatch(process_id):
             raise NoSuchProcessError("No such process")
         record = registry.find(self._connection(), process_id)
-        if record is None:
+        # Someone else's process is as unknown as one that does not exist.
+        if record is None or not owners.may_see(record, self.request, self.context):
             raise NoSuchProcessError("No such process")
         return record
 

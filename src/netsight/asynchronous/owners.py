@@ -1,0 +1,63 @@
+"""Whose a process is: the user who started it, or an anonymous browser.
+
+An authenticated user owns a process by user id. An anonymous browser owns
+it by a random secret that the starting response sets in a cookie
+(HttpOnly, SameSite=Lax, path limited to the site); the record keeps only
+the secret's SHA-256, so the database holds nothing that opens it. A
+Manager (View management screens) may see every process.
+"""
+
+from AccessControl import getSecurityManager
+from zope.component.hooks import getSite
+
+import hashlib
+import hmac
+import re
+import secrets
+
+
+COOKIE = "netsight_async_owner"
+SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+
+
+def owner_of(request):
+    """``(user id, None)`` for a user; ``(None, secret's hash)`` for an anonymous browser.
+
+    An anonymous browser without a secret gets one, in a cookie of the response.
+    """
+    user_id = getSecurityManager().getUser().getId()
+    if user_id is not None:
+        return user_id, None
+    secret = _secret(request)
+    if secret is None:
+        secret = secrets.token_urlsafe(32)
+        site = getSite()
+        request.response.setCookie(
+            COOKIE,
+            secret,
+            path=site.absolute_url_path() if hasattr(site, "absolute_url_path") else "/",
+            http_only=True,
+            same_site="Lax",
+            secure=request.get("SERVER_URL", "").startswith("https:"),
+        )
+    return None, _hash(secret)
+
+
+def may_see(record, request, context):
+    """Whether the request comes from the process's owner, or a Manager."""
+    security = getSecurityManager()
+    if record.owner is not None:
+        owns = security.getUser().getId() == record.owner
+    else:
+        secret = _secret(request)
+        owns = secret is not None and hmac.compare_digest(_hash(secret), record.anonymous_key or "")
+    return owns or bool(security.checkPermission("View management screens", context))
+
+
+def _secret(request):
+    secret = request.cookies.get(COOKIE)
+    return secret if isinstance(secret, str) and SECRET.fullmatch(secret) else None
+
+
+def _hash(secret):
+    return hashlib.sha256(secret.encode("ascii")).hexdigest()
