@@ -199,16 +199,32 @@ class BaseAsyncView(BrowserView):
         return texts
 
     def processing_page(self, **options):
-        """The page shown while the job runs: in Plone's main template if
-        there is one, else a page of its own. Override it at will."""
-        if queryMultiAdapter((self.context, self.request), name="main_template") is None:
-            return self.standalone_template(**options)
-        return self.plone_template(**options)
+        """The page shown while the job runs, given its ``status``. Override it at will."""
+        title = options.get("error") or options["progress_message"]
+        return self._page(self.progress_template.macros["progress"], title, **options)
 
-    # The templates of processing_page.
-    plone_template = ViewPageTemplateFile("browser/templates/processing.pt")
+    def refused_page(self):
+        """The answer to a start without a valid CSRF token."""
+        title = self._translate(_("form_refused", default="The form could not be sent."))
+        return self._page(self.refused_template.macros["refused"], title)
+
+    def authenticator(self):
+        """The form's hidden CSRF token input, in Plone ('' in plain Zope).
+
+        In a template: ``<input tal:replace="structure view/authenticator" />``.
+        """
+        return protect.authenticator_input(self.context, self.request)
+
+    def _page(self, body, title, **options):
+        """A page of ours: in Plone's main template if there is one, else standalone."""
+        if queryMultiAdapter((self.context, self.request), name="main_template") is None:
+            return self.standalone_template(body=body, title=title, **options)
+        return self.plone_template(body=body, title=title, **options)
+
+    plone_template = ViewPageTemplateFile("browser/templates/page.pt")
     standalone_template = ViewPageTemplateFile("browser/templates/standalone.pt")
     progress_template = ViewPageTemplateFile("browser/templates/progress.pt")
+    refused_template = ViewPageTemplateFile("browser/templates/refused.pt")
 
     def resource_url(self, name):
         site = getSite()
@@ -219,7 +235,9 @@ class BaseAsyncView(BrowserView):
 
     def _start(self):
         request = self.request
-        protect.check_authenticator(request)
+        if not protect.authenticated(request):
+            request.response.setStatus(403)
+            return self.refused_page()
         process_id = uuid4().hex
         _arguments(self.__run__, request, process_id=process_id)  # 400 now, not a failure later
         connection = self._connection()
@@ -240,6 +258,7 @@ class BaseAsyncView(BrowserView):
         return ""
 
     def _run(self, attempt):
+        protect.trust_job(self.request)
         try:
             result = self.__run__(**_arguments(self.__run__, self.request, process_id=attempt.process_id))
         except TransientError as exc:

@@ -15,6 +15,8 @@ MSGIDS = {
     "back_to_form",
     "connection_retrying",
     "elapsed_time",
+    "form_refused",
+    "form_refused_help",
     "no_such_process",
     "percentage_completion",
     "process_failed",

@@ -41,11 +41,6 @@ class TestStart(JobTestCase):
         self.assertEqual(self.browser.status, 400)
         self.assertIsNone(self.app._p_jar.root().get(registry.ROOT_KEY))
 
-    def test_a_start_without_the_csrf_token_is_forbidden_and_starts_nothing(self):
-        self.browser.post(self.url("hello"), "")
-        self.assertEqual(self.browser.status, 403)
-        self.assertNotIn("Traceback", self.browser.text)
-        self.assertIsNone(self.app._p_jar.root().get(registry.ROOT_KEY))
 
 
 class TestStartsAfterCommit(JobTestCase):

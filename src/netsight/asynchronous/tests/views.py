@@ -132,6 +132,14 @@ class WritesContent(BaseAsyncView):
         return "written"
 
 
+class CreatesDocument(BaseAsyncView):
+    """Adds a Plone page, as an import would."""
+
+    def __run__(self, process_id=None, title=""):
+        self.context.invokeFactory("Document", process_id, title=title)
+        return "created"
+
+
 class ConflictsOnce(BaseAsyncView):
     """Raises ConflictError on its first attempt, as a busy site would."""
 
