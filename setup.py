@@ -58,6 +58,7 @@ setup(
     ],
     extras_require={
         "test": [
+            "hypothesis",
             "Products.CMFPlone",
             "plone.app.testing",
             "plone.testing",

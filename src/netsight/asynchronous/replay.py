@@ -1,8 +1,10 @@
 """A response captured in the worker, and put back on the ``result`` request.
 
 What is kept is what the job's response carried: status, headers, cookies
-and body. Headers that describe one connection rather than the response
-(hop-by-hop, server, date, length) are not replayed; Zope sets its own.
+and body. Headers that describe one connection or server rather than the
+response (hop-by-hop, server, date, length) are not replayed; Zope sets its
+own. A replayed response is for its owner only: unless the job said how to
+cache it, shared caches are told not to keep it (private, no-store).
 """
 
 from copy import deepcopy
@@ -21,8 +23,10 @@ NOT_REPLAYED = frozenset(
         "trailer",
         "transfer-encoding",
         "upgrade",
+        "x-powered-by",
     }
 )
+NOT_SHARED = "private, no-store"
 
 
 class CapturedResponse:
@@ -64,6 +68,7 @@ class CapturedResponse:
         """
         response.setStatus(self.status, self.reason)
         response.headers.update(self.headers)
+        response.headers.setdefault("cache-control", NOT_SHARED)
         response.accumulated_headers.extend(self.accumulated_headers)
         response.cookies.update(deepcopy(self.cookies))
         response.body = self.body

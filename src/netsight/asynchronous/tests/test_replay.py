@@ -46,6 +46,22 @@ class TestReplay(JobTestCase):
         self.assertEqual(page.count('name="_authenticator"'), 1)
         self.assertEqual(self.browser.headers["Content-Type"], "text/html; charset=utf-8")
 
-    def test_connection_headers_are_not_replayed(self):
-        browser = self.fetch("hello")
-        self.assertEqual(browser.headers["Content-Length"], str(len("Hello world!")))
+    def test_connection_and_server_headers_are_not_replayed(self):
+        browser = self.fetch("server-headers")
+        self.assertEqual(browser.headers["Content-Length"], str(len("headers")))
+        # Zope may set some of these itself; the job's values are not replayed.
+        for name, jobs_value in (
+            ("Connection", "close"),
+            ("Server", "JobServer/1.0"),
+            ("X-Powered-By", "Job"),
+            ("Keep-Alive", "timeout=5"),
+            ("Date", "Thu, 01 Jan 1970 00:00:00 GMT"),
+        ):
+            self.assertNotEqual(browser.headers.get(name), jobs_value, name)
+
+    def test_a_replayed_response_is_not_for_shared_caches(self):
+        self.assertEqual(self.fetch("hello").headers["Cache-Control"], "private, no-store")
+
+    def test_unless_the_job_said_how_to_cache_it(self):
+        browser = self.fetch("server-headers", cache="public, max-age=60")
+        self.assertEqual(browser.headers["Cache-Control"], "public, max-age=60")

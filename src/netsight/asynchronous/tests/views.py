@@ -104,6 +104,19 @@ class Response(BaseAsyncView):
         return "a,b\n1,2\n"
 
 
+class ServerHeaders(BaseAsyncView):
+    """Sets headers that belong to a connection or a server, and caching."""
+
+    def __run__(self, process_id=None, cache=""):
+        response = self.request.response
+        for name, value in (("Connection", "close"), ("Server", "JobServer/1.0"), ("X-Powered-By", "Job"),
+                            ("Keep-Alive", "timeout=5"), ("Date", "Thu, 01 Jan 1970 00:00:00 GMT")):
+            response.setHeader(name, value)
+        if cache:
+            response.setHeader("Cache-Control", cache)
+        return "headers"
+
+
 class Redirect(BaseAsyncView):
     def __run__(self, *args, **kwargs):
         self.request.response.redirect(self.context.absolute_url() + "/done")
