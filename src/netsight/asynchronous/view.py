@@ -1,6 +1,5 @@
 """BaseAsyncView: a browser view whose ``__run__`` runs in the background."""
 
-from AccessControl import getSecurityManager
 from AccessControl.ZopeSecurityPolicy import getRoles
 from Acquisition import aq_chain
 from Acquisition import aq_inner
@@ -58,7 +57,6 @@ class BaseAsyncView(BrowserView):
     poll_start = 0.25
     poll_growth = 1.5
     poll_interval = 5
-
 
     def __call__(self, *args, **kwargs):
         if not kwargs.pop("no_process", False):
@@ -157,7 +155,7 @@ class BaseAsyncView(BrowserView):
         }
         if record.state == registry.FAILED:
             status["error"] = self._translate(_("process_failed", default="The process failed."))
-            if getSecurityManager().checkPermission("View management screens", self.context):
+            if owners.is_manager(self.context):
                 status["error_detail"] = record.error
         return status
 
@@ -227,6 +225,7 @@ class BaseAsyncView(BrowserView):
     refused_template = ViewPageTemplateFile("browser/templates/refused.pt")
 
     def resource_url(self, name):
+        """The URL of one of the add-on's resources (the script, the spinner)."""
         site = getSite()
         base = site.absolute_url() if hasattr(site, "absolute_url") else self.request["BASE1"]
         return f"{base}/++resource++{name}"
