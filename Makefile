@@ -34,9 +34,14 @@ $(VENV)/.installed: $(BIN)/python setup.py constraints.txt demo/setup.py
 install: $(VENV)/.installed
 
 .PHONY: test
-test: install
+test: install /usr/bin/chromium
 	$(BIN)/zope-testrunner --test-path src --test-path demo/src $(TEST_ARGS) 2>&1 \
 	  | $(BIN)/python tools/test_summary.py
+
+# The Chromium tests (test_chromium.py) drive Debian's chromium with
+# Playwright for Python; Playwright's own browser download is not used.
+/usr/bin/chromium:
+	apt-get update && apt-get install -y --no-install-recommends chromium
 
 .PHONY: clean
 clean:

@@ -62,6 +62,7 @@ setup(
             "Products.CMFPlone",
             "plone.app.testing",
             "plone.testing",
+            "playwright",
             "zope.testbrowser",
             "zope.testrunner",
         ],

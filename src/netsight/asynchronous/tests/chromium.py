@@ -2,13 +2,14 @@
 
 Used by test_chromium.py and bench/latency.py. The browser is
 /usr/bin/chromium (``make test`` installs it; Playwright's own browser
-download is never used). Each test class has one browser; each test a
+download is never used). The run has one browser (a layer); each test a
 context of its own, logged in as the test user (a Member) with HTTP basic
 auth sent on every request.
 """
 
 from plone.app.testing import TEST_USER_NAME
 from plone.app.testing import TEST_USER_PASSWORD
+from plone.testing import Layer
 from playwright.sync_api import sync_playwright
 from unittest import SkipTest
 
@@ -16,6 +17,7 @@ from netsight.asynchronous.testing import chromium_server_url
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_CHROMIUM_TESTING
 from netsight.asynchronous.tests.base import join_workers
 
+import base64
 import os
 import pathlib
 import re
@@ -73,11 +75,17 @@ def launch(playwright):
 
 
 def new_context(browser, user=TEST_USER_NAME, password=TEST_USER_PASSWORD, **options):
-    """A browser context that sends basic auth on every request (Plone
-    never challenges for the pages these tests open)."""
-    return browser.new_context(
-        http_credentials={"username": user, "password": password, "send": "always"}, **options
-    )
+    """A browser context logged in with HTTP basic auth on every request.
+
+    Playwright's ``http_credentials`` answer only a 401 challenge (its
+    ``send: "always"`` is for API requests only), and Plone challenges a
+    browser with a redirect to its login form, never with 401: so the
+    context sends the Authorization header itself, as a logged-in browser
+    would after a challenge.
+    """
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    headers = {"Authorization": f"Basic {token}", **options.pop("extra_http_headers", {})}
+    return browser.new_context(extra_http_headers=headers, **options)
 
 
 def open_start_form(page, site_url):
@@ -102,31 +110,49 @@ def screenshot(page, name):
     """Save the docs' screenshot ``name`` if NETSIGHT_ASYNC_SCREENSHOTS is set."""
     if os.environ.get("NETSIGHT_ASYNC_SCREENSHOTS", "") not in ("", "0"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=False)
+        # The page's own part, narrow: the test site has no theme, Plone's frame is bare.
+        page.set_viewport_size({"width": 480, "height": 360})
+        page.locator("#netsight-async-processing").screenshot(path=str(SCREENSHOTS / name))
+
+
+def layers_of(layer, found=None):
+    """``layer`` and its bases, bases first, as zope-testrunner sets them up."""
+    found = [] if found is None else found
+    for base in layer.__bases__:
+        layers_of(base, found)
+    if layer not in found:
+        found.append(layer)
+    return found
+
+
+class ChromiumBrowserLayer(Layer):
+    """One headless Chromium for the run (resource "browser"), on top of the
+    Chromium test server. zope-testrunner calls no setUpClass, so this
+    layer plays that part."""
+
+    defaultBases = (NETSIGHT_ASYNC_CHROMIUM_TESTING,)
+
+    def setUp(self):
+        self.playwright = sync_playwright().start()
+        try:
+            self["browser"] = launch(self.playwright)
+        except BaseException:
+            self.playwright.stop()
+            raise
+
+    def tearDown(self):
+        self["browser"].close()
+        del self["browser"]
+        self.playwright.stop()
+
+
+CHROMIUM_BROWSER = ChromiumBrowserLayer(name="NetsightAsync:ChromiumBrowser")
 
 
 class ChromiumTestCase(unittest.TestCase):
     """A test with a Chromium page logged in as the test user, on the test server."""
 
-    layer = NETSIGHT_ASYNC_CHROMIUM_TESTING
-    playwright = None
-    browser = None
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.playwright = sync_playwright().start()
-        try:
-            cls.browser = launch(cls.playwright)
-        except BaseException:
-            cls.playwright.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.browser.close()
-        cls.playwright.stop()
-        super().tearDownClass()
+    layer = CHROMIUM_BROWSER
 
     def setUp(self):
         # First registered, so last run: jobs end before their database goes.
@@ -134,6 +160,7 @@ class ChromiumTestCase(unittest.TestCase):
         portal = self.layer["portal"]
         self.server_url = chromium_server_url(self.layer)
         self.site_url = self.server_url + "/".join(portal.getPhysicalPath())
+        self.browser = self.layer["browser"]
         self.dialogs = []
         self.context, self.page = self.new_page()
 
