@@ -14,6 +14,7 @@ from zExceptions import NotFound
 from zope.component import queryMultiAdapter
 from zope.component.hooks import getSite
 from zope.i18n import translate
+from zope.interface import alsoProvides
 from zope.interface import implementer
 from zope.publisher.interfaces import IPublishTraverse
 from ZPublisher.mapply import mapply
@@ -26,6 +27,7 @@ from netsight.asynchronous import worker
 from netsight.asynchronous.exceptions import MissingProcessIdError
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
+from netsight.asynchronous.interfaces import IOwnPage
 
 import json
 import re
@@ -215,9 +217,11 @@ class BaseAsyncView(BrowserView):
 
     def _page(self, body, title, **options):
         """A page of ours: in Plone's main template if there is one, else standalone."""
+        self.page_title = title
+        alsoProvides(self, IOwnPage)
         if queryMultiAdapter((self.context, self.request), name="main_template") is None:
-            return self.standalone_template(body=body, title=title, **options)
-        return self.plone_template(body=body, title=title, **options)
+            return self.standalone_template(body=body, **options)
+        return self.plone_template(body=body, **options)
 
     plone_template = ViewPageTemplateFile("browser/templates/page.pt")
     standalone_template = ViewPageTemplateFile("browser/templates/standalone.pt")

@@ -75,6 +75,8 @@ class TestProcessingPage(ChromiumTestCase):
             self.assertEqual(shown["percent"], f"{20 * step}%", shown)
             self.assertIn(f"{20 * step}%", shown["status"], shown)
         self.assertLess(seen[0]["value"], seen[1]["value"])
+        # The browser's title follows the progress, before the site's title.
+        expect(self.page).to_have_title(re.compile(r"^\d+% completed\.\.\. — Plone site$"))
         expect(self.page.locator("img.netsight-async-spinner")).to_be_hidden()
         # Two values seen, so progress moves: the page estimates what is left.
         expect(self.page.locator(".netsight-async-elapsed")).to_have_text(TIME)
@@ -88,7 +90,7 @@ class TestProcessingPage(ChromiumTestCase):
     def test_spinner_without_numbers(self):
         self.start("steady", steps=2, delay=0.5, numeric=0)
         self.processing()
-        self.assertIn("Processing", self.page.title())
+        self.assertEqual(self.page.title(), "Processing... — Plone site")
         expect(self.page.locator("img.netsight-async-spinner")).to_be_visible()
         expect(self.page.locator("progress.netsight-async-bar")).to_be_hidden()
         expect(self.page.locator(".netsight-async-status")).to_have_text("Processing...")

@@ -25,7 +25,7 @@ class TestWhileRunning(JobTestCase):
         )
         self.assertEqual(self.browser.headers["Cache-Control"], "no-store")
         self.assertIn('id="portal-footer-wrapper"', page)  # inside Plone's main_template
-        self.assertIn("<title>", page)
+        self.assertIn("<title>40% completed... — Plone site</title>", page)
         self.assertIn(">Processing...</h1>", page)
         status = page_part(page, "status")
         self.assertEqual(status.text, "40% completed...")

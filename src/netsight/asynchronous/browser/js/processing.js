@@ -20,6 +20,14 @@
   function part(name) {
     return page.querySelector(".netsight-async-" + name);
   }
+  /* The page's title starts with its status ("40% completed... — Site"). */
+  var initialStatus = part("status").textContent;
+  var titleRest = document.title.indexOf(initialStatus) === 0 ? document.title.slice(initialStatus.length) : "";
+
+  function setTitle(text) {
+    document.title = text + titleRest;
+  }
+
   var bar = part("bar");
   var percent = part("percent");
   var spinner = part("spinner");
@@ -73,7 +81,7 @@
       setText(percent, status.completed + "%");
     }
     setText(part("status"), status.progress_message);
-    document.title = status.progress_message;
+    setTitle(status.progress_message);
     setText(part("message"), status.message || "");
     times = { at: Date.now(), elapsed: status.elapsed, remaining: status.remaining };
     showTimes();
@@ -84,7 +92,7 @@
     show(part("running"), false);
     setText(part("error-detail"), status.error_detail || "");
     show(part("failed"), true);
-    document.title = part("failed").querySelector("h1").textContent;
+    setTitle(part("failed").querySelector("h1").textContent);
   }
 
   function poll() {
@@ -122,7 +130,6 @@
     delay = Math.min(delay * growth, maxDelay);
   }
 
-  document.title = part("status").textContent;
   var ticking = window.setInterval(showTimes, 1000);
   schedule();
 })();
