@@ -95,15 +95,19 @@ NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING = zope_testing.FunctionalTesting(
 )
 
 
-# The Chromium tests (tests/test_chromium.py, bench/latency.py): the Plone
-# site served over HTTP by a real WSGI server (waitress, in this process, on
-# a free port), each test's DemoStorage behind it. The server listens on the
-# loopback interface only, whatever WSGI_SERVER_HOST or WEBTEST_SERVER_BIND
-# say; the resources "host" and "port" give its address (chromium_server_url).
-zope_testing.WSGI_SERVER_FIXTURE.host = "127.0.0.1"
+class LoopbackWSGIServer(zope_testing.WSGIServer):
+    """plone.testing's WSGI server (waitress, in this process, on a free
+    port), on the loopback interface only, whatever WSGI_SERVER_HOST says."""
 
+    host = "127.0.0.1"
+
+
+# The Chromium tests (tests/test_chromium.py, bench/latency.py): the Plone
+# site served over HTTP, each test's DemoStorage behind it; the resources
+# "host" and "port" give its address (chromium_server_url).
+LOOPBACK_WSGI_SERVER = LoopbackWSGIServer()
 NETSIGHT_ASYNC_CHROMIUM_TESTING = FunctionalTesting(
-    bases=(NETSIGHT_ASYNC_FIXTURE, zope_testing.WSGI_SERVER_FIXTURE), name="NetsightAsync:Chromium"
+    bases=(NETSIGHT_ASYNC_FIXTURE, LOOPBACK_WSGI_SERVER), name="NetsightAsync:Chromium"
 )
 
 
