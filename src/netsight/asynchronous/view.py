@@ -8,6 +8,7 @@ from inspect import signature
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from transaction.interfaces import TransientError
+from urllib.parse import quote
 from uuid import uuid4
 from zExceptions import BadRequest
 from zExceptions import NotFound
@@ -185,6 +186,14 @@ class BaseAsyncView(BrowserView):
     def status_url(self, page, process_id):
         """The URL of one of this view's status pages for a process."""
         return f"{self.view_url()}/{page}?process_id={process_id}"
+
+    def login_url(self):
+        """Where a browser whose session ended logs in again ('' in plain Zope)."""
+        site = getSite()
+        if site is None or not hasattr(site, "portal_url"):
+            return ""
+        came_from = quote(self.request.get("ACTUAL_URL", ""), safe="")
+        return f"{site.absolute_url()}/login?came_from={came_from}"
 
     def page_texts(self, status):
         """The processing page's texts of time; ``{time}`` in the script's copies."""
