@@ -1,6 +1,7 @@
 """What can go wrong with a process, as exceptions that carry an HTTP status."""
 
 from zExceptions import BadRequest
+from zExceptions import Forbidden
 from zExceptions import InternalError
 from zExceptions import NotFound
 from ZPublisher.HTTPResponse import status_codes
@@ -26,10 +27,15 @@ class MissingProcessIdError(BadRequest):
     """The request names no process: 400."""
 
 
+class StartRefusedError(Forbidden):
+    """A start without plone.protect's valid token, where one is required: 403."""
+
+
 # Zope finds the status of an exception by the name of its class.
 for exception, status in (
     (NoSuchProcessError, 404),
     (ThreadDiedBeforeCompletionError, 500),
     (MissingProcessIdError, 400),
+    (StartRefusedError, 403),
 ):
     status_codes[exception.__name__.lower()] = status

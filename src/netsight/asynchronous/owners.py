@@ -3,8 +3,14 @@
 An authenticated user owns a process by user id. An anonymous browser owns
 it by a random secret that the starting response sets in a cookie
 (HttpOnly, SameSite=Lax, path limited to the site); the record keeps only
-the secret's SHA-256, so the database holds nothing that opens it. A
-Manager (View management screens) may see every process.
+the secret's SHA-256, so the database holds nothing that opens it.
+
+Besides its owner, those who run the site see every process: the users who
+hold Manager or Site Administrator *on the site itself* (granted there, in
+the Zope root, or globally). A permission checked on the context is not
+enough: the URL lets the requester choose the context, and Plone grants
+its Owner role (what every member holds on what they added) permissions
+such as "View management screens".
 """
 
 from AccessControl import getSecurityManager
@@ -16,6 +22,7 @@ import re
 import secrets
 
 
+MANAGER_ROLES = ("Manager", "Site Administrator")
 COOKIE = "netsight_async_owner"
 SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
@@ -43,19 +50,28 @@ def owner_of(request):
     return None, _hash(secret)
 
 
-def may_see(record, request, context):
-    """Whether the request comes from the process's owner, or a Manager."""
+def may_see(record, request):
+    """Whether the request comes from the process's owner, or a site manager."""
     if record.owner is not None:
         owns = getSecurityManager().getUser().getId() == record.owner
     else:
         secret = _secret(request)
         owns = secret is not None and hmac.compare_digest(_hash(secret), record.anonymous_key or "")
-    return owns or is_manager(context)
+    return owns or is_manager(request)
 
 
-def is_manager(context):
-    """Managers see every process, and the errors of failed ones."""
-    return bool(getSecurityManager().checkPermission("View management screens", context))
+def is_manager(request):
+    """Whether the user runs the site: Manager or Site Administrator on it.
+
+    The roles are those held on the site (Plone's, or the Zope root where
+    there is none), never local roles on an object below it.
+    """
+    site = getSite()
+    if site is None or not hasattr(site, "getPhysicalRoot"):
+        site = request["PARENTS"][-1]
+    user = getSecurityManager().getUser()
+    roles = user.getRolesInContext(site)
+    return any(role in roles for role in MANAGER_ROLES)
 
 
 def _secret(request):

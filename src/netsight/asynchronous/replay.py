@@ -9,6 +9,8 @@ cache it, shared caches are told not to keep it (private, no-store).
 
 from copy import deepcopy
 
+from netsight.asynchronous import internals
+
 
 NOT_REPLAYED = frozenset(
     {
@@ -66,24 +68,36 @@ class CapturedResponse:
         The body is set as it was and locked, so that neither Zope (base
         tag, text/plain default) nor a later ``setBody`` changes it.
         """
+        self.replay_headers(response)
+        internals.set_locked_body(response, self.body)
+        return self.body
+
+    def replay_headers(self, response):
+        """Status, headers and cookies, for a HEAD: the body stays empty."""
         response.setStatus(self.status, self.reason)
         response.headers.update(self.headers)
         response.headers.setdefault("cache-control", NOT_SHARED)
         response.accumulated_headers.extend(self.accumulated_headers)
         response.cookies.update(deepcopy(self.cookies))
-        response.body = self.body
         response.setHeader("Content-Length", str(len(self.body)))
-        response._locked_body = True
-        return self.body
+        internals.set_locked_body(response, b"")
+        return b""
 
 
 def _body(response):
-    """The whole body: what was streamed with ``write``, then the rest."""
+    """The whole body: what was streamed with ``write``, then the rest.
+
+    A file or a stream iterator that the job gave is closed once read.
+    """
     body = response.body
-    if hasattr(body, "read"):  # a file given to setBody
-        body.seek(0)
-        body = body.read()
-    elif not isinstance(body, bytes):  # a stream iterator
-        body = b"".join(body)
-    streamed = response.stdout.getvalue() if response._streaming else b""
-    return streamed + body
+    try:
+        if hasattr(body, "read"):  # a file given to setBody
+            body.seek(0)
+            body = body.read()
+        elif not isinstance(body, bytes):  # a stream iterator
+            body = b"".join(body)
+    finally:
+        close = getattr(response.body, "close", None)
+        if close is not None:
+            close()
+    return (internals.streamed(response) or b"") + body

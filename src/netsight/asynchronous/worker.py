@@ -1,16 +1,19 @@
 """The worker: runs a job in a thread of its own, after the start committed.
 
 The job is the starting request itself, published again through Zope's own
-publisher on a connection of its own, from the database of the starting
-request's connection. Traversal, authentication, the site, browser layers,
-language, form and ``zope.globalrequest`` are then what the starting request
-had, and ConflictErrors are retried as Zope retries a request. The view
-(``BaseAsyncView.__call__``) recognises the marked request and calls
-``__run__`` instead of starting another process.
+publisher on a connection of its own, from the Zope application root of the
+main database (the one that holds the registry; a site in a mounted
+database is reached through its mount point, as by any request).
+Traversal, authentication, the site, browser layers, language, form and
+``zope.globalrequest`` are then what the starting request had, and
+ConflictErrors are retried as Zope retries a request (unless the job
+committed work of its own). The view recognises the marked request during
+traversal and publishes ``__run__`` instead of itself.
 """
 
 from AccessControl.SecurityManagement import noSecurityManager
 from Acquisition import aq_base
+from contextlib import contextmanager
 from io import BytesIO
 from shutil import copyfileobj
 from tempfile import SpooledTemporaryFile
@@ -19,9 +22,8 @@ from zope.globalrequest import clearRequest
 from zope.globalrequest import setRequest
 from ZPublisher.HTTPRequest import WSGIRequest
 from ZPublisher.HTTPResponse import WSGIResponse
-from ZPublisher.WSGIPublisher import publish
-from ZPublisher.WSGIPublisher import transaction_pubevents
 
+from netsight.asynchronous import internals
 from netsight.asynchronous import registry
 from netsight.asynchronous.replay import CapturedResponse
 
@@ -40,6 +42,8 @@ SPOOL_SIZE = 1 << 20
 class Attempt:
     """What one publication of the job did; the view reports here."""
 
+    retry_after_commit = False  # the view's, told by the view
+
     def __init__(self, process_id, view_name):
         self.process_id = process_id
         self.view_name = view_name
@@ -49,7 +53,36 @@ class Attempt:
         self.claimed = False
         self.returned = False
         self.committed = None
+        self.committed_work = False
         self.error = None
+        self._watching = False
+
+    @contextmanager
+    def watching_commits(self, manager):
+        """Notice, while ``__run__`` runs, whether it commits work of its own."""
+        self._watching = True
+        manager.registerSynch(self)
+        try:
+            yield
+        finally:
+            self._watching = False
+            manager.unregisterSynch(self)
+
+    # ISynchronizer, for watching_commits: each commit begun while
+    # ``__run__`` runs tells, once done, whether it committed.
+    def beforeCompletion(self, txn):
+        if self._watching:
+            txn.addAfterCommitHook(self._work_committed)
+
+    def _work_committed(self, status):
+        if status:
+            self.committed_work = True
+
+    def afterCompletion(self, txn):
+        pass
+
+    def newTransaction(self, txn):
+        pass
 
     def succeeded(self, txn):
         """``__run__`` returned; what counts now is whether ``txn`` commits."""
@@ -58,6 +91,10 @@ class Attempt:
 
     def _committed(self, status):
         self.committed = status
+
+    def redirected(self):
+        """``__run__`` raised a redirect: that is its answer, its transaction is aborted."""
+        self.returned = True
 
     def conflicted(self, exc):
         """``__run__`` raised a ConflictError: the failure, unless a retry succeeds."""
@@ -69,6 +106,10 @@ class Attempt:
             "Process %s failed:\n%s", self.process_id, traceback.format_exc()
         )
         self.error = f"{type(exc).__name__}: {exc}"
+
+    def may_retry(self):
+        """Whether a ConflictError may publish the job again from the start."""
+        return not self.committed_work or self.retry_after_commit
 
 
 def claim(request, view_name):
@@ -96,8 +137,9 @@ class Job:
             if isinstance(value, str)
             and (not key.startswith("wsgi.") or key == "wsgi.url_scheme")
         }
-        if request._auth:  # Zope moves it out of the environ
-            self.environ["HTTP_AUTHORIZATION"] = request._auth
+        auth = internals.auth_header(request)
+        if auth:  # Zope moves it out of the environ
+            self.environ["HTTP_AUTHORIZATION"] = auth
         self.body = SpooledTemporaryFile(max_size=SPOOL_SIZE)
         stdin = request.stdin
         if stdin is not None:
@@ -105,12 +147,16 @@ class Job:
             copyfileobj(stdin, self.body)
         self.body.seek(0)
 
-    def request(self):
+    def request(self, retry_count=0):
+        """A new request to publish: each publication (a retry too) has its own response."""
+        self.body.seek(0)
         environ = dict(self.environ)
         environ[ATTEMPT_KEY] = self.attempt
         environ["wsgi.input"] = self.body
         response = WSGIResponse(stdout=BytesIO(), stderr=BytesIO())
-        return WSGIRequest(self.body, environ, response)
+        request = WSGIRequest(self.body, environ, response)
+        request.retry_count = retry_count
+        return request
 
 
 def start_after_commit(txn, job):
@@ -143,9 +189,9 @@ def run(job):
             registry.change(job.db, job.process_id, lambda record: record.finish(captured))
         else:
             _record_failure(job, error)
-    except Exception:
+    except BaseException as exc:  # whatever ends the thread ends the process
         logger.exception("Process %s: the worker failed", job.process_id)
-        _record_failure(job, "the worker failed")
+        _record_failure(job, f"the worker failed: {type(exc).__name__}: {exc}")
     finally:
         job.body.close()
 
@@ -158,7 +204,12 @@ def _record_failure(job, error):
 
 
 def _publish(job):
-    """Publish the job's request as Zope would; returns (error, response)."""
+    """Publish the job's request as Zope would; returns (error, response).
+
+    A ConflictError publishes it again from the start, as Zope retries a
+    request, unless the job had committed work of its own by then (it
+    would be done twice) and its view does not allow that.
+    """
     attempt = job.attempt
     next_request = job.request()
     while True:
@@ -169,15 +220,21 @@ def _publish(job):
         setRequest(request)
         try:
             app = connection.get(job.root_oid)
-            with transaction_pubevents(request, response):
-                publish(request, (app, job.realm, job.debug_mode))
+            internals.publish_job(request, app, job.realm, job.debug_mode)
             break
         except TransientError as exc:
+            if not attempt.may_retry():
+                logger.error("Process %s: a conflict after it had committed work; not run again", job.process_id)
+                return (
+                    f"{type(exc).__name__} after the job had committed work of its own: "
+                    "not run again, which would repeat that work (see retry_after_commit)",
+                    response,
+                )
             if not request.supports_retry():
                 return attempt.error or f"{type(exc).__name__}: retries exhausted", response
             request.delay_retry()
-            next_request = request.retry()
-        except Exception as exc:
+            next_request = job.request(request.retry_count + 1)
+        except BaseException as exc:
             if attempt.error is None:
                 logger.exception("Process %s could not be published", job.process_id)
             return attempt.error or f"{type(exc).__name__}: {exc}", response

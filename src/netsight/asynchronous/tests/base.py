@@ -43,9 +43,18 @@ def page_part(html, name):
     return element
 
 
-def finished(completed):
-    """Whether ``completed`` says done or died (a progress of 1 == True is neither)."""
-    return completed is True or completed == "ERROR"
+ENDED = frozenset({"done", "failed", "cancelled", "interrupted", "unknown"})
+
+
+def finished(answer):
+    """Whether a ``completed`` JSON answer says the process ended (or is unknown)."""
+    return answer["state"] in ENDED
+
+
+def at_view(view_url):
+    """``view_url`` with ``@@`` before the view's name, as the add-on writes its URLs."""
+    base, _sep, name = view_url.rpartition("/")
+    return view_url if name.startswith("@@") else f"{base}/@@{name}"
 
 
 def worker_threads():
@@ -102,7 +111,7 @@ class JobBrowser(Browser):
         location = self.headers["Location"]
         query = parse_qs(urlparse(location).query)
         (process_id,) = query["process_id"]
-        assert location == f"{view_url}/processing?process_id={process_id}", location
+        assert location == f"{at_view(view_url)}/processing?process_id={process_id}", location
         return process_id
 
     def poll(self, view_url, process_id):
@@ -112,8 +121,7 @@ class JobBrowser(Browser):
     def wait_for(self, view_url, process_id, timeout=DEADLINE):
         """Poll ``completed`` until the job is done or failed; returns the JSON."""
         return wait_until(
-            lambda: finished((answer := self.poll(view_url, process_id))["completed"])
-            and answer,
+            lambda: finished(answer := self.poll(view_url, process_id)) and answer,
             timeout,
             what=f"process {process_id}",
         )

@@ -2,6 +2,7 @@
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.base import at_view
 from netsight.asynchronous.tests.base import HeldJob
 from netsight.asynchronous.tests.base import JobTestCase
 from netsight.asynchronous.tests.base import page_part
@@ -20,7 +21,7 @@ class TestStartNeedsTheToken(JobTestCase):
         self.assertEqual(self.browser.status, 403)
         page = self.browser.text
         self.assertIn("The form could not be sent.", page)
-        self.assertEqual(page_part(page, "back").get("href"), self.url("hello"))
+        self.assertEqual(page_part(page, "back").get("href"), at_view(self.url("hello")))
         self.assertNotIn("Traceback", page)
         self.assertIsNone(self.app._p_jar.root().get(registry.ROOT_KEY))
 
@@ -57,6 +58,6 @@ class TestTheJobsWritesPass(JobTestCase):
             keys.clear(ring)
             keys.rotate(ring)
         transaction.commit()
-        self.assertEqual(job.finish()["completed"], True)
+        self.assertEqual(job.finish()["state"], "done")
         transaction.begin()
         self.assertEqual(self.portal.work_in_progress, "written by the job")

@@ -47,7 +47,12 @@ class TestProgress(JobTestCase):
         self.assertEqual((answer["completed"], answer["state"]), (100, registry.RUNNING))
         self.browser.open(f"{job.url}/result?process_id={job.process_id}")
         self.assertEqual(self.browser.status, 204)
-        self.assertEqual(job.finish()["completed"], True)
+        # Done, it reads 100 as in 1.1.1 (the seed: "automatically set to
+        # 100"); ``state`` tells it from a job that reported 100 itself.
+        answer = job.finish()
+        self.assertEqual((answer["completed"], answer["progress"], answer["state"]), (100, 100, registry.DONE))
+        self.browser.open(f"{job.url}/completed?process_id={job.process_id}")
+        self.assertEqual(self.browser.text, "100")
         self.assertEqual(self.fresh_record(job.process_id).progress, 100)
 
     def test_progress_never_commits_the_jobs_half_done_work(self):

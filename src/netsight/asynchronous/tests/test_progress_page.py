@@ -1,6 +1,7 @@
 """What the processing page and its JSON tell the user: progress, message, times, failure."""
 
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.base import at_view
 from netsight.asynchronous.tests.base import HeldJob
 from netsight.asynchronous.tests.base import JobTestCase
 from netsight.asynchronous.tests.base import owner_browser
@@ -75,7 +76,7 @@ class TestFailurePage(JobTestCase):
         self.assertIsNone(page_part(page, "failed").get("hidden"))
         self.assertEqual(page_part(page, "running").get("hidden"), "hidden")
         self.assertIn("The process failed.", page)
-        self.assertEqual(page_part(page, "back").get("href"), url)
+        self.assertEqual(page_part(page, "back").get("href"), at_view(url))
         self.assertIn('id="portal-footer-wrapper"', page)  # a Plone page
         self.assertIn("<title>The process failed. — Plone site</title>", page)
         self.assertNotIn("ValueError", page)

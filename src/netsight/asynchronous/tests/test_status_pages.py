@@ -2,6 +2,7 @@
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.base import at_view
 from netsight.asynchronous.tests.base import HeldJob
 from netsight.asynchronous.tests.base import JobBrowser
 from netsight.asynchronous.tests.base import JobTestCase
@@ -41,10 +42,10 @@ class TestWhileRunning(JobTestCase):
         self.assertIn("/++resource++netsight.async.js/processing.js", page)
         data = lxml.html.fromstring(page).get_element_by_id("netsight-async-processing").attrib
         self.assertEqual(
-            data["data-poll-url"], f"{job.url}/completed?process_id={job.process_id}&output_json=1"
+            data["data-poll-url"], f"{at_view(job.url)}/completed?process_id={job.process_id}&output_json=1"
         )
-        self.assertEqual(data["data-result-url"], f"{job.url}/result?process_id={job.process_id}")
-        self.assertEqual(data["data-form-url"], job.url)
+        self.assertEqual(data["data-result-url"], f"{at_view(job.url)}/result?process_id={job.process_id}")
+        self.assertEqual(data["data-form-url"], at_view(job.url))
         self.assertEqual(
             (data["data-poll-start"], data["data-poll-growth"], data["data-poll-max"]),
             ("250", "1.5", "5000"),
@@ -79,7 +80,7 @@ class TestOnceDone(JobTestCase):
         url, process_id, answer = self.run_job("hello")
         self.browser.open(f"{url}/processing?process_id={process_id}")
         self.assertEqual(self.browser.status, 302)
-        self.assertEqual(self.browser.headers["Location"], f"{url}/result?process_id={process_id}")
+        self.assertEqual(self.browser.headers["Location"], f"{at_view(url)}/result?process_id={process_id}")
 
     def test_completed_is_true(self):
         url, process_id, answer = self.run_job("hello")

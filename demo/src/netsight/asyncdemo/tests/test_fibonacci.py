@@ -40,20 +40,19 @@ class TestFibonacci(unittest.TestCase):
         return self.browser.start(self.url, n=n, _authenticator=self.token())
 
     def poll_until(self, process_id, done):
-        """Poll the job's JSON until ``done(answer["completed"])``; returns it."""
+        """Poll the job's JSON until ``done(answer)``; returns it."""
 
         def answer():
             answer = self.browser.poll(self.url, process_id)
-            return answer if done(answer["completed"]) else None
+            return answer if done(answer) else None
 
         return wait_until(answer, what=f"process {process_id}")
 
     def result(self, process_id):
-        # Not JobBrowser.wait_for: its `in (True, "ERROR")` also takes a progress of 1 for done.
-        answer = self.poll_until(
-            process_id, lambda completed: completed is True or completed == "ERROR"
-        )
-        self.assertIs(answer["completed"], True, answer)
+        answer = self.poll_until(process_id, lambda answer: answer["state"] in ("done", "failed"))
+        # Done: 100 if the job reported progress (as in 1.x), else True (F(0), F(1)).
+        self.assertEqual(answer["state"], "done", answer)
+        self.assertIn(answer["completed"], (100, True), answer)
         return self.browser.result(self.url, process_id)
 
     def test_form(self):
@@ -94,7 +93,7 @@ class TestFibonacci(unittest.TestCase):
         with mock.patch.object(Fibonacci, "pause", lambda view: seen.wait(DEADLINE)):
             process_id = self.start("500")
             answer = self.poll_until(
-                process_id, lambda completed: type(completed) in (int, float) and completed > 0
+                process_id, lambda answer: type(answer["completed"]) in (int, float) and answer["completed"] > 0
             )
             self.assertEqual(answer["completed"], 1, answer)
             self.assertEqual(answer["progress_message"], "1% completed...")

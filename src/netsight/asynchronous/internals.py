@@ -1,0 +1,56 @@
+"""Zope's private APIs that the add-on needs, each in one place, with why.
+
+Zope has no public way to do these few things; should a Zope release change
+one of them, ``tests/test_internals.py`` fails loudly and names it. Tested
+with the Zope range that setup.py declares (``Zope >= 5.8, < 7``).
+"""
+
+from ZPublisher.WSGIPublisher import publish
+from ZPublisher.WSGIPublisher import transaction_pubevents
+
+
+def auth_header(request):
+    """The request's ``Authorization`` header, or None.
+
+    Zope moves it out of the environ into ``request._auth`` (so that
+    DTML cannot show it); a job copying the request must put it back.
+    """
+    return request._auth or None
+
+
+def streamed(response):
+    """What ``response.write`` streamed so far (bytes), or None if nothing.
+
+    ``WSGIResponse.write`` writes to ``response.stdout`` and sets the
+    private ``_streaming`` flag; no public method tells whether it did.
+    """
+    if not response._streaming:
+        return None
+    return response.stdout.getvalue()
+
+
+def set_locked_body(response, body):
+    """Make ``body`` (bytes) the response's body, untouched by what follows.
+
+    ``setBody(..., lock=True)`` is public, but it transforms the body on
+    its way (a ``<base>`` tag, a charset added to the content type, a
+    text/plain default), which a replayed response has already had: so
+    the body is set as it is and the private lock flag raised, after which
+    Zope's own ``setBody`` of the published method's return value is a no-op.
+    """
+    response.body = body
+    response._locked_body = True
+
+
+def publish_job(request, app, realm, debug_mode):
+    """Publish ``request`` from ``app`` as Zope's WSGI publisher does.
+
+    ``publish`` and ``transaction_pubevents`` are the two halves of
+    ``ZPublisher.WSGIPublisher.publish_module`` (traversal, authentication
+    and the call; the transaction and the publication events): their
+    signatures are not a public API, so they are called here only.
+    """
+    response = request.response
+    with transaction_pubevents(request, response):
+        publish(request, (app, realm, debug_mode))
+    return response

@@ -1,0 +1,363 @@
+"""The status pages of a process: ``processing``, ``completed`` and ``result``.
+
+``StatusPages`` is a part of ``BaseAsyncView``: the pages stay methods of
+the view, as in 1.x (whose clients publish them as bound methods), and are
+published below it as ``<view>/processing?process_id=…`` by ``StatusPage``.
+They only read the registry; ``result`` takes the record once, in a
+transaction of its own. A process answers only on the view and context
+that started it, to its owner and to the site's managers: anything else
+gets the 404 of an unknown id.
+"""
+
+from AccessControl.ZopeSecurityPolicy import getRoles
+from Acquisition import aq_chain
+from Acquisition import aq_inner
+from inspect import Parameter
+from inspect import signature
+from pathlib import Path
+from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+from urllib.parse import quote
+from zope.component import queryMultiAdapter
+from zope.component.hooks import getSite
+from zope.i18n import translate
+from zope.interface import alsoProvides
+from ZPublisher.mapply import mapply
+
+from netsight.asynchronous import _
+from netsight.asynchronous import owners
+from netsight.asynchronous import registry
+from netsight.asynchronous.exceptions import MissingProcessIdError
+from netsight.asynchronous.exceptions import NoSuchProcessError
+from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
+from netsight.asynchronous.interfaces import IOwnPage
+
+import hashlib
+import json
+import re
+import time
+
+
+PROCESS_ID = re.compile(r"[0-9a-f]{32}")
+NAMES = ("processing", "completed", "result")
+FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
+# plone.transformchain leaves a request alone that carries this key.
+NO_TRANSFORM = "plone.transformchain.disable"
+BROWSER = Path(__file__).parent / "browser"
+NO_SUCH_PROCESS = _("no_such_process", default="There is no such process, or its result was already shown.")
+
+
+class StatusPages:
+    """The pages that watch a process and hand out its result (a view mix-in)."""
+
+    #: The processing page polls soon (``poll_start`` seconds after it loads),
+    #: then ever less often (each interval ``poll_growth`` times the last),
+    #: up to ``poll_interval`` seconds, which is also how often it reloads
+    #: itself without JavaScript.
+    poll_start = 0.25
+    poll_growth = 1.5
+    poll_interval = 5
+
+    def processing(self, process_id=None):
+        """The page to wait on; it goes to ``result`` once the job is done.
+
+        An unknown process gets a page of its own (404) that says so and
+        leads back to the form.
+        """
+        try:
+            record = self._record(process_id)
+        except NoSuchProcessError:
+            self.request.response.setStatus(404)
+            self._not_cached()
+            return self.unknown_page()
+        if record.state == registry.DONE:
+            self.request.response.redirect(self.status_url("result", process_id))
+            return ""
+        self._raise_if_failed(record)
+        self._not_cached()
+        return self._processing_page(self.status(record))
+
+    def completed(self, process_id=None, output_json=False):
+        """False, the progress (0-100) or True; 100 or True once ``__run__`` returned.
+
+        A job that reported progress reads 100 at its end (as in 1.x),
+        otherwise True. Raises NoSuchProcessError, or
+        ThreadDiedBeforeCompletionError if the job died. With
+        ``output_json`` the answer is ``status()`` as JSON, whose
+        ``completed`` (also given as ``progress``) is "ERROR" then.
+        """
+        if not is_true(output_json):
+            record = self._record(process_id)
+            self._raise_if_failed(record)
+            return _completion(record)
+        return self._json_status(process_id)
+
+    def result(self, process_id=None, output_json=False):
+        """The response ``__run__`` produced, once; None while it runs.
+
+        With ``output_json``, a process that is not done answers its status
+        as JSON, as ``completed`` does. A HEAD request gets the headers and
+        leaves the result in place.
+        """
+        if is_true(output_json):
+            record = self._find(process_id)
+            if record is None or record.state != registry.DONE:
+                return self._json_status(process_id)
+        record = self._record(process_id)
+        if record.state != registry.DONE:
+            self._raise_if_failed(record)
+            self.request.response.setStatus(204)
+            return None
+        self.request.environ[NO_TRANSFORM] = True
+        if self.request.get("REQUEST_METHOD", "GET").upper() == "HEAD":
+            return record.result.response.replay_headers(self.request.response)
+        captured = registry.take(self._connection().db(), process_id)
+        if captured is None:  # fetched meanwhile by another request
+            raise NoSuchProcessError("No such process")
+        return captured.replay(self.request.response)
+
+    def status(self, record):
+        """What the processing page and ``completed`` JSON say of a process."""
+        failed = record.state == registry.FAILED
+        completed = "ERROR" if failed else _completion(record)
+        start = record.started or record.created
+        elapsed = (record.finished or time.time()) - start
+        status = {
+            "process_id": record.process_id,
+            "state": record.state,
+            "completed": completed,
+            "progress": completed,
+            "progress_message": self._progress_message(completed),
+            "message": self._translate(record.message or ""),
+            "elapsed": round(elapsed, 1),
+            "remaining": _remaining(completed, elapsed) if record.started else None,
+        }
+        if failed:
+            status["error"] = self._translate(_("process_failed", default="The process failed."))
+            if owners.is_manager(self.request):
+                status["error_detail"] = record.error
+        return status
+
+    # URLs.
+
+    def view_url(self):
+        """The URL of this view (its form), as ``@@name``: an item of the same name cannot hide it."""
+        return f"{self.context.absolute_url()}/@@{self.__name__}"
+
+    def status_url(self, page, process_id):
+        """The URL of one of this view's status pages for a process."""
+        return f"{self.view_url()}/{page}?process_id={process_id}"
+
+    def login_url(self):
+        """Where a browser whose session ended logs in again ('' in plain Zope)."""
+        site = getSite()
+        if site is None or not hasattr(site, "portal_url"):
+            return ""
+        came_from = quote(self.request.get("ACTUAL_URL", ""), safe="")
+        return f"{site.absolute_url()}/login?came_from={came_from}"
+
+    def resource_url(self, name):
+        """The URL of one of the add-on's resources (the script, the spinner).
+
+        It carries a hash of the file, so that a browser never runs a
+        cached script of another version.
+        """
+        site = getSite()
+        base = site.absolute_url() if hasattr(site, "absolute_url") else self.request["BASE1"]
+        return f"{base}/++resource++{name}?v={_version(name)}"
+
+    # The pages.
+
+    def processing_page(self, **options):
+        """The page shown while the job runs.
+
+        Override it with a template or a method: it is given the keywords
+        it accepts of ``status()`` (``process_id`` always), so the 1.x
+        ``def processing_page(self, process_id=None)`` still works.
+        """
+        title = options.get("error") or options["progress_message"]
+        return self._page(self.progress_template.macros["progress"], title, **options)
+
+    def unknown_page(self):
+        """The page of an unknown process (or one whose result was shown)."""
+        title = self._translate(NO_SUCH_PROCESS)
+        return self._page(self.unknown_template.macros["unknown"], title)
+
+    def page_texts(self, status):
+        """The processing page's texts of time; ``{time}`` in the script's copies."""
+        texts = {}
+        for key, msgid, default in (
+            ("elapsed", "elapsed_time", "Elapsed: ${time}"),
+            ("remaining", "time_remaining", "About ${time} left"),
+        ):
+            seconds = status[key]
+            texts[f"{key}_template"] = self._translate(_(msgid, default=default, mapping={"time": "{time}"}))
+            texts[key] = "" if seconds is None else texts[f"{key}_template"].replace("{time}", _clock(seconds))
+        return texts
+
+    plone_template = ViewPageTemplateFile("browser/templates/page.pt")
+    standalone_template = ViewPageTemplateFile("browser/templates/standalone.pt")
+    progress_template = ViewPageTemplateFile("browser/templates/progress.pt")
+    unknown_template = ViewPageTemplateFile("browser/templates/unknown.pt")
+
+    def _page(self, body, title, **options):
+        """A page of ours: in Plone's main template if there is one, else standalone."""
+        self.page_title = title
+        alsoProvides(self, IOwnPage)
+        if queryMultiAdapter((self.context, self.request), name="main_template") is None:
+            return self.standalone_template(body=body, **options)
+        return self.plone_template(body=body, **options)
+
+    def _processing_page(self, status):
+        page = self.processing_page
+        return page(**_accepted(page, status, always=("process_id",)))
+
+    # Internals.
+
+    def _json_status(self, process_id):
+        try:
+            answer = self.status(self._record(process_id))
+        except NoSuchProcessError:
+            self.request.response.setStatus(404)
+            answer = {
+                "state": "unknown",
+                "completed": "ERROR",
+                "progress": "ERROR",
+                "error": self._translate(NO_SUCH_PROCESS),
+            }
+        self._not_cached()
+        self.request.response.setHeader("Content-Type", "application/json")
+        return json.dumps(answer)
+
+    def _connection(self):
+        """The connection of the main database: the one of the Zope application.
+
+        It holds the registry, even when the context lives in a mounted
+        database (a Plone site in a second ``<zodb_db>``).
+        """
+        parents = self.request.get("PARENTS") or ()
+        jars = [getattr(obj, "_p_jar", None) for obj in (*aq_chain(aq_inner(self.context)), *parents[-1:])]
+        jars = [jar for jar in jars if jar is not None]
+        return jars[-1]
+
+    def _find(self, process_id):
+        """The record of ``process_id`` if the request may see it, else None."""
+        if not isinstance(process_id, str) or not PROCESS_ID.fullmatch(process_id):
+            return None
+        record = registry.find(self._connection(), process_id)
+        # Someone else's process, or one of another view or context, is as
+        # unknown as one that does not exist.
+        if (
+            record is None
+            or record.view_name != self.__name__
+            or record.context_path != "/".join(self.context.getPhysicalPath())
+            or not owners.may_see(record, self.request)
+        ):
+            return None
+        return record
+
+    def _record(self, process_id):
+        if not process_id:
+            raise MissingProcessIdError("The request names no process_id.")
+        record = self._find(process_id)
+        if record is None:
+            raise NoSuchProcessError("No such process")
+        return record
+
+    def _raise_if_failed(self, record):
+        if record.state == registry.FAILED:
+            raise ThreadDiedBeforeCompletionError(
+                "The process died before it completed.",
+                page=lambda: self._processing_page(self.status(record)),
+            )
+
+    def _progress_message(self, completed):
+        if not registry.is_number(completed):
+            return self._translate(_("processing_title", default="Processing..."))
+        return self._translate(
+            _("percentage_completion", default="${percentage}% completed...", mapping={"percentage": completed})
+        )
+
+    def _translate(self, message):
+        return translate(message, context=self.request)
+
+    def _not_cached(self):
+        self.request.response.setHeader("Cache-Control", "no-store")
+
+
+class StatusPage:
+    """``processing``, ``completed`` or ``result`` of a process, below its view.
+
+    It is published with the permission of the view itself, whether or not
+    the view's ZCML names the page in ``allowed_attributes``.
+    """
+
+    def __init__(self, view, name):
+        self.__parent__ = view
+        self.__name__ = name
+        self.__roles__ = getRoles(view.context, view.__name__, view, ("Manager",))
+
+    def __call__(self):
+        """Answer for the process named by the request's ``process_id``."""
+        view = self.__parent__
+        answer = mapply(getattr(view, self.__name__), (), view.request.form)
+        if isinstance(answer, (bool, int, float)):  # completed, without JSON
+            view.request.response.setHeader("Content-Type", "text/plain; charset=utf-8")
+            return json.dumps(answer)
+        return answer
+
+
+def is_true(value):
+    """A form value as a bool: '', '0', 'false', 'no' and 'off' are false."""
+    if isinstance(value, str):
+        return value.strip().lower() not in FALSE_WORDS
+    return bool(value)
+
+
+def _completion(record):
+    """``completed`` of a record that did not fail: False, a percentage, True, or 100 when done."""
+    if record.state == registry.DONE:
+        return record.progress
+    return False if record.progress is None else record.progress
+
+
+def _accepted(func, options, always=()):
+    """Those of ``options`` that ``func`` takes by name (all, if it takes ``**kwargs``)."""
+    try:
+        parameters = signature(func).parameters.values()
+    except (TypeError, ValueError):  # not introspectable: give it everything
+        return options
+    if any(parameter.kind == Parameter.VAR_KEYWORD for parameter in parameters):
+        return options
+    names = {p.name for p in parameters if p.kind in (Parameter.POSITIONAL_OR_KEYWORD, Parameter.KEYWORD_ONLY)}
+    return {key: value for key, value in options.items() if key in names or key in always}
+
+
+def _clock(seconds):
+    """0:07, 12:30 or 1:02:03."""
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
+
+
+def _remaining(completed, elapsed):
+    """Seconds left, if the progress says: the time so far, extrapolated."""
+    if registry.is_number(completed) and 0 < completed < 100:
+        return round(elapsed * (100 - completed) / completed, 1)
+    return None
+
+
+_VERSIONS = {}
+_RESOURCES = {"netsight.async.js": "js", "netsight.async.images": "images"}
+
+
+def _version(name):
+    """A short hash of a resource file's content (computed once)."""
+    if name not in _VERSIONS:
+        directory, _sep, path = name.partition("/")
+        file = BROWSER / _RESOURCES.get(directory, directory) / path
+        try:
+            digest = hashlib.sha256(file.read_bytes()).hexdigest()[:12]
+        except OSError:
+            digest = "0"
+        _VERSIONS[name] = digest
+    return _VERSIONS[name]
