@@ -130,6 +130,10 @@ class JobBrowser(Browser):
         self.open(f"{view_url}/result?process_id={process_id}")
         return self.contents
 
+    def head(self, url):
+        """A HEAD request (which the test browser cannot send); returns the WebTest response."""
+        return self.testapp.head(url, headers=self._req_headers, expect_errors=True)
+
 
 def owner_browser(app, site_url):
     return JobBrowser(app, site_url, SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
@@ -172,13 +176,13 @@ class JobTestCase(unittest.TestCase):
 class HeldJob:
     """A job of the ``progress`` view: it reports each value, then waits for the test."""
 
-    def __init__(self, test, *progress, work="", messages=()):
+    def __init__(self, test, *progress, work="", messages=(), view="progress"):
         self.steps = Steps()
         key = uuid.uuid4().hex
         STEPS[key] = self.steps
         test.addCleanup(STEPS.pop, key)
         self.browser = test.browser
-        self.url = test.url("progress")
+        self.url = test.url(view)
         self.process_id = self.browser.start(
             self.url,
             steps=key,

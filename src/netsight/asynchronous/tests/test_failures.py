@@ -65,3 +65,74 @@ class TestCommits(JobTestCase):
         url, process_id, answer = self.run_job("conflicts-once")
         self.assertEqual(answer["completed"], "ERROR")
         self.assertIn("ConflictError", self.fresh_record(process_id).error)
+
+
+class TestWorkCommittedIsNeverDoneTwice(JobTestCase):
+    """On a ConflictError Zope publishes the request again from the start:
+    a job that committed work of its own would repeat it."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def setUp(self):
+        super().setUp()
+        self.log = InstalledHandler("netsight.async")
+        self.addCleanup(self.log.uninstall)
+
+    def batches(self):
+        transaction.begin()
+        return getattr(self.portal, "batches_committed", 0)
+
+    def test_a_conflict_after_a_commit_fails_the_job(self):
+        url, process_id, answer = self.run_job("commits-then-conflicts")
+        self.assertEqual((answer["state"], answer["completed"]), (registry.FAILED, "ERROR"))
+        self.assertEqual(self.batches(), 1)
+        error = self.fresh_record(process_id).error
+        self.assertIn("ConflictError after the job had committed work of its own", error)
+        self.assertIn("retry_after_commit", error)
+
+    def test_unless_the_view_says_it_may_run_again(self):
+        url, process_id, answer = self.run_job("commits-then-conflicts-retried")
+        self.assertEqual(answer["state"], registry.DONE)
+        self.assertEqual(self.batches(), 2)  # declared safe: run again, committed again
+        # What the first attempt streamed is not in the result.
+        self.assertEqual(self.browser.result(url, process_id), "batch of attempt 2\nall batches")
+
+    def test_output_streamed_before_a_retry_appears_once(self):
+        url, process_id, answer = self.run_job("streams-then-conflicts")
+        self.assertEqual(answer["state"], registry.DONE)
+        self.assertEqual(self.browser.result(url, process_id), "streamed by attempt 2\nend\n")
+
+
+class TestAJobThatEndsItsThread(JobTestCase):
+    """SystemExit, KeyboardInterrupt: whatever ends the job without a result fails it, at once."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def setUp(self):
+        super().setUp()
+        self.log = InstalledHandler("netsight.async")
+        self.addCleanup(self.log.uninstall)
+
+    def test_sys_exit(self):
+        url, process_id, answer = self.run_job("exits")
+        self.assertEqual((answer["state"], answer["completed"]), (registry.FAILED, "ERROR"))
+        self.assertIn("SystemExit: 3", self.fresh_record(process_id).error)
+
+    def test_keyboard_interrupt(self):
+        url, process_id, answer = self.run_job("exits", kind="interrupt")
+        self.assertEqual(answer["state"], registry.FAILED)
+        self.assertIn("KeyboardInterrupt", self.fresh_record(process_id).error)
+
+
+class TestARedirectRaised(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_the_result_is_the_redirect(self):
+        url, process_id, answer = self.run_job("raises-redirect")
+        self.assertEqual(answer["state"], registry.DONE, self.fresh_record(process_id).error)
+        self.browser.result(url, process_id)
+        self.assertEqual(self.browser.status, 302)
+        self.assertEqual(self.browser.headers["Location"], f"{self.site_url}/done")
+        # As Zope's publisher does with a raised redirect: the transaction is aborted.
+        transaction.begin()
+        self.assertFalse(hasattr(self.portal, "written_before_redirect"))

@@ -20,7 +20,7 @@ def without_tokens(page):
     return TOKEN.sub("", page)
 
 
-TOKEN = re.compile(r'(?<=data-token=")[0-9a-f]+|(?<=name="_authenticator" value=")[0-9a-f]+')
+TOKEN = re.compile(r"(?<=data-token=\")[0-9a-f]+|(?<=name=\"_authenticator\" value=\")[0-9a-f]+|(?<=_authenticator=)[0-9a-f]+")
 
 
 class TestOwnership(JobTestCase):
@@ -103,3 +103,78 @@ class TestAnonymousOwnership(JobTestCase):
         self.assertEqual(len(record.anonymous_key), 64)
         self.assertNotIn(secret, record.anonymous_key)
         anonymous.wait_for(self.url("hello"), process_id)
+
+
+class TestOnlyRolesOnTheSite(JobTestCase):
+    """Who sees every process is decided by roles on the site, never by a
+    local role on a context that the URL lets the requester choose."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def setUp(self):
+        super().setUp()
+        acl_users = self.portal.acl_users
+        acl_users.userFolderAddUser(OTHER_USER, OTHER_PASSWORD, ["Member"], [])
+        acl_users.userFolderAddUser("site-admin", OTHER_PASSWORD, ["Member", "Site Administrator"], [])
+        # A member owns what they add: here, a folder of their own (no workflow in this fixture).
+        setRoles(self.portal, TEST_USER_ID, ["Manager"])
+        self.portal.invokeFactory("Folder", "their-folder")
+        folder = self.portal["their-folder"]
+        folder.changeOwnership(acl_users.getUserById(OTHER_USER))
+        folder.manage_setLocalRoles(OTHER_USER, ["Owner"])
+        folder.reindexObjectSecurity()
+        setRoles(self.portal, TEST_USER_ID, ["Member"])
+        transaction.commit()
+        self.other = JobBrowser(self.app, self.site_url, OTHER_USER, OTHER_PASSWORD)
+
+    def test_the_local_owner_holds_view_management_screens_there(self):
+        # What made 2.0's check of that permission on the context a hole.
+        user = self.portal.acl_users.getUserById(OTHER_USER)
+        folder = self.portal["their-folder"]
+        self.assertIn("Owner", user.getRolesInContext(folder))
+        self.assertTrue(user.has_permission("View management screens", folder))
+
+    def test_a_local_owner_gets_what_an_unknown_id_gets(self):
+        url = self.url("@@hello")
+        process_id = self.browser.start(url)
+        self.browser.wait_for(url, process_id)
+        through_their_folder = f"{self.site_url}/their-folder/@@hello"
+        self.assert_unknown_to(self.other, through_their_folder, process_id)
+        self.assert_unknown_to(self.other, url, process_id)
+        # ... and took nothing: the owner still gets the result.
+        self.assertEqual(self.browser.result(url, process_id), "Hello world!")
+
+    def test_a_local_owner_sees_no_error_details(self):
+        url = self.url("@@fails")
+        process_id = self.browser.start(url)
+        self.assertEqual(self.browser.wait_for(url, process_id)["state"], "failed")
+        other_folder = f"{self.site_url}/their-folder/@@fails"
+        self.other.open(f"{other_folder}/processing?process_id={process_id}")
+        self.assertEqual(self.other.status, 404)
+        self.assertNotIn("the import file is broken", self.other.text)
+        # the owner sees that it failed, without the details
+        answer = self.browser.poll(url, process_id)
+        self.assertEqual(answer["completed"], "ERROR")
+        self.assertNotIn("error_detail", answer)
+
+    def test_a_site_administrator_and_a_manager_see_all(self):
+        url = self.url("@@fails")
+        process_id = self.browser.start(url)
+        self.browser.wait_for(url, process_id)
+        for browser in (
+            JobBrowser(self.app, self.site_url, "site-admin", OTHER_PASSWORD),
+            owner_browser(self.app, self.site_url),
+        ):
+            answer = browser.poll(url, process_id)
+            self.assertEqual(answer["state"], "failed")
+            self.assertIn("ValueError: the import file is broken", answer["error_detail"])
+
+    def test_a_process_answers_only_on_its_view_and_context(self):
+        url = self.url("@@hello")
+        process_id = self.browser.start(url)
+        self.browser.wait_for(url, process_id)
+        for elsewhere in (f"{self.site_url}/their-folder/@@hello", self.url("@@echo")):
+            self.assert_unknown_to(self.browser, elsewhere, process_id)
+        self.assertEqual(self.browser.result(url, process_id), "Hello world!")
+
+    assert_unknown_to = TestOwnership.assert_unknown_to

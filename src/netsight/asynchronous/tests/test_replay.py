@@ -2,6 +2,7 @@
 
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.views import ReturnsFile
 
 
 class TestReplay(JobTestCase):
@@ -65,3 +66,15 @@ class TestReplay(JobTestCase):
     def test_unless_the_job_said_how_to_cache_it(self):
         browser = self.fetch("server-headers", cache="public, max-age=60")
         self.assertEqual(browser.headers["Cache-Control"], "public, max-age=60")
+
+
+class TestFilesAreClosed(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_a_returned_file(self):
+        for form in ({}, {"iterator": "1"}):
+            with self.subTest(**form):
+                url, process_id, answer = self.run_job("returns-file", **form)
+                self.assertEqual(answer["state"], "done")
+                self.assertTrue(ReturnsFile.files.pop(process_id).closed)
+                self.assertEqual(self.browser.result(url, process_id), "file contents\n")

@@ -9,7 +9,12 @@ from netsight.asynchronous.tests.base import JobTestCase
 from netsight.asynchronous.tests.base import owner_browser
 from netsight.asynchronous.tests.base import page_part
 
+from plone.app.testing import setRoles
+from plone.app.testing import TEST_USER_ID
+
+import json
 import lxml.html
+import transaction
 
 
 class TestWhileRunning(JobTestCase):
@@ -172,3 +177,95 @@ class TestPollsNeverWrite(JobTestCase):
             self.browser.open(page)
             self.assertEqual(self.browser.status, 200)
         self.assertEqual(storage.lastTransaction(), before)
+
+
+class TestUrls(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_an_item_named_like_the_view_hides_nothing(self):
+        setRoles(self.portal, TEST_USER_ID, ["Manager"])
+        self.portal.invokeFactory("Document", "hello", title="A page called hello")
+        setRoles(self.portal, TEST_USER_ID, ["Member"])
+        transaction.commit()
+        url = self.url("@@hello")
+        process_id = self.browser.start(url)  # asserts the 303 to @@hello/processing
+        self.browser.open(f"{url}/processing?process_id={process_id}")
+        self.assertIn(self.browser.status, (200, 302))  # the page, or done already
+        self.assertEqual(self.browser.wait_for(url, process_id)["state"], registry.DONE)
+        self.browser.open(f"{url}/processing?process_id={process_id}")
+        self.assertEqual(self.browser.status, 302)
+        location = self.browser.headers["Location"]
+        self.assertEqual(location, f"{url}/result?process_id={process_id}")
+        self.browser.open(location)
+        self.assertEqual(self.browser.text, "Hello world!")
+
+    def test_the_2011_urls_without_at_at_still_answer(self):
+        url, process_id, answer = self.run_job("hello")  # polled at /plone/hello/completed
+        self.assertEqual(answer["state"], registry.DONE)
+        self.assertEqual(self.browser.result(url, process_id), "Hello world!")
+
+
+class TestHead(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_head_leaves_the_result_in_place(self):
+        url, process_id, answer = self.run_job("response")
+        head = self.browser.head(f"{url}/result?process_id={process_id}")
+        self.assertEqual(head.status_int, 201)
+        self.assertEqual(head.headers["Content-Type"], "text/csv; charset=utf-8")
+        self.assertEqual(head.headers["Content-Length"], str(len(b"a,b\n1,2\n")))
+        self.assertEqual(head.body, b"")
+        self.assertIsNotNone(self.fresh_record(process_id))
+        self.assertEqual(self.browser.result(url, process_id), "a,b\n1,2\n")
+        self.assertEqual(self.browser.status, 201)
+
+    def test_head_of_an_unknown_process(self):
+        head = self.browser.head(self.url(f"hello/result?process_id={'0' * 32}"))
+        self.assertEqual(head.status_int, 404)
+
+
+class TestResultAsJson(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def result_json(self, url, process_id):
+        self.browser.open(f"{url}/result?process_id={process_id}&output_json=1")
+        self.assertEqual(self.browser.headers["Content-Type"], "application/json")
+        return json.loads(self.browser.contents)
+
+    def test_a_failed_process(self):
+        url, process_id, answer = self.run_job("fails")
+        answer = self.result_json(url, process_id)
+        self.assertEqual(self.browser.status, 200)
+        self.assertEqual((answer["completed"], answer["state"]), ("ERROR", registry.FAILED))
+        self.assertEqual(answer["error"], "The process failed.")
+        self.assertNotIn("Traceback", self.browser.text)
+
+    def test_an_unknown_process(self):
+        answer = self.result_json(self.url("hello"), "0" * 32)
+        self.assertEqual(self.browser.status, 404)
+        self.assertEqual((answer["completed"], answer["state"]), ("ERROR", "unknown"))
+
+    def test_a_running_process(self):
+        job = HeldJob(self, 30)
+        job.reached()
+        answer = self.result_json(job.url, job.process_id)
+        self.assertEqual((answer["completed"], answer["state"]), (30, registry.RUNNING))
+
+    def test_a_done_process_gives_its_result(self):
+        url, process_id, answer = self.run_job("hello")
+        self.browser.open(f"{url}/result?process_id={process_id}&output_json=1")
+        self.assertEqual(self.browser.text, "Hello world!")
+
+
+class TestUnknownProcessingPage(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_a_consumed_process_says_so_and_leads_back(self):
+        url, process_id, answer = self.run_job("hello")
+        self.browser.result(url, process_id)
+        self.browser.open(f"{url}/processing?process_id={process_id}")
+        self.assertEqual(self.browser.status, 404)
+        page = self.browser.text
+        self.assertIn("There is no such process, or its result was already shown.", page)
+        self.assertEqual(page_part(page, "back").get("href"), at_view(url))
+        self.assertNotIn("Traceback", page)

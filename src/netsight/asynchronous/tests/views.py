@@ -9,11 +9,16 @@ from zope.component.hooks import getSite
 from zope.globalrequest import getRequest
 from zope.i18n import translate
 from zope.interface import providedBy
+from ZPublisher.Iterators import filestream_iterator
 
 import json
+import os
 import queue
+import tempfile
 import threading
 import time
+import transaction
+import zExceptions
 
 
 class Hello(BaseAsyncView):
@@ -247,3 +252,122 @@ class SteadyFixedPolls(Steady):
 
     poll_start = 5
     poll_growth = 1
+
+
+class LegacyExport(BaseAsyncView):
+    """A 1.x client as a real application (2018) wrote it: its own ``__call__``
+    starts the job with ``_run()`` and answers the id as JSON to a script,
+    its ``publishTraverse`` hands out bound methods, ``download`` gives the
+    result. The script polls ``completed?...&output_json=true`` until
+    ``progress`` is 100."""
+
+    runs = []
+
+    def __call__(self):
+        if self.request.get("REQUEST_METHOD") == "POST":
+            process_id = self._run()
+            self.request.response.setHeader("Content-Type", "application/json")
+            return json.dumps({"process_id": process_id})
+        return "The export form"
+
+    def publishTraverse(self, request, name):
+        if name in ("completed", "processing", "result", "download"):
+            return getattr(self, name)
+        return self
+
+    def __run__(self, process_id=None, *args, **kwargs):
+        self.runs.append(process_id)
+        for percent in (25, 50, 75):
+            self.set_progress(process_id, percent)
+        self.request.response.setHeader("Content-Type", "application/zip")
+        return b"PK\x03\x04 the zip of " + process_id.encode("ascii")
+
+    def download(self, process_id):
+        return self.result(process_id)
+
+
+class OwnProcessingMethod(Progress):
+    """The 1.x override of the processing page: a method taking ``process_id``."""
+
+    def processing_page(self, process_id=None):
+        return f"Our own page for {process_id}"
+
+
+class OwnProcessingTemplate(Progress):
+    """The 1.x override of the processing page: a template of our own."""
+
+    processing_page = ViewPageTemplateFile("templates/processing_1x.pt")
+
+
+class InitialPageNone(Hello):
+    """``initial_page = None``, the 1.1.1 default: the ZCML template."""
+
+    initial_page = None
+
+
+class RaisesRedirect(BaseAsyncView):
+    """Ends with ``raise Redirect(url)``, as Zope code often does."""
+
+    def __run__(self, process_id=None):
+        self.context.written_before_redirect = "yes"
+        raise zExceptions.Redirect(self.context.absolute_url() + "/done")
+
+
+class CommitsThenConflicts(BaseAsyncView):
+    """Commits a batch of its own, streams a line, then meets a ConflictError (first attempt)."""
+
+    attempts = {}
+
+    def __run__(self, process_id=None):
+        count = self.attempts[process_id] = self.attempts.get(process_id, 0) + 1
+        self.context.batches_committed = getattr(self.context, "batches_committed", 0) + 1
+        transaction.commit()
+        self.request.response.write(f"batch of attempt {count}\n".encode())
+        if count == 1:
+            raise ConflictError("a conflict after a commit")
+        return "all batches"
+
+
+class CommitsThenConflictsRetried(CommitsThenConflicts):
+    """The same job, declared safe to run again."""
+
+    retry_after_commit = True
+
+
+class StreamsThenConflicts(BaseAsyncView):
+    """Streams a line, then conflicts on its first attempt, without committing."""
+
+    attempts = {}
+
+    def __run__(self, process_id=None):
+        count = self.attempts[process_id] = self.attempts.get(process_id, 0) + 1
+        self.request.response.write(f"streamed by attempt {count}\n".encode())
+        if count == 1:
+            raise ConflictError("first attempt conflicts")
+        return "end\n"
+
+
+class Exits(BaseAsyncView):
+    """Reports 10 %, then ends its thread with a BaseException (``sys.exit()`` by default)."""
+
+    def __run__(self, process_id, kind="exit"):
+        self.set_progress(process_id, 10)
+        if kind == "interrupt":
+            raise KeyboardInterrupt
+        raise SystemExit(3)
+
+
+class ReturnsFile(BaseAsyncView):
+    """Returns a file object, or with ``iterator`` a file iterator."""
+
+    files = {}
+
+    def __run__(self, process_id, iterator=""):
+        path = tempfile.mkstemp(prefix="netsight-async-test-")[1]
+        with open(path, "wb") as file:
+            file.write(b"file contents\n")
+        self.request.response.setHeader("Content-Type", "text/plain")
+        body = filestream_iterator(path, "rb") if iterator else open(path, "rb")  # noqa: SIM115
+        os.unlink(path)  # the open file stays readable
+        self.files[process_id] = body
+        return body

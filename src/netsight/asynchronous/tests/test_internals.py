@@ -1,0 +1,57 @@
+"""The private Zope APIs of ``internals.py`` still work as the add-on needs.
+
+Should a Zope release change one of them, these tests name it.
+"""
+
+from inspect import signature
+from io import BytesIO
+from ZPublisher import WSGIPublisher
+from ZPublisher.HTTPRequest import WSGIRequest
+from ZPublisher.HTTPResponse import WSGIResponse
+
+from netsight.asynchronous import internals
+
+import contextlib
+import importlib.metadata
+import unittest
+
+
+def request(**environ):
+    response = WSGIResponse(stdout=BytesIO(), stderr=BytesIO())
+    environ = {"SERVER_NAME": "localhost", "SERVER_PORT": "80", "REQUEST_METHOD": "GET", **environ}
+    return WSGIRequest(BytesIO(), environ, response)
+
+
+class TestInternals(unittest.TestCase):
+    def test_zope_is_in_the_declared_range(self):
+        major = int(importlib.metadata.version("Zope").split(".")[0])
+        self.assertTrue(5 <= major < 7, "setup.py declares Zope >= 5.8, < 7")
+
+    def test_zope_moves_the_authorization_header_out_of_the_environ(self):
+        req = request(HTTP_AUTHORIZATION="Basic dXNlcjpwYXNzd29yZA==")
+        self.assertNotIn("HTTP_AUTHORIZATION", req.environ)
+        self.assertEqual(internals.auth_header(req), "Basic dXNlcjpwYXNzd29yZA==")
+        self.assertIsNone(internals.auth_header(request()))
+
+    def test_what_write_streamed(self):
+        response = request().response
+        self.assertIsNone(internals.streamed(response))
+        response.write(b"first\n")
+        response.write(b"second\n")
+        self.assertEqual(internals.streamed(response), b"first\nsecond\n")
+
+    def test_a_locked_body_stays_as_it_was_set(self):
+        response = request().response
+        internals.set_locked_body(response, b"<html><head></head>as the job made it</html>")
+        response.setBase("http://localhost/base/")
+        response.setBody("something else")
+        self.assertEqual(response.body, b"<html><head></head>as the job made it</html>")
+        self.assertNotIn("content-type", response.headers)  # no text/plain default either
+
+    def test_the_publisher_halves_keep_their_signatures(self):
+        self.assertEqual(list(signature(WSGIPublisher.publish).parameters), ["request", "module_info"])
+        self.assertEqual(list(signature(WSGIPublisher.transaction_pubevents).parameters)[:2], ["request", "response"])
+        req = request()
+        self.assertIsInstance(
+            WSGIPublisher.transaction_pubevents(req, req.response), contextlib.AbstractContextManager
+        )
