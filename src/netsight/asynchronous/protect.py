@@ -1,15 +1,27 @@
-"""CSRF: a process starts only with plone.protect's token, where Plone has one.
+"""CSRF: a process starts as plone.protect lets a request write.
 
-The starting request writes (the process record), so in Plone it must carry
-the ``_authenticator`` token (or the ``X-CSRF-TOKEN`` header), as every
-request that changes something. It is checked before anything is written,
-so that a start without it gets a clear 403 page rather than plone.protect
-aborting the start behind the redirect. The job then runs with the
-protection satisfied: its writes are legitimate, since its start was
-checked, even if the token has expired by the time the job writes. Plain
-Zope, without plone.protect or its key manager, has no token to check.
+A logged-in user's start writes (the process record), so in Plone it must
+carry the ``_authenticator`` token (or the ``X-CSRF-TOKEN`` header), as
+every request of a user that changes something. It is checked before
+anything is written, so that a start without it gets a clear 403 page
+rather than plone.protect aborting the start behind the redirect.
+
+An anonymous visitor's start needs no token, as plone.protect requires
+none of anonymous writes (it adds no token to their forms, so a 1.x form
+could never carry one). It is refused only when the browser says that it
+comes from another site (``Origin`` of another origin, or
+``Sec-Fetch-Site: cross-site``), so that another site cannot make visitors'
+browsers start jobs or replace their ownership cookie; a request without
+these headers (an older browser, a script) is accepted.
+
+The job then runs with the protection satisfied: its writes are
+legitimate, since its start was checked, even if the token has expired by
+the time the job writes. Plain Zope, without plone.protect or its key
+manager, has no token to check.
 """
 
+from AccessControl import getSecurityManager
+from urllib.parse import urlsplit
 from zExceptions import Forbidden
 from zope.component import getMultiAdapter
 from zope.component import queryUtility
@@ -24,12 +36,17 @@ except ImportError:  # plain Zope
     IKeyManager = None
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def _protected():
     return IKeyManager is not None and queryUtility(IKeyManager) is not None
 
 
 def authenticated(request):
     """Whether the request may start a process: it has a valid token, or needs none."""
+    if getSecurityManager().getUser().getId() is None:  # anonymous
+        return not cross_site(request)
     if not _protected():
         return True
     try:
@@ -37,6 +54,28 @@ def authenticated(request):
     except Forbidden:  # missing or wrong
         return False
     return True
+
+
+def cross_site(request):
+    """Whether the browser says that the request comes from another site."""
+    if request.getHeader("Sec-Fetch-Site", "").strip().lower() == "cross-site":
+        return True
+    origin = request.getHeader("Origin")
+    if origin is None:
+        return False
+    return _origin(origin) != _origin(request.get("SERVER_URL", ""))
+
+
+def _origin(url):
+    """(scheme, host, port) of a URL; None for "null" or anything unreadable."""
+    try:
+        parts = urlsplit(url.strip().lower())
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname, port
 
 
 def authenticator_input(context, request):

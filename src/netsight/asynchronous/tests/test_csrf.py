@@ -4,6 +4,7 @@ from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.base import at_view
 from netsight.asynchronous.tests.base import HeldJob
+from netsight.asynchronous.tests.base import JobBrowser
 from netsight.asynchronous.tests.base import JobTestCase
 from netsight.asynchronous.tests.base import page_part
 from plone.app.testing import setRoles
@@ -61,3 +62,47 @@ class TestTheJobsWritesPass(JobTestCase):
         self.assertEqual(job.finish()["state"], "done")
         transaction.begin()
         self.assertEqual(self.portal.work_in_progress, "written by the job")
+
+
+class TestAnonymousStarts(JobTestCase):
+    """As plone.protect: no token from an anonymous visitor, but nothing that
+    a browser says came from another site."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def setUp(self):
+        super().setUp()
+        self.anonymous = JobBrowser(self.app, self.site_url, user=None)
+
+    def post(self, **headers):
+        for name, value in headers.items():
+            self.anonymous.addHeader(name, value)
+        self.anonymous.post(self.url("hello"), "")
+        return self.anonymous.status
+
+    def test_a_form_without_a_token_starts(self):
+        self.assertEqual(self.post(), 303)
+        location = self.anonymous.headers["Location"]
+        process_id = location.rpartition("=")[2]
+        self.assertEqual(self.anonymous.wait_for(self.url("hello"), process_id)["state"], registry.DONE)
+        self.assertEqual(self.anonymous.result(self.url("hello"), process_id), "Hello world!")
+
+    def test_from_this_site(self):
+        self.assertEqual(self.post(Origin="http://nohost", **{"Sec-Fetch-Site": "same-origin"}), 303)
+
+    def test_from_another_site_by_origin(self):
+        self.assertEqual(self.post(Origin="https://attacker.example"), 403)
+        self.assertIn("The form could not be sent.", self.anonymous.text)
+        self.assertNotIn("Set-Cookie", self.anonymous.headers)  # the visitor's cookie is left alone
+        self.assertIsNone(self.app._p_jar.root().get(registry.ROOT_KEY))
+
+    def test_from_another_site_by_fetch_metadata(self):
+        self.assertEqual(self.post(**{"Sec-Fetch-Site": "cross-site"}), 403)
+
+    def test_an_opaque_origin_is_another_site(self):
+        self.assertEqual(self.post(Origin="null"), 403)
+
+    def test_a_logged_in_user_still_needs_the_token(self):
+        self.browser.addHeader("Origin", "http://nohost")
+        self.browser.post(self.url("hello"), "")
+        self.assertEqual(self.browser.status, 403)
