@@ -371,3 +371,20 @@ class ReturnsFile(BaseAsyncView):
         os.unlink(path)  # the open file stays readable
         self.files[process_id] = body
         return body
+
+
+class OneXFibonacci(BaseAsyncView):
+    """Written as the 1.x README and its authors' example show it: a plain
+    form without a token, ``allowed_attributes``, a commit per step, the
+    two-argument ``set_progress``, and a ``__run__`` that renders the ZCML
+    template with ``no_process=True``."""
+
+    def __run__(self, process_id=None, *args, **kwargs):
+        n = int(self.request.form.get("n", "10"))
+        a, b = 0, 1
+        for step in range(1, n + 1):
+            a, b = b, a + b
+            self.context.one_x_steps = step
+            transaction.commit()
+            self.set_progress(process_id, step * 100.0 / n)
+        return self.__call__(n=n, number=a, no_process=True)
