@@ -46,7 +46,7 @@ setup(
         "BTrees",
         "persistent",
         "transaction",
-        "Zope>=5.8",
+        "Zope>=5.8,<7",  # tested with 6.3; internals.py names what may change
         "ZODB",
         "zExceptions",
         "zope.component",
@@ -60,9 +60,11 @@ setup(
         "test": [
             "hypothesis",
             "Products.CMFPlone",
+            "Products.ZODBMountPoint",
             "plone.app.testing",
             "plone.testing",
             "playwright",
+            "ZEO",
             "zope.testbrowser",
             "zope.testrunner",
         ],
