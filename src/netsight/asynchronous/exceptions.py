@@ -23,6 +23,14 @@ class ThreadDiedBeforeCompletionError(InternalError):
         self.page = page
 
 
+class ProcessCancelled(Exception):
+    """Raised in the job by ``set_progress`` once a cancel was asked: the job stops there.
+
+    Let it propagate out of ``__run__``: the job's transaction is aborted
+    and the process becomes ``cancelled``.
+    """
+
+
 class MissingProcessIdError(BadRequest):
     """The request names no process: 400."""
 

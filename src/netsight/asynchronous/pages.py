@@ -10,6 +10,7 @@ gets the 404 of an unknown id.
 """
 
 from AccessControl.ZopeSecurityPolicy import getRoles
+from contextlib import contextmanager
 from Acquisition import aq_chain
 from Acquisition import aq_inner
 from inspect import Parameter
@@ -21,28 +22,41 @@ from zope.component import queryMultiAdapter
 from zope.component.hooks import getSite
 from zope.i18n import translate
 from zope.interface import alsoProvides
+from zExceptions import MethodNotAllowed
 from ZPublisher.mapply import mapply
 
 from netsight.asynchronous import _
 from netsight.asynchronous import owners
+from netsight.asynchronous import protect
 from netsight.asynchronous import registry
+from netsight.asynchronous import settings
+from netsight.asynchronous.instance import ask_to_cancel
+from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.exceptions import MissingProcessIdError
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
 from netsight.asynchronous.interfaces import IOwnPage
 
 import hashlib
+import transaction
 import json
 import re
 import time
 
 
 PROCESS_ID = re.compile(r"[0-9a-f]{32}")
-NAMES = ("processing", "completed", "result")
+NAMES = ("processing", "completed", "result", "cancel")
 FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 # plone.transformchain leaves a request alone that carries this key.
 NO_TRANSFORM = "plone.transformchain.disable"
 BROWSER = Path(__file__).parent / "browser"
+ENDED_WITHOUT_RESULT = {
+    registry.FAILED: _("process_failed", default="The process failed."),
+    registry.CANCELLED: _("process_cancelled", default="The process was cancelled."),
+    registry.INTERRUPTED: _(
+        "process_interrupted", default="The server was stopped before the process completed."
+    ),
+}
 NO_SUCH_PROCESS = _("no_such_process", default="There is no such process, or its result was already shown.")
 
 
@@ -69,10 +83,12 @@ class StatusPages:
             self.request.response.setStatus(404)
             self._not_cached()
             return self.unknown_page()
-        if record.state == registry.DONE:
+        state = self._state(record)
+        if state == registry.DONE:
             self.request.response.redirect(self.status_url("result", process_id))
             return ""
-        self._raise_if_failed(record)
+        if state != registry.CANCELLED:  # a cancel is no error: its page, 200
+            self._raise_if_failed(record)
         self._not_cached()
         return self._processing_page(self.status(record))
 
@@ -100,10 +116,10 @@ class StatusPages:
         """
         if is_true(output_json):
             record = self._find(process_id)
-            if record is None or record.state != registry.DONE:
+            if record is None or self._state(record) != registry.DONE:
                 return self._json_status(process_id)
         record = self._record(process_id)
-        if record.state != registry.DONE:
+        if self._state(record) != registry.DONE:
             self._raise_if_failed(record)
             self.request.response.setStatus(204)
             return None
@@ -115,25 +131,63 @@ class StatusPages:
             raise NoSuchProcessError("No such process")
         return captured.replay(self.request.response)
 
+    def cancel(self, process_id=None, output_json=False):
+        """Ask the process to stop (a POST, with plone.protect's token for a user).
+
+        A queued process is cancelled at once and never runs; a running one
+        stops at its next ``set_progress`` (or when ``__run__`` checks
+        ``is_cancelled``). Answers the status as JSON to a script
+        (``output_json`` or ``Accept: application/json``), else redirects to
+        the processing page.
+        """
+        request = self.request
+        if request.get("REQUEST_METHOD", "GET").upper() != "POST":
+            raise MethodNotAllowed("cancel needs a POST")
+        record = self._record(process_id)
+        wants_json = is_true(output_json) or "application/json" in request.getHeader("Accept", "")
+        if not protect.authenticated(request):
+            request.response.setStatus(403)
+            return self._json_status(process_id) if wants_json else self.refused_page()
+        registry.change(self._connection().db(), process_id, registry.ProcessRecord.request_cancel)
+        ask_to_cancel(process_id)
+        POOL.withdraw(process_id)  # if it waits here, it leaves the queue now
+        if wants_json:
+            with self._fresh_connection():  # the request's own still sees the state before
+                return self._json_status(process_id)
+        request.response.redirect(self.status_url("processing", process_id), status=303)
+        return ""
+
     def status(self, record):
         """What the processing page and ``completed`` JSON say of a process."""
-        failed = record.state == registry.FAILED
-        completed = "ERROR" if failed else _completion(record)
+        state = self._state(record)
+        ended_badly = state in ENDED_WITHOUT_RESULT
+        completed = "ERROR" if ended_badly else _completion(record)
         start = record.started or record.created
         elapsed = (record.finished or time.time()) - start
         status = {
             "process_id": record.process_id,
-            "state": record.state,
+            "state": state,
             "completed": completed,
             "progress": completed,
             "progress_message": self._progress_message(completed),
             "message": self._translate(record.message or ""),
             "elapsed": round(elapsed, 1),
-            "remaining": _remaining(completed, elapsed) if record.started else None,
+            "remaining": _remaining(completed, elapsed) if record.started and state == registry.RUNNING else None,
         }
-        if failed:
-            status["error"] = self._translate(_("process_failed", default="The process failed."))
-            if owners.is_manager(self.request):
+        if state == registry.QUEUED:
+            ahead = registry.queue_position(self._connection(), record)
+            status["queue_position"] = ahead
+            status["progress_message"] = self._translate(
+                _("waiting_ahead", default="Waiting to start (${ahead} ahead)", mapping={"ahead": ahead})
+                if ahead
+                else _("waiting", default="Waiting to start")
+            )
+        elif state == registry.RUNNING and record.cancel_requested:
+            status["cancelling"] = True
+            status["progress_message"] = self._translate(_("cancelling", default="Cancelling..."))
+        if ended_badly:
+            status["error"] = self._translate(ENDED_WITHOUT_RESULT[state])
+            if owners.is_manager(self.request) and record.error:
                 status["error_detail"] = record.error
         return status
 
@@ -234,10 +288,26 @@ class StatusPages:
         It holds the registry, even when the context lives in a mounted
         database (a Plone site in a second ``<zodb_db>``).
         """
+        fresh = getattr(self, "_fresh", None)
+        if fresh is not None:
+            return fresh
         parents = self.request.get("PARENTS") or ()
         jars = [getattr(obj, "_p_jar", None) for obj in (*aq_chain(aq_inner(self.context)), *parents[-1:])]
         jars = [jar for jar in jars if jar is not None]
         return jars[-1]
+
+    @contextmanager
+    def _fresh_connection(self):
+        """Read the registry through a new connection (it sees what was just committed)."""
+        manager = transaction.TransactionManager()
+        connection = self._connection().db().open(transaction_manager=manager)
+        self._fresh = connection
+        try:
+            yield connection
+        finally:
+            self._fresh = None
+            manager.abort()
+            connection.close()
 
     def _find(self, process_id):
         """The record of ``process_id`` if the request may see it, else None."""
@@ -248,6 +318,7 @@ class StatusPages:
         # unknown as one that does not exist.
         if (
             record is None
+            or _expired(record)
             or record.view_name != self.__name__
             or record.context_path != "/".join(self.context.getPhysicalPath())
             or not owners.may_see(record, self.request)
@@ -263,8 +334,12 @@ class StatusPages:
             raise NoSuchProcessError("No such process")
         return record
 
+    def _state(self, record):
+        """What the record reads as: its instance may have stopped or died meanwhile."""
+        return registry.effective_state(self._connection(), record, settings.get("heartbeat-timeout"))
+
     def _raise_if_failed(self, record):
-        if record.state == registry.FAILED:
+        if self._state(record) in ENDED_WITHOUT_RESULT:
             raise ThreadDiedBeforeCompletionError(
                 "The process died before it completed.",
                 page=lambda: self._processing_page(self.status(record)),
@@ -311,6 +386,11 @@ def is_true(value):
     if isinstance(value, str):
         return value.strip().lower() not in FALSE_WORDS
     return bool(value)
+
+
+def _expired(record):
+    """An ended process kept longer than ``expiry``: housekeeping removes it; it reads as gone."""
+    return record.finished is not None and time.time() - record.finished > settings.get("expiry")
 
 
 def _completion(record):

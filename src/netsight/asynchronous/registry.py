@@ -1,12 +1,18 @@
 """The process registry: one persistent record per process, in the ZODB.
 
-The records live in a BTree under the ZODB root (not in any Zope folder, so
-nothing on the web can reach them), keyed by process id, so that every Zope
-instance sharing the database (ZEO, RelStorage) answers for every process.
+The records live in BTrees under the root of the main database (not in any
+Zope folder, so nothing on the web can reach them), keyed by process id, so
+that every Zope instance sharing the database (ZEO, RelStorage) answers for
+every process. Beside them: the queue of each instance (for a queued job's
+position), the active processes of each instance (for marking those of a
+stopped or dead instance), the ended processes by end time (for expiry),
+and each instance's heartbeat.
 
-Reading uses the caller's connection and never writes. The writes that must
-not wait for the caller's transaction (state, progress, the one-shot fetch)
-each run in a short transaction on a connection of their own, retried on
+Reading uses the caller's connection and never writes; what a process
+reads as (``effective_state``) is derived from its record and its
+instance's heartbeat. The writes that must not wait for the caller's
+transaction (state, progress, heartbeat, cancel, the one-shot fetch) each
+run in a short transaction on a connection of their own, retried on
 ConflictError: they never commit the half-done work of a job.
 """
 
@@ -23,16 +29,33 @@ import transaction
 logger = logging.getLogger("netsight.async")
 
 ROOT_KEY = "netsight.async.processes"
+QUEUE_KEY = "netsight.async.queue"  # (instance id, ticket) -> process id
+ACTIVE_KEY = "netsight.async.active"  # (instance id, process id) -> True
+ENDED_KEY = "netsight.async.ended"  # (end time, process id) -> True
+INSTANCES_KEY = "netsight.async.instances"  # instance id -> InstanceRecord
 ATTEMPTS = 5
 
 QUEUED = "queued"
 RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
+CANCELLED = "cancelled"
+INTERRUPTED = "interrupted"
+ACTIVE = frozenset({QUEUED, RUNNING})
+
+# Why a process was interrupted (its ``error``, for Managers).
+STOPPED_REASON = "the server was stopped before the process completed"
+DEAD_REASON = "its instance stopped answering (no heartbeat) before the process completed"
+ENDED = frozenset({DONE, FAILED, CANCELLED, INTERRUPTED})
 
 
 class ProcessRecord(Persistent):
-    """What is known of one process; its methods are the only state changes."""
+    """What is known of one process; its methods are the only state changes.
+
+    A method that does not apply to the record's state changes nothing and
+    returns False (a job that was cancelled or interrupted meanwhile does
+    not become running or done).
+    """
 
     progress = None
     message = None
@@ -41,6 +64,9 @@ class ProcessRecord(Persistent):
     finished = None
     error = None
     result = None
+    instance = None  # the id of the instance that queued or runs it
+    ticket = None  # its place in that instance's queue
+    cancel_requested = False
 
     def __init__(self, process_id, view_name, context_path, owner, anonymous_key=None):
         self.process_id = process_id
@@ -51,27 +77,64 @@ class ProcessRecord(Persistent):
         self.state = QUEUED
         self.created = time.time()
 
-    def start(self):
+    def start(self, instance):
+        """queued -> running, on ``instance``."""
+        if self.state != QUEUED:
+            return False
         self.state = RUNNING
+        self.instance = instance
         self.started = time.time()
+        return True
 
     def report(self, progress, message=None):
-        if self.state in (QUEUED, RUNNING):
-            self.progress = progress
-            if message is not None:
-                self.message = message
+        if self.state not in ACTIVE:
+            return False
+        self.progress = progress
+        if message is not None:
+            self.message = message
+        return True
 
     def finish(self, response):
-        """``__run__`` returned and its transaction committed."""
-        self.state = DONE
-        self.finished = time.time()
+        """running -> done: ``__run__`` returned and its transaction committed."""
+        if self.state != RUNNING:
+            return False
         self.progress = 100 if is_number(self.progress) else True
         self.result = ProcessResult(response)
+        return self._end(DONE)
 
     def fail(self, error):
-        self.state = FAILED
-        self.finished = time.time()
+        """queued or running -> failed."""
+        if self.state not in ACTIVE:
+            return False
         self.error = error
+        return self._end(FAILED)
+
+    def request_cancel(self):
+        """A queued process is cancelled at once; a running one is asked to stop."""
+        if self.state == QUEUED:
+            return self._end(CANCELLED)
+        if self.state == RUNNING:
+            self.cancel_requested = True
+            return True
+        return False
+
+    def cancelled(self):
+        """running -> cancelled: the job stopped as it was asked to."""
+        if self.state != RUNNING:
+            return False
+        return self._end(CANCELLED)
+
+    def interrupt(self, reason):
+        """queued or running -> interrupted: its instance stopped or died."""
+        if self.state not in ACTIVE:
+            return False
+        self.error = reason
+        return self._end(INTERRUPTED)
+
+    def _end(self, state):
+        self.state = state
+        self.finished = time.time()
+        return True
 
 
 class ProcessResult(Persistent):
@@ -79,6 +142,16 @@ class ProcessResult(Persistent):
 
     def __init__(self, response):
         self.response = response
+
+
+class InstanceRecord(Persistent):
+    """An instance's sign of life: the time of its last heartbeat."""
+
+    stopped = False
+
+    def __init__(self, instance_id):
+        self.instance_id = instance_id
+        self.beat = time.time()
 
 
 def is_number(value):
@@ -94,6 +167,9 @@ def normalize_progress(value):
     return int(value) if value.is_integer() else value
 
 
+# Reading (the caller's connection; never writes).
+
+
 def find(connection, process_id):
     """The record of ``process_id`` as ``connection`` sees it, or None."""
     processes = connection.root().get(ROOT_KEY)
@@ -102,21 +178,64 @@ def find(connection, process_id):
     return processes.get(process_id)
 
 
-def add(connection, record):
-    """Store a new record; it is committed with ``connection``'s transaction."""
+def effective_state(connection, record, timeout, now=None):
+    """The record's state, or INTERRUPTED for an active one whose instance
+    stopped or missed its heartbeat for more than ``timeout`` seconds."""
+    if record.state not in ACTIVE or record.instance is None:
+        return record.state
+    now = time.time() if now is None else now
+    instances = connection.root().get(INSTANCES_KEY)
+    beat = instances.get(record.instance) if instances is not None else None
+    if beat is not None and beat.stopped:
+        return INTERRUPTED
+    last_sign = max(beat.beat if beat is not None else 0, record.started or record.created)
+    return INTERRUPTED if now - last_sign > timeout else record.state
+
+
+def queue_position(connection, record):
+    """How many jobs of the same instance are ahead of a queued one (None if not queued)."""
+    if record.state != QUEUED or record.ticket is None:
+        return None
+    queue = connection.root().get(QUEUE_KEY)
+    if queue is None:
+        return 0
+    low, key = (record.instance, -1), (record.instance, record.ticket)
+    return len(queue.keys(min=low, max=key, excludemax=True))
+
+
+# Writing.
+
+
+def add(connection, record, instance, ticket):
+    """Store a new queued record of ``instance``; committed with ``connection``'s transaction."""
     root = connection.root()
-    processes = root.get(ROOT_KEY)
-    if processes is None:
-        processes = root[ROOT_KEY] = OOBTree()
-    processes[record.process_id] = record
+    record.instance = instance
+    record.ticket = ticket
+    _tree(root, ROOT_KEY)[record.process_id] = record
+    _index(root, record, None, instance)
 
 
 def change(db, process_id, func):
     """Call ``func(record)`` and commit, in a transaction of its own.
 
     Returns what ``func`` returned, or None when there is no such record.
+    The indexes follow the record's state.
     """
-    return _in_own_transaction(db, process_id, func)
+
+    return in_own_transaction(db, lambda root: change_in(root, process_id, func))
+
+
+def change_in(root, process_id, func):
+    """``func(record)`` in the transaction of ``root``; the indexes follow. None if no record."""
+
+    def changed(record, root):
+        before = (record.state, record.instance)
+        result = func(record)
+        if (record.state, record.instance) != before:
+            _index(root, record, *before)
+        return result
+
+    return _with_record(root, process_id, changed)
 
 
 def take(db, process_id):
@@ -126,33 +245,123 @@ def take(db, process_id):
     exactly one gets the response.
     """
 
-    def remove(record):
+    def remove(record, root):
         if record.state != DONE:
             return None
         response = record.result.response
-        del record._p_jar.root()[ROOT_KEY][process_id]
+        _remove(root, record)
         return response
 
-    return _in_own_transaction(db, process_id, remove)
+    return in_own_transaction(db, lambda root: _with_record(root, process_id, remove))
 
 
-def _in_own_transaction(db, process_id, func):
+def beat_in(root, instance_id, stopped=False):
+    """Write ``instance_id``'s heartbeat (and whether it stopped) in the transaction of ``root``."""
+    instances_tree = _tree(root, INSTANCES_KEY)
+    record = instances_tree.get(instance_id)
+    if record is None:
+        record = instances_tree[instance_id] = InstanceRecord(instance_id)
+    record.beat = time.time()
+    if record.stopped != stopped:
+        record.stopped = stopped
+
+
+def active_of(root, instance_id):
+    """The ids of the queued and running processes of an instance."""
+    active = root.get(ACTIVE_KEY)
+    if active is None:
+        return []
+    return [pid for (_iid, pid) in active.keys(min=(instance_id, ""), max=(instance_id, "\uffff"))]
+
+
+def stopped(root, instance_id):
+    """Whether the instance said it stopped (SIGTERM, SIGINT)."""
+    beat = (root.get(INSTANCES_KEY) or {}).get(instance_id)
+    return beat is not None and beat.stopped
+
+
+def instances(root):
+    """``{instance id: InstanceRecord}`` of every instance that ever beat."""
+    return dict(root.get(INSTANCES_KEY) or {})
+
+
+def ended_before(root, when):
+    """The ids of the processes that ended before ``when``."""
+    ended = root.get(ENDED_KEY)
+    if ended is None:
+        return []
+    return [pid for (_end, pid) in ended.keys(max=(when, ""), excludemax=True)]
+
+
+def remove(root, process_id):
+    """Forget a process (housekeeping: expiry)."""
+    record = _tree(root, ROOT_KEY).get(process_id)
+    if record is not None:
+        _remove(root, record)
+
+
+def forget_instance(root, instance_id):
+    instances_tree = root.get(INSTANCES_KEY)
+    if instances_tree is not None and instance_id in instances_tree:
+        del instances_tree[instance_id]
+
+
+def in_own_transaction(db, func):
+    """``func(root)`` in a short transaction on a connection of its own, retried on ConflictError."""
     for attempt in range(1, ATTEMPTS + 1):
         manager = transaction.TransactionManager()
         connection = db.open(transaction_manager=manager)
         try:
             manager.begin()
-            record = find(connection, process_id)
-            result = None if record is None else func(record)
+            result = func(connection.root())
             manager.commit()
             return result
         except ConflictError:
             manager.abort()
             if attempt == ATTEMPTS:
                 raise
-            logger.debug("Conflict writing process %s, retrying", process_id)
+            logger.debug("Conflict in a registry write, retrying")
         except BaseException:
             manager.abort()
             raise
         finally:
             connection.close()
+
+
+def _with_record(root, process_id, func):
+    processes = root.get(ROOT_KEY)
+    record = None if processes is None else processes.get(process_id)
+    return None if record is None else func(record, root)
+
+
+def _tree(root, key):
+    tree = root.get(key)
+    if tree is None:
+        tree = root[key] = OOBTree()
+    return tree
+
+
+def _index(root, record, before, before_instance):
+    """Keep the indexes in step with a record that was in state ``before`` of ``before_instance``."""
+    pid, iid = record.process_id, record.instance
+    if before == QUEUED and record.state != QUEUED:
+        _tree(root, QUEUE_KEY).pop((before_instance, record.ticket), None)
+    if before is None and record.state == QUEUED:
+        _tree(root, QUEUE_KEY)[(iid, record.ticket)] = pid
+    if before in ACTIVE and (record.state not in ACTIVE or iid != before_instance):
+        _tree(root, ACTIVE_KEY).pop((before_instance, pid), None)
+    if record.state in ACTIVE and (before not in ACTIVE or iid != before_instance):
+        _tree(root, ACTIVE_KEY)[(iid, pid)] = True
+    if record.state in ENDED and before not in ENDED:
+        _tree(root, ENDED_KEY)[(record.finished, pid)] = True
+
+
+def _remove(root, record):
+    pid = record.process_id
+    if record.state == QUEUED:
+        _tree(root, QUEUE_KEY).pop((record.instance, record.ticket), None)
+    if record.state in ACTIVE:
+        _tree(root, ACTIVE_KEY).pop((record.instance, pid), None)
+    if record.finished is not None:
+        _tree(root, ENDED_KEY).pop((record.finished, pid), None)
+    del root[ROOT_KEY][pid]

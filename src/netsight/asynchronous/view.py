@@ -17,7 +17,12 @@ from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
 from netsight.asynchronous import worker
+from netsight.asynchronous.instance import ask_to_cancel
+from netsight.asynchronous.instance import cancel_asked
+from netsight.asynchronous.instance import INSTANCE_ID
+from netsight.asynchronous.instance import next_ticket
 from netsight.asynchronous.exceptions import NoSuchProcessError
+from netsight.asynchronous.exceptions import ProcessCancelled
 from netsight.asynchronous.exceptions import StartRefusedError
 from netsight.asynchronous.pages import NAMES
 from netsight.asynchronous.pages import StatusPage
@@ -93,8 +98,10 @@ class BaseAsyncView(StatusPages, BrowserView):
                 owner=owner,
                 anonymous_key=anonymous_key,
             ),
+            instance=INSTANCE_ID,
+            ticket=next_ticket(),
         )
-        job = worker.Job(request, process_id, self.__name__, connection.db())
+        job = worker.Job(request, process_id, self.__name__, connection.db(), owner or anonymous_key)
         worker.start_after_commit(transaction.get(), job)
         return process_id
 
@@ -104,16 +111,32 @@ class BaseAsyncView(StatusPages, BrowserView):
         It is committed at once in a transaction of its own, so that other
         requests see it without the job's half-done work. The message (text,
         or an i18n message translated for each viewer) stays until another
-        replaces it.
+        replaces it. Once a cancel was asked, it raises ``ProcessCancelled``
+        instead: let it end ``__run__``.
         """
         progress = registry.normalize_progress(progress)
-        found = registry.change(
-            self._connection().db(),
-            process_id,
-            lambda record: record.report(progress, message) or True,
-        )
+        if cancel_asked(process_id):
+            raise ProcessCancelled(process_id)
+
+        def report(record):
+            record.report(progress, message)
+            return "cancel" if record.cancel_requested else "reported"
+
+        found = registry.change(self._connection().db(), process_id, report)
         if found is None:
             raise NoSuchProcessError("No such process")
+        if found == "cancel":
+            ask_to_cancel(process_id)
+            raise ProcessCancelled(process_id)
+
+    def is_cancelled(self, process_id):
+        """Whether the process was asked to stop; cheap (no ZODB load), call it often.
+
+        A cancel asked on this instance is seen at once; one asked on
+        another instance within a heartbeat interval (``set_progress`` sees
+        it at once).
+        """
+        return cancel_asked(process_id)
 
     def authenticator(self):
         """The form's hidden CSRF token input, in Plone ('' in plain Zope).
@@ -174,6 +197,10 @@ class BaseAsyncView(StatusPages, BrowserView):
             except TransientError as exc:
                 attempt.conflicted(exc)
                 raise  # Zope's retry: the worker publishes the request again
+            except ProcessCancelled:
+                transaction.doom()
+                attempt.cancelled()
+                return ""
             except HTTPRedirection as exc:
                 # As Zope's publisher: the answer is the redirect, the
                 # transaction is aborted.

@@ -25,10 +25,13 @@ from ZPublisher.HTTPResponse import WSGIResponse
 
 from netsight.asynchronous import internals
 from netsight.asynchronous import registry
+from netsight.asynchronous.instance import forget
+from netsight.asynchronous.instance import INSTANCE_ID
+from netsight.asynchronous.instance import MAINTENANCE
+from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.replay import CapturedResponse
 
 import logging
-import threading
 import traceback
 import transaction
 
@@ -54,6 +57,7 @@ class Attempt:
         self.returned = False
         self.committed = None
         self.committed_work = False
+        self.was_cancelled = False
         self.error = None
         self._watching = False
 
@@ -107,6 +111,10 @@ class Attempt:
         )
         self.error = f"{type(exc).__name__}: {exc}"
 
+    def cancelled(self):
+        """``__run__`` stopped because it was asked to (ProcessCancelled)."""
+        self.was_cancelled = True
+
     def may_retry(self):
         """Whether a ConflictError may publish the job again from the start."""
         return not self.committed_work or self.retry_after_commit
@@ -124,9 +132,10 @@ def claim(request, view_name):
 class Job:
     """The starting request, copied so that it can be published again."""
 
-    def __init__(self, request, process_id, view_name, db):
+    def __init__(self, request, process_id, view_name, db, owner):
         self.process_id = process_id
         self.db = db
+        self.owner = owner
         self.attempt = Attempt(process_id, view_name)
         self.root_oid = aq_base(request["PARENTS"][-1])._p_oid
         self.realm = request.response.realm
@@ -159,32 +168,45 @@ class Job:
         return request
 
 
+    def run(self):
+        """Publish the job (the pool calls this in one of its threads)."""
+        run(self)
+
+    def discard(self, error=None):
+        """The job will not run (cancelled while queued, or no thread): free its body."""
+        self.body.close()
+        if error is not None:
+            _record_failure(self, error)
+
+
 def start_after_commit(txn, job):
-    """Start ``job`` once ``txn`` has committed, never if it does not."""
-    txn.addAfterCommitHook(_start_if_committed, args=(job,))
+    """Hand ``job`` to the pool once ``txn`` has committed, never if it does not."""
+    txn.addAfterCommitHook(_submit_if_committed, args=(job,))
     txn.addAfterAbortHook(job.body.close)
 
 
-def _start_if_committed(committed, job):
+def _submit_if_committed(committed, job):
     # Hooks swallow exceptions: log them, and never lose the process silently.
     if not committed:
         job.body.close()
         return
     try:
-        threading.Thread(
-            target=run, args=(job,), name=f"netsight.async-{job.process_id}", daemon=True
-        ).start()
+        MAINTENANCE.watch(job.db)
+        POOL.submit(job)
     except Exception:
-        logger.exception("Could not start process %s", job.process_id)
-        _record_failure(job, "the worker could not be started")
+        logger.exception("Could not queue process %s", job.process_id)
+        job.discard("the worker could not be started")
 
 
 def run(job):
     """Run ``job``: mark it running, publish it, record its outcome."""
     try:
-        registry.change(job.db, job.process_id, registry.ProcessRecord.start)
+        if not registry.change(job.db, job.process_id, lambda record: record.start(INSTANCE_ID)):
+            return  # cancelled or interrupted while it waited
         error, response = _publish(job)
-        if error is None:
+        if job.attempt.was_cancelled:
+            registry.change(job.db, job.process_id, registry.ProcessRecord.cancelled)
+        elif error is None:
             captured = CapturedResponse.capture(response)
             registry.change(job.db, job.process_id, lambda record: record.finish(captured))
         else:
@@ -193,6 +215,7 @@ def run(job):
         logger.exception("Process %s: the worker failed", job.process_id)
         _record_failure(job, f"the worker failed: {type(exc).__name__}: {exc}")
     finally:
+        forget(job.process_id)
         job.body.close()
 
 
@@ -246,6 +269,8 @@ def _publish(job):
             noSecurityManager()
     if attempt.error is not None:
         return attempt.error, response
+    if attempt.was_cancelled:
+        return None, response
     if not attempt.returned:
         return f"the view did not run (HTTP {response.status})", response
     if attempt.committed is False:

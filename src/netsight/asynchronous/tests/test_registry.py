@@ -6,11 +6,19 @@ from netsight.asynchronous.replay import CapturedResponse
 from ZODB import DB
 from ZODB.FileStorage import FileStorage
 
+import itertools
 import tempfile
 import threading
 import transaction
 import unittest
 import uuid
+
+
+TICKETS = itertools.count(1)
+
+
+def START(record):
+    return record.start("instance-a")
 
 
 def captured(body=b"done"):
@@ -31,7 +39,9 @@ class TestRegistry(unittest.TestCase):
         manager = transaction.TransactionManager()
         connection = self.db.open(transaction_manager=manager)
         with manager:
-            registry.add(connection, registry.ProcessRecord(process_id, "export", "/plone", "jane"))
+            registry.add(
+                connection, registry.ProcessRecord(process_id, "export", "/plone", "jane"), "instance-a", next(TICKETS)
+            )
         connection.close()
         return process_id
 
@@ -58,8 +68,9 @@ class TestRegistry(unittest.TestCase):
 
     def test_a_restart_loses_nothing_that_was_committed(self):
         running, done = self.add(), self.add()
-        registry.change(self.db, running, registry.ProcessRecord.start)
+        registry.change(self.db, running, START)
         registry.change(self.db, running, lambda record: record.report(42))
+        registry.change(self.db, done, START)
         registry.change(self.db, done, lambda record: record.finish(captured(b"kept")))
         self.db.close()
         self.db = DB(FileStorage(self.path))
@@ -71,6 +82,7 @@ class TestRegistry(unittest.TestCase):
         process_id = self.add()
         self.assertIsNone(registry.take(self.db, process_id))  # not done yet: kept
         self.assertEqual(self.read(process_id)[0], registry.QUEUED)
+        registry.change(self.db, process_id, START)
         registry.change(self.db, process_id, lambda record: record.finish(captured()))
         self.assertEqual(registry.take(self.db, process_id).body, b"done")
         self.assertIsNone(self.read(process_id))
@@ -79,6 +91,7 @@ class TestRegistry(unittest.TestCase):
     def test_of_concurrent_takers_exactly_one_gets_the_result(self):
         for _ in range(5):
             process_id = self.add()
+            registry.change(self.db, process_id, START)
             registry.change(self.db, process_id, lambda record: record.finish(captured()))
             barrier = threading.Barrier(4)
             results = []
@@ -95,7 +108,7 @@ class TestRegistry(unittest.TestCase):
             self.assertEqual(sum(result is not None for result in results), 1)
 
     def test_change_of_an_unknown_process_changes_nothing(self):
-        self.assertIsNone(registry.change(self.db, "0" * 32, registry.ProcessRecord.start))
+        self.assertIsNone(registry.change(self.db, "0" * 32, START))
 
     def test_a_failure_keeps_its_error(self):
         process_id = self.add()

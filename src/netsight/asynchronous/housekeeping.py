@@ -1,0 +1,78 @@
+"""Housekeeping: marks the jobs of dead instances, and forgets ended processes in time.
+
+A pass runs in the background (the maintenance thread of each instance,
+every ``housekeeping-interval`` seconds), never in a poll: polls derive
+what they show from the heartbeats. Every change is a short transaction
+of its own, retried on conflict, and a change that no longer applies (a
+record another instance marked or removed first) changes nothing, so
+several instances may run passes at the same time.
+"""
+
+from netsight.asynchronous import registry
+from netsight.asynchronous import settings
+
+import logging
+import time
+
+
+logger = logging.getLogger("netsight.async")
+
+BATCH = 100
+
+
+def run(db, this_instance, now=None):
+    """One pass: returns ``(interrupted, removed)``, the numbers of records changed."""
+    now = time.time() if now is None else now
+    return mark_dead(db, this_instance, now), expire(db, now)
+
+
+def mark_dead(db, this_instance, now):
+    """Mark ``interrupted`` the active processes of instances that stopped or died."""
+    timeout = settings.get("heartbeat-timeout")
+
+    def dead_instances(root):
+        return [
+            iid
+            for iid, beat in registry.instances(root).items()
+            if iid != this_instance and (beat.stopped or now - beat.beat > timeout)
+        ]
+
+    def interrupt_stale(root, iid):
+        connection = root._p_jar
+        marked = 0
+        for pid in registry.active_of(root, iid):
+            record = registry.find(connection, pid)
+            if record is not None and registry.effective_state(connection, record, timeout, now) == registry.INTERRUPTED:
+                reason = registry.STOPPED_REASON if registry.stopped(root, iid) else registry.DEAD_REASON
+                if registry.change_in(root, pid, lambda r: r.interrupt(reason)):
+                    marked += 1
+        if not registry.active_of(root, iid):
+            registry.forget_instance(root, iid)
+        return marked
+
+    marked = 0
+    for iid in registry.in_own_transaction(db, dead_instances):
+        marked += registry.in_own_transaction(db, lambda root: interrupt_stale(root, iid))
+    if marked:
+        logger.info("netsight.async housekeeping: %d processes of stopped instances marked interrupted", marked)
+    return marked
+
+
+def expire(db, now):
+    """Forget the processes that ended more than ``expiry`` seconds ago, unfetched."""
+    before = now - settings.get("expiry")
+
+    def remove_batch(root):
+        pids = registry.ended_before(root, before)[:BATCH]
+        for pid in pids:
+            registry.remove(root, pid)
+        return len(pids)
+
+    removed = 0
+    while count := registry.in_own_transaction(db, remove_batch):
+        removed += count
+        if count < BATCH:
+            break
+    if removed:
+        logger.info("netsight.async housekeeping: %d ended processes expired", removed)
+    return removed

@@ -1,0 +1,102 @@
+"""The pool: at most ``pool-size`` jobs run at once in this instance, the others wait.
+
+Who runs a job, never what it is: a job is any object with ``process_id``,
+``owner``, ``run()`` and ``discard()``. Queued jobs wait in arrival order
+in memory, holding no thread and no ZODB connection; a thread that ends a
+job takes the next one, so the instance has at most ``pool-size`` worker
+threads, whatever the number of jobs. With ``max-per-user``, a job whose
+owner already has that many running waits while jobs of others go ahead.
+"""
+
+from collections import deque
+
+from netsight.asynchronous import settings
+
+import logging
+import threading
+
+
+logger = logging.getLogger("netsight.async")
+
+THREAD_PREFIX = "netsight.async-"
+
+
+class Pool:
+    """The jobs of this instance: running (each in a thread) and queued."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._queue = deque()
+        self._running = {}  # process id -> job
+        self._threads = 0
+
+    def submit(self, job):
+        """Run ``job`` when there is room; in arrival order."""
+        with self._lock:
+            self._queue.append(job)
+            self._dispatch()
+
+    def withdraw(self, process_id):
+        """Take a queued job out of the queue (cancelled); True if it was there."""
+        with self._lock:
+            for job in self._queue:
+                if job.process_id == process_id:
+                    self._queue.remove(job)
+                    break
+            else:
+                return False
+        job.discard()
+        return True
+
+    def busy(self):
+        with self._lock:
+            return bool(self._queue or self._running)
+
+    def counts(self):
+        """``(running, queued, threads)``, for tests and benchmarks."""
+        with self._lock:
+            return len(self._running), len(self._queue), self._threads
+
+    def _dispatch(self):
+        """Start threads for queued jobs while there is room (the lock is held)."""
+        size = settings.get("pool-size")
+        while self._threads < size:
+            job = self._next()
+            if job is None:
+                return
+            self._threads += 1
+            try:
+                threading.Thread(target=self._work, args=(job,), name=THREAD_PREFIX + job.process_id, daemon=True).start()
+            except Exception:
+                self._threads -= 1
+                del self._running[job.process_id]
+                logger.exception("Could not start a worker thread for process %s", job.process_id)
+                job.discard("the worker could not be started")
+
+    def _next(self):
+        """The first queued job whose owner is under the cap (the lock is held)."""
+        cap = settings.get("max-per-user")
+        for job in self._queue:
+            if cap and sum(1 for other in self._running.values() if other.owner == job.owner) >= cap:
+                continue
+            self._queue.remove(job)
+            self._running[job.process_id] = job
+            return job
+        return None
+
+    def _work(self, job):
+        while job is not None:
+            threading.current_thread().name = THREAD_PREFIX + job.process_id
+            try:
+                job.run()
+            except BaseException:  # run() records its own failures; never lose the thread's count
+                logger.exception("Process %s: the worker failed", job.process_id)
+            with self._lock:
+                del self._running[job.process_id]
+                job = self._next() if self._threads <= settings.get("pool-size") else None
+                if job is None:
+                    self._threads -= 1
+                    self._dispatch()
+
+
+POOL = Pool()
