@@ -372,11 +372,30 @@ class StatusPage:
         self.__roles__ = getRoles(view.context, view.__name__, view, ("Manager",))
 
     def __call__(self):
-        """Answer for the process named by the request's ``process_id``."""
+        """Answer for the process named by the request's ``process_id``.
+
+        What the view's method raises for an unknown or failed process is
+        answered here, with its status and page: an expected answer, not an
+        error for Zope to log with a traceback.
+        """
         view = self.__parent__
-        answer = mapply(getattr(view, self.__name__), (), view.request.form)
+        response = view.request.response
+        try:
+            answer = mapply(getattr(view, self.__name__), (), view.request.form)
+        except NoSuchProcessError:
+            response.setStatus(404)
+            view._not_cached()
+            return view.unknown_page()
+        except MissingProcessIdError as exc:
+            response.setStatus(400)
+            response.setHeader("Content-Type", "text/plain; charset=utf-8")
+            return str(exc)
+        except ThreadDiedBeforeCompletionError as exc:
+            response.setStatus(500)
+            view._not_cached()
+            return exc.page() if exc.page is not None else view._translate(ENDED_WITHOUT_RESULT[registry.FAILED])
         if isinstance(answer, (bool, int, float)):  # completed, without JSON
-            view.request.response.setHeader("Content-Type", "text/plain; charset=utf-8")
+            response.setHeader("Content-Type", "text/plain; charset=utf-8")
             return json.dumps(answer)
         return answer
 

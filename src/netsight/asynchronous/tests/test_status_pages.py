@@ -269,3 +269,20 @@ class TestUnknownProcessingPage(JobTestCase):
         self.assertIn("There is no such process, or its result was already shown.", page)
         self.assertEqual(page_part(page, "back").get("href"), at_view(url))
         self.assertNotIn("Traceback", page)
+
+
+class TestExpectedAnswersAreNotErrors(JobTestCase):
+    """An unknown id or a failed job is an answer, not an error: nothing in the error log."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_the_site_error_log_stays_empty(self):
+        url, failed, answer = self.run_job("fails")
+        for page in ("processing", "completed", "result"):
+            for process_id in ("0" * 32, failed):
+                self.browser.open(f"{url}/{page}?process_id={process_id}")
+                self.assertIn(self.browser.status, (404, 500), page)
+        transaction.begin()
+        self.assertEqual(
+            [entry["type"] for entry in self.portal.error_log.getLogEntries()], []
+        )
