@@ -388,3 +388,30 @@ class OneXFibonacci(BaseAsyncView):
             transaction.commit()
             self.set_progress(process_id, step * 100.0 / n)
         return self.__call__(n=n, number=a, no_process=True)
+
+
+GATES = {}
+
+
+class Gate(BaseAsyncView):
+    """Runs until the test opens its gate (form ``gate``, a key of GATES).
+
+    It notes when it ran (``ran``). With ``report``, it writes to its
+    context (work that a cancel must abort) and reports progress while it
+    waits, so that a cancel stops it at its next report; with ``check``, it
+    asks ``is_cancelled`` instead.
+    """
+
+    ran = []
+
+    def __run__(self, process_id, gate, report="", check=""):
+        self.ran.append(process_id)
+        if report:
+            self.context.gate_work = process_id
+        opened = GATES[gate]
+        while not opened.wait(0.02):  # the job's own pace, not a test's wait
+            if report:
+                self.set_progress(process_id, 1)
+            if check and self.is_cancelled(process_id):
+                return "stopped by is_cancelled"
+        return f"passed {process_id}"

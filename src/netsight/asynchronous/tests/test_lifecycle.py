@@ -1,0 +1,307 @@
+"""A job's life under control: the bounded pool and its queue, cancel, the
+heartbeat, instances that stopped or died, expiry."""
+
+from netsight.asynchronous import housekeeping
+from netsight.asynchronous import instance
+from netsight.asynchronous import registry
+from netsight.asynchronous.pool import POOL
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.base import JobBrowser
+from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.base import page_part
+from netsight.asynchronous.tests.base import wait_until
+from netsight.asynchronous.tests.test_ownership import OTHER_PASSWORD
+from netsight.asynchronous.tests.test_ownership import OTHER_USER
+from netsight.asynchronous.tests.views import Gate
+from netsight.asynchronous.tests.views import GATES
+from urllib.parse import urlencode
+
+import json
+import os
+import threading
+import time
+import transaction
+import uuid
+
+
+class LifecycleTestCase(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def setUp(self):
+        super().setUp()
+        self.gate = uuid.uuid4().hex
+        GATES[self.gate] = threading.Event()
+        self.addCleanup(GATES.pop, self.gate)
+        self.addCleanup(GATES[self.gate].set)  # run first: no job stays held
+        self.url_gate = self.url("gate")
+
+    def setting(self, name, value):
+        key = "NETSIGHT_ASYNC_" + name.upper().replace("-", "_")
+        old = os.environ.get(key)
+        os.environ[key] = str(value)
+        self.addCleanup(lambda: os.environ.pop(key) if old is None else os.environ.__setitem__(key, old))
+
+    def start_gated(self, browser=None, **form):
+        return (browser or self.browser).start(self.url_gate, gate=self.gate, **form)
+
+    def poll(self, process_id, browser=None):
+        return (browser or self.browser).poll(self.url_gate, process_id)
+
+    def running(self, process_id):
+        return wait_until(lambda: self.poll(process_id)["state"] == registry.RUNNING, what=f"{process_id} running")
+
+    def open_gate(self):
+        GATES[self.gate].set()
+
+    def storage_tid(self):
+        return self.app._p_jar.db().storage.lastTransaction()
+
+
+class TestPoolAndQueue(LifecycleTestCase):
+    def test_at_most_pool_size_run_the_others_wait_in_order(self):
+        self.setting("pool-size", 2)
+        ids = [self.start_gated() for _ in range(5)]
+        for process_id in ids[:2]:
+            self.running(process_id)
+        self.assertEqual(POOL.counts(), (2, 3, 2))  # running, queued, threads
+        for ahead, process_id in enumerate(ids[2:]):
+            answer = self.poll(process_id)
+            self.assertEqual((answer["state"], answer["queue_position"]), (registry.QUEUED, ahead))
+            self.assertEqual(answer["completed"], False)
+        self.browser.open(f"{self.url_gate}/processing?process_id={ids[4]}")
+        self.assertIn("Waiting to start (2 ahead)", page_part(self.browser.text, "status").text)
+        self.open_gate()
+        for process_id in ids:
+            self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
+        wait_until(lambda: POOL.counts() == (0, 0, 0), what="the pool to be idle")
+
+    def test_in_arrival_order(self):
+        self.setting("pool-size", 1)
+        ids = [self.start_gated() for _ in range(4)]
+        self.running(ids[0])
+        self.open_gate()
+        for process_id in ids:
+            self.browser.wait_for(self.url_gate, process_id)
+        self.assertEqual([pid for pid in Gate.ran if pid in ids], ids)
+
+    def test_thirty_jobs_at_once_all_complete_on_two_threads(self):
+        self.setting("pool-size", 2)
+        count = 30
+        self.open_gate()
+        token = self.browser.token
+        barrier = threading.Barrier(count)
+        started = {}
+        most_threads = []
+
+        def start(number):
+            browser = JobBrowser(self.app, self.site_url)
+            barrier.wait()
+            started[number] = (browser, browser.start(self.url_gate, gate=self.gate, _authenticator=token))
+            most_threads.append(POOL.counts()[2])
+
+        threads = [threading.Thread(target=start, args=(number,)) for number in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(len({pid for _browser, pid in started.values()}), count)
+        for browser, process_id in started.values():
+            self.assertEqual(browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
+            self.assertEqual(browser.result(self.url_gate, process_id), f"passed {process_id}")
+        self.assertLessEqual(max(most_threads), 2)
+
+    def test_a_per_user_cap(self):
+        self.setting("pool-size", 3)
+        self.setting("max-per-user", 1)
+        self.portal.acl_users.userFolderAddUser(OTHER_USER, OTHER_PASSWORD, ["Member"], [])
+        transaction.commit()
+        other = JobBrowser(self.app, self.site_url, OTHER_USER, OTHER_PASSWORD)
+        first, second = self.start_gated(), self.start_gated()
+        theirs = self.start_gated(other)
+        self.running(first)
+        wait_until(lambda: self.poll(theirs, other)["state"] == registry.RUNNING, what="the other user's job")
+        self.assertEqual(self.poll(second)["state"], registry.QUEUED)  # the pool has room, the user has not
+        self.open_gate()
+        self.assertEqual(self.browser.wait_for(self.url_gate, second)["state"], registry.DONE)
+
+
+class TestCancel(LifecycleTestCase):
+    def cancel(self, process_id, browser=None, **form):
+        browser = browser or self.browser
+        form = {"process_id": process_id, "_authenticator": browser.token, **form}
+        browser.post(f"{self.url_gate}/cancel", urlencode(form))
+        return browser
+
+    def test_a_queued_job_never_runs(self):
+        self.setting("pool-size", 1)
+        running, queued = self.start_gated(), self.start_gated()
+        self.running(running)
+        browser = self.cancel(queued)
+        self.assertEqual(browser.status, 303)
+        self.assertEqual(browser.headers["Location"], f"{self.site_url}/@@gate/processing?process_id={queued}")
+        answer = self.poll(queued)
+        self.assertEqual((answer["state"], answer["completed"]), (registry.CANCELLED, "ERROR"))
+        self.assertEqual(answer["error"], "The process was cancelled.")
+        self.assertEqual(POOL.counts()[1], 0)  # it left the queue
+        self.open_gate()
+        self.browser.wait_for(self.url_gate, running)
+        self.assertNotIn(queued, Gate.ran)
+
+    def test_a_running_job_stops_at_its_next_report_and_its_work_is_aborted(self):
+        process_id = self.start_gated(report="1")
+        self.running(process_id)
+        self.cancel(process_id, output_json="1")
+        self.assertEqual(self.browser.headers["Content-Type"], "application/json")
+        self.assertIn(json.loads(self.browser.contents)["state"], (registry.RUNNING, registry.CANCELLED))
+        answer = self.browser.wait_for(self.url_gate, process_id)
+        self.assertEqual((answer["state"], answer["completed"]), (registry.CANCELLED, "ERROR"))
+        transaction.begin()
+        self.assertNotEqual(getattr(self.portal, "gate_work", None), process_id)
+        # Its page says so, with a link back to the form; status 200: no error.
+        self.browser.open(f"{self.url_gate}/processing?process_id={process_id}")
+        self.assertEqual(self.browser.status, 200)
+        self.assertIn("The process was cancelled.", self.browser.text)
+
+    def test_is_cancelled(self):
+        process_id = self.start_gated(check="1")
+        self.running(process_id)
+        self.cancel(process_id)
+        answer = self.browser.wait_for(self.url_gate, process_id)
+        self.assertEqual(answer["state"], registry.DONE)  # it returned, by its own choice
+        self.assertEqual(self.browser.result(self.url_gate, process_id), "stopped by is_cancelled")
+
+    def test_only_the_owner_with_a_post_and_the_token(self):
+        process_id = self.start_gated()
+        self.portal.acl_users.userFolderAddUser(OTHER_USER, OTHER_PASSWORD, ["Member"], [])
+        transaction.commit()
+        other = JobBrowser(self.app, self.site_url, OTHER_USER, OTHER_PASSWORD)
+        self.assertEqual(self.cancel(process_id, other).status, 404)
+        self.browser.open(f"{self.url_gate}/cancel?process_id={process_id}")
+        self.assertEqual(self.browser.status, 405)
+        self.browser.post(f"{self.url_gate}/cancel", urlencode({"process_id": process_id}))
+        self.assertEqual(self.browser.status, 403)
+        self.assertIn(self.poll(process_id)["state"], (registry.QUEUED, registry.RUNNING))
+
+
+class TestInstancesThatStoppedOrDied(LifecycleTestCase):
+    def make_orphan(self, process_id, beat_age, stopped=False):
+        """Make the job look like one of another instance, last seen ``beat_age`` seconds ago."""
+        db = self.app._p_jar.db()
+        dead, long_ago = "dead-instance", time.time() - beat_age
+
+        def move(root):
+            record = root[registry.ROOT_KEY][process_id]
+            registry.change_in(root, process_id, lambda r: setattr(r, "instance", dead))
+            record.started = record.created = long_ago
+            registry.beat_in(root, dead, stopped=stopped)
+            root[registry.INSTANCES_KEY][dead].beat = long_ago
+
+        registry.in_own_transaction(db, move)
+        return db
+
+    def test_a_missed_heartbeat_reads_interrupted_without_a_write(self):
+        self.setting("heartbeat-timeout", 60)
+        process_id = self.start_gated()
+        self.running(process_id)
+        db = self.make_orphan(process_id, beat_age=61)
+        before = self.storage_tid()
+        answer = self.poll(process_id)
+        self.assertEqual((answer["state"], answer["completed"]), (registry.INTERRUPTED, "ERROR"))
+        self.assertEqual(answer["error"], "The server was stopped before the process completed.")
+        self.assertEqual(self.storage_tid(), before)  # the poll derived it
+        self.assertEqual(self.fresh_record(process_id).state, registry.RUNNING)
+        # Housekeeping marks it, once, whoever runs it first.
+        passes = [threading.Thread(target=housekeeping.mark_dead, args=(db, instance.INSTANCE_ID, time.time())) for _ in range(3)]
+        for thread in passes:
+            thread.start()
+        for thread in passes:
+            thread.join()
+        record = self.fresh_record(process_id)
+        self.assertEqual((record.state, record.error), (registry.INTERRUPTED, registry.DEAD_REASON))
+        # The job's own end changes nothing any more.
+        self.open_gate()
+        wait_until(lambda: POOL.counts() == (0, 0, 0), what="the pool to be idle")
+        self.assertEqual(self.fresh_record(process_id).state, registry.INTERRUPTED)
+
+    def test_a_recent_heartbeat_is_alive(self):
+        process_id = self.start_gated()
+        self.running(process_id)
+        self.make_orphan(process_id, beat_age=5)
+        self.assertEqual(self.poll(process_id)["state"], registry.RUNNING)
+
+    def test_a_stopped_instance_is_interrupted_at_once(self):
+        process_id = self.start_gated()
+        self.running(process_id)
+        self.make_orphan(process_id, beat_age=0, stopped=True)
+        self.assertEqual(self.poll(process_id)["state"], registry.INTERRUPTED)
+
+    def test_stopping_marks_this_instances_jobs(self):
+        self.setting("pool-size", 1)
+        running, queued = self.start_gated(), self.start_gated()
+        self.running(running)
+        db = self.app._p_jar.db()
+        instance.stopped(db)
+        for process_id in (running, queued):
+            record = self.fresh_record(process_id)
+            self.assertEqual((record.state, record.error), (registry.INTERRUPTED, registry.STOPPED_REASON))
+            self.assertEqual(self.poll(process_id)["completed"], "ERROR")
+        # Started again (a test, not a real restart): no longer stopped.
+        registry.in_own_transaction(db, lambda root: registry.beat_in(root, instance.INSTANCE_ID))
+
+
+class TestHeartbeat(LifecycleTestCase):
+    def test_one_write_per_beat_while_there_are_jobs_none_without(self):
+        db = self.app._p_jar.db()
+        self.assertFalse(instance.MAINTENANCE.beat(db))  # no jobs: nothing written
+        process_id = self.start_gated()
+        self.running(process_id)
+        before = self.storage_tid()
+        self.assertTrue(instance.MAINTENANCE.beat(db))
+        self.assertNotEqual(self.storage_tid(), before)
+        transaction.begin()
+        beat = registry.instances(self.app._p_jar.root())[instance.INSTANCE_ID]
+        self.assertLess(time.time() - beat.beat, 5)
+        self.open_gate()
+        self.browser.wait_for(self.url_gate, process_id)
+        wait_until(lambda: POOL.counts() == (0, 0, 0), what="the pool to be idle")
+        before = self.storage_tid()
+        self.assertFalse(instance.MAINTENANCE.beat(db))
+        self.assertEqual(self.storage_tid(), before)
+
+    def test_a_cancel_asked_elsewhere_is_learnt_at_the_beat(self):
+        process_id = self.start_gated(check="1")
+        self.running(process_id)
+        db = self.app._p_jar.db()
+        registry.change(db, process_id, registry.ProcessRecord.request_cancel)  # as another instance would
+        instance.MAINTENANCE.beat(db)
+        self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
+        self.assertEqual(self.browser.result(self.url_gate, process_id), "stopped by is_cancelled")
+
+
+class TestExpiry(LifecycleTestCase):
+    def test_ended_processes_expire_by_housekeeping_never_by_a_poll(self):
+        self.open_gate()
+        url, process_id, answer = self.run_job("fails")
+        self.setting("expiry", 3600)
+        db = self.app._p_jar.db()
+        self.assertEqual(housekeeping.expire(db, time.time()), 0)  # not yet
+        self.setting("expiry", 0)
+        wait_until(lambda: time.time() > self.fresh_record(process_id).finished, what="a tick")
+        before = self.storage_tid()
+        answer = self.browser.poll(url, process_id)
+        self.assertEqual((self.browser.status, answer["state"]), (404, "unknown"))  # gone, as read
+        self.assertEqual(self.storage_tid(), before)
+        self.assertIsNotNone(self.fresh_record(process_id))
+        self.assertEqual(housekeeping.expire(db, time.time()), 1)
+        self.assertIsNone(self.fresh_record(process_id))
+        root = self.app._p_jar.root()
+        self.assertEqual(len(root[registry.ENDED_KEY]), 0)
+
+    def test_a_fetched_result_is_removed_at_once(self):
+        self.open_gate()
+        url, process_id, answer = self.run_job("hello")
+        self.browser.result(url, process_id)
+        self.assertIsNone(self.fresh_record(process_id))
+        transaction.begin()
+        root = self.app._p_jar.root()
+        self.assertNotIn(process_id, [pid for (_end, pid) in root[registry.ENDED_KEY].keys()])
