@@ -10,19 +10,19 @@ gets the 404 of an unknown id.
 """
 
 from AccessControl.ZopeSecurityPolicy import getRoles
-from contextlib import contextmanager
 from Acquisition import aq_chain
 from Acquisition import aq_inner
+from contextlib import contextmanager
 from inspect import Parameter
 from inspect import signature
 from pathlib import Path
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from urllib.parse import quote
+from zExceptions import MethodNotAllowed
 from zope.component import queryMultiAdapter
 from zope.component.hooks import getSite
 from zope.i18n import translate
 from zope.interface import alsoProvides
-from zExceptions import MethodNotAllowed
 from ZPublisher.mapply import mapply
 
 from netsight.asynchronous import _
@@ -30,18 +30,18 @@ from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
-from netsight.asynchronous.instance import ask_to_cancel
-from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.exceptions import MissingProcessIdError
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
+from netsight.asynchronous.instance import ask_to_cancel
 from netsight.asynchronous.interfaces import IOwnPage
+from netsight.asynchronous.pool import POOL
 
 import hashlib
-import transaction
 import json
 import re
 import time
+import transaction
 
 
 PROCESS_ID = re.compile(r"[0-9a-f]{32}")

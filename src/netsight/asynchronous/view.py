@@ -17,13 +17,13 @@ from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
 from netsight.asynchronous import worker
+from netsight.asynchronous.exceptions import NoSuchProcessError
+from netsight.asynchronous.exceptions import ProcessCancelled
+from netsight.asynchronous.exceptions import StartRefusedError
 from netsight.asynchronous.instance import ask_to_cancel
 from netsight.asynchronous.instance import cancel_asked
 from netsight.asynchronous.instance import INSTANCE_ID
 from netsight.asynchronous.instance import next_ticket
-from netsight.asynchronous.exceptions import NoSuchProcessError
-from netsight.asynchronous.exceptions import ProcessCancelled
-from netsight.asynchronous.exceptions import StartRefusedError
 from netsight.asynchronous.pages import NAMES
 from netsight.asynchronous.pages import StatusPage
 from netsight.asynchronous.pages import StatusPages
