@@ -9,13 +9,20 @@ from ZPublisher.HTTPRequest import HTTPRequest
 import transaction
 
 
-class TestAJobThatRaises(JobTestCase):
+class LoggedJobTestCase(JobTestCase):
+    """A job test that captures the add-on's log (``self.log``)."""
+
     layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 
     def setUp(self):
         super().setUp()
         self.log = InstalledHandler("netsight.async")
         self.addCleanup(self.log.uninstall)
+
+
+class TestAJobThatRaises(LoggedJobTestCase):
+    def setUp(self):
+        super().setUp()
         self.job_url, self.process_id, self.answer = self.run_job("fails")
 
     def test_polls_answer_error(self):
@@ -67,16 +74,9 @@ class TestCommits(JobTestCase):
         self.assertIn("ConflictError", self.fresh_record(process_id).error)
 
 
-class TestWorkCommittedIsNeverDoneTwice(JobTestCase):
+class TestWorkCommittedIsNeverDoneTwice(LoggedJobTestCase):
     """On a ConflictError Zope publishes the request again from the start:
     a job that committed work of its own would repeat it."""
-
-    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-
-    def setUp(self):
-        super().setUp()
-        self.log = InstalledHandler("netsight.async")
-        self.addCleanup(self.log.uninstall)
 
     def batches(self):
         transaction.begin()
@@ -103,15 +103,8 @@ class TestWorkCommittedIsNeverDoneTwice(JobTestCase):
         self.assertEqual(self.browser.result(url, process_id), "streamed by attempt 2\nend\n")
 
 
-class TestAJobThatEndsItsThread(JobTestCase):
+class TestAJobThatEndsItsThread(LoggedJobTestCase):
     """SystemExit, KeyboardInterrupt: whatever ends the job without a result fails it, at once."""
-
-    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-
-    def setUp(self):
-        super().setUp()
-        self.log = InstalledHandler("netsight.async")
-        self.addCleanup(self.log.uninstall)
 
     def test_sys_exit(self):
         url, process_id, answer = self.run_job("exits")
