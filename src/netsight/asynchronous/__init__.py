@@ -1,14 +1,10 @@
 """netsight.async: run a browser request in the background, watch its progress."""
 
-from zope.i18nmessageid import MessageFactory
+from netsight.asynchronous.exceptions import NoSuchProcessError
+from netsight.asynchronous.exceptions import ProcessCancelled
+from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
+from netsight.asynchronous.i18n import _
+from netsight.asynchronous.view import BaseAsyncView
 
 
-_ = MessageFactory("netsight.async")
-
-from netsight.asynchronous.exceptions import NoSuchProcessError  # noqa: E402
-from netsight.asynchronous.exceptions import ProcessCancelled  # noqa: E402
-from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError  # noqa: E402
-from netsight.asynchronous.view import BaseAsyncView  # noqa: E402
-
-
-__all__ = ["BaseAsyncView", "NoSuchProcessError", "ProcessCancelled", "ThreadDiedBeforeCompletionError"]
+__all__ = ["_", "BaseAsyncView", "NoSuchProcessError", "ProcessCancelled", "ThreadDiedBeforeCompletionError"]

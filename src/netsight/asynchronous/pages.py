@@ -25,7 +25,6 @@ from zope.i18n import translate
 from zope.interface import alsoProvides
 from ZPublisher.mapply import mapply
 
-from netsight.asynchronous import _
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
@@ -33,6 +32,7 @@ from netsight.asynchronous import settings
 from netsight.asynchronous.exceptions import MissingProcessIdError
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
+from netsight.asynchronous.i18n import _
 from netsight.asynchronous.instance import ask_to_cancel
 from netsight.asynchronous.interfaces import IOwnPage
 from netsight.asynchronous.pool import POOL

@@ -12,7 +12,6 @@ from zExceptions import NotFound
 from zope.interface import implementer
 from zope.publisher.interfaces import IPublishTraverse
 
-from netsight.asynchronous import _
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
@@ -20,6 +19,7 @@ from netsight.asynchronous import worker
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ProcessCancelled
 from netsight.asynchronous.exceptions import StartRefusedError
+from netsight.asynchronous.i18n import _
 from netsight.asynchronous.instance import ask_to_cancel
 from netsight.asynchronous.instance import cancel_asked
 from netsight.asynchronous.instance import INSTANCE_ID

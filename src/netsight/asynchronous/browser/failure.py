@@ -1,6 +1,6 @@
 """The page of a process that died: what it says, without a traceback."""
 
-from netsight.asynchronous import _
+from netsight.asynchronous.i18n import _
 from Products.Five.browser import BrowserView
 from zope.i18n import translate
 

@@ -1,6 +1,6 @@
 """The netsight.async domain: its .pot, its de, en and it translations, on the page."""
 
-from netsight.asynchronous import _
+from netsight.asynchronous.i18n import _
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.base import HeldJob
 from netsight.asynchronous.tests.base import JobTestCase

@@ -1,8 +1,8 @@
 """Async views the tests publish: each one a behaviour of the seed README."""
 
 from AccessControl import getSecurityManager
-from netsight.asynchronous import _
 from netsight.asynchronous import BaseAsyncView
+from netsight.asynchronous.i18n import _
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from ZODB.POSException import ConflictError
 from zope.component.hooks import getSite
