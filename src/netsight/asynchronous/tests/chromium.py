@@ -16,12 +16,16 @@ from unittest import SkipTest
 from netsight.asynchronous.testing import chromium_server_url
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_CHROMIUM_TESTING
 from netsight.asynchronous.tests.base import join_workers
+from netsight.asynchronous.tests.views import STEPS
+from netsight.asynchronous.tests.views import Steps
 
 import base64
 import os
 import pathlib
 import re
+import time
 import unittest
+import uuid
 
 
 CHROMIUM = os.environ.get("NETSIGHT_ASYNC_CHROMIUM", "/usr/bin/chromium")
@@ -40,6 +44,9 @@ TIMEOUT = 30_000  # ms: Playwright's default wait in these tests
 # The URLs of a process's pages, as the browser sees them.
 PROCESSING_URL = re.compile(r"/processing\?process_id=[0-9a-f]{32}$")
 RESULT_URL = re.compile(r"/result\?process_id=[0-9a-f]{32}$")
+
+# The processing page's polls of its process's status.
+POLLS = re.compile(r"/completed\?process_id=[0-9a-f]{32}&output_json=1$")
 
 # NETSIGHT_ASYNC_SCREENSHOTS=1 writes the screenshots of the docs here.
 SCREENSHOTS = pathlib.Path(__file__).resolve().parents[4] / "docs" / "screenshots"
@@ -65,6 +72,175 @@ SUBMIT_FORM = """([action, fields]) => {
   document.body.appendChild(form);
   form.submit();
 }"""
+
+
+# Run in the page before its own scripts (an init script): records each poll
+# the page makes, whether its tab was hidden then, and ``settled`` once the
+# answer (or the network error) came. Counted in the page, the number is
+# exact at once, whatever a route has seen yet.
+POLL_LOG = """(() => {
+  const polls = (window.__netsightPolls = []);
+  const fetch = window.fetch;
+  window.fetch = function (resource) {
+    const url = String(resource && resource.url ? resource.url : resource);
+    const promise = fetch.apply(this, arguments);
+    if (url.includes("/completed?")) {
+      const poll = { hidden: document.hidden, settled: false };
+      polls.push(poll);
+      const settle = () => { poll.settled = true; };
+      promise.then(settle, settle);
+    }
+    return promise;
+  };
+})();"""
+
+# The tab hidden or shown again, as far as the page can tell (a headless
+# browser cannot hide a tab): document.hidden, visibilityState and the event.
+# Returns how many polls the page had made once the event was handled.
+SET_HIDDEN = """(hidden) => {
+  Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+  Object.defineProperty(document, "visibilityState", {
+    configurable: true,
+    get: () => (hidden ? "hidden" : "visible"),
+  });
+  document.dispatchEvent(new Event("visibilitychange"));
+  return window.__netsightPolls.length;
+}"""
+
+# The browser back online, as the page hears of it; returns the polls made.
+ONLINE = """() => {
+  window.dispatchEvent(new Event("online"));
+  return window.__netsightPolls.length;
+}"""
+
+
+def wait_until(page, predicate, timeout=TIMEOUT, what="the condition"):
+    """Poll ``predicate`` (Python) until true, letting Playwright's events
+    (route handlers) run meanwhile; fail at the deadline (``timeout`` ms)."""
+    deadline = time.monotonic() + timeout / 1000
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout / 1000:.0f}s waiting for {what}")
+        page.wait_for_timeout(20)
+    return value
+
+
+def pause_clock(page):
+    """Stop the page's clock (``page.clock.install()`` before it loaded):
+    from now on its timers fire only in ``page.clock.run_for``. The clock
+    jumps a few seconds ahead (the time this call may take, at worst), firing
+    each timer due meanwhile once."""
+    page.clock.pause_at(page.evaluate("Date.now()") / 1000 + 10)
+
+
+def status_json(state="running", completed=False, message="", elapsed=0.0, remaining=None, **more):
+    """An answer of ``completed?output_json=1``, as the server writes it."""
+    numeric = isinstance(completed, (int, float)) and not isinstance(completed, bool)
+    answer = {
+        "state": state,
+        "completed": completed,
+        "progress": completed,
+        "progress_message": f"{completed}% completed..." if numeric else "Processing...",
+        "message": message,
+        "elapsed": elapsed,
+        "remaining": remaining,
+    }
+    answer.update(more)
+    return answer
+
+
+class JobOnHold:
+    """A job of the ``progress`` test view that runs until the test lets it
+    end (``release``, else at the end of the test): its processing page
+    stays, however slow the machine. Its result is the text "finished"."""
+
+    def __init__(self, test):
+        self.steps = Steps()
+        self.key = uuid.uuid4().hex
+        STEPS[self.key] = self.steps
+        self.released = False
+        held = test.__dict__.setdefault("_jobs_on_hold", [])
+        if not held:
+            test.addCleanup(self._end_all, held)
+        held.append(self)
+
+    def start(self, page, site_url):
+        """Start it from ``page`` (a form submission); returns the view's URL."""
+        return start_job(page, site_url, "progress", steps=self.key)
+
+    def release(self):
+        if not self.released:
+            self.released = True
+            self.steps.go_on.put(True)
+
+    @staticmethod
+    def _end_all(held):
+        """Let the test's jobs end, all at once (the pool runs two at a time)."""
+        for job in held:
+            job.release()
+        join_workers()  # a job still queued needs its key
+        for job in held:
+            STEPS.pop(job.key, None)
+        held.clear()
+
+
+class Polls:
+    """The polls of the processing page in ``page``, seen and answered by the test.
+
+    Counts them in the page (``issued``). With ``route`` (the default) each
+    is held (``held``) until the test answers it (``answer``) or lets it go
+    to the server (``release``); with ``auto``, a function of the route,
+    each is answered at once. Set up before the page loads.
+    """
+
+    def __init__(self, page, route=True, auto=None):
+        self.page = page
+        self.auto = auto
+        self.held = []
+        self.routed = 0
+        page.add_init_script(POLL_LOG)
+        if route:
+            page.route(POLLS, self._route)
+
+    def _route(self, route):
+        self.routed += 1
+        if self.auto is None:
+            self.held.append(route)
+        else:
+            self.auto(route)
+
+    def issued(self):
+        """How many polls the page made."""
+        return self.page.evaluate("window.__netsightPolls.length")
+
+    def wait_for_issued(self, count):
+        """Wait until the page made ``count`` polls, and they were answered."""
+        wait_until(
+            self.page,
+            lambda: self.page.evaluate(
+                "(count) => window.__netsightPolls.length >= count && window.__netsightPolls.every((p) => p.settled)",
+                count,
+            ),
+            what=f"{count} polls answered",
+        )
+
+    def wait_for_held(self, count=1):
+        """Wait until ``count`` polls wait for the test's answer."""
+        wait_until(self.page, lambda: len(self.held) >= count, what=f"{count} held polls")
+
+    def answer(self, status=200, json=None, body="", headers=None, content_type="text/html; charset=utf-8"):
+        """Answer the first held poll (waiting for it): ``json``, or ``body``."""
+        self.wait_for_held()
+        route = self.held.pop(0)
+        if json is not None:
+            route.fulfill(status=status, headers=headers or {}, json=json)
+        else:
+            route.fulfill(status=status, headers=headers or {}, body=body, content_type=content_type)
+
+    def release(self):
+        """Let the first held poll (waiting for it) go on to the server."""
+        self.wait_for_held()
+        self.held.pop(0).continue_()
 
 
 def launch(playwright):
