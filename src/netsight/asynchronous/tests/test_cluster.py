@@ -1,0 +1,409 @@
+"""Two real Zope instances on one ZEO server: a job's life seen from the other one.
+
+One layer for the module: a ZEO server, the Plone site /plone made once
+(``zconsole run``), and two instances A and B (``runwsgi``) on it, with a
+short heartbeat so that the tests take seconds. Jobs start on A over HTTP;
+B watches them. A is stopped (SIGTERM, SIGINT: its handlers mark its jobs
+``interrupted``, then the signal goes on and the process ends by itself)
+or killed (SIGKILL: its heartbeat stops, B reads its jobs ``interrupted``
+after ``heartbeat-timeout``, and housekeeping marks them); every such test
+starts A again. A burst of jobs on A shows its bounded pool from outside:
+the thread count of the process (/proc), the queue positions, every
+result fetched on B.
+
+The measured times are printed (stderr) as the tests run.
+"""
+
+from plone.testing import Layer
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+from netsight.asynchronous import registry
+from netsight.asynchronous.tests.instances import Client
+from netsight.asynchronous.tests.instances import Cluster
+from netsight.asynchronous.tests.instances import logs_on_failure
+from netsight.asynchronous.tests.instances import MANAGER
+from netsight.asynchronous.tests.instances import MEMBER
+from netsight.asynchronous.tests.instances import STOP_TIMEOUT
+from netsight.asynchronous.tests.instances import wait_until
+
+import lxml.html
+import re
+import signal
+import sys
+import threading
+import time
+import unittest
+
+
+SITE_PATH = "/plone"
+POOL_SIZE = 2
+HEARTBEAT_INTERVAL = 0.5
+HEARTBEAT_TIMEOUT = 4
+HOUSEKEEPING_INTERVAL = 1
+PRODUCT_CONFIG = {
+    "pool-size": str(POOL_SIZE),
+    "heartbeat-interval": str(HEARTBEAT_INTERVAL),
+    "heartbeat-timeout": str(HEARTBEAT_TIMEOUT),
+    "housekeeping-interval": str(HOUSEKEEPING_INTERVAL),
+}
+DEADLINE = 60  # seconds for what takes a second or two
+SIGNAL_DEADLINE = 30  # seconds from a signal to the job read as interrupted on B
+KILL_SLACK = 6  # seconds beyond heartbeat-timeout (+ one interval) for SIGKILL
+LONG_JOB = {"steps": "200", "delay": "0.1"}  # 20 s of work, a progress report every 0.1 s
+INTERRUPTED_TEXT = "The server was stopped before the process completed."
+BURST = 30
+ENDED = frozenset({registry.DONE, registry.FAILED, registry.CANCELLED, registry.INTERRUPTED})
+# ZEO sends a commit's invalidations to the other clients asynchronously:
+# right after A committed a new process (its start answered 303), B may
+# still miss its record for a moment, and answer 404 (a few first polls in
+# a hundred, on this machine; ``server-sync on`` in the ClientStorage
+# closes the window). The first look on another instance waits for it.
+VISIBLE_DEADLINE = 10
+
+
+class TwoInstancesLayer(Layer):
+    """A ZEO server, the site /plone, instances A and B."""
+
+    def setUp(self):
+        self.cluster = Cluster("netsight-async-cluster")
+        zeo = self.cluster.zeo_server()
+        zeo.start()
+        a, b = (self.cluster.instance(zeo=zeo, product_config=PRODUCT_CONFIG) for _ in range(2))
+        a.create_site(SITE_PATH)  # zconsole run, on the ZEO server
+        a.start()
+        b.start()
+        self["zeo"], self["a"], self["b"] = zeo, a, b
+
+    def tearDown(self):
+        self.cluster.close()
+        del self["zeo"], self["a"], self["b"]
+
+
+TWO_INSTANCES = TwoInstancesLayer(name="NetsightAsync:TwoInstances")
+
+
+def report(text):
+    """A measured figure, in the test run's output."""
+    print(f"\n    [{text}]", file=sys.stderr, end="")
+
+
+class Job:
+    """A process started over HTTP: its id and the path of its view."""
+
+    def __init__(self, view_path, process_id):
+        self.view_path = view_path  # /plone/@@steady
+        self.process_id = process_id
+
+    def url(self, instance, page, **query):
+        extra = "".join(f"&{key}={value}" for key, value in query.items())
+        return f"{instance.url}{self.view_path}/{page}?process_id={self.process_id}{extra}"
+
+
+class TestTwoInstances(unittest.TestCase):
+    layer = TWO_INSTANCES
+
+    def setUp(self):
+        self.a = self.layer["a"]
+        self.b = self.layer["b"]
+        for instance in (self.a, self.b):  # a test before may have failed with A down
+            if not instance.running:
+                instance.start()
+
+    # Helpers.
+
+    def start(self, client, instance, view="steady", **form):
+        """POST to ``view`` of the site on ``instance``; the Job."""
+        site_url = instance.url + SITE_PATH
+        token = client.token(f"{site_url}/@@own-template")
+        self.assertTrue(token)
+        response = client.post(f"{site_url}/@@{view}", {"_authenticator": token, **form})
+        self.assertEqual(response.status, 303, response.text[:500])
+        location = urlsplit(response.location)
+        self.assertEqual(f"{location.scheme}://{location.netloc}", instance.url)
+        self.assertRegex(location.path, rf"^{re.escape(SITE_PATH)}/@@{re.escape(view)}/processing$")
+        (process_id,) = parse_qs(location.query)["process_id"]
+        self.assertRegex(process_id, r"^[0-9a-f]{32}$")
+        return Job(location.path.rsplit("/", 1)[0], process_id)
+
+    def status(self, client, instance, job):
+        """The ``completed`` JSON of ``job`` as ``instance`` answers it (with the HTTP status)."""
+        response = client.get(job.url(instance, "completed", output_json=1))
+        content_type = response.headers.get("Content-Type", "").split(";")[0]
+        self.assertEqual(content_type, "application/json", response.text[:500])
+        return response.status, response.json()
+
+    def poll(self, client, instance, job, predicate, what, timeout=DEADLINE, fail_if_ended=True):
+        """Poll ``job`` on ``instance`` until ``predicate(answer)``; the answer.
+
+        An answer in an ended state that is not the one awaited fails at
+        once (with ``fail_if_ended``). A 404 is accepted only before the
+        first answer, for VISIBLE_DEADLINE seconds: ZEO tells the other
+        instances of a commit asynchronously, so that B may miss a record
+        that A committed a moment before (see VISIBLE_DEADLINE).
+        """
+        asked = time.monotonic()
+        seen = False
+        last = None
+
+        def look():
+            nonlocal seen, last
+            code, answer = last = self.status(client, instance, job)
+            if code == 404 and not seen and time.monotonic() - asked < VISIBLE_DEADLINE:
+                return None
+            self.assertEqual(code, 200, answer)
+            seen = True
+            if predicate(answer):
+                return answer
+            if fail_if_ended:
+                self.assertNotIn(answer["state"], ENDED, f"{job.process_id} on {instance.url}, for {what}: {answer}")
+            return None
+
+        # The logs' tails come with logs_on_failure, around each test.
+        return wait_until(look, timeout, f"{job.process_id} on {instance.url}: {what}", lambda: f"last answer: {last}")
+
+    def running_with_progress(self, client, instance, job):
+        return self.poll(
+            client,
+            instance,
+            job,
+            lambda answer: answer["state"] == registry.RUNNING
+            and isinstance(answer["completed"], (int, float))
+            and not isinstance(answer["completed"], bool)
+            and answer["completed"] > 0,
+            "running, with progress",
+        )
+
+    def assert_interrupted(self, answer, reason=None):
+        self.assertEqual(answer["state"], registry.INTERRUPTED, answer)
+        self.assertEqual(answer["completed"], "ERROR", answer)
+        self.assertEqual(answer["progress"], "ERROR", answer)
+        self.assertEqual(answer["error"], INTERRUPTED_TEXT, answer)
+        if reason is not None:
+            self.assertIn(reason, answer.get("error_detail", ""), answer)
+
+    def restart_a(self):
+        """Start A again (it ended) and check it answers."""
+        self.assertFalse(self.a.running)
+        self.a.start()
+
+    # The tests.
+
+    def test_stopped_by_a_signal_reads_interrupted_on_the_other_instance(self):
+        """SIGTERM (a service manager's stop) and SIGINT (Ctrl-C) while a job runs on A."""
+        manager = Client(*MANAGER)
+        for sig, codes in ((signal.SIGTERM, (0, -signal.SIGTERM)), (signal.SIGINT, (0, -signal.SIGINT))):
+            with self.subTest(signal=sig.name), logs_on_failure(self.a, self.b):
+                if not self.a.running:  # the subtest before failed with A down
+                    self.a.start()
+                job = self.start(manager, self.a, **LONG_JOB)
+                self.running_with_progress(manager, self.b, job)
+
+                # Send the signal and watch on B while A ends; then see that
+                # A ended by itself (the handler chained to the signal's
+                # previous handler), without the fixture's SIGKILL.
+                sent = time.monotonic()
+                self.a.process.send(sig)
+                answer = self.poll(
+                    manager, self.b, job, lambda answer: answer["state"] != registry.RUNNING, "no longer running",
+                    timeout=SIGNAL_DEADLINE,
+                )
+                seen = time.monotonic() - sent
+                self.assert_interrupted(answer, registry.STOPPED_REASON)
+                ended = self.a.process.wait(STOP_TIMEOUT)
+                exited = time.monotonic() - sent
+                if not ended:
+                    self.a.kill()
+                self.assertTrue(ended, f"A did not end within {STOP_TIMEOUT}s of {sig.name}")
+                self.assertIn(self.a.process.returncode, codes)
+                report(
+                    f"{sig.name}: interrupted on B after {seen:.2f}s; A exited by itself after "
+                    f"{exited:.2f}s, code {self.a.process.returncode}"
+                )
+
+                # After the restart (a new instance id), the job still reads
+                # interrupted, on A as on B; its housekeeping changes nothing.
+                self.restart_a()
+                for instance in (self.a, self.b):
+                    code, answer = self.status(manager, instance, job)
+                    self.assertEqual(code, 200, answer)
+                    self.assert_interrupted(answer, registry.STOPPED_REASON)
+                # The processing page says so too (500, the page of an ended process).
+                response = manager.get(job.url(self.a, "processing"))
+                self.assertEqual(response.status, 500)
+                self.assertIn(INTERRUPTED_TEXT, response.text)
+
+    def test_killed_reads_interrupted_after_the_heartbeat_timeout(self):
+        """SIGKILL: no handler runs; B reads the job interrupted once A's heartbeat is stale,
+        then B's housekeeping marks it with the reason."""
+        manager = Client(*MANAGER)
+        with logs_on_failure(self.a, self.b):
+            job = self.start(manager, self.a, **LONG_JOB)
+            self.running_with_progress(manager, self.b, job)
+            killed = time.monotonic()
+            self.assertEqual(self.a.kill(), -signal.SIGKILL)
+            answer = self.poll(
+                manager, self.b, job, lambda answer: answer["state"] != registry.RUNNING, "no longer running",
+                timeout=HEARTBEAT_TIMEOUT + HEARTBEAT_INTERVAL + KILL_SLACK,
+            )
+            seen = time.monotonic() - killed
+            self.assert_interrupted(answer)
+            # Derived from the heartbeat: not before a good part of the
+            # timeout passed (the last beat was at most an interval before
+            # the kill, later only if A's maintenance thread lagged).
+            self.assertGreater(seen, HEARTBEAT_TIMEOUT / 2)
+            answer = self.poll(
+                manager, self.b, job, lambda answer: registry.DEAD_REASON in answer.get("error_detail", ""),
+                "marked by housekeeping", fail_if_ended=False,
+            )
+            marked = time.monotonic() - killed
+            self.assert_interrupted(answer, registry.DEAD_REASON)
+            report(
+                f"SIGKILL: interrupted on B after {seen:.2f}s (heartbeat-timeout {HEARTBEAT_TIMEOUT}s, "
+                f"interval {HEARTBEAT_INTERVAL}s); marked dead after {marked:.2f}s"
+            )
+            self.restart_a()
+            code, answer = self.status(manager, self.a, job)
+            self.assertEqual(code, 200, answer)
+            self.assert_interrupted(answer, registry.DEAD_REASON)
+
+    def test_pool_is_bounded_seen_from_outside(self):
+        """30 jobs at once on A: at most pool-size worker threads in A's process; they
+        wait in a queue (with their positions); all 30 done and fetched on B."""
+        with logs_on_failure(self.a, self.b):
+            self.warm_up()
+            baseline = self.steady_thread_count()
+            clients = [Client(*MEMBER) for _ in range(BURST)]
+            jobs = [None] * BURST
+            errors = []
+            barrier = threading.Barrier(BURST)
+            samples = []
+            sampling = threading.Event()
+
+            def sample():
+                while not sampling.is_set():
+                    try:
+                        samples.append(self.a.threads())
+                    except (OSError, ValueError):  # A ended: the test fails elsewhere
+                        return
+                    sampling.wait(0.02)  # the sampling's pace
+
+            def post(number):
+                try:
+                    client = clients[number]
+                    token = client.token(f"{self.a.url}{SITE_PATH}/@@own-template")
+                    barrier.wait(DEADLINE)
+                    response = client.post(
+                        f"{self.a.url}{SITE_PATH}/@@steady",
+                        {"_authenticator": token, "steps": str(steps_of(number)), "delay": "0.15"},
+                    )
+                    assert response.status == 303, (response.status, response.text[:300])
+                    process_id = parse_qs(urlsplit(response.location).query)["process_id"][0]
+                    jobs[number] = Job(f"{SITE_PATH}/@@steady", process_id)
+                except BaseException as exc:  # reported by the test's thread
+                    errors.append(exc)
+                    barrier.abort()
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            self.addCleanup(sampler.join, DEADLINE)
+            self.addCleanup(sampling.set)
+            posters = [threading.Thread(target=post, args=(number,), daemon=True) for number in range(BURST)]
+            for thread in posters:
+                thread.start()
+            for thread in posters:
+                thread.join(DEADLINE)
+            self.assertFalse(errors, errors)
+            self.assertNotIn(None, jobs)
+            self.assertEqual(len({job.process_id for job in jobs}), BURST)
+
+            # Right after the burst, most jobs wait in A's queue: the JSON
+            # says so, with how many are ahead. Read on A, from the last.
+            member = Client(*MEMBER)
+            queued = []
+            for job in reversed(jobs):
+                code, answer = self.status(member, self.a, job)
+                self.assertEqual(code, 200, answer)
+                if answer["state"] == registry.QUEUED:
+                    self.assertIsInstance(answer["queue_position"], int, answer)
+                    self.assertGreaterEqual(answer["queue_position"], 0, answer)
+                    self.assertIs(answer["completed"], False, answer)
+                    queued.append(answer["queue_position"])
+            self.assertTrue(queued and max(queued) > 0, f"no queued job with a job ahead was seen: {queued}")
+
+            # Every job ends, done, as B sees it; B hands out every result.
+            for job in jobs:
+                self.poll(member, self.b, job, lambda answer: answer["state"] == registry.DONE, "done")
+            for number, job in enumerate(jobs):
+                response = member.get(job.url(self.b, "result"))
+                self.assertEqual(response.status, 200, response.text[:500])
+                self.assertEqual(result_heading(response), f"Done after {steps_of(number)} steps")
+            sampling.set()
+            sampler.join(DEADLINE)
+
+            # The workers end once the queue is empty.
+            wait_until(lambda: self.a.threads() == baseline, DEADLINE, "A's worker threads to end", self.a.log_tail)
+            peak = max(samples)
+            report(
+                f"pool: {BURST} jobs, A's threads: {baseline} before, at most {peak} during "
+                f"({len(samples)} samples), {max(queued)} ahead of a queued job at most"
+            )
+            # The maintenance thread exists from start-up (warm_up checks it):
+            # the jobs add their pool's threads, no more.
+            self.assertLessEqual(peak, baseline + POOL_SIZE, samples)
+            self.assertGreater(peak, baseline, "the sampling saw no worker thread")
+
+    def warm_up(self):
+        """A few jobs on A, so that everything made on first use exists; fetched on B."""
+        started = self.steady_thread_count()
+        member = Client(*MEMBER)
+        jobs = [self.start(member, self.a, steps="1", delay="0.05") for _ in range(3)]
+        for job in jobs:
+            self.poll(member, self.b, job, lambda answer: answer["state"] == registry.DONE, "done")
+            self.assertEqual(member.get(job.url(self.b, "result")).status, 200)
+        after = self.steady_thread_count()
+        # The maintenance thread starts with Zope (IProcessStarting): the
+        # first jobs make no thread that stays.
+        self.assertEqual(after, started, "a thread stayed after the first jobs")
+
+    def steady_thread_count(self):
+        """A's thread count once it stays the same for half a second."""
+        seen = []
+
+        def settled():
+            seen.append(self.a.threads())
+            return len(seen) >= 10 and len(set(seen[-10:])) == 1
+
+        wait_until(settled, DEADLINE, "A's thread count to settle", self.a.log_tail)
+        return seen[-1]
+
+    def test_one_shot_across_instances(self):
+        """Started on A, watched and fetched on B; then gone on A as on B."""
+        member = Client(*MEMBER)
+        with logs_on_failure(self.a, self.b):
+            job = self.start(member, self.a, steps="3", delay="0.1")
+            answers = []
+            self.poll(
+                member, self.b, job, lambda answer: answers.append(answer) or answer["state"] == registry.DONE, "done"
+            )
+            self.assertEqual(answers[-1]["completed"], 100)
+            response = member.get(job.url(self.b, "result"))
+            self.assertEqual(response.status, 200, response.text[:500])
+            self.assertEqual(result_heading(response), "Done after 3 steps")
+            self.assertEqual(member.get(job.url(self.a, "result")).status, 404)
+            self.assertEqual(member.get(job.url(self.b, "result")).status, 404)
+            for instance in (self.a, self.b):
+                code, answer = self.status(member, instance, job)
+                self.assertEqual((code, answer["state"]), (404, "unknown"))
+
+
+def result_heading(response):
+    """The text of the steady view's ``<h1 id='result'>`` (the page went through Plone's transforms)."""
+    headings = lxml.html.fromstring(response.body).xpath("//h1[@id='result']")
+    assert len(headings) == 1, response.text[:500]
+    return headings[0].text_content()
+
+
+def steps_of(number):
+    """The steps of the burst's job ``number``: 1 to 3, so that each result says which it is."""
+    return 1 + number % 3
