@@ -3,10 +3,12 @@
 The records live in BTrees under the root of the main database (not in any
 Zope folder, so nothing on the web can reach them), keyed by process id, so
 that every Zope instance sharing the database (ZEO, RelStorage) answers for
-every process. Beside them: the queue of each instance (for a queued job's
-position), the active processes of each instance (for marking those of a
+every process. Beside them: the active (queued and running) processes of
+each instance (for a queued job's position, and for marking those of a
 stopped or dead instance), the ended processes by end time (for expiry),
-and each instance's heartbeat.
+and each instance's heartbeat. The indexes are keyed so that concurrent
+writers touch different keys (a random process id, an end time): starting
+a job writes its record only.
 
 Reading uses the caller's connection and never writes; what a process
 reads as (``effective_state``) is derived from its record and its
@@ -22,6 +24,7 @@ from persistent import Persistent
 from ZODB.POSException import ConflictError
 
 import logging
+import random
 import time
 import transaction
 
@@ -29,11 +32,11 @@ import transaction
 logger = logging.getLogger("netsight.async")
 
 ROOT_KEY = "netsight.async.processes"
-QUEUE_KEY = "netsight.async.queue"  # (instance id, ticket) -> process id
 ACTIVE_KEY = "netsight.async.active"  # (instance id, process id) -> True
 ENDED_KEY = "netsight.async.ended"  # (end time, process id) -> True
 INSTANCES_KEY = "netsight.async.instances"  # instance id -> InstanceRecord
-ATTEMPTS = 5
+ATTEMPTS = 20  # of a short registry transaction that meets ConflictErrors
+BACKOFF = 0.005  # seconds: the first retry's longest wait; doubled at each, up to 1 s
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -193,14 +196,21 @@ def effective_state(connection, record, timeout, now=None):
 
 
 def queue_position(connection, record):
-    """How many jobs of the same instance are ahead of a queued one (None if not queued)."""
+    """How many jobs of the same instance wait ahead of a queued one (None if not queued).
+
+    It reads the instance's active records: a queue is as long as the jobs
+    waiting in it, so this stays cheap while the registry grows.
+    """
     if record.state != QUEUED or record.ticket is None:
         return None
-    queue = connection.root().get(QUEUE_KEY)
-    if queue is None:
-        return 0
-    low, key = (record.instance, -1), (record.instance, record.ticket)
-    return len(queue.keys(min=low, max=key, excludemax=True))
+    root = connection.root()
+    processes = root.get(ROOT_KEY)
+    ahead = 0
+    for pid in active_of(root, record.instance):
+        other = processes.get(pid)
+        if other is not None and other.state == QUEUED and (other.ticket or 0) < record.ticket:
+            ahead += 1
+    return ahead
 
 
 # Writing.
@@ -321,6 +331,7 @@ def in_own_transaction(db, func):
             if attempt == ATTEMPTS:
                 raise
             logger.debug("Conflict in a registry write, retrying")
+            time.sleep(random.uniform(0, min(1.0, BACKOFF * 2**attempt)))  # as Zope's delay_retry
         except BaseException:
             manager.abort()
             raise
@@ -344,10 +355,6 @@ def _tree(root, key):
 def _index(root, record, before, before_instance):
     """Keep the indexes in step with a record that was in state ``before`` of ``before_instance``."""
     pid, iid = record.process_id, record.instance
-    if before == QUEUED and record.state != QUEUED:
-        _tree(root, QUEUE_KEY).pop((before_instance, record.ticket), None)
-    if before is None and record.state == QUEUED:
-        _tree(root, QUEUE_KEY)[(iid, record.ticket)] = pid
     if before in ACTIVE and (record.state not in ACTIVE or iid != before_instance):
         _tree(root, ACTIVE_KEY).pop((before_instance, pid), None)
     if record.state in ACTIVE and (before not in ACTIVE or iid != before_instance):
@@ -358,8 +365,6 @@ def _index(root, record, before, before_instance):
 
 def _remove(root, record):
     pid = record.process_id
-    if record.state == QUEUED:
-        _tree(root, QUEUE_KEY).pop((record.instance, record.ticket), None)
     if record.state in ACTIVE:
         _tree(root, ACTIVE_KEY).pop((record.instance, pid), None)
     if record.finished is not None:
