@@ -201,13 +201,21 @@ class StatusPages:
         """The URL of one of this view's status pages for a process."""
         return f"{self.view_url()}/{page}?process_id={process_id}"
 
-    def login_url(self):
-        """Where a browser whose session ended logs in again ('' in plain Zope)."""
+    def login_url(self, process_id=None):
+        """Where a browser whose session ended logs in again ('' in plain Zope).
+
+        It comes back to the processing page of ``process_id``, or else to
+        the URL of this request.
+        """
         site = getSite()
         if site is None or not hasattr(site, "portal_url"):
             return ""
-        came_from = quote(self.request.get("ACTUAL_URL", ""), safe="")
-        return f"{site.absolute_url()}/login?came_from={came_from}"
+        if process_id:
+            back = self.status_url("processing", process_id)
+        else:
+            query = self.request.get("QUERY_STRING", "")
+            back = self.request.get("ACTUAL_URL", "") + (f"?{query}" if query else "")
+        return f"{site.absolute_url()}/login?came_from={quote(back, safe='')}"
 
     def resource_url(self, name):
         """The URL of one of the add-on's resources (the script, the spinner).

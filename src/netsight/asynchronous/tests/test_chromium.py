@@ -28,9 +28,13 @@ from netsight.asynchronous.tests.chromium import start_job
 from netsight.asynchronous.tests.chromium import status_json
 from netsight.asynchronous.tests.chromium import submit
 from netsight.asynchronous.tests.chromium import wait_until
+from netsight.asynchronous.tests.views import GATES
 
+import os
 import re
+import threading
 import time
+import uuid
 
 
 # Polled in the page every 50 ms: records each distinct (progress, message)
@@ -292,7 +296,7 @@ class TestUnderARealNetwork(ChromiumTestCase):
                 # Plone's login form, back here afterwards.
                 login, came_from = login_url.split("?came_from=")
                 self.assertEqual(login, f"{self.site_url}/login")
-                self.assertTrue(page.url.startswith(unquote(came_from)), came_from)
+                self.assertEqual(unquote(came_from), page.url)  # the processing page, its process_id too
                 self.assert_no_more_polls(page, polls)
 
     def test_retry_after_and_the_clock_standing_still(self):
@@ -467,3 +471,39 @@ class TestUser(ChromiumTestCase):
         self.assertNotIn("Manager", seen["roles"])
         self.assertEqual(seen["kwargs"]["kind"], "check")
         self.assertEqual(seen["method"], "POST")
+
+
+class TestCancelButton(ChromiumTestCase):
+    """The processing page's Cancel button: a form that POSTs to ``cancel``."""
+
+    def gate(self):
+        key = uuid.uuid4().hex
+        GATES[key] = threading.Event()
+        self.addCleanup(GATES.pop, key)
+        self.addCleanup(GATES[key].set)  # run first: the job ends
+        return key
+
+    def assert_cancelled(self, view_url):
+        ended = self.page.locator(".netsight-async-ended")
+        expect(ended.locator("h1")).to_have_text("The process was cancelled.")
+        expect(ended.locator("a.netsight-async-ended-back")).to_have_attribute("href", at_view(view_url))
+        expect(self.page.locator(".netsight-async-running")).to_be_hidden()
+
+    def test_a_running_job(self):
+        view_url = self.start("gate", gate=self.gate(), report="1")
+        self.page.wait_for_url(PROCESSING_URL)
+        self.page.get_by_role("button", name="Cancel").click()
+        self.assert_cancelled(view_url)
+
+    def test_a_waiting_job(self):
+        os.environ["NETSIGHT_ASYNC_POOL_SIZE"] = "1"
+        self.addCleanup(os.environ.pop, "NETSIGHT_ASYNC_POOL_SIZE")
+        gate = self.gate()
+        _context, other = self.new_page()
+        start_job(other, self.site_url, "gate", gate=gate)  # takes the only place
+        other.wait_for_url(PROCESSING_URL)
+        view_url = self.start("gate", gate=gate)
+        self.page.wait_for_url(PROCESSING_URL)
+        expect(self.page.locator(".netsight-async-status")).to_have_text("Waiting to start")
+        self.page.get_by_role("button", name="Cancel").click()
+        self.assert_cancelled(view_url)

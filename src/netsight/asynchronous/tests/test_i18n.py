@@ -13,15 +13,24 @@ import re
 LOCALES = Path(__file__).parent.parent / "locales"
 MSGIDS = {
     "back_to_form",
+    "cancel_button",
+    "cancelling",
     "connection_retrying",
     "elapsed_time",
     "form_refused",
     "form_refused_help",
+    "log_in_again",
     "no_such_process",
     "percentage_completion",
+    "process_cancelled",
     "process_failed",
+    "process_interrupted",
     "processing_title",
+    "progress_label",
+    "session_ended",
     "time_remaining",
+    "waiting",
+    "waiting_ahead",
 }
 
 
