@@ -9,15 +9,15 @@ import re
 import sys
 
 
-RAN = re.compile(
-    r"^\s*Ran (\d+) tests? with (\d+) failures?, (\d+) errors?(?:,? and (\d+) skipped)?"
+RAN = re.compile(  # searched anywhere in a line: a test's own output may precede it
+    r"\bRan (\d+) tests? with (\d+) failures?, (\d+) errors?(?:,? and (\d+) skipped)?"
 )
 
 tests = failed = skipped = 0
 for line in sys.stdin:
     sys.stdout.write(line)
     sys.stdout.flush()
-    if match := RAN.match(line):
+    if match := RAN.search(line):
         tests += int(match[1])
         failed += int(match[2]) + int(match[3])
         skipped += int(match[4] or 0)

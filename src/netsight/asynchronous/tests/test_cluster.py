@@ -85,7 +85,7 @@ TWO_INSTANCES = TwoInstancesLayer(name="NetsightAsync:TwoInstances")
 
 def report(text):
     """A measured figure, in the test run's output."""
-    print(f"\n    [{text}]", file=sys.stderr, end="")
+    print(f"\n    [{text}]", file=sys.stderr)
 
 
 class Job:
