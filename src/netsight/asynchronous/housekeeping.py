@@ -20,10 +20,14 @@ logger = logging.getLogger("netsight.async")
 BATCH = 100
 
 
-def run(db, this_instance, now=None):
-    """One pass: returns ``(interrupted, removed)``, the numbers of records changed."""
+def run(db, this_instance, now=None, deadline=None):
+    """One pass: returns ``(interrupted, removed)``, the numbers of records changed.
+
+    Expiry stops at ``deadline`` (a ``time.monotonic()``), to go on at the
+    next pass: the heartbeat of this instance waits meanwhile.
+    """
     now = time.time() if now is None else now
-    return mark_dead(db, this_instance, now), expire(db, now)
+    return mark_dead(db, this_instance, now), expire(db, now, deadline)
 
 
 def mark_dead(db, this_instance, now):
@@ -31,10 +35,15 @@ def mark_dead(db, this_instance, now):
     timeout = settings.get("heartbeat-timeout")
 
     def dead_instances(root):
+        beats = registry.instances(root)
+        # Instances with active jobs but no heartbeat record (one that died
+        # before its first beat) are candidates too; effective_state decides.
+        candidates = set(beats) | registry.active_instances(root)
         return [
             iid
-            for iid, beat in registry.instances(root).items()
-            if iid != this_instance and (beat.stopped or now - beat.beat > timeout)
+            for iid in candidates
+            if iid != this_instance
+            and (iid not in beats or beats[iid].stopped or now - beats[iid].beat > timeout)
         ]
 
     def interrupt_stale(root, iid):
@@ -58,7 +67,7 @@ def mark_dead(db, this_instance, now):
     return marked
 
 
-def expire(db, now):
+def expire(db, now, deadline=None):
     """Forget the processes that ended more than ``expiry`` seconds ago, unfetched."""
     before = now - settings.get("expiry")
 
@@ -71,7 +80,7 @@ def expire(db, now):
     removed = 0
     while count := registry.in_own_transaction(db, remove_batch):
         removed += count
-        if count < BATCH:
+        if count < BATCH or (deadline is not None and time.monotonic() > deadline):
             break
     if removed:
         logger.info("netsight.async housekeeping: %d ended processes expired", removed)

@@ -12,10 +12,12 @@ the handler that was there before (Zope's, waitress's, or the default).
 from netsight.asynchronous import housekeeping
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
+from netsight.asynchronous.pool import POOL
 
 import itertools
 import logging
 import os
+import random
 import secrets
 import signal
 import socket
@@ -25,11 +27,26 @@ import time
 
 logger = logging.getLogger("netsight.async")
 
-INSTANCE_ID = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STOP_DEADLINE = 3.0  # seconds the signal handler spends marking jobs, at most
+LOST_REASON = "its worker lost it (the database could not be reached when it ended)"
 
-_tickets = itertools.count(1)
 _cancels = set()  # ids of this instance's processes asked to stop
+
+
+def _new_identity():
+    global _instance_id, _tickets
+    _instance_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    _tickets = itertools.count(1)
+
+
+_new_identity()
+os.register_at_fork(after_in_child=_new_identity)  # a forked worker is an instance of its own
+
+
+def instance_id():
+    """This instance's id: host, process id and a random part."""
+    return _instance_id
 
 
 def next_ticket():
@@ -38,8 +55,13 @@ def next_ticket():
 
 
 def ask_to_cancel(process_id):
-    """Note here that ``process_id`` was asked to stop (checked without a ZODB load)."""
-    _cancels.add(process_id)
+    """Note here that ``process_id`` was asked to stop (checked without a ZODB load).
+
+    Only for a job that this instance runs: the others are no business of
+    this memory.
+    """
+    if POOL.running(process_id):
+        _cancels.add(process_id)
 
 
 def cancel_asked(process_id):
@@ -75,28 +97,39 @@ class Maintenance(threading.Thread):
             try:
                 busy = self.beat(db)
                 if time.monotonic() >= next_housekeeping:
-                    next_housekeeping = time.monotonic() + settings.get("housekeeping-interval")
-                    housekeeping.run(db, INSTANCE_ID)
+                    # Jittered, so that instances started together do not sweep together.
+                    next_housekeeping = time.monotonic() + settings.get("housekeeping-interval") * random.uniform(0.8, 1.2)
+                    housekeeping.run(db, instance_id(), deadline=time.monotonic() + heartbeat_interval() / 2)
             except Exception:  # a closed database (tests, scripts), a lost ZEO server: try later
                 logger.debug("netsight.async maintenance failed", exc_info=True)
-            interval = settings.get("heartbeat-interval")
+            interval = heartbeat_interval()
             wait = interval if busy else max(0.0, min(next_housekeeping - time.monotonic(), interval * 6))
             self._wake.wait(wait)
             self._wake.clear()
 
     def beat(self, db):
-        """If this instance has jobs: write its heartbeat, and learn of cancel requests."""
+        """If this instance has jobs: write its heartbeat, and learn of cancel requests.
+
+        An active record of this instance that its pool no longer holds (its
+        worker could not write its end: the database was out of reach) is
+        interrupted, so that it does not read "running" for ever.
+        """
+        iid, now, timeout = instance_id(), time.time(), settings.get("heartbeat-timeout")
 
         def write(root):
-            pids = registry.active_of(root, INSTANCE_ID)
+            pids = registry.active_of(root, iid)
             if not pids:
                 return False
-            registry.beat_in(root, INSTANCE_ID)
+            registry.beat_in(root, iid)
             processes = root.get(registry.ROOT_KEY)
             for pid in pids:
                 record = processes.get(pid)
-                if record is not None and record.cancel_requested:
+                if record is None:
+                    continue
+                if record.cancel_requested:
                     ask_to_cancel(pid)
+                if not POOL.holds(pid) and now - (record.started or record.created) > timeout:
+                    registry.change_in(root, pid, lambda r: r.interrupt(LOST_REASON))
             return True
 
         return bool(registry.in_own_transaction(db, write))
@@ -121,7 +154,19 @@ def install_signal_handlers():
     return True
 
 
+def heartbeat_interval():
+    """``heartbeat-interval``, at most a third of ``heartbeat-timeout`` (else live jobs would read dead)."""
+    interval, timeout = settings.get("heartbeat-interval"), settings.get("heartbeat-timeout")
+    if interval > timeout / 3:
+        logger.warning("netsight.async: heartbeat-interval %s is over a third of heartbeat-timeout %s", interval, timeout)
+        return timeout / 3
+    return interval
+
+
 def _handler(previous):
+    if previous is None:  # installed by C code, unknown to Python: act as the default
+        previous = signal.SIG_DFL
+
     def handler(signum, frame):
         stopped(MAINTENANCE.db)
         if callable(previous):
@@ -136,17 +181,23 @@ def _handler(previous):
 
 
 def stopped(db):
-    """This instance stops: its queued and running jobs are interrupted."""
+    """This instance stops: its queued and running jobs are interrupted.
+
+    First the instance says it stopped (one small write: from then on every
+    instance reads its jobs as interrupted), then each job is marked, in a
+    transaction of its own, for at most ``STOP_DEADLINE`` seconds: a signal
+    handler must not keep a stopping server waiting.
+    """
     if db is None:
         return
-
-    def mark(root):
-        for pid in registry.active_of(root, INSTANCE_ID):
-            registry.change_in(root, pid, lambda record: record.interrupt(registry.STOPPED_REASON))
-        registry.beat_in(root, INSTANCE_ID, stopped=True)
-
+    iid, deadline = instance_id(), time.monotonic() + STOP_DEADLINE
     try:
-        registry.in_own_transaction(db, mark)
+        registry.in_own_transaction(db, lambda root: registry.beat_in(root, iid, stopped=True), attempts=2)
+        pids = registry.in_own_transaction(db, lambda root: registry.active_of(root, iid), attempts=1)
+        for pid in pids:
+            if time.monotonic() > deadline:
+                break
+            registry.change(db, pid, lambda record: record.interrupt(registry.STOPPED_REASON), attempts=2)
     except Exception:
         logger.exception("netsight.async: could not mark the jobs of this stopping instance")
     else:

@@ -48,6 +48,16 @@ class Pool:
         job.discard()
         return True
 
+    def running(self, process_id):
+        """Whether this pool runs ``process_id`` now."""
+        with self._lock:
+            return process_id in self._running
+
+    def holds(self, process_id):
+        """Whether this pool runs ``process_id`` or has it in its queue."""
+        with self._lock:
+            return process_id in self._running or any(job.process_id == process_id for job in self._queue)
+
     def busy(self):
         with self._lock:
             return bool(self._queue or self._running)

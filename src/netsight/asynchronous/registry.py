@@ -21,7 +21,7 @@ ConflictError: they never commit the half-done work of a job.
 from BTrees.OOBTree import OOBTree
 from numbers import Real
 from persistent import Persistent
-from ZODB.POSException import ConflictError
+from transaction.interfaces import TransientError
 
 import logging
 import random
@@ -225,14 +225,13 @@ def add(connection, record, instance, ticket):
     _index(root, record, None, instance)
 
 
-def change(db, process_id, func):
+def change(db, process_id, func, attempts=None):
     """Call ``func(record)`` and commit, in a transaction of its own.
 
     Returns what ``func`` returned, or None when there is no such record.
     The indexes follow the record's state.
     """
-
-    return in_own_transaction(db, lambda root: change_in(root, process_id, func))
+    return in_own_transaction(db, lambda root: change_in(root, process_id, func), attempts)
 
 
 def change_in(root, process_id, func):
@@ -284,6 +283,20 @@ def active_of(root, instance_id):
     return [pid for (_iid, pid) in active.keys(min=(instance_id, ""), max=(instance_id, "\uffff"))]
 
 
+def active_instances(root):
+    """The ids of the instances that have queued or running processes."""
+    active = root.get(ACTIVE_KEY)
+    found, key = set(), None
+    while active is not None:
+        keys = active.keys(min=key, excludemin=key is not None)
+        if not keys:
+            break
+        iid = keys[0][0]
+        found.add(iid)
+        key = (iid, "\uffff")  # past this instance's keys
+    return found
+
+
 def stopped(root, instance_id):
     """Whether the instance said it stopped (SIGTERM, SIGINT)."""
     beat = (root.get(INSTANCES_KEY) or {}).get(instance_id)
@@ -316,9 +329,15 @@ def forget_instance(root, instance_id):
         del instances_tree[instance_id]
 
 
-def in_own_transaction(db, func):
-    """``func(root)`` in a short transaction on a connection of its own, retried on ConflictError."""
-    for attempt in range(1, ATTEMPTS + 1):
+def in_own_transaction(db, func, attempts=None):
+    """``func(root)`` in a short transaction on a connection of its own.
+
+    Retried, with a growing random pause, on a ConflictError or another
+    transient error (a ZEO server out of reach for a moment), ``attempts``
+    times in all (``ATTEMPTS`` by default).
+    """
+    attempts = attempts or ATTEMPTS
+    for attempt in range(1, attempts + 1):
         manager = transaction.TransactionManager()
         connection = db.open(transaction_manager=manager)
         try:
@@ -326,9 +345,9 @@ def in_own_transaction(db, func):
             result = func(connection.root())
             manager.commit()
             return result
-        except ConflictError:
+        except TransientError:
             manager.abort()
-            if attempt == ATTEMPTS:
+            if attempt == attempts:
                 raise
             logger.debug("Conflict in a registry write, retrying")
             time.sleep(random.uniform(0, min(1.0, BACKOFF * 2**attempt)))  # as Zope's delay_retry

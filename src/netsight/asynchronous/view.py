@@ -22,7 +22,7 @@ from netsight.asynchronous.exceptions import StartRefusedError
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.instance import ask_to_cancel
 from netsight.asynchronous.instance import cancel_asked
-from netsight.asynchronous.instance import INSTANCE_ID
+from netsight.asynchronous.instance import instance_id
 from netsight.asynchronous.instance import next_ticket
 from netsight.asynchronous.pages import NAMES
 from netsight.asynchronous.pages import StatusPage
@@ -98,7 +98,7 @@ class BaseAsyncView(StatusPages, BrowserView):
                 owner=owner,
                 anonymous_key=anonymous_key,
             ),
-            instance=INSTANCE_ID,
+            instance=instance_id(),
             ticket=next_ticket(),
         )
         job = worker.Job(request, process_id, self.__name__, connection.db(), owner or anonymous_key)
@@ -119,8 +119,9 @@ class BaseAsyncView(StatusPages, BrowserView):
             raise ProcessCancelled(process_id)
 
         def report(record):
-            record.report(progress, message)
-            return "cancel" if record.cancel_requested else "reported"
+            # A record that is no longer active (interrupted meanwhile) stops the job too.
+            reported = record.report(progress, message)
+            return "cancel" if record.cancel_requested or not reported else "reported"
 
         found = registry.change(self._connection().db(), process_id, report)
         if found is None:

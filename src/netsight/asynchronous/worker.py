@@ -26,7 +26,7 @@ from ZPublisher.HTTPResponse import WSGIResponse
 from netsight.asynchronous import internals
 from netsight.asynchronous import registry
 from netsight.asynchronous.instance import forget
-from netsight.asynchronous.instance import INSTANCE_ID
+from netsight.asynchronous.instance import instance_id
 from netsight.asynchronous.instance import MAINTENANCE
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.replay import CapturedResponse
@@ -201,7 +201,7 @@ def _submit_if_committed(committed, job):
 def run(job):
     """Run ``job``: mark it running, publish it, record its outcome."""
     try:
-        if not registry.change(job.db, job.process_id, lambda record: record.start(INSTANCE_ID)):
+        if not registry.change(job.db, job.process_id, lambda record: record.start(instance_id())):
             return  # cancelled or interrupted while it waited
         error, response = _publish(job)
         if job.attempt.was_cancelled:

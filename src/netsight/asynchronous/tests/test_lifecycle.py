@@ -211,7 +211,7 @@ class TestInstancesThatStoppedOrDied(LifecycleTestCase):
         self.assertEqual(self.storage_tid(), before)  # the poll derived it
         self.assertEqual(self.fresh_record(process_id).state, registry.RUNNING)
         # Housekeeping marks it, once, whoever runs it first.
-        passes = [threading.Thread(target=housekeeping.mark_dead, args=(db, instance.INSTANCE_ID, time.time())) for _ in range(3)]
+        passes = [threading.Thread(target=housekeeping.mark_dead, args=(db, instance.instance_id(), time.time())) for _ in range(3)]
         for thread in passes:
             thread.start()
         for thread in passes:
@@ -246,7 +246,7 @@ class TestInstancesThatStoppedOrDied(LifecycleTestCase):
             self.assertEqual((record.state, record.error), (registry.INTERRUPTED, registry.STOPPED_REASON))
             self.assertEqual(self.poll(process_id)["completed"], "ERROR")
         # Started again (a test, not a real restart): no longer stopped.
-        registry.in_own_transaction(db, lambda root: registry.beat_in(root, instance.INSTANCE_ID))
+        registry.in_own_transaction(db, lambda root: registry.beat_in(root, instance.instance_id()))
 
 
 class TestHeartbeat(LifecycleTestCase):
@@ -259,7 +259,7 @@ class TestHeartbeat(LifecycleTestCase):
         self.assertTrue(instance.MAINTENANCE.beat(db))
         self.assertNotEqual(self.storage_tid(), before)
         transaction.begin()
-        beat = registry.instances(self.app._p_jar.root())[instance.INSTANCE_ID]
+        beat = registry.instances(self.app._p_jar.root())[instance.instance_id()]
         self.assertLess(time.time() - beat.beat, 5)
         self.open_gate()
         self.browser.wait_for(self.url_gate, process_id)
@@ -305,3 +305,58 @@ class TestExpiry(LifecycleTestCase):
         transaction.begin()
         root = self.app._p_jar.root()
         self.assertNotIn(process_id, [pid for (_end, pid) in root[registry.ENDED_KEY].keys()])
+
+
+class TestNothingReadsRunningForEver(LifecycleTestCase):
+    """What the review found: records that no instance would ever end."""
+
+    def add_record(self, instance_id, age):
+        db = self.app._p_jar.db()
+        process_id = uuid.uuid4().hex
+
+        def add(root):
+            record = registry.ProcessRecord(process_id, "gate", "/plone", "someone")
+            registry.add(root._p_jar, record, instance_id, 1)
+            record.created = time.time() - age
+
+        registry.in_own_transaction(db, add)
+        return db, process_id
+
+    def test_an_active_record_its_pool_lost_is_interrupted_at_the_beat(self):
+        self.setting("heartbeat-timeout", 60)
+        db, process_id = self.add_record(instance.instance_id(), age=61)  # in no pool: its worker lost it
+        instance.MAINTENANCE.beat(db)
+        record = self.fresh_record(process_id)
+        self.assertEqual((record.state, record.error), (registry.INTERRUPTED, instance.LOST_REASON))
+
+    def test_an_instance_that_died_before_its_first_beat(self):
+        self.setting("heartbeat-timeout", 60)
+        db, process_id = self.add_record("died-before-beating", age=61)
+        housekeeping.mark_dead(db, instance.instance_id(), time.time())
+        self.assertEqual(self.fresh_record(process_id).state, registry.INTERRUPTED)
+
+    def test_an_interrupted_job_stops_at_its_next_report(self):
+        process_id = self.start_gated(report="1")
+        self.running(process_id)
+        registry.change(self.app._p_jar.db(), process_id, lambda r: r.interrupt(registry.DEAD_REASON))
+        # The gate stays shut: the job ends by itself, its pool thread is free again.
+        wait_until(lambda: POOL.counts() == (0, 0, 0), what="the job to stop")
+        self.assertEqual(self.fresh_record(process_id).state, registry.INTERRUPTED)
+
+    def test_the_heartbeat_fits_in_its_timeout(self):
+        self.setting("heartbeat-interval", 60)
+        self.setting("heartbeat-timeout", 60)
+        self.assertEqual(instance.heartbeat_interval(), 20)
+
+    def test_a_forked_worker_is_an_instance_of_its_own(self):
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:  # the child: say its id, and leave at once
+            os.write(write, instance.instance_id().encode())
+            os._exit(0)
+        os.close(write)
+        os.waitpid(child, 0)
+        with os.fdopen(read) as pipe:
+            child_id = pipe.read()
+        self.assertNotEqual(child_id, instance.instance_id())
+        self.assertIn(f":{child}:", child_id)
