@@ -42,6 +42,15 @@ def set_locked_body(response, body):
     response._locked_body = True
 
 
+def hold(request, obj):
+    """Keep ``obj`` alive until the request is closed, and no longer.
+
+    ``BaseRequest._hold`` is how Zope itself ties an object's life to a
+    request's (an object whose ``__del__`` cleans up); it has no public name.
+    """
+    request._hold(obj)
+
+
 def publish_job(request, app, realm, debug_mode):
     """Publish ``request`` from ``app`` as Zope's WSGI publisher does.
 

@@ -25,6 +25,7 @@ from zope.i18n import translate
 from zope.interface import alsoProvides
 from ZPublisher.mapply import mapply
 
+from netsight.asynchronous import internals
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
@@ -322,6 +323,8 @@ class StatusPages:
         if not isinstance(process_id, str) or not PROCESS_ID.fullmatch(process_id):
             return None
         record = registry.find(self._connection(), process_id)
+        if record is None:
+            record = self._find_after_sync(process_id)
         # Someone else's process, or one of another view or context, is as
         # unknown as one that does not exist.
         if (
@@ -332,6 +335,32 @@ class StatusPages:
             or not owners.may_see(record, self.request)
         ):
             return None
+        return record
+
+    def _find_after_sync(self, process_id):
+        """The record, read anew once the storage has caught up with its server.
+
+        On a ZEO client, a record that another instance committed a moment
+        ago may not have reached this instance's view of the database yet
+        (invalidations arrive asynchronously): the browser that the other
+        instance just redirected here would read 404. A round trip to the
+        server (``ping``) brings them; a new connection then sees the
+        record, and serves the rest of this request. Unknown ids cost that
+        round trip; a storage without a server (FileStorage) none.
+        """
+        ping = getattr(self._connection().db().storage, "ping", None)
+        if ping is None or getattr(self, "_fresh", None) is not None:
+            return None
+        ping()
+        manager = transaction.TransactionManager()
+        connection = self._connection().db().open(transaction_manager=manager)
+        record = registry.find(connection, process_id)
+        if record is None:
+            manager.abort()
+            connection.close()
+            return None
+        self._fresh = connection
+        internals.hold(self.request, _Closing(connection, manager))
         return record
 
     def _record(self, process_id):
@@ -365,6 +394,18 @@ class StatusPages:
 
     def _not_cached(self):
         self.request.response.setHeader("Cache-Control", "no-store")
+
+
+class _Closing:
+    """Closes a connection when the request that holds it goes."""
+
+    def __init__(self, connection, manager):
+        self.connection = connection
+        self.manager = manager
+
+    def __del__(self):
+        self.manager.abort()
+        self.connection.close()
 
 
 class StatusPage:

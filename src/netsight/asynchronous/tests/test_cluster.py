@@ -56,10 +56,8 @@ BURST = 30
 ENDED = frozenset({registry.DONE, registry.FAILED, registry.CANCELLED, registry.INTERRUPTED})
 # ZEO sends a commit's invalidations to the other clients asynchronously:
 # right after A committed a new process (its start answered 303), B may
-# still miss its record for a moment, and answer 404 (a few first polls in
-# a hundred, on this machine; ``server-sync on`` in the ClientStorage
-# closes the window). The first look on another instance waits for it.
-VISIBLE_DEADLINE = 10
+# not have them yet. The status pages then ask the server before they
+# answer 404 (pages._find_after_sync): a poll never accepts a 404.
 
 
 class TwoInstancesLayer(Layer):
@@ -137,22 +135,14 @@ class TestTwoInstances(unittest.TestCase):
         """Poll ``job`` on ``instance`` until ``predicate(answer)``; the answer.
 
         An answer in an ended state that is not the one awaited fails at
-        once (with ``fail_if_ended``). A 404 is accepted only before the
-        first answer, for VISIBLE_DEADLINE seconds: ZEO tells the other
-        instances of a commit asynchronously, so that B may miss a record
-        that A committed a moment before (see VISIBLE_DEADLINE).
+        once (with ``fail_if_ended``); a 404 fails at once too.
         """
-        asked = time.monotonic()
-        seen = False
         last = None
 
         def look():
-            nonlocal seen, last
+            nonlocal last
             code, answer = last = self.status(client, instance, job)
-            if code == 404 and not seen and time.monotonic() - asked < VISIBLE_DEADLINE:
-                return None
             self.assertEqual(code, 200, answer)
-            seen = True
             if predicate(answer):
                 return answer
             if fail_if_ended:
