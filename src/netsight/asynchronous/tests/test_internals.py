@@ -55,3 +55,16 @@ class TestInternals(unittest.TestCase):
         self.assertIsInstance(
             WSGIPublisher.transaction_pubevents(req, req.response), contextlib.AbstractContextManager
         )
+
+    def test_an_object_held_lives_until_the_request_closes(self):
+        closed = []
+
+        class Holder:
+            def __del__(self):
+                closed.append(True)
+
+        req = request()
+        internals.hold(req, Holder())
+        self.assertEqual(closed, [])
+        req.close()
+        self.assertEqual(closed, [True])
