@@ -12,7 +12,6 @@ gets the 404 of an unknown id.
 from AccessControl.ZopeSecurityPolicy import getRoles
 from Acquisition import aq_chain
 from Acquisition import aq_inner
-from contextlib import contextmanager
 from inspect import Parameter
 from inspect import signature
 from pathlib import Path
@@ -153,8 +152,8 @@ class StatusPages:
         ask_to_cancel(process_id)
         POOL.withdraw(process_id)  # if it waits here, it leaves the queue now
         if wants_json:
-            with self._fresh_connection():  # the request's own still sees the state before
-                return self._json_status(process_id)
+            self._read_anew()  # the request's own connection still sees the state before
+            return self._json_status(process_id)
         request.response.redirect(self.status_url("processing", process_id), status=303)
         return ""
 
@@ -305,18 +304,13 @@ class StatusPages:
         jars = [jar for jar in jars if jar is not None]
         return jars[-1]
 
-    @contextmanager
-    def _fresh_connection(self):
-        """Read the registry through a new connection (it sees what was just committed)."""
+    def _read_anew(self):
+        """From now on, read the registry through a new connection, which sees
+        what was committed meanwhile; it is closed when the request is."""
         manager = transaction.TransactionManager()
         connection = self._connection().db().open(transaction_manager=manager)
+        internals.hold(self.request, _Closing(connection, manager))
         self._fresh = connection
-        try:
-            yield connection
-        finally:
-            self._fresh = None
-            manager.abort()
-            connection.close()
 
     def _find(self, process_id):
         """The record of ``process_id`` if the request may see it, else None."""
@@ -352,16 +346,8 @@ class StatusPages:
         if ping is None or getattr(self, "_fresh", None) is not None:
             return None
         ping()
-        manager = transaction.TransactionManager()
-        connection = self._connection().db().open(transaction_manager=manager)
-        record = registry.find(connection, process_id)
-        if record is None:
-            manager.abort()
-            connection.close()
-            return None
-        self._fresh = connection
-        internals.hold(self.request, _Closing(connection, manager))
-        return record
+        self._read_anew()
+        return registry.find(self._connection(), process_id)
 
     def _record(self, process_id):
         if not process_id:
