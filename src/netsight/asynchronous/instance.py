@@ -13,6 +13,7 @@ from netsight.asynchronous import housekeeping
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.pool import POOL
+from netsight.asynchronous.progress import REPORTS
 
 import itertools
 import logging
@@ -80,31 +81,42 @@ class Maintenance(threading.Thread):
         self.db = None
         self._wake = threading.Event()
         self._started_lock = threading.Lock()
+        self._beat_now = False
 
     def watch(self, db):
         """Maintain ``db`` (the main database), from now on; beat at once."""
         self.db = db
+        self._beat_now = True
         with self._started_lock:
             if not self.is_alive() and self.ident is None:
                 self.start()
         self._wake.set()
 
+    def poke(self):
+        """Look again at what is due (a progress report was held)."""
+        self._wake.set()
+
     def run(self):
-        next_housekeeping = time.monotonic() + min(settings.get("housekeeping-interval"), 60)
+        now = time.monotonic()
+        next_beat, next_housekeeping = now, now + min(settings.get("housekeeping-interval"), 60)
         while True:
             db = self.db
-            busy = False
             try:
-                busy = self.beat(db)
+                flush_reports()
+                if self._beat_now or time.monotonic() >= next_beat:
+                    self._beat_now = False
+                    busy = self.beat(db)
+                    # An idle instance only looks now and then whether it has jobs.
+                    next_beat = time.monotonic() + heartbeat_interval() * (1 if busy else 6)
                 if time.monotonic() >= next_housekeeping:
                     # Jittered, so that instances started together do not sweep together.
                     next_housekeeping = time.monotonic() + settings.get("housekeeping-interval") * random.uniform(0.8, 1.2)
                     housekeeping.run(db, instance_id(), deadline=time.monotonic() + heartbeat_interval() / 2)
             except Exception:  # a closed database (tests, scripts), a lost ZEO server: try later
                 logger.debug("netsight.async maintenance failed", exc_info=True)
-            interval = heartbeat_interval()
-            wait = interval if busy else max(0.0, min(next_housekeeping - time.monotonic(), interval * 6))
-            self._wake.wait(wait)
+                next_beat = max(next_beat, time.monotonic() + heartbeat_interval())
+            due = [next_beat, next_housekeeping, REPORTS.next_due()]
+            self._wake.wait(max(0.0, min(d for d in due if d is not None) - time.monotonic()))
             self._wake.clear()
 
     def beat(self, db):
@@ -152,6 +164,18 @@ def install_signal_handlers():
             continue  # installed already
         signal.signal(signum, _handler(previous))
     return True
+
+
+def flush_reports():
+    """Write the held progress reports whose interval is over (see progress.py)."""
+    for process_id, db, (progress, message) in REPORTS.due():
+
+        def report(record, progress=progress, message=message):
+            record.report(progress, message)
+            return record.cancel_requested
+
+        if registry.change(db, process_id, report):
+            ask_to_cancel(process_id)
 
 
 def heartbeat_interval():

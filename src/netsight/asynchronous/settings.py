@@ -30,6 +30,7 @@ DEFAULTS = {
     "heartbeat-timeout": (60.0, float, 0.5, "seconds without a heartbeat after which its jobs read interrupted"),
     "housekeeping-interval": (300.0, float, 0.1, "seconds between housekeeping passes"),
     "expiry": (86400.0, float, 0.0, "seconds an ended process is kept if nobody fetches it"),
+    "progress-interval": (1.0, float, 0.0, "seconds between two progress writes of a job (0: write each)"),
 }
 
 

@@ -18,6 +18,7 @@ from zope.configuration import xmlconfig
 from ZPublisher.HTTPRequest import HTTPRequest
 
 import importlib
+import os
 import zope.i18n.config
 
 
@@ -43,8 +44,28 @@ class ConflictRetries(Layer):
 CONFLICT_RETRIES = ConflictRetries()
 
 
+class EachReportWritten(Layer):
+    """``progress-interval`` 0: every ``set_progress`` is written at once, so
+    that a test sees each value it waits for (test_progress_writes.py sets
+    the interval of its own)."""
+
+    def setUp(self):
+        self._interval = os.environ.get(PROGRESS_INTERVAL)
+        os.environ[PROGRESS_INTERVAL] = "0"
+
+    def tearDown(self):
+        if self._interval is None:
+            os.environ.pop(PROGRESS_INTERVAL, None)
+        else:
+            os.environ[PROGRESS_INTERVAL] = self._interval
+
+
+PROGRESS_INTERVAL = "NETSIGHT_ASYNC_PROGRESS_INTERVAL"
+EACH_REPORT_WRITTEN = EachReportWritten()
+
+
 class NetsightAsyncPloneLayer(PloneSandboxLayer):
-    defaultBases = (PLONE_FIXTURE, CONFLICT_RETRIES)
+    defaultBases = (PLONE_FIXTURE, CONFLICT_RETRIES, EACH_REPORT_WRITTEN)
 
     def setUpZope(self, app, configurationContext):
         load_zcml(configurationContext)
@@ -60,7 +81,7 @@ ZOPE_MANAGER_PASSWORD = "secret"
 class NetsightAsyncZopeLayer(Layer):
     """Plain Zope: no Plone, no main_template, no plone.protect; a Manager at the root."""
 
-    defaultBases = (zope_testing.STARTUP, CONFLICT_RETRIES)
+    defaultBases = (zope_testing.STARTUP, CONFLICT_RETRIES, EACH_REPORT_WRITTEN)
 
     def setUp(self):
         zca.pushGlobalRegistry()

@@ -15,6 +15,7 @@ from zope.publisher.interfaces import IPublishTraverse
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
+from netsight.asynchronous import settings
 from netsight.asynchronous import worker
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ProcessCancelled
@@ -23,10 +24,12 @@ from netsight.asynchronous.i18n import _
 from netsight.asynchronous.instance import ask_to_cancel
 from netsight.asynchronous.instance import cancel_asked
 from netsight.asynchronous.instance import instance_id
+from netsight.asynchronous.instance import MAINTENANCE
 from netsight.asynchronous.instance import next_ticket
 from netsight.asynchronous.pages import NAMES
 from netsight.asynchronous.pages import StatusPage
 from netsight.asynchronous.pages import StatusPages
+from netsight.asynchronous.progress import REPORTS
 
 import transaction
 
@@ -108,24 +111,32 @@ class BaseAsyncView(StatusPages, BrowserView):
     def set_progress(self, process_id, progress, message=None):
         """Record the job's progress, a number from 0 to 100, and a message.
 
-        It is committed at once in a transaction of its own, so that other
-        requests see it without the job's half-done work. The message (text,
-        or an i18n message translated for each viewer) stays until another
-        replaces it. Once a cancel was asked, it raises ``ProcessCancelled``
-        instead: let it end ``__run__``.
+        It is committed in a transaction of its own, so that other requests
+        see it without the job's half-done work: the first report at once,
+        then at most one write per ``progress-interval`` seconds (a report
+        that comes sooner is held in memory and written when the interval is
+        over, or with the job's end). The message (text, or an i18n message
+        translated for each viewer) stays until another replaces it. Once a
+        cancel was asked, it raises ``ProcessCancelled`` instead: let it end
+        ``__run__``.
         """
         progress = registry.normalize_progress(progress)
         if cancel_asked(process_id):
             raise ProcessCancelled(process_id)
+        db = self._connection().db()
+        if REPORTS.hold(process_id, db, progress, message, settings.get("progress-interval")):
+            MAINTENANCE.poke()  # it writes the report once the interval is over
+            return
 
         def report(record):
             # A record that is no longer active (interrupted meanwhile) stops the job too.
             reported = record.report(progress, message)
             return "cancel" if record.cancel_requested or not reported else "reported"
 
-        found = registry.change(self._connection().db(), process_id, report)
+        found = registry.change(db, process_id, report)
         if found is None:
             raise NoSuchProcessError("No such process")
+        REPORTS.written(process_id)
         if found == "cancel":
             ask_to_cancel(process_id)
             raise ProcessCancelled(process_id)

@@ -29,6 +29,7 @@ from netsight.asynchronous.instance import forget
 from netsight.asynchronous.instance import instance_id
 from netsight.asynchronous.instance import MAINTENANCE
 from netsight.asynchronous.pool import POOL
+from netsight.asynchronous.progress import REPORTS
 from netsight.asynchronous.replay import CapturedResponse
 
 import logging
@@ -204,24 +205,33 @@ def run(job):
         if not registry.change(job.db, job.process_id, lambda record: record.start(instance_id())):
             return  # cancelled or interrupted while it waited
         error, response = _publish(job)
+        held = REPORTS.end(job.process_id)  # a progress report not written yet goes with the end
         if job.attempt.was_cancelled:
             registry.change(job.db, job.process_id, registry.ProcessRecord.cancelled)
         elif error is None:
             captured = CapturedResponse.capture(response)
-            registry.change(job.db, job.process_id, lambda record: record.finish(captured))
+            registry.change(job.db, job.process_id, lambda record: _held(record, held) and record.finish(captured))
         else:
-            _record_failure(job, error)
+            _record_failure(job, error, held)
     except BaseException as exc:  # whatever ends the thread ends the process
         logger.exception("Process %s: the worker failed", job.process_id)
         _record_failure(job, f"the worker failed: {type(exc).__name__}: {exc}")
     finally:
+        REPORTS.end(job.process_id)
         forget(job.process_id)
         job.body.close()
 
 
-def _record_failure(job, error):
+def _held(record, held):
+    """Write the job's held progress report, if any, before its end (always true)."""
+    if held is not None:
+        record.report(*held)
+    return True
+
+
+def _record_failure(job, error, held=None):
     try:
-        registry.change(job.db, job.process_id, lambda record: record.fail(error))
+        registry.change(job.db, job.process_id, lambda record: _held(record, held) and record.fail(error))
     except Exception:
         logger.exception("Process %s: could not record its failure", job.process_id)
 

@@ -415,3 +415,16 @@ class Gate(BaseAsyncView):
             if check and self.is_cancelled(process_id):
                 return "stopped by is_cancelled"
         return f"passed {process_id}"
+
+
+class ManyReports(BaseAsyncView):
+    """Reports ``count`` values, as fast as it can, each with a message; with
+    ``hold``, it then waits at its last one until the test opens the gate."""
+
+    def __run__(self, process_id, count="10000", gate=""):
+        count = int(count)
+        for number in range(1, count + 1):
+            self.set_progress(process_id, 90 * number / count, message=f"report {number}")
+        if gate:
+            GATES[gate].wait(60)
+        return f"{count} reports"
