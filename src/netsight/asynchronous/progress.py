@@ -22,20 +22,23 @@ class Reports:
     def hold(self, process_id, db, progress, message, interval):
         """Keep this report for later, if the job's last write is too recent.
 
-        Returns True if it is held; False if the caller must write it now
-        (and then call ``written``).
+        Returns None if the caller must write it now (and then call
+        ``written``); else ``FIRST`` if it is the first report held since
+        that write (the maintenance thread must learn when it is due) or
+        ``REPLACED`` if it replaces one held already.
         """
         now = time.monotonic()
         with self._lock:
             job = self._jobs.get(process_id)
             if job is None or now - job.written >= interval:
-                return False
+                return None
+            held = REPLACED if job.pending is not None else FIRST
             if message is None and job.pending is not None:
                 message = job.pending[1]  # the latest message given stays
             job.pending = (progress, message)
             job.db = db
             job.due = job.written + interval
-            return True
+            return held
 
     def written(self, process_id):
         """The job's report was written just now: nothing is held."""
@@ -67,6 +70,10 @@ class Reports:
         with self._lock:
             job = self._jobs.pop(process_id, None)
         return None if job is None else job.pending
+
+
+FIRST = "first"
+REPLACED = "replaced"
 
 
 class _Job:

@@ -29,6 +29,7 @@ from netsight.asynchronous.instance import next_ticket
 from netsight.asynchronous.pages import NAMES
 from netsight.asynchronous.pages import StatusPage
 from netsight.asynchronous.pages import StatusPages
+from netsight.asynchronous.progress import FIRST
 from netsight.asynchronous.progress import REPORTS
 
 import transaction
@@ -124,8 +125,10 @@ class BaseAsyncView(StatusPages, BrowserView):
         if cancel_asked(process_id):
             raise ProcessCancelled(process_id)
         db = self._connection().db()
-        if REPORTS.hold(process_id, db, progress, message, settings.get("progress-interval")):
-            MAINTENANCE.poke()  # it writes the report once the interval is over
+        held = REPORTS.hold(process_id, db, progress, message, settings.get("progress-interval"))
+        if held is not None:
+            if held == FIRST:
+                MAINTENANCE.poke()  # it writes the report once the interval is over
             return
 
         def report(record):
