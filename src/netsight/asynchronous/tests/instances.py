@@ -293,7 +293,52 @@ class Cluster:
             shutil.rmtree(self.directory, ignore_errors=True)
 
 
-class ZEOServer:
+class Server:
+    """A server in a subprocess (``self.process``): started, waited for, stopped.
+
+    A subclass says when it is ready (``_ready``), what it is (``what``)
+    and where it logs (``self.log``).
+    """
+
+    what = "the server"
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    @property
+    def running(self):
+        return self.process.running
+
+    def start(self, timeout=START_TIMEOUT):
+        """Start the process; return once it is ready."""
+        self.process.start()
+        wait_until(self._started, timeout, self.what, self.log_tail)
+
+    def _started(self):
+        self.process.check_running(self.log_tail)
+        return self._ready()
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        """Send ``sig`` (SIGTERM), wait ``timeout`` seconds, then SIGKILL; the return code."""
+        return self.process.stop(sig, timeout)
+
+    def kill(self):
+        """SIGKILL: the process ends at once, whatever it was doing; the return code."""
+        return self.process.kill()
+
+    def restart(self, timeout=START_TIMEOUT):
+        self.stop()
+        self.start(timeout)
+
+    def log_tail(self, lines=60):
+        return (
+            f"--- {self.log} (last {lines} lines)\n{tail(self.log, lines)}\n"
+            f"--- {self.process.output} (last {lines} lines)\n{tail(self.process.output, lines)}"
+        )
+
+
+class ZEOServer(Server):
     """``runzeo`` on 127.0.0.1, FileStorages and blob directories of its own.
 
     ``storages`` names the storages it serves ("1", the main database's, by
@@ -320,12 +365,8 @@ class ZEOServer:
         return f"{HOST}:{self.port}"
 
     @property
-    def pid(self):
-        return self.process.pid
-
-    @property
-    def running(self):
-        return self.process.running
+    def what(self):
+        return f"the ZEO server on {self.address}"
 
     def storage_path(self, storage="1"):
         return self.directory / ("Data.fs" if storage == "1" else f"{storage}.fs")
@@ -349,35 +390,14 @@ class ZEOServer:
             f"  <logfile>\n    path {self.log}\n  </logfile>\n</eventlog>\n"
         )
 
-    def start(self, timeout=START_TIMEOUT):
-        """Start runzeo; return once it accepts connections."""
-        self.process.start()
-        wait_until(self._accepts, timeout, f"the ZEO server on {self.address}", self.log_tail)
-
-    def _accepts(self):
-        self.process.check_running(self.log_tail)
+    def _ready(self):
+        """runzeo accepts connections."""
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.settimeout(1)
             return sock.connect_ex((HOST, self.port)) == 0
 
-    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
-        return self.process.stop(sig, timeout)
 
-    def kill(self):
-        return self.process.kill()
-
-    def restart(self, timeout=START_TIMEOUT):
-        self.stop()
-        self.start(timeout)
-
-    def log_tail(self, lines=60):
-        return (
-            f"--- {self.log} (last {lines} lines)\n{tail(self.log, lines)}\n"
-            f"--- {self.process.output}\n{tail(self.process.output, lines)}"
-        )
-
-
-class Instance:
+class Instance(Server):
     """A Zope instance home, served by ``runwsgi`` (waitress) on 127.0.0.1.
 
     ``zeo``: a ZEOServer whose storages hold the databases (otherwise
@@ -439,12 +459,8 @@ class Instance:
         return f"http://{HOST}:{self.port}"
 
     @property
-    def pid(self):
-        return self.process.pid
-
-    @property
-    def running(self):
-        return self.process.running
+    def what(self):
+        return f"the instance on {self.url}"
 
     def threads(self):
         """How many threads the running instance has (Linux)."""
@@ -639,13 +655,8 @@ class Instance:
 
     # The server.
 
-    def start(self, timeout=START_TIMEOUT):
-        """Start runwsgi; return once it answers HTTP."""
-        self.process.start()
-        wait_until(self._answers, timeout, f"the instance on {self.url}", self.log_tail)
-
-    def _answers(self):
-        self.process.check_running(self.log_tail)
+    def _ready(self):
+        """runwsgi answers HTTP."""
         try:
             connection = http.client.HTTPConnection(HOST, self.port, timeout=5)
             try:
@@ -657,23 +668,6 @@ class Instance:
             return False
         return True
 
-    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
-        """Send ``sig`` (SIGTERM), wait ``timeout`` seconds, then SIGKILL; the return code."""
-        return self.process.stop(sig, timeout)
-
-    def kill(self):
-        """SIGKILL: the instance ends at once, whatever it was doing; the return code."""
-        return self.process.kill()
-
-    def restart(self, timeout=START_TIMEOUT):
-        self.stop()
-        self.start(timeout)
-
-    def log_tail(self, lines=60):
-        return (
-            f"--- {self.log} (last {lines} lines)\n{tail(self.log, lines)}\n"
-            f"--- {self.process.output} (last {lines} lines)\n{tail(self.process.output, lines)}"
-        )
 
 
 # Run by Instance.create_site with zconsole, which gives it `app`, the Zope
