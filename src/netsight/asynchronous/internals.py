@@ -18,19 +18,8 @@ def auth_header(request):
     return request._auth or None
 
 
-def streamed(response):
-    """What ``response.write`` streamed so far (bytes), or None if nothing.
-
-    ``WSGIResponse.write`` writes to ``response.stdout`` and sets the
-    private ``_streaming`` flag; no public method tells whether it did.
-    """
-    if not response._streaming:
-        return None
-    return response.stdout.getvalue()
-
-
 def set_locked_body(response, body):
-    """Make ``body`` (bytes) the response's body, untouched by what follows.
+    """Make ``body`` (bytes, or a file sent in chunks) the response's body, untouched by what follows.
 
     ``setBody(..., lock=True)`` is public, but it transforms the body on
     its way (a ``<base>`` tag, a charset added to the content type, a

@@ -97,12 +97,16 @@ class ProcessRecord(Persistent):
             self.message = message
         return True
 
-    def finish(self, response):
-        """running -> done: ``__run__`` returned and its transaction committed."""
+    def finish(self, response, blob=None):
+        """running -> done: ``__run__`` returned and its transaction committed.
+
+        ``response`` is what it answered; ``blob`` holds its body when that
+        is too big to keep inline.
+        """
         if self.state != RUNNING:
             return False
         self.progress = 100 if is_number(self.progress) else True
-        self.result = ProcessResult(response)
+        self.result = ProcessResult(response, blob)
         return self._end(DONE)
 
     def fail(self, error):
@@ -141,10 +145,22 @@ class ProcessRecord(Persistent):
 
 
 class ProcessResult(Persistent):
-    """The response of a finished process, loaded only when it is fetched."""
+    """The response of a finished process, loaded only when it is fetched.
 
-    def __init__(self, response):
+    A big body is in ``blob`` (a ZODB blob), the rest in ``response``.
+    """
+
+    blob = None
+
+    def __init__(self, response, blob=None):
         self.response = response
+        self.blob = blob
+
+    def taken(self):
+        """The response to send, readable after this transaction: a blob's file is opened now."""
+        if self.blob is None:
+            return self.response
+        return self.response.with_file(self.blob)
 
 
 class InstanceRecord(Persistent):
@@ -257,7 +273,7 @@ def take(db, process_id):
     def remove(record, root):
         if record.state != DONE:
             return None
-        response = record.result.response
+        response = record.result.taken()
         _remove(root, record)
         return response
 

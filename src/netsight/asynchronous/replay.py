@@ -7,7 +7,9 @@ own. A replayed response is for its owner only: unless the job said how to
 cache it, shared caches are told not to keep it (private, no-store).
 """
 
+from copy import copy
 from copy import deepcopy
+from ZPublisher.Iterators import filestream_iterator
 
 from netsight.asynchronous import internals
 
@@ -32,19 +34,26 @@ NOT_SHARED = "private, no-store"
 
 
 class CapturedResponse:
-    """Status, headers, cookies and body of a finished job's response."""
+    """Status, headers, cookies and body of a finished job's response.
 
-    def __init__(self, status, reason, headers, accumulated_headers, cookies, body):
+    ``body`` is bytes, or None when the body is in a blob (``length``
+    bytes); ``with_file`` gives a copy whose body is that blob's file.
+    """
+
+    length = None  # older captures: the length of their body
+
+    def __init__(self, status, reason, headers, accumulated_headers, cookies, body, length=None):
         self.status = status
         self.reason = reason
         self.headers = headers
         self.accumulated_headers = accumulated_headers
         self.cookies = cookies
         self.body = body
+        self.length = len(body) if length is None else length
 
     @classmethod
-    def capture(cls, response):
-        """Take what a published ``WSGIResponse`` carries."""
+    def capture(cls, response, body, length):
+        """Take what a published ``WSGIResponse`` carries, with its captured body."""
         return cls(
             status=response.status,
             reason=response.errmsg,
@@ -59,14 +68,26 @@ class CapturedResponse:
                 if name.lower() not in NOT_REPLAYED
             ],
             cookies=deepcopy(response.cookies),
-            body=_body(response),
+            body=body,
+            length=length,
         )
+
+    def with_file(self, blob):
+        """A copy whose body is ``blob``'s committed file, open, streamed in chunks.
+
+        It is opened now, in the transaction that reads the blob: the open
+        file stays readable after the record (and so the blob) is removed.
+        """
+        taken = copy(self)
+        taken.body = filestream_iterator(blob.committed(), "rb")
+        return taken
 
     def replay(self, response):
         """Put this response on ``response``; returns the body.
 
         The body is set as it was and locked, so that neither Zope (base
-        tag, text/plain default) nor a later ``setBody`` changes it.
+        tag, text/plain default) nor a later ``setBody`` changes it; a
+        file is sent a chunk at a time.
         """
         self.replay_headers(response)
         internals.set_locked_body(response, self.body)
@@ -79,25 +100,7 @@ class CapturedResponse:
         response.headers.setdefault("cache-control", NOT_SHARED)
         response.accumulated_headers.extend(self.accumulated_headers)
         response.cookies.update(deepcopy(self.cookies))
-        response.setHeader("Content-Length", str(len(self.body)))
+        length = len(self.body) if self.length is None else self.length
+        response.setHeader("Content-Length", str(length))
         internals.set_locked_body(response, b"")
         return b""
-
-
-def _body(response):
-    """The whole body: what was streamed with ``write``, then the rest.
-
-    A file or a stream iterator that the job gave is closed once read.
-    """
-    body = response.body
-    try:
-        if hasattr(body, "read"):  # a file given to setBody
-            body.seek(0)
-            body = body.read()
-        elif not isinstance(body, bytes):  # a stream iterator
-            body = b"".join(body)
-    finally:
-        close = getattr(response.body, "close", None)
-        if close is not None:
-            close()
-    return (internals.streamed(response) or b"") + body

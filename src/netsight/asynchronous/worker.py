@@ -23,8 +23,10 @@ from zope.globalrequest import setRequest
 from ZPublisher.HTTPRequest import WSGIRequest
 from ZPublisher.HTTPResponse import WSGIResponse
 
+from netsight.asynchronous import capture
 from netsight.asynchronous import internals
 from netsight.asynchronous import registry
+from netsight.asynchronous.capture import BodyCapture
 from netsight.asynchronous.instance import forget
 from netsight.asynchronous.instance import instance_id
 from netsight.asynchronous.instance import MAINTENANCE
@@ -150,6 +152,7 @@ class Job:
         auth = internals.auth_header(request)
         if auth:  # Zope moves it out of the environ
             self.environ["HTTP_AUTHORIZATION"] = auth
+        self.capture = None  # the body of the latest publication's response
         self.body = SpooledTemporaryFile(max_size=SPOOL_SIZE)
         stdin = request.stdin
         if stdin is not None:
@@ -163,11 +166,18 @@ class Job:
         environ = dict(self.environ)
         environ[ATTEMPT_KEY] = self.attempt
         environ["wsgi.input"] = self.body
-        response = WSGIResponse(stdout=BytesIO(), stderr=BytesIO())
+        self.discard_capture()
+        self.capture = BodyCapture(capture.directory(self.db))
+        response = WSGIResponse(stdout=self.capture, stderr=BytesIO())
         request = WSGIRequest(self.body, environ, response)
         request.retry_count = retry_count
         return request
 
+    def discard_capture(self):
+        """Forget the body captured by the latest publication, if any."""
+        if self.capture is not None:
+            self.capture.discard()
+            self.capture = None
 
     def run(self):
         """Publish the job (the pool calls this in one of its threads)."""
@@ -209,8 +219,7 @@ def run(job):
         if job.attempt.was_cancelled:
             registry.change(job.db, job.process_id, registry.ProcessRecord.cancelled)
         elif error is None:
-            captured = CapturedResponse.capture(response)
-            registry.change(job.db, job.process_id, lambda record: _held(record, held) and record.finish(captured))
+            _finish(job, response, held)
         else:
             _record_failure(job, error, held)
     except BaseException as exc:  # whatever ends the thread ends the process
@@ -219,7 +228,22 @@ def run(job):
     finally:
         REPORTS.end(job.process_id)
         forget(job.process_id)
+        job.discard_capture()
         job.body.close()
+
+
+def _finish(job, response, held):
+    """Keep the job's response (its body inline, or in a blob) and mark the process done."""
+    whole = job.capture
+    whole.add(response.body)
+    body, blob_oid = whole.keep(job.db)
+    captured = CapturedResponse.capture(response, body, whole.length)
+
+    def finish(record):
+        blob = None if blob_oid is None else record._p_jar.get(blob_oid)
+        return _held(record, held) and record.finish(captured, blob)
+
+    registry.change(job.db, job.process_id, finish)
 
 
 def _held(record, held):

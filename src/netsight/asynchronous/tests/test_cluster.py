@@ -26,7 +26,9 @@ from netsight.asynchronous.tests.instances import MANAGER
 from netsight.asynchronous.tests.instances import MEMBER
 from netsight.asynchronous.tests.instances import STOP_TIMEOUT
 from netsight.asynchronous.tests.instances import wait_until
+from netsight.asynchronous.tests.views import big_body
 
+import hashlib
 import lxml.html
 import re
 import signal
@@ -34,6 +36,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.request
 
 
 SITE_PATH = "/plone"
@@ -53,6 +56,7 @@ KILL_SLACK = 6  # seconds beyond heartbeat-timeout (+ one interval) for SIGKILL
 LONG_JOB = {"steps": "200", "delay": "0.1"}  # 20 s of work, a progress report every 0.1 s
 INTERRUPTED_TEXT = "The server was stopped before the process completed."
 BURST = 30
+BIG_RESULT = 100 * 2**20  # bytes
 ENDED = frozenset({registry.DONE, registry.FAILED, registry.CANCELLED, registry.INTERRUPTED})
 # ZEO sends a commit's invalidations to the other clients asynchronously:
 # right after A committed a new process (its start answered 303), B may
@@ -385,6 +389,38 @@ class TestTwoInstances(unittest.TestCase):
             for instance in (self.a, self.b):
                 code, answer = self.status(member, instance, job)
                 self.assertEqual((code, answer["state"]), (404, "unknown"))
+
+    def test_a_100_mb_result_arrives_byte_for_byte_on_the_other_instance(self):
+        """Captured on A into a blob (through the ZEO server), streamed back by B."""
+        member = Client(*MEMBER)
+        with logs_on_failure(self.a, self.b):
+            job = self.start(member, self.a, view="big-result", size=str(BIG_RESULT), how="write")
+            self.poll(member, self.b, job, lambda answer: answer["state"] == registry.DONE, "done")
+            status, headers, size, sha = streamed(member, job.url(self.b, "result"))
+            self.assertEqual((status, headers["Content-Length"]), (200, str(BIG_RESULT)))
+            self.assertEqual(headers["Content-Type"], "application/octet-stream")
+            self.assertEqual(size, BIG_RESULT)
+            self.assertEqual(sha, big_digest(BIG_RESULT))
+            self.assertEqual(member.get(job.url(self.a, "result")).status, 404)
+
+
+def streamed(client, url):
+    """GET ``url`` as ``client``, reading the body a chunk at a time: (status, headers, length, sha256)."""
+    request = urllib.request.Request(url, headers=client.headers)
+    sha, size = hashlib.sha256(), 0
+    with client.opener.open(request, timeout=client.timeout) as response:
+        while chunk := response.read(1 << 16):
+            sha.update(chunk)
+            size += len(chunk)
+        return response.status, response.headers, size, sha.hexdigest()
+
+
+def big_digest(size):
+    """The sha256 of what ``big-result`` answers for ``size``."""
+    sha = hashlib.sha256()
+    for block in big_body(size):
+        sha.update(block)
+    return sha.hexdigest()
 
 
 def result_heading(response):

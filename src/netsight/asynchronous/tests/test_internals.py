@@ -33,13 +33,6 @@ class TestInternals(unittest.TestCase):
         self.assertEqual(internals.auth_header(req), "Basic dXNlcjpwYXNzd29yZA==")
         self.assertIsNone(internals.auth_header(request()))
 
-    def test_what_write_streamed(self):
-        response = request().response
-        self.assertIsNone(internals.streamed(response))
-        response.write(b"first\n")
-        response.write(b"second\n")
-        self.assertEqual(internals.streamed(response), b"first\nsecond\n")
-
     def test_a_locked_body_stays_as_it_was_set(self):
         response = request().response
         internals.set_locked_body(response, b"<html><head></head>as the job made it</html>")

@@ -3,6 +3,7 @@
 from AccessControl import getSecurityManager
 from netsight.asynchronous import BaseAsyncView
 from netsight.asynchronous.i18n import _
+from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from ZODB.POSException import ConflictError
 from zope.component.hooks import getSite
@@ -421,10 +422,61 @@ class ManyReports(BaseAsyncView):
     """Reports ``count`` values, as fast as it can, each with a message; with
     ``hold``, it then waits at its last one until the test opens the gate."""
 
-    def __run__(self, process_id, count="10000", gate=""):
+    def __run__(self, process_id, count="10000", gate="", quiet=""):
         count = int(count)
         for number in range(1, count + 1):
-            self.set_progress(process_id, 90 * number / count, message=f"report {number}")
+            value, message = 90 * number / count, f"report {number}"
+            if not quiet:  # with ``quiet``, the same loop without the reports
+                self.set_progress(process_id, value, message=message)
         if gate:
             GATES[gate].wait(60)
         return f"{count} reports"
+
+
+class NoOp(BaseAsyncView):
+    """Does nothing, in the background: what a start costs."""
+
+    def __run__(self, process_id):
+        return "done"
+
+
+class NoOpNow(BrowserView):
+    """The same nothing, done at once: the plain view a start is compared to."""
+
+    def __call__(self):
+        return "done"
+
+
+BLOCK = bytes(range(256)) * 4096  # 1 MiB, the same each time
+
+
+def big_body(size):
+    """``size`` bytes of BLOCK repeated: what ``big-result`` answers."""
+    whole, rest = divmod(size, len(BLOCK))
+    yield from (BLOCK for _ in range(whole))
+    if rest:
+        yield BLOCK[:rest]
+
+
+class BigResult(BaseAsyncView):
+    """Answers ``size`` bytes (``big_body``), streamed with ``response.write``
+    (``how=write``), returned as bytes (``bytes``), as a file (``file``) or
+    as a file iterator (``iterator``)."""
+
+    def __run__(self, process_id, size="1048576", how="write"):
+        size = int(size)
+        response = self.request.response
+        response.setHeader("Content-Type", "application/octet-stream")
+        if how == "write":
+            for block in big_body(size):
+                response.write(block)
+            return None
+        if how == "bytes":
+            return b"".join(big_body(size))
+        path = tempfile.mkstemp(prefix="netsight-async-big-")[1]
+        with open(path, "wb") as file:
+            for block in big_body(size):
+                file.write(block)
+        body = filestream_iterator(path, "rb") if how == "iterator" else open(path, "rb")  # noqa: SIM115
+        os.unlink(path)  # the open file stays readable
+        return body

@@ -1,0 +1,144 @@
+"""A job's response body, captured as it is produced: in memory while small, else in a file that becomes a ZODB blob.
+
+The worker gives the job's response a ``BodyCapture`` as its ``stdout``:
+what ``response.write`` streams goes there at once, and the body the job
+returned (bytes, a file or a stream iterator) follows it, copied a chunk at
+a time. A body of more than ``INLINE_LIMIT`` bytes is written to a file in
+the storage's temporary directory (beside its blobs), so that handing it to
+a blob moves it rather than copying it; nothing joins the body in memory.
+A storage without blob support keeps every result inline, with a warning.
+"""
+
+from io import BytesIO
+from io import IOBase
+from shutil import copyfileobj
+from ZODB.blob import Blob
+from ZODB.interfaces import IBlobStorage
+
+from netsight.asynchronous import registry
+
+import logging
+import os
+import shutil
+import tempfile
+
+
+logger = logging.getLogger("netsight.async")
+
+INLINE_LIMIT = 1 << 18  # bytes: a bigger body is kept in a blob
+CHUNK = 1 << 16
+
+
+class BodyCapture:
+    """The ``stdout`` of a job's response, then the rest of its body."""
+
+    def __init__(self, directory):
+        self.directory = directory  # the storage's temporary directory; None: no blobs
+        self.length = 0
+        self._memory = BytesIO()
+        self._file = None
+        self.path = None
+
+    def write(self, data):
+        """Add ``data`` (bytes) to the body: in memory, or in the file once it is big."""
+        if self._file is None and self.length + len(data) > INLINE_LIMIT:
+            self._spill()
+        (self._file or self._memory).write(data)
+        self.length += len(data)
+        return len(data)
+
+    def flush(self):
+        if self._file is not None:
+            self._file.flush()
+
+    def add(self, body):
+        """Add the body the job's response ended with, and close it if it is a file.
+
+        ``body`` is bytes, a file (given to ``setBody``) or a stream
+        iterator; a file or an iterator is read a chunk at a time.
+        """
+        try:
+            if isinstance(body, (bytes, bytearray, memoryview)):
+                if body:
+                    self.write(body)
+            elif isinstance(body, IOBase) or hasattr(body, "read"):
+                body.seek(0)
+                copyfileobj(body, self, CHUNK)
+            else:
+                for chunk in body:
+                    self.write(chunk)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        self.flush()
+
+    def keep(self, db):
+        """The body as a record keeps it: ``(bytes, None)``, or ``(None, oid)`` of a blob stored now.
+
+        The blob is stored in a transaction of its own that only adds it
+        (it cannot conflict); the record that points to it is written
+        after. Unreferenced, as when the process was cancelled meanwhile,
+        it is garbage that the storage's pack removes.
+        """
+        if self._file is None:
+            return self._memory.getvalue(), None
+        self._file.close()
+        if self.directory is None:
+            logger.warning(
+                "The storage has no blob support: a result of %d bytes is kept in the process record "
+                "and read whole when fetched; give the storage a blob directory.",
+                self.length,
+            )
+            with open(self.path, "rb") as file:
+                return file.read(), None
+        oid = registry.in_own_transaction(db, self._add_blob)
+        self.discard()
+        return None, oid
+
+    def discard(self):
+        """Remove the captured file, if any (the body was kept, or is not wanted)."""
+        if self._file is not None:
+            self._file.close()
+        if self.path is not None and os.path.exists(self.path):
+            os.remove(self.path)
+        self.path = None
+
+    def _spill(self):
+        """From now on, write to a file: what was in memory goes first."""
+        fd, self.path = tempfile.mkstemp(prefix="netsight-async-", dir=self.directory)
+        self._file = os.fdopen(fd, "wb")
+        self._file.write(self._memory.getbuffer())
+        self._memory = BytesIO()
+
+    def _add_blob(self, root):
+        """A new blob holding the captured file, added with ``root``'s connection.
+
+        The blob takes a hard link of the file (a copy where links fail),
+        so that the file is still there for another attempt if the
+        commit fails.
+        """
+        attempt = f"{self.path}.blob"
+        try:
+            os.link(self.path, attempt)
+        except OSError:
+            shutil.copyfile(self.path, attempt)
+        blob = Blob()
+        root._p_jar.add(blob)  # first: its file then goes to the storage's directory, moved
+        try:
+            blob.consumeFile(attempt)
+        finally:
+            if os.path.exists(attempt):
+                os.remove(attempt)
+        return blob._p_oid
+
+
+def directory(db):
+    """Where a captured body's file goes: the storage's temporary directory, or None without blobs."""
+    storage = db.storage
+    if not IBlobStorage.providedBy(storage):
+        return None
+    try:
+        return storage.temporaryDirectory()
+    except (AttributeError, NotImplementedError):
+        return None
