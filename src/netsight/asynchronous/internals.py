@@ -9,15 +9,6 @@ from ZPublisher.WSGIPublisher import publish
 from ZPublisher.WSGIPublisher import transaction_pubevents
 
 
-def auth_header(request):
-    """The request's ``Authorization`` header, or None.
-
-    Zope moves it out of the environ into ``request._auth`` (so that
-    DTML cannot show it); a job copying the request must put it back.
-    """
-    return request._auth or None
-
-
 def set_locked_body(response, body):
     """Make ``body`` (bytes, or a file sent in chunks) the response's body, untouched by what follows.
 

@@ -31,6 +31,8 @@ DEFAULTS = {
     "housekeeping-interval": (300.0, float, 0.1, "seconds between housekeeping passes"),
     "expiry": (86400.0, float, 0.0, "seconds an ended process is kept if nobody fetches it"),
     "progress-interval": (1.0, float, 0.0, "seconds between two progress writes of a job (0: write each)"),
+    "claim-interval": (1.0, float, 0.05, "seconds between two looks of an instance with room for jobs queued elsewhere"),
+    "job-cookies": ("I18N_LANGUAGE", str, None, "the cookies a job's request keeps (names, space-separated)"),
 }
 
 
@@ -47,7 +49,7 @@ def get(name):
     except (TypeError, ValueError):
         logger.warning("netsight.async: %s = %r is not a %s; using %r", name, raw, kind.__name__, default)
         return default
-    if value < minimum:
+    if minimum is not None and value < minimum:
         logger.warning("netsight.async: %s = %r is below %r; using %r", name, raw, minimum, minimum)
         return minimum
     return value

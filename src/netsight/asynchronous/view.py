@@ -177,20 +177,18 @@ class BaseAsyncView(StatusPages, BrowserView):
             raise NotFound(self, name, request)
         return default(request, name)
 
-    def __before_publishing_traverse__(self, obj, request):
-        """In the job's request, publish ``__run__`` instead of the view.
+    def browserDefault(self, request):
+        """What Zope publishes at the end of the view's path: in the job's request, the job.
 
-        As 1.x replaced the published callable, the job runs whatever the
-        view's ``__call__`` does (1.x clients override it to call ``_run``).
+        As 1.x replaced the published callable, the job runs ``__run__``
+        whatever the view's ``__call__`` does (1.x clients override it to
+        call ``_run``); ``JobCall`` also tells Zope who the job runs as.
         """
-        if request.get("TraversalRequestNameStack"):
-            return  # the view is not the end of the path
         attempt = worker.claim(request, self.__name__)
         if attempt is not None:
-            request.post_traverse(self._job, (attempt,))
-
-    def _job(self, attempt):
-        return lambda: self._run_job(attempt)
+            return JobCall(self, attempt), ()
+        default = getattr(super(), "browserDefault", None)
+        return (self, ()) if default is None else default(request)
 
     def _start(self):
         try:
@@ -229,6 +227,31 @@ class BaseAsyncView(StatusPages, BrowserView):
                 return ""
         attempt.succeeded(transaction.get())
         return result
+
+
+class JobCall:
+    """The job's request, published: authenticated as the job's user, it runs ``__run__``.
+
+    Zope asks the published object for its user folder before any other
+    (``__allow_groups__``): this one answers with the ``JobUser`` of the
+    job (see identity.py), so that the job runs as the user who started it
+    with no credential in its request. It is published with the roles of
+    the view itself.
+    """
+
+    def __init__(self, view, attempt):
+        self.view = view
+        self.attempt = attempt
+
+    @property
+    def __allow_groups__(self):
+        if self.attempt.user is None:  # Anonymous: no user folder of its own
+            raise AttributeError("__allow_groups__")
+        return self.attempt.user
+
+    def __call__(self):
+        """Run the job, and tell the worker's attempt how it went."""
+        return self.view._run_job(self.attempt)
 
 
 def _redirect(response, exc):

@@ -15,7 +15,6 @@ from AccessControl.SecurityManagement import noSecurityManager
 from Acquisition import aq_base
 from contextlib import contextmanager
 from io import BytesIO
-from shutil import copyfileobj
 from tempfile import SpooledTemporaryFile
 from transaction.interfaces import TransientError
 from zope.globalrequest import clearRequest
@@ -24,8 +23,10 @@ from ZPublisher.HTTPRequest import WSGIRequest
 from ZPublisher.HTTPResponse import WSGIResponse
 
 from netsight.asynchronous import capture
+from netsight.asynchronous import identity
 from netsight.asynchronous import internals
 from netsight.asynchronous import registry
+from netsight.asynchronous import scrub
 from netsight.asynchronous.capture import BodyCapture
 from netsight.asynchronous.instance import forget
 from netsight.asynchronous.instance import instance_id
@@ -50,9 +51,10 @@ class Attempt:
 
     retry_after_commit = False  # the view's, told by the view
 
-    def __init__(self, process_id, view_name):
+    def __init__(self, process_id, view_name, user=None):
         self.process_id = process_id
         self.view_name = view_name
+        self.user = user  # the JobUser it runs as; None: Anonymous
         self.reset()
 
     def reset(self):
@@ -139,25 +141,17 @@ class Job:
         self.process_id = process_id
         self.db = db
         self.owner = owner
-        self.attempt = Attempt(process_id, view_name)
+        self.attempt = Attempt(process_id, view_name, identity.current_user())
         self.root_oid = aq_base(request["PARENTS"][-1])._p_oid
         self.realm = request.response.realm
         self.debug_mode = request.response.debug_mode
-        self.environ = {
-            key: value
-            for key, value in request.environ.items()
-            if isinstance(value, str)
-            and (not key.startswith("wsgi.") or key == "wsgi.url_scheme")
-        }
-        auth = internals.auth_header(request)
-        if auth:  # Zope moves it out of the environ
-            self.environ["HTTP_AUTHORIZATION"] = auth
+        self.environ = scrub.environ(request.environ)
         self.capture = None  # the body of the latest publication's response
         self.body = SpooledTemporaryFile(max_size=SPOOL_SIZE)
         stdin = request.stdin
         if stdin is not None:
             stdin.seek(0)
-            copyfileobj(stdin, self.body)
+            scrub.body(stdin, request.environ.get("CONTENT_TYPE"), self.body)
         self.body.seek(0)
 
     def request(self, retry_count=0):

@@ -27,12 +27,6 @@ class TestInternals(unittest.TestCase):
         major = int(importlib.metadata.version("Zope").split(".")[0])
         self.assertTrue(5 <= major < 7, "setup.py declares Zope >= 5.8, < 7")
 
-    def test_zope_moves_the_authorization_header_out_of_the_environ(self):
-        req = request(HTTP_AUTHORIZATION="Basic dXNlcjpwYXNzd29yZA==")
-        self.assertNotIn("HTTP_AUTHORIZATION", req.environ)
-        self.assertEqual(internals.auth_header(req), "Basic dXNlcjpwYXNzd29yZA==")
-        self.assertIsNone(internals.auth_header(request()))
-
     def test_a_locked_body_stays_as_it_was_set(self):
         response = request().response
         internals.set_locked_body(response, b"<html><head></head>as the job made it</html>")

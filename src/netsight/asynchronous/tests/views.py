@@ -80,6 +80,10 @@ class Echo(BaseAsyncView):
                 "thread": thread.name,
                 "daemon": thread.daemon,
                 "main_thread": thread is threading.main_thread(),
+                "authorization": request._auth,
+                "cookies": sorted(request.cookies),
+                "csrf_header": request.getHeader("X-CSRF-TOKEN"),
+                "query": request.get("QUERY_STRING", ""),
             }
         )
 
@@ -480,3 +484,13 @@ class BigResult(BaseAsyncView):
         body = filestream_iterator(path, "rb") if how == "iterator" else open(path, "rb")  # noqa: SIM115
         os.unlink(path)  # the open file stays readable
         return body
+
+
+# --- Polls at the predicted end (issue 13, point 3): a page of bench/latency.py. ---
+
+
+class SteadyGrowingPolls(Steady):
+    """The same job, its page polling at growing intervals only, as before
+    the polls at the predicted end."""
+
+    poll_at_predicted_end = False
