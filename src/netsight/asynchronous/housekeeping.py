@@ -31,7 +31,8 @@ def run(db, this_instance, now=None, deadline=None):
 
 
 def mark_dead(db, this_instance, now):
-    """Mark ``interrupted`` the active processes of instances that stopped or died."""
+    """Mark ``interrupted`` the active processes of instances that stopped or
+    died (or queue them again for any instance, if they may run again)."""
     timeout = settings.get("heartbeat-timeout")
 
     def dead_instances(root):
@@ -51,7 +52,7 @@ def mark_dead(db, this_instance, now):
         marked = 0
         for pid in registry.active_of(root, iid):
             record = registry.find(connection, pid)
-            if record is not None and registry.effective_state(connection, record, timeout, now) == registry.INTERRUPTED:
+            if record is not None and registry.orphaned(connection, record, timeout, now):
                 reason = registry.STOPPED_REASON if registry.stopped(root, iid) else registry.DEAD_REASON
                 if registry.change_in(root, pid, lambda r: r.interrupt(reason)):
                     marked += 1

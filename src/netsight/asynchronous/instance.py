@@ -82,6 +82,7 @@ class Maintenance(threading.Thread):
         self._wake = threading.Event()
         self._started_lock = threading.Lock()
         self._beat_now = False
+        self.claimer = None  # claims.claim, once set (startup.py): takes jobs queued in the database
 
     def watch(self, db):
         """Maintain ``db`` (the main database), from now on; beat at once."""
@@ -98,11 +99,15 @@ class Maintenance(threading.Thread):
 
     def run(self):
         now = time.monotonic()
-        next_beat, next_housekeeping = now, now + min(settings.get("housekeeping-interval"), 60)
+        next_beat, next_housekeeping, next_claim = now, now + min(settings.get("housekeeping-interval"), 60), now
         while True:
             db = self.db
             try:
                 flush_reports()
+                if time.monotonic() >= next_claim:
+                    next_claim = time.monotonic() + settings.get("claim-interval")
+                    if self.claimer is not None and self.claimer(db):
+                        self._beat_now = True  # its jobs are alive: say so now
                 if self._beat_now or time.monotonic() >= next_beat:
                     self._beat_now = False
                     busy = self.beat(db)
@@ -115,7 +120,10 @@ class Maintenance(threading.Thread):
             except Exception:  # a closed database (tests, scripts), a lost ZEO server: try later
                 logger.debug("netsight.async maintenance failed", exc_info=True)
                 next_beat = max(next_beat, time.monotonic() + heartbeat_interval())
+                next_claim = max(next_claim, time.monotonic() + settings.get("claim-interval"))
             due = [next_beat, next_housekeeping, REPORTS.next_due()]
+            if self.claimer is not None and settings.get("pool-size") > 0:
+                due.append(next_claim)
             self._wake.wait(max(0.0, min(d for d in due if d is not None) - time.monotonic()))
             self._wake.clear()
 
@@ -226,13 +234,3 @@ def stopped(db):
         logger.exception("netsight.async: could not mark the jobs of this stopping instance")
     else:
         logger.info("netsight.async: stopping; the jobs of this instance are marked interrupted")
-
-
-def on_process_starting(event):
-    """Zope started (in the main thread): signal handlers, and maintenance of the main database."""
-    install_signal_handlers()
-    import Zope2
-
-    db = getattr(Zope2, "DB", None)
-    if db is not None:
-        MAINTENANCE.watch(db)

@@ -57,6 +57,7 @@ ENDED_WITHOUT_RESULT = {
         "process_interrupted", default="The server was stopped before the process completed."
     ),
 }
+RESTARTED = _("process_restarted", default="The server was stopped before the process completed: it starts again.")
 NO_SUCH_PROCESS = _("no_such_process", default="There is no such process, or its result was already shown.")
 
 
@@ -66,10 +67,16 @@ class StatusPages:
     #: The processing page polls soon (``poll_start`` seconds after it loads),
     #: then ever less often (each interval ``poll_growth`` times the last),
     #: up to ``poll_interval`` seconds, which is also how often it reloads
-    #: itself without JavaScript.
+    #: itself without JavaScript. With ``poll_at_predicted_end``, once the
+    #: running job's progress tells the time left, the page polls at the
+    #: job's predicted end instead (no sooner than ``poll_start``, no later
+    #: than ``poll_interval``), then every half second while the job may end
+    #: any moment; a job without a numeric progress keeps the growing
+    #: intervals.
     poll_start = 0.25
     poll_growth = 1.5
     poll_interval = 5
+    poll_at_predicted_end = True
 
     def processing(self, process_id=None):
         """The page to wait on; it goes to ``result`` once the job is done.
@@ -175,13 +182,16 @@ class StatusPages:
             "remaining": _remaining(completed, elapsed) if record.started and state == registry.RUNNING else None,
         }
         if state == registry.QUEUED:
-            ahead = registry.queue_position(self._connection(), record)
+            ahead = registry.queue_position(self._connection(), record) or 0
             status["queue_position"] = ahead
             status["progress_message"] = self._translate(
                 _("waiting_ahead", default="Waiting to start (${ahead} ahead)", mapping={"ahead": ahead})
                 if ahead
                 else _("waiting", default="Waiting to start")
             )
+            if record.reruns or record.state != registry.QUEUED:  # queued again, or about to be
+                status["restarted"] = True
+                status["message"] = self._translate(RESTARTED)
         elif state == registry.RUNNING and record.cancel_requested:
             status["cancelling"] = True
             status["progress_message"] = self._translate(_("cancelling", default="Cancelling..."))

@@ -58,6 +58,11 @@ class Pool:
         with self._lock:
             return process_id in self._running or any(job.process_id == process_id for job in self._queue)
 
+    def room(self):
+        """How many more jobs this pool would start now (0 without a pool)."""
+        with self._lock:
+            return max(0, settings.get("pool-size") - len(self._running) - len(self._queue))
+
     def busy(self):
         with self._lock:
             return bool(self._queue or self._running)

@@ -35,6 +35,7 @@ ROOT_KEY = "netsight.async.processes"
 ACTIVE_KEY = "netsight.async.active"  # (instance id, process id) -> True
 ENDED_KEY = "netsight.async.ended"  # (end time, process id) -> True
 INSTANCES_KEY = "netsight.async.instances"  # instance id -> InstanceRecord
+UNCLAIMED = ""  # the "instance" of a queued job that any instance with a pool may take
 ATTEMPTS = 20  # of a short registry transaction that meets ConflictErrors
 BACKOFF = 0.005  # seconds: the first retry's longest wait; doubled at each, up to 1 s
 
@@ -70,6 +71,9 @@ class ProcessRecord(Persistent):
     instance = None  # the id of the instance that queued or runs it
     ticket = None  # its place in that instance's queue
     cancel_requested = False
+    request = None  # its StoredRequest, while another instance may have to run it
+    reruns = 0  # how many times it was queued again after its instance stopped
+    max_reruns = 0  # how many times it may be (its view's max_reruns if rerun_interrupted)
 
     def __init__(self, process_id, view_name, context_path, owner, anonymous_key=None):
         self.process_id = process_id
@@ -79,6 +83,18 @@ class ProcessRecord(Persistent):
         self.anonymous_key = anonymous_key  # that browser's secret, hashed
         self.state = QUEUED
         self.created = time.time()
+
+    def claim(self, instance, ticket):
+        """An unclaimed queued process becomes ``instance``'s (still queued)."""
+        if self.state != QUEUED or self.instance != UNCLAIMED:
+            return False
+        self.instance = instance
+        self.ticket = ticket
+        return True
+
+    def may_rerun(self):
+        """Whether, its instance gone, it is queued again rather than interrupted."""
+        return self.request is not None and self.reruns < self.max_reruns
 
     def start(self, instance):
         """queued -> running, on ``instance``."""
@@ -132,15 +148,26 @@ class ProcessRecord(Persistent):
         return self._end(CANCELLED)
 
     def interrupt(self, reason):
-        """queued or running -> interrupted: its instance stopped or died."""
+        """Its instance stopped or died: queued again for any instance if it
+        may run again (``may_rerun``), else queued or running -> interrupted."""
         if self.state not in ACTIVE:
             return False
+        if self.may_rerun():
+            self.state = QUEUED
+            self.instance = UNCLAIMED
+            self.reruns += 1
+            self.started = None
+            self.progress = None
+            self.message = None
+            self.error = reason  # why it started again, for Managers
+            return True
         self.error = reason
         return self._end(INTERRUPTED)
 
     def _end(self, state):
         self.state = state
         self.finished = time.time()
+        self.request = None  # nobody runs it again: its copied request goes
         return True
 
 
@@ -198,17 +225,25 @@ def find(connection, process_id):
 
 
 def effective_state(connection, record, timeout, now=None):
-    """The record's state, or INTERRUPTED for an active one whose instance
-    stopped or missed its heartbeat for more than ``timeout`` seconds."""
-    if record.state not in ACTIVE or record.instance is None:
-        return record.state
+    """The record's state as it reads now: an active one whose instance is
+    gone (``orphaned``) reads INTERRUPTED, or QUEUED if it will run again."""
+    if orphaned(connection, record, timeout, now):
+        return QUEUED if record.may_rerun() else INTERRUPTED
+    return record.state
+
+
+def orphaned(connection, record, timeout, now=None):
+    """Whether an active record's instance stopped, or missed its heartbeat
+    for more than ``timeout`` seconds (never for an unclaimed one)."""
+    if record.state not in ACTIVE or record.instance in (None, UNCLAIMED):
+        return False
     now = time.time() if now is None else now
     instances = connection.root().get(INSTANCES_KEY)
     beat = instances.get(record.instance) if instances is not None else None
     if beat is not None and beat.stopped:
-        return INTERRUPTED
+        return True
     last_sign = max(beat.beat if beat is not None else 0, record.started or record.created)
-    return INTERRUPTED if now - last_sign > timeout else record.state
+    return now - last_sign > timeout
 
 
 def queue_position(connection, record):
@@ -217,16 +252,23 @@ def queue_position(connection, record):
     It reads the instance's active records: a queue is as long as the jobs
     waiting in it, so this stays cheap while the registry grows.
     """
-    if record.state != QUEUED or record.ticket is None:
+    if record.state != QUEUED:
         return None
     root = connection.root()
     processes = root.get(ROOT_KEY)
     ahead = 0
     for pid in active_of(root, record.instance):
         other = processes.get(pid)
-        if other is not None and other.state == QUEUED and (other.ticket or 0) < record.ticket:
+        if other is not None and other.state == QUEUED and _sooner(other, record):
             ahead += 1
     return ahead
+
+
+def _sooner(one, other):
+    """Whether ``one`` was queued before ``other`` (of the same instance, or both unclaimed)."""
+    if one.instance == UNCLAIMED or one.ticket is None or other.ticket is None:
+        return one.created < other.created
+    return one.ticket < other.ticket
 
 
 # Writing.
@@ -299,8 +341,15 @@ def active_of(root, instance_id):
     return [pid for (_iid, pid) in active.keys(min=(instance_id, ""), max=(instance_id, "\uffff"))]
 
 
+def unclaimed(root):
+    """The records of the queued processes that any instance may take, oldest first."""
+    processes = root.get(ROOT_KEY)
+    records = (processes.get(pid) for pid in active_of(root, UNCLAIMED))
+    return sorted((r for r in records if r is not None and r.state == QUEUED), key=lambda r: r.created)
+
+
 def active_instances(root):
-    """The ids of the instances that have queued or running processes."""
+    """The ids of the instances that have queued or running processes (not UNCLAIMED)."""
     active = root.get(ACTIVE_KEY)
     found, key = set(), None
     while active is not None:
@@ -308,7 +357,8 @@ def active_instances(root):
         if not keys:
             break
         iid = keys[0][0]
-        found.add(iid)
+        if iid != UNCLAIMED:
+            found.add(iid)
         key = (iid, "\uffff")  # past this instance's keys
     return found
 

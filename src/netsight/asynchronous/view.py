@@ -55,6 +55,14 @@ class BaseAsyncView(StatusPages, BrowserView):
     #: if running it again is safe.
     retry_after_commit = False
 
+    #: A job whose instance stopped or died is interrupted (it reads
+    #: ERROR). Set this to True if running it again from the start is
+    #: safe: it is then queued again, for any instance with a pool, at
+    #: most ``max_reruns`` times. Its request is kept in the database
+    #: meanwhile (without credentials).
+    rerun_interrupted = False
+    max_reruns = 1
+
     def __call__(self, *args, **kwargs):
         if not kwargs.pop("no_process", False):
             attempt = worker.claim(self.request, self.__name__)
@@ -93,20 +101,24 @@ class BaseAsyncView(StatusPages, BrowserView):
         _arguments(self.__run__, request, process_id=process_id)  # 400 now, not a failure later
         connection = self._connection()
         owner, anonymous_key = owners.owner_of(request)
-        registry.add(
-            connection,
-            registry.ProcessRecord(
-                process_id,
-                view_name=self.__name__,
-                context_path="/".join(self.context.getPhysicalPath()),
-                owner=owner,
-                anonymous_key=anonymous_key,
-            ),
-            instance=instance_id(),
-            ticket=next_ticket(),
+        record = registry.ProcessRecord(
+            process_id,
+            view_name=self.__name__,
+            context_path="/".join(self.context.getPhysicalPath()),
+            owner=owner,
+            anonymous_key=anonymous_key,
         )
-        job = worker.Job(request, process_id, self.__name__, connection.db(), owner or anonymous_key)
-        worker.start_after_commit(transaction.get(), job)
+        job = worker.Job.from_request(request, process_id, self.__name__, connection.db(), owner or anonymous_key)
+        runs_here = settings.get("pool-size") > 0
+        if not runs_here or self.rerun_interrupted:  # another instance may run it
+            record.request = job.stored(connection)
+            record.max_reruns = max(0, int(self.max_reruns)) if self.rerun_interrupted else 0
+        if runs_here:
+            registry.add(connection, record, instance=instance_id(), ticket=next_ticket())
+            worker.start_after_commit(transaction.get(), job)
+        else:  # a front-end: an instance with a pool takes it from the database
+            registry.add(connection, record, instance=registry.UNCLAIMED, ticket=None)
+            job.discard()
         return process_id
 
     def set_progress(self, process_id, progress, message=None):

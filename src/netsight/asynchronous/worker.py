@@ -34,6 +34,7 @@ from netsight.asynchronous.instance import MAINTENANCE
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.progress import REPORTS
 from netsight.asynchronous.replay import CapturedResponse
+from netsight.asynchronous.stored import StoredRequest
 
 import logging
 import traceback
@@ -135,24 +136,54 @@ def claim(request, view_name):
 
 
 class Job:
-    """The starting request, copied so that it can be published again."""
+    """The starting request, copied so that it can be published again.
 
-    def __init__(self, request, process_id, view_name, db, owner):
+    Made from the live request (``from_request``) where the job starts, or
+    from its ``StoredRequest`` (``from_record``) where an instance takes a
+    job queued in the database.
+    """
+
+    def __init__(self, process_id, view_name, db, owner, user, origin, environ, body):
         self.process_id = process_id
         self.db = db
         self.owner = owner
-        self.attempt = Attempt(process_id, view_name, identity.current_user())
-        self.root_oid = aq_base(request["PARENTS"][-1])._p_oid
-        self.realm = request.response.realm
-        self.debug_mode = request.response.debug_mode
-        self.environ = scrub.environ(request.environ)
+        self.attempt = Attempt(process_id, view_name, user)
+        self.origin = origin  # (root oid, realm, debug mode)
+        self.environ = environ
+        self.body = body
         self.capture = None  # the body of the latest publication's response
-        self.body = SpooledTemporaryFile(max_size=SPOOL_SIZE)
+
+    @classmethod
+    def from_request(cls, request, process_id, view_name, db, owner):
+        """The job of ``request``, without its credentials (scrub.py), run as its user."""
+        body = SpooledTemporaryFile(max_size=SPOOL_SIZE)
         stdin = request.stdin
         if stdin is not None:
             stdin.seek(0)
-            scrub.body(stdin, request.environ.get("CONTENT_TYPE"), self.body)
+            scrub.body(stdin, request.environ.get("CONTENT_TYPE"), body)
+        body.seek(0)
+        origin = (aq_base(request["PARENTS"][-1])._p_oid, request.response.realm, request.response.debug_mode)
+        environ = scrub.environ(request.environ)
+        return cls(process_id, view_name, db, owner, identity.current_user(), origin, environ, body)
+
+    @classmethod
+    def from_record(cls, record, db):
+        """The job of a record whose request is stored; None if it is not (any more)."""
+        stored = record.request
+        if stored is None:
+            return None
+        owner = record.owner or record.anonymous_key
+        return cls(
+            record.process_id, record.view_name, db, owner, stored.user, stored.origin,
+            dict(stored.environ), stored.open_body(),
+        )
+
+    def stored(self, connection):
+        """This job's request as a ``StoredRequest``, its body added with ``connection``."""
+        kept = StoredRequest(self.environ, self.attempt.user, self.origin)
+        kept.keep_body(self.body, connection)
         self.body.seek(0)
+        return kept
 
     def request(self, retry_count=0):
         """A new request to publish: each publication (a retry too) has its own response."""
@@ -270,8 +301,9 @@ def _publish(job):
         connection = job.db.open()
         setRequest(request)
         try:
-            app = connection.get(job.root_oid)
-            internals.publish_job(request, app, job.realm, job.debug_mode)
+            root_oid, realm, debug_mode = job.origin
+            app = connection.get(root_oid)
+            internals.publish_job(request, app, realm, debug_mode)
             break
         except TransientError as exc:
             if not attempt.may_retry():

@@ -28,6 +28,7 @@ from netsight.asynchronous.tests.instances import STOP_TIMEOUT
 from netsight.asynchronous.tests.instances import wait_until
 from netsight.asynchronous.tests.views import big_body
 
+import base64
 import hashlib
 import lxml.html
 import re
@@ -65,21 +66,22 @@ ENDED = frozenset({registry.DONE, registry.FAILED, registry.CANCELLED, registry.
 
 
 class TwoInstancesLayer(Layer):
-    """A ZEO server, the site /plone, instances A and B."""
+    """A ZEO server, the site /plone, instances A and B, and a front-end F (no pool)."""
 
     def setUp(self):
         self.cluster = Cluster("netsight-async-cluster")
         zeo = self.cluster.zeo_server()
         zeo.start()
         a, b = (self.cluster.instance(zeo=zeo, product_config=PRODUCT_CONFIG) for _ in range(2))
+        f = self.cluster.instance(zeo=zeo, product_config={**PRODUCT_CONFIG, "pool-size": "0"})
         a.create_site(SITE_PATH)  # zconsole run, on the ZEO server
-        a.start()
-        b.start()
-        self["zeo"], self["a"], self["b"] = zeo, a, b
+        for instance in (a, b, f):
+            instance.start()
+        self["zeo"], self["a"], self["b"], self["f"] = zeo, a, b, f
 
     def tearDown(self):
         self.cluster.close()
-        del self["zeo"], self["a"], self["b"]
+        del self["zeo"], self["a"], self["b"], self["f"]
 
 
 TWO_INSTANCES = TwoInstancesLayer(name="NetsightAsync:TwoInstances")
@@ -108,9 +110,11 @@ class TestTwoInstances(unittest.TestCase):
     def setUp(self):
         self.a = self.layer["a"]
         self.b = self.layer["b"]
-        for instance in (self.a, self.b):  # a test before may have failed with A down
-            if not instance.running:
-                instance.start()
+        self.f = self.layer["f"]
+        self.zeo = self.layer["zeo"]
+        for server in (self.zeo, self.a, self.b, self.f):  # a test before may have failed with one down
+            if not server.running:
+                server.start()
 
     # Helpers.
 
@@ -203,6 +207,12 @@ class TestTwoInstances(unittest.TestCase):
                     timeout=SIGNAL_DEADLINE,
                 )
                 seen = time.monotonic() - sent
+                self.assert_interrupted(answer)
+                # The stopped flag is written first, then each job is marked with why.
+                answer = self.poll(
+                    manager, self.b, job, lambda answer: registry.STOPPED_REASON in answer.get("error_detail", ""),
+                    "marked by A's handler", timeout=SIGNAL_DEADLINE, fail_if_ended=False,
+                )
                 self.assert_interrupted(answer, registry.STOPPED_REASON)
                 ended = self.a.process.wait(STOP_TIMEOUT)
                 exited = time.monotonic() - sent
@@ -402,6 +412,117 @@ class TestTwoInstances(unittest.TestCase):
             self.assertEqual(size, BIG_RESULT)
             self.assertEqual(sha, big_digest(BIG_RESULT))
             self.assertEqual(member.get(job.url(self.a, "result")).status, 404)
+
+    # Front-ends and workers (issue 14).
+
+    def test_a_front_ends_job_runs_on_an_instance_with_a_pool(self):
+        """F (pool-size 0) queues the job in the database; A or B claims and runs it as the user."""
+        member = Client(*MEMBER)
+        with logs_on_failure(self.a, self.b, self.f):
+            job = self.start(member, self.f, view="echo")
+            started = time.monotonic()
+            self.poll(member, self.f, job, lambda answer: answer["state"] != registry.QUEUED, "claimed")
+            claimed = time.monotonic() - started
+            self.poll(member, self.f, job, lambda answer: answer["state"] == registry.DONE, "done")
+            response = member.get(job.url(self.f, "result"))
+            self.assertEqual(response.status, 200, response.text[:500])
+            seen = response.json()
+            self.assertEqual(seen["user"], MEMBER[0])
+            self.assertIsNone(seen["authorization"])
+            ran_on = int(seen["instance"].split(":")[1])
+            self.assertIn(ran_on, (self.a.pid, self.b.pid))
+            report(f"a front-end's job: claimed by a worker {claimed:.2f}s after its start answered")
+
+    def test_the_stored_request_holds_no_secret(self):
+        """The raw Data.fs (history included) after a front-end's job: its form, none of its secrets."""
+        member = Client(*MEMBER)
+        with logs_on_failure(self.a, self.b, self.f):
+            site_url = f"{self.f.url}{SITE_PATH}"
+            token = member.token(f"{site_url}/@@own-template")
+            marker = f"kept-{time.time_ns()}"
+            session = base64.b64encode(f"session-{time.time_ns()}".encode()).decode("ascii")
+            response = member.post(
+                f"{site_url}/@@echo?_authenticator={token}",
+                {"_authenticator": token, "title": marker},
+                headers={"Cookie": f'__ac="{session}"; I18N_LANGUAGE="en"', "X-CSRF-TOKEN": token},
+            )
+            self.assertEqual(response.status, 303, response.text[:500])
+            (process_id,) = parse_qs(urlsplit(response.location).query)["process_id"]
+            job = Job(f"{SITE_PATH}/@@echo", process_id)
+            self.poll(member, self.f, job, lambda answer: answer["state"] == registry.DONE, "done")
+            raw = self.zeo.storage_path().read_bytes()
+            self.assertIn(marker.encode(), raw)  # the stored request is in there
+            basic = member.headers["Authorization"].split()[1]
+            for secret in (token, session, basic):
+                self.assertNotIn(secret.encode(), raw)
+            seen = member.get(job.url(self.f, "result")).json()
+            self.assertEqual((seen["user"], seen["form"]["title"]), (MEMBER[0], marker))
+
+    def test_a_rerunnable_job_completes_on_another_instance_after_a_kill(self):
+        """A killed: its rerunnable job is queued again and B runs it; its default job reads ERROR."""
+        member = Client(*MEMBER)
+        with logs_on_failure(self.a, self.b, self.f):
+            rerun = self.start(member, self.a, view="steady-rerun", steps="30", delay="0.1")
+            default = self.start(member, self.a, view="steady", steps="30", delay="0.1")
+            for job in (rerun, default):
+                self.running_with_progress(member, self.b, job)
+            self.assertEqual(self.a.kill(), -signal.SIGKILL)
+            killed = time.monotonic()
+            answers = []
+            answer = self.poll(
+                member, self.b, rerun, lambda answer: answers.append(answer) or answer["state"] == registry.DONE,
+                "run again and done", timeout=HEARTBEAT_TIMEOUT + KILL_SLACK + DEADLINE,
+            )
+            self.assertEqual(answer["completed"], 100)
+            self.assertTrue(any(a.get("restarted") for a in answers), answers)
+            self.assertNotIn(registry.INTERRUPTED, {a["state"] for a in answers})
+            report(f"a rerunnable job done on B {time.monotonic() - killed:.2f}s after A was killed")
+            self.assert_interrupted(self.status(member, self.b, default)[1])
+            response = member.get(rerun.url(self.f, "result"))
+            self.assertEqual(result_heading(response), "Done after 30 steps")
+
+    def test_a_zeo_restart_during_a_job_ends_it_one_way_or_the_other(self):
+        member = Client(*MEMBER)
+        with logs_on_failure(self.zeo, self.a, self.b):
+            job = self.start(member, self.a, steps="20", delay="0.1")
+            self.running_with_progress(member, self.b, job)
+            self.zeo.restart()
+            answer = self.poll(
+                member, self.b, job, lambda answer: answer["state"] in ENDED, "ended", fail_if_ended=False,
+                timeout=DEADLINE + HEARTBEAT_TIMEOUT,
+            )
+            self.assertIn(answer["state"], (registry.DONE, registry.INTERRUPTED), answer)
+            report(f"ZEO restarted during a job: it ended {answer['state']}")
+
+    def test_a_hundred_jobs_over_two_instances_polled_on_the_other(self):
+        """None lost, no ConflictError reaches a user: every start 303, every poll 200, every result fetched."""
+        clients = [Client(*MEMBER) for _ in range(10)]
+        pairs = [(self.a, self.b), (self.b, self.a)] * 50
+        results, errors = {}, []
+
+        def run(number):
+            client = clients[number % len(clients)]
+            here, there = pairs[number]
+            try:
+                job = self.start(client, here, view="noop")
+                self.poll(client, there, job, lambda answer: answer["state"] == registry.DONE, "done")
+                response = client.get(job.url(there, "result"))
+                results[number] = (response.status, response.text)
+            except BaseException as exc:  # noqa: B036 (reported below, with the others)
+                errors.append(f"job {number}: {exc!r}")
+
+        with logs_on_failure(self.a, self.b):
+            threads = [threading.Thread(target=run, args=(number,)) for number in range(len(pairs))]
+            started = time.monotonic()
+            for batch in range(0, len(threads), 10):
+                for thread in threads[batch:batch + 10]:
+                    thread.start()
+                for thread in threads[batch:batch + 10]:
+                    thread.join(DEADLINE * 2)
+            self.assertEqual(errors, [])
+            self.assertEqual(sorted(results), list(range(len(pairs))))
+            self.assertEqual({result for result in results.values()}, {(200, "done")})
+            report(f"100 jobs over A and B, each polled on the other: {time.monotonic() - started:.1f}s")
 
 
 def streamed(client, url):

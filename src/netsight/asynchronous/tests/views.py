@@ -3,6 +3,7 @@
 from AccessControl import getSecurityManager
 from netsight.asynchronous import BaseAsyncView
 from netsight.asynchronous.i18n import _
+from netsight.asynchronous.instance import instance_id
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from ZODB.POSException import ConflictError
@@ -84,6 +85,7 @@ class Echo(BaseAsyncView):
                 "cookies": sorted(request.cookies),
                 "csrf_header": request.getHeader("X-CSRF-TOKEN"),
                 "query": request.get("QUERY_STRING", ""),
+                "instance": instance_id(),
             }
         )
 
@@ -250,6 +252,12 @@ class Steady(BaseAsyncView):
             raise RuntimeError(fail)
         self.request.response.setHeader("Content-Type", "text/html; charset=utf-8")
         return f"<html><body><h1 id='result'>Done after {steps} steps</h1></body></html>"
+
+
+class SteadyRerun(Steady):
+    """The same job, run again from the start if its instance stops or dies."""
+
+    rerun_interrupted = True
 
 
 class SteadyFixedPolls(Steady):

@@ -1,0 +1,56 @@
+"""Instances with a pool take the jobs queued in the database: those of front-ends, and those to run again.
+
+A job started on an instance without a pool (``pool-size 0``), or queued
+again after its instance stopped (``rerun_interrupted``), waits in the
+database, unclaimed, with its request (``stored.py``). The maintenance
+thread of every instance with room in its pool looks for such jobs every
+``claim-interval`` (a read; nothing is written while there are none) and
+claims the oldest in a short transaction: of two instances claiming the
+same job, one commits and the other meets a ConflictError, reads the job
+claimed on its retry, and leaves it. A claimed job runs as one started
+here.
+"""
+
+from netsight.asynchronous import registry
+from netsight.asynchronous.instance import instance_id
+from netsight.asynchronous.instance import next_ticket
+from netsight.asynchronous.pool import POOL
+from netsight.asynchronous.worker import Job
+
+import logging
+
+
+logger = logging.getLogger("netsight.async")
+
+
+def claim(db):
+    """Claim as many unclaimed jobs as the pool has room for and run them; how many."""
+    room = POOL.room()
+    if not room:
+        return 0
+    iid = instance_id()
+
+    def take(root):
+        taken = []
+        for record in registry.unclaimed(root)[:room]:
+            if registry.change_in(root, record.process_id, lambda r: r.claim(iid, next_ticket())):
+                taken.append(record.process_id)
+        return taken
+
+    started = 0
+    for process_id in registry.in_own_transaction(db, take):
+        job = registry.in_own_transaction(db, lambda root, pid=process_id: _job(root, pid, db))
+        if job is None:
+            continue  # cancelled meanwhile
+        POOL.submit(job)
+        started += 1
+    if started:
+        logger.debug("netsight.async: %d queued jobs claimed", started)
+    return started
+
+
+def _job(root, process_id, db):
+    record = registry.find(root._p_jar, process_id)
+    if record is None or record.state != registry.QUEUED:
+        return None
+    return Job.from_record(record, db)
