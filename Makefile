@@ -17,6 +17,8 @@ DEMO_URL := http://127.0.0.1:8080/plone/fibonacci
 help:
 	@echo "make demo   install, create the demo Zope instance and Plone site, serve it"
 	@echo "            on $(DEMO_URL) (login admin:admin, Ctrl-C stops it)"
+	@echo "make demo-cluster  the demo on a ZEO server: front-ends on :8080 and :8081,"
+	@echo "            a worker instance that runs the jobs (Ctrl-C stops them all)"
 	@echo "make test   install and run the whole test suite"
 	@echo "make clean  remove the virtualenv and what the demo made under var/"
 	@echo "            (and what bin/buildout made: bin/ parts/ develop-eggs/ ...)"
@@ -34,7 +36,7 @@ $(VENV)/.installed: $(BIN)/python setup.py constraints.txt demo/setup.py
 install: $(VENV)/.installed
 
 .PHONY: test
-test: install /usr/bin/chromium
+test: install /usr/bin/chromium postgresql
 	$(BIN)/zope-testrunner --test-path src --test-path demo/src $(TEST_ARGS) 2>&1 \
 	  | $(BIN)/python tools/test_summary.py
 
@@ -42,6 +44,13 @@ test: install /usr/bin/chromium
 # Playwright for Python; Playwright's own browser download is not used.
 /usr/bin/chromium:
 	apt-get update && apt-get install -y --no-install-recommends chromium
+
+# test_relstorage.py runs a throwaway server of Debian's PostgreSQL (initdb
+# and postgres from /usr/lib/postgresql/<version>/bin) for RelStorage.
+.PHONY: postgresql
+postgresql:
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	  || { apt-get update && apt-get install -y --no-install-recommends postgresql; }
 
 .PHONY: clean
 clean:
@@ -65,6 +74,13 @@ $(DEMO)/etc/zope.conf: $(VENV)/.installed demo/instance/zope.conf.in
 	mkdir -p var/filestorage var/blobstorage var/cache
 	sed -e 's|@INSTANCE@|$(CURDIR)/$(DEMO)|' -e 's|@VAR@|$(CURDIR)/var|' \
 	  demo/instance/zope.conf.in > $@
+
+# The demo cluster (demo/cluster.py): a ZEO server and three instances in
+# var/cluster, front-ends on 127.0.0.1:8080 and :8081 (pool-size 0) and a
+# worker (pool-size 2), the same Plone site; Ctrl-C stops them all.
+.PHONY: demo-cluster
+demo-cluster: install
+	exec $(BIN)/python demo/cluster.py
 
 # buildout.cfg builds the same instance with zc.buildout; versions.cfg gives
 # it the versions of constraints.txt.
