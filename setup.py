@@ -64,6 +64,8 @@ setup(
             "plone.app.testing",
             "plone.testing",
             "playwright",
+            "psycopg2-binary",
+            "RelStorage",
             "ZEO",
             "zope.testbrowser",
             "zope.testrunner",
