@@ -29,7 +29,6 @@ SIGTERM: A is started again, runs a job, and gets SIGTERM; its handler
 marks the job interrupted at once, B reads ERROR at its next poll.
 """
 
-from pathlib import Path
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 from ZODB.FileStorage import FileStorage

@@ -150,7 +150,7 @@ class StatusPages:
         request = self.request
         if request.get("REQUEST_METHOD", "GET").upper() != "POST":
             raise MethodNotAllowed("cancel needs a POST")
-        record = self._record(process_id)
+        self._record(process_id)  # NoSuchProcessError (404) unless the request may see it
         wants_json = is_true(output_json) or "application/json" in request.getHeader("Accept", "")
         if not protect.authenticated(request):
             request.response.setStatus(403)

@@ -14,6 +14,7 @@ from netsight.asynchronous.capture import INLINE_LIMIT
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.base import JobTestCase
 from netsight.asynchronous.tests.views import big_body
+from netsight.asynchronous.tests.views import big_digest
 
 import hashlib
 import os
@@ -24,13 +25,6 @@ import unittest
 
 BIG = 3 * INLINE_LIMIT + 12345  # bytes: a blob, and not a whole number of blocks
 SMALL = INLINE_LIMIT // 2
-
-
-def digest(size):
-    sha = hashlib.sha256()
-    for block in big_body(size):
-        sha.update(block)
-    return sha.hexdigest()
 
 
 class TestBigResults(JobTestCase):
@@ -53,7 +47,7 @@ class TestBigResults(JobTestCase):
                 self.assertEqual(self.browser.headers["Content-Type"], "application/octet-stream")
                 body = self.browser.contents  # bytes: no charset
                 self.assertEqual(len(body), BIG)
-                self.assertEqual(hashlib.sha256(body).hexdigest(), digest(BIG))
+                self.assertEqual(hashlib.sha256(body).hexdigest(), big_digest(BIG))
 
     def test_a_small_result_stays_in_the_record(self):
         url, process_id = self.start_and_wait(SMALL, "write")

@@ -26,7 +26,7 @@ from netsight.asynchronous.tests.instances import MANAGER
 from netsight.asynchronous.tests.instances import MEMBER
 from netsight.asynchronous.tests.instances import STOP_TIMEOUT
 from netsight.asynchronous.tests.instances import wait_until
-from netsight.asynchronous.tests.views import big_body
+from netsight.asynchronous.tests.views import big_digest
 
 import base64
 import hashlib
@@ -534,14 +534,6 @@ def streamed(client, url):
             sha.update(chunk)
             size += len(chunk)
         return response.status, response.headers, size, sha.hexdigest()
-
-
-def big_digest(size):
-    """The sha256 of what ``big-result`` answers for ``size``."""
-    sha = hashlib.sha256()
-    for block in big_body(size):
-        sha.update(block)
-    return sha.hexdigest()
 
 
 def result_heading(response):

@@ -13,6 +13,7 @@ from zope.i18n import translate
 from zope.interface import providedBy
 from ZPublisher.Iterators import filestream_iterator
 
+import hashlib
 import json
 import os
 import queue
@@ -468,6 +469,14 @@ def big_body(size):
     yield from (BLOCK for _ in range(whole))
     if rest:
         yield BLOCK[:rest]
+
+
+def big_digest(size):
+    """The SHA-256 (hex) of ``big_body(size)``."""
+    sha = hashlib.sha256()
+    for block in big_body(size):
+        sha.update(block)
+    return sha.hexdigest()
 
 
 class BigResult(BaseAsyncView):
