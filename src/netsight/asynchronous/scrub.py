@@ -4,7 +4,8 @@ A job's request is kept while it waits and runs (in the database, for a
 job that another instance may run). It keeps no ``Authorization`` header
 (Basic auth carries the password), no cookie but those named in the
 ``job-cookies`` setting (a session cookie such as ``__ac`` logs in), and no
-CSRF token (``_authenticator`` in the query or the form, ``X-CSRF-TOKEN``).
+CSRF token (``_authenticator`` in the query, the form, the URLs the server
+or browser repeat, ``X-CSRF-TOKEN``).
 Who the job runs as is kept instead, as an id (``identity.py``); its start
 was checked for CSRF when it was made.
 """
@@ -27,6 +28,7 @@ DROPPED = frozenset(
         "REMOTE_USER",
     }
 )
+URLS = frozenset({"REQUEST_URI", "RAW_URI", "HTTP_REFERER"})  # may carry a query with the token
 CHUNK = 1 << 16
 SMALL_FORM = 1 << 20  # bytes: an urlencoded body is rewritten in memory up to this size
 BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
@@ -47,6 +49,9 @@ def environ(original):
                 continue
         elif key == "QUERY_STRING":
             value = without_token(value)
+        elif key in URLS:
+            path, question, query = value.partition("?")
+            value = path + question + without_token(query)
         kept[key] = value
     return kept
 

@@ -39,6 +39,8 @@ class TestEnviron(unittest.TestCase):
                 "REMOTE_USER": "someone",
                 "HTTP_COOKIE": '__ac="c2VjcmV0"; I18N_LANGUAGE="de"; _ZopeId="123"; netsight_async_owner=xyz',
                 "QUERY_STRING": "a=1&_authenticator=0123abcd&b=2",
+                "REQUEST_URI": "/plone/@@export?_authenticator=0123abcd",
+                "HTTP_REFERER": "http://nohost/plone/@@export?a=1&_authenticator=0123abcd",
                 "HTTP_ACCEPT_LANGUAGE": "de",
                 "wsgi.input": BytesIO(),
                 "wsgi.url_scheme": "https",
@@ -50,6 +52,8 @@ class TestEnviron(unittest.TestCase):
             {
                 "HTTP_COOKIE": 'I18N_LANGUAGE="de"',
                 "QUERY_STRING": "a=1&b=2",
+                "REQUEST_URI": "/plone/@@export?",
+                "HTTP_REFERER": "http://nohost/plone/@@export?a=1",
                 "HTTP_ACCEPT_LANGUAGE": "de",
                 "wsgi.url_scheme": "https",
                 "SERVER_PORT": "443",
