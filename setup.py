@@ -67,11 +67,14 @@ setup(
             "psycopg2-binary",
             "RelStorage",
             "ZEO",
+            "zodbupdate",
             "zope.testbrowser",
             "zope.testrunner",
         ],
     },
     entry_points={
         "z3c.autoinclude.plugin": ["target = plone"],
+        # zodbupdate: the 1.x process registry's class -> its stand-in
+        "zodbupdate": ["renames = netsight.asynchronous.legacy:RENAMES"],
     },
 )

@@ -1,5 +1,6 @@
 """Set-up helpers of the GenericSetup profiles ``netsight.async:default`` and ``:uninstall``."""
 
+from netsight.asynchronous.legacy import remove_1x_registry
 from plone.base.interfaces import INonInstallable
 from zope.interface import implementer
 
@@ -10,3 +11,13 @@ class HiddenProfiles:
 
     def getNonInstallableProfiles(self):
         return ["netsight.async:uninstall"]
+
+
+def installed(setup_tool):
+    """After the default profile is applied: no 1.x process registry is left."""
+    remove_1x_registry(setup_tool.getPhysicalRoot())
+
+
+def remove_1x_process_registry(setup_tool):
+    """Upgrade step: remove the 1.x process registry from the Zope root."""
+    remove_1x_registry(setup_tool.getPhysicalRoot())
