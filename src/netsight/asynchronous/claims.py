@@ -24,7 +24,11 @@ logger = logging.getLogger("netsight.async")
 
 
 def claim(db):
-    """Claim as many unclaimed jobs as the pool has room for and run them; how many."""
+    """Claim as many unclaimed jobs as the pool has room for and run them; how many.
+
+    The claim writes this instance's heartbeat too, so that a job it just
+    took never reads as the job of a dead instance.
+    """
     room = POOL.room()
     if not room:
         return 0
@@ -35,11 +39,18 @@ def claim(db):
         for record in registry.unclaimed(root)[:room]:
             if registry.change_in(root, record.process_id, lambda r: r.claim(iid, next_ticket())):
                 taken.append(record.process_id)
+        if taken:
+            registry.beat_in(root, iid)
         return taken
 
     started = 0
     for process_id in registry.in_own_transaction(db, take):
-        job = registry.in_own_transaction(db, lambda root, pid=process_id: _job(root, pid, db))
+        try:
+            job = registry.in_own_transaction(db, lambda root, pid=process_id: _job(root, pid, db))
+        except Exception as exc:  # its stored request cannot be read: it fails, the others go on
+            logger.exception("netsight.async: could not take process %s", process_id)
+            _give_up(db, process_id, iid, f"it could not be taken: {type(exc).__name__}: {exc}")
+            continue
         if job is None:
             continue  # cancelled meanwhile
         POOL.submit(job)
@@ -54,3 +65,10 @@ def _job(root, process_id, db):
     if record is None or record.state != registry.QUEUED:
         return None
     return Job.from_record(record, db)
+
+
+def _give_up(db, process_id, iid, error):
+    try:
+        registry.change(db, process_id, lambda record: record.is_run(iid) and record.fail(error))
+    except Exception:
+        logger.exception("netsight.async: could not record the failure of process %s", process_id)

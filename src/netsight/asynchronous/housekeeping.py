@@ -64,7 +64,7 @@ def mark_dead(db, this_instance, now):
     for iid in registry.in_own_transaction(db, dead_instances):
         marked += registry.in_own_transaction(db, lambda root: interrupt_stale(root, iid))
     if marked:
-        logger.info("netsight.async housekeeping: %d processes of stopped instances marked interrupted", marked)
+        logger.info("netsight.async housekeeping: %d processes of stopped instances interrupted or queued again", marked)
     return marked
 
 

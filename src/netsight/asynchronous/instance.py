@@ -4,8 +4,10 @@ Each Zope process has an id. While it has queued or running jobs, one
 maintenance thread writes its heartbeat (one small write per interval,
 never one per job or per poll), so that every instance can tell that its
 jobs are alive, and learns of cancel requests made on other instances; it
-also runs the housekeeping passes. On SIGTERM or SIGINT the instance marks
-its jobs ``interrupted`` and says it stopped, then hands the signal on to
+also runs the housekeeping passes and, with room in the pool, claims jobs
+queued in the database (``claims.py``, set by ``startup.py``). On SIGTERM
+or SIGINT the instance says it stopped and marks its jobs ``interrupted``
+(or queues again those that may run again), then hands the signal on to
 the handler that was there before (Zope's, waitress's, or the default).
 """
 
@@ -33,6 +35,7 @@ STOP_DEADLINE = 3.0  # seconds the signal handler spends marking jobs, at most
 LOST_REASON = "its worker lost it (the database could not be reached when it ended)"
 
 _cancels = set()  # ids of this instance's processes asked to stop
+_stopping = threading.Event()  # set by the signal handler: no more jobs are taken
 
 
 def _new_identity():
@@ -65,6 +68,11 @@ def ask_to_cancel(process_id):
         _cancels.add(process_id)
 
 
+def stopping():
+    """Whether this instance is stopping (SIGTERM, SIGINT): it takes no more jobs."""
+    return _stopping.is_set()
+
+
 def cancel_asked(process_id):
     return process_id in _cancels
 
@@ -83,6 +91,7 @@ class Maintenance(threading.Thread):
         self._started_lock = threading.Lock()
         self._beat_now = False
         self.claimer = None  # claims.claim, once set (startup.py): takes jobs queued in the database
+        self._next_mark = 0.0  # when the claims next look for jobs of dead instances
 
     def watch(self, db):
         """Maintain ``db`` (the main database), from now on; beat at once."""
@@ -106,8 +115,7 @@ class Maintenance(threading.Thread):
                 flush_reports()
                 if time.monotonic() >= next_claim:
                     next_claim = time.monotonic() + settings.get("claim-interval")
-                    if self.claimer is not None and self.claimer(db):
-                        self._beat_now = True  # its jobs are alive: say so now
+                    self._claim(db)
                 if self._beat_now or time.monotonic() >= next_beat:
                     self._beat_now = False
                     busy = self.beat(db)
@@ -126,6 +134,21 @@ class Maintenance(threading.Thread):
                 due.append(next_claim)
             self._wake.wait(max(0.0, min(d for d in due if d is not None) - time.monotonic()))
             self._wake.clear()
+
+    def _claim(self, db):
+        """Take jobs queued in the database, if this instance may (never fails: the heartbeat goes on)."""
+        if self.claimer is None or stopping():
+            return
+        try:
+            if time.monotonic() >= self._next_mark:
+                # Jobs of dead instances that may run again are queued for
+                # the taking within half a heartbeat-timeout, not at the
+                # next housekeeping pass.
+                self._next_mark = time.monotonic() + settings.get("heartbeat-timeout") / 2
+                housekeeping.mark_dead(db, instance_id(), time.time())
+            self.claimer(db)
+        except Exception:  # a lost ZEO server: claim later
+            logger.debug("netsight.async: claiming queued jobs failed", exc_info=True)
 
     def beat(self, db):
         """If this instance has jobs: write its heartbeat, and learn of cancel requests.
@@ -179,6 +202,8 @@ def flush_reports():
     for process_id, db, (progress, message) in REPORTS.due():
 
         def report(record, progress=progress, message=message):
+            if not record.is_run(instance_id()):
+                return False  # no longer this instance's: it stops at its next report
             record.report(progress, message)
             return record.cancel_requested
 
@@ -200,6 +225,7 @@ def _handler(previous):
         previous = signal.SIG_DFL
 
     def handler(signum, frame):
+        _stopping.set()  # first: the maintenance thread takes no more jobs
         stopped(MAINTENANCE.db)
         if callable(previous):
             return previous(signum, frame)
@@ -213,7 +239,7 @@ def _handler(previous):
 
 
 def stopped(db):
-    """This instance stops: its queued and running jobs are interrupted.
+    """This instance stops: its queued and running jobs are interrupted (or queued again, if they may).
 
     First the instance says it stopped (one small write: from then on every
     instance reads its jobs as interrupted), then each job is marked, in a
@@ -233,4 +259,4 @@ def stopped(db):
     except Exception:
         logger.exception("netsight.async: could not mark the jobs of this stopping instance")
     else:
-        logger.info("netsight.async: stopping; the jobs of this instance are marked interrupted")
+        logger.info("netsight.async: stopping; the jobs of this instance are marked interrupted or queued again")

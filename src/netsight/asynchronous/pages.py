@@ -168,7 +168,13 @@ class StatusPages:
         """What the processing page and ``completed`` JSON say of a process."""
         state = self._state(record)
         ended_badly = state in ENDED_WITHOUT_RESULT
-        completed = "ERROR" if ended_badly else _completion(record)
+        restarting = state == registry.QUEUED and (record.reruns or record.state != registry.QUEUED)
+        if ended_badly:
+            completed = "ERROR"
+        elif restarting and record.state != registry.QUEUED:
+            completed = False  # it starts again from the start
+        else:
+            completed = _completion(record)
         start = record.started or record.created
         elapsed = (record.finished or time.time()) - start
         status = {
@@ -189,7 +195,7 @@ class StatusPages:
                 if ahead
                 else _("waiting", default="Waiting to start")
             )
-            if record.reruns or record.state != registry.QUEUED:  # queued again, or about to be
+            if restarting:  # queued again, or about to be
                 status["restarted"] = True
                 status["message"] = self._translate(RESTARTED)
         elif state == registry.RUNNING and record.cancel_requested:

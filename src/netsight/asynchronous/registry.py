@@ -72,6 +72,7 @@ class ProcessRecord(Persistent):
     ticket = None  # its place in that instance's queue
     cancel_requested = False
     request = None  # its StoredRequest, while another instance may have to run it
+    run = 0  # how many times it started: a worker's writes apply to its own run only
     reruns = 0  # how many times it was queued again after its instance stopped
     max_reruns = 0  # how many times it may be (its view's max_reruns if rerun_interrupted)
 
@@ -97,13 +98,22 @@ class ProcessRecord(Persistent):
         return self.request is not None and self.reruns < self.max_reruns
 
     def start(self, instance):
-        """queued -> running, on ``instance``."""
-        if self.state != QUEUED:
+        """queued -> running, on ``instance`` (the one that queued or claimed it).
+
+        Returns the number of this run (true), or False.
+        """
+        if self.state != QUEUED or self.instance != instance:
             return False
         self.state = RUNNING
-        self.instance = instance
         self.started = time.time()
-        return True
+        self.run += 1
+        return self.run
+
+    def is_run(self, instance, run=None):
+        """Whether the record is still ``instance``'s (and its run ``run``): a
+        worker of a run that was given up (its instance read dead, the job
+        queued again) changes nothing."""
+        return self.instance == instance and (run is None or self.run == run)
 
     def report(self, progress, message=None):
         if self.state not in ACTIVE:
@@ -152,6 +162,8 @@ class ProcessRecord(Persistent):
         may run again (``may_rerun``), else queued or running -> interrupted."""
         if self.state not in ACTIVE:
             return False
+        if self.cancel_requested:  # it was asked to stop: it stays stopped
+            return self._end(CANCELLED)
         if self.may_rerun():
             self.state = QUEUED
             self.instance = UNCLAIMED
@@ -323,14 +335,14 @@ def take(db, process_id):
 
 
 def beat_in(root, instance_id, stopped=False):
-    """Write ``instance_id``'s heartbeat (and whether it stopped) in the transaction of ``root``."""
+    """Write ``instance_id``'s heartbeat (and that it stopped) in the transaction of ``root``."""
     instances_tree = _tree(root, INSTANCES_KEY)
     record = instances_tree.get(instance_id)
     if record is None:
         record = instances_tree[instance_id] = InstanceRecord(instance_id)
     record.beat = time.time()
-    if record.stopped != stopped:
-        record.stopped = stopped
+    if stopped and not record.stopped:  # once stopped, an instance id stays stopped
+        record.stopped = True
 
 
 def active_of(root, instance_id):

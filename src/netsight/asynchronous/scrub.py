@@ -11,8 +11,6 @@ was checked for CSRF when it was made.
 """
 
 from shutil import copyfileobj
-from urllib.parse import parse_qsl
-from urllib.parse import urlencode
 
 from netsight.asynchronous import settings
 
@@ -30,7 +28,7 @@ DROPPED = frozenset(
 )
 URLS = frozenset({"REQUEST_URI", "RAW_URI", "HTTP_REFERER"})  # may carry a query with the token
 CHUNK = 1 << 16
-SMALL_FORM = 1 << 20  # bytes: an urlencoded body is rewritten in memory up to this size
+MAX_HEADERS = 1 << 16  # bytes of a part's headers read before deciding
 BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 FIELD_NAME = re.compile(rb'\bname="([^"]*)"', re.IGNORECASE)
 
@@ -64,30 +62,75 @@ def cookies(header):
 
 
 def without_token(query):
-    """An urlencoded query or form without the CSRF token."""
+    """An urlencoded query without its ``_authenticator=`` fields, every other byte as it was."""
     if TOKEN not in query:
         return query
-    return urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != TOKEN])
+    return "&".join(field for field in query.split("&") if not field.startswith(f"{TOKEN}="))
 
 
 def body(source, content_type, target):
     """Copy the request body ``source`` to ``target``, without the CSRF token.
 
-    An urlencoded form (up to ``SMALL_FORM``) loses its ``_authenticator``
-    field, a multipart form its ``_authenticator`` part, read a line at a
+    An urlencoded form loses its ``_authenticator`` fields, a multipart
+    form its ``_authenticator`` parts, both read a chunk or a line at a
     time; any other body is copied as it is.
     """
     kind = (content_type or "").split(";")[0].strip().lower()
     if kind == "application/x-www-form-urlencoded":
-        data = source.read(SMALL_FORM + 1)
-        if len(data) <= SMALL_FORM:
-            target.write(without_token(data.decode("latin-1")).encode("latin-1"))
-            return
-        target.write(data)  # too big to be a form of fields: copied as it is
-    elif kind == "multipart/form-data" and (match := BOUNDARY.search(content_type)):
+        _urlencoded_without_token(source, target)
+        return
+    if kind == "multipart/form-data" and (match := BOUNDARY.search(content_type)):
         _multipart_without_token(source, target, match.group(1).encode("latin-1"))
         return
     copyfileobj(source, target, CHUNK)
+
+
+def _urlencoded_without_token(source, target):
+    """Copy an urlencoded form a chunk at a time, leaving out its ``_authenticator=`` fields.
+
+    A field is kept or left out as soon as its first bytes tell which, so
+    that a long value is copied as it comes, never held whole.
+    """
+    token = TOKEN.encode("ascii") + b"="
+    copier = _FieldCopier(target, token)
+    while chunk := source.read(CHUNK):
+        parts = chunk.split(b"&")
+        for number, part in enumerate(parts):
+            if number:
+                copier.end_field()
+            copier.add(part)
+    copier.end_field()
+
+
+class _FieldCopier:
+    """The fields of an urlencoded form, kept or left out as they come."""
+
+    def __init__(self, target, token):
+        self.target = target
+        self.token = token
+        self.started = False  # a field was written: the next one needs "&"
+        self.pending = b""  # the start of a field not decided yet
+        self.keep = None  # None: not decided
+
+    def add(self, data):
+        if self.keep is None:
+            self.pending += data
+            if len(self.pending) >= len(self.token):
+                self._decide()
+        elif self.keep:
+            self.target.write(data)
+
+    def end_field(self):
+        if self.keep is None:  # a field shorter than the token's name
+            self._decide()
+        self.keep, self.pending = None, b""
+
+    def _decide(self):
+        self.keep = not self.pending.startswith(self.token)
+        if self.keep:
+            self.target.write((b"&" if self.started else b"") + self.pending)
+            self.started = True
+        self.pending = b""
 
 
 def _multipart_without_token(source, target, boundary):
@@ -113,14 +156,19 @@ def _multipart_without_token(source, target, boundary):
             continue
         if headers is not None:
             headers.append(line)
-            if line in (b"\r\n", b"\n"):  # the end of the part's headers
+            if starts_line and line in (b"\r\n", b"\n"):  # the end of the part's headers
                 skipping = _field_name(headers) == TOKEN.encode()
                 if not skipping:
                     target.writelines(headers)
                 headers = None
+            elif sum(map(len, headers)) > MAX_HEADERS:  # not headers of a token part: kept
+                target.writelines(headers)
+                headers = None
             continue
         if not skipping:
             target.write(line)
+    if headers:  # the body ended inside a part's headers: kept as they were
+        target.writelines(headers)
 
 
 def _field_name(headers):

@@ -7,8 +7,9 @@ In zope.conf::
     </product-config>
 
 The environment variable of a setting is its name in capitals with ``_``
-for ``-`` (``NETSIGHT_ASYNC_POOL_SIZE=4``); it wins over zope.conf. A value
-that is not a number of the right kind is logged and the default used.
+for ``-`` (``NETSIGHT_ASYNC_POOL_SIZE=4``); it wins over zope.conf. A
+number setting whose value is not a number of its kind is logged and the
+default used; ``job-cookies`` is text (names, space-separated).
 """
 
 from App.config import getConfiguration

@@ -15,11 +15,6 @@ from ZODB.interfaces import IBlobStorage
 
 from netsight.asynchronous.capture import INLINE_LIMIT
 
-import logging
-
-
-logger = logging.getLogger("netsight.async")
-
 CHUNK = 1 << 16
 SPOOL_SIZE = 1 << 20
 

@@ -145,7 +145,7 @@ class BaseAsyncView(StatusPages, BrowserView):
 
         def report(record):
             # A record that is no longer active (interrupted meanwhile) stops the job too.
-            reported = record.report(progress, message)
+            reported = record.is_run(instance_id()) and record.report(progress, message)
             return "cancel" if record.cancel_requested or not reported else "reported"
 
         found = registry.change(db, process_id, report)

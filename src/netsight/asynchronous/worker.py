@@ -1,14 +1,15 @@
 """The worker: runs a job in a thread of its own, after the start committed.
 
-The job is the starting request itself, published again through Zope's own
-publisher on a connection of its own, from the Zope application root of the
-main database (the one that holds the registry; a site in a mounted
-database is reached through its mount point, as by any request).
-Traversal, authentication, the site, browser layers, language, form and
-``zope.globalrequest`` are then what the starting request had, and
-ConflictErrors are retried as Zope retries a request (unless the job
-committed work of its own). The view recognises the marked request during
-traversal and publishes ``__run__`` instead of itself.
+The job is the starting request itself, without its credentials
+(``scrub.py``), published again through Zope's own publisher on a
+connection of its own, from the Zope application root of the main database
+(the one that holds the registry; a site in a mounted database is reached
+through its mount point, as by any request). Traversal, the site, browser
+layers, language, form and ``zope.globalrequest`` are then what the
+starting request had; the job logs in as its user (``identity.JobUser``),
+given to Zope by the ``JobCall`` that the view publishes at the end of its
+path (``BaseAsyncView.browserDefault``). ConflictErrors are retried as Zope
+retries a request (unless the job committed work of its own).
 """
 
 from AccessControl.SecurityManagement import noSecurityManager
@@ -152,6 +153,7 @@ class Job:
         self.environ = environ
         self.body = body
         self.capture = None  # the body of the latest publication's response
+        self.run_number = None  # the record's run, once it started here
 
     @classmethod
     def from_request(cls, request, process_id, view_name, db, owner):
@@ -237,12 +239,13 @@ def _submit_if_committed(committed, job):
 def run(job):
     """Run ``job``: mark it running, publish it, record its outcome."""
     try:
-        if not registry.change(job.db, job.process_id, lambda record: record.start(instance_id())):
-            return  # cancelled or interrupted while it waited
+        job.run_number = registry.change(job.db, job.process_id, lambda record: record.start(instance_id()))
+        if not job.run_number:
+            return  # cancelled, interrupted or claimed elsewhere while it waited
         error, response = _publish(job)
         held = REPORTS.end(job.process_id)  # a progress report not written yet goes with the end
         if job.attempt.was_cancelled:
-            registry.change(job.db, job.process_id, registry.ProcessRecord.cancelled)
+            registry.change(job.db, job.process_id, lambda record: _mine(record, job) and record.cancelled())
         elif error is None:
             _finish(job, response, held)
         else:
@@ -266,9 +269,14 @@ def _finish(job, response, held):
 
     def finish(record):
         blob = None if blob_oid is None else record._p_jar.get(blob_oid)
-        return _held(record, held) and record.finish(captured, blob)
+        return _mine(record, job) and _held(record, held) and record.finish(captured, blob)
 
     registry.change(job.db, job.process_id, finish)
+
+
+def _mine(record, job):
+    """Whether the record is still the job's run on this instance (not given up and queued again)."""
+    return record.is_run(instance_id(), job.run_number)
 
 
 def _held(record, held):
@@ -280,7 +288,9 @@ def _held(record, held):
 
 def _record_failure(job, error, held=None):
     try:
-        registry.change(job.db, job.process_id, lambda record: _held(record, held) and record.fail(error))
+        registry.change(
+            job.db, job.process_id, lambda record: _mine(record, job) and _held(record, held) and record.fail(error)
+        )
     except Exception:
         logger.exception("Process %s: could not record its failure", job.process_id)
 

@@ -114,3 +114,47 @@ class TestRegistry(unittest.TestCase):
         process_id = self.add()
         registry.change(self.db, process_id, lambda record: record.fail("ValueError: bad"))
         self.assertEqual(self.read(process_id), (registry.FAILED, None, "ValueError: bad"))
+
+
+class TestRuns(unittest.TestCase):
+    """A job queued again after its instance was given up belongs to its new run only."""
+
+    def record(self, **attributes):
+        record = registry.ProcessRecord(uuid.uuid4().hex, "export", "/plone", "jane")
+        record.instance = "a"
+        for name, value in attributes.items():
+            setattr(record, name, value)
+        return record
+
+    def rerunnable(self):
+        return self.record(request=object(), max_reruns=1)
+
+    def test_only_the_instance_that_queued_or_claimed_it_starts_it(self):
+        record = self.record()
+        self.assertFalse(record.start("b"))
+        self.assertEqual(record.start("a"), 1)
+
+    def test_the_worker_of_a_given_up_run_changes_nothing(self):
+        record = self.rerunnable()
+        first = record.start("a")
+        self.assertTrue(record.interrupt(registry.DEAD_REASON))  # A read dead: queued again
+        self.assertEqual((record.state, record.instance), (registry.QUEUED, registry.UNCLAIMED))
+        self.assertTrue(record.claim("b", 1))
+        second = record.start("b")
+        self.assertFalse(record.is_run("a", first))  # A's late worker: not its run any more
+        self.assertTrue(record.is_run("b", second))
+        self.assertFalse(record.start("a"))
+
+    def test_a_job_asked_to_stop_is_not_run_again(self):
+        record = self.rerunnable()
+        record.start("a")
+        record.request_cancel()
+        self.assertTrue(record.interrupt(registry.DEAD_REASON))
+        self.assertEqual(record.state, registry.CANCELLED)
+        self.assertIsNone(record.request)
+
+    def test_a_stopped_instance_stays_stopped(self):
+        root = {}
+        registry.beat_in(root, "a", stopped=True)
+        registry.beat_in(root, "a")  # a heartbeat after the signal
+        self.assertTrue(registry.stopped(root, "a"))
