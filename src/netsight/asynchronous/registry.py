@@ -36,7 +36,11 @@ ACTIVE_KEY = "netsight.async.active"  # (instance id, process id) -> True
 ENDED_KEY = "netsight.async.ended"  # (end time, process id) -> True
 INSTANCES_KEY = "netsight.async.instances"  # instance id -> InstanceRecord
 UNCLAIMED = ""  # the "instance" of a queued job that any instance with a pool may take
-ATTEMPTS = 20  # of a short registry transaction that meets ConflictErrors
+# A key that never goes, first in the active index: its bucket is never
+# emptied, since a BTree cannot merge a change that empties a bucket with
+# another that adds to it (every start and every end writes this index).
+SENTINEL = ("", "")
+ATTEMPTS = 50  # of a short registry transaction that meets ConflictErrors (about 40 s at most)
 BACKOFF = 0.005  # seconds: the first retry's longest wait; doubled at each, up to 1 s
 
 QUEUED = "queued"
@@ -350,7 +354,7 @@ def active_of(root, instance_id):
     active = root.get(ACTIVE_KEY)
     if active is None:
         return []
-    return [pid for (_iid, pid) in active.keys(min=(instance_id, ""), max=(instance_id, "\uffff"))]
+    return [pid for (_iid, pid) in active.keys(min=(instance_id, ""), max=(instance_id, "\uffff")) if pid]
 
 
 def unclaimed(root):
@@ -455,7 +459,10 @@ def _index(root, record, before, before_instance):
     if before in ACTIVE and (record.state not in ACTIVE or iid != before_instance):
         _tree(root, ACTIVE_KEY).pop((before_instance, pid), None)
     if record.state in ACTIVE and (before not in ACTIVE or iid != before_instance):
-        _tree(root, ACTIVE_KEY)[(iid, pid)] = True
+        active = _tree(root, ACTIVE_KEY)
+        if SENTINEL not in active:
+            active[SENTINEL] = True
+        active[(iid, pid)] = True
     if record.state in ENDED and before not in ENDED:
         _tree(root, ENDED_KEY)[(record.finished, pid)] = True
 

@@ -136,7 +136,9 @@ class BaseAsyncView(StatusPages, BrowserView):
         progress = registry.normalize_progress(progress)
         if cancel_asked(process_id):
             raise ProcessCancelled(process_id)
-        db = self._connection().db()
+        db = self.__dict__.get("_db")
+        if db is None:  # once per view: a job may report thousands of times
+            db = self._db = self._connection().db()
         held = REPORTS.hold(process_id, db, progress, message, settings.get("progress-interval"))
         if held is not None:
             if held == FIRST:

@@ -432,12 +432,18 @@ class Gate(BaseAsyncView):
 
 
 class ManyReports(BaseAsyncView):
-    """Reports ``count`` values, as fast as it can, each with a message; with
-    ``hold``, it then waits at its last one until the test opens the gate."""
+    """Reports ``count`` values, each with a message, after ``work``
+    microseconds of work each (none: as fast as it can); with ``gate``, it
+    then waits at its last one until the test opens the gate; with
+    ``quiet``, it does the same without reporting."""
 
-    def __run__(self, process_id, count="10000", gate="", quiet=""):
-        count = int(count)
+    def __run__(self, process_id, count="10000", gate="", quiet="", work="0"):
+        count, work = int(count), float(work) / 1e6
         for number in range(1, count + 1):
+            if work:  # ``work`` microseconds of the job's own work before each report
+                until = time.perf_counter() + work
+                while time.perf_counter() < until:
+                    pass
             value, message = 90 * number / count, f"report {number}"
             if not quiet:  # with ``quiet``, the same loop without the reports
                 self.set_progress(process_id, value, message=message)
