@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --constraint constraints.txt
 TEST_ARGS ?=
 DEMO := var/instance
-DEMO_URL := http://127.0.0.1:8080/plone/fibonacci
+DEMO_URL := http://localhost:8080/plone/fibonacci
 
 .PHONY: help
 help:
@@ -20,6 +20,8 @@ help:
 	@echo "make demo-cluster  the demo on a ZEO server: front-ends on :8080 and :8081,"
 	@echo "            a worker instance that runs the jobs (Ctrl-C stops them all)"
 	@echo "make test   install and run the whole test suite"
+	@echo "make bench  install and run the benchmarks (bench/all.py: a ZEO server, Zope"
+	@echo "            instances, Chromium; a few minutes), one table of figures and goals"
 	@echo "make clean  remove the virtualenv and what the demo made under var/"
 	@echo "            (and what bin/buildout made: bin/ parts/ develop-eggs/ ...)"
 	@echo "make versions.cfg  the [versions] of buildout.cfg, from constraints.txt"
@@ -39,6 +41,16 @@ install: $(VENV)/.installed
 test: install /usr/bin/chromium postgresql
 	$(BIN)/zope-testrunner --test-path src --test-path demo/src $(TEST_ARGS) 2>&1 \
 	  | $(BIN)/python tools/test_summary.py
+
+# The benchmarks: bench/heavy.py (a ZEO server and Zope instances of their
+# own, wrk for the request rates) and bench/latency.py (Chromium), in one
+# table; docs/performance.rst has a run's figures.
+.PHONY: bench
+bench: install /usr/bin/chromium /usr/bin/wrk
+	$(BIN)/python bench/all.py
+
+/usr/bin/wrk:
+	apt-get update && apt-get install -y --no-install-recommends wrk
 
 # The Chromium tests (test_chromium.py) drive Debian's chromium with
 # Playwright for Python; Playwright's own browser download is not used.
