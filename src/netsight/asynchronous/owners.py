@@ -74,6 +74,12 @@ def is_manager(request):
     return any(role in roles for role in MANAGER_ROLES)
 
 
+def anonymous_key(request):
+    """The hashed secret of this anonymous browser (as records keep it), or None."""
+    secret = _secret(request)
+    return None if secret is None else _hash(secret)
+
+
 def _secret(request):
     secret = request.cookies.get(COOKIE)
     return secret if isinstance(secret, str) and SECRET.fullmatch(secret) else None

@@ -35,6 +35,7 @@ ROOT_KEY = "netsight.async.processes"
 ACTIVE_KEY = "netsight.async.active"  # (instance id, process id) -> True
 ENDED_KEY = "netsight.async.ended"  # (end time, process id) -> True
 INSTANCES_KEY = "netsight.async.instances"  # instance id -> InstanceRecord
+OWNERS_KEY = "netsight.async.owners"  # (owner key, created, process id) -> True
 UNCLAIMED = ""  # the "instance" of a queued job that any instance with a pool may take
 # A key that never goes, first in the active index: its bucket is never
 # emptied, since a BTree cannot merge a change that empties a bucket with
@@ -262,6 +263,27 @@ def orphaned(connection, record, timeout, now=None):
     return now - last_sign > timeout
 
 
+def owner_key(record):
+    """Whose a record is, as one string: the user id, or the anonymous browser's hashed secret."""
+    return record.owner if record.owner is not None else f"anonymous:{record.anonymous_key}"
+
+
+def of_owner(connection, key, limit=None):
+    """The records of the owner ``key`` (see ``owner_key``), newest first, at most ``limit``."""
+    root = connection.root()
+    owners, processes = root.get(OWNERS_KEY), root.get(ROOT_KEY)
+    if owners is None or processes is None:
+        return []
+    found = []
+    for _key, _created, pid in reversed(owners.keys(min=(key,), max=(key, float("inf")))):
+        record = processes.get(pid)
+        if record is not None:
+            found.append(record)
+            if limit is not None and len(found) >= limit:
+                break
+    return found
+
+
 def queue_position(connection, record):
     """How many jobs of the same instance wait ahead of a queued one (None if not queued).
 
@@ -296,6 +318,7 @@ def add(connection, record, instance, ticket):
     record.instance = instance
     record.ticket = ticket
     _tree(root, ROOT_KEY)[record.process_id] = record
+    _tree(root, OWNERS_KEY)[(owner_key(record), record.created, record.process_id)] = True
     _index(root, record, None, instance)
 
 
@@ -473,4 +496,5 @@ def _remove(root, record):
         _tree(root, ACTIVE_KEY).pop((record.instance, pid), None)
     if record.finished is not None:
         _tree(root, ENDED_KEY).pop((record.finished, pid), None)
+    _tree(root, OWNERS_KEY).pop((owner_key(record), record.created, pid), None)
     del root[ROOT_KEY][pid]

@@ -29,7 +29,7 @@ class TestInstall(unittest.TestCase):
         self.setup = self.layer["portal"].portal_setup
 
     def test_installed_with_the_netsight_async_profile(self):
-        self.assertEqual(self.setup.getLastVersionForProfile("netsight.async:default"), ("1001",))
+        self.assertEqual(self.setup.getLastVersionForProfile("netsight.async:default"), ("1002",))
         self.assertIn(INetsightAsyncLayer, registered_layers())
 
     def test_uninstall_removes_the_layer(self):

@@ -1,0 +1,95 @@
+"""My processes: the page that lists the requester's own processes, newest first.
+
+A user who closed the tab, or started several jobs, finds them here again
+(Plone's personal menu links to it): each with its view, context, state,
+progress and start time, and a link to its processing page, or to its
+result once it is ready. An anonymous visitor sees the processes of this
+browser (its ownership cookie). It only reads the registry.
+"""
+
+from AccessControl import getSecurityManager
+from Products.Five.browser import BrowserView
+from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+from zope.component import queryMultiAdapter
+from zope.i18n import translate
+from zope.interface import alsoProvides
+
+from netsight.asynchronous import owners
+from netsight.asynchronous import registry
+from netsight.asynchronous import settings
+from netsight.asynchronous.i18n import _
+from netsight.asynchronous.interfaces import IOwnPage
+
+import datetime
+import time
+
+
+LIMIT = 100  # processes shown, the newest
+STATES = {
+    registry.QUEUED: _("state_queued", default="Waiting to start"),
+    registry.RUNNING: _("state_running", default="Running"),
+    registry.DONE: _("state_done", default="Done: the result is ready"),
+    registry.FAILED: _("state_failed", default="Failed"),
+    registry.CANCELLED: _("state_cancelled", default="Cancelled"),
+    registry.INTERRUPTED: _("state_interrupted", default="Interrupted: the server was stopped"),
+}
+
+
+class MyProcesses(BrowserView):
+    """``@@my-processes``: the requester's processes."""
+
+    body_template = ViewPageTemplateFile("templates/processes.pt")
+    plone_template = ViewPageTemplateFile("templates/page.pt")
+    standalone_template = ViewPageTemplateFile("templates/standalone.pt")
+
+    def __call__(self):
+        self.request.response.setHeader("Cache-Control", "no-store")
+        self.page_title = translate(_("my_processes", default="My processes"), context=self.request)
+        alsoProvides(self, IOwnPage)
+        body = self.body_template.macros["processes"]
+        if queryMultiAdapter((self.context, self.request), name="main_template") is None:
+            return self.standalone_template(body=body)
+        return self.plone_template(body=body)
+
+    def processes(self):
+        """What the page shows of each process (dicts), newest first."""
+        key = self._owner_key()
+        if key is None:
+            return []
+        connection = self._connection()
+        timeout, now = settings.get("heartbeat-timeout"), time.time()
+        rows = []
+        for record in registry.of_owner(connection, key, LIMIT):
+            if record.finished is not None and now - record.finished > settings.get("expiry"):
+                continue  # expired: housekeeping removes it
+            rows.append(self._row(record, registry.effective_state(connection, record, timeout, now)))
+        return rows
+
+    def _row(self, record, state):
+        context_url = self.request.physicalPathToURL(record.context_path)
+        page = "result" if state == registry.DONE else "processing"
+        progress = record.progress if registry.is_number(record.progress) else None
+        started = record.started or record.created
+        return {
+            "process_id": record.process_id,
+            "view": record.view_name,
+            "context_url": context_url,
+            "context_path": record.context_path,
+            "state": state,
+            "state_text": translate(STATES[state], context=self.request),
+            "progress": 100 if state == registry.DONE and progress is not None else progress,
+            "started": datetime.datetime.fromtimestamp(started).isoformat(" ", "minutes"),
+            "url": f"{context_url}/@@{record.view_name}/{page}?process_id={record.process_id}",
+            "ready": state == registry.DONE,
+        }
+
+    def _owner_key(self):
+        user_id = getSecurityManager().getUser().getId()
+        if user_id is not None:
+            return user_id
+        secret = owners.anonymous_key(self.request)
+        return None if secret is None else f"anonymous:{secret}"
+
+    def _connection(self):
+        """The main database's connection (the Zope application's)."""
+        return self.request["PARENTS"][-1]._p_jar

@@ -1,0 +1,69 @@
+"""My processes: each requester finds their own processes again, and only theirs."""
+
+from plone.app.testing import setRoles
+from plone.app.testing import TEST_USER_ID
+from plone.testing.zope import Browser
+
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.base import owner_browser
+from netsight.asynchronous.tests.views import GATES
+
+import lxml.html
+import threading
+import transaction
+
+
+def rows(html):
+    """``{process id: (view, state, link)}`` of the page's table."""
+    page = lxml.html.fromstring(html)
+    return {
+        row.get("data-process-id"): (row.xpath("string(td[1])").strip(), row.get("data-state"), row.xpath("td[1]/a/@href")[0])
+        for row in page.xpath("//div[@id='netsight-async-processes']//tbody/tr")
+    }
+
+
+class TestMyProcesses(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def my_processes(self, browser):
+        browser.open(f"{self.site_url}/@@my-processes")
+        return rows(browser.contents)
+
+    def test_a_users_processes_newest_first_with_their_links(self):
+        url, done, _answer = self.run_job("hello")
+        gate = "my-processes"
+        GATES[gate] = threading.Event()
+        self.addCleanup(GATES[gate].set)
+        running = self.browser.start(self.url("gate"), gate=gate)
+        shown = self.my_processes(self.browser)
+        self.assertEqual(list(shown), [running, done])  # newest first
+        self.assertEqual(shown[done][:2], ("hello", "done"))
+        self.assertEqual(shown[done][2], f"{self.site_url}/@@hello/result?process_id={done}")
+        self.assertIn(shown[running][1], ("queued", "running"))
+        self.assertEqual(shown[running][2], f"{self.site_url}/@@gate/processing?process_id={running}")
+        self.browser.open(shown[done][2])  # the link gives the result
+        self.assertEqual(self.browser.contents, "Hello world!")
+        self.assertNotIn(done, self.my_processes(self.browser))  # fetched: gone
+
+    def test_nobody_sees_another_ones_processes(self):
+        _url, process_id, _answer = self.run_job("hello")
+        self.assertIn(process_id, self.my_processes(self.browser))
+        self.assertEqual(self.my_processes(owner_browser(self.app, self.site_url)), {})
+        anonymous = Browser(self.app)
+        self.assertEqual(self.my_processes(anonymous), {})
+
+    def test_an_anonymous_browser_sees_its_own(self):
+        anonymous = Browser(self.app)
+        anonymous.open(f"{self.site_url}/@@hello")
+        anonymous.post(f"{self.site_url}/@@hello", "")
+        process_id = anonymous.url.rsplit("process_id=", 1)[1]
+        self.assertIn(process_id, self.my_processes(anonymous))
+        self.assertEqual(self.my_processes(Browser(self.app)), {})  # another browser: none
+
+    def test_the_personal_menu_links_to_it(self):
+        setRoles(self.portal, TEST_USER_ID, ["Member"])
+        transaction.commit()
+        self.browser.open(self.site_url)
+        links = lxml.html.fromstring(self.browser.contents).xpath("//a[contains(@href, '@@my-processes')]")
+        self.assertTrue(links, "no link to My processes on the page")
