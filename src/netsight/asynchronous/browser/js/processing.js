@@ -2,9 +2,20 @@
  *
  * Polls the process's status soon after the page loads, then ever less
  * often (data-poll-start, data-poll-growth, up to data-poll-max
- * milliseconds); a hidden tab polls at most every HIDDEN_DELAY (or four
- * times the delay), and a tab shown again, or a browser back online, polls
- * at once. An answer's Retry-After is honoured (up to MAX_RETRY_AFTER).
+ * milliseconds). Once an answer of the running job gives its progress and
+ * the time left ("remaining"), the next poll is at the job's predicted end
+ * instead (never sooner than data-poll-start, never later than
+ * data-poll-max): the page's own estimate from the answers' progress and
+ * elapsed times, since the progress an answer shows may be a second or two
+ * old (see untilEnd); a rough one, from a small progress, is checked on
+ * the way. A poll at or after that end that finds the job still running
+ * is followed by another SOON_AFTER later, until the latest end the
+ * answers allow has passed; then ever less often again (data-poll-growth,
+ * up to data-poll-max). A job without a numeric progress is polled at the
+ * growing intervals only, and so is every job with data-poll-at-end="0".
+ * A hidden tab polls at most every HIDDEN_DELAY (or four times the
+ * delay), and a tab shown again, or a browser back online, polls at once.
+ * An answer's Retry-After is honoured (up to MAX_RETRY_AFTER).
  *
  * The answer's "state" decides: "done" replaces this page by the result
  * (so that Back does not lead here again); "failed" says the process
@@ -28,9 +39,24 @@
   var delay = Number(data.pollStart) || 250;
   var growth = Number(data.pollGrowth) || 1.5;
   var maxDelay = Number(data.pollMax) || 5000;
+  var pollStart = delay;
+  var atEnd = data.pollAtEnd !== "0"; // poll at the predicted end
   var pollUrl = new URL(data.pollUrl, document.baseURI).href;
 
   var HIDDEN_DELAY = 30000; // ms: a hidden tab polls at most this often
+  var SOON_AFTER = 500; // ms: the wait after the predicted end, while the job may end any moment
+  // How long before an answer first showed a progress the job reached it, assumed:
+  // LAG_SHARE of the time since the answer before, at most LAG_MAX seconds (chosen
+  // with a simulation, checked with bench/latency.py: a longer lag costs polls, a
+  // shorter one latency).
+  var LAG_SHARE = 0.6;
+  var LAG_MAX = 3;
+  // A prediction from a small progress (under CHECK_BELOW %) is rough: a tenth of a
+  // second's error in when the job reached it is 100 / progress tenths at its end
+  // (a job's start-up time is one). It is checked on the way: the page polls after
+  // CHECK_SHARE of the wait, and predicts anew from the progress it then shows.
+  var CHECK_BELOW = 25;
+  var CHECK_SHARE = 0.7;
   var MAX_RETRY_AFTER = 300000; // ms: the longest wait a server may ask for
   var POLL_TIMEOUT = 60000; // ms: a poll unanswered this long is a lost connection
   var ENDED = ["unknown", "cancelled", "interrupted"]; // states of a process that ended without result
@@ -39,6 +65,9 @@
   var inFlight = false;
   var stopped = false; // the page ended on one of its other parts: no more polls
   var notBefore = 0; // now() before which the server asked not to poll
+  var last = null; // {progress, elapsed} of the last answer of the running job
+  var reached = null; // {progress, elapsed, at, when}: the progress shown, first seen (elapsed, at) and reached (when)
+  var soonAfter = null; // the last wait after the predicted end, while the job still ran
 
   function part(name) {
     return page.querySelector(".netsight-async-" + name);
@@ -230,7 +259,7 @@
       showEnded(status);
     } else {
       showProgress(status);
-      schedule(nextDelay());
+      schedule(nextWait(status));
     }
   }
 
@@ -270,6 +299,70 @@
     var wait = document.hidden ? hiddenDelay() : delay;
     delay = Math.min(delay * growth, maxDelay);
     return wait;
+  }
+
+  /* When the running job will end, as its answers tell (null if they do
+   * not): {end, latest} in ms from now, and whether this answer showed its
+   * progress first (fresh). The server's "remaining" extrapolates the
+   * progress linearly from the job's start to the answer, but the job
+   * reached that progress earlier: after the answer before, or up to
+   * progress-interval (1 s) before it, as a report reaches the database at
+   * most that often. "end" assumes it was reached LAG_SHARE of the time
+   * since the answer before (at most LAG_MAX) before the answer that first
+   * showed it; "latest", just then, as the server does. */
+  function untilEnd(status) {
+    var progress = status.completed;
+    var elapsed = Number(status.elapsed) || 0;
+    var running = status.state === "running";
+    if (!running || typeof status.remaining !== "number" || typeof progress !== "number" || !(progress > 0)) {
+      // A queued job's elapsed time counts from the start request, a running one's from its start.
+      last = running ? { progress: progress, elapsed: elapsed } : null;
+      reached = null;
+      return null;
+    }
+    var at = now();
+    var fresh = reached === null || reached.progress !== progress;
+    if (fresh) {
+      var since = Math.max(0, last === null ? elapsed : elapsed - last.elapsed);
+      var when = elapsed - LAG_SHARE * Math.min(since, LAG_MAX);
+      reached = { progress: progress, elapsed: elapsed, at: at, when: when };
+    }
+    last = { progress: progress, elapsed: elapsed };
+    var offset = function (elapsedAtEnd) {
+      return reached.at + (elapsedAtEnd - reached.elapsed) * 1000 - at;
+    };
+    return {
+      end: offset((reached.when * 100) / progress),
+      latest: offset((reached.elapsed * 100) / progress),
+      fresh: fresh,
+    };
+  }
+
+  /* The wait before the next poll after an answer of a queued or running
+   * job: at its predicted end if the answers tell it (sooner, to check a
+   * rough prediction), SOON_AFTER while it may end any moment, else (and
+   * in a hidden tab) the growing intervals. */
+  function nextWait(status) {
+    var grown = nextDelay(); // the intervals grow meanwhile: a lost connection's and a hidden tab's waits
+    var until = atEnd ? untilEnd(status) : null;
+    if (until === null || document.hidden) {
+      soonAfter = null;
+      return grown;
+    }
+    if (until.end > 0) {
+      soonAfter = null;
+      var wait = until.end;
+      if (until.fresh && status.completed < CHECK_BELOW && wait > 2 * SOON_AFTER) {
+        wait *= CHECK_SHARE;
+      }
+      return Math.min(Math.max(wait, pollStart), maxDelay);
+    }
+    if (soonAfter === null || until.latest > 0) {
+      soonAfter = Math.min(Math.max(SOON_AFTER, pollStart), maxDelay);
+    } else {
+      soonAfter = Math.min(soonAfter * growth, maxDelay); // later than any end it told: less and less often
+    }
+    return soonAfter;
   }
 
   function schedule(wait) {
