@@ -32,6 +32,7 @@ from netsight.asynchronous.pages import StatusPages
 from netsight.asynchronous.progress import FIRST
 from netsight.asynchronous.progress import REPORTS
 
+import json
 import transaction
 
 
@@ -205,13 +206,33 @@ class BaseAsyncView(StatusPages, BrowserView):
         return (self, ()) if default is None else default(request)
 
     def _start(self):
+        """Start the job: a browser is sent to the processing page (303), a
+        script that accepts JSON gets 202 Accepted and the status's URLs."""
+        response = self.request.response
+        if not _wants_json(self.request):
+            try:
+                process_id = self._run()
+            except StartRefusedError:
+                response.setStatus(403)
+                return self.refused_page()
+            response.redirect(self.status_url("processing", process_id), status=303)
+            return ""
         try:
             process_id = self._run()
-        except StartRefusedError:
-            self.request.response.setStatus(403)
-            return self.refused_page()
-        self.request.response.redirect(self.status_url("processing", process_id), status=303)
-        return ""
+        except (StartRefusedError, BadRequest) as exc:
+            response.setStatus(403 if isinstance(exc, StartRefusedError) else 400)
+            return self._json({"error": str(exc)})
+        status_url = f"{self.status_url('completed', process_id)}&output_json=1"
+        response.setStatus(202)
+        response.setHeader("Location", status_url)
+        return self._json(
+            {"process_id": process_id, "status_url": status_url, "result_url": self.status_url("result", process_id)}
+        )
+
+    def _json(self, answer):
+        self.request.response.setHeader("Content-Type", "application/json")
+        self._not_cached()
+        return json.dumps(answer)
 
     def _run_job(self, attempt):
         """Call ``__run__`` in the job's request and tell ``attempt`` how it went."""
@@ -266,6 +287,12 @@ class JobCall:
     def __call__(self):
         """Run the job, and tell the worker's attempt how it went."""
         return self.view._run_job(self.attempt)
+
+
+def _wants_json(request):
+    """Whether the request asks for JSON rather than a page (``Accept``)."""
+    accept = request.getHeader("Accept", "") or ""
+    return "application/json" in accept and "text/html" not in accept
 
 
 def _redirect(response, exc):
