@@ -1,6 +1,10 @@
 """Create the demo's Plone site ``plone``, unless it exists.
 
 Run by ``make demo``: ``zconsole run var/instance/etc/zope.conf demo/instance/create_site.py``
+
+The demo's profile themes the site on http://127.0.0.1:8080 too (Plone
+leaves that host unthemed by default: its registry.xml empties the unthemed
+host names); a site made before gets it by the profile's upgrade to 1001.
 """
 
 from AccessControl.SecurityManagement import newSecurityManager
@@ -12,10 +16,11 @@ import transaction
 
 
 SITE_ID = "plone"
+DEMO_PROFILE = "netsight.asyncdemo:default"
 PROFILES = [
     "plone.app.contenttypes:default",
     "plonetheme.barceloneta:default",
-    "netsight.asyncdemo:default",
+    DEMO_PROFILE,
 ]
 
 app = globals()["app"]  # given by zconsole
@@ -28,8 +33,12 @@ if SITE_ID not in app.objectIds():
 else:
     setSite(app[SITE_ID])
     setup = app[SITE_ID].portal_setup
-    if setup.getLastVersionForProfile("netsight.asyncdemo:default") == UNKNOWN:
-        setup.runAllImportStepsFromProfile("profile-netsight.asyncdemo:default")
+    if setup.getLastVersionForProfile(DEMO_PROFILE) == UNKNOWN:
+        setup.runAllImportStepsFromProfile(f"profile-{DEMO_PROFILE}")
         transaction.commit()
+    elif setup.listUpgrades(DEMO_PROFILE):
+        setup.upgradeProfile(DEMO_PROFILE)
+        transaction.commit()
+        print(f"Upgraded {DEMO_PROFILE} to {setup.getLastVersionForProfile(DEMO_PROFILE)[0]}.")
     print(f"Reusing the Plone site {SITE_ID!r}.")
 app._p_jar.db().close()  # saves the FileStorage index

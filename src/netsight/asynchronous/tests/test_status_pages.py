@@ -36,14 +36,17 @@ class TestWhileRunning(JobTestCase):
         status = page_part(page, "status")
         self.assertEqual(status.text, "40% completed...")
         self.assertEqual((status.get("aria-live"), status.get("role")), ("polite", "status"))
-        bar = page_part(page, "bar")
-        self.assertEqual((bar.get("value"), bar.get("max"), bar.get("hidden")), ("40", "100", None))
+        bar = page_part(page, "bar")  # Bootstrap's .progress, its .progress-bar the fill
+        self.assertEqual(
+            [bar.get(name) for name in ("role", "aria-valuenow", "aria-valuemin", "aria-valuemax", "hidden")],
+            ["progressbar", "40", "0", "100", None],
+        )
+        self.assertEqual(page_part(page, "fill").get("style"), "width: 40%")
         self.assertEqual(page_part(page, "percent").text, "40%")
         self.assertEqual(page_part(page, "spinner").get("hidden"), "hidden")
         self.assertTrue(page_part(page, "elapsed").text.startswith("Elapsed: 0:0"))
         self.assertTrue(page_part(page, "remaining").text.startswith("About 0:"))
         self.assertEqual(page_part(page, "failed").get("hidden"), "hidden")
-        self.assertIn("/++resource++netsight.async.images/spinner.gif", page)
         self.assertIn("/++resource++netsight.async.js/processing.js", page)
         data = lxml.html.fromstring(page).get_element_by_id("netsight-async-processing").attrib
         self.assertEqual(

@@ -82,7 +82,8 @@
     }
   }
 
-  var bar = part("bar");
+  var bar = part("bar"); // Bootstrap's .progress (role="progressbar")
+  var fill = part("fill"); // its .progress-bar
   var percent = part("percent");
   var spinner = part("spinner");
   var retrying = part("retrying");
@@ -149,11 +150,14 @@
     show(spinner, !numeric);
     show(bar, numeric);
     if (numeric) {
-      if (bar.value !== status.completed) {
-        bar.value = status.completed;
+      var value = String(status.completed);
+      if (bar.getAttribute("aria-valuenow") !== value) {
+        bar.setAttribute("aria-valuenow", value);
+        if (fill) {
+          fill.style.width = value + "%";
+        }
       }
-      setText(bar, status.completed + "%");
-      setText(percent, status.completed + "%");
+      setText(percent, value + "%");
     }
     setText(part("status"), status.progress_message || "");
     setTitle(status.progress_message || "");
