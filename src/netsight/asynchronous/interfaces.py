@@ -1,5 +1,7 @@
 """Interfaces of netsight.async."""
 
+from netsight.asynchronous.i18n import _
+from zope import schema
 from zope.interface import Interface
 
 
@@ -17,3 +19,64 @@ class IOwnPage(Interface):
     Its ``page_title`` is the browser title of the page (in Plone: before
     the site's title).
     """
+
+
+class IBackgroundProcessesSettings(Interface):
+    """The settings a Plone site keeps in its registry (prefix ``netsight.async``).
+
+    The control panel "Background processes" edits them. Each is read in
+    the site's requests and wins there over the environment and zope.conf;
+    empty (None), they apply (``settings.py``). The settings of an
+    instance (its pool, heartbeat, claims, expiry) stay in its zope.conf.
+    """
+
+    progress_interval = schema.Float(
+        title=_("setting_progress_interval", default="Progress interval"),
+        description=_(
+            "setting_progress_interval_help",
+            default="Seconds between two progress writes of a job (0: write each report). "
+            "Empty: the instance's setting (progress-interval, 1 second by default).",
+        ),
+        min=0.0,
+        required=False,
+        default=None,
+    )
+
+    poll_start = schema.Float(
+        title=_("setting_poll_start", default="First poll"),
+        description=_(
+            "setting_poll_start_help",
+            default="Seconds from the processing page's load to its first look at the process. "
+            "Empty: the instance's setting (poll-start, 0.25 seconds by default). "
+            "A view that sets its own poll_start keeps it.",
+        ),
+        min=0.1,
+        required=False,
+        default=None,
+    )
+
+    poll_growth = schema.Float(
+        title=_("setting_poll_growth", default="Poll growth"),
+        description=_(
+            "setting_poll_growth_help",
+            default="Each wait between two polls is the last one times this (1: always the first wait). "
+            "Empty: the instance's setting (poll-growth, 1.5 by default). "
+            "A view that sets its own poll_growth keeps it.",
+        ),
+        min=1.0,
+        required=False,
+        default=None,
+    )
+
+    poll_interval = schema.Float(
+        title=_("setting_poll_interval", default="Longest poll interval"),
+        description=_(
+            "setting_poll_interval_help",
+            default="The longest wait in seconds between two polls, also how often the page reloads "
+            "without JavaScript. Empty: the instance's setting (poll-interval, 5 seconds by default). "
+            "A view that sets its own poll_interval keeps it.",
+        ),
+        min=1.0,
+        required=False,
+        default=None,
+    )

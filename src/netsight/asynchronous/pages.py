@@ -61,6 +61,19 @@ RESTARTED = _("process_restarted", default="The server was stopped before the pr
 NO_SUCH_PROCESS = _("no_such_process", default="There is no such process, or its result was already shown.")
 
 
+class Setting:
+    """A view's attribute whose value is a setting's (``settings.get``), until
+    a subclass or the view itself sets its own; on the class, its default."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __get__(self, view, cls=None):
+        if view is None:
+            return settings.DEFAULTS[self.name][0]
+        return settings.get(self.name)
+
+
 class StatusPages:
     """The pages that watch a process and hand out its result (a view mix-in)."""
 
@@ -72,10 +85,12 @@ class StatusPages:
     #: job's predicted end instead (no sooner than ``poll_start``, no later
     #: than ``poll_interval``), then every half second while the job may end
     #: any moment; a job without a numeric progress keeps the growing
-    #: intervals.
-    poll_start = 0.25
-    poll_growth = 1.5
-    poll_interval = 5
+    #: intervals. Unless a view sets its own, they are the settings
+    #: ``poll-start`` (0.25), ``poll-growth`` (1.5) and ``poll-interval``
+    #: (5): zope.conf, the environment, in Plone the site's control panel.
+    poll_start = Setting("poll-start")
+    poll_growth = Setting("poll-growth")
+    poll_interval = Setting("poll-interval")
     poll_at_predicted_end = True
 
     def processing(self, process_id=None):

@@ -1,4 +1,4 @@
-"""The settings: zope.conf's ``<product-config netsight.async>``, then ``NETSIGHT_ASYNC_*``.
+"""The settings: a Plone site's registry, ``NETSIGHT_ASYNC_*``, zope.conf's ``<product-config netsight.async>``.
 
 In zope.conf::
 
@@ -10,12 +10,28 @@ The environment variable of a setting is its name in capitals with ``_``
 for ``-`` (``NETSIGHT_ASYNC_POOL_SIZE=4``); it wins over zope.conf. A
 number setting whose value is not a number of its kind is logged and the
 default used; ``job-cookies`` is text (names, space-separated).
+
+In Plone, the settings of ``SITE_SETTINGS`` (how the pages poll, how often
+a job's progress is written) are also records of the site's registry (the
+control panel "Background processes", ``IBackgroundProcessesSettings``):
+read in a request of the site (a job's request too), a record's value wins
+over the environment and zope.conf; a record left empty (None) does not.
+The others are per instance (its pool, its heartbeat, its claims, the
+housekeeping of the database) and are read where no site is known, in the
+instance's own threads: the environment and zope.conf only.
 """
 
 from App.config import getConfiguration
+from zope.component import queryUtility
 
 import logging
 import os
+
+
+try:
+    from plone.registry.interfaces import IRegistry
+except ImportError:  # plain Zope
+    IRegistry = None
 
 
 logger = logging.getLogger("netsight.async")
@@ -34,13 +50,22 @@ DEFAULTS = {
     "progress-interval": (1.0, float, 0.0, "seconds between two progress writes of a job (0: write each)"),
     "claim-interval": (1.0, float, 0.05, "seconds between two looks of an instance with room for jobs queued elsewhere"),
     "job-cookies": ("I18N_LANGUAGE", str, None, "the cookies a job's request keeps (names, space-separated)"),
+    "poll-start": (0.25, float, 0.1, "seconds from the processing page's load to its first poll"),
+    "poll-growth": (1.5, float, 1.0, "each wait between two polls is the last one times this"),
+    "poll-interval": (5, float, 1.0, "the longest wait between two polls; the page's reload without JavaScript"),
 }
+
+#: The settings a Plone site's registry may set: records ``netsight.async.<name with _>``.
+SITE_SETTINGS = frozenset({"progress-interval", "poll-start", "poll-growth", "poll-interval"})
+REGISTRY_PREFIX = "netsight.async."
 
 
 def get(name):
     """The value of setting ``name``."""
     default, kind, minimum, _doc = DEFAULTS[name]
-    raw = os.environ.get(ENVIRONMENT_PREFIX + name.upper().replace("-", "_"))
+    raw = site_value(name) if name in SITE_SETTINGS else None
+    if raw is None:
+        raw = os.environ.get(ENVIRONMENT_PREFIX + name.upper().replace("-", "_"))
     if raw is None:
         raw = _product_config().get(name)
     if raw is None:
@@ -54,6 +79,21 @@ def get(name):
         logger.warning("netsight.async: %s = %r is below %r; using %r", name, raw, minimum, minimum)
         return minimum
     return value
+
+
+def site_value(name):
+    """The value the current site's registry gives setting ``name``, or None.
+
+    The registry is the site's local utility: found in a request of a Plone
+    site (the site hook is set), not in a thread without a site, nor in
+    plain Zope. Nothing is cached: a value saved is read by the next request.
+    """
+    if IRegistry is None:
+        return None
+    site_registry = queryUtility(IRegistry)
+    if site_registry is None:
+        return None
+    return site_registry.get(REGISTRY_PREFIX + name.replace("-", "_"))
 
 
 def _product_config():

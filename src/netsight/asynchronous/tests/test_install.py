@@ -5,6 +5,7 @@ from netsight.asynchronous.interfaces import INetsightAsyncLayer
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_INTEGRATION_TESTING
 from plone.base.interfaces import INonInstallable
 from plone.browserlayer.utils import registered_layers
+from plone.registry.interfaces import IRegistry
 from zope.component import getUtility
 
 import importlib
@@ -29,12 +30,21 @@ class TestInstall(unittest.TestCase):
         self.setup = self.layer["portal"].portal_setup
 
     def test_installed_with_the_netsight_async_profile(self):
-        self.assertEqual(self.setup.getLastVersionForProfile("netsight.async:default"), ("1002",))
+        self.assertEqual(self.setup.getLastVersionForProfile("netsight.async:default"), ("1003",))
         self.assertIn(INetsightAsyncLayer, registered_layers())
 
-    def test_uninstall_removes_the_layer(self):
+    def test_the_settings_and_their_control_panel(self):
+        self.assertIsNone(getUtility(IRegistry)["netsight.async.progress_interval"])
+        self.assertIn("netsight-async", self.configlets())
+
+    def test_uninstall_removes_the_layer_the_settings_and_the_control_panel(self):
         self.setup.runAllImportStepsFromProfile("profile-netsight.async:uninstall")
         self.assertNotIn(INetsightAsyncLayer, registered_layers())
+        self.assertNotIn("netsight.async.progress_interval", getUtility(IRegistry).records)
+        self.assertNotIn("netsight-async", self.configlets())
+
+    def configlets(self):
+        return [configlet.getId() for configlet in self.layer["portal"].portal_controlpanel.listActions()]
 
     def test_the_uninstall_profile_is_hidden(self):
         hidden = getUtility(INonInstallable, "netsight.async").getNonInstallableProfiles()

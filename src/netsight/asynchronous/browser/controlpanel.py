@@ -1,0 +1,40 @@
+"""The control panel "Background processes": a Plone site's settings of netsight.async, in its registry.
+
+It edits ``IBackgroundProcessesSettings`` (how the processing pages poll,
+how often a job's progress is written) and shows, read only, the settings
+of the instance that answers: those stay in its zope.conf or environment.
+"""
+
+from netsight.asynchronous import settings
+from netsight.asynchronous.i18n import _
+from netsight.asynchronous.interfaces import IBackgroundProcessesSettings
+from plone.app.registry.browser.controlpanel import ControlPanelFormWrapper
+from plone.app.registry.browser.controlpanel import RegistryEditForm
+from plone.z3cform import layout
+from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+
+
+class BackgroundProcessesForm(RegistryEditForm):
+    schema = IBackgroundProcessesSettings
+    schema_prefix = "netsight.async"
+    label = _("Background processes")  # the msgid of its Site Setup entry (controlpanel.xml)
+    description = _(
+        "controlpanel_description",
+        default="How this site's processing pages poll and how often a job's progress is written. "
+        "A value left empty is the instance's setting (zope.conf or environment).",
+    )
+
+
+class BackgroundProcessesControlPanel(ControlPanelFormWrapper):
+    index = ViewPageTemplateFile("templates/controlpanel.pt")
+
+    def instance_settings(self):
+        """``(name, value, what it is)`` of each per-instance setting, as this instance reads it."""
+        return [
+            (name, settings.get(name), doc)
+            for name, (_default, _kind, _minimum, doc) in settings.DEFAULTS.items()
+            if name not in settings.SITE_SETTINGS
+        ]
+
+
+BackgroundProcessesView = layout.wrap_form(BackgroundProcessesForm, BackgroundProcessesControlPanel)
