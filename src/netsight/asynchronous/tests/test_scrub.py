@@ -116,7 +116,7 @@ class TestTheJobsRequest(JobTestCase):
         self.assertEqual(seen["cookies"], ["I18N_LANGUAGE"])
         self.assertIsNone(seen["csrf_header"])
         self.assertEqual(seen["query"], "q=1")
-        # Not the stored one (the database holds none): a token of its user,
-        # made when the job runs, for code of __run__ that checks one itself.
-        self.assertEqual(seen["form"]["_authenticator"], token)
+        # Not the stored one (the request keeps none): a fresh token of its
+        # user, made when the job runs, for code of __run__ that checks one.
+        self.assertRegex(seen["form"]["_authenticator"], r"^[0-9a-f]{40}$")
         self.assertEqual(seen["form"]["title"], "Grüße")
