@@ -137,10 +137,8 @@ class BaseAsyncView(StatusPages, BrowserView):
         progress = registry.normalize_progress(progress)
         if cancel_asked(process_id):
             raise ProcessCancelled(process_id)
-        db = self.__dict__.get("_db")
-        if db is None:  # once per view: a job may report thousands of times
-            db = self._db = self._connection().db()
-        held = REPORTS.hold(process_id, db, progress, message, settings.get("progress-interval"))
+        db, interval = self.__dict__.get("_reporting") or self._start_reporting()
+        held = REPORTS.hold(process_id, db, progress, message, interval)
         if held is not None:
             if held == FIRST:
                 MAINTENANCE.poke()  # it writes the report once the interval is over
@@ -158,6 +156,12 @@ class BaseAsyncView(StatusPages, BrowserView):
         if found == "cancel":
             ask_to_cancel(process_id)
             raise ProcessCancelled(process_id)
+
+    def _start_reporting(self):
+        """The database and ``progress-interval`` of this job's reports, read
+        once per view: a job may report thousands of times."""
+        self._reporting = (self._connection().db(), settings.get("progress-interval"))
+        return self._reporting
 
     def is_cancelled(self, process_id):
         """Whether the process was asked to stop; cheap (no ZODB load), call it often.
