@@ -420,13 +420,7 @@ def many_jobs(bench, jobs, clients):
         finally:
             session.close()
 
-    threads = [threading.Thread(target=client, args=(share,), daemon=True) for share in shares]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - began
+    seconds = load.run_together(threading.Thread(target=client, args=(share,), daemon=True) for share in shares)
     return many_rows(bench, jobs, clients, outcomes, seconds)
 
 

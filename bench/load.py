@@ -166,12 +166,17 @@ def _threads(port, path, seconds, clients, headers):
         finally:
             session.close()
 
-    threads = [threading.Thread(target=client, args=(count,), daemon=True) for count in counts]
+    elapsed = run_together(threading.Thread(target=client, args=(count,), daemon=True) for count in counts)
+    requests = sum(count[0] for count in counts)
+    return requests / elapsed, requests, sum(count[1] for count in counts)
+
+
+def run_together(threads):
+    """Start ``threads`` at once and wait for them all; the seconds it took."""
+    threads = list(threads)
     began = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - began
-    requests = sum(count[0] for count in counts)
-    return requests / elapsed, requests, sum(count[1] for count in counts)
+    return time.perf_counter() - began
