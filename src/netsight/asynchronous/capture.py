@@ -21,12 +21,15 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 
 
 logger = logging.getLogger("netsight.async")
 
 INLINE_LIMIT = 1 << 18  # bytes: a bigger body is kept in a blob
 CHUNK = 1 << 16
+PREFIX = "netsight-async-"
+LEFTOVER_AGE = 86400  # seconds untouched after which a captured file is a dead worker's
 
 
 class BodyCapture:
@@ -106,7 +109,7 @@ class BodyCapture:
 
     def _spill(self):
         """From now on, write to a file: what was in memory goes first."""
-        fd, self.path = tempfile.mkstemp(prefix="netsight-async-", dir=self.directory)
+        fd, self.path = tempfile.mkstemp(prefix=PREFIX, dir=self.directory)
         self._file = os.fdopen(fd, "wb")
         self._file.write(self._memory.getbuffer())
         self._memory = BytesIO()
@@ -142,3 +145,25 @@ def directory(db):
         return storage.temporaryDirectory()
     except (AttributeError, NotImplementedError):
         return None
+
+
+def remove_leftovers(db, now=None):
+    """Remove the captured files that a killed worker left behind (untouched
+    for ``LEFTOVER_AGE``); how many. A live capture is written as the job
+    goes, and handed to its blob when the job ends."""
+    folder = directory(db)
+    if folder is None:
+        return 0
+    now = time.time() if now is None else now
+    removed = 0
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            try:
+                if entry.name.startswith(PREFIX) and entry.is_file() and now - entry.stat().st_mtime > LEFTOVER_AGE:
+                    os.remove(entry.path)
+                    removed += 1
+            except OSError:  # gone meanwhile
+                continue
+    if removed:
+        logger.info("netsight.async: removed %d captured files of killed workers", removed)
+    return removed

@@ -1,8 +1,14 @@
 """What an instance does as Zope starts: signal handlers, maintenance, taking jobs queued in the database."""
 
+from netsight.asynchronous import capture
 from netsight.asynchronous import claims
 from netsight.asynchronous.instance import install_signal_handlers
 from netsight.asynchronous.instance import MAINTENANCE
+
+import logging
+
+
+logger = logging.getLogger("netsight.async")
 
 
 def maintain(db):
@@ -12,10 +18,15 @@ def maintain(db):
 
 
 def on_process_starting(event):
-    """Zope started (in the main thread): signal handlers, and maintenance of the main database."""
+    """Zope started (in the main thread): signal handlers, maintenance of the
+    main database, and the captured files of a worker killed before."""
     install_signal_handlers()
     import Zope2
 
     db = getattr(Zope2, "DB", None)
     if db is not None:
         maintain(db)
+        try:
+            capture.remove_leftovers(db)
+        except OSError:
+            logger.warning("netsight.async: could not look for leftover captured files", exc_info=True)

@@ -20,6 +20,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 import unittest
 
 
@@ -190,3 +191,23 @@ class FailsToVote:
 
     def tpc_abort(self, txn):
         pass
+
+
+class TestLeftovers(unittest.TestCase):
+    """A worker killed while it captured leaves a file; the next start removes it once it is old."""
+
+    def test_old_captured_files_go_fresh_ones_stay(self):
+        directory = tempfile.mkdtemp(prefix="netsight-async-blobs-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        db = DB(BlobStorage(directory, MappingStorage()))
+        self.addCleanup(db.close)
+        folder = capture.directory(db)
+        old, fresh, other = (os.path.join(folder, name) for name in ("netsight-async-old", "netsight-async-new", "BUCxyz"))
+        for path in (old, fresh, other):
+            with open(path, "wb") as file:
+                file.write(b"x")
+        day_ago = time.time() - capture.LEFTOVER_AGE - 60
+        os.utime(old, (day_ago, day_ago))
+        os.utime(other, (day_ago, day_ago))
+        self.assertEqual(capture.remove_leftovers(db), 1)
+        self.assertEqual([os.path.exists(path) for path in (old, fresh, other)], [False, True, True])
