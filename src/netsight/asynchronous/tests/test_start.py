@@ -33,8 +33,9 @@ class TestStart(JobTestCase):
         first, second = self.browser.start(url), self.browser.start(url)
         self.assertNotEqual(first, second)
         for process_id in (first, second):
-            self.browser.wait_for(url, process_id)
-            self.assertEqual(self.browser.result(url, process_id), "Hello world!")
+            answer = self.browser.wait_for(url, process_id)
+            self.assertEqual(answer["state"], "done", answer)
+            self.assertEqual(self.browser.result(url, process_id), "Hello world!", answer)
 
     def test_missing_arguments_of_run_are_a_bad_request_and_start_nothing(self):
         self.browser.post(self.url("arguments"), f"_authenticator={self.browser.token}")
