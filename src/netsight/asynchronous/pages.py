@@ -317,6 +317,10 @@ class StatusPages:
                 "progress": "ERROR",
                 "error": self._translate(NO_SUCH_PROCESS),
             }
+        return self._json(answer)
+
+    def _json(self, answer):
+        """``answer`` as JSON, not to be cached."""
         self._not_cached()
         self.request.response.setHeader("Content-Type", "application/json")
         return json.dumps(answer)

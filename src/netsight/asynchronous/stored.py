@@ -13,10 +13,11 @@ from tempfile import SpooledTemporaryFile
 from ZODB.blob import Blob
 from ZODB.interfaces import IBlobStorage
 
+from netsight.asynchronous.capture import CHUNK
 from netsight.asynchronous.capture import INLINE_LIMIT
 
-CHUNK = 1 << 16
-SPOOL_SIZE = 1 << 20
+
+SPOOL_SIZE = 1 << 20  # bytes of a job's request body an instance keeps in memory; more go to disk
 
 
 class StoredRequest(Persistent):

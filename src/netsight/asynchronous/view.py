@@ -32,7 +32,6 @@ from netsight.asynchronous.pages import StatusPages
 from netsight.asynchronous.progress import FIRST
 from netsight.asynchronous.progress import REPORTS
 
-import json
 import transaction
 
 
@@ -213,30 +212,26 @@ class BaseAsyncView(StatusPages, BrowserView):
         """Start the job: a browser is sent to the processing page (303), a
         script that accepts JSON gets 202 Accepted and the status's URLs."""
         response = self.request.response
-        if not _wants_json(self.request):
-            try:
-                process_id = self._run()
-            except StartRefusedError:
-                response.setStatus(403)
-                return self.refused_page()
-            response.redirect(self.status_url("processing", process_id), status=303)
-            return ""
+        wants_json = _wants_json(self.request)
         try:
             process_id = self._run()
-        except (StartRefusedError, BadRequest) as exc:
-            response.setStatus(403 if isinstance(exc, StartRefusedError) else 400)
+        except StartRefusedError as exc:
+            response.setStatus(403)
+            return self._json({"error": str(exc)}) if wants_json else self.refused_page()
+        except BadRequest as exc:
+            if not wants_json:
+                raise
+            response.setStatus(400)
             return self._json({"error": str(exc)})
+        if not wants_json:
+            response.redirect(self.status_url("processing", process_id), status=303)
+            return ""
         status_url = f"{self.status_url('completed', process_id)}&output_json=1"
         response.setStatus(202)
         response.setHeader("Location", status_url)
         return self._json(
             {"process_id": process_id, "status_url": status_url, "result_url": self.status_url("result", process_id)}
         )
-
-    def _json(self, answer):
-        self.request.response.setHeader("Content-Type", "application/json")
-        self._not_cached()
-        return json.dumps(answer)
 
     def _run_job(self, attempt):
         """Call ``__run__`` in the job's request and tell ``attempt`` how it went."""

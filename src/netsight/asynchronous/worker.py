@@ -35,6 +35,7 @@ from netsight.asynchronous.instance import MAINTENANCE
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.progress import REPORTS
 from netsight.asynchronous.replay import CapturedResponse
+from netsight.asynchronous.stored import SPOOL_SIZE
 from netsight.asynchronous.stored import StoredRequest
 
 import logging
@@ -45,7 +46,6 @@ import transaction
 logger = logging.getLogger("netsight.async")
 
 ATTEMPT_KEY = "netsight.async.attempt"
-SPOOL_SIZE = 1 << 20
 
 
 class Attempt:

@@ -28,6 +28,15 @@ BIG = 3 * INLINE_LIMIT + 12345  # bytes: a blob, and not a whole number of block
 SMALL = INLINE_LIMIT // 2
 
 
+def blob_db(test):
+    """A database with blobs in a temporary directory, gone after ``test``."""
+    directory = tempfile.mkdtemp(prefix="netsight-async-blobs-")
+    test.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+    db = DB(BlobStorage(directory, MappingStorage()))
+    test.addCleanup(db.close)
+    return db
+
+
 class TestBigResults(JobTestCase):
     layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 
@@ -85,11 +94,7 @@ class TestBodyCapture(unittest.TestCase):
     """The capture itself, on ZODB storages with and without blobs."""
 
     def blob_db(self):
-        directory = tempfile.mkdtemp(prefix="netsight-async-blobs-")
-        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
-        db = DB(BlobStorage(directory, MappingStorage()))
-        self.addCleanup(db.close)
-        return db
+        return blob_db(self)
 
     def captured(self, db, *chunks, body=b""):
         whole = BodyCapture(capture.directory(db))
@@ -197,10 +202,7 @@ class TestLeftovers(unittest.TestCase):
     """A worker killed while it captured leaves a file; the next start removes it once it is old."""
 
     def test_old_captured_files_go_fresh_ones_stay(self):
-        directory = tempfile.mkdtemp(prefix="netsight-async-blobs-")
-        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
-        db = DB(BlobStorage(directory, MappingStorage()))
-        self.addCleanup(db.close)
+        db = blob_db(self)
         folder = capture.directory(db)
         old, fresh, other = (os.path.join(folder, name) for name in ("netsight-async-old", "netsight-async-new", "BUCxyz"))
         for path in (old, fresh, other):
