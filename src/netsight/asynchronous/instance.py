@@ -68,6 +68,16 @@ def ask_to_cancel(process_id):
         _cancels.add(process_id)
 
 
+def cancel(db, process_id):
+    """Cancel a process (for whoever may): a queued one at once (and out of
+    this instance's queue), a running one at its next report. Returns
+    whether its record changed: False if it had ended, None if there is none."""
+    changed = registry.change(db, process_id, registry.ProcessRecord.request_cancel)
+    ask_to_cancel(process_id)
+    POOL.withdraw(process_id)  # if it waits here, it leaves the queue now
+    return changed
+
+
 def stopping():
     """Whether this instance is stopping (SIGTERM, SIGINT): it takes no more jobs."""
     return _stopping.is_set()

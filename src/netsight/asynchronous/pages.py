@@ -33,9 +33,8 @@ from netsight.asynchronous.exceptions import MissingProcessIdError
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
 from netsight.asynchronous.i18n import _
-from netsight.asynchronous.instance import ask_to_cancel
+from netsight.asynchronous.instance import cancel as cancel_process
 from netsight.asynchronous.interfaces import IOwnPage
-from netsight.asynchronous.pool import POOL
 
 import hashlib
 import json
@@ -170,9 +169,7 @@ class StatusPages:
         if not protect.authenticated(request):
             request.response.setStatus(403)
             return self._json_status(process_id) if wants_json else self.refused_page()
-        registry.change(self._connection().db(), process_id, registry.ProcessRecord.request_cancel)
-        ask_to_cancel(process_id)
-        POOL.withdraw(process_id)  # if it waits here, it leaves the queue now
+        cancel_process(self._connection().db(), process_id)
         if wants_json:
             self._read_anew()  # the request's own connection still sees the state before
             return self._json_status(process_id)

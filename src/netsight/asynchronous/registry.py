@@ -6,9 +6,13 @@ that every Zope instance sharing the database (ZEO, RelStorage) answers for
 every process. Beside them: the active (queued and running) processes of
 each instance (for a queued job's position, and for marking those of a
 stopped or dead instance), the ended processes by end time (for expiry),
-and each instance's heartbeat. The indexes are keyed so that concurrent
-writers touch different keys (a random process id, an end time): starting
-a job writes its record only.
+the processes by state and by owner (for the lists of processes), and
+each instance's heartbeat. Process ids are UUIDv7 (RFC 9562): they begin
+with their creation time, so that a new record goes to the last bucket of
+the records' BTree, which the instance has loaded already, however many
+records there are; and a list reads newest first by walking the keys
+backwards. Concurrent writers touch different keys (the random part of an
+id, an end time), which BTrees' conflict resolution merges.
 
 Reading uses the caller's connection and never writes; what a process
 reads as (``effective_state``) is derived from its record and its
@@ -25,8 +29,10 @@ from transaction.interfaces import TransientError
 
 import logging
 import random
+import secrets
 import time
 import transaction
+import uuid
 
 
 logger = logging.getLogger("netsight.async")
@@ -36,6 +42,7 @@ ACTIVE_KEY = "netsight.async.active"  # (instance id, process id) -> True
 ENDED_KEY = "netsight.async.ended"  # (end time, process id) -> True
 INSTANCES_KEY = "netsight.async.instances"  # instance id -> InstanceRecord
 OWNERS_KEY = "netsight.async.owners"  # (owner key, created, process id) -> True
+STATES_KEY = "netsight.async.states"  # (stored state, process id) -> True
 UNCLAIMED = ""  # the "instance" of a queued job that any instance with a pool may take
 # A key that never goes, first in the active index: its bucket is never
 # emptied, since a BTree cannot merge a change that empties a bucket with
@@ -56,6 +63,23 @@ ACTIVE = frozenset({QUEUED, RUNNING})
 STOPPED_REASON = "the server was stopped before the process completed"
 DEAD_REASON = "its instance stopped answering (no heartbeat) before the process completed"
 ENDED = frozenset({DONE, FAILED, CANCELLED, INTERRUPTED})
+STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED, INTERRUPTED)
+
+
+def new_process_id(now=None):
+    """A new process id: a UUIDv7 (RFC 9562) as 32 hex digits.
+
+    48 bits of Unix time in milliseconds, then 74 random bits (``secrets``):
+    ids sort by creation time (to the millisecond) and are not guessable.
+    """
+    millis = int((time.time() if now is None else now) * 1000)
+    random_bits = secrets.randbits(74)
+    value = (millis & (1 << 48) - 1) << 80  # unix_ts_ms
+    value |= 0x7 << 76  # version 7
+    value |= (random_bits >> 62) << 64  # rand_a: 12 bits
+    value |= 0b10 << 62  # the RFC 4122/9562 variant
+    value |= random_bits & (1 << 62) - 1  # rand_b: 62 bits
+    return uuid.UUID(int=value).hex
 
 
 class ProcessRecord(Persistent):
@@ -428,6 +452,19 @@ def remove(root, process_id):
         _remove(root, record)
 
 
+def index_states(root):
+    """Index by state the records of a registry written before that index
+    existed; does nothing once it exists. Returns how many it indexed."""
+    processes = root.get(ROOT_KEY)
+    if processes is None or STATES_KEY in root:
+        return 0
+    states = _tree(root, STATES_KEY)
+    for pid, record in processes.items():
+        states[(record.state, "")] = True
+        states[(record.state, pid)] = True
+    return len(processes)
+
+
 def forget_instance(root, instance_id):
     instances_tree = root.get(INSTANCES_KEY)
     if instances_tree is not None and instance_id in instances_tree:
@@ -479,6 +516,13 @@ def _tree(root, key):
 def _index(root, record, before, before_instance):
     """Keep the indexes in step with a record that was in state ``before`` of ``before_instance``."""
     pid, iid = record.process_id, record.instance
+    if record.state != before:
+        states = _tree(root, STATES_KEY)
+        if before is not None:
+            states.pop((before, pid), None)
+        if (record.state, "") not in states:  # a state's first key stays (see SENTINEL)
+            states[(record.state, "")] = True
+        states[(record.state, pid)] = True
     if before in ACTIVE and (record.state not in ACTIVE or iid != before_instance):
         _tree(root, ACTIVE_KEY).pop((before_instance, pid), None)
     if record.state in ACTIVE and (before not in ACTIVE or iid != before_instance):
@@ -497,4 +541,5 @@ def _remove(root, record):
     if record.finished is not None:
         _tree(root, ENDED_KEY).pop((record.finished, pid), None)
     _tree(root, OWNERS_KEY).pop((owner_key(record), record.created, pid), None)
+    _tree(root, STATES_KEY).pop((record.state, pid), None)
     del root[ROOT_KEY][pid]

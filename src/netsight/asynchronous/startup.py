@@ -2,6 +2,7 @@
 
 from netsight.asynchronous import capture
 from netsight.asynchronous import claims
+from netsight.asynchronous import registry
 from netsight.asynchronous.instance import install_signal_handlers
 from netsight.asynchronous.instance import MAINTENANCE
 
@@ -19,13 +20,17 @@ def maintain(db):
 
 def on_process_starting(event):
     """Zope started (in the main thread): signal handlers, maintenance of the
-    main database, and the captured files of a worker killed before."""
+    main database, the captured files of a worker killed before, and the
+    state index of a registry written by a version without it."""
     install_signal_handlers()
     import Zope2
 
     db = getattr(Zope2, "DB", None)
     if db is not None:
         maintain(db)
+        indexed = registry.in_own_transaction(db, registry.index_states)
+        if indexed:
+            logger.info("netsight.async: indexed %d processes by state", indexed)
         try:
             capture.remove_leftovers(db)
         except OSError:

@@ -5,7 +5,6 @@ from inspect import signature
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from transaction.interfaces import TransientError
-from uuid import uuid4
 from zExceptions import BadRequest
 from zExceptions import HTTPRedirection
 from zExceptions import NotFound
@@ -97,7 +96,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         request = self.request
         if not protect.authenticated(request):
             raise StartRefusedError("The form could not be sent: its CSRF token is missing or wrong.")
-        process_id = uuid4().hex
+        process_id = registry.new_process_id()
         _arguments(self.__run__, request, process_id=process_id)  # 400 now, not a failure later
         connection = self._connection()
         owner, anonymous_key = owners.owner_of(request)

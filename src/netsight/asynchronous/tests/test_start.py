@@ -7,16 +7,24 @@ from netsight.asynchronous.tests.base import worker_threads
 from netsight.asynchronous.tests.views import FailsAfterStarting
 from plone.app.testing import TEST_USER_ID
 
+import time
 import uuid
 
 
 class TestStart(JobTestCase):
     layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 
-    def test_a_post_starts_a_process_with_a_uuid4_hex_id(self):
-        process_id = self.browser.start(self.url("hello"))  # asserts the 303 to processing
-        self.assertEqual(uuid.UUID(process_id).hex, process_id)
-        self.assertEqual(uuid.UUID(process_id).version, 4)
+    def test_a_post_starts_a_process_with_a_uuid7_hex_id(self):
+        before = int(time.time() * 1000)
+        first = self.browser.start(self.url("hello"))  # asserts the 303 to processing
+        second = self.browser.start(self.url("hello"))
+        for process_id in (first, second):
+            self.assertEqual(uuid.UUID(process_id).hex, process_id)
+            self.assertEqual(uuid.UUID(process_id).version, 7)
+            self.assertEqual(uuid.UUID(process_id).variant, uuid.RFC_4122)
+            self.assertGreaterEqual(int(process_id[:12], 16), before)  # its time, in milliseconds
+        self.assertNotEqual(first, second)
+        self.assertLessEqual(first[:12], second[:12])  # ordered by the time of the start
 
     def test_the_record_is_committed_with_the_start(self):
         url = self.url("hello")

@@ -1,0 +1,167 @@
+"""The lists of processes: time-ordered ids, the state index, newest first, filtered, lazily."""
+
+from netsight.asynchronous import listing
+from netsight.asynchronous import registry
+from ZODB import DB
+from ZODB.FileStorage import FileStorage
+
+import tempfile
+import unittest
+import uuid
+
+
+class TestProcessIds(unittest.TestCase):
+    def test_ids_are_uuid7_hex_digits_with_their_time(self):
+        process_id = registry.new_process_id(now=1_700_000_000.123)
+        parsed = uuid.UUID(process_id)
+        self.assertEqual(parsed.hex, process_id)
+        self.assertEqual((parsed.version, parsed.variant), (7, uuid.RFC_4122))
+        self.assertEqual(int(process_id[:12], 16), 1_700_000_000_123)
+
+    def test_ids_sort_by_time_and_differ_within_a_millisecond(self):
+        ids = [registry.new_process_id(now=1_700_000_000 + i / 10) for i in range(20)]
+        self.assertEqual(sorted(ids), ids)
+        same_time = {registry.new_process_id(now=1_700_000_000) for _ in range(1000)}
+        self.assertEqual(len(same_time), 1000)
+
+
+class RegistryTestCase(unittest.TestCase):
+    def setUp(self):
+        directory = tempfile.TemporaryDirectory()
+        self.addCleanup(directory.cleanup)
+        self.db = DB(FileStorage(f"{directory.name}/Data.fs"))
+        self.addCleanup(self.db.close)
+        self.clock = 1_700_000_000.0
+
+    def add(self, owner="jane", state=registry.QUEUED):
+        """A committed record of ``owner`` (None: an anonymous browser), brought to ``state``."""
+        self.clock += 1
+        process_id = registry.new_process_id(now=self.clock)
+        anonymous = "a" * 64 if owner is None else None
+        record = registry.ProcessRecord(process_id, "export", "/plone", owner, anonymous_key=anonymous)
+        record.created = self.clock
+        self.in_transaction(lambda root: registry.add(root._p_jar, record, "instance-a", 1))
+        steps = {
+            registry.RUNNING: [lambda r: r.start("instance-a")],
+            registry.DONE: [lambda r: r.start("instance-a"), lambda r: r.finish(None)],
+            registry.FAILED: [lambda r: r.fail("broken")],
+            registry.CANCELLED: [registry.ProcessRecord.request_cancel],
+            registry.INTERRUPTED: [lambda r: r.interrupt(registry.DEAD_REASON)],
+        }
+        for step in steps.get(state, []):
+            registry.change(self.db, process_id, step)
+        return process_id
+
+    def in_transaction(self, func):
+        return registry.in_own_transaction(self.db, func)
+
+    def listed(self, **filters):
+        connection = self.db.open()
+        try:
+            found = listing.Listing(connection, **filters)
+            return len(found), [record.process_id for record in found]
+        finally:
+            connection.close()
+
+    def states_index(self):
+        connection = self.db.open()
+        try:
+            return sorted(key for key in connection.root()[registry.STATES_KEY].keys() if key[1])
+        finally:
+            connection.close()
+
+
+class TestStateIndex(RegistryTestCase):
+    def test_the_index_follows_each_change_of_state(self):
+        process_id = self.add()
+        self.assertEqual(self.states_index(), [(registry.QUEUED, process_id)])
+        registry.change(self.db, process_id, lambda r: r.start("instance-a"))
+        self.assertEqual(self.states_index(), [(registry.RUNNING, process_id)])
+        registry.change(self.db, process_id, lambda r: r.finish(None))
+        self.assertEqual(self.states_index(), [(registry.DONE, process_id)])
+        self.in_transaction(lambda root: registry.remove(root, process_id))
+        self.assertEqual(self.states_index(), [])
+
+    def test_a_rerun_is_queued_again_in_the_index(self):
+        process_id = self.add(state=registry.RUNNING)
+
+        def rerunnable(record):
+            record.request, record.max_reruns = object(), 1  # any stored request
+            return record.interrupt(registry.DEAD_REASON)
+
+        registry.change(self.db, process_id, rerunnable)
+        self.assertEqual(self.states_index(), [(registry.QUEUED, process_id)])
+
+    def test_a_registry_of_an_older_version_is_indexed_once(self):
+        ids = [self.add(), self.add(state=registry.DONE), self.add(state=registry.FAILED)]
+        self.in_transaction(lambda root: root.pop(registry.STATES_KEY))
+        self.assertEqual(self.in_transaction(registry.index_states), 3)
+        self.assertEqual(self.in_transaction(registry.index_states), 0)
+        self.assertEqual(
+            self.states_index(),
+            sorted([(registry.QUEUED, ids[0]), (registry.DONE, ids[1]), (registry.FAILED, ids[2])]),
+        )
+        self.assertEqual(self.listed(state=registry.DONE), (1, [ids[1]]))
+
+    def test_an_empty_database_is_left_alone(self):
+        self.assertEqual(self.in_transaction(registry.index_states), 0)
+        connection = self.db.open()
+        self.assertNotIn(registry.STATES_KEY, connection.root())
+        connection.close()
+
+
+class TestListing(RegistryTestCase):
+    def test_all_newest_first(self):
+        ids = [self.add(owner) for owner in ("jane", "joe", None, "jane")]
+        self.assertEqual(self.listed(), (4, ids[::-1]))
+
+    def test_by_state(self):
+        queued, done, failed, done_too = (
+            self.add(),
+            self.add(state=registry.DONE),
+            self.add(state=registry.FAILED),
+            self.add(owner="joe", state=registry.DONE),
+        )
+        self.assertEqual(self.listed(state=registry.DONE), (2, [done_too, done]))
+        self.assertEqual(self.listed(state=registry.QUEUED), (1, [queued]))
+        self.assertEqual(self.listed(state=registry.FAILED), (1, [failed]))
+        self.assertEqual(self.listed(state=registry.CANCELLED), (0, []))
+
+    def test_by_owner_and_by_both(self):
+        janes = [self.add("jane"), self.add("jane", registry.DONE), self.add("jane", registry.DONE)]
+        self.add("joe", registry.DONE)
+        anonymous = self.add(None)
+        self.assertEqual(self.listed(owner="jane"), (3, janes[::-1]))
+        self.assertEqual(self.listed(owner="jane", state=registry.DONE), (2, janes[:0:-1]))
+        self.assertEqual(self.listed(owner="nobody"), (0, []))
+        self.assertEqual(self.listed(owner=f"anonymous:{'a' * 64}"), (1, [anonymous]))
+
+    def test_batches_are_slices_and_indexes(self):
+        ids = [self.add() for _ in range(7)][::-1]
+        connection = self.db.open()
+        self.addCleanup(connection.close)
+        found = listing.Listing(connection)
+        self.assertEqual([r.process_id for r in found[2:5]], ids[2:5])
+        self.assertEqual(found[-1].process_id, ids[-1])
+        with self.assertRaises(IndexError):
+            found[7]
+
+    def test_a_record_its_index_still_names_is_gone_not_an_error(self):
+        first, second = self.add("jane"), self.add("jane")
+        self.in_transaction(lambda root: root[registry.ROOT_KEY].pop(first))  # the owners index keeps it
+        connection = self.db.open()
+        self.addCleanup(connection.close)
+        found = list(listing.Listing(connection, owner="jane"))
+        self.assertEqual([listing.is_gone(record) for record in found], [False, True])
+        self.assertEqual(found[0].process_id, second)
+
+    def test_an_unknown_state_is_refused(self):
+        connection = self.db.open()
+        self.addCleanup(connection.close)
+        with self.assertRaises(ValueError):
+            listing.Listing(connection, state="exploded")
+
+    def test_nothing_to_list_in_a_new_database(self):
+        self.assertEqual(self.listed(), (0, []))
+        self.assertEqual(self.listed(state=registry.DONE), (0, []))
+        self.assertEqual(self.listed(owner="jane"), (0, []))
