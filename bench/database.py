@@ -18,7 +18,6 @@ from netsight.asynchronous.replay import CapturedResponse
 
 import time
 import transaction
-import uuid
 import ZEO
 import ZODB
 
@@ -160,7 +159,7 @@ def _add_done(connection, count, view_name, context_path, owner):
     """``count`` new records, each queued, started and finished with a small response."""
     root = connection.root()
     for ticket in range(count):
-        process_id = uuid.uuid4().hex
+        process_id = registry.new_process_id()  # as a start draws it
         record = registry.ProcessRecord(process_id, view_name=view_name, context_path=context_path, owner=owner)
         registry.add(connection, record, FILLER, ticket)
         response = CapturedResponse(

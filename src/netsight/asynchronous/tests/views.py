@@ -4,6 +4,7 @@ from AccessControl import getSecurityManager
 from netsight.asynchronous import BaseAsyncView
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.instance import instance_id
+from persistent.mapping import PersistentMapping
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from ZODB.POSException import ConflictError
@@ -463,6 +464,19 @@ class NoOpNow(BrowserView):
     """The same nothing, done at once: the plain view a start is compared to."""
 
     def __call__(self):
+        return "done"
+
+
+class NoOpNowCommitted(BrowserView):
+    """The same nothing, done at once, that commits one small object: a plain
+    view that keeps a trace of its call, as a start keeps its record."""
+
+    def __call__(self):
+        root = self.request["PARENTS"][-1]._p_jar.root()
+        trace = root.get("netsight.async.bench.trace")
+        if trace is None:
+            trace = root["netsight.async.bench.trace"] = PersistentMapping()
+        trace["last"] = time.time()
         return "done"
 
 
