@@ -20,6 +20,8 @@ help:
 	@echo "make demo-cluster  the demo on a ZEO server: front-ends on :8080 and :8081,"
 	@echo "            a worker instance that runs the jobs (Ctrl-C stops them all)"
 	@echo "make test   install and run the whole test suite"
+	@echo "make docs   install and build the documentation (Sphinx, offline) into"
+	@echo "            docs/_build/html"
 	@echo "make bench  install and run the benchmarks (bench/all.py: a ZEO server, Zope"
 	@echo "            instances, Chromium; a few minutes), one table of figures and goals"
 	@echo "make clean  remove the virtualenv and what the demo made under var/"
@@ -41,6 +43,13 @@ install: $(VENV)/.installed
 test: install /usr/bin/chromium postgresql
 	$(BIN)/zope-testrunner --test-path src --test-path demo/src $(TEST_ARGS) 2>&1 \
 	  | $(BIN)/python tools/test_summary.py
+
+# The documentation: Sphinx, offline (no intersphinx, the built-in alabaster
+# theme), warnings as errors; tests/test_docs.py builds it too.
+.PHONY: docs
+docs: install
+	$(BIN)/python -m sphinx -W --keep-going -b html -d docs/_build/doctrees docs docs/_build/html
+	@echo "The documentation: docs/_build/html/index.html"
 
 # The benchmarks: bench/heavy.py (a ZEO server and Zope instances of their
 # own, wrk for the request rates) and bench/latency.py (Chromium), in one

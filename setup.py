@@ -57,15 +57,19 @@ setup(
         "zope.publisher",
     ],
     extras_require={
+        # The JSON API (@async-processes) is there when plone.restapi is.
+        "restapi": ["plone.restapi"],
         "test": [
             "hypothesis",
             "Products.CMFPlone",
             "Products.ZODBMountPoint",
             "plone.app.testing",
+            "plone.restapi",
             "plone.testing",
             "playwright",
             "psycopg2-binary",
             "RelStorage",
+            "Sphinx",
             "ZEO",
             "zodbupdate",
             "zope.testbrowser",

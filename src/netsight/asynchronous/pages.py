@@ -171,7 +171,7 @@ class StatusPages:
             return self._json_status(process_id) if wants_json else self.refused_page()
         cancel_process(self._connection().db(), process_id)
         if wants_json:
-            self._read_anew()  # the request's own connection still sees the state before
+            self.read_anew()  # the request's own connection still sees the state before
             return self._json_status(process_id)
         request.response.redirect(self.status_url("processing", process_id), status=303)
         return ""
@@ -336,13 +336,11 @@ class StatusPages:
         jars = [jar for jar in jars if jar is not None]
         return jars[-1]
 
-    def _read_anew(self):
+    def read_anew(self):
         """From now on, read the registry through a new connection, which sees
-        what was committed meanwhile; it is closed when the request is."""
-        manager = transaction.TransactionManager()
-        connection = self._connection().db().open(transaction_manager=manager)
-        internals.hold(self.request, _Closing(connection, manager))
-        self._fresh = connection
+        what was committed meanwhile (closed with the request); returns it."""
+        self._fresh = new_connection(self.request, self._connection().db())
+        return self._fresh
 
     def _find(self, process_id):
         """The record of ``process_id`` if the request may see it, else None."""
@@ -355,7 +353,7 @@ class StatusPages:
         # unknown as one that does not exist.
         if (
             record is None
-            or _expired(record)
+            or expired(record)
             or record.view_name != self.__name__
             or record.context_path != "/".join(self.context.getPhysicalPath())
             or not owners.may_see(record, self.request)
@@ -374,12 +372,10 @@ class StatusPages:
         record, and serves the rest of this request. Unknown ids cost that
         round trip; a storage without a server (FileStorage) none.
         """
-        ping = getattr(self._connection().db().storage, "ping", None)
-        if ping is None or getattr(self, "_fresh", None) is not None:
+        if getattr(self, "_fresh", None) is not None:
             return None
-        ping()
-        self._read_anew()
-        return registry.find(self._connection(), process_id)
+        self._fresh = caught_up(self.request, self._connection())
+        return None if self._fresh is None else registry.find(self._fresh, process_id)
 
     def _record(self, process_id):
         if not process_id:
@@ -412,6 +408,25 @@ class StatusPages:
 
     def _not_cached(self):
         self.request.response.setHeader("Cache-Control", "no-store")
+
+
+def new_connection(request, db):
+    """A new connection of ``db``, which sees what was committed up to now; closed with ``request``."""
+    manager = transaction.TransactionManager()
+    connection = db.open(transaction_manager=manager)
+    internals.hold(request, _Closing(connection, manager))
+    return connection
+
+
+def caught_up(request, connection):
+    """A new connection (closed with ``request``) that sees all that the
+    storage's server committed before this call, for a storage with a server
+    (ZEO: one round trip, ``ping``); None for one without (FileStorage)."""
+    ping = getattr(connection.db().storage, "ping", None)
+    if ping is None:
+        return None
+    ping()
+    return new_connection(request, connection.db())
 
 
 class _Closing:
@@ -474,7 +489,7 @@ def is_true(value):
     return bool(value)
 
 
-def _expired(record):
+def expired(record):
     """An ended process kept longer than ``expiry``: housekeeping removes it; it reads as gone."""
     return record.finished is not None and time.time() - record.finished > settings.get("expiry")
 

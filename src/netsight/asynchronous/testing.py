@@ -139,3 +139,32 @@ def chromium_server_url(layer):
     if host in ("localhost", "0.0.0.0"):
         host = "127.0.0.1"
     return f"http://{host}:{layer['port']}"
+
+
+# The JSON API (restapi/, tests/test_restapi.py): plone.restapi loaded and
+# installed in the site, a second member, and the site served over HTTP.
+OTHER_MEMBER_NAME = "other-member"
+OTHER_MEMBER_PASSWORD = "other-secret"
+
+
+class NetsightAsyncRestAPILayer(PloneSandboxLayer):
+    """The Plone site of NETSIGHT_ASYNC_FIXTURE with plone.restapi, and another member."""
+
+    defaultBases = (NETSIGHT_ASYNC_FIXTURE,)
+
+    def setUpZope(self, app, configurationContext):
+        self.loadZCML(package=importlib.import_module("plone.restapi"))
+        zope_testing.installProduct(app, "plone.restapi")  # its PAS plugin, which its profile adds
+
+    def setUpPloneSite(self, portal):
+        self.applyProfile(portal, "plone.restapi:default")  # Anonymous may use the REST API
+        portal.acl_users.userFolderAddUser(OTHER_MEMBER_NAME, OTHER_MEMBER_PASSWORD, ["Member"], [])
+
+    def tearDownZope(self, app):
+        zope_testing.uninstallProduct(app, "plone.restapi")
+
+
+NETSIGHT_ASYNC_RESTAPI_FIXTURE = NetsightAsyncRestAPILayer()
+NETSIGHT_ASYNC_RESTAPI_TESTING = FunctionalTesting(
+    bases=(NETSIGHT_ASYNC_RESTAPI_FIXTURE, LOOPBACK_WSGI_SERVER), name="NetsightAsync:RestAPI"
+)
