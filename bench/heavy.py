@@ -57,12 +57,17 @@ registry size
     against the same on the reference instance with 10 records,
     interleaved, 3 x --rounds rounds; medians and their ratio (at 10
     records on both, the ratio shows how alike the two instances are).
+    With them, as the Zope root's Manager, the Managers' page
+    ``@@netsight-async-processes`` (10 rows a page, as many as the
+    smallest registry holds): its first page, and the page in the middle
+    of the done records (``state=done``).
 """
 
 from pathlib import Path
 
 from netsight.asynchronous.tests.instances import Cluster
 from netsight.asynchronous.tests.instances import HOST
+from netsight.asynchronous.tests.instances import MANAGER
 from netsight.asynchronous.tests.instances import MEMBER
 from netsight.asynchronous.tests.views import big_body
 from report import machine
@@ -91,21 +96,25 @@ ROUND = 2.0  # seconds of one round of requests, for the request rates
 POLL_EVERY = 0.2  # seconds between two polls of a client of the many jobs
 REGISTRY_SIZES = (10, 1000)  # and --registry
 LIMIT = 30 * MiB  # the goal: peak RSS growth for a big result
+MANAGE = f"{SITE}/@@netsight-async-processes?b_size=10"  # the Managers' page, 10 rows a page
+TIMED = ("poll", "start", "Managers' page 1", "Managers' middle page (done)")  # time_registry's figures
 
 
 class Bench:
-    """The instance, the database, and a Member's keep-alive session to the site."""
+    """The instance, the database, and a Member's (and the Manager's) keep-alive session to the site."""
 
     def __init__(self, instance, zeo, db):
         self.instance = instance
         self.zeo = zeo
         self.db = db
         self.session = self.new_session()
+        self.manager = load.Session(instance.port, *MANAGER)
         self.token = self.authenticator()
 
     def close(self):
-        """Close the session and the database (before the servers stop)."""
+        """Close the sessions and the database (before the servers stop)."""
         self.session.close()
+        self.manager.close()
         self.db.close()
 
     def new_session(self):
@@ -498,18 +507,17 @@ def registry_size(bench, reference, sizes, rounds):
     for size in sizes:
         filled = bench.db.fill(size, "noop", SITE, MEMBER[0])
         found[size] = time_registry(bench, reference, polled, rounds)
-        (poll, start), (poll0, start0) = found[size]
-        say(f"registry of {size} records (filled in {filled:.1f} s) against "
-            f"{sizes[0]}: poll {poll * 1000:.1f} against {poll0 * 1000:.1f} ms, "
-            f"start {start * 1000:.1f} against {start0 * 1000:.1f} ms")
+        figures = ", ".join(f"{what} {mine * 1000:.1f} against {base * 1000:.1f} ms" for what, mine, base in
+                            zip(TIMED, *found[size]))
+        say(f"registry of {size} records (filled in {filled:.1f} s) against {sizes[0]}: {figures}")
     for side, process_id in polled.items():
         side.fetch("noop", process_id)
     return registry_rows(found, sizes[0])
 
 
 def time_registry(bench, reference, polled, rounds):
-    """Median poll and start times (each start waited for and fetched, not timed) on both instances,
-    interleaved: ``((poll, start) of bench, (poll, start) of reference)``."""
+    """Median times of TIMED (each start waited for and fetched, not timed) on both instances,
+    interleaved: ``((poll, start, page 1, middle page) of bench, (the same) of reference)``."""
 
     def poll(side):
         page = side.page("noop", "completed", polled[side], output_json=1)
@@ -521,18 +529,29 @@ def time_registry(bench, reference, polled, rounds):
         side.fetch("noop", answer.process_id)
         return answer.seconds
 
+    def manage(side):
+        middle = side.db.count() // 2 // 10 * 10  # all done: the page in the middle of them
+        times = []
+        for path in (MANAGE, f"{MANAGE}&state=done&b_start={middle}"):
+            answer = side.manager.get(path)
+            assert answer.status == 200 and b'id="netsight-async-all-processes"' in answer.body, (path, answer)
+            times.append(answer.seconds)
+        return times
+
     def both(side):
-        return poll(side), start(side)
+        return poll(side), start(side), *manage(side)
 
     alternate(2, lambda: both(bench), lambda: both(reference))  # warm-up: what the fill changed arrives
     big, small = alternate(rounds, lambda: both(bench), lambda: both(reference))
-    return tuple(tuple(statistics.median(times[i] for times in found) for i in (0, 1)) for found in (big, small))
+    return tuple(
+        tuple(statistics.median(times[i] for times in found) for i in range(len(TIMED))) for found in (big, small)
+    )
 
 
 def registry_rows(found, smallest):
     rows = []
-    for size, ((poll, start), (poll0, start0)) in found.items():
-        for what, figure, base in (("poll", poll, poll0), ("start", start, start0)):
+    for size, (figures, bases) in found.items():
+        for what, figure, base in zip(TIMED, figures, bases):
             ratio = figure / base
             goal = size != smallest
             rows.append(

@@ -35,6 +35,30 @@ STATES = {
 }
 
 
+def process_row(request, record, state):
+    """What a list of processes shows of one record (a dict), read as ``state``.
+
+    My processes shows it as it is; the Managers' page
+    (``manage.py``) adds what only they see.
+    """
+    context_url = request.physicalPathToURL(record.context_path)
+    page = "result" if state == registry.DONE else "processing"
+    progress = record.progress if registry.is_number(record.progress) else None
+    started = record.started or record.created
+    return {
+        "process_id": record.process_id,
+        "view": record.view_name,
+        "context_url": context_url,
+        "context_path": record.context_path,
+        "state": state,
+        "state_text": translate(STATES[state], context=request),
+        "progress": 100 if state == registry.DONE and progress is not None else progress,
+        "started": datetime.datetime.fromtimestamp(started).isoformat(" ", "minutes"),
+        "url": f"{context_url}/@@{record.view_name}/{page}?process_id={record.process_id}",
+        "ready": state == registry.DONE,
+    }
+
+
 class MyProcesses(BrowserView):
     """``@@my-processes``: the requester's processes."""
 
@@ -62,26 +86,8 @@ class MyProcesses(BrowserView):
         for record in registry.of_owner(connection, key, LIMIT):
             if record.finished is not None and now - record.finished > settings.get("expiry"):
                 continue  # expired: housekeeping removes it
-            rows.append(self._row(record, registry.effective_state(connection, record, timeout, now)))
+            rows.append(process_row(self.request, record, registry.effective_state(connection, record, timeout, now)))
         return rows
-
-    def _row(self, record, state):
-        context_url = self.request.physicalPathToURL(record.context_path)
-        page = "result" if state == registry.DONE else "processing"
-        progress = record.progress if registry.is_number(record.progress) else None
-        started = record.started or record.created
-        return {
-            "process_id": record.process_id,
-            "view": record.view_name,
-            "context_url": context_url,
-            "context_path": record.context_path,
-            "state": state,
-            "state_text": translate(STATES[state], context=self.request),
-            "progress": 100 if state == registry.DONE and progress is not None else progress,
-            "started": datetime.datetime.fromtimestamp(started).isoformat(" ", "minutes"),
-            "url": f"{context_url}/@@{record.view_name}/{page}?process_id={record.process_id}",
-            "ready": state == registry.DONE,
-        }
 
     def _owner_key(self):
         user_id = getSecurityManager().getUser().getId()

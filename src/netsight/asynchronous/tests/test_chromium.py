@@ -28,13 +28,11 @@ from netsight.asynchronous.tests.chromium import start_job
 from netsight.asynchronous.tests.chromium import status_json
 from netsight.asynchronous.tests.chromium import submit
 from netsight.asynchronous.tests.chromium import wait_until
-from netsight.asynchronous.tests.views import GATES
+from netsight.asynchronous.tests.views import new_gate
 
 import os
 import re
-import threading
 import time
-import uuid
 
 
 # Polled in the page every 50 ms: records each distinct (progress, message)
@@ -480,11 +478,7 @@ class TestCancelButton(ChromiumTestCase):
     """The processing page's Cancel button: a form that POSTs to ``cancel``."""
 
     def gate(self):
-        key = uuid.uuid4().hex
-        GATES[key] = threading.Event()
-        self.addCleanup(GATES.pop, key)
-        self.addCleanup(GATES[key].set)  # run first: the job ends
-        return key
+        return new_gate(self)
 
     def assert_cancelled(self, view_url):
         ended = self.page.locator(".netsight-async-ended")

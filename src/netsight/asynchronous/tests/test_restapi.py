@@ -24,11 +24,11 @@ from netsight.asynchronous.testing import OTHER_MEMBER_PASSWORD
 from netsight.asynchronous.tests.base import join_workers
 from netsight.asynchronous.tests.base import wait_until
 from netsight.asynchronous.tests.views import GATES
+from netsight.asynchronous.tests.views import new_gate
 
 import datetime
 import json
 import re
-import threading
 import transaction
 import unittest
 import urllib.error
@@ -156,12 +156,7 @@ class TestRestAPI(unittest.TestCase):
         return process_id
 
     def gate(self):
-        """A key of GATES: a ``gate`` job runs until the test (or its cleanup) opens it."""
-        key = uuid.uuid4().hex
-        GATES[key] = threading.Event()
-        self.addCleanup(GATES.pop, key)
-        self.addCleanup(GATES[key].set)  # run first: the job ends
-        return key
+        return new_gate(self)
 
     def running(self, client, **form):
         """A ``gate`` job of ``client``, read running; returns (its id, its gate)."""

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import transaction
+import uuid
 import zExceptions
 
 
@@ -406,6 +407,15 @@ class OneXFibonacci(BaseAsyncView):
 
 
 GATES = {}
+
+
+def new_gate(test):
+    """A new key of GATES: a ``gate`` job runs until ``test``, or its cleanup, opens it."""
+    key = uuid.uuid4().hex
+    GATES[key] = threading.Event()
+    test.addCleanup(GATES.pop, key)
+    test.addCleanup(GATES[key].set)  # run first: the job ends
+    return key
 
 
 class Gate(BaseAsyncView):
