@@ -2,6 +2,7 @@
 
 from zExceptions import BadRequest
 from zExceptions import Forbidden
+from zExceptions import HTTPServiceUnavailable
 from zExceptions import InternalError
 from zExceptions import NotFound
 from ZPublisher.HTTPResponse import status_codes
@@ -39,11 +40,18 @@ class StartRefusedError(Forbidden):
     """A start without plone.protect's valid token, where one is required: 403."""
 
 
+class QueueFullError(HTTPServiceUnavailable):
+    """A start while ``queue-limit`` jobs wait to start already: 503, try again later."""
+
+    retry_after = 30  # seconds: the Retry-After of its answer
+
+
 # Zope finds the status of an exception by the name of its class.
 for exception, status in (
     (NoSuchProcessError, 404),
     (ThreadDiedBeforeCompletionError, 500),
     (MissingProcessIdError, 400),
     (StartRefusedError, 403),
+    (QueueFullError, 503),
 ):
     status_codes[exception.__name__.lower()] = status

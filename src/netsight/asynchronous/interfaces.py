@@ -24,11 +24,24 @@ class IOwnPage(Interface):
 class IBackgroundProcessesSettings(Interface):
     """The settings a Plone site keeps in its registry (prefix ``netsight.async``).
 
-    The control panel "Background processes" edits them. Each is read in
+    The control panel "Background processes" edits them (how many jobs may
+    wait, how often progress is written, how the pages poll). Each is read in
     the site's requests and wins there over the environment and zope.conf;
     empty (None), they apply (``settings.py``). The settings of an
     instance (its pool, heartbeat, claims, expiry) stay in its zope.conf.
     """
+
+    queue_limit = schema.Int(
+        title=_("setting_queue_limit", default="Queue limit"),
+        description=_(
+            "setting_queue_limit_help",
+            default="How many jobs may wait to start before a new start is refused (503, try again later); "
+            "0: no limit. Empty: the instance's setting (queue-limit, no limit by default).",
+        ),
+        min=0,
+        required=False,
+        default=None,
+    )
 
     progress_interval = schema.Float(
         title=_("setting_progress_interval", default="Progress interval"),

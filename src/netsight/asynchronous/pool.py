@@ -63,6 +63,13 @@ class Pool:
         with self._lock:
             return max(0, settings.get("pool-size") - len(self._running) - len(self._queue))
 
+    def waiting(self):
+        """How many jobs a new one would wait behind (0 while there is room)."""
+        with self._lock:
+            if settings.get("pool-size") - len(self._running) - len(self._queue) > 0:
+                return 0
+            return len(self._queue)
+
     def busy(self):
         with self._lock:
             return bool(self._queue or self._running)

@@ -11,8 +11,8 @@ for ``-`` (``NETSIGHT_ASYNC_POOL_SIZE=4``); it wins over zope.conf. A
 number setting whose value is not a number of its kind is logged and the
 default used; ``job-cookies`` is text (names, space-separated).
 
-In Plone, the settings of ``SITE_SETTINGS`` (how the pages poll, how often
-a job's progress is written) are also records of the site's registry (the
+In Plone, the settings of ``SITE_SETTINGS`` (how many jobs may wait, how
+the pages poll, how often a job's progress is written) are also records of the site's registry (the
 control panel "Background processes", ``IBackgroundProcessesSettings``):
 read in a request of the site (a job's request too), a record's value wins
 over the environment and zope.conf; a record left empty (None) does not.
@@ -43,6 +43,8 @@ ENVIRONMENT_PREFIX = "NETSIGHT_ASYNC_"
 DEFAULTS = {
     "pool-size": (2, int, 0, "jobs that run at once in this instance; more wait in a queue"),
     "max-per-user": (0, int, 0, "jobs of one owner that run at once in this instance (0: no cap)"),
+    "queue-limit": (0, int, 0, "jobs that may wait to start (in this instance, or unclaimed in the database "
+                    "for a front-end) before a start is refused with 503 (0: no limit)"),
     "heartbeat-interval": (10.0, float, 0.1, "seconds between heartbeats while the instance has jobs"),
     "heartbeat-timeout": (60.0, float, 0.5, "seconds without a heartbeat after which its jobs read interrupted"),
     "housekeeping-interval": (300.0, float, 0.1, "seconds between housekeeping passes"),
@@ -56,7 +58,7 @@ DEFAULTS = {
 }
 
 #: The settings a Plone site's registry may set: records ``netsight.async.<name with _>``.
-SITE_SETTINGS = frozenset({"progress-interval", "poll-start", "poll-growth", "poll-interval"})
+SITE_SETTINGS = frozenset({"queue-limit", "progress-interval", "poll-start", "poll-growth", "poll-interval"})
 REGISTRY_PREFIX = "netsight.async."
 
 

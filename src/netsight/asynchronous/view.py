@@ -18,6 +18,7 @@ from netsight.asynchronous import settings
 from netsight.asynchronous import worker
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ProcessCancelled
+from netsight.asynchronous.exceptions import QueueFullError
 from netsight.asynchronous.exceptions import StartRefusedError
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.instance import ask_to_cancel
@@ -28,6 +29,7 @@ from netsight.asynchronous.instance import next_ticket
 from netsight.asynchronous.pages import NAMES
 from netsight.asynchronous.pages import StatusPage
 from netsight.asynchronous.pages import StatusPages
+from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.progress import FIRST
 from netsight.asynchronous.progress import REPORTS
 
@@ -90,8 +92,9 @@ class BaseAsyncView(StatusPages, BrowserView):
         like (1.x's way), e.g. ``{"process_id": ...}`` to a script. The job
         starts once the request's transaction commits. Raises
         ``StartRefusedError`` (403) without a valid CSRF token where one is
-        required, and BadRequest (400) when the form lacks an argument of
-        ``__run__``.
+        required, BadRequest (400) when the form lacks an argument of
+        ``__run__``, and ``QueueFullError`` (503) when ``queue-limit`` jobs
+        wait to start already; nothing is written then.
         """
         request = self.request
         if not protect.authenticated(request):
@@ -99,6 +102,8 @@ class BaseAsyncView(StatusPages, BrowserView):
         process_id = registry.new_process_id()
         _arguments(self.__run__, request, process_id=process_id)  # 400 now, not a failure later
         connection = self._connection()
+        runs_here = settings.get("pool-size") > 0
+        _check_queue(connection, runs_here)
         owner, anonymous_key = owners.owner_of(request)
         record = registry.ProcessRecord(
             process_id,
@@ -108,7 +113,6 @@ class BaseAsyncView(StatusPages, BrowserView):
             anonymous_key=anonymous_key,
         )
         job = worker.Job.from_request(request, process_id, self.__name__, connection.db(), owner or anonymous_key)
-        runs_here = settings.get("pool-size") > 0
         if not runs_here or self.rerun_interrupted:  # another instance may run it
             record.request = job.stored(connection)
             record.max_reruns = max(0, int(self.max_reruns)) if self.rerun_interrupted else 0
@@ -182,6 +186,11 @@ class BaseAsyncView(StatusPages, BrowserView):
         title = self._translate(_("form_refused", default="The form could not be sent."))
         return self._page(self.refused_template.macros["refused"], title)
 
+    def busy_page(self):
+        """The answer to a start while ``queue-limit`` jobs wait already."""
+        title = self._translate(_("queue_full", default="Too many processes are waiting to start."))
+        return self._page(self.refused_template.macros["busy"], title)
+
     refused_template = ViewPageTemplateFile("browser/templates/refused.pt")
 
     # Publishing: the status pages below the view, and the job's request.
@@ -217,6 +226,10 @@ class BaseAsyncView(StatusPages, BrowserView):
         except StartRefusedError as exc:
             response.setStatus(403)
             return self._json({"error": str(exc)}) if wants_json else self.refused_page()
+        except QueueFullError as exc:
+            response.setStatus(503)
+            response.setHeader("Retry-After", str(exc.retry_after))
+            return self._json({"error": str(exc)}) if wants_json else self.busy_page()
         except BadRequest as exc:
             if not wants_json:
                 raise
@@ -325,3 +338,17 @@ def _arguments(func, request, **given):
 
 
 _MISSING = object()
+
+
+def _check_queue(connection, runs_here):
+    """Refuse a start that would wait behind ``queue-limit`` jobs: in this
+    instance's queue, or, on a front-end, unclaimed in the database."""
+    limit = settings.get("queue-limit")
+    if not limit:
+        return
+    if runs_here:
+        waiting = POOL.waiting()
+    else:
+        waiting = len(registry.active_of(connection.root(), registry.UNCLAIMED))
+    if waiting >= limit:
+        raise QueueFullError(f"Too many processes are waiting to start ({waiting}); try again later.")

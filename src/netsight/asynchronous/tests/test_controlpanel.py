@@ -146,7 +146,7 @@ class TestControlPanel(JobTestCase):
         self.assertIsNone(getUtility(IRegistry)["netsight.async.poll_start"])
 
 
-class TestUpgradeTo1003(JobTestCase):
+class TestUpgrades(JobTestCase):
     layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 
     def test_the_upgrade_from_1002_adds_the_records_and_the_configlet(self):
@@ -156,9 +156,21 @@ class TestUpgradeTo1003(JobTestCase):
         self.assertNotIn("netsight-async", configlets(self.portal))
         setup.setLastVersionForProfile(PROFILE, "1002")
         titles = [step["title"] for step in setup.listUpgrades(PROFILE)]
-        self.assertEqual(titles, ["The control panel Background processes"])
+        self.assertEqual(
+            titles,
+            ["The control panel Background processes", "The queue limit in the control panel Background processes"],
+        )
         setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1003",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1004",))
         self.assertIn("netsight.async.poll_start", registry.records)
         self.assertIsNone(registry["netsight.async.poll_start"])
         self.assertIn("netsight-async", configlets(self.portal))
+
+    def test_the_upgrade_from_1003_adds_the_queue_limit(self):
+        setup, registry = self.portal.portal_setup, getUtility(IRegistry)
+        del registry.records["netsight.async.queue_limit"]  # as a site at 1003 has it
+        setup.setLastVersionForProfile(PROFILE, "1003")
+        setup.upgradeProfile(PROFILE)
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1004",))
+        self.assertIsNone(registry["netsight.async.queue_limit"])
+        self.assertIsNone(registry["netsight.async.poll_start"])  # the others are left alone

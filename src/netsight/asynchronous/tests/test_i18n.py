@@ -12,6 +12,10 @@ import re
 
 LOCALES = Path(__file__).parent.parent / "locales"
 MSGIDS = {
+    "setting_queue_limit_help",
+    "setting_queue_limit",
+    "queue_full_help",
+    "queue_full",
     "Background processes",
     "all_processes",
     "all_processes_description",

@@ -14,7 +14,9 @@ from netsight.asynchronous.tests.test_ownership import OTHER_PASSWORD
 from netsight.asynchronous.tests.test_ownership import OTHER_USER
 from netsight.asynchronous.tests.views import Gate
 from netsight.asynchronous.tests.views import GATES
+from plone.registry.interfaces import IRegistry
 from urllib.parse import urlencode
+from zope.component import getUtility
 
 import json
 import os
@@ -123,6 +125,71 @@ class TestPoolAndQueue(LifecycleTestCase):
         self.assertEqual(self.poll(second)["state"], registry.QUEUED)  # the pool has room, the user has not
         self.open_gate()
         self.assertEqual(self.browser.wait_for(self.url_gate, second)["state"], registry.DONE)
+
+
+class TestQueueLimit(LifecycleTestCase):
+    """``queue-limit``: a start that would wait behind that many jobs is refused, 503, nothing written."""
+
+    def refused_start(self, browser=None, **headers):
+        browser = browser or JobBrowser(self.app, self.site_url)
+        browser.handleErrors, browser.raiseHttpErrors = True, False
+        for name, value in headers.items():
+            browser.addHeader(name, value)
+        before = self.records()
+        browser.post(self.url_gate, urlencode({"gate": self.gate, "_authenticator": self.browser.token}))
+        self.assertEqual(browser.status, 503, browser.contents[:500])
+        self.assertEqual(browser.headers["Retry-After"], "30")
+        self.assertEqual(self.records(), before)  # nothing written
+        return browser
+
+    def records(self):
+        transaction.begin()
+        return sorted(self.app._p_jar.root().get(registry.ROOT_KEY, {}).keys())
+
+    def test_a_start_behind_the_limit_is_refused_with_503_until_the_queue_moves(self):
+        self.setting("pool-size", 1)
+        self.setting("queue-limit", 2)
+        ids = [self.start_gated() for _ in range(3)]  # one runs, two wait
+        self.running(ids[0])
+        browser = self.refused_start()
+        self.assertIn("Too many processes are waiting to start.", page_part(browser.contents, "busy").text_content())
+        answer = json.loads(self.refused_start(Accept="application/json").contents)
+        self.assertIn("Too many processes are waiting to start (2)", answer["error"])
+        self.open_gate()
+        for process_id in ids:
+            self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
+        self.browser.wait_for(self.url_gate, self.start_gated())  # room again
+
+    def test_while_the_pool_has_room_the_limit_does_not_apply(self):
+        self.setting("pool-size", 2)
+        self.setting("queue-limit", 1)
+        first, second = self.start_gated(), self.start_gated()  # both run at once
+        third = self.start_gated()  # the first to wait
+        self.assertEqual(self.poll(third)["queue_position"], 0)
+        self.refused_start()
+        self.open_gate()
+        for process_id in (first, second, third):
+            self.browser.wait_for(self.url_gate, process_id)
+
+    def test_the_sites_registry_sets_it(self):
+        self.setting("pool-size", 1)
+        self.setting("queue-limit", 0)  # no limit in the instance's settings...
+        getUtility(IRegistry)["netsight.async.queue_limit"] = 1  # ...but one in the site's
+        transaction.commit()
+        running, waiting = self.start_gated(), self.start_gated()
+        self.running(running)
+        self.refused_start()
+        self.open_gate()
+        for process_id in (running, waiting):
+            self.browser.wait_for(self.url_gate, process_id)
+
+    def test_a_front_end_counts_the_jobs_waiting_in_the_database(self):
+        self.setting("pool-size", 0)  # a front-end: its jobs wait unclaimed (no worker claims them here)
+        self.setting("queue-limit", 2)
+        waiting = [self.start_gated(), self.start_gated()]
+        for process_id in waiting:
+            self.assertEqual(self.poll(process_id)["state"], registry.QUEUED)
+        self.refused_start()
 
 
 class TestCancel(LifecycleTestCase):
