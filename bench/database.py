@@ -160,7 +160,9 @@ def _add_done(connection, count, view_name, context_path, owner):
     root = connection.root()
     for ticket in range(count):
         process_id = registry.new_process_id()  # as a start draws it
-        record = registry.ProcessRecord(process_id, view_name=view_name, context_path=context_path, owner=owner)
+        record = registry.ProcessRecord(
+            process_id, view_name=view_name, context_path=context_path, owner=owner, site=context_path  # the site's
+        )
         registry.add(connection, record, FILLER, ticket)
         response = CapturedResponse(
             status=200,

@@ -5,8 +5,9 @@ it by a random secret that the starting response sets in a cookie
 (HttpOnly, SameSite=Lax, path limited to the site); the record keeps only
 the secret's SHA-256, so the database holds nothing that opens it.
 
-Besides its owner, those who run the site see every process: the users who
-hold Manager or Site Administrator *on the site itself* (granted there, in
+A process belongs to the site it was started in (``site_path``): lists
+show a site's own. Besides its owner, those who run the site see every
+process: the users who hold Manager or Site Administrator *on the site itself* (granted there, in
 the Zope root, or globally). A permission checked on the context is not
 enough: the URL lets the requester choose the context, and Plone grants
 its Owner role (what every member holds on what they added) permissions
@@ -14,7 +15,11 @@ such as "View management screens".
 """
 
 from AccessControl import getSecurityManager
+from Acquisition import aq_chain
+from Acquisition import aq_inner
+from OFS.interfaces import IApplication
 from zope.component.hooks import getSite
+from zope.component.interfaces import ISite
 
 import hashlib
 import hmac
@@ -72,6 +77,29 @@ def is_manager(request):
     user = getSecurityManager().getUser()
     roles = user.getRolesInContext(site)
     return any(role in roles for role in MANAGER_ROLES)
+
+
+def site_path(obj):
+    """The path of the site ``obj`` is in: the outermost component site (the
+    Plone site) above it, below the Zope root; "" outside any.
+
+    A process belongs to the site it was started in: the lists of processes
+    of a site show only its own, also where one database holds several.
+    """
+    sites = [
+        item for item in aq_chain(aq_inner(obj)) if ISite.providedBy(item) and not IApplication.providedBy(item)
+    ]
+    return "/".join(sites[-1].getPhysicalPath()) if sites else ""
+
+
+def caller_key(request):
+    """The requester's owner key (``registry.owner_key``): the user id, or
+    the anonymous browser's hashed secret; None for a browser without one."""
+    user_id = getSecurityManager().getUser().getId()
+    if user_id is not None:
+        return user_id
+    secret = anonymous_key(request)
+    return None if secret is None else f"anonymous:{secret}"
 
 
 def anonymous_key(request):

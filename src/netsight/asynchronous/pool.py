@@ -63,11 +63,13 @@ class Pool:
         with self._lock:
             return max(0, settings.get("pool-size") - len(self._running) - len(self._queue))
 
-    def waiting(self):
-        """How many jobs a new one would wait behind (0 while there is room)."""
+    def waiting(self, owner):
+        """How many queued jobs a new job of ``owner`` would wait behind: 0
+        if it would start at once; with a thread free, only its owner's own
+        (the others wait for their owners' cap, not for a thread)."""
         with self._lock:
-            if settings.get("pool-size") - len(self._running) - len(self._queue) > 0:
-                return 0
+            if len(self._running) < settings.get("pool-size"):  # a thread is free
+                return sum(1 for job in self._queue if job.owner == owner)
             return len(self._queue)
 
     def busy(self):

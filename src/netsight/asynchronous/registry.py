@@ -6,8 +6,9 @@ that every Zope instance sharing the database (ZEO, RelStorage) answers for
 every process. Beside them: the active (queued and running) processes of
 each instance (for a queued job's position, and for marking those of a
 stopped or dead instance), the ended processes by end time (for expiry),
-the processes by state and by owner (for the lists of processes), and
-each instance's heartbeat. Process ids are UUIDv7 (RFC 9562): they begin
+for the lists of processes, those of each site (the Plone site a process
+was started in), by state and by owner, with a count per site and state,
+and each instance's heartbeat. Process ids are UUIDv7 (RFC 9562): they begin
 with their creation time, so that a new record goes to the last bucket of
 the records' BTree, which the instance has loaded already, however many
 records there are; and a list reads newest first by walking the keys
@@ -22,6 +23,7 @@ run in a short transaction on a connection of their own, retried on
 ConflictError: they never commit the half-done work of a job.
 """
 
+from BTrees.Length import Length
 from BTrees.OOBTree import OOBTree
 from numbers import Real
 from persistent import Persistent
@@ -41,8 +43,14 @@ ROOT_KEY = "netsight.async.processes"
 ACTIVE_KEY = "netsight.async.active"  # (instance id, process id) -> True
 ENDED_KEY = "netsight.async.ended"  # (end time, process id) -> True
 INSTANCES_KEY = "netsight.async.instances"  # instance id -> InstanceRecord
-OWNERS_KEY = "netsight.async.owners"  # (owner key, created, process id) -> True
-STATES_KEY = "netsight.async.states"  # (stored state, process id) -> True
+# The lists' indexes: a record's site is the path of the Plone site it was
+# started in ("" outside any); they are rebuilt when LISTS_VERSION changes.
+SITES_KEY = "netsight.async.sites"  # (site, process id) -> True
+STATES_KEY = "netsight.async.states"  # (site, stored state, process id) -> True
+OWNERS_KEY = "netsight.async.owners"  # (site, owner key, created, process id) -> True
+COUNTS_KEY = "netsight.async.counts"  # (site, stored state) -> Length
+LISTS_VERSION_KEY = "netsight.async.lists-version"
+LISTS_VERSION = 2
 UNCLAIMED = ""  # the "instance" of a queued job that any instance with a pool may take
 # A key that never goes, first in the active index: its bucket is never
 # emptied, since a BTree cannot merge a change that empties a bucket with
@@ -105,10 +113,13 @@ class ProcessRecord(Persistent):
     reruns = 0  # how many times it was queued again after its instance stopped
     max_reruns = 0  # how many times it may be (its view's max_reruns if rerun_interrupted)
 
-    def __init__(self, process_id, view_name, context_path, owner, anonymous_key=None):
+    site = ""  # the path of the Plone site it was started in; "" outside any (and before 2.0)
+
+    def __init__(self, process_id, view_name, context_path, owner, anonymous_key=None, site=""):
         self.process_id = process_id
         self.view_name = view_name
         self.context_path = context_path
+        self.site = site
         self.owner = owner  # a user id, or None for an anonymous browser
         self.anonymous_key = anonymous_key  # that browser's secret, hashed
         self.state = QUEUED
@@ -292,22 +303,6 @@ def owner_key(record):
     return record.owner if record.owner is not None else f"anonymous:{record.anonymous_key}"
 
 
-def of_owner(connection, key, limit=None):
-    """The records of the owner ``key`` (see ``owner_key``), newest first, at most ``limit``."""
-    root = connection.root()
-    owners, processes = root.get(OWNERS_KEY), root.get(ROOT_KEY)
-    if owners is None or processes is None:
-        return []
-    found = []
-    for _key, _created, pid in reversed(owners.keys(min=(key,), max=(key, float("inf")))):
-        record = processes.get(pid)
-        if record is not None:
-            found.append(record)
-            if limit is not None and len(found) >= limit:
-                break
-    return found
-
-
 def queue_position(connection, record):
     """How many jobs of the same instance wait ahead of a queued one (None if not queued).
 
@@ -342,7 +337,8 @@ def add(connection, record, instance, ticket):
     record.instance = instance
     record.ticket = ticket
     _tree(root, ROOT_KEY)[record.process_id] = record
-    _tree(root, OWNERS_KEY)[(owner_key(record), record.created, record.process_id)] = True
+    _tree(root, SITES_KEY)[(record.site, record.process_id)] = True
+    _tree(root, OWNERS_KEY)[(record.site, owner_key(record), record.created, record.process_id)] = True
     _index(root, record, None, instance)
 
 
@@ -452,16 +448,21 @@ def remove(root, process_id):
         _remove(root, record)
 
 
-def index_states(root):
-    """Index by state the records of a registry written before that index
-    existed; does nothing once it exists. Returns how many it indexed."""
-    processes = root.get(ROOT_KEY)
-    if processes is None or STATES_KEY in root:
+def reindex_lists(root):
+    """Build the lists' indexes anew from the records if they are of another
+    version (or none: a registry of a version without them). Returns how
+    many records it indexed (0 when they were up to date)."""
+    if root.get(LISTS_VERSION_KEY) == LISTS_VERSION:
         return 0
-    states = _tree(root, STATES_KEY)
+    for key in (SITES_KEY, STATES_KEY, OWNERS_KEY, COUNTS_KEY):
+        root[key] = OOBTree()
+    root[LISTS_VERSION_KEY] = LISTS_VERSION
+    processes = root.get(ROOT_KEY) or {}
     for pid, record in processes.items():
-        states[(record.state, "")] = True
-        states[(record.state, pid)] = True
+        root._p_jar.readCurrent(record)  # a record changed meanwhile: a conflict, and a retry
+        root[SITES_KEY][(record.site, pid)] = True
+        root[OWNERS_KEY][(record.site, owner_key(record), record.created, pid)] = True
+        _state_index(root, record, None)
     return len(processes)
 
 
@@ -517,12 +518,7 @@ def _index(root, record, before, before_instance):
     """Keep the indexes in step with a record that was in state ``before`` of ``before_instance``."""
     pid, iid = record.process_id, record.instance
     if record.state != before:
-        states = _tree(root, STATES_KEY)
-        if before is not None:
-            states.pop((before, pid), None)
-        if (record.state, "") not in states:  # a state's first key stays (see SENTINEL)
-            states[(record.state, "")] = True
-        states[(record.state, pid)] = True
+        _state_index(root, record, before)
     if before in ACTIVE and (record.state not in ACTIVE or iid != before_instance):
         _tree(root, ACTIVE_KEY).pop((before_instance, pid), None)
     if record.state in ACTIVE and (before not in ACTIVE or iid != before_instance):
@@ -534,12 +530,40 @@ def _index(root, record, before, before_instance):
         _tree(root, ENDED_KEY)[(record.finished, pid)] = True
 
 
+def _state_index(root, record, before):
+    """Move a record that was in state ``before`` (None: new) to its state in the states index and counts."""
+    states, counts, site, pid = _tree(root, STATES_KEY), _tree(root, COUNTS_KEY), record.site, record.process_id
+    if before is not None:
+        states.pop((site, before, pid), None)
+        _count(counts, site, before).change(-1)
+    if (site, record.state, "") not in states:  # a state's first key stays (see SENTINEL)
+        states[(site, record.state, "")] = True
+    states[(site, record.state, pid)] = True
+    _count(counts, site, record.state).change(1)
+
+
+def _count(counts, site, state):
+    """The Length of ``site``'s records in ``state`` (concurrent changes merge)."""
+    length = counts.get((site, state))
+    if length is None:
+        length = counts[(site, state)] = Length()
+    return length
+
+
+def count(root, site, state):
+    """How many of ``site``'s records are in the stored ``state``."""
+    length = (root.get(COUNTS_KEY) or {}).get((site, state))
+    return 0 if length is None else length()
+
+
 def _remove(root, record):
     pid = record.process_id
     if record.state in ACTIVE:
         _tree(root, ACTIVE_KEY).pop((record.instance, pid), None)
     if record.finished is not None:
         _tree(root, ENDED_KEY).pop((record.finished, pid), None)
-    _tree(root, OWNERS_KEY).pop((owner_key(record), record.created, pid), None)
-    _tree(root, STATES_KEY).pop((record.state, pid), None)
+    _tree(root, SITES_KEY).pop((record.site, pid), None)
+    _tree(root, OWNERS_KEY).pop((record.site, owner_key(record), record.created, pid), None)
+    if _tree(root, STATES_KEY).pop((record.site, record.state, pid), None) is not None:
+        _count(_tree(root, COUNTS_KEY), record.site, record.state).change(-1)
     del root[ROOT_KEY][pid]

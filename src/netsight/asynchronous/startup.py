@@ -21,16 +21,16 @@ def maintain(db):
 def on_process_starting(event):
     """Zope started (in the main thread): signal handlers, maintenance of the
     main database, the captured files of a worker killed before, and the
-    state index of a registry written by a version without it."""
+    lists' indexes of a registry written by a version without them."""
     install_signal_handlers()
     import Zope2
 
     db = getattr(Zope2, "DB", None)
     if db is not None:
-        maintain(db)
-        indexed = registry.in_own_transaction(db, registry.index_states)
+        indexed = registry.in_own_transaction(db, registry.reindex_lists)  # before any other write
         if indexed:
-            logger.info("netsight.async: indexed %d processes by state", indexed)
+            logger.info("netsight.async: indexed %d processes for the lists of processes", indexed)
+        maintain(db)
         try:
             capture.remove_leftovers(db)
         except OSError:

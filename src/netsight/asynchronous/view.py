@@ -103,7 +103,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         _arguments(self.__run__, request, process_id=process_id)  # 400 now, not a failure later
         connection = self._connection()
         runs_here = settings.get("pool-size") > 0
-        _check_queue(connection, runs_here)
+        _check_queue(request, connection, runs_here)
         owner, anonymous_key = owners.owner_of(request)
         record = registry.ProcessRecord(
             process_id,
@@ -111,8 +111,9 @@ class BaseAsyncView(StatusPages, BrowserView):
             context_path="/".join(self.context.getPhysicalPath()),
             owner=owner,
             anonymous_key=anonymous_key,
+            site=owners.site_path(self.context),
         )
-        job = worker.Job.from_request(request, process_id, self.__name__, connection.db(), owner or anonymous_key)
+        job = worker.Job.from_request(request, process_id, self.__name__, connection.db(), registry.owner_key(record))
         if not runs_here or self.rerun_interrupted:  # another instance may run it
             record.request = job.stored(connection)
             record.max_reruns = max(0, int(self.max_reruns)) if self.rerun_interrupted else 0
@@ -228,7 +229,6 @@ class BaseAsyncView(StatusPages, BrowserView):
             return self._json({"error": str(exc)}) if wants_json else self.refused_page()
         except QueueFullError as exc:
             response.setStatus(503)
-            response.setHeader("Retry-After", str(exc.retry_after))
             return self._json({"error": str(exc)}) if wants_json else self.busy_page()
         except BadRequest as exc:
             if not wants_json:
@@ -340,15 +340,18 @@ def _arguments(func, request, **given):
 _MISSING = object()
 
 
-def _check_queue(connection, runs_here):
+def _check_queue(request, connection, runs_here):
     """Refuse a start that would wait behind ``queue-limit`` jobs: in this
-    instance's queue, or, on a front-end, unclaimed in the database."""
+    instance's queue, or, on a front-end, unclaimed in the database. The
+    answer says when to try again (``Retry-After``), also to a 1.x view
+    that calls ``_run`` itself."""
     limit = settings.get("queue-limit")
     if not limit:
         return
     if runs_here:
-        waiting = POOL.waiting()
+        waiting = POOL.waiting(owners.caller_key(request))
     else:
         waiting = len(registry.active_of(connection.root(), registry.UNCLAIMED))
     if waiting >= limit:
+        request.response.setHeader("Retry-After", str(QueueFullError.retry_after))
         raise QueueFullError(f"Too many processes are waiting to start ({waiting}); try again later.")

@@ -174,7 +174,7 @@ class Job:
         stored = record.request
         if stored is None:
             return None
-        owner = record.owner or record.anonymous_key
+        owner = registry.owner_key(record)
         return cls(
             record.process_id, record.view_name, db, owner, stored.user, stored.origin,
             dict(stored.environ), stored.open_body(),

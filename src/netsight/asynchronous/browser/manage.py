@@ -85,7 +85,7 @@ class AllProcesses(BrowserView):
 
     def batch(self):
         """The batch of records of this page (plone.batching), of the filtered listing."""
-        listing = Listing(self._connection(), self.state, self.owner)
+        listing = Listing(self._connection(), owners.site_path(self.context), self.state, self.owner)
         start = self.start
         if start and start >= len(listing):  # past the end: the last page
             start = max(len(listing) - 1, 0) // self.size * self.size
@@ -165,6 +165,8 @@ class AllProcesses(BrowserView):
         """Cancel or remove ``process_id``, say how it went, and redirect (303) to the page."""
         valid = isinstance(process_id, str) and PROCESS_ID.fullmatch(process_id)
         record = registry.find(self._connection(), process_id) if valid else None
+        if record is not None and record.site != owners.site_path(self.context):
+            record = None  # another site's: not this page's business
         db = self._connection().db()
         if record is None:
             outcome = None

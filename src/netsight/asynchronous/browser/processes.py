@@ -7,7 +7,6 @@ result once it is ready. An anonymous visitor sees the processes of this
 browser (its ownership cookie). It only reads the registry.
 """
 
-from AccessControl import getSecurityManager
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from zope.component import queryMultiAdapter
@@ -19,6 +18,8 @@ from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.interfaces import IOwnPage
+from netsight.asynchronous.listing import is_gone
+from netsight.asynchronous.listing import Listing
 
 import datetime
 import time
@@ -77,24 +78,19 @@ class MyProcesses(BrowserView):
 
     def processes(self):
         """What the page shows of each process (dicts), newest first."""
-        key = self._owner_key()
+        key = owners.caller_key(self.request)
         if key is None:
             return []
         connection = self._connection()
         timeout, now = settings.get("heartbeat-timeout"), time.time()
         rows = []
-        for record in registry.of_owner(connection, key, LIMIT):
+        for record in Listing(connection, owners.site_path(self.context), owner=key)[:LIMIT]:
+            if is_gone(record):
+                continue
             if record.finished is not None and now - record.finished > settings.get("expiry"):
                 continue  # expired: housekeeping removes it
             rows.append(process_row(self.request, record, registry.effective_state(connection, record, timeout, now)))
         return rows
-
-    def _owner_key(self):
-        user_id = getSecurityManager().getUser().getId()
-        if user_id is not None:
-            return user_id
-        secret = owners.anonymous_key(self.request)
-        return None if secret is None else f"anonymous:{secret}"
 
     def _connection(self):
         """The main database's connection (the Zope application's)."""

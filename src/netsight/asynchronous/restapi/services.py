@@ -28,6 +28,9 @@ from netsight.asynchronous.pages import PROCESS_ID
 from netsight.asynchronous.restapi import summary
 
 
+MAX_SIZE = 200  # the largest b_size: a batch loads its records
+
+
 @implementer(IPublishTraverse)
 class ProcessesService(Service):
     """``@async-processes``, and ``@async-processes/<id>`` (``self.params``)."""
@@ -56,7 +59,12 @@ class ProcessesService(Service):
         record = registry.find(self.connection(), self.params[0])
         if record is None:
             record = self.find_after_sync(self.params[0])
-        if record is None or expired(record) or not owners.may_see(record, self.request):
+        if (
+            record is None
+            or expired(record)
+            or record.site != owners.site_path(self.context)  # another site's process is as unknown
+            or not owners.may_see(record, self.request)
+        ):
             return None  # another's process is as unknown as one that does not exist
         return record
 
@@ -110,18 +118,19 @@ class ProcessesGet(ProcessesService):
         state, owner = form.get("state") or None, form.get("owner") or None
         if state is not None and state not in registry.STATES:
             return self.error(400, "BadRequest", f"Unknown state {state!r}: one of {', '.join(registry.STATES)}.")
-        for name in ("b_start", "b_size"):
-            if not _whole_number(form.get(name, "0")):
-                return self.error(400, "BadRequest", f"Invalid {name}: not a whole number.")
+        if not _whole_number(form.get("b_start", "0")):
+            return self.error(400, "BadRequest", "Invalid b_start: not a whole number.")
+        if not _whole_number(form.get("b_size", "1"), 1, MAX_SIZE):
+            return self.error(400, "BadRequest", f"Invalid b_size: a whole number from 1 to {MAX_SIZE}.")
         manager = self.manager
         if not manager:
             user_id = getSecurityManager().getUser().getId()
             if owner is not None and (user_id is None or owner != user_id):
                 return self.error(400, "BadRequest", "Only the site's managers may list another owner's processes.")
-            owner = caller_key(self.request)
+            owner = owners.caller_key(self.request)
         elif owner is not None and not isinstance(owner, str):
             return self.error(400, "BadRequest", "Give one owner.")
-        records = [] if owner is None and not manager else Listing(self.connection(), state, owner)
+        records = [] if owner is None and not manager else Listing(self.connection(), owners.site_path(self.context), state, owner)
         batch = HypermediaBatch(self.request, records)
         site_url = self.context.absolute_url()
         answer = {"@id": batch.canonical_url, "items_total": batch.items_total}
@@ -163,19 +172,10 @@ class ProcessDelete(ProcessesService):
         return answer
 
 
-def _whole_number(value):
-    """Whether a query value is an integer of 0 or more (as plone.batching takes it)."""
+def _whole_number(value, least=0, most=None):
+    """Whether a query value is an integer from ``least`` to ``most`` (as plone.batching takes it)."""
     try:
-        return int(value) >= 0
+        number = int(value)
     except (TypeError, ValueError):
         return False
-
-
-def caller_key(request):
-    """The caller's owner key (``registry.owner_key``): the user id, or the
-    anonymous browser's hashed secret; None for a browser without one."""
-    user_id = getSecurityManager().getUser().getId()
-    if user_id is not None:
-        return user_id
-    secret = owners.anonymous_key(request)
-    return None if secret is None else f"anonymous:{secret}"
+    return number >= least and (most is None or number <= most)

@@ -183,6 +183,36 @@ class TestQueueLimit(LifecycleTestCase):
         for process_id in (running, waiting):
             self.browser.wait_for(self.url_gate, process_id)
 
+    def test_jobs_held_by_their_owners_cap_do_not_turn_others_away(self):
+        self.setting("pool-size", 2)
+        self.setting("max-per-user", 1)
+        self.setting("queue-limit", 1)
+        self.portal.acl_users.userFolderAddUser(OTHER_USER, OTHER_PASSWORD, ["Member"], [])
+        transaction.commit()
+        other = JobBrowser(self.app, self.site_url, OTHER_USER, OTHER_PASSWORD)
+        mine = [self.start_gated(), self.start_gated()]  # one runs, one waits for my cap
+        self.running(mine[0])
+        theirs = self.start_gated(other)  # a thread is free for them: nothing to wait behind
+        wait_until(lambda: self.poll(theirs, other)["state"] == registry.RUNNING, what="the other user's job")
+        self.refused_start(self.browser)  # my third would wait behind my second
+        self.open_gate()
+        for process_id in mine:
+            self.browser.wait_for(self.url_gate, process_id)
+
+    def test_a_1x_view_that_calls_run_itself_is_answered_503_too(self):
+        self.setting("pool-size", 1)
+        self.setting("queue-limit", 1)
+        running, waiting = self.start_gated(), self.start_gated()
+        self.running(running)
+        browser = JobBrowser(self.app, self.site_url)
+        browser.handleErrors, browser.raiseHttpErrors = True, False
+        browser.post(self.url("legacy-export"), urlencode({"_authenticator": self.browser.token}))
+        self.assertEqual(browser.status, 503)
+        self.assertEqual(browser.headers["Retry-After"], "30")
+        self.open_gate()
+        for process_id in (running, waiting):
+            self.browser.wait_for(self.url_gate, process_id)
+
     def test_a_front_end_counts_the_jobs_waiting_in_the_database(self):
         self.setting("pool-size", 0)  # a front-end: its jobs wait unclaimed (no worker claims them here)
         self.setting("queue-limit", 2)

@@ -25,6 +25,9 @@ class TestProcessIds(unittest.TestCase):
         self.assertEqual(len(same_time), 1000)
 
 
+SITE = "/plone"
+
+
 class RegistryTestCase(unittest.TestCase):
     def setUp(self):
         directory = tempfile.TemporaryDirectory()
@@ -33,12 +36,12 @@ class RegistryTestCase(unittest.TestCase):
         self.addCleanup(self.db.close)
         self.clock = 1_700_000_000.0
 
-    def add(self, owner="jane", state=registry.QUEUED):
-        """A committed record of ``owner`` (None: an anonymous browser), brought to ``state``."""
+    def add(self, owner="jane", state=registry.QUEUED, site=SITE):
+        """A committed record of ``owner`` (None: an anonymous browser) in ``site``, brought to ``state``."""
         self.clock += 1
         process_id = registry.new_process_id(now=self.clock)
         anonymous = "a" * 64 if owner is None else None
-        record = registry.ProcessRecord(process_id, "export", "/plone", owner, anonymous_key=anonymous)
+        record = registry.ProcessRecord(process_id, "export", f"{site}/folder", owner, anonymous, site)
         record.created = self.clock
         self.in_transaction(lambda root: registry.add(root._p_jar, record, "instance-a", 1))
         steps = {
@@ -55,10 +58,10 @@ class RegistryTestCase(unittest.TestCase):
     def in_transaction(self, func):
         return registry.in_own_transaction(self.db, func)
 
-    def listed(self, **filters):
+    def listed(self, site=SITE, **filters):
         connection = self.db.open()
         try:
-            found = listing.Listing(connection, **filters)
+            found = listing.Listing(connection, site, **filters)
             return len(found), [record.process_id for record in found]
         finally:
             connection.close()
@@ -66,7 +69,7 @@ class RegistryTestCase(unittest.TestCase):
     def states_index(self):
         connection = self.db.open()
         try:
-            return sorted(key for key in connection.root()[registry.STATES_KEY].keys() if key[1])
+            return sorted(key[1:] for key in connection.root()[registry.STATES_KEY].keys() if key[0] == SITE and key[2])
         finally:
             connection.close()
 
@@ -92,22 +95,34 @@ class TestStateIndex(RegistryTestCase):
         registry.change(self.db, process_id, rerunnable)
         self.assertEqual(self.states_index(), [(registry.QUEUED, process_id)])
 
-    def test_a_registry_of_an_older_version_is_indexed_once(self):
-        ids = [self.add(), self.add(state=registry.DONE), self.add(state=registry.FAILED)]
-        self.in_transaction(lambda root: root.pop(registry.STATES_KEY))
-        self.assertEqual(self.in_transaction(registry.index_states), 3)
-        self.assertEqual(self.in_transaction(registry.index_states), 0)
-        self.assertEqual(
-            self.states_index(),
-            sorted([(registry.QUEUED, ids[0]), (registry.DONE, ids[1]), (registry.FAILED, ids[2])]),
-        )
-        self.assertEqual(self.listed(state=registry.DONE), (1, [ids[1]]))
+    def test_the_counts_follow(self):
+        first, second = self.add(), self.add()
+        registry.change(self.db, first, lambda r: r.fail("broken"))
+        self.in_transaction(lambda root: registry.remove(root, second))
+        counts = self.in_transaction(lambda root: {s: registry.count(root, SITE, s) for s in registry.STATES})
+        self.assertEqual({s: n for s, n in counts.items() if n}, {registry.FAILED: 1})
 
-    def test_an_empty_database_is_left_alone(self):
-        self.assertEqual(self.in_transaction(registry.index_states), 0)
-        connection = self.db.open()
-        self.assertNotIn(registry.STATES_KEY, connection.root())
-        connection.close()
+    def test_a_registry_of_an_older_version_is_indexed_anew_once(self):
+        ids = [self.add(), self.add(state=registry.DONE), self.add(state=registry.FAILED)]
+
+        def as_before(root):  # a registry of 2.0's first versions: other keys, no counts, no version
+            for key in (registry.STATES_KEY, registry.COUNTS_KEY, registry.SITES_KEY, registry.LISTS_VERSION_KEY):
+                root.pop(key, None)
+            del root[registry.ROOT_KEY][ids[2]].site  # a record of before sites
+
+        self.in_transaction(as_before)
+        self.assertEqual(self.in_transaction(registry.reindex_lists), 3)
+        self.assertEqual(self.in_transaction(registry.reindex_lists), 0)
+        self.assertEqual(self.states_index(), sorted([(registry.QUEUED, ids[0]), (registry.DONE, ids[1])]))
+        self.assertEqual(self.listed(), (2, [ids[1], ids[0]]))
+        self.assertEqual(self.listed(state=registry.DONE), (1, [ids[1]]))
+        self.assertEqual(self.listed(site=""), (1, [ids[2]]))  # outside any site
+
+    def test_a_new_database_gets_the_lists_version(self):
+        self.assertEqual(self.in_transaction(registry.reindex_lists), 0)
+        self.assertEqual(self.in_transaction(registry.reindex_lists), 0)
+        self.add()
+        self.assertEqual(self.in_transaction(registry.reindex_lists), 0)
 
 
 class TestListing(RegistryTestCase):
@@ -140,18 +155,44 @@ class TestListing(RegistryTestCase):
         ids = [self.add() for _ in range(7)][::-1]
         connection = self.db.open()
         self.addCleanup(connection.close)
-        found = listing.Listing(connection)
+        found = listing.Listing(connection, SITE)
         self.assertEqual([r.process_id for r in found[2:5]], ids[2:5])
         self.assertEqual(found[-1].process_id, ids[-1])
         with self.assertRaises(IndexError):
             found[7]
+
+    def test_any_index_from_either_end_in_any_order(self):
+        ids = [self.add(owner, state) for owner in ("jane", "joe") for state in (registry.DONE, registry.QUEUED)
+               for _ in range(40)]
+        connection = self.db.open()
+        self.addCleanup(connection.close)
+        for filters, expected in (
+            ({}, ids[::-1]),
+            ({"state": registry.DONE}, (ids[:40] + ids[80:120])[::-1]),
+            ({"owner": "joe"}, ids[80:][::-1]),
+            ({"owner": "joe", "state": registry.QUEUED}, ids[120:][::-1]),
+        ):
+            found = listing.Listing(connection, SITE, **filters)
+            self.assertEqual(len(found), len(expected), filters)
+            for index in (0, 1, 2, len(expected) - 1, len(expected) // 2, 5, 4, len(expected) // 2 + 1, 3):
+                self.assertEqual(found[index].process_id, expected[index], (filters, index))
+            self.assertEqual([r.process_id for r in found], expected, filters)
+
+    def test_each_site_lists_its_own(self):
+        ours = [self.add(), self.add(state=registry.DONE)]
+        theirs = [self.add(site="/other"), self.add(site="/other", state=registry.DONE)]
+        self.assertEqual(self.listed(), (2, ours[::-1]))
+        self.assertEqual(self.listed(site="/other"), (2, theirs[::-1]))
+        self.assertEqual(self.listed(state=registry.DONE), (1, [ours[1]]))
+        self.assertEqual(self.listed(owner="jane"), (2, ours[::-1]))
+        self.assertEqual(self.listed(site="/other", owner="jane", state=registry.DONE), (1, [theirs[1]]))
 
     def test_a_record_its_index_still_names_is_gone_not_an_error(self):
         first, second = self.add("jane"), self.add("jane")
         self.in_transaction(lambda root: root[registry.ROOT_KEY].pop(first))  # the owners index keeps it
         connection = self.db.open()
         self.addCleanup(connection.close)
-        found = list(listing.Listing(connection, owner="jane"))
+        found = list(listing.Listing(connection, SITE, owner="jane"))
         self.assertEqual([listing.is_gone(record) for record in found], [False, True])
         self.assertEqual(found[0].process_id, second)
 
@@ -159,7 +200,7 @@ class TestListing(RegistryTestCase):
         connection = self.db.open()
         self.addCleanup(connection.close)
         with self.assertRaises(ValueError):
-            listing.Listing(connection, state="exploded")
+            listing.Listing(connection, SITE, state="exploded")
 
     def test_nothing_to_list_in_a_new_database(self):
         self.assertEqual(self.listed(), (0, []))

@@ -98,7 +98,9 @@ class TestAllProcesses(JobTestCase):
         self.manager = owner_browser(self.app, self.site_url)
         self.site_path = "/".join(self.portal.getPhysicalPath())
 
-    def add(self, count, state=registry.FAILED, owner="alice", view="hello", instance=ELSEWHERE, anonymous_key=None):
+    def add(
+        self, count, state=registry.FAILED, owner="alice", view="hello", instance=ELSEWHERE, anonymous_key=None, site=None
+    ):
         """``count`` records made directly, STEP apart, the last now; their ids, oldest first.
 
         In a transaction of their own, retried on conflict: a job of the test may write meanwhile.
@@ -110,7 +112,8 @@ class TestAllProcesses(JobTestCase):
             registry.beat_in(root, ELSEWHERE)
             registry.beat_in(root, GONE, stopped=True)
             for number, process_id in enumerate(made):
-                record = registry.ProcessRecord(process_id, view, self.site_path, owner, anonymous_key)
+                site_path = self.site_path if site is None else site
+                record = registry.ProcessRecord(process_id, view, f"{site_path}/folder", owner, anonymous_key, site_path)
                 record.created = now - (count - 1 - number) * STEP
                 registry.add(root._p_jar, record, instance, number)
                 assert registry.change_in(root, process_id, ENDINGS[state]), state
@@ -410,6 +413,18 @@ class TestAllProcesses(JobTestCase):
             self.assertEqual(self.manager.status, 303)
             self.manager.open(self.manager.headers["Location"])
             self.assertMessage(f"There is no process {process_id}.")
+
+    def test_another_sites_processes_are_neither_listed_nor_changed(self):
+        ours = self.add(1)
+        queued, ended = self.add(1, state=registry.QUEUED, site="/other") + self.add(1, site="/other")
+        self.open()
+        self.assertEqual([row["process_id"] for row in rows(self.manager.text)], ours)
+        for process_id, action, state in ((queued, "cancel", registry.QUEUED), (ended, "remove", registry.FAILED)):
+            form = {"process_id": process_id, "action": action, "_authenticator": self.manager.token}
+            self.manager.post(self.page_url, urlencode(form))
+            self.manager.open(self.manager.headers["Location"])
+            self.assertMessage(f"There is no process {process_id}.")
+            self.assertEqual(self.stored_state(process_id), state)
 
     def test_a_post_without_the_token_is_refused(self):
         queued, ended = self.add(1, state=registry.QUEUED) + self.add(1)

@@ -4,13 +4,13 @@ from plone.app.testing import setRoles
 from plone.app.testing import TEST_USER_ID
 from plone.testing.zope import Browser
 
+from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.base import JobTestCase
 from netsight.asynchronous.tests.base import owner_browser
-from netsight.asynchronous.tests.views import GATES
+from netsight.asynchronous.tests.views import new_gate
 
 import lxml.html
-import threading
 import transaction
 
 
@@ -32,10 +32,7 @@ class TestMyProcesses(JobTestCase):
 
     def test_a_users_processes_newest_first_with_their_links(self):
         url, done, _answer = self.run_job("hello")
-        gate = "my-processes"
-        GATES[gate] = threading.Event()
-        self.addCleanup(GATES[gate].set)
-        running = self.browser.start(self.url("gate"), gate=gate)
+        running = self.browser.start(self.url("gate"), gate=new_gate(self))
         shown = self.my_processes(self.browser)
         self.assertEqual(list(shown), [running, done])  # newest first
         self.assertEqual(shown[done][:2], ("hello", "done"))
@@ -52,6 +49,13 @@ class TestMyProcesses(JobTestCase):
         self.assertEqual(self.my_processes(owner_browser(self.app, self.site_url)), {})
         anonymous = Browser(self.app)
         self.assertEqual(self.my_processes(anonymous), {})
+
+    def test_the_same_user_id_in_another_site_is_not_this_one(self):
+        process_id = registry.new_process_id()
+        record = registry.ProcessRecord(process_id, "hello", "/other/folder", TEST_USER_ID, site="/other")
+        registry.in_own_transaction(self.app._p_jar.db(), lambda root: registry.add(root._p_jar, record, "elsewhere", 1))
+        _url, ours, _answer = self.run_job("hello")
+        self.assertEqual(list(self.my_processes(self.browser)), [ours])
 
     def test_an_anonymous_browser_sees_its_own(self):
         anonymous = Browser(self.app)

@@ -16,6 +16,7 @@ from plone.app.testing import TEST_USER_PASSWORD
 from urllib.parse import urlencode
 from urllib.parse import urljoin
 
+from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.testing import chromium_server_url
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_RESTAPI_TESTING
@@ -301,6 +302,21 @@ class TestRestAPI(unittest.TestCase):
             answer = self.member.get(url)
             self.assertEqual((answer.status, answer.json), (404, unknown.json), url)
         self.assertEqual(self.manager.process(process_id).json["state"], "done")  # a manager sees it
+
+    def test_another_sites_process_is_unknown_here_even_to_its_owner(self):
+        process_id = registry.new_process_id()
+        record = registry.ProcessRecord(process_id, "hello", "/other/folder", TEST_USER_ID, site="/other")
+        db = self.layer["app"]._p_jar.db()
+        registry.in_own_transaction(db, lambda root: registry.add(root._p_jar, record, "elsewhere", 1))
+        self.addCleanup(registry.in_own_transaction, db, lambda root: registry.remove(root, process_id))
+        ours = self.run_job(self.member)
+        self.assertEqual(self.member.listed(), [ours])
+        self.assertEqual(self.manager.listed(), [ours])
+        for client in (self.member, self.manager):
+            self.assertEqual(client.process(process_id).status, 404)
+            self.assertEqual(client.delete(f"@async-processes/{process_id}").status, 404)
+        transaction.begin()
+        self.assertEqual(registry.find(self.layer["app"]._p_jar, process_id).state, registry.QUEUED)  # unchanged
 
     def test_a_failure_is_detailed_to_managers_only(self):
         process_id = self.run_job(self.member, "fails")
