@@ -1,18 +1,24 @@
 """The lists of processes: a site's, newest first, filtered by state and owner, read lazily.
 
-A ``Listing`` is a sequence of process records for ``plone.batching``. It
-reads the registry's indexes of the site (process ids begin with their
-creation time, so an index's last keys are the newest): its length comes
-from the counts the registry keeps (an owner's, from that owner's keys),
-and a batch near the newest end costs a descent of the index per record,
-however many records there are; a batch deep in the list walks the index
-from the nearer end. The state filter is the stored state: a running
-process whose instance died reads *interrupted*
-(``registry.effective_state``) but is listed as running until housekeeping
-marks it. It only reads.
+A ``Listing`` is a sequence of process records for ``plone.batching``.
+Process ids begin with their creation time, so every index of the registry
+is oldest first by its last part. The active processes (queued, running)
+are few: they come from the active index, each record read. The ended ones
+may be many: they come from the states index of the site, whose counts
+give the length at once; a batch near the newest end costs a descent of
+the index per record, however many there are, and a batch deep in the
+list walks it from the nearer end. An owner's processes come from the
+owners index. The state filter is the stored state: a running process
+whose instance died reads *interrupted* (``registry.effective_state``) but
+is listed as running until housekeeping marks it. It only reads.
 """
 
 from netsight.asynchronous import registry
+
+import heapq
+
+
+WINDOW = 200  # ids read at once when a merged list is walked from its oldest end
 
 
 class Listing:
@@ -28,7 +34,7 @@ class Listing:
             raise ValueError(f"no such state: {state!r}")
         root = connection.root()
         self._processes = root.get(registry.ROOT_KEY) or {}
-        self._ids = _ids(root, site, state, owner)
+        self._ids = _ids(root, self._processes, site, state, owner)
 
     def __len__(self):
         return len(self._ids)
@@ -42,7 +48,7 @@ class Listing:
             raise IndexError(index)
         try:
             pid = self._ids.newest(index)
-        except IndexError:  # the index has fewer keys than its count (it changed meanwhile)
+        except IndexError:  # an index has fewer keys than its count (it changed meanwhile)
             return _Gone(None)
         return self._processes.get(pid) or _Gone(pid)
 
@@ -62,27 +68,67 @@ def is_gone(record):
     return isinstance(record, _Gone)
 
 
-def _ids(root, site, state, owner):
-    """The process ids of the list, as a ``_Range`` of one of the indexes."""
+def _ids(root, processes, site, state, owner):
+    """The process ids of the list: a sequence with ``len`` and ``newest(i)``."""
     if owner is not None:
-        # (site, owner key, created, process id): newest by creation time
+        # (site, owner key, created, process id): by creation time
         mine = _Range(root.get(registry.OWNERS_KEY), (site, owner), (site, owner, float("inf")))
         if state is None:
             return mine
-        states = root.get(registry.STATES_KEY) or {}
-        return _Filtered(mine, lambda pid: (site, state, pid) in states)
+        if state in registry.ENDED:
+            states = root.get(registry.STATES_KEY) or {}
+            return _Ids([pid for pid in mine if (site, state, pid) in states])  # a lookup each, no load
+        active = _active(root, processes, site)
+        return _Ids([pid for pid in mine if active.get(pid) == state])
+    if state in registry.ENDED:
+        return _ended(root, site, state)
+    active = _active(root, processes, site)
     if state is not None:
-        # (site, state, process id); (site, state, "") is the state's sentinel, not a process
-        low, high = (site, state, ""), (site, state, "\uffff")
-        return _Range(root.get(registry.STATES_KEY), low, high, registry.count(root, site, state))
-    total = sum(registry.count(root, site, each) for each in registry.STATES)
-    return _Range(root.get(registry.SITES_KEY), (site, ""), (site, "\uffff"), total)
+        return _Ids(sorted(pid for pid, its_state in active.items() if its_state == state))
+    return _Merged([_Ids(sorted(active)), *(_ended(root, site, ended) for ended in registry.ENDED)])
+
+
+def _ended(root, site, state):
+    """The ids of ``site``'s processes that ended in ``state``."""
+    # (site, state, process id); (site, state, "") is the state's sentinel, not a process
+    low, high = (site, state, ""), (site, state, "\uffff")
+    return _Range(root.get(registry.STATES_KEY), low, high, registry.count(root, site, state))
+
+
+def _active(root, processes, site):
+    """``{process id: stored state}`` of ``site``'s queued and running processes (few: each read)."""
+    found = {}
+    for instance in (*registry.active_instances(root), registry.UNCLAIMED):
+        for pid in registry.active_of(root, instance):
+            record = processes.get(pid)
+            if record is not None and record.site == site and record.state in registry.ACTIVE:
+                found[pid] = record.state
+    return found
+
+
+class _Ids:
+    """Ids in a list, oldest first."""
+
+    def __init__(self, ids):
+        self._ids = ids
+
+    def __len__(self):
+        return len(self._ids)
+
+    def __iter__(self):
+        return iter(self._ids)
+
+    def from_newest(self):
+        return reversed(self._ids)
+
+    def newest(self, index):
+        return self._ids[len(self._ids) - 1 - index]
 
 
 class _Range:
     """The keys of ``index`` above ``low`` up to ``high``, as process ids (their
-    last part): ``newest(i)``, the i-th from the end. ``counted``: their
-    number if known (else counted once, walking them)."""
+    last part), oldest first. ``counted``: their number if known (else counted
+    once, walking them)."""
 
     def __init__(self, index, low, high, counted=None):
         self._index, self._low, self._high = index, low, high
@@ -94,8 +140,14 @@ class _Range:
             self._length = len(self._keys())
         return self._length
 
-    def __iter__(self):  # oldest first
+    def __iter__(self):
         return (key[-1] for key in self._keys()) if self._index is not None else iter(())
+
+    def from_newest(self):
+        key = None
+        for _ in range(len(self)):
+            key = self._before(key)
+            yield key[-1]
 
     def newest(self, index):
         """The process id ``index`` places from the newest."""
@@ -129,14 +181,45 @@ def _just_below(text):
     return text[:-1] + chr(ord(text[-1]) - 1) + "\uffff" if text else ""
 
 
-class _Filtered:
-    """The ids of a ``_Range`` that ``keep`` accepts (an owner's by state: a lookup each, no load)."""
+class _Merged:
+    """The ids of several sources (``_Ids``, ``_Range``) in one order, newest
+    first; read from the nearer end, as far as the index asked for."""
 
-    def __init__(self, ids, keep):
-        self._ids = [pid for pid in ids if keep(pid)]  # oldest first
+    def __init__(self, sources):
+        self._sources = sources
+        self._length = sum(len(source) for source in sources)
+        self._walk = None  # the walk from the newest end: a generator of ids
+        self._walked = []  # the ids it gave, newest first
+        self._window = None  # (i of its first, ids): some ids near the oldest end, oldest first
 
     def __len__(self):
-        return len(self._ids)
+        return self._length
 
     def newest(self, index):
-        return self._ids[len(self._ids) - 1 - index]
+        if index <= self._length // 2:
+            return self._from_newest(index)
+        return self._from_oldest(self._length - 1 - index)
+
+    def _from_newest(self, index):
+        if self._walk is None:
+            self._walk = heapq.merge(*(source.from_newest() for source in self._sources), reverse=True)
+        while len(self._walked) <= index:
+            pid = next(self._walk, None)
+            if pid is None:
+                raise IndexError(index)
+            self._walked.append(pid)
+        return self._walked[index]
+
+    def _from_oldest(self, index):
+        """The id ``index`` places from the oldest: a window of ids around it is kept, since
+        a batch asks for the ids of its page one after the other, newest first."""
+        if self._window is not None and self._window[0] <= index < self._window[0] + len(self._window[1]):
+            first, ids = self._window
+            return ids[index - first]
+        first = max(0, index - WINDOW + 1)
+        merged = heapq.merge(*self._sources)
+        ids = [pid for i, pid in zip(range(index + 1), merged) if i >= first]
+        if len(ids) != index + 1 - first:
+            raise IndexError(index)
+        self._window = (first, ids)
+        return ids[-1]

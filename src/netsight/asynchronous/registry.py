@@ -7,8 +7,8 @@ every process. Beside them: the active (queued and running) processes of
 each instance (for a queued job's position, and for marking those of a
 stopped or dead instance), the ended processes by end time (for expiry),
 for the lists of processes, those of each site (the Plone site a process
-was started in), by state and by owner, with a count per site and state,
-and each instance's heartbeat. Process ids are UUIDv7 (RFC 9562): they begin
+was started in) that ended, by state and counted, and all by owner; and
+each instance's heartbeat. Process ids are UUIDv7 (RFC 9562): they begin
 with their creation time, so that a new record goes to the last bucket of
 the records' BTree, which the instance has loaded already, however many
 records there are; and a list reads newest first by walking the keys
@@ -45,12 +45,14 @@ ENDED_KEY = "netsight.async.ended"  # (end time, process id) -> True
 INSTANCES_KEY = "netsight.async.instances"  # instance id -> InstanceRecord
 # The lists' indexes: a record's site is the path of the Plone site it was
 # started in ("" outside any); they are rebuilt when LISTS_VERSION changes.
-SITES_KEY = "netsight.async.sites"  # (site, process id) -> True
-STATES_KEY = "netsight.async.states"  # (site, stored state, process id) -> True
+# The active processes are few: the lists find them in ACTIVE_KEY; the
+# ended ones, which may be many, by site and state here, counted.
+STATES_KEY = "netsight.async.states"  # (site, ended state, process id) -> True
+COUNTS_KEY = "netsight.async.counts"  # (site, ended state) -> Length
 OWNERS_KEY = "netsight.async.owners"  # (site, owner key, created, process id) -> True
-COUNTS_KEY = "netsight.async.counts"  # (site, stored state) -> Length
 LISTS_VERSION_KEY = "netsight.async.lists-version"
-LISTS_VERSION = 2
+LISTS_VERSION = 3
+OLD_LISTS_KEYS = ("netsight.async.sites",)  # indexes of versions before, removed
 UNCLAIMED = ""  # the "instance" of a queued job that any instance with a pool may take
 # A key that never goes, first in the active index: its bucket is never
 # emptied, since a BTree cannot merge a change that empties a bucket with
@@ -337,7 +339,6 @@ def add(connection, record, instance, ticket):
     record.instance = instance
     record.ticket = ticket
     _tree(root, ROOT_KEY)[record.process_id] = record
-    _tree(root, SITES_KEY)[(record.site, record.process_id)] = True
     _tree(root, OWNERS_KEY)[(record.site, owner_key(record), record.created, record.process_id)] = True
     _index(root, record, None, instance)
 
@@ -454,13 +455,14 @@ def reindex_lists(root):
     many records it indexed (0 when they were up to date)."""
     if root.get(LISTS_VERSION_KEY) == LISTS_VERSION:
         return 0
-    for key in (SITES_KEY, STATES_KEY, OWNERS_KEY, COUNTS_KEY):
+    for key in OLD_LISTS_KEYS:
+        root.pop(key, None)
+    for key in (STATES_KEY, OWNERS_KEY, COUNTS_KEY):
         root[key] = OOBTree()
     root[LISTS_VERSION_KEY] = LISTS_VERSION
     processes = root.get(ROOT_KEY) or {}
     for pid, record in processes.items():
         root._p_jar.readCurrent(record)  # a record changed meanwhile: a conflict, and a retry
-        root[SITES_KEY][(record.site, pid)] = True
         root[OWNERS_KEY][(record.site, owner_key(record), record.created, pid)] = True
         _state_index(root, record, None)
     return len(processes)
@@ -531,15 +533,15 @@ def _index(root, record, before, before_instance):
 
 
 def _state_index(root, record, before):
-    """Move a record that was in state ``before`` (None: new) to its state in the states index and counts."""
-    states, counts, site, pid = _tree(root, STATES_KEY), _tree(root, COUNTS_KEY), record.site, record.process_id
-    if before is not None:
-        states.pop((site, before, pid), None)
-        _count(counts, site, before).change(-1)
+    """An ended record goes to the states index and counts (a process ends
+    once: ``before`` is active, or None when the index is built anew)."""
+    if record.state not in ENDED or before in ENDED:
+        return
+    states, site, pid = _tree(root, STATES_KEY), record.site, record.process_id
     if (site, record.state, "") not in states:  # a state's first key stays (see SENTINEL)
         states[(site, record.state, "")] = True
     states[(site, record.state, pid)] = True
-    _count(counts, site, record.state).change(1)
+    _count(_tree(root, COUNTS_KEY), site, record.state).change(1)
 
 
 def _count(counts, site, state):
@@ -551,7 +553,7 @@ def _count(counts, site, state):
 
 
 def count(root, site, state):
-    """How many of ``site``'s records are in the stored ``state``."""
+    """How many of ``site``'s records ended in ``state``."""
     length = (root.get(COUNTS_KEY) or {}).get((site, state))
     return 0 if length is None else length()
 
@@ -562,8 +564,7 @@ def _remove(root, record):
         _tree(root, ACTIVE_KEY).pop((record.instance, pid), None)
     if record.finished is not None:
         _tree(root, ENDED_KEY).pop((record.finished, pid), None)
-    _tree(root, SITES_KEY).pop((record.site, pid), None)
     _tree(root, OWNERS_KEY).pop((record.site, owner_key(record), record.created, pid), None)
-    if _tree(root, STATES_KEY).pop((record.site, record.state, pid), None) is not None:
+    if record.state in ENDED and _tree(root, STATES_KEY).pop((record.site, record.state, pid), None):
         _count(_tree(root, COUNTS_KEY), record.site, record.state).change(-1)
     del root[ROOT_KEY][pid]

@@ -1,5 +1,6 @@
 """The lists of processes: time-ordered ids, the state index, newest first, filtered, lazily."""
 
+from BTrees.OOBTree import OOBTree
 from netsight.asynchronous import listing
 from netsight.asynchronous import registry
 from ZODB import DB
@@ -69,23 +70,29 @@ class RegistryTestCase(unittest.TestCase):
     def states_index(self):
         connection = self.db.open()
         try:
-            return sorted(key[1:] for key in connection.root()[registry.STATES_KEY].keys() if key[0] == SITE and key[2])
+            states = connection.root().get(registry.STATES_KEY) or {}
+            return sorted(key[1:] for key in states.keys() if key[0] == SITE and key[2])
         finally:
             connection.close()
 
 
 class TestStateIndex(RegistryTestCase):
-    def test_the_index_follows_each_change_of_state(self):
+    def test_an_ended_process_enters_the_index_and_leaves_it_with_its_record(self):
         process_id = self.add()
-        self.assertEqual(self.states_index(), [(registry.QUEUED, process_id)])
+        self.assertEqual(self.states_index(), [])  # active ones are listed from the active index
+        self.assertEqual(self.listed(state=registry.QUEUED), (1, [process_id]))
         registry.change(self.db, process_id, lambda r: r.start("instance-a"))
-        self.assertEqual(self.states_index(), [(registry.RUNNING, process_id)])
+        self.assertEqual(self.states_index(), [])
+        self.assertEqual(self.listed(state=registry.RUNNING), (1, [process_id]))
+        self.assertEqual(self.listed(state=registry.QUEUED), (0, []))
         registry.change(self.db, process_id, lambda r: r.finish(None))
         self.assertEqual(self.states_index(), [(registry.DONE, process_id)])
+        self.assertEqual(self.listed(state=registry.RUNNING), (0, []))
         self.in_transaction(lambda root: registry.remove(root, process_id))
         self.assertEqual(self.states_index(), [])
+        self.assertEqual(self.listed(), (0, []))
 
-    def test_a_rerun_is_queued_again_in_the_index(self):
+    def test_a_rerun_is_listed_queued_again(self):
         process_id = self.add(state=registry.RUNNING)
 
         def rerunnable(record):
@@ -93,27 +100,30 @@ class TestStateIndex(RegistryTestCase):
             return record.interrupt(registry.DEAD_REASON)
 
         registry.change(self.db, process_id, rerunnable)
-        self.assertEqual(self.states_index(), [(registry.QUEUED, process_id)])
+        self.assertEqual(self.listed(state=registry.QUEUED), (1, [process_id]))
+        self.assertEqual(self.states_index(), [])
 
     def test_the_counts_follow(self):
         first, second = self.add(), self.add()
         registry.change(self.db, first, lambda r: r.fail("broken"))
         self.in_transaction(lambda root: registry.remove(root, second))
-        counts = self.in_transaction(lambda root: {s: registry.count(root, SITE, s) for s in registry.STATES})
+        counts = self.in_transaction(lambda root: {s: registry.count(root, SITE, s) for s in registry.ENDED})
         self.assertEqual({s: n for s, n in counts.items() if n}, {registry.FAILED: 1})
 
     def test_a_registry_of_an_older_version_is_indexed_anew_once(self):
         ids = [self.add(), self.add(state=registry.DONE), self.add(state=registry.FAILED)]
 
         def as_before(root):  # a registry of 2.0's first versions: other keys, no counts, no version
-            for key in (registry.STATES_KEY, registry.COUNTS_KEY, registry.SITES_KEY, registry.LISTS_VERSION_KEY):
+            for key in (registry.STATES_KEY, registry.COUNTS_KEY, registry.LISTS_VERSION_KEY):
                 root.pop(key, None)
+            root[registry.OLD_LISTS_KEYS[0]] = OOBTree()  # an index of a version before
             del root[registry.ROOT_KEY][ids[2]].site  # a record of before sites
 
         self.in_transaction(as_before)
         self.assertEqual(self.in_transaction(registry.reindex_lists), 3)
         self.assertEqual(self.in_transaction(registry.reindex_lists), 0)
-        self.assertEqual(self.states_index(), sorted([(registry.QUEUED, ids[0]), (registry.DONE, ids[1])]))
+        self.assertEqual(self.states_index(), [(registry.DONE, ids[1])])
+        self.assertNotIn(registry.OLD_LISTS_KEYS[0], self.in_transaction(lambda root: list(root.keys())))
         self.assertEqual(self.listed(), (2, [ids[1], ids[0]]))
         self.assertEqual(self.listed(state=registry.DONE), (1, [ids[1]]))
         self.assertEqual(self.listed(site=""), (1, [ids[2]]))  # outside any site
