@@ -134,6 +134,7 @@ class _Range:
         self._index, self._low, self._high = index, low, high
         self._length = counted if index is not None else 0
         self._cursor = None  # (i, key): where the last look from the newest end stopped
+        self._items = None  # the keys as BTrees read them from the oldest end (they keep their place)
 
     def __len__(self):
         if self._length is None:
@@ -162,7 +163,9 @@ class _Range:
         return key[-1]
 
     def _keys(self):
-        return self._index.keys(min=self._low, max=self._high, excludemin=True)
+        if self._items is None:
+            self._items = self._index.keys(min=self._low, max=self._high, excludemin=True)
+        return self._items
 
     def _before(self, key):
         """The last key of the range before ``key`` (its last key if None): one descent of the BTree."""

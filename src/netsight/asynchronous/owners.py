@@ -16,15 +16,18 @@ such as "View management screens".
 
 from AccessControl import getSecurityManager
 from Acquisition import aq_chain
-from Acquisition import aq_inner
-from OFS.interfaces import IApplication
 from zope.component.hooks import getSite
-from zope.component.interfaces import ISite
 
 import hashlib
 import hmac
 import re
 import secrets
+
+
+try:
+    from plone.base.interfaces import IPloneSiteRoot
+except ImportError:  # plain Zope
+    IPloneSiteRoot = None
 
 
 MANAGER_ROLES = ("Manager", "Site Administrator")
@@ -80,16 +83,19 @@ def is_manager(request):
 
 
 def site_path(obj):
-    """The path of the site ``obj`` is in: the outermost component site (the
-    Plone site) above it, below the Zope root; "" outside any.
+    """The path of the Plone site that contains ``obj`` (the nearest one
+    above it, by containment, whatever URL acquired it); "" outside any,
+    and in plain Zope.
 
     A process belongs to the site it was started in: the lists of processes
     of a site show only its own, also where one database holds several.
     """
-    sites = [
-        item for item in aq_chain(aq_inner(obj)) if ISite.providedBy(item) and not IApplication.providedBy(item)
-    ]
-    return "/".join(sites[-1].getPhysicalPath()) if sites else ""
+    if IPloneSiteRoot is None:
+        return ""
+    for item in aq_chain(obj, True):  # containment: /A/B/doc acquired through A is B's
+        if IPloneSiteRoot.providedBy(item):
+            return "/".join(item.getPhysicalPath())
+    return ""
 
 
 def caller_key(request):

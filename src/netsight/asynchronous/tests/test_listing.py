@@ -1,7 +1,13 @@
 """The lists of processes: time-ordered ids, the state index, newest first, filtered, lazily."""
 
+from Acquisition import aq_inner
+from Acquisition import aq_parent
+from Acquisition import Implicit
 from BTrees.OOBTree import OOBTree
 from netsight.asynchronous import listing
+from netsight.asynchronous import owners
+from plone.base.interfaces import IPloneSiteRoot
+from zope.interface import alsoProvides
 from netsight.asynchronous import registry
 from ZODB import DB
 from ZODB.FileStorage import FileStorage
@@ -27,6 +33,38 @@ class TestProcessIds(unittest.TestCase):
 
 
 SITE = "/plone"
+
+
+class Item(Implicit):
+    def __init__(self, name):
+        self.name = name
+
+    def getPhysicalPath(self):
+        parent = aq_parent(aq_inner(self))
+        return (*(parent.getPhysicalPath() if parent is not None else ("",)), self.name)
+
+
+class TestSitePath(unittest.TestCase):
+    """A process's site is the Plone site that contains its context, whatever URL acquired it."""
+
+    def setUp(self):
+        self.root = Item("")
+        self.root.getPhysicalPath = lambda: ("",)
+        self.a, self.b = Item("a"), Item("b")
+        for site in (self.a, self.b):
+            alsoProvides(site, IPloneSiteRoot)
+
+    def test_the_site_that_contains_it(self):
+        doc = Item("doc").__of__(self.b.__of__(self.root))
+        self.assertEqual(owners.site_path(doc), "/b")
+
+    def test_not_the_site_a_url_acquired_it_through(self):
+        b_through_a = self.b.__of__(self.root).__of__(self.a.__of__(self.root))  # /a/b: b acquired in a
+        doc = Item("doc").__of__(b_through_a)
+        self.assertEqual(owners.site_path(doc), "/b")
+
+    def test_outside_any_site(self):
+        self.assertEqual(owners.site_path(Item("folder").__of__(self.root)), "")
 
 
 class RegistryTestCase(unittest.TestCase):
