@@ -25,10 +25,11 @@ class IBackgroundProcessesSettings(Interface):
     """The settings a Plone site keeps in its registry (prefix ``netsight.async``).
 
     The control panel "Background processes" edits them (how many jobs may
-    wait, how often progress is written, how the pages poll). Each is read in
+    wait, how many of one user's run at once, how often progress is
+    written, how the pages poll). Each is read in
     the site's requests and wins there over the environment and zope.conf;
     empty (None), they apply (``settings.py``). The settings of an
-    instance (its pool, heartbeat, claims, expiry) stay in its zope.conf.
+    instance (its pool size, heartbeat, claims, expiry) stay in its zope.conf.
     """
 
     queue_limit = schema.Int(
@@ -37,6 +38,18 @@ class IBackgroundProcessesSettings(Interface):
             "setting_queue_limit_help",
             default="How many jobs may wait to start before a new start is refused (503, try again later); "
             "0: no limit. Empty: the instance's setting (queue-limit, no limit by default).",
+        ),
+        min=0,
+        required=False,
+        default=None,
+    )
+
+    max_per_user = schema.Int(
+        title=_("setting_max_per_user", default="Jobs of one user at once"),
+        description=_(
+            "setting_max_per_user_help",
+            default="How many jobs of one user run at once in an instance; more of theirs wait while "
+            "other users' jobs go ahead (0: no cap). Empty: the instance's setting (max-per-user, no cap by default).",
         ),
         min=0,
         required=False,

@@ -1,7 +1,8 @@
 """The pool: at most ``pool-size`` jobs run at once in this instance, the others wait.
 
 Who runs a job, never what it is: a job is any object with ``process_id``,
-``owner``, ``run()`` and ``discard()``. Queued jobs wait in arrival order
+``owner``, ``run()`` and ``discard()`` (and ``cap``, its owner's cap, if
+it has its own). Queued jobs wait in arrival order
 in memory, holding no thread and no ZODB connection; a thread that ends a
 job takes the next one, so the instance has at most ``pool-size`` worker
 threads, whatever the number of jobs. With ``max-per-user``, a job whose
@@ -98,9 +99,14 @@ class Pool:
                 job.discard("the worker could not be started")
 
     def _next(self):
-        """The first queued job whose owner is under the cap (the lock is held)."""
-        cap = settings.get("max-per-user")
+        """The first queued job whose owner is under its cap (the lock is held).
+
+        A job's cap is its own (``cap``: ``max-per-user`` as its site read
+        it when it started), else this instance's ``max-per-user``.
+        """
+        default = settings.get("max-per-user")
         for job in self._queue:
+            cap = default if getattr(job, "cap", None) is None else job.cap
             if cap and sum(1 for other in self._running.values() if other.owner == job.owner) >= cap:
                 continue
             self._queue.remove(job)

@@ -114,6 +114,7 @@ class ProcessRecord(Persistent):
     run = 0  # how many times it started: a worker's writes apply to its own run only
     reruns = 0  # how many times it was queued again after its instance stopped
     max_reruns = 0  # how many times it may be (its view's max_reruns if rerun_interrupted)
+    max_per_user = None  # max-per-user as its site read it at the start (None: the instance's)
 
     site = ""  # the path of the Plone site it was started in; "" outside any (and before 2.0)
 

@@ -114,6 +114,8 @@ class BaseAsyncView(StatusPages, BrowserView):
             site=owners.site_path(self.context),
         )
         job = worker.Job.from_request(request, process_id, self.__name__, connection.db(), registry.owner_key(record))
+        # the site's cap, if it sets one; else the one of the instance that runs it
+        job.cap = record.max_per_user = settings.site_value("max-per-user")
         if not runs_here or self.rerun_interrupted:  # another instance may run it
             record.request = job.stored(connection)
             record.max_reruns = max(0, int(self.max_reruns)) if self.rerun_interrupted else 0

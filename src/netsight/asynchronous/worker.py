@@ -154,6 +154,7 @@ class Job:
         self.body = body
         self.capture = None  # the body of the latest publication's response
         self.run_number = None  # the record's run, once it started here
+        self.cap = None  # max-per-user as its site read it (None: the instance's)
 
     @classmethod
     def from_request(cls, request, process_id, view_name, db, owner):
@@ -175,10 +176,12 @@ class Job:
         if stored is None:
             return None
         owner = registry.owner_key(record)
-        return cls(
+        job = cls(
             record.process_id, record.view_name, db, owner, stored.user, stored.origin,
             dict(stored.environ), stored.open_body(),
         )
+        job.cap = record.max_per_user
+        return job
 
     def stored(self, connection):
         """This job's request as a ``StoredRequest``, its body added with ``connection``."""

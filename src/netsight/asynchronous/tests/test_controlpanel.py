@@ -158,10 +158,14 @@ class TestUpgrades(JobTestCase):
         titles = [step["title"] for step in setup.listUpgrades(PROFILE)]
         self.assertEqual(
             titles,
-            ["The control panel Background processes", "The queue limit in the control panel Background processes"],
+            [
+                "The control panel Background processes",
+                "The queue limit in the control panel Background processes",
+                "The cap of one user's jobs in the control panel Background processes",
+            ],
         )
         setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1004",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1005",))
         self.assertIn("netsight.async.poll_start", registry.records)
         self.assertIsNone(registry["netsight.async.poll_start"])
         self.assertIn("netsight-async", configlets(self.portal))
@@ -171,6 +175,14 @@ class TestUpgrades(JobTestCase):
         del registry.records["netsight.async.queue_limit"]  # as a site at 1003 has it
         setup.setLastVersionForProfile(PROFILE, "1003")
         setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1004",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1005",))
         self.assertIsNone(registry["netsight.async.queue_limit"])
         self.assertIsNone(registry["netsight.async.poll_start"])  # the others are left alone
+
+    def test_the_upgrade_from_1004_adds_the_cap_of_one_users_jobs(self):
+        setup, registry = self.portal.portal_setup, getUtility(IRegistry)
+        del registry.records["netsight.async.max_per_user"]  # as a site at 1004 has it
+        setup.setLastVersionForProfile(PROFILE, "1004")
+        setup.upgradeProfile(PROFILE)
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1005",))
+        self.assertIsNone(registry["netsight.async.max_per_user"])

@@ -127,6 +127,38 @@ class TestPoolAndQueue(LifecycleTestCase):
         self.assertEqual(self.browser.wait_for(self.url_gate, second)["state"], registry.DONE)
 
 
+class TestSitesCap(LifecycleTestCase):
+    """``max-per-user`` from the site's registry: the job keeps it for the pool, which knows no site."""
+
+    def test_the_sites_cap_holds_a_users_second_job_while_the_pool_has_room(self):
+        self.setting("pool-size", 3)
+        self.setting("max-per-user", 0)  # no cap in the instance's settings...
+        getUtility(IRegistry)["netsight.async.max_per_user"] = 1  # ...but one in the site's
+        transaction.commit()
+        first, second = self.start_gated(), self.start_gated()
+        self.running(first)
+        self.assertEqual(POOL.counts(), (1, 1, 1))  # running, queued, threads: handed over at the start
+        self.assertEqual(self.poll(second)["state"], registry.QUEUED)  # the pool has room, the user has not
+        transaction.begin()
+        self.assertEqual(registry.find(self.app._p_jar, second).max_per_user, 1)  # kept for another instance too
+        self.open_gate()
+        for process_id in (first, second):
+            self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
+
+    def test_without_the_sites_cap_the_instances_applies(self):
+        self.setting("pool-size", 3)
+        self.setting("max-per-user", 1)
+        first, second = self.start_gated(), self.start_gated()
+        self.running(first)
+        self.assertEqual(POOL.counts(), (1, 1, 1))
+        self.assertEqual(self.poll(second)["state"], registry.QUEUED)
+        transaction.begin()
+        self.assertIsNone(registry.find(self.app._p_jar, second).max_per_user)  # where it runs decides
+        self.open_gate()
+        for process_id in (first, second):
+            self.browser.wait_for(self.url_gate, process_id)
+
+
 class TestQueueLimit(LifecycleTestCase):
     """``queue-limit``: a start that would wait behind that many jobs is refused, 503, nothing written."""
 
