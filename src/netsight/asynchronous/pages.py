@@ -213,6 +213,8 @@ class StatusPages:
         elif state == registry.RUNNING and record.cancel_requested:
             status["cancelling"] = True
             status["progress_message"] = self._translate(_("cancelling", default="Cancelling..."))
+        if record.reruns:  # it was queued again: it says so while it runs again, and once it ended
+            status["restarted"] = True
         if ended_badly:
             status["error"] = self._translate(ENDED_WITHOUT_RESULT[state])
             if owners.is_manager(self.request) and record.error:

@@ -481,7 +481,8 @@ class TestTwoInstances(unittest.TestCase):
                 "run again and done", timeout=HEARTBEAT_TIMEOUT + KILL_SLACK + DEADLINE,
             )
             self.assertEqual(answer["completed"], 100)
-            self.assertTrue(any(a.get("restarted") for a in answers), answers)
+            # It says it ran again: queued again (a window a poll may miss), then running and done.
+            self.assertTrue(answer.get("restarted"), answer)
             self.assertNotIn(registry.INTERRUPTED, {a["state"] for a in answers})
             report(f"a rerunnable job done on B {time.monotonic() - killed:.2f}s after A was killed")
             self.assert_interrupted(self.status(member, self.b, default)[1])
