@@ -359,8 +359,9 @@ class TestRestAPI(unittest.TestCase):
         self.assertEqual(self.member.wait_for(process_id)["state"], "cancelled")
 
     def test_cancel_own_queued_process(self):
-        for _ in range(settings.get("pool-size")):  # the pool is busy
-            self.running(self.member)
+        gate = self.gate()
+        for _ in range(settings.get("pool-size")):  # the pool's threads are taken at the start, held
+            self.member.start("gate", gate=gate)
         process_id = self.member.start("hello")
         self.assertEqual(self.member.process(process_id).json["state"], "queued")
         answer = self.member.delete(f"@async-processes/{process_id}")
