@@ -66,6 +66,17 @@ def join_workers():
         thread.join(DEADLINE)
 
 
+def idle_pool():
+    """Wait until the pool runs and holds no job (a test that counts on its
+    threads starts with all of them); the message names a job left behind."""
+    from netsight.asynchronous.pool import POOL
+
+    wait_until(
+        lambda: POOL.counts() == (0, 0, 0),
+        what=f"an idle pool (busy with {[thread.name for thread in worker_threads()]}, {POOL.counts()})",
+    )
+
+
 class JobBrowser(Browser):
     """A test browser that does not follow redirects, and knows the job pages."""
 

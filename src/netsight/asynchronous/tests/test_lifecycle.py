@@ -8,6 +8,7 @@ from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.base import JobBrowser
 from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.base import idle_pool
 from netsight.asynchronous.tests.base import page_part
 from netsight.asynchronous.tests.base import wait_until
 from netsight.asynchronous.tests.test_ownership import OTHER_PASSWORD
@@ -31,6 +32,7 @@ class LifecycleTestCase(JobTestCase):
 
     def setUp(self):
         super().setUp()
+        idle_pool()  # these tests count on the pool's threads
         self.gate = uuid.uuid4().hex
         GATES[self.gate] = threading.Event()
         self.addCleanup(GATES.pop, self.gate)

@@ -22,6 +22,7 @@ from netsight.asynchronous.testing import chromium_server_url
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_RESTAPI_TESTING
 from netsight.asynchronous.testing import OTHER_MEMBER_NAME
 from netsight.asynchronous.testing import OTHER_MEMBER_PASSWORD
+from netsight.asynchronous.tests.base import idle_pool
 from netsight.asynchronous.tests.base import join_workers
 from netsight.asynchronous.tests.base import wait_until
 from netsight.asynchronous.tests.views import GATES
@@ -146,6 +147,7 @@ class TestRestAPI(unittest.TestCase):
 
     def setUp(self):
         self.addCleanup(join_workers)  # first registered, so last run
+        idle_pool()  # the cancel tests count on the pool's threads
         self.site_url = f"{chromium_server_url(self.layer)}/{self.layer['portal'].getId()}"
         self.member = Client(self.site_url, TEST_USER_NAME, TEST_USER_PASSWORD)
         self.other = Client(self.site_url, OTHER_MEMBER_NAME, OTHER_MEMBER_PASSWORD)
