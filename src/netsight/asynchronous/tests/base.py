@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 from zope.component import getUtility
 
 from netsight.asynchronous import registry
+from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.tests.views import STEPS
 from netsight.asynchronous.tests.views import Steps
 
@@ -68,9 +69,7 @@ def join_workers():
 
 def idle_pool():
     """Wait until the pool runs and holds no job (a test that counts on its
-    threads starts with all of them); the message names a job left behind."""
-    from netsight.asynchronous.pool import POOL
-
+    threads starts with all of them); the message names the jobs found then."""
     wait_until(
         lambda: POOL.counts() == (0, 0, 0),
         what=f"an idle pool (busy with {[thread.name for thread in worker_threads()]}, {POOL.counts()})",
