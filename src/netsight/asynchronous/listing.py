@@ -98,11 +98,10 @@ def _ended(root, site, state):
 def _active(root, processes, site):
     """``{process id: stored state}`` of ``site``'s queued and running processes (few: each read)."""
     found = {}
-    for instance in (*registry.active_instances(root), registry.UNCLAIMED):
-        for pid in registry.active_of(root, instance):
-            record = processes.get(pid)
-            if record is not None and record.site == site and record.state in registry.ACTIVE:
-                found[pid] = record.state
+    for pid in registry.active_ids(root):
+        record = processes.get(pid)
+        if record is not None and record.site == site and record.state in registry.ACTIVE:
+            found[pid] = record.state
     return found
 
 

@@ -491,6 +491,20 @@ def is_true(value):
     return bool(value)
 
 
+def whole_number(value, minimum=0, maximum=None):
+    """A form value as a whole number from ``minimum`` to ``maximum``, or None."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= minimum and (maximum is None or number <= maximum) else None
+
+
+def app_connection(request):
+    """The connection of the Zope application of ``request``: the main database's, the registry's."""
+    return request["PARENTS"][-1]._p_jar
+
+
 def expired(record):
     """An ended process kept longer than ``expiry``: housekeeping removes it; it reads as gone."""
     return record.finished is not None and time.time() - record.finished > settings.get("expiry")

@@ -402,6 +402,12 @@ def active_of(root, instance_id):
     return [pid for (_iid, pid) in active.keys(min=(instance_id, ""), max=(instance_id, "\uffff")) if pid]
 
 
+def active_ids(root):
+    """The ids of all queued and running processes: of every instance, and unclaimed."""
+    active = root.get(ACTIVE_KEY)
+    return [] if active is None else [pid for (_iid, pid) in active.keys() if pid]
+
+
 def unclaimed(root):
     """The records of the queued processes that any instance may take, oldest first."""
     processes = root.get(ROOT_KEY)

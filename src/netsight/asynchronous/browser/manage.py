@@ -33,7 +33,9 @@ from netsight.asynchronous.instance import cancel
 from netsight.asynchronous.interfaces import IOwnPage
 from netsight.asynchronous.listing import is_gone
 from netsight.asynchronous.listing import Listing
+from netsight.asynchronous.pages import app_connection
 from netsight.asynchronous.pages import PROCESS_ID
+from netsight.asynchronous.pages import whole_number
 
 import datetime
 import time
@@ -85,7 +87,7 @@ class AllProcesses(BrowserView):
 
     def batch(self):
         """The batch of records of this page (plone.batching), of the filtered listing."""
-        listing = Listing(self._connection(), owners.site_path(self.context), self.state, self.owner)
+        listing = Listing(app_connection(self.request), owners.site_path(self.context), self.state, self.owner)
         start = self.start
         if start and start >= len(listing):  # past the end: the last page
             start = max(len(listing) - 1, 0) // self.size * self.size
@@ -93,7 +95,7 @@ class AllProcesses(BrowserView):
 
     def rows(self, batch):
         """What the table shows of each record of ``batch`` (dicts); those removed meanwhile left out."""
-        connection = self._connection()
+        connection = app_connection(self.request)
         timeout, now = settings.get("heartbeat-timeout"), time.time()
         return [self._row(connection, record, timeout, now) for record in batch if not is_gone(record)]
 
@@ -149,8 +151,9 @@ class AllProcesses(BrowserView):
         owner = form.get("owner")
         self.state = state
         self.owner = (owner.strip() or None) if isinstance(owner, str) else None
-        self.size = _whole(form.get("b_size"), SIZE, 1, MAX_SIZE)
-        self.start = _whole(form.get("b_start"), 0, 0, None)
+        size, start = whole_number(form.get("b_size"), 1, MAX_SIZE), whole_number(form.get("b_start"))
+        self.size = SIZE if size is None else size
+        self.start = 0 if start is None else start
 
     # The actions.
 
@@ -164,10 +167,11 @@ class AllProcesses(BrowserView):
     def _act(self, action, process_id):
         """Cancel or remove ``process_id``, say how it went, and redirect (303) to the page."""
         valid = isinstance(process_id, str) and PROCESS_ID.fullmatch(process_id)
-        record = registry.find(self._connection(), process_id) if valid else None
+        connection = app_connection(self.request)
+        record = registry.find(connection, process_id) if valid else None
         if record is not None and record.site != owners.site_path(self.context):
             record = None  # another site's: not this page's business
-        db = self._connection().db()
+        db = connection.db()
         if record is None:
             outcome = None
         elif action == "cancel":
@@ -184,10 +188,6 @@ class AllProcesses(BrowserView):
         self.request.response.redirect(self.page_url(b_start=self.start or None), status=303)
         return ""
 
-    def _connection(self):
-        """The main database's connection (the Zope application's): the registry's."""
-        return self.request["PARENTS"][-1]._p_jar
-
 
 def _remove_ended(root, process_id, timeout):
     """Remove a process that ended (or reads interrupted): True; False if it is active; None if none."""
@@ -199,17 +199,6 @@ def _remove_ended(root, process_id, timeout):
         return False
     registry.remove(root, process_id)
     return True
-
-
-def _whole(value, default, minimum, maximum):
-    """``value`` as a whole number within bounds, or ``default``."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return default
-    if number < minimum or (maximum is not None and number > maximum):
-        return default
-    return number
 
 
 def _local(when):

@@ -20,6 +20,8 @@ from netsight.asynchronous.i18n import _
 from netsight.asynchronous.interfaces import IOwnPage
 from netsight.asynchronous.listing import is_gone
 from netsight.asynchronous.listing import Listing
+from netsight.asynchronous.pages import app_connection
+from netsight.asynchronous.pages import expired
 
 import datetime
 import time
@@ -81,17 +83,11 @@ class MyProcesses(BrowserView):
         key = owners.caller_key(self.request)
         if key is None:
             return []
-        connection = self._connection()
+        connection = app_connection(self.request)
         timeout, now = settings.get("heartbeat-timeout"), time.time()
         rows = []
         for record in Listing(connection, owners.site_path(self.context), owner=key)[:LIMIT]:
-            if is_gone(record):
+            if is_gone(record) or expired(record):  # an expired one: housekeeping removes it
                 continue
-            if record.finished is not None and now - record.finished > settings.get("expiry"):
-                continue  # expired: housekeeping removes it
             rows.append(process_row(self.request, record, registry.effective_state(connection, record, timeout, now)))
         return rows
-
-    def _connection(self):
-        """The main database's connection (the Zope application's)."""
-        return self.request["PARENTS"][-1]._p_jar

@@ -21,10 +21,12 @@ from netsight.asynchronous import registry
 from netsight.asynchronous.instance import cancel
 from netsight.asynchronous.listing import is_gone
 from netsight.asynchronous.listing import Listing
+from netsight.asynchronous.pages import app_connection
 from netsight.asynchronous.pages import caught_up
 from netsight.asynchronous.pages import expired
 from netsight.asynchronous.pages import NO_SUCH_PROCESS
 from netsight.asynchronous.pages import PROCESS_ID
+from netsight.asynchronous.pages import whole_number
 from netsight.asynchronous.restapi import summary
 
 
@@ -70,7 +72,7 @@ class ProcessesService(Service):
 
     def connection(self):
         """The main database's connection: the registry's (the Zope application's)."""
-        return self._fresh if self._fresh is not None else self.request["PARENTS"][-1]._p_jar
+        return self._fresh if self._fresh is not None else app_connection(self.request)
 
     def find_after_sync(self, process_id):
         """The record, read anew once a storage with a server (ZEO) has caught up.
@@ -118,9 +120,9 @@ class ProcessesGet(ProcessesService):
         state, owner = form.get("state") or None, form.get("owner") or None
         if state is not None and state not in registry.STATES:
             return self.error(400, "BadRequest", f"Unknown state {state!r}: one of {', '.join(registry.STATES)}.")
-        if not _whole_number(form.get("b_start", "0")):
+        if whole_number(form.get("b_start", "0")) is None:
             return self.error(400, "BadRequest", "Invalid b_start: not a whole number.")
-        if not _whole_number(form.get("b_size", "1"), 1, MAX_SIZE):
+        if whole_number(form.get("b_size", "1"), 1, MAX_SIZE) is None:
             return self.error(400, "BadRequest", f"Invalid b_size: a whole number from 1 to {MAX_SIZE}.")
         manager = self.manager
         if not manager:
@@ -170,12 +172,3 @@ class ProcessDelete(ProcessesService):
             conflict = self.error(409, "Conflict", f"The process has ended ({answer['state']}): it cannot be cancelled.")
             return {**conflict, "state": answer["state"]}
         return answer
-
-
-def _whole_number(value, least=0, most=None):
-    """Whether a query value is an integer from ``least`` to ``most`` (as plone.batching takes it)."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return False
-    return number >= least and (most is None or number <= most)
