@@ -170,19 +170,20 @@ class TestUpgrades(JobTestCase):
         self.assertIsNone(registry["netsight.async.poll_start"])
         self.assertIn("netsight-async", configlets(self.portal))
 
-    def test_the_upgrade_from_1003_adds_the_queue_limit(self):
+    def upgraded_from(self, version, missing):
+        """The site's registry after the upgrade from ``version``, which lacked the record ``missing``."""
         setup, registry = self.portal.portal_setup, getUtility(IRegistry)
-        del registry.records["netsight.async.queue_limit"]  # as a site at 1003 has it
-        setup.setLastVersionForProfile(PROFILE, "1003")
+        del registry.records[missing]  # as a site at ``version`` has it
+        setup.setLastVersionForProfile(PROFILE, version)
         setup.upgradeProfile(PROFILE)
         self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1005",))
+        return registry
+
+    def test_the_upgrade_from_1003_adds_the_queue_limit(self):
+        registry = self.upgraded_from("1003", "netsight.async.queue_limit")
         self.assertIsNone(registry["netsight.async.queue_limit"])
         self.assertIsNone(registry["netsight.async.poll_start"])  # the others are left alone
 
     def test_the_upgrade_from_1004_adds_the_cap_of_one_users_jobs(self):
-        setup, registry = self.portal.portal_setup, getUtility(IRegistry)
-        del registry.records["netsight.async.max_per_user"]  # as a site at 1004 has it
-        setup.setLastVersionForProfile(PROFILE, "1004")
-        setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1005",))
+        registry = self.upgraded_from("1004", "netsight.async.max_per_user")
         self.assertIsNone(registry["netsight.async.max_per_user"])

@@ -45,6 +45,11 @@ class LifecycleTestCase(JobTestCase):
         os.environ[key] = str(value)
         self.addCleanup(lambda: os.environ.pop(key) if old is None else os.environ.__setitem__(key, old))
 
+    def site_setting(self, name, value):
+        """Give setting ``name`` a value in the site's registry (the control panel's record)."""
+        getUtility(IRegistry)[f"netsight.async.{name.replace('-', '_')}"] = value
+        transaction.commit()
+
     def start_gated(self, browser=None, **form):
         return (browser or self.browser).start(self.url_gate, gate=self.gate, **form)
 
@@ -135,8 +140,7 @@ class TestSitesCap(LifecycleTestCase):
     def test_the_sites_cap_holds_a_users_second_job_while_the_pool_has_room(self):
         self.setting("pool-size", 3)
         self.setting("max-per-user", 0)  # no cap in the instance's settings...
-        getUtility(IRegistry)["netsight.async.max_per_user"] = 1  # ...but one in the site's
-        transaction.commit()
+        self.site_setting("max-per-user", 1)  # ...but one in the site's
         first, second = self.start_gated(), self.start_gated()
         self.running(first)
         self.assertEqual(POOL.counts(), (1, 1, 1))  # running, queued, threads: handed over at the start
@@ -208,8 +212,7 @@ class TestQueueLimit(LifecycleTestCase):
     def test_the_sites_registry_sets_it(self):
         self.setting("pool-size", 1)
         self.setting("queue-limit", 0)  # no limit in the instance's settings...
-        getUtility(IRegistry)["netsight.async.queue_limit"] = 1  # ...but one in the site's
-        transaction.commit()
+        self.site_setting("queue-limit", 1)  # ...but one in the site's
         running, waiting = self.start_gated(), self.start_gated()
         self.running(running)
         self.refused_start()
