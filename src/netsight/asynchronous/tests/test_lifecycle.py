@@ -57,7 +57,14 @@ class LifecycleTestCase(JobTestCase):
         return (browser or self.browser).poll(self.url_gate, process_id)
 
     def running(self, process_id):
-        return wait_until(lambda: self.poll(process_id)["state"] == registry.RUNNING, what=f"{process_id} running")
+        answers = []
+        try:
+            return wait_until(
+                lambda: answers.append(self.poll(process_id)) or answers[-1]["state"] == registry.RUNNING,
+                what=f"{process_id} running",
+            )
+        except AssertionError as exc:  # say what it read instead, and what the pool held
+            raise AssertionError(f"{exc}; it read {answers[-1:]}; the pool: {POOL.counts()}") from None
 
     def open_gate(self):
         GATES[self.gate].set()
