@@ -21,6 +21,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 
 
@@ -137,14 +138,23 @@ class BodyCapture:
 
 
 def directory(db):
-    """Where a captured body's file goes: the storage's temporary directory, or None without blobs."""
+    """Where a captured body's file goes: the storage's temporary directory, or None without blobs.
+
+    One thread at a time asks: a DemoStorage (the test layers') gives its
+    changes blob support at the first ask, unlocked, and two jobs asking at
+    once would wrap them twice (an AssertionError in ZODB.blob).
+    """
     storage = db.storage
     if not IBlobStorage.providedBy(storage):
         return None
     try:
-        return storage.temporaryDirectory()
+        with _asking:
+            return storage.temporaryDirectory()
     except (AttributeError, NotImplementedError):
         return None
+
+
+_asking = threading.Lock()
 
 
 def remove_leftovers(db, now=None):

@@ -3,6 +3,7 @@
 from io import BytesIO
 from ZODB.blob import BlobStorage
 from ZODB.DB import DB
+from ZODB.DemoStorage import DemoStorage
 from ZODB.MappingStorage import MappingStorage
 from ZODB.POSException import ConflictError
 from ZPublisher.Iterators import filestream_iterator
@@ -20,6 +21,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 import time
 import unittest
 
@@ -103,6 +105,28 @@ class TestBodyCapture(unittest.TestCase):
             whole.write(chunk)
         whole.add(body)
         return whole
+
+    def test_jobs_starting_together_on_a_new_demo_storage_all_get_a_directory(self):
+        # A DemoStorage gives its changes blob support at the first ask for
+        # its temporary directory, unlocked: the test layers' per-test
+        # storage, where two jobs starting together once failed one of them.
+        for _round in range(5):
+            db = DB(DemoStorage())
+            self.addCleanup(db.close)
+            barrier, found = threading.Barrier(8), []
+
+            def ask():
+                barrier.wait()
+                found.append(capture.directory(db))
+
+            threads = [threading.Thread(target=ask) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            self.assertEqual(len(found), 8)
+            self.assertEqual(len(set(found)), 1)
+            self.assertTrue(os.path.isdir(found[0]))
 
     def test_small_bodies_stay_in_memory(self):
         whole = self.captured(self.blob_db(), b"first\n", body=b"second\n")
