@@ -150,6 +150,8 @@ class TestTwoInstances(unittest.TestCase):
         def look():
             nonlocal last
             code, answer = last = self.status(client, instance, job)
+            if code == 404:
+                self.fail(self.unknown(client, instance, job, answer))
             self.assertEqual(code, 200, answer)
             if predicate(answer):
                 return answer
@@ -159,6 +161,14 @@ class TestTwoInstances(unittest.TestCase):
 
         # The logs' tails come with logs_on_failure, around each test.
         return wait_until(look, timeout, f"{job.process_id} on {instance.url}: {what}", lambda: f"last answer: {last}")
+
+    def unknown(self, client, instance, job, answer):
+        """What to say of a poll answered 404: how A and B read the job then, and a second later."""
+        seen = []
+        for delay in (0, 1):
+            time.sleep(delay)  # after the failure, to describe it: no outcome waits on this
+            seen.append({server.url: self.status(client, server, job)[0] for server in (self.a, self.b)})
+        return f"{job.process_id} answered 404 on {instance.url}: {answer}; then, on each instance: {seen}"
 
     def running_with_progress(self, client, instance, job):
         return self.poll(
