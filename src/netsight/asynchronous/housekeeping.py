@@ -69,20 +69,25 @@ def mark_dead(db, this_instance, now):
 
 
 def expire(db, now, deadline=None):
-    """Forget the processes that ended more than ``expiry`` seconds ago, unfetched."""
-    before = now - settings.get("expiry")
-
-    def remove_batch(root):
-        pids = registry.ended_before(root, before)[:BATCH]
-        for pid in pids:
-            registry.remove(root, pid)
-        return len(pids)
-
+    """Forget the processes that ended more than ``expiry`` seconds ago,
+    unfetched: the expiry of their site when they started, if it set one,
+    else this instance's."""
     removed = 0
-    while count := registry.in_own_transaction(db, remove_batch):
-        removed += count
-        if count < BATCH or (deadline is not None and time.monotonic() > deadline):
-            break
+    for expired in (
+        lambda root: registry.ended_before(root, now - settings.instance_value("expiry")),
+        lambda root: registry.expiring_before(root, now),
+    ):
+
+        def remove_batch(root, expired=expired):
+            pids = expired(root)[:BATCH]
+            for pid in pids:
+                registry.remove(root, pid)
+            return len(pids)
+
+        while count := registry.in_own_transaction(db, remove_batch):
+            removed += count
+            if count < BATCH or (deadline is not None and time.monotonic() > deadline):
+                break
     if removed:
         logger.info("netsight.async housekeeping: %d ended processes expired", removed)
     return removed

@@ -25,11 +25,12 @@ class IBackgroundProcessesSettings(Interface):
     """The settings a Plone site keeps in its registry (prefix ``netsight.async``).
 
     The control panel "Background processes" edits them (how many jobs may
-    wait, how many of one user's run at once, how often progress is
-    written, how the pages poll). Each is read in
+    wait, how many of one user's run at once, how long an ended process is
+    kept, how often progress is written, how the pages poll). Each is read in
     the site's requests and wins there over the environment and zope.conf;
-    empty (None), they apply (``settings.py``). The settings of an
-    instance (its pool size, heartbeat, claims, expiry) stay in its zope.conf.
+    empty (None), they apply (``settings.py``). A process keeps the cap and
+    the expiry of its site from its start. The settings of an instance (its
+    pool size, heartbeat, claims) stay in its zope.conf.
     """
 
     queue_limit = schema.Int(
@@ -52,6 +53,19 @@ class IBackgroundProcessesSettings(Interface):
             "other users' jobs go ahead (0: no cap). Empty: the instance's setting (max-per-user, no cap by default).",
         ),
         min=0,
+        required=False,
+        default=None,
+    )
+
+    expiry = schema.Float(
+        title=_("setting_expiry", default="Expiry"),
+        description=_(
+            "setting_expiry_help",
+            default="Seconds an ended process is kept when nobody fetches its result; then it is forgotten. "
+            "It applies to the processes started from then on. "
+            "Empty: the instance's setting (expiry, 86400 seconds: a day, by default).",
+        ),
+        min=0.0,
         required=False,
         default=None,
     )

@@ -506,8 +506,12 @@ def app_connection(request):
 
 
 def expired(record):
-    """An ended process kept longer than ``expiry``: housekeeping removes it; it reads as gone."""
-    return record.finished is not None and time.time() - record.finished > settings.get("expiry")
+    """An ended process kept longer than its expiry (its site's when it
+    started, else the instance's): housekeeping removes it; it reads as gone."""
+    if record.finished is None:
+        return False
+    expiry = record.expiry if record.expiry is not None else settings.instance_value("expiry")
+    return time.time() - record.finished > expiry
 
 
 def _completion(record):

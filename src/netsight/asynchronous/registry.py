@@ -41,7 +41,8 @@ logger = logging.getLogger("netsight.async")
 
 ROOT_KEY = "netsight.async.processes"
 ACTIVE_KEY = "netsight.async.active"  # (instance id, process id) -> True
-ENDED_KEY = "netsight.async.ended"  # (end time, process id) -> True
+ENDED_KEY = "netsight.async.ended"  # (end time, process id) -> True, kept for the instance's expiry
+EXPIRES_KEY = "netsight.async.expires"  # (expiry time, process id) -> True, kept for its site's expiry
 INSTANCES_KEY = "netsight.async.instances"  # instance id -> InstanceRecord
 # The lists' indexes: a record's site is the path of the Plone site it was
 # started in ("" outside any); they are rebuilt when LISTS_VERSION changes.
@@ -115,6 +116,7 @@ class ProcessRecord(Persistent):
     reruns = 0  # how many times it was queued again after its instance stopped
     max_reruns = 0  # how many times it may be (its view's max_reruns if rerun_interrupted)
     max_per_user = None  # max-per-user as its site read it at the start (None: the instance's)
+    expiry = None  # the expiry its site set when it started (None: the instance's)
 
     site = ""  # the path of the Plone site it was started in; "" outside any (and before 2.0)
 
@@ -442,11 +444,26 @@ def instances(root):
 
 
 def ended_before(root, when):
-    """The ids of the processes that ended before ``when``."""
-    ended = root.get(ENDED_KEY)
-    if ended is None:
+    """The ids of the processes kept for the instance's expiry that ended before ``when``."""
+    return _ids_before(root.get(ENDED_KEY), when)
+
+
+def expiring_before(root, when):
+    """The ids of the processes kept for their site's expiry that expire before ``when``."""
+    return _ids_before(root.get(EXPIRES_KEY), when)
+
+
+def _ids_before(index, when):
+    if index is None:
         return []
-    return [pid for (_end, pid) in ended.keys(max=(when, ""), excludemax=True)]
+    return [pid for (_time, pid) in index.keys(max=(when, ""), excludemax=True)]
+
+
+def _end_key(root, record):
+    """Where an ended record waits for its expiry: ``(index, key)``."""
+    if record.expiry is None:
+        return _tree(root, ENDED_KEY), (record.finished, record.process_id)
+    return _tree(root, EXPIRES_KEY), (record.finished + record.expiry, record.process_id)
 
 
 def remove(root, process_id):
@@ -536,7 +553,8 @@ def _index(root, record, before, before_instance):
             active[SENTINEL] = True
         active[(iid, pid)] = True
     if record.state in ENDED and before not in ENDED:
-        _tree(root, ENDED_KEY)[(record.finished, pid)] = True
+        index, key = _end_key(root, record)
+        index[key] = True
 
 
 def _state_index(root, record, before):
@@ -570,7 +588,8 @@ def _remove(root, record):
     if record.state in ACTIVE:
         _tree(root, ACTIVE_KEY).pop((record.instance, pid), None)
     if record.finished is not None:
-        _tree(root, ENDED_KEY).pop((record.finished, pid), None)
+        index, key = _end_key(root, record)
+        index.pop(key, None)
     _tree(root, OWNERS_KEY).pop((record.site, owner_key(record), record.created, pid), None)
     if record.state in ENDED and _tree(root, STATES_KEY).pop((record.site, record.state, pid), None):
         _count(_tree(root, COUNTS_KEY), record.site, record.state).change(-1)

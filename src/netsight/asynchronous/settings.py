@@ -63,15 +63,23 @@ DEFAULTS = {
 
 #: The settings a Plone site's registry may set: records ``netsight.async.<name with _>``.
 SITE_SETTINGS = frozenset(
-    {"queue-limit", "max-per-user", "progress-interval", "poll-start", "poll-growth", "poll-interval"}
+    {"queue-limit", "max-per-user", "expiry", "progress-interval", "poll-start", "poll-growth", "poll-interval"}
 )
 REGISTRY_PREFIX = "netsight.async."
 
 
 def get(name):
-    """The value of setting ``name``."""
+    """The value of setting ``name``: the current site's, if it sets one, else the instance's."""
+    return _value(name, site_value(name) if name in SITE_SETTINGS else None)
+
+
+def instance_value(name):
+    """The value of setting ``name`` for this instance (zope.conf, environment), whatever a site sets."""
+    return _value(name, None)
+
+
+def _value(name, raw):
     default, kind, minimum, _doc = DEFAULTS[name]
-    raw = site_value(name) if name in SITE_SETTINGS else None
     if raw is None:
         raw = os.environ.get(ENVIRONMENT_PREFIX + name.upper().replace("-", "_"))
     if raw is None:

@@ -116,6 +116,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         job = worker.Job.from_request(request, process_id, self.__name__, connection.db(), registry.owner_key(record))
         # the site's cap, if it sets one; else the one of the instance that runs it
         job.cap = record.max_per_user = settings.site_value("max-per-user")
+        record.expiry = settings.site_value("expiry")  # the site's, if it sets one; else the instance's applies
         if not runs_here or self.rerun_interrupted:  # another instance may run it
             record.request = job.stored(connection)
             record.max_reruns = max(0, int(self.max_reruns)) if self.rerun_interrupted else 0

@@ -1,8 +1,8 @@
 """The control panel "Background processes": a Plone site's settings of netsight.async, in its registry.
 
 It edits ``IBackgroundProcessesSettings`` (the queue limit, the cap of
-one user's jobs, how the processing pages poll, how often a job's
-progress is written) and shows, read only, the settings
+one user's jobs, the expiry, how the processing pages poll, how often a
+job's progress is written) and shows, read only, the settings
 of the instance that answers: those stay in its zope.conf or environment.
 """
 
@@ -21,8 +21,8 @@ class BackgroundProcessesForm(RegistryEditForm):
     label = _("Background processes")  # the msgid of its Site Setup entry (controlpanel.xml)
     description = _(
         "controlpanel_description",
-        default="How many jobs may wait and how many of one user's run at once, how this site's processing "
-        "pages poll and how often a job's progress is written. "
+        default="How many jobs may wait and how many of one user's run at once, how long an ended process "
+        "is kept, how this site's processing pages poll and how often a job's progress is written. "
         "A value left empty is the instance's setting (zope.conf or environment).",
     )
 

@@ -18,7 +18,7 @@ import transaction
 
 
 PROFILE = "netsight.async:default"
-FIELDS = ("progress_interval", "poll_start", "poll_growth", "poll_interval")
+FIELDS = ("expiry", "progress_interval", "poll_start", "poll_growth", "poll_interval")
 
 
 def configlets(portal):
@@ -162,10 +162,11 @@ class TestUpgrades(JobTestCase):
                 "The control panel Background processes",
                 "The queue limit in the control panel Background processes",
                 "The cap of one user's jobs in the control panel Background processes",
+                "The expiry in the control panel Background processes",
             ],
         )
         setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1005",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1006",))
         self.assertIn("netsight.async.poll_start", registry.records)
         self.assertIsNone(registry["netsight.async.poll_start"])
         self.assertIn("netsight-async", configlets(self.portal))
@@ -176,7 +177,7 @@ class TestUpgrades(JobTestCase):
         del registry.records[missing]  # as a site at ``version`` has it
         setup.setLastVersionForProfile(PROFILE, version)
         setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1005",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1006",))
         return registry
 
     def test_the_upgrade_from_1003_adds_the_queue_limit(self):
@@ -187,3 +188,7 @@ class TestUpgrades(JobTestCase):
     def test_the_upgrade_from_1004_adds_the_cap_of_one_users_jobs(self):
         registry = self.upgraded_from("1004", "netsight.async.max_per_user")
         self.assertIsNone(registry["netsight.async.max_per_user"])
+
+    def test_the_upgrade_from_1005_adds_the_expiry(self):
+        registry = self.upgraded_from("1005", "netsight.async.expiry")
+        self.assertIsNone(registry["netsight.async.expiry"])

@@ -12,6 +12,8 @@ import re
 
 LOCALES = Path(__file__).parent.parent / "locales"
 MSGIDS = {
+    "setting_expiry_help",
+    "setting_expiry",
     "setting_max_per_user_help",
     "setting_max_per_user",
     "setting_queue_limit_help",

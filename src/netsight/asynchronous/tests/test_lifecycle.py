@@ -438,6 +438,35 @@ class TestExpiry(LifecycleTestCase):
         root = self.app._p_jar.root()
         self.assertEqual(len(root[registry.ENDED_KEY]), 0)
 
+    def test_a_sites_expiry_applies_to_the_processes_started_after_it_was_set(self):
+        self.open_gate()
+        self.setting("expiry", 3600)  # the instance's
+        url, kept, _answer = self.run_job("fails")
+        self.site_setting("expiry", 0.0)
+        url, gone, _answer = self.run_job("fails")
+        self.assertEqual((self.fresh_record(kept).expiry, self.fresh_record(gone).expiry), (None, 0.0))
+        wait_until(lambda: time.time() > self.fresh_record(gone).finished, what="a tick")
+        self.assertEqual(self.browser.poll(url, gone)["state"], "unknown")  # its site's expiry is over
+        self.assertEqual(self.browser.poll(url, kept)["state"], registry.FAILED)  # the instance's is not
+        db = self.app._p_jar.db()
+        self.assertEqual(housekeeping.expire(db, time.time()), 1)
+        self.assertIsNone(self.fresh_record(gone))
+        self.assertIsNotNone(self.fresh_record(kept))
+
+    def test_a_sites_longer_expiry_keeps_its_processes_past_the_instances(self):
+        self.open_gate()
+        self.setting("expiry", 0)  # the instance's
+        self.site_setting("expiry", 3600.0)
+        url, process_id, answer = self.run_job("fails")
+        wait_until(lambda: time.time() > self.fresh_record(process_id).finished, what="a tick")
+        self.assertEqual(self.browser.poll(url, process_id)["state"], registry.FAILED)
+        db = self.app._p_jar.db()
+        self.assertEqual(housekeeping.expire(db, time.time()), 0)
+        self.assertEqual(housekeeping.expire(db, time.time() + 3601), 1)
+        self.assertIsNone(self.fresh_record(process_id))
+        root = self.app._p_jar.root()
+        self.assertEqual(len(root[registry.EXPIRES_KEY]), 0)
+
     def test_a_fetched_result_is_removed_at_once(self):
         self.open_gate()
         url, process_id, answer = self.run_job("hello")

@@ -144,7 +144,7 @@ class TestUpgradingASite(JobTestCase):
             self.setup.setLastVersionForProfile(PROFILE, version)
             titles = [step["title"] for step in self.setup.listUpgrades(PROFILE)]
             self.assertIn(STEP_TITLE, titles, version)
-        self.setup.setLastVersionForProfile(PROFILE, "1005")
+        self.setup.setLastVersionForProfile(PROFILE, "1006")
         self.assertEqual(self.setup.listUpgrades(PROFILE), [])
 
     def test_the_upgrade_removes_it_and_jobs_run(self):
@@ -153,7 +153,7 @@ class TestUpgradingASite(JobTestCase):
             self.setup.upgradeProfile(PROFILE)
         self.assertIn("LegacyProcessRegistry", logs.output[0])
         self.assertIn("its 2 process records", logs.output[0])
-        self.assertEqual(self.setup.getLastVersionForProfile(PROFILE), ("1005",))
+        self.assertEqual(self.setup.getLastVersionForProfile(PROFILE), ("1006",))
         self.assert_removed()
         transaction.commit()
         transaction.begin()
