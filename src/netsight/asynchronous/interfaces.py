@@ -26,11 +26,13 @@ class IBackgroundProcessesSettings(Interface):
 
     The control panel "Background processes" edits them (how many jobs may
     wait, how many of one user's run at once, how long an ended process is
-    kept, how often progress is written, how the pages poll). Each is read in
+    kept, how many of its jobs run at once, how often progress is written,
+    how the pages poll). Each is read in
     the site's requests and wins there over the environment and zope.conf;
-    empty (None), they apply (``settings.py``). A process keeps the cap and
+    empty (None), they apply (``settings.py``). A process keeps the caps and
     the expiry of its site from its start. The settings of an instance (its
-    pool size, heartbeat, claims) stay in its zope.conf.
+    pool size, heartbeat, claims) stay in its zope.conf; a site may only
+    take a share of the pool (``pool_size``).
     """
 
     queue_limit = schema.Int(
@@ -53,6 +55,19 @@ class IBackgroundProcessesSettings(Interface):
             "other users' jobs go ahead (0: no cap). Empty: the instance's setting (max-per-user, no cap by default).",
         ),
         min=0,
+        required=False,
+        default=None,
+    )
+
+    pool_size = schema.Int(
+        title=_("setting_pool_size", default="Jobs of this site at once"),
+        description=_(
+            "setting_pool_size_help",
+            default="How many of this site's jobs run at once in an instance, at most its pool size (pool-size, "
+            "below); more of them wait while other sites' jobs go ahead. "
+            "Empty: no share of its own, the instance's pool size.",
+        ),
+        min=1,
         required=False,
         default=None,
     )

@@ -2,11 +2,13 @@
 
 Who runs a job, never what it is: a job is any object with ``process_id``,
 ``owner``, ``run()`` and ``discard()`` (and ``cap``, its owner's cap, if
-it has its own). Queued jobs wait in arrival order
+it has its own; ``site`` and ``site_cap``, how many of its site's jobs may
+run at once here, if its site sets that). Queued jobs wait in arrival order
 in memory, holding no thread and no ZODB connection; a thread that ends a
 job takes the next one, so the instance has at most ``pool-size`` worker
 threads, whatever the number of jobs. With ``max-per-user``, a job whose
-owner already has that many running waits while jobs of others go ahead.
+owner already has that many running waits while jobs of others go ahead;
+so does a job whose site has its ``site_cap`` running.
 """
 
 from collections import deque
@@ -64,13 +66,14 @@ class Pool:
         with self._lock:
             return max(0, settings.get("pool-size") - len(self._running) - len(self._queue))
 
-    def waiting(self, owner):
+    def waiting(self, owner, site=None):
         """How many queued jobs a new job of ``owner`` would wait behind: 0
-        if it would start at once; with a thread free, only its owner's own
-        (the others wait for their owners' cap, not for a thread)."""
+        if it would start at once; with a thread free, only its owner's own,
+        and its site's if ``site`` (a site that caps its jobs) is given (the
+        others wait for their owners' or sites' cap, not for a thread)."""
         with self._lock:
             if len(self._running) < settings.get("pool-size"):  # a thread is free
-                return sum(1 for job in self._queue if job.owner == owner)
+                return sum(1 for job in self._queue if job.owner == owner or (site is not None and _site(job) == site))
             return len(self._queue)
 
     def busy(self):
@@ -99,15 +102,19 @@ class Pool:
                 job.discard("the worker could not be started")
 
     def _next(self):
-        """The first queued job whose owner is under its cap (the lock is held).
+        """The first queued job whose owner and site are under their caps (the lock is held).
 
-        A job's cap is its own (``cap``: ``max-per-user`` as its site read
-        it when it started), else this instance's ``max-per-user``.
+        A job's owner cap is its own (``cap``: ``max-per-user`` as its site
+        read it when it started), else this instance's ``max-per-user``; its
+        site's is ``site_cap`` (none if None).
         """
         default = settings.get("max-per-user")
         for job in self._queue:
             cap = default if getattr(job, "cap", None) is None else job.cap
             if cap and sum(1 for other in self._running.values() if other.owner == job.owner) >= cap:
+                continue
+            site_cap = getattr(job, "site_cap", None)
+            if site_cap and sum(1 for other in self._running.values() if _site(other) == _site(job)) >= site_cap:
                 continue
             self._queue.remove(job)
             self._running[job.process_id] = job
@@ -127,6 +134,10 @@ class Pool:
                 if job is None:
                     self._threads -= 1
                     self._dispatch()
+
+
+def _site(job):
+    return getattr(job, "site", None)
 
 
 POOL = Pool()

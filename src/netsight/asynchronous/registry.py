@@ -117,6 +117,7 @@ class ProcessRecord(Persistent):
     max_reruns = 0  # how many times it may be (its view's max_reruns if rerun_interrupted)
     max_per_user = None  # max-per-user as its site read it at the start (None: the instance's)
     expiry = None  # the expiry its site set when it started (None: the instance's)
+    pool_size = None  # how many of its site's jobs may run at once in an instance, as its site set it
 
     site = ""  # the path of the Plone site it was started in; "" outside any (and before 2.0)
 

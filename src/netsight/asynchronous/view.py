@@ -103,7 +103,8 @@ class BaseAsyncView(StatusPages, BrowserView):
         _arguments(self.__run__, request, process_id=process_id)  # 400 now, not a failure later
         connection = self._connection()
         runs_here = settings.get("pool-size") > 0
-        _check_queue(request, connection, runs_here)
+        site, site_cap = owners.site_path(self.context), settings.site_value("pool-size")
+        _check_queue(request, connection, runs_here, site if site_cap else None)
         owner, anonymous_key = owners.owner_of(request)
         record = registry.ProcessRecord(
             process_id,
@@ -111,12 +112,14 @@ class BaseAsyncView(StatusPages, BrowserView):
             context_path="/".join(self.context.getPhysicalPath()),
             owner=owner,
             anonymous_key=anonymous_key,
-            site=owners.site_path(self.context),
+            site=site,
         )
         job = worker.Job.from_request(request, process_id, self.__name__, connection.db(), registry.owner_key(record))
         # the site's cap, if it sets one; else the one of the instance that runs it
         job.cap = record.max_per_user = settings.site_value("max-per-user")
         record.expiry = settings.site_value("expiry")  # the site's, if it sets one; else the instance's applies
+        job.site, job.site_cap = site, site_cap
+        record.pool_size = site_cap
         if not runs_here or self.rerun_interrupted:  # another instance may run it
             record.request = job.stored(connection)
             record.max_reruns = max(0, int(self.max_reruns)) if self.rerun_interrupted else 0
@@ -343,16 +346,17 @@ def _arguments(func, request, **given):
 _MISSING = object()
 
 
-def _check_queue(request, connection, runs_here):
+def _check_queue(request, connection, runs_here, capped_site=None):
     """Refuse a start that would wait behind ``queue-limit`` jobs: in this
     instance's queue, or, on a front-end, unclaimed in the database. The
     answer says when to try again (``Retry-After``), also to a 1.x view
-    that calls ``_run`` itself."""
+    that calls ``_run`` itself. ``capped_site``: the site of the job, if
+    it caps how many of its jobs run at once (its queued ones count too)."""
     limit = settings.get("queue-limit")
     if not limit:
         return
     if runs_here:
-        waiting = POOL.waiting(owners.caller_key(request))
+        waiting = POOL.waiting(owners.caller_key(request), capped_site)
     else:
         waiting = len(registry.active_of(connection.root(), registry.UNCLAIMED))
     if waiting >= limit:

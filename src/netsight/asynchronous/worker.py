@@ -155,6 +155,8 @@ class Job:
         self.capture = None  # the body of the latest publication's response
         self.run_number = None  # the record's run, once it started here
         self.cap = None  # max-per-user as its site read it (None: the instance's)
+        self.site = None  # the path of its site (records.site)
+        self.site_cap = None  # how many of its site's jobs may run at once in an instance (None: no cap)
 
     @classmethod
     def from_request(cls, request, process_id, view_name, db, owner):
@@ -181,6 +183,7 @@ class Job:
             dict(stored.environ), stored.open_body(),
         )
         job.cap = record.max_per_user
+        job.site, job.site_cap = record.site, record.pool_size
         return job
 
     def stored(self, connection):

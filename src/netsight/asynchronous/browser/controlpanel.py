@@ -1,7 +1,7 @@
 """The control panel "Background processes": a Plone site's settings of netsight.async, in its registry.
 
 It edits ``IBackgroundProcessesSettings`` (the queue limit, the cap of
-one user's jobs, the expiry, how the processing pages poll, how often a
+one user's jobs, the site's jobs at once, the expiry, how the processing pages poll, how often a
 job's progress is written) and shows, read only, the settings
 of the instance that answers: those stay in its zope.conf or environment.
 """

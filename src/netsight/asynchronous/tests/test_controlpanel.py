@@ -18,7 +18,7 @@ import transaction
 
 
 PROFILE = "netsight.async:default"
-FIELDS = ("expiry", "progress_interval", "poll_start", "poll_growth", "poll_interval")
+FIELDS = ("pool_size", "expiry", "progress_interval", "poll_start", "poll_growth", "poll_interval")
 
 
 def configlets(portal):
@@ -162,7 +162,7 @@ class TestUpgrades(JobTestCase):
                 "The control panel Background processes",
                 "The queue limit in the control panel Background processes",
                 "The cap of one user's jobs in the control panel Background processes",
-                "The expiry in the control panel Background processes",
+                "The expiry and the site's jobs at once in the control panel Background processes",
             ],
         )
         setup.upgradeProfile(PROFILE)
@@ -189,6 +189,7 @@ class TestUpgrades(JobTestCase):
         registry = self.upgraded_from("1004", "netsight.async.max_per_user")
         self.assertIsNone(registry["netsight.async.max_per_user"])
 
-    def test_the_upgrade_from_1005_adds_the_expiry(self):
+    def test_the_upgrade_from_1005_adds_the_expiry_and_the_sites_jobs_at_once(self):
         registry = self.upgraded_from("1005", "netsight.async.expiry")
         self.assertIsNone(registry["netsight.async.expiry"])
+        self.assertIsNone(registry["netsight.async.pool_size"])

@@ -9,6 +9,7 @@ from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.base import JobBrowser
 from netsight.asynchronous.tests.base import JobTestCase
 from netsight.asynchronous.tests.base import idle_pool
+from netsight.asynchronous.tests.base import owner_browser
 from netsight.asynchronous.tests.base import page_part
 from netsight.asynchronous.tests.base import wait_until
 from netsight.asynchronous.tests.test_ownership import OTHER_PASSWORD
@@ -157,6 +158,20 @@ class TestSitesCap(LifecycleTestCase):
         self.open_gate()
         for process_id in (first, second):
             self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
+
+    def test_the_sites_jobs_at_once_hold_its_second_job_whoever_started_it(self):
+        self.setting("pool-size", 3)
+        self.site_setting("pool-size", 1)
+        manager = owner_browser(self.app, self.site_url)
+        first, second = self.start_gated(), self.start_gated(manager)
+        self.running(first)
+        self.assertEqual(POOL.counts(), (1, 1, 1))  # running, queued, threads: the site's one place is taken
+        self.assertEqual(self.poll(second, manager)["state"], registry.QUEUED)
+        transaction.begin()
+        self.assertEqual(registry.find(self.app._p_jar, second).pool_size, 1)  # kept for another instance too
+        self.open_gate()
+        for browser, process_id in ((self.browser, first), (manager, second)):
+            self.assertEqual(browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
 
     def test_without_the_sites_cap_the_instances_applies(self):
         self.setting("pool-size", 3)
