@@ -8,7 +8,9 @@ thread of every instance with room in its pool looks for such jobs every
 claims the oldest in a short transaction: of two instances claiming the
 same job, one commits and the other meets a ConflictError, reads the job
 claimed on its retry, and leaves it. A claimed job runs as one started
-here.
+here. A job that its owner's or its site's cap would hold back here is
+left for later (or another instance): a claimed job that could only wait
+would keep the jobs of others from the free threads.
 """
 
 from netsight.asynchronous import registry
@@ -35,10 +37,16 @@ def claim(db):
     iid = instance_id()
 
     def take(root):
-        taken = []
-        for record in registry.unclaimed(root)[:room]:
+        taken, taking = [], []
+        for record in registry.unclaimed(root):
+            if len(taken) == room:
+                break
+            owner = registry.owner_key(record)
+            if not POOL.admits(owner, record.max_per_user, record.site, record.pool_size, taking):
+                continue
             if registry.change_in(root, record.process_id, lambda r: r.claim(iid, next_ticket())):
                 taken.append(record.process_id)
+                taking.append((owner, record.site))
         if taken:
             registry.beat_in(root, iid)
         return taken

@@ -73,21 +73,22 @@ def expire(db, now, deadline=None):
     unfetched: the expiry of their site when they started, if it set one,
     else this instance's."""
     removed = 0
-    for expired in (
-        lambda root: registry.ended_before(root, now - settings.instance_value("expiry")),
-        lambda root: registry.expiring_before(root, now),
+    for index_key, before in (
+        (registry.ENDED_KEY, now - settings.instance_value("expiry")),
+        (registry.EXPIRES_KEY, now),
     ):
 
-        def remove_batch(root, expired=expired):
-            pids = expired(root)[:BATCH]
-            for pid in pids:
-                registry.remove(root, pid)
-            return len(pids)
+        def remove_batch(root, index_key=index_key, before=before):
+            return registry.forget_expired(root, index_key, before, BATCH)
 
-        while count := registry.in_own_transaction(db, remove_batch):
+        while not _past(deadline) and (count := registry.in_own_transaction(db, remove_batch)):
             removed += count
-            if count < BATCH or (deadline is not None and time.monotonic() > deadline):
+            if count < BATCH:
                 break
     if removed:
         logger.info("netsight.async housekeeping: %d ended processes expired", removed)
     return removed
+
+
+def _past(deadline):
+    return deadline is not None and time.monotonic() > deadline

@@ -80,7 +80,7 @@ class IBackgroundProcessesSettings(Interface):
             "It applies to the processes started from then on. "
             "Empty: the instance's setting (expiry, 86400 seconds: a day, by default).",
         ),
-        min=0.0,
+        min=60.0,  # a browser watching a process must find its result
         required=False,
         default=None,
     )

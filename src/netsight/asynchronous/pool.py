@@ -62,9 +62,26 @@ class Pool:
             return process_id in self._running or any(job.process_id == process_id for job in self._queue)
 
     def room(self):
-        """How many more jobs this pool would start now (0 without a pool)."""
+        """How many more jobs this pool would start now (0 without a pool):
+        its free threads, less the queued jobs that wait for one (not those
+        that wait for their owner's or site's cap)."""
         with self._lock:
-            return max(0, settings.get("pool-size") - len(self._running) - len(self._queue))
+            waiting = sum(1 for job in self._queue if not self._held(job))
+            return max(0, settings.get("pool-size") - len(self._running) - waiting)
+
+    def admits(self, owner, cap, site, site_cap, taking=()):
+        """Whether a job of ``owner`` and ``site`` would start here now under
+        its caps (``cap``: its owner's, None for this instance's
+        ``max-per-user``; ``site_cap``: its site's, None for none), with the
+        jobs running and queued here and ``taking``, the ``(owner, site)``
+        of jobs about to be submitted (a claim's)."""
+        with self._lock:
+            others = [(job.owner, _site(job)) for job in (*self._running.values(), *self._queue)]
+        others.extend(taking)
+        cap = settings.get("max-per-user") if cap is None else cap
+        if cap and sum(1 for other, _site_of in others if other == owner) >= cap:
+            return False
+        return not (site_cap and sum(1 for _owner, site_of in others if site_of == site) >= site_cap)
 
     def waiting(self, owner, site=None):
         """How many queued jobs a new job of ``owner`` would wait behind: 0
@@ -108,18 +125,21 @@ class Pool:
         read it when it started), else this instance's ``max-per-user``; its
         site's is ``site_cap`` (none if None).
         """
-        default = settings.get("max-per-user")
         for job in self._queue:
-            cap = default if getattr(job, "cap", None) is None else job.cap
-            if cap and sum(1 for other in self._running.values() if other.owner == job.owner) >= cap:
-                continue
-            site_cap = getattr(job, "site_cap", None)
-            if site_cap and sum(1 for other in self._running.values() if _site(other) == _site(job)) >= site_cap:
+            if self._held(job):
                 continue
             self._queue.remove(job)
             self._running[job.process_id] = job
             return job
         return None
+
+    def _held(self, job):
+        """Whether a queued job waits for its owner's or its site's cap, not for a thread (the lock is held)."""
+        cap = settings.get("max-per-user") if getattr(job, "cap", None) is None else job.cap
+        if cap and sum(1 for other in self._running.values() if other.owner == job.owner) >= cap:
+            return True
+        site_cap = getattr(job, "site_cap", None)
+        return bool(site_cap) and sum(1 for other in self._running.values() if _site(other) == _site(job)) >= site_cap
 
     def _work(self, job):
         while job is not None:

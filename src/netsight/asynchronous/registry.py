@@ -444,20 +444,24 @@ def instances(root):
     return dict(root.get(INSTANCES_KEY) or {})
 
 
-def ended_before(root, when):
-    """The ids of the processes kept for the instance's expiry that ended before ``when``."""
-    return _ids_before(root.get(ENDED_KEY), when)
-
-
-def expiring_before(root, when):
-    """The ids of the processes kept for their site's expiry that expire before ``when``."""
-    return _ids_before(root.get(EXPIRES_KEY), when)
-
-
-def _ids_before(index, when):
+def forget_expired(root, index_key, before, limit):
+    """Forget at most ``limit`` processes of the index ``index_key`` whose
+    time is before ``before``: ENDED_KEY (by end time, those kept for the
+    instance's expiry) or EXPIRES_KEY (by expiry time, those kept for their
+    site's). Returns how many entries it went through: an entry whose
+    record went already (removed by an instance of another version) goes
+    too, so that no entry is met again."""
+    index = root.get(index_key)
     if index is None:
-        return []
-    return [pid for (_time, pid) in index.keys(max=(when, ""), excludemax=True)]
+        return 0
+    entries = list(index.keys(max=(before, ""), excludemax=True)[:limit])
+    processes = root.get(ROOT_KEY) or {}
+    for entry in entries:
+        record = processes.get(entry[1])
+        if record is not None:
+            _remove(root, record)
+        index.pop(entry, None)
+    return len(entries)
 
 
 def _end_key(root, record):
@@ -468,7 +472,7 @@ def _end_key(root, record):
 
 
 def remove(root, process_id):
-    """Forget a process (housekeeping: expiry)."""
+    """Forget a process (a Manager's remove)."""
     record = _tree(root, ROOT_KEY).get(process_id)
     if record is not None:
         _remove(root, record)
@@ -588,9 +592,10 @@ def _remove(root, record):
     pid = record.process_id
     if record.state in ACTIVE:
         _tree(root, ACTIVE_KEY).pop((record.instance, pid), None)
-    if record.finished is not None:
-        index, key = _end_key(root, record)
-        index.pop(key, None)
+    if record.finished is not None:  # from both indexes: an instance of another version may have used either
+        _tree(root, ENDED_KEY).pop((record.finished, pid), None)
+        if record.expiry is not None:
+            _tree(root, EXPIRES_KEY).pop((record.finished + record.expiry, pid), None)
     _tree(root, OWNERS_KEY).pop((record.site, owner_key(record), record.created, pid), None)
     if record.state in ENDED and _tree(root, STATES_KEY).pop((record.site, record.state, pid), None):
         _count(_tree(root, COUNTS_KEY), record.site, record.state).change(-1)

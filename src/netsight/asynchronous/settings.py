@@ -12,17 +12,19 @@ number setting whose value is not a number of its kind is logged and the
 default used; ``job-cookies`` is text (names, space-separated).
 
 In Plone, the settings of ``SITE_SETTINGS`` (how many jobs may wait, how
-many of one user's may run at once, how the pages poll, how often a job's
-progress is written) are also records of the site's registry (the
-control panel "Background processes", ``IBackgroundProcessesSettings``):
-read in a request of the site (a job's request too), a record's value wins
-over the environment and zope.conf; a record left empty (None) does not.
-A job keeps the ``max-per-user`` its site's registry gives it at its start
-(if any), so that the pool of the instance that runs it, which knows no
-site, applies that cap to it; without one, the instance's own applies. The others are
-per instance (its pool, its heartbeat, its claims, the housekeeping of the
-database) and are read where no site is known, in the instance's own
-threads: the environment and zope.conf only.
+many of one user's may run at once, how long an ended process is kept,
+how the pages poll, how often a job's progress is written) are also
+records of the site's registry (the control panel "Background
+processes", ``IBackgroundProcessesSettings``): read in a request of the
+site (a job's request too), a record's value wins over the environment
+and zope.conf; a record left empty (None) does not. A job keeps the
+``max-per-user``, ``expiry`` and share of the pool (``pool_size``, a
+record of the site only) that its site's registry gives it at its start
+(if any), so that the pool and the housekeeping of the instance that runs
+or forgets it, which know no site, apply them; without them, the
+instance's own apply (``instance_value``). The others are per instance
+(its pool, its heartbeat, its claims) and are read where no site is
+known, in the instance's own threads: the environment and zope.conf only.
 """
 
 from App.config import getConfiguration

@@ -3,7 +3,8 @@
 It edits ``IBackgroundProcessesSettings`` (the queue limit, the cap of
 one user's jobs, the site's jobs at once, the expiry, how the processing pages poll, how often a
 job's progress is written) and shows, read only, the settings
-of the instance that answers: those stay in its zope.conf or environment.
+of the instance that answers, from its zope.conf or environment: those of
+the site's fields left empty, and those that stay the instance's alone.
 """
 
 from netsight.asynchronous import settings
@@ -21,8 +22,8 @@ class BackgroundProcessesForm(RegistryEditForm):
     label = _("Background processes")  # the msgid of its Site Setup entry (controlpanel.xml)
     description = _(
         "controlpanel_description",
-        default="How many jobs may wait and how many of one user's run at once, how long an ended process "
-        "is kept, how this site's processing pages poll and how often a job's progress is written. "
+        default="How many jobs may wait, how many of one user's and of this site's run at once, how long an "
+        "ended process is kept, how this site's processing pages poll and how often a job's progress is written. "
         "A value left empty is the instance's setting (zope.conf or environment).",
     )
 
@@ -31,11 +32,10 @@ class BackgroundProcessesControlPanel(ControlPanelFormWrapper):
     index = ViewPageTemplateFile("templates/controlpanel.pt")
 
     def instance_settings(self):
-        """``(name, value, what it is)`` of each per-instance setting, as this instance reads it."""
+        """``(name, value, what it is)`` of each setting, as this instance reads it (the site's fields left empty take these)."""
         return [
-            (name, settings.get(name), doc)
+            (name, settings.instance_value(name), doc)
             for name, (_default, _kind, _minimum, doc) in settings.DEFAULTS.items()
-            if name not in settings.SITE_SETTINGS
         ]
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from urllib.parse import urlparse
 from zope.component import getUtility
 
+from netsight.asynchronous import capture
 from netsight.asynchronous import registry
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.tests.views import STEPS
@@ -156,6 +157,9 @@ class JobTestCase(unittest.TestCase):
         # First registered, so last run: jobs end before their database goes.
         self.addCleanup(join_workers)
         self.app = self.layer["app"]
+        # A DemoStorage takes on blob support at the first need, unlocked:
+        # here, before a job's thread, a request's or a commit's can race.
+        capture.directory(self.app._p_jar.db())
         self.portal = self.layer.get("portal", self.app)
         self.site_url = self.portal.absolute_url()
         self.browser = JobBrowser(self.app, self.site_url)

@@ -1,6 +1,7 @@
 """A job's life under control: the bounded pool and its queue, cancel, the
 heartbeat, instances that stopped or died, expiry."""
 
+from netsight.asynchronous import claims
 from netsight.asynchronous import housekeeping
 from netsight.asynchronous import instance
 from netsight.asynchronous import registry
@@ -172,6 +173,22 @@ class TestSitesCap(LifecycleTestCase):
         self.open_gate()
         for browser, process_id in ((self.browser, first), (manager, second)):
             self.assertEqual(browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
+
+    def test_a_claim_leaves_a_job_that_its_sites_share_would_hold_back(self):
+        self.setting("pool-size", 0)  # a front-end: the starts wait in the database, unclaimed
+        self.site_setting("pool-size", 1)
+        first, second = self.start_gated(), self.start_gated()
+        self.setting("pool-size", 2)  # now an instance with room for both
+        db = self.app._p_jar.db()
+        self.assertEqual(claims.claim(db), 1)  # the second could only wait here, keeping others' jobs out
+        self.running(first)
+        self.assertEqual(POOL.counts(), (1, 0, 1))
+        self.assertEqual(claims.claim(db), 0)
+        self.open_gate()
+        self.browser.wait_for(self.url_gate, first)
+        wait_until(lambda: POOL.counts() == (0, 0, 0), what="the pool to be idle")
+        self.assertEqual(claims.claim(db), 1)
+        self.assertEqual(self.browser.wait_for(self.url_gate, second)["state"], registry.DONE)
 
     def test_without_the_sites_cap_the_instances_applies(self):
         self.setting("pool-size", 3)
@@ -457,16 +474,33 @@ class TestExpiry(LifecycleTestCase):
         self.open_gate()
         self.setting("expiry", 3600)  # the instance's
         url, kept, _answer = self.run_job("fails")
-        self.site_setting("expiry", 0.0)
+        self.site_setting("expiry", 60.0)  # the shortest the control panel takes
         url, gone, _answer = self.run_job("fails")
-        self.assertEqual((self.fresh_record(kept).expiry, self.fresh_record(gone).expiry), (None, 0.0))
-        wait_until(lambda: time.time() > self.fresh_record(gone).finished, what="a tick")
-        self.assertEqual(self.browser.poll(url, gone)["state"], "unknown")  # its site's expiry is over
-        self.assertEqual(self.browser.poll(url, kept)["state"], registry.FAILED)  # the instance's is not
+        self.assertEqual((self.fresh_record(kept).expiry, self.fresh_record(gone).expiry), (None, 60.0))
         db = self.app._p_jar.db()
-        self.assertEqual(housekeeping.expire(db, time.time()), 1)
+        self.assertEqual(housekeeping.expire(db, time.time()), 0)  # not yet
+        self.assertEqual(housekeeping.expire(db, time.time() + 61), 1)  # its site's expiry is over
         self.assertIsNone(self.fresh_record(gone))
-        self.assertIsNotNone(self.fresh_record(kept))
+        self.assertIsNotNone(self.fresh_record(kept))  # the instance's is not
+
+    def test_an_index_entry_whose_record_went_is_forgotten_too(self):
+        # An instance of another version removed the record, not its entry:
+        # housekeeping goes through it once, and on.
+        self.open_gate()
+        self.setting("expiry", 0)
+        url, process_id, _answer = self.run_job("fails")
+        db = self.app._p_jar.db()
+        registry.in_own_transaction(db, lambda root: root[registry.ROOT_KEY].pop(process_id))
+        wait_until(lambda: time.time() > self.fresh_record_time(process_id), what="a tick")
+        self.assertEqual(housekeeping.expire(db, time.time()), 1)
+        transaction.begin()
+        self.assertEqual(len(self.app._p_jar.root()[registry.ENDED_KEY]), 0)
+        self.assertEqual(housekeeping.expire(db, time.time()), 0)
+
+    def fresh_record_time(self, process_id):
+        """The end time of ``process_id`` in the index of end times."""
+        transaction.begin()
+        return next(end for (end, pid) in self.app._p_jar.root()[registry.ENDED_KEY].keys() if pid == process_id)
 
     def test_a_sites_longer_expiry_keeps_its_processes_past_the_instances(self):
         self.open_gate()
