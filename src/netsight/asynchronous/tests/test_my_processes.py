@@ -59,8 +59,10 @@ class TestMyProcesses(JobTestCase):
 
     def test_an_anonymous_browser_sees_its_own(self):
         anonymous = Browser(self.app)
-        anonymous.open(f"{self.site_url}/@@hello")
-        anonymous.post(f"{self.site_url}/@@hello", "")
+        anonymous.open(f"{self.site_url}/@@gate")
+        # A job that waits: a done one's processing page would lead this
+        # browser on to its result, fetched once, and gone from the list.
+        anonymous.post(f"{self.site_url}/@@gate", f"gate={new_gate(self)}")
         process_id = anonymous.url.rsplit("process_id=", 1)[1]
         self.assertIn(process_id, self.my_processes(anonymous))
         self.assertEqual(self.my_processes(Browser(self.app)), {})  # another browser: none
