@@ -77,11 +77,7 @@ class Pool:
         of jobs about to be submitted (a claim's)."""
         with self._lock:
             others = [(job.owner, _site(job)) for job in (*self._running.values(), *self._queue)]
-        others.extend(taking)
-        cap = settings.get("max-per-user") if cap is None else cap
-        if cap and sum(1 for other, _site_of in others if other == owner) >= cap:
-            return False
-        return not (site_cap and sum(1 for _owner, site_of in others if site_of == site) >= site_cap)
+        return not _over_cap(owner, cap, site, site_cap, [*others, *taking])
 
     def waiting(self, owner, site=None):
         """How many queued jobs a new job of ``owner`` would wait behind: 0
@@ -135,11 +131,8 @@ class Pool:
 
     def _held(self, job):
         """Whether a queued job waits for its owner's or its site's cap, not for a thread (the lock is held)."""
-        cap = settings.get("max-per-user") if getattr(job, "cap", None) is None else job.cap
-        if cap and sum(1 for other in self._running.values() if other.owner == job.owner) >= cap:
-            return True
-        site_cap = getattr(job, "site_cap", None)
-        return bool(site_cap) and sum(1 for other in self._running.values() if _site(other) == _site(job)) >= site_cap
+        running = [(other.owner, _site(other)) for other in self._running.values()]
+        return _over_cap(job.owner, getattr(job, "cap", None), _site(job), getattr(job, "site_cap", None), running)
 
     def _work(self, job):
         while job is not None:
@@ -158,6 +151,16 @@ class Pool:
 
 def _site(job):
     return getattr(job, "site", None)
+
+
+def _over_cap(owner, cap, site, site_cap, others):
+    """Whether ``others`` (the ``(owner, site)`` of jobs) take all the places
+    of ``owner`` (``cap``; None: this instance's ``max-per-user``; 0: no
+    cap) or of ``site`` (``site_cap``; None: no cap)."""
+    cap = settings.instance_value("max-per-user") if cap is None else cap
+    if cap and sum(1 for other, _site_of in others if other == owner) >= cap:
+        return True
+    return bool(site_cap) and sum(1 for _owner, site_of in others if site_of == site) >= site_cap
 
 
 POOL = Pool()

@@ -114,12 +114,13 @@ class BaseAsyncView(StatusPages, BrowserView):
             anonymous_key=anonymous_key,
             site=site,
         )
-        job = worker.Job.from_request(request, process_id, self.__name__, connection.db(), registry.owner_key(record))
-        # the site's cap, if it sets one; else the one of the instance that runs it
-        job.cap = record.max_per_user = settings.site_value("max-per-user")
-        record.expiry = settings.site_value("expiry")  # the site's, if it sets one; else the instance's applies
-        job.site, job.site_cap = site, site_cap
+        # The site's caps and expiry, where it sets them; else those of the
+        # instance that runs the job, or forgets it, apply.
+        record.max_per_user = settings.site_value("max-per-user")
         record.pool_size = site_cap
+        record.expiry = settings.site_value("expiry")
+        job = worker.Job.from_request(request, process_id, self.__name__, connection.db(), registry.owner_key(record))
+        job.keep_caps(record)
         if not runs_here or self.rerun_interrupted:  # another instance may run it
             record.request = job.stored(connection)
             record.max_reruns = max(0, int(self.max_reruns)) if self.rerun_interrupted else 0

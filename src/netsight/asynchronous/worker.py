@@ -182,9 +182,13 @@ class Job:
             record.process_id, record.view_name, db, owner, stored.user, stored.origin,
             dict(stored.environ), stored.open_body(),
         )
-        job.cap = record.max_per_user
-        job.site, job.site_cap = record.site, record.pool_size
+        job.keep_caps(record)
         return job
+
+    def keep_caps(self, record):
+        """Take the caps that the record's site set at its start, for the pool (which knows no site)."""
+        self.cap = record.max_per_user
+        self.site, self.site_cap = record.site, record.pool_size
 
     def stored(self, connection):
         """This job's request as a ``StoredRequest``, its body added with ``connection``."""
