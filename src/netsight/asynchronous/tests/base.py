@@ -19,6 +19,7 @@ from netsight.asynchronous.tests.views import Steps
 
 import json
 import lxml.html
+import os
 import threading
 import time
 import transaction
@@ -66,6 +67,14 @@ def worker_threads():
 def join_workers():
     for thread in worker_threads():
         thread.join(DEADLINE)
+
+
+def setting(test, name, value):
+    """Give setting ``name`` the environment value ``value`` for the rest of ``test``."""
+    key = "NETSIGHT_ASYNC_" + name.upper().replace("-", "_")
+    old = os.environ.get(key)
+    os.environ[key] = str(value)
+    test.addCleanup(lambda: os.environ.pop(key) if old is None else os.environ.__setitem__(key, old))
 
 
 def idle_pool():

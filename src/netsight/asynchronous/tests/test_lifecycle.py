@@ -12,6 +12,7 @@ from netsight.asynchronous.tests.base import JobTestCase
 from netsight.asynchronous.tests.base import idle_pool
 from netsight.asynchronous.tests.base import owner_browser
 from netsight.asynchronous.tests.base import page_part
+from netsight.asynchronous.tests.base import setting
 from netsight.asynchronous.tests.base import wait_until
 from netsight.asynchronous.tests.test_ownership import OTHER_PASSWORD
 from netsight.asynchronous.tests.test_ownership import OTHER_USER
@@ -42,10 +43,7 @@ class LifecycleTestCase(JobTestCase):
         self.url_gate = self.url("gate")
 
     def setting(self, name, value):
-        key = "NETSIGHT_ASYNC_" + name.upper().replace("-", "_")
-        old = os.environ.get(key)
-        os.environ[key] = str(value)
-        self.addCleanup(lambda: os.environ.pop(key) if old is None else os.environ.__setitem__(key, old))
+        setting(self, name, value)
 
     def site_setting(self, name, value):
         """Give setting ``name`` a value in the site's registry (the control panel's record)."""

@@ -1,9 +1,9 @@
 """The pool with jobs of several sites: a site's share holds its jobs, the others go ahead."""
 
 from netsight.asynchronous.pool import Pool
+from netsight.asynchronous.tests.base import setting
 from netsight.asynchronous.tests.base import wait_until
 
-import os
 import threading
 import unittest
 
@@ -26,9 +26,7 @@ class GatedJob:
 
 class TestSitesShare(unittest.TestCase):
     def setUp(self):
-        old = os.environ.get("NETSIGHT_ASYNC_POOL_SIZE")
-        os.environ["NETSIGHT_ASYNC_POOL_SIZE"] = "3"
-        self.addCleanup(lambda: os.environ.pop("NETSIGHT_ASYNC_POOL_SIZE") if old is None else os.environ.__setitem__("NETSIGHT_ASYNC_POOL_SIZE", old))
+        setting(self, "pool-size", 3)
         self.pool = Pool()
 
     def run_all(self, *jobs):
