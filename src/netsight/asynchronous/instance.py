@@ -99,6 +99,7 @@ class Maintenance(threading.Thread):
         self.db = None
         self._wake = threading.Event()
         self._started_lock = threading.Lock()
+        self._pass = threading.Lock()  # held while a pass uses the database
         self._beat_now = False
         self.claimer = None  # claims.claim, once set (startup.py): takes jobs queued in the database
         self._next_mark = 0.0  # when the claims next look for jobs of dead instances
@@ -116,34 +117,49 @@ class Maintenance(threading.Thread):
         """Look again at what is due (a progress report was held)."""
         self._wake.set()
 
+    def release(self, db):
+        """Maintain ``db`` no more (it is about to be closed: a test's
+        database, a script's); returns once a pass that uses it has ended."""
+        if self.db is db:
+            self.db = None
+        with self._pass:
+            pass
+
     def run(self):
         now = time.monotonic()
-        next_beat, next_housekeeping, next_claim = now, now + min(settings.get("housekeeping-interval"), 60), now
+        due = {"beat": now, "claim": now, "housekeeping": now + min(settings.get("housekeeping-interval"), 60)}
         while True:
-            db = self.db
             try:
-                flush_reports()
-                if time.monotonic() >= next_claim:
-                    next_claim = time.monotonic() + settings.get("claim-interval")
-                    self._claim(db)
-                if self._beat_now or time.monotonic() >= next_beat:
-                    self._beat_now = False
-                    busy = self.beat(db)
-                    # An idle instance only looks now and then whether it has jobs.
-                    next_beat = time.monotonic() + heartbeat_interval() * (1 if busy else 6)
-                if time.monotonic() >= next_housekeeping:
-                    # Jittered, so that instances started together do not sweep together.
-                    next_housekeeping = time.monotonic() + settings.get("housekeeping-interval") * random.uniform(0.8, 1.2)
-                    housekeeping.run(db, instance_id(), deadline=time.monotonic() + heartbeat_interval() / 2)
+                with self._pass:
+                    self._pass_over(due)
             except Exception:  # a closed database (tests, scripts), a lost ZEO server: try later
                 logger.debug("netsight.async maintenance failed", exc_info=True)
-                next_beat = max(next_beat, time.monotonic() + heartbeat_interval())
-                next_claim = max(next_claim, time.monotonic() + settings.get("claim-interval"))
-            due = [next_beat, next_housekeeping, REPORTS.next_due()]
+                due["beat"] = max(due["beat"], time.monotonic() + heartbeat_interval())
+                due["claim"] = max(due["claim"], time.monotonic() + settings.get("claim-interval"))
+            times = [due["beat"], due["housekeeping"], REPORTS.next_due()]
             if self.claimer is not None and settings.get("pool-size") > 0:
-                due.append(next_claim)
-            self._wake.wait(max(0.0, min(d for d in due if d is not None) - time.monotonic()))
+                times.append(due["claim"])
+            self._wake.wait(max(0.0, min(t for t in times if t is not None) - time.monotonic()))
             self._wake.clear()
+
+    def _pass_over(self, due):
+        """Do what is due: write held reports, claim, beat, keep house; ``due`` gets the next times."""
+        flush_reports()
+        db = self.db
+        if db is None:  # released
+            return
+        if time.monotonic() >= due["claim"]:
+            due["claim"] = time.monotonic() + settings.get("claim-interval")
+            self._claim(db)
+        if self._beat_now or time.monotonic() >= due["beat"]:
+            self._beat_now = False
+            busy = self.beat(db)
+            # An idle instance only looks now and then whether it has jobs.
+            due["beat"] = time.monotonic() + heartbeat_interval() * (1 if busy else 6)
+        if time.monotonic() >= due["housekeeping"]:
+            # Jittered, so that instances started together do not sweep together.
+            due["housekeeping"] = time.monotonic() + settings.get("housekeeping-interval") * random.uniform(0.8, 1.2)
+            housekeeping.run(db, instance_id(), deadline=time.monotonic() + heartbeat_interval() / 2)
 
     def _claim(self, db):
         """Take jobs queued in the database, if this instance may (never fails: the heartbeat goes on)."""

@@ -524,12 +524,12 @@ def in_own_transaction(db, func, attempts=None):
             if attempt == attempts:
                 raise
             logger.debug("Conflict in a registry write, retrying")
-            time.sleep(random.uniform(0, min(1.0, BACKOFF * 2**attempt)))  # as Zope's delay_retry
         except BaseException:
             manager.abort()
             raise
         finally:
             connection.close()
+        time.sleep(random.uniform(0, min(1.0, BACKOFF * 2**attempt)))  # as Zope's delay_retry, holding no connection
 
 
 def _with_record(root, process_id, func):

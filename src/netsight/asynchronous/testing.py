@@ -2,7 +2,8 @@
 
 Both load the add-on through its 2011 ZCML entry point (``netsight.async``)
 and the test views of ``netsight.asynchronous.tests``. The functional layers
-give each test a DemoStorage of its own; jobs run in real threads against it.
+give each test a DemoStorage of its own; jobs run in real threads against it,
+and the maintenance thread lets go of it before it is closed.
 """
 
 from plone.app.testing import FunctionalTesting
@@ -16,6 +17,8 @@ from plone.testing import zope as zope_testing
 from zope.configuration import xmlconfig
 
 from ZPublisher.HTTPRequest import HTTPRequest
+
+from netsight.asynchronous.instance import MAINTENANCE
 
 import importlib
 import os
@@ -102,16 +105,34 @@ class NetsightAsyncZopeLayer(Layer):
         zca.popGlobalRegistry()
 
 
+class ReleasedDatabase:
+    """A functional layer whose maintenance thread lets go of each test's
+    database before the database is closed (a heartbeat written as it
+    closes would close a connection twice)."""
+
+    def testTearDown(self):
+        MAINTENANCE.release(self["zodbDB"])
+        super().testTearDown()
+
+
+class JobsFunctionalTesting(ReleasedDatabase, FunctionalTesting):
+    """plone.app.testing's FunctionalTesting, for tests that run jobs."""
+
+
+class JobsZopeFunctionalTesting(ReleasedDatabase, zope_testing.FunctionalTesting):
+    """plone.testing's FunctionalTesting (plain Zope), for tests that run jobs."""
+
+
 NETSIGHT_ASYNC_FIXTURE = NetsightAsyncPloneLayer()
 NETSIGHT_ASYNC_INTEGRATION_TESTING = IntegrationTesting(
     bases=(NETSIGHT_ASYNC_FIXTURE,), name="NetsightAsync:Integration"
 )
-NETSIGHT_ASYNC_FUNCTIONAL_TESTING = FunctionalTesting(
+NETSIGHT_ASYNC_FUNCTIONAL_TESTING = JobsFunctionalTesting(
     bases=(NETSIGHT_ASYNC_FIXTURE,), name="NetsightAsync:Functional"
 )
 
 NETSIGHT_ASYNC_ZOPE_FIXTURE = NetsightAsyncZopeLayer()
-NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING = zope_testing.FunctionalTesting(
+NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING = JobsZopeFunctionalTesting(
     bases=(NETSIGHT_ASYNC_ZOPE_FIXTURE,), name="NetsightAsync:ZopeFunctional"
 )
 
@@ -127,7 +148,7 @@ class LoopbackWSGIServer(zope_testing.WSGIServer):
 # site served over HTTP, each test's DemoStorage behind it; the resources
 # "host" and "port" give its address (chromium_server_url).
 LOOPBACK_WSGI_SERVER = LoopbackWSGIServer()
-NETSIGHT_ASYNC_CHROMIUM_TESTING = FunctionalTesting(
+NETSIGHT_ASYNC_CHROMIUM_TESTING = JobsFunctionalTesting(
     bases=(NETSIGHT_ASYNC_FIXTURE, LOOPBACK_WSGI_SERVER), name="NetsightAsync:Chromium"
 )
 
@@ -165,6 +186,6 @@ class NetsightAsyncRestAPILayer(PloneSandboxLayer):
 
 
 NETSIGHT_ASYNC_RESTAPI_FIXTURE = NetsightAsyncRestAPILayer()
-NETSIGHT_ASYNC_RESTAPI_TESTING = FunctionalTesting(
+NETSIGHT_ASYNC_RESTAPI_TESTING = JobsFunctionalTesting(
     bases=(NETSIGHT_ASYNC_RESTAPI_FIXTURE, LOOPBACK_WSGI_SERVER), name="NetsightAsync:RestAPI"
 )

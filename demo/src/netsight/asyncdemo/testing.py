@@ -2,8 +2,8 @@
 
 from netsight.asynchronous.testing import CONFLICT_RETRIES
 from netsight.asynchronous.testing import EACH_REPORT_WRITTEN
+from netsight.asynchronous.testing import JobsFunctionalTesting
 from netsight.asynchronous.testing import LOOPBACK_WSGI_SERVER
-from plone.app.testing import FunctionalTesting
 from plone.app.testing import PLONE_FIXTURE
 from plone.app.testing import PloneSandboxLayer
 
@@ -25,7 +25,7 @@ class NetsightAsyncDemoLayer(PloneSandboxLayer):
 
 
 NETSIGHT_ASYNCDEMO_FIXTURE = NetsightAsyncDemoLayer()
-NETSIGHT_ASYNCDEMO_FUNCTIONAL_TESTING = FunctionalTesting(
+NETSIGHT_ASYNCDEMO_FUNCTIONAL_TESTING = JobsFunctionalTesting(
     bases=(NETSIGHT_ASYNCDEMO_FIXTURE,), name="NetsightAsyncDemo:Functional"
 )
 
@@ -33,7 +33,7 @@ NETSIGHT_ASYNCDEMO_FUNCTIONAL_TESTING = FunctionalTesting(
 # The demo site served over HTTP on 127.0.0.1 (test_chromium_look.py): the
 # host Plone leaves unthemed by default, themed by the demo's profile. Each
 # report of the job is written at once, as in netsight.async's own tests.
-NETSIGHT_ASYNCDEMO_CHROMIUM_TESTING = FunctionalTesting(
+NETSIGHT_ASYNCDEMO_CHROMIUM_TESTING = JobsFunctionalTesting(
     bases=(NETSIGHT_ASYNCDEMO_FIXTURE, LOOPBACK_WSGI_SERVER, CONFLICT_RETRIES, EACH_REPORT_WRITTEN),
     name="NetsightAsyncDemo:Chromium",
 )

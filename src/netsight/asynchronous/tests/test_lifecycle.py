@@ -7,6 +7,7 @@ from netsight.asynchronous import instance
 from netsight.asynchronous import registry
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.base import DEADLINE
 from netsight.asynchronous.tests.base import JobBrowser
 from netsight.asynchronous.tests.base import JobTestCase
 from netsight.asynchronous.tests.base import idle_pool
@@ -447,6 +448,31 @@ class TestHeartbeat(LifecycleTestCase):
         instance.MAINTENANCE.beat(db)
         self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
         self.assertEqual(self.browser.result(self.url_gate, process_id), "stopped by is_cancelled")
+
+
+class TestMaintenance(LifecycleTestCase):
+    def test_a_database_let_go_is_let_go_once_the_pass_under_way_ends(self):
+        # What a test's tear-down, or a script about to close its database, counts on.
+        db, maintenance = self.app._p_jar.db(), instance.MAINTENANCE
+        claiming, go_on, released = threading.Event(), threading.Event(), threading.Event()
+
+        def claimer(claim_db):
+            claiming.set()
+            go_on.wait(DEADLINE)
+
+        maintenance.claimer = claimer
+        self.addCleanup(setattr, maintenance, "claimer", None)
+        self.setting("claim-interval", 0.05)
+        maintenance.watch(db)
+        self.assertTrue(claiming.wait(DEADLINE), "the maintenance thread never claimed")
+        releasing = threading.Thread(target=lambda: (maintenance.release(db), released.set()))
+        releasing.start()
+        wait_until(lambda: maintenance.db is None, what="the database let go")
+        releasing.join(0.5)
+        self.assertFalse(released.is_set(), "release() returned while a pass used the database")
+        go_on.set()
+        self.assertTrue(released.wait(DEADLINE))
+        releasing.join(DEADLINE)
 
 
 class TestExpiry(LifecycleTestCase):
