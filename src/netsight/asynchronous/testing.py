@@ -22,6 +22,8 @@ from netsight.asynchronous.instance import MAINTENANCE
 
 import importlib
 import os
+import sys
+import time
 import zope.i18n.config
 
 
@@ -106,13 +108,31 @@ class NetsightAsyncZopeLayer(Layer):
 
 
 class ReleasedDatabase:
-    """A functional layer whose maintenance thread lets go of each test's
-    database before the database is closed (a heartbeat written as it
-    closes would close a connection twice)."""
+    """A functional layer that closes each test's database only once nothing
+    else uses it: the maintenance thread lets go of it, and a request still
+    served (a browser's last poll) ends first: closing the database closes
+    the connections that other threads still use, and fails (a KeyError
+    that stops the test runner)."""
+
+    release_timeout = 30  # seconds a request may take to end
 
     def testTearDown(self):
-        MAINTENANCE.release(self["zodbDB"])
+        db, own = self["zodbDB"], self["app"]._p_jar
+        MAINTENANCE.release(db)
+        deadline = time.monotonic() + self.release_timeout
+        while others := _open_connections(db, own):
+            if time.monotonic() > deadline:
+                sys.stderr.write(f"{len(others)} connections still open as the test's database closes\n")
+                break
+            time.sleep(0.01)
         super().testTearDown()
+
+
+def _open_connections(db, own):
+    """The connections of ``db`` open now, but ``own``."""
+    found = []
+    db._connectionMap(lambda connection: connection is not own and connection.opened and found.append(connection))
+    return found
 
 
 class JobsFunctionalTesting(ReleasedDatabase, FunctionalTesting):
