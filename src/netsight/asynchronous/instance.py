@@ -100,13 +100,15 @@ class Maintenance(threading.Thread):
         self._wake = threading.Event()
         self._started_lock = threading.Lock()
         self._pass = threading.Lock()  # held while a pass uses the database
+        self._db_lock = threading.Lock()  # for watch and release
         self._beat_now = False
         self.claimer = None  # claims.claim, once set (startup.py): takes jobs queued in the database
         self._next_mark = 0.0  # when the claims next look for jobs of dead instances
 
     def watch(self, db):
         """Maintain ``db`` (the main database), from now on; beat at once."""
-        self.db = db
+        with self._db_lock:
+            self.db = db
         self._beat_now = True
         with self._started_lock:
             if not self.is_alive() and self.ident is None:
@@ -118,10 +120,17 @@ class Maintenance(threading.Thread):
         self._wake.set()
 
     def release(self, db):
-        """Maintain ``db`` no more (it is about to be closed: a test's
-        database, a script's); returns once a pass that uses it has ended."""
-        if self.db is db:
-            self.db = None
+        """Maintain ``db`` no more, once the pass under way has ended.
+
+        For a database about to be closed (a test's, a script's): the
+        thread then writes held progress reports only, until ``watch``
+        gives it a database again.
+        """
+        if threading.current_thread() is self:
+            raise RuntimeError("the maintenance thread cannot wait for its own pass")
+        with self._db_lock:
+            if self.db is db:
+                self.db = None
         with self._pass:
             pass
 
@@ -136,11 +145,18 @@ class Maintenance(threading.Thread):
                 logger.debug("netsight.async maintenance failed", exc_info=True)
                 due["beat"] = max(due["beat"], time.monotonic() + heartbeat_interval())
                 due["claim"] = max(due["claim"], time.monotonic() + settings.get("claim-interval"))
-            times = [due["beat"], due["housekeeping"], REPORTS.next_due()]
+            self._wake.wait(self._until_due(due))
+            self._wake.clear()
+
+    def _until_due(self, due):
+        """Seconds until the next thing due (None: nothing until ``watch`` or ``poke``)."""
+        times = [REPORTS.next_due()]
+        if self.db is not None:  # released: no heartbeat, claim or housekeeping is due
+            times += [due["beat"], due["housekeeping"]]
             if self.claimer is not None and settings.get("pool-size") > 0:
                 times.append(due["claim"])
-            self._wake.wait(max(0.0, min(t for t in times if t is not None) - time.monotonic()))
-            self._wake.clear()
+        times = [t for t in times if t is not None]
+        return max(0.0, min(times) - time.monotonic()) if times else None
 
     def _pass_over(self, due):
         """Do what is due: write held reports, claim, beat, keep house; ``due`` gets the next times."""

@@ -19,6 +19,7 @@ from zope.configuration import xmlconfig
 from ZPublisher.HTTPRequest import HTTPRequest
 
 from netsight.asynchronous.instance import MAINTENANCE
+from netsight.asynchronous.pool import POOL
 
 import importlib
 import os
@@ -108,31 +109,34 @@ class NetsightAsyncZopeLayer(Layer):
 
 
 class ReleasedDatabase:
-    """A functional layer that closes each test's database only once nothing
-    else uses it: the maintenance thread lets go of it, and a request still
-    served (a browser's last poll) ends first: closing the database closes
-    the connections that other threads still use, and fails (a KeyError
-    that stops the test runner)."""
+    """A functional layer that closes each test's database once no job uses it.
 
-    release_timeout = 30  # seconds a request may take to end
+    Before plone.testing closes it, the test's jobs end (running and
+    queued), the maintenance thread lets go of it, and the requests still
+    served on it (a browser's last poll) end: closing the database closes
+    the connections that other threads still use, and fails (a KeyError
+    that stops the test runner).
+    """
+
+    release_timeout = 30  # seconds the jobs and requests may take to end
 
     def testTearDown(self):
-        db, own = self["zodbDB"], self["app"]._p_jar
-        MAINTENANCE.release(db)
+        db = self["zodbDB"]
         deadline = time.monotonic() + self.release_timeout
-        while others := _open_connections(db, own):
+        while True:
+            MAINTENANCE.release(db)  # again each time: a job that started meanwhile watches it
+            busy = POOL.counts()[:2] != (0, 0)
+            opened = [info for info in db.connectionDebugInfo() if info["opened"]]
+            if not busy and len(opened) <= 1:  # the test's own connection, closed below
+                break
             if time.monotonic() > deadline:
-                sys.stderr.write(f"{len(others)} connections still open as the test's database closes\n")
+                sys.stderr.write(
+                    f"The test's database closes with jobs {POOL.counts()[:2]} (running, queued) "
+                    f"and connections open: {opened}\n"
+                )
                 break
             time.sleep(0.01)
         super().testTearDown()
-
-
-def _open_connections(db, own):
-    """The connections of ``db`` open now, but ``own``."""
-    found = []
-    db._connectionMap(lambda connection: connection is not own and connection.opened and found.append(connection))
-    return found
 
 
 class JobsFunctionalTesting(ReleasedDatabase, FunctionalTesting):

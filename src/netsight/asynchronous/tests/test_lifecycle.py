@@ -451,28 +451,53 @@ class TestHeartbeat(LifecycleTestCase):
 
 
 class TestMaintenance(LifecycleTestCase):
-    def test_a_database_let_go_is_let_go_once_the_pass_under_way_ends(self):
-        # What a test's tear-down, or a script about to close its database, counts on.
-        db, maintenance = self.app._p_jar.db(), instance.MAINTENANCE
-        claiming, go_on, released = threading.Event(), threading.Event(), threading.Event()
+    """What a test's tear-down, or a script about to close its database, counts on."""
+
+    def setUp(self):
+        super().setUp()
+        self.db, self.maintenance = self.app._p_jar.db(), instance.MAINTENANCE
+        self.claiming, self.go_on = threading.Event(), threading.Event()
+        self.addCleanup(self.go_on.set)  # never leave the thread blocked
 
         def claimer(claim_db):
-            claiming.set()
-            go_on.wait(DEADLINE)
+            self.claiming.set()
+            self.go_on.wait(DEADLINE)
 
-        maintenance.claimer = claimer
-        self.addCleanup(setattr, maintenance, "claimer", None)
+        self.addCleanup(setattr, self.maintenance, "claimer", self.maintenance.claimer)
+        self.maintenance.claimer = claimer
         self.setting("claim-interval", 0.05)
-        maintenance.watch(db)
-        self.assertTrue(claiming.wait(DEADLINE), "the maintenance thread never claimed")
-        releasing = threading.Thread(target=lambda: (maintenance.release(db), released.set()))
+
+    def test_release_waits_for_the_pass_under_way(self):
+        self.maintenance.watch(self.db)
+        self.assertTrue(self.claiming.wait(DEADLINE), "the maintenance thread never claimed")
+        released = threading.Event()
+        releasing = threading.Thread(target=lambda: (self.maintenance.release(self.db), released.set()))
         releasing.start()
-        wait_until(lambda: maintenance.db is None, what="the database let go")
+        wait_until(lambda: self.maintenance.db is None, what="the database let go")
         releasing.join(0.5)
         self.assertFalse(released.is_set(), "release() returned while a pass used the database")
-        go_on.set()
+        self.go_on.set()
         self.assertTrue(released.wait(DEADLINE))
         releasing.join(DEADLINE)
+
+    def test_a_database_let_go_is_left_alone_and_costs_no_cpu(self):
+        self.go_on.set()
+        self.maintenance.watch(self.db)
+        self.assertTrue(self.claiming.wait(DEADLINE), "the maintenance thread never claimed")
+        self.maintenance.release(self.db)
+        self.claiming.clear()
+        before = thread_cpu_ticks(self.maintenance)
+        self.maintenance.poke()
+        self.assertFalse(self.claiming.wait(1.0), "the maintenance thread claimed on a database let go")
+        # Idle, it waits for watch() or poke(); a loop that did not wait would take the whole second.
+        self.assertLess(thread_cpu_ticks(self.maintenance) - before, 30)  # of about 100 a second
+
+
+def thread_cpu_ticks(thread):
+    """The CPU time ``thread`` used so far, in clock ticks, as the kernel counts it."""
+    with open(f"/proc/self/task/{thread.native_id}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime
 
 
 class TestExpiry(LifecycleTestCase):

@@ -23,4 +23,5 @@ def tutorial_module(name):
     return importlib.import_module(f"{PACKAGE}.{name}")
 
 
-TestExport = tutorial_module("test_export").TestExport
+if EXAMPLES.is_dir():  # a source checkout (an installed package has no docs/)
+    TestExport = tutorial_module("test_export").TestExport
