@@ -592,10 +592,11 @@ def _remove(root, record):
     pid = record.process_id
     if record.state in ACTIVE:
         _tree(root, ACTIVE_KEY).pop((record.instance, pid), None)
-    if record.finished is not None:  # from both indexes: an instance of another version may have used either
+    if record.finished is not None:
+        # From the index of end times too: an instance of another version may have used it.
         _tree(root, ENDED_KEY).pop((record.finished, pid), None)
-        if record.expiry is not None:
-            _tree(root, EXPIRES_KEY).pop((record.finished + record.expiry, pid), None)
+        index, key = _end_key(root, record)
+        index.pop(key, None)
     _tree(root, OWNERS_KEY).pop((record.site, owner_key(record), record.created, pid), None)
     if record.state in ENDED and _tree(root, STATES_KEY).pop((record.site, record.state, pid), None):
         _count(_tree(root, COUNTS_KEY), record.site, record.state).change(-1)
