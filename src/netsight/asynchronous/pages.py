@@ -6,7 +6,10 @@ published below it as ``<view>/processing?process_id=…`` by ``StatusPage``.
 They only read the registry; ``result`` takes the record once, in a
 transaction of its own. A process answers only on the view and context
 that started it, to its owner and to the site's managers: anything else
-gets the 404 of an unknown id.
+(another context, whatever it is: a browser view, an object without a
+path) gets the 404 of an unknown id. Every answer of a status page says
+``Cache-Control: private, no-store`` but a replayed result, which says what
+its job set, made private unless the view declares ``public_result``.
 """
 
 from AccessControl.ZopeSecurityPolicy import getRoles
@@ -22,6 +25,7 @@ from zope.component import queryMultiAdapter
 from zope.component.hooks import getSite
 from zope.i18n import translate
 from zope.interface import alsoProvides
+from zope.traversing.browser.absoluteurl import absoluteURL
 from ZPublisher.mapply import mapply
 
 from netsight.asynchronous import internals
@@ -35,6 +39,7 @@ from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.instance import cancel as cancel_process
 from netsight.asynchronous.interfaces import IOwnPage
+from netsight.asynchronous.replay import NOT_SHARED
 
 import hashlib
 import json
@@ -92,17 +97,26 @@ class StatusPages:
     poll_interval = Setting("poll-interval")
     poll_at_predicted_end = True
 
+    #: A result is its owner's: ``result`` replays it with ``private`` in its
+    #: ``Cache-Control`` (``private, no-store`` unless the job set its own; a
+    #: job's ``public`` or ``s-maxage`` is taken out) and with ``Vary: Cookie,
+    #: Authorization``, so that no shared cache hands it to someone else. Set
+    #: this to True if the view's results are the same for everyone and a
+    #: shared cache may keep them: the job's ``Cache-Control`` is then
+    #: replayed as it set it.
+    public_result = False
+
     def processing(self, process_id=None):
         """The page to wait on; it goes to ``result`` once the job is done.
 
         An unknown process gets a page of its own (404) that says so and
         leads back to the form.
         """
+        self._not_cached()
         try:
             record = self._record(process_id)
         except NoSuchProcessError:
             self.request.response.setStatus(404)
-            self._not_cached()
             return self.unknown_page()
         state = self._state(record)
         if state == registry.DONE:
@@ -110,7 +124,6 @@ class StatusPages:
             return ""
         if state != registry.CANCELLED:  # a cancel is no error: its page, 200
             self._raise_if_failed(record)
-        self._not_cached()
         return self._processing_page(self.status(record))
 
     def completed(self, process_id=None, output_json=False):
@@ -122,6 +135,7 @@ class StatusPages:
         ``output_json`` the answer is ``status()`` as JSON, whose
         ``completed`` (also given as ``progress``) is "ERROR" then.
         """
+        self._not_cached()
         if not is_true(output_json):
             record = self._record(process_id)
             self._raise_if_failed(record)
@@ -133,8 +147,10 @@ class StatusPages:
 
         With ``output_json``, a process that is not done answers its status
         as JSON, as ``completed`` does. A HEAD request gets the headers and
-        leaves the result in place.
+        leaves the result in place. The result's ``Cache-Control`` is
+        private unless the view sets ``public_result``.
         """
+        self._not_cached()
         if is_true(output_json):
             record = self._find(process_id)
             if record is None or self._state(record) != registry.DONE:
@@ -146,11 +162,11 @@ class StatusPages:
             return None
         self.request.environ[NO_TRANSFORM] = True
         if self.request.get("REQUEST_METHOD", "GET").upper() == "HEAD":
-            return record.result.response.replay_headers(self.request.response)
+            return record.result.response.replay_headers(self.request.response, public=self.public_result)
         captured = registry.take(self._connection().db(), process_id)
         if captured is None:  # fetched meanwhile by another request
             raise NoSuchProcessError("No such process")
-        return captured.replay(self.request.response)
+        return captured.replay(self.request.response, public=self.public_result)
 
     def cancel(self, process_id=None, output_json=False):
         """Ask the process to stop (a POST, with plone.protect's token for a user).
@@ -162,6 +178,7 @@ class StatusPages:
         the processing page.
         """
         request = self.request
+        self._not_cached()
         if request.get("REQUEST_METHOD", "GET").upper() != "POST":
             raise MethodNotAllowed("cancel needs a POST")
         self._record(process_id)  # NoSuchProcessError (404) unless the request may see it
@@ -225,7 +242,7 @@ class StatusPages:
 
     def view_url(self):
         """The URL of this view (its form), as ``@@name``: an item of the same name cannot hide it."""
-        return f"{self.context.absolute_url()}/@@{self.__name__}"
+        return f"{url_of(self.context, self.request)}/@@{self.__name__}"
 
     def status_url(self, page, process_id):
         """The URL of one of this view's status pages for a process."""
@@ -292,10 +309,18 @@ class StatusPages:
     unknown_template = ViewPageTemplateFile("browser/templates/unknown.pt")
 
     def _page(self, body, title, **options):
-        """A page of ours: in Plone's main template if there is one, else standalone."""
+        """A page of ours: in Plone's main template if there is one, else standalone.
+
+        Plone's main template renders only on an object of the database: a
+        context without a path (a browser view, a resource) gets the
+        standalone page.
+        """
         self.page_title = title
         alsoProvides(self, IOwnPage)
-        if queryMultiAdapter((self.context, self.request), name="main_template") is None:
+        if (
+            physical_path(self.context) is None
+            or queryMultiAdapter((self.context, self.request), name="main_template") is None
+        ):
             return self.standalone_template(body=body, **options)
         return self.plone_template(body=body, **options)
 
@@ -348,6 +373,12 @@ class StatusPages:
         """The record of ``process_id`` if the request may see it, else None."""
         if not isinstance(process_id, str) or not PROCESS_ID.fullmatch(process_id):
             return None
+        # A context without a path of its own (a browser view, a resource, a
+        # method) started no process: decided before any record is read, so
+        # that nothing below can answer differently for an id that exists.
+        context_path = physical_path(self.context)
+        if context_path is None:
+            return None
         record = registry.find(self._connection(), process_id)
         if record is None:
             record = self._find_after_sync(process_id)
@@ -357,7 +388,7 @@ class StatusPages:
             record is None
             or expired(record)
             or record.view_name != self.__name__
-            or record.context_path != "/".join(self.context.getPhysicalPath())
+            or record.context_path != context_path
             or not owners.may_see(record, self.request)
         ):
             return None
@@ -409,7 +440,33 @@ class StatusPages:
         return translate(message, context=self.request)
 
     def _not_cached(self):
-        self.request.response.setHeader("Cache-Control", "no-store")
+        """No cache keeps this answer: it is one user's, and it changes."""
+        self.request.response.setHeader("Cache-Control", NOT_SHARED)
+
+
+def physical_path(obj):
+    """The path of ``obj`` in the database, as a record keeps it ("/plone/folder");
+    None for an object without one of its own (a browser view, a resource, a method)."""
+    get_path = getattr(obj, "getPhysicalPath", None)
+    if not callable(get_path):
+        return None
+    try:
+        path = get_path()
+    except (AttributeError, TypeError):  # a wrapper that acquired the method, but no id of its own
+        return None
+    return "/".join(path) if isinstance(path, tuple) and all(isinstance(part, str) for part in path) else None
+
+
+def url_of(obj, request):
+    """The URL of ``obj``: its ``absolute_url()``, else what its ``absolute_url`` view
+    says (a browser view, a resource); "" if it cannot tell."""
+    absolute_url = getattr(obj, "absolute_url", None)
+    if callable(absolute_url):
+        return absolute_url()
+    try:
+        return absoluteURL(obj, request)
+    except TypeError:  # not enough context to tell
+        return ""
 
 
 def new_connection(request, db):
@@ -458,25 +515,31 @@ class StatusPage:
     def __call__(self):
         """Answer for the process named by the request's ``process_id``.
 
-        What the view's method raises for an unknown or failed process is
-        answered here, with its status and page: an expected answer, not an
-        error for Zope to log with a traceback.
+        What the view's method raises for an unknown or failed process, or
+        for a ``cancel`` that is not a POST (405), is answered here, with its
+        status and page: an expected answer, not an error for Zope to log
+        with a traceback. No answer is for a cache to keep (only a replayed
+        result says what its job set).
         """
         view = self.__parent__
         response = view.request.response
+        view._not_cached()
         try:
             answer = mapply(getattr(view, self.__name__), (), view.request.form)
         except NoSuchProcessError:
             response.setStatus(404)
-            view._not_cached()
             return view.unknown_page()
         except MissingProcessIdError as exc:
             response.setStatus(400)
             response.setHeader("Content-Type", "text/plain; charset=utf-8")
             return str(exc)
+        except MethodNotAllowed as exc:
+            response.setStatus(405)
+            response.setHeader("Allow", "POST")
+            response.setHeader("Content-Type", "text/plain; charset=utf-8")
+            return str(exc)
         except ThreadDiedBeforeCompletionError as exc:
             response.setStatus(500)
-            view._not_cached()
             return exc.page() if exc.page is not None else view._translate(ENDED_WITHOUT_RESULT[registry.FAILED])
         if isinstance(answer, (bool, int, float)):  # completed, without JSON
             response.setHeader("Content-Type", "text/plain; charset=utf-8")

@@ -4,7 +4,10 @@ What is kept is what the job's response carried: status, headers, cookies
 and body. Headers that describe one connection or server rather than the
 response (hop-by-hop, server, date, length) are not replayed; Zope sets its
 own. A replayed response is for its owner only: unless the job said how to
-cache it, shared caches are told not to keep it (private, no-store).
+cache it, no cache may keep it (private, no-store); what the job said is
+made private (``public`` and ``s-maxage`` taken out) and varies by
+``Cookie`` and ``Authorization``, unless the view declares its results
+public (``public_result``).
 """
 
 from copy import copy
@@ -12,6 +15,8 @@ from copy import deepcopy
 from ZPublisher.Iterators import filestream_iterator
 
 from netsight.asynchronous import internals
+
+import re
 
 
 NOT_REPLAYED = frozenset(
@@ -31,6 +36,9 @@ NOT_REPLAYED = frozenset(
     }
 )
 NOT_SHARED = "private, no-store"
+SHARED_ONLY = frozenset({"public", "private", "s-maxage", "proxy-revalidate"})  # replaced by a bare "private"
+OWNER_ONLY_VARY = ("Cookie", "Authorization")  # what tells one owner's request from another's
+DIRECTIVES = re.compile(r',(?=(?:[^"]*"[^"]*")*[^"]*$)')  # the commas between directives, not in a quoted value
 
 
 class CapturedResponse:
@@ -82,25 +90,49 @@ class CapturedResponse:
         taken.body = filestream_iterator(blob.committed(), "rb")
         return taken
 
-    def replay(self, response):
+    def replay(self, response, public=False):
         """Put this response on ``response``; returns the body.
 
         The body is set as it was and locked, so that neither Zope (base
         tag, text/plain default) nor a later ``setBody`` changes it; a
-        file is sent a chunk at a time.
+        file is sent a chunk at a time. Unless ``public`` (the view's
+        ``public_result``), no shared cache may keep it (``owner_only``).
         """
-        self.replay_headers(response)
+        self.replay_headers(response, public)
         internals.set_locked_body(response, self.body)
         return self.body
 
-    def replay_headers(self, response):
+    def replay_headers(self, response, public=False):
         """Status, headers and cookies, for a HEAD: the body stays empty."""
         response.setStatus(self.status, self.reason)
         response.headers.update(self.headers)
-        response.headers.setdefault("cache-control", NOT_SHARED)
+        cache_control = self.headers.get("cache-control")
+        if public:
+            response.headers["cache-control"] = cache_control or NOT_SHARED
+        else:
+            owner_only(response, cache_control)
         response.accumulated_headers.extend(self.accumulated_headers)
         response.cookies.update(deepcopy(self.cookies))
         length = len(self.body) if self.length is None else self.length
         response.setHeader("Content-Length", str(length))
         internals.set_locked_body(response, b"")
         return b""
+
+
+def owner_only(response, cache_control):
+    """Make ``response`` one that no shared cache keeps: ``cache_control`` (the
+    job's, or None) with a bare ``private`` instead of ``public``,
+    ``s-maxage``, ``proxy-revalidate`` or a ``private`` of some fields
+    (``private, no-store`` if the job set none), and ``Vary: Cookie,
+    Authorization`` besides the job's own ``Vary``."""
+    kept = [
+        directive.strip()
+        for directive in DIRECTIVES.split(cache_control or "")
+        if directive.strip() and directive.split("=", 1)[0].strip().lower() not in SHARED_ONLY
+    ]
+    response.headers["cache-control"] = ", ".join(["private", *kept]) if cache_control else NOT_SHARED
+    vary = [name.strip() for name in response.headers.get("vary", "").split(",") if name.strip()]
+    if "*" not in vary:
+        known = {name.lower() for name in vary}
+        vary += [name for name in OWNER_ONLY_VARY if name.lower() not in known]
+        response.headers["vary"] = ", ".join(vary)

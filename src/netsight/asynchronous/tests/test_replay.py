@@ -63,9 +63,9 @@ class TestReplay(JobTestCase):
     def test_a_replayed_response_is_not_for_shared_caches(self):
         self.assertEqual(self.fetch("hello").headers["Cache-Control"], "private, no-store")
 
-    def test_unless_the_job_said_how_to_cache_it(self):
+    def test_what_the_job_said_of_caching_made_private(self):
         browser = self.fetch("server-headers", cache="public, max-age=60")
-        self.assertEqual(browser.headers["Cache-Control"], "public, max-age=60")
+        self.assertEqual(browser.headers["Cache-Control"], "private, max-age=60")  # test_caching: the rest
 
 
 class TestFilesAreClosed(JobTestCase):

@@ -29,7 +29,7 @@ class TestWhileRunning(JobTestCase):
         self.assertEqual(
             self.browser.headers["Content-Type"].replace(" ", ""), "text/html;charset=utf-8"
         )
-        self.assertEqual(self.browser.headers["Cache-Control"], "no-store")
+        self.assertEqual(self.browser.headers["Cache-Control"], "private, no-store")
         self.assertIn('id="portal-footer-wrapper"', page)  # inside Plone's main_template
         self.assertIn("<title>40% completed... — Plone site</title>", page)
         self.assertIn(">Processing...</h1>", page)

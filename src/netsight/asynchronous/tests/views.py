@@ -122,14 +122,22 @@ class Response(BaseAsyncView):
 class ServerHeaders(BaseAsyncView):
     """Sets headers that belong to a connection or a server, and caching."""
 
-    def __run__(self, process_id=None, cache=""):
+    def __run__(self, process_id=None, cache="", vary=""):
         response = self.request.response
         for name, value in (("Connection", "close"), ("Server", "JobServer/1.0"), ("X-Powered-By", "Job"),
                             ("Keep-Alive", "timeout=5"), ("Date", "Thu, 01 Jan 1970 00:00:00 GMT")):
             response.setHeader(name, value)
         if cache:
             response.setHeader("Cache-Control", cache)
+        if vary:
+            response.setHeader("Vary", vary)
         return "headers"
+
+
+class PublicServerHeaders(ServerHeaders):
+    """ServerHeaders whose results are the same for everyone: a shared cache may keep them."""
+
+    public_result = True
 
 
 class Redirect(BaseAsyncView):
