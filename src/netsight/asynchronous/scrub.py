@@ -4,13 +4,33 @@ A job's request is kept while it waits and runs (in the database, for a
 job that another instance may run). It keeps no ``Authorization`` header
 (Basic auth carries the password), no cookie but those named in the
 ``job-cookies`` setting (a session cookie such as ``__ac`` logs in), and no
-CSRF token (``_authenticator`` in the query, the form, the URLs the server
-or browser repeat, ``X-CSRF-TOKEN``).
+form field that carries a credential (``CREDENTIALS``): Plone's login
+fields ``__ac_name`` and ``__ac_password`` (its cookie plugin logs in with
+them), the session ticket ``__ac`` (plone.session reads it from the form
+as from the cookie) and plone.protect's CSRF token ``_authenticator`` (and
+``X-CSRF-TOKEN``), wherever Zope finds a form field: the query, the URLs
+the server or browser repeat, an urlencoded body, a multipart body's part
+names.
+
+A field is judged by the name Zope files it under, read as Zope reads it
+(``form_key``): percent-escapes and ``+`` decoded, then converters and
+other suffixes (``:string``, ``:list``, ``:default``, ``:record``'s
+attribute, ``.x``) taken off, so that ``%5Fauthenticator``,
+``_authenticator:string`` and ``__ac_password:utf8:ustring`` go as the
+plain names do. Cookies are read with Zope's own cookie grammar
+(quoted values may hold ``;`` and ``,``).
 Who the job runs as is kept instead, as an id (``identity.py``); its start
 was checked for CSRF when it was made.
 """
 
+from multipart import MultipartError
+from multipart import MultipartSegment
+from multipart import parse_options_header
+from multipart import PushMultipartParser
 from shutil import copyfileobj
+from urllib.parse import unquote_to_bytes
+from ZPublisher.HTTPRequest import FORM_PART_LIMIT
+from ZPublisher.HTTPRequest import parse_cookie
 
 from netsight.asynchronous import settings
 
@@ -18,81 +38,157 @@ import re
 
 
 TOKEN = "_authenticator"
+# The form fields Plone and Zope read a credential from (request.form or
+# request.get): PAS's cookie plugin and Products.CMFCore's cookie crumbler
+# (login form), plone.session (its ticket, named as its cookie),
+# plone.protect (the CSRF token).
+CREDENTIALS = frozenset({"__ac", "__ac_name", "__ac_password", TOKEN})
 DROPPED = frozenset(
     {
         "HTTP_AUTHORIZATION",
+        "HTTP_CGI_AUTHORIZATION",  # Zope reads it as Authorization
         "HTTP_PROXY_AUTHORIZATION",
         "HTTP_X_CSRF_TOKEN",
         "REMOTE_USER",
     }
 )
-URLS = frozenset({"REQUEST_URI", "RAW_URI", "HTTP_REFERER"})  # may carry a query with the token
+URLS = frozenset({"REQUEST_URI", "RAW_URI", "HTTP_REFERER"})  # may carry a query with credentials
+URL_SUFFIXES = ("_URI", "_URL")  # headers of proxies that repeat the URL (X-Original-URI, ...)
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "application/x-url-encoded", ""})
+FORM_METHODS = frozenset({"POST", "PUT", "PATCH"})  # whose body Zope reads as a form
 CHUNK = 1 << 16
-MAX_HEADERS = 1 << 16  # bytes of a part's headers read before deciding
-BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
-FIELD_NAME = re.compile(rb'\bname="([^"]*)"', re.IGNORECASE)
+# Zope's limits for a multipart part's headers (ZPublisher's MultipartParser defaults).
+MAX_PART_HEADERS = 8
+MAX_PART_HEADER_SIZE = 4096 + 128
+# ZPublisher.HTTPRequest's search_type: a field name's last suffix, taken off in turn.
+SUFFIX = re.compile(r"(:[a-zA-Z][-a-zA-Z0-9_]+|\.[xy])$")
+# ZPublisher.HTTPRequest's cookie grammar (QPARMRE, PARMRE, PARAMLESSRE).
+QUOTED_COOKIE = re.compile('([\x00- ]*([^\x00- ;,="]+)="([^"]*)"([\x00- ]*[;,])?[\x00- ]*)')
+COOKIE = re.compile('([\x00- ]*([^\x00- ;,="]+)=([^;]*)([\x00- ]*[;,])?[\x00- ]*)')
+VALUELESS_COOKIE = re.compile('([\x00- ]*([^\x00- ;,="]+)[\x00- ]*[;,][\x00- ]*)')
 
 
 def environ(original):
     """The strings of ``original`` a job needs, without credentials."""
     kept = {}
     for key, value in original.items():
-        if not isinstance(value, str) or key in DROPPED:
+        if not isinstance(value, str):
+            continue
+        name = key
+        while name.startswith("REDIRECT_"):  # Zope reads REDIRECT_X as X (Apache's rewrites)
+            name = name[len("REDIRECT_"):]
+        if name in DROPPED:
             continue
         if key.startswith("wsgi.") and key != "wsgi.url_scheme":
             continue
-        if key == "HTTP_COOKIE":
+        if name == "HTTP_COOKIE":
             value = cookies(value)
             if not value:
                 continue
-        elif key == "QUERY_STRING":
-            value = without_token(value)
-        elif key in URLS:
+        elif name == "QUERY_STRING":
+            value = without_credentials(value)
+        elif name in URLS or (name.startswith("HTTP_") and name.endswith(URL_SUFFIXES)):
             path, question, query = value.partition("?")
-            value = path + question + without_token(query)
+            value = path + question + without_credentials(query)
         kept[key] = value
     return kept
 
 
-def cookies(header):
-    """The ``Cookie`` header with only the cookies of ``job-cookies``."""
-    allowed = set(settings.get("job-cookies").split())
-    pairs = (pair.strip() for pair in header.split(";"))
-    return "; ".join(pair for pair in pairs if pair.partition("=")[0].strip() in allowed)
+def form_key(name):
+    """The key under which Zope files a form field named ``name`` (decoded).
 
-
-def without_token(query):
-    """An urlencoded query without its ``_authenticator=`` fields, every other byte as it was."""
-    if TOKEN not in query:
-        return query
-    return "&".join(field for field in query.split("&") if not field.startswith(f"{TOKEN}="))
-
-
-def body(source, content_type, target):
-    """Copy the request body ``source`` to ``target``, without the CSRF token.
-
-    An urlencoded form loses its ``_authenticator`` fields, a multipart
-    form its ``_authenticator`` parts, both read a chunk or a line at a
-    time; any other body is copied as it is.
+    As ``HTTPRequest.processInputs`` does: each last suffix (``:converter``,
+    ``:list``, ``:default``, ``:record``, an image button's ``.x`` after a
+    colon) is taken off in turn; a record's attribute goes with ``:record``.
     """
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if kind == "application/x-www-form-urlencoded":
-        _urlencoded_without_token(source, target)
-        return
-    if kind == "multipart/form-data" and (match := BOUNDARY.search(content_type)):
-        _multipart_without_token(source, target, match.group(1).encode("latin-1"))
-        return
+    record = False
+    delimiter = name.rfind(":")
+    while delimiter >= 0 and (match := SUFFIX.search(name, delimiter)):
+        record = record or name[match.start() + 1 :] in ("record", "records")
+        name = name[: match.start()]
+        delimiter = name.rfind(":")
+    if record:
+        name = ".".join(name.split(".")[:-1])
+    return name
+
+
+def is_credential(name):
+    """Whether a form field of the decoded ``name`` carries a credential."""
+    return form_key(name) in CREDENTIALS
+
+
+def _query_name(raw, charset=None):
+    """A query field's name (bytes, percent-encoded) decoded as Zope decodes it."""
+    raw = unquote_to_bytes(raw.replace(b"+", b" "))
+    try:
+        return raw.decode(charset or "utf-8")
+    except (LookupError, UnicodeDecodeError):  # Zope refuses it (400): judged as latin-1
+        return raw.decode("latin-1")
+
+
+def cookies(header):
+    """The ``Cookie`` header with only the cookies of ``job-cookies`` (and never a credential's name).
+
+    The header is read as Zope reads it; the cookies kept are written
+    again, and the header is dropped whole if Zope would read the result
+    differently.
+    """
+    allowed = set(settings.get("job-cookies").split()) - CREDENTIALS
+    kept, text = {}, header  # name: the cookie as written again (None: a name without a value)
+    while True:
+        if match := QUOTED_COOKIE.match(text):
+            name, written = match.group(2), f'{match.group(2)}="{match.group(3)}"'
+        elif match := COOKIE.match(text):
+            name, written = match.group(2), f"{match.group(2)}={match.group(3)}"
+        elif match := VALUELESS_COOKIE.match(text):
+            name, written = match.group(2), None
+        else:
+            break
+        text = text[len(match.group(1)) :]
+        if name in allowed and name not in kept:  # Zope takes a name's first cookie
+            kept[name] = written
+        allowed.discard(name)
+    read = parse_cookie(header)
+    wanted = {name: read[name] for name, written in kept.items() if written is not None}
+    header = "; ".join(written for written in kept.values() if written is not None)
+    return header if parse_cookie(header) == wanted else ""
+
+
+def without_credentials(query):
+    """An urlencoded query without its credential fields, every other byte as it was."""
+    if not query:
+        return query
+    fields = query.split("&")
+    kept = [field for field in fields if not is_credential(_query_name(field.partition("=")[0].encode("latin-1", "replace")))]
+    return query if len(kept) == len(fields) else "&".join(kept)
+
+
+def body(source, content_type, target, method="POST"):
+    """Copy the request body ``source`` to ``target``, without credentials.
+
+    A body that Zope reads as a form (``method`` POST, PUT or PATCH; an
+    urlencoded type or none) loses its credential fields, a multipart form
+    its credential parts, read a chunk at a time; any other body is copied
+    as it is.
+    """
+    kind, options = parse_options_header(content_type or "")
+    if (method or "POST").upper() in FORM_METHODS:
+        if kind in FORM_TYPES:
+            _urlencoded_without_credentials(source, target, options.get("charset"))
+            return
+        if kind == "multipart/form-data" and options.get("boundary"):
+            _multipart_without_credentials(source, target, options["boundary"])
+            return
     copyfileobj(source, target, CHUNK)
 
 
-def _urlencoded_without_token(source, target):
-    """Copy an urlencoded form a chunk at a time, leaving out its ``_authenticator=`` fields.
+def _urlencoded_without_credentials(source, target, charset):
+    """Copy an urlencoded form a chunk at a time, leaving out its credential fields.
 
-    A field is kept or left out as soon as its first bytes tell which, so
-    that a long value is copied as it comes, never held whole.
+    A field is kept or left out once its name is whole (up to its ``=``),
+    so that a long value is copied as it comes, never held whole.
     """
-    token = TOKEN.encode("ascii") + b"="
-    copier = _FieldCopier(target, token)
+    copier = _FieldCopier(target, charset)
     while chunk := source.read(CHUNK):
         parts = chunk.split(b"&")
         for number, part in enumerate(parts):
@@ -105,74 +201,74 @@ def _urlencoded_without_token(source, target):
 class _FieldCopier:
     """The fields of an urlencoded form, kept or left out as they come."""
 
-    def __init__(self, target, token):
+    def __init__(self, target, charset):
         self.target = target
-        self.token = token
+        self.charset = charset
         self.started = False  # a field was written: the next one needs "&"
-        self.pending = b""  # the start of a field not decided yet
+        self.name = b""  # the name of a field not decided yet
         self.keep = None  # None: not decided
 
     def add(self, data):
         if self.keep is None:
-            self.pending += data
-            if len(self.pending) >= len(self.token):
-                self._decide()
+            name, equals, rest = data.partition(b"=")
+            self.name += name
+            if equals:
+                self._decide(equals + rest)
         elif self.keep:
             self.target.write(data)
 
     def end_field(self):
-        if self.keep is None:  # a field shorter than the token's name
-            self._decide()
-        self.keep, self.pending = None, b""
+        if self.keep is None:  # a field without "="
+            self._decide(b"")
+        self.keep, self.name = None, b""
 
-    def _decide(self):
-        self.keep = not self.pending.startswith(self.token)
+    def _decide(self, rest):
+        self.keep = not is_credential(_query_name(self.name, self.charset))
         if self.keep:
-            self.target.write((b"&" if self.started else b"") + self.pending)
+            self.target.write((b"&" if self.started else b"") + self.name + rest)
             self.started = True
-        self.pending = b""
 
 
-def _multipart_without_token(source, target, boundary):
-    """Copy a multipart body, leaving out its parts named ``_authenticator``.
+def _multipart_without_credentials(source, target, boundary):
+    """Copy a multipart form, leaving out its parts named as credentials.
 
-    A part runs from its delimiter line to the next one; the line break
-    before a delimiter belongs to the delimiter, so leaving a part out
-    keeps the body well formed.
+    The body is read a chunk at a time by the parser Zope reads it with
+    (``multipart``), and each part kept is written again: its delimiter,
+    its headers, its content as it comes. A body that parser refuses
+    (Zope answers it 400) is not kept at all.
     """
-    delimiter = b"--" + boundary
-    headers = None  # the lines of a part's headers while they are read
-    skipping = False
-    at_line_start = True
-    while line := source.readline(CHUNK):
-        starts_line, at_line_start = at_line_start, line.endswith(b"\n")
-        if starts_line and line.startswith(delimiter):
-            skipping = False
-            headers = [] if not line.rstrip().endswith(b"--") else None
-            if headers is None:
-                target.write(line)
-            else:
-                headers.append(line)
-            continue
-        if headers is not None:
-            headers.append(line)
-            if starts_line and line in (b"\r\n", b"\n"):  # the end of the part's headers
-                skipping = _field_name(headers) == TOKEN.encode()
-                if not skipping:
-                    target.writelines(headers)
-                headers = None
-            elif sum(map(len, headers)) > MAX_HEADERS:  # not headers of a token part: kept
-                target.writelines(headers)
-                headers = None
-            continue
-        if not skipping:
-            target.write(line)
-    if headers:  # the body ended inside a part's headers: kept as they were
-        target.writelines(headers)
+    parser = PushMultipartParser(
+        boundary,
+        max_header_count=MAX_PART_HEADERS,
+        max_header_size=MAX_PART_HEADER_SIZE,
+        max_segment_count=FORM_PART_LIMIT,
+        header_charset="latin-1",
+    )
+    delimiter = b"--" + parser.boundary
+    written = target.tell()
+    keep = False
+    try:
+        with parser:
+            for event in parser.parse_blocking(lambda size: source.read(size), CHUNK):
+                if isinstance(event, MultipartSegment):
+                    keep = not is_credential(_part_name(event.name))
+                    if keep:
+                        headers = "".join(f"{name}: {value}\r\n" for name, value in event.headerlist)
+                        target.write(delimiter + b"\r\n" + headers.encode("latin-1") + b"\r\n")
+                elif event is None:
+                    if keep:
+                        target.write(b"\r\n")
+                elif keep:
+                    target.write(event)
+        target.write(delimiter + b"--\r\n")
+    except MultipartError:
+        target.seek(written)
+        target.truncate()
 
 
-def _field_name(headers):
-    for line in headers:
-        if line.lower().startswith(b"content-disposition:") and (match := FIELD_NAME.search(line)):
-            return match.group(1)
-    return None
+def _part_name(name):
+    """A multipart part's name, decoded as Zope decodes it."""
+    try:
+        return (name or "").encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return name or ""

@@ -165,7 +165,7 @@ class Job:
         stdin = request.stdin
         if stdin is not None:
             stdin.seek(0)
-            scrub.body(stdin, request.environ.get("CONTENT_TYPE"), body)
+            scrub.body(stdin, request.environ.get("CONTENT_TYPE"), body, request.environ.get("REQUEST_METHOD"))
         body.seek(0)
         origin = (aq_base(request["PARENTS"][-1])._p_oid, request.response.realm, request.response.debug_mode)
         environ = scrub.environ(request.environ)

@@ -1,7 +1,11 @@
 """A job keeps nothing of its request that lets anyone log in, and still runs as its user."""
 
 from io import BytesIO
+from urllib.parse import quote
 from urllib.parse import urlencode
+from ZPublisher.HTTPRequest import HTTPRequest
+from ZPublisher.HTTPRequest import parse_cookie
+from ZPublisher.HTTPResponse import HTTPResponse
 
 from netsight.asynchronous import scrub
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
@@ -27,6 +31,152 @@ def scrubbed_body(body, content_type):
     target = BytesIO()
     scrub.body(BytesIO(body), content_type, target)
     return target.getvalue()
+
+
+SECRET = "s3cr3t-0123abcd"
+# Each a name under which Zope files a credential in request.form.
+SPELLINGS = (
+    "_authenticator",
+    "%5Fauthenticator",
+    "%5f%61uthenticator",
+    "_authenticator:string",
+    "_authenticator%3Astring",
+    "_authenticator:default",
+    "_authenticator:list",
+    "_authenticator:utf8:ustring",
+    "_authenticator:tokens",
+    "_authenticator.value:record",
+    "__ac",
+    "%5F%5Fac",
+    "__ac:string",
+    "__ac_name",
+    "__ac_password",
+    "__ac_password:string",
+    "%5F%5Fac%5Fpassword",
+    "__ac_password:ignore_empty",
+)
+
+
+def zope_form(environ, body=b""):
+    """The form Zope's publisher reads from ``environ`` and ``body``."""
+    environ = {"SERVER_NAME": "nohost", "SERVER_PORT": "80", "REQUEST_METHOD": "GET", **environ}
+    request = HTTPRequest(BytesIO(body), environ, HTTPResponse())
+    request.processInputs()
+    return request.form
+
+
+def credentials_in(form):
+    """The credential fields of a form as Zope filed it, with the secret in their value."""
+    return {key for key, value in form.items() if key in scrub.CREDENTIALS and SECRET in str(value)}
+
+
+class SlowSource(BytesIO):
+    """A body read a few bytes at a time, so that names arrive split across chunks."""
+
+    def read(self, size=-1):
+        return super().read(3)
+
+
+class TestAsZopeReadsThem(unittest.TestCase):
+    """Each spelling Zope reads as a credential is one; none is left after the scrub."""
+
+    def test_in_the_query(self):
+        for spelling in SPELLINGS:
+            query = f"a=1&{spelling}={SECRET}&b=2"
+            self.assertTrue(credentials_in(zope_form({"QUERY_STRING": query})), spelling)
+            kept = scrub.environ({"QUERY_STRING": query, "REQUEST_URI": f"/plone/@@echo?{query}"})
+            self.assertEqual(kept["QUERY_STRING"], "a=1&b=2", spelling)
+            self.assertEqual(kept["REQUEST_URI"], "/plone/@@echo?a=1&b=2", spelling)
+
+    def test_in_an_urlencoded_body_read_a_few_bytes_at_a_time(self):
+        for content_type in ("application/x-www-form-urlencoded; charset=utf-8", "application/x-url-encoded", None):
+            for spelling in SPELLINGS:
+                body = f"title=Gr%C3%BC%C3%9Fe&{spelling}={SECRET}&n=3".encode()
+                environ = {"REQUEST_METHOD": "POST", **({"CONTENT_TYPE": content_type} if content_type else {})}
+                self.assertTrue(credentials_in(zope_form(environ, body)), (content_type, spelling))
+                target = BytesIO()
+                scrub.body(SlowSource(body), content_type, target, "POST")
+                self.assertEqual(target.getvalue(), b"title=Gr%C3%BC%C3%9Fe&n=3", (content_type, spelling))
+
+    def test_in_a_multipart_part_name(self):
+        content_type = f"multipart/form-data; boundary={BOUNDARY}"
+        environ = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": content_type}
+        for spelling in SPELLINGS:
+            if "%" in spelling:  # a part's name is not percent-decoded
+                continue
+            for filename in (None, "a.txt"):
+                body = multipart(("title", b"Hello", None), (spelling, SECRET.encode(), filename), ("n", b"3", None))
+                if filename is None:  # a file's value is its FileUpload
+                    self.assertTrue(credentials_in(zope_form(environ, body)), spelling)
+                elif ":utf8" not in spelling:  # Zope cannot recode a file
+                    self.assertIn(scrub.form_key(spelling), zope_form(environ, body), spelling)
+                scrubbed = scrubbed_body(body, content_type)
+                self.assertEqual(scrubbed, multipart(("title", b"Hello", None), ("n", b"3", None)), spelling)
+                self.assertFalse(set(zope_form(environ, scrubbed)) & scrub.CREDENTIALS, spelling)
+
+    def test_in_a_multipart_part_name_written_otherwise(self):
+        content_type = f'multipart/form-data; boundary="{BOUNDARY}"'
+        environ = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": content_type}
+        for disposition in (
+            "form-data; name=_authenticator",
+            'form-data; NAME="_authenticator"',
+            'form-data;name="__ac_password"',
+            'form-data; filename="x"; name="__ac"',
+        ):
+            body = (
+                f"preamble\r\n--{BOUNDARY}\r\ncontent-disposition: {disposition}\r\n\r\n{SECRET}\r\n"
+                f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"n\"\r\n\r\n3\r\n--{BOUNDARY}--\r\n"
+            ).encode()
+            self.assertTrue(set(zope_form(environ, body)) & scrub.CREDENTIALS, disposition)
+            scrubbed = scrubbed_body(body, content_type)
+            self.assertNotIn(SECRET.encode(), scrubbed, disposition)
+            self.assertEqual(zope_form(environ, scrubbed), {"n": "3"}, disposition)
+
+    def test_a_multipart_body_zope_refuses_is_not_kept(self):
+        body = f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"__ac_password\"\r\n\r\n{SECRET}".encode()
+        self.assertEqual(scrubbed_body(body, f"multipart/form-data; boundary={BOUNDARY}"), b"")
+
+    def test_a_body_zope_does_not_read_as_a_form_is_kept(self):
+        body = f"__ac_password={SECRET}".encode()
+        for method, content_type in (("GET", "application/x-www-form-urlencoded"), ("POST", "text/plain")):
+            target = BytesIO()
+            scrub.body(BytesIO(body), content_type, target, method)
+            self.assertEqual(target.getvalue(), body)
+            environ = {"REQUEST_METHOD": method, "CONTENT_TYPE": content_type}
+            self.assertFalse(credentials_in(zope_form(environ, body)))
+
+    def test_names_that_are_not_credentials_are_kept(self):
+        query = "__ac_persistent=1&came_from=%2Fplone&_authenticatorx=1&__acx=2&a:_authenticator=3&%5F_ac%20=4"
+        self.assertEqual(scrub.environ({"QUERY_STRING": query})["QUERY_STRING"], query)
+        self.assertFalse(credentials_in(zope_form({"QUERY_STRING": query.replace("=", f"={SECRET}")})))
+
+
+class TestCookies(unittest.TestCase):
+    """The Cookie header read as Zope reads it: quoted values, commas, spaces, repeated names."""
+
+    def assert_only_language(self, header):
+        read = parse_cookie(header)
+        self.assertIn(SECRET, str(read))
+        kept = scrub.cookies(header)
+        self.assertNotIn(SECRET, kept, header)
+        self.assertEqual(parse_cookie(kept), {"I18N_LANGUAGE": read["I18N_LANGUAGE"]}, header)
+
+    def test_each_spelling(self):
+        for header in (
+            f'I18N_LANGUAGE="en",__ac="{SECRET}"',
+            f'I18N_LANGUAGE="en", __ac={SECRET}',
+            f" I18N_LANGUAGE=en ;\t__ac={SECRET}",
+            f'I18N_LANGUAGE=en; _authenticator={SECRET}; __ac_password="{SECRET}"',
+        ):
+            self.assert_only_language(header)
+        # Zope reads a name's first cookie; the other is not kept either.
+        self.assertEqual(scrub.cookies(f'I18N_LANGUAGE="en"; I18N_LANGUAGE="{SECRET}"'), 'I18N_LANGUAGE="en"')
+
+    def test_a_listed_credential_is_not_kept(self):
+        from netsight.asynchronous.tests.base import setting
+
+        setting(self, "job-cookies", "I18N_LANGUAGE __ac")
+        self.assert_only_language(f'I18N_LANGUAGE="en"; __ac="{SECRET}"')
 
 
 class TestEnviron(unittest.TestCase):
@@ -59,6 +209,20 @@ class TestEnviron(unittest.TestCase):
                 "SERVER_PORT": "443",
             },
         )
+
+    def test_headers_that_carry_credentials_in_other_names(self):
+        kept = scrub.environ(
+            {
+                "REDIRECT_HTTP_AUTHORIZATION": f"Basic {SECRET}",
+                "HTTP_CGI_AUTHORIZATION": f"Basic {SECRET}",
+                "REDIRECT_REDIRECT_HTTP_X_CSRF_TOKEN": SECRET,
+                "REDIRECT_QUERY_STRING": f"%5Fauthenticator={SECRET}&a=1",
+                "HTTP_X_ORIGINAL_URI": f"/plone/@@echo?__ac={quote(SECRET)}&a=1",
+                "HTTP_X_REWRITE_URL": f"/plone/@@echo?a=1&__ac_password:string={SECRET}",
+            }
+        )
+        self.assertNotIn(SECRET, repr(kept))
+        self.assertEqual(kept["HTTP_X_ORIGINAL_URI"], "/plone/@@echo?a=1")
 
     def test_no_cookie_header_when_no_cookie_is_kept(self):
         self.assertNotIn("HTTP_COOKIE", scrub.environ({"HTTP_COOKIE": "__ac=secret"}))
