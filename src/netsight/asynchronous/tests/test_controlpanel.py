@@ -163,10 +163,11 @@ class TestUpgrades(JobTestCase):
                 "The queue limit in the control panel Background processes",
                 "The cap of one user's jobs in the control panel Background processes",
                 "The expiry and the site's jobs at once in the control panel Background processes",
+                "Everything of the profile, the browser layer among it",
             ],
         )
         setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1006",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1007",))
         self.assertIn("netsight.async.poll_start", registry.records)
         self.assertIsNone(registry["netsight.async.poll_start"])
         self.assertIn("netsight-async", configlets(self.portal))
@@ -177,7 +178,7 @@ class TestUpgrades(JobTestCase):
         del registry.records[missing]  # as a site at ``version`` has it
         setup.setLastVersionForProfile(PROFILE, version)
         setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1006",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1007",))
         return registry
 
     def test_the_upgrade_from_1003_adds_the_queue_limit(self):

@@ -5,7 +5,8 @@ class ``netsight.async.registry.ProcessRegistry`` in the Zope root. These
 tests store such an object (its class is a throwaway one under the 1.x name
 while it is stored), then load it as the stand-in class or, its module
 gone, as a broken object; the upgrade step, the install and zodbupdate's
-rename rule deal with it.
+rename rule deal with it. A site upgraded from 1.x, or from any version
+since, ends as a fresh install makes it (``TestUpgradedEqualsInstalled``).
 """
 
 from Acquisition import aq_base
@@ -17,15 +18,20 @@ from netsight.asynchronous.setuphandlers import remove_1x_process_registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.base import JobTestCase
 from netsight.asynchronous.tests.base import owner_browser
+from netsight.asynchronous.tests.sitestate import add_site
+from netsight.asynchronous.tests.sitestate import site_state
 from OFS.Folder import Folder
 from OFS.SimpleItem import SimpleItem
 from OFS.Uninstalled import BrokenClass
 from pathlib import Path
+from plone.base.utils import get_installer
 from persistent.mapping import PersistentMapping
 from ZODB import DB
 from ZODB.broken import Broken
 from ZODB.FileStorage import FileStorage
 from ZODB.utils import get_pickle_metadata
+from zope.component.hooks import getSite
+from zope.component.hooks import setSite
 from Zope2.App.ClassFactory import ClassFactory
 
 import subprocess
@@ -144,7 +150,7 @@ class TestUpgradingASite(JobTestCase):
             self.setup.setLastVersionForProfile(PROFILE, version)
             titles = [step["title"] for step in self.setup.listUpgrades(PROFILE)]
             self.assertIn(STEP_TITLE, titles, version)
-        self.setup.setLastVersionForProfile(PROFILE, "1006")
+        self.setup.setLastVersionForProfile(PROFILE, "1007")
         self.assertEqual(self.setup.listUpgrades(PROFILE), [])
 
     def test_the_upgrade_removes_it_and_jobs_run(self):
@@ -153,7 +159,7 @@ class TestUpgradingASite(JobTestCase):
             self.setup.upgradeProfile(PROFILE)
         self.assertIn("LegacyProcessRegistry", logs.output[0])
         self.assertIn("its 2 process records", logs.output[0])
-        self.assertEqual(self.setup.getLastVersionForProfile(PROFILE), ("1006",))
+        self.assertEqual(self.setup.getLastVersionForProfile(PROFILE), ("1007",))
         self.assert_removed()
         transaction.commit()
         transaction.begin()
@@ -287,3 +293,101 @@ class TestZodbupdate(OneXDatabase):
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertIn("netsight.asynchronous.legacy:RENAMES", done.stderr)
         self.assert_renamed()
+
+
+@contextmanager
+def on_site(site):
+    """The component site is ``site`` meanwhile (a profile's import steps use it)."""
+    previous = getSite()
+    setSite(site)
+    try:
+        yield site
+    finally:
+        setSite(previous)
+
+
+class TestUpgradedEqualsInstalled(JobTestCase):
+    maxDiff = None
+
+    """A site upgraded from 1.x, or from any version before, is as a fresh install makes it.
+
+    Two new sites, made alike: one where the add-on is installed (the
+    Install button), one as 1.x left it (the profile at 1.0.0, the 1.x
+    registry in the Zope root). Their layers, local utilities, registry
+    records, actions, configlets, role/permission map and profile version
+    are compared whole (``sitestate.site_state``).
+    """
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def setUp(self):
+        super().setUp()
+        self.fresh = add_site(self.app, "fresh")
+        with on_site(self.fresh):
+            get_installer(self.fresh, self.layer["request"]).install_product("netsight.async")
+        self.old = add_site(self.app, "old")
+        with on_site(self.old):
+            self.old.portal_setup.setLastVersionForProfile(PROFILE, "1.0.0")
+        transaction.commit()
+        store_1x_registry(self.layer["zodbDB"])
+        transaction.begin()
+
+    def state(self, site):
+        with on_site(site):
+            return site_state(site)
+
+    def upgrade(self, dest=None):
+        with on_site(self.old):
+            self.old.portal_setup.upgradeProfile(PROFILE, dest=dest)
+
+    def test_the_upgrade_from_1x_gives_a_fresh_install(self):
+        self.assertNotEqual(self.state(self.old), self.state(self.fresh))
+        self.upgrade()
+        self.assertEqual(self.state(self.old), self.state(self.fresh))
+        self.assertNotIn(REGISTRY_ID, self.app.objectIds())
+        transaction.commit()
+        # What a Manager sees: Site Setup's Background processes, All processes, My processes.
+        owner = owner_browser(self.app, self.old.absolute_url())
+        for page in ("@@overview-controlpanel", "@@netsight-async-controlpanel", "@@netsight-async-processes"):
+            owner.open(f"{self.old.absolute_url()}/{page}")
+            self.assertEqual(owner.status, 200, page)
+        self.assertIn("@@netsight-async-controlpanel", owner.text)  # linked from the overview... of the processes page
+        owner.open(f"{self.old.absolute_url()}/@@overview-controlpanel")
+        self.assertIn(f"{self.old.absolute_url()}/@@netsight-async-controlpanel", owner.text)
+        owner.open(self.old.absolute_url())
+        self.assertIn("@@my-processes", owner.text)
+
+    def test_the_upgrade_from_each_version_gives_a_fresh_install(self):
+        fresh = self.state(self.fresh)
+        versions = ("1001", "1002", "1003", "1004", "1005", "1006")
+        for version in versions:  # a site that stopped at an upgrade step before
+            with self.subTest(upgraded_to=version):
+                savepoint = transaction.savepoint()
+                try:
+                    self.upgrade(dest=version)
+                    with on_site(self.old):
+                        self.assertEqual(self.old.portal_setup.getLastVersionForProfile(PROFILE), (version,))
+                    self.upgrade()
+                    self.assertEqual(self.state(self.old), fresh)
+                finally:
+                    savepoint.rollback()
+        for version in versions:  # a site installed when its version was the newest
+            with self.subTest(installed_at=version):
+                savepoint = transaction.savepoint()
+                try:
+                    with on_site(self.fresh):
+                        self.fresh.portal_setup.setLastVersionForProfile(PROFILE, version)
+                        self.fresh.portal_setup.upgradeProfile(PROFILE)
+                    self.assertEqual(self.state(self.fresh), fresh)
+                finally:
+                    savepoint.rollback()
+
+    def test_install_on_a_1x_site_without_a_profile_version_gives_a_fresh_install(self):
+        # 1.1.1's README never asked to install its profile: many 1.x sites have no version.
+        with on_site(self.old):
+            self.old.portal_setup.unsetLastVersionForProfile(PROFILE)
+            installer = get_installer(self.old, self.layer["request"])
+            self.assertFalse(installer.is_product_installed("netsight.async"))
+            installer.install_product("netsight.async")
+        self.assertEqual(self.state(self.old), self.state(self.fresh))
+        self.assertNotIn(REGISTRY_ID, self.app.objectIds())
