@@ -8,12 +8,14 @@ thread of every instance with room in its pool looks for such jobs every
 claims the oldest in a short transaction: of two instances claiming the
 same job, one commits and the other meets a ConflictError, reads the job
 claimed on its retry, and leaves it. A claimed job runs as one started
-here. A job that its owner's or its site's cap would hold back here is
+here. A job that its owner's or its site's cap (or, for an anonymous
+visitor's, its address's or the share of all anonymous jobs) would hold back here is
 left for later (or another instance): a claimed job that could only wait
 would keep the jobs of others from the free threads.
 """
 
 from netsight.asynchronous import registry
+from netsight.asynchronous.anonymous import record_address
 from netsight.asynchronous.instance import instance_id
 from netsight.asynchronous.instance import next_ticket
 from netsight.asynchronous.pool import POOL
@@ -41,12 +43,12 @@ def claim(db):
         for record in registry.unclaimed(root):
             if len(taken) == room:
                 break
-            owner = registry.owner_key(record)
-            if not POOL.admits(owner, record.max_per_user, record.site, record.pool_size, taking):
+            owner, address = registry.owner_key(record), record_address(record)
+            if not POOL.admits(owner, record.max_per_user, record.site, record.pool_size, taking, address):
                 continue
             if registry.change_in(root, record.process_id, lambda r: r.claim(iid, next_ticket())):
                 taken.append(record.process_id)
-                taking.append((owner, record.site))
+                taking.append((owner, record.site, address))
         if taken:
             registry.beat_in(root, iid)
         return taken

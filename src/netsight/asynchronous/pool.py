@@ -3,12 +3,15 @@
 Who runs a job, never what it is: a job is any object with ``process_id``,
 ``owner``, ``run()`` and ``discard()`` (and ``cap``, its owner's cap, if
 it has its own; ``site`` and ``site_cap``, how many of its site's jobs may
-run at once here, if its site sets that). Queued jobs wait in arrival order
+run at once here, if its site sets that; ``address``, the address key of
+an anonymous visitor's job, None for a user's). Queued jobs wait in arrival order
 in memory, holding no thread and no ZODB connection; a thread that ends a
 job takes the next one, so the instance has at most ``pool-size`` worker
 threads, whatever the number of jobs. With ``max-per-user``, a job whose
 owner already has that many running waits while jobs of others go ahead;
-so does a job whose site has its ``site_cap`` running.
+so does a job whose site has its ``site_cap`` running, an anonymous job
+while ``anonymous-pool-size`` anonymous jobs run (all visitors' together),
+and one whose address has ``max-per-address`` running.
 """
 
 from collections import deque
@@ -69,15 +72,21 @@ class Pool:
             waiting = sum(1 for job in self._queue if not self._held(job))
             return max(0, settings.get("pool-size") - len(self._running) - waiting)
 
-    def admits(self, owner, cap, site, site_cap, taking=()):
+    def admits(self, owner, cap, site, site_cap, taking=(), address=None):
         """Whether a job of ``owner`` and ``site`` would start here now under
         its caps (``cap``: its owner's, None for this instance's
-        ``max-per-user``; ``site_cap``: its site's, None for none), with the
-        jobs running and queued here and ``taking``, the ``(owner, site)``
-        of jobs about to be submitted (a claim's)."""
+        ``max-per-user``; ``site_cap``: its site's, None for none; for an
+        anonymous job, its ``address`` key's and the anonymous share), with
+        the jobs running and queued here and ``taking``, the ``(owner, site,
+        address)`` of jobs about to be submitted (a claim's)."""
         with self._lock:
-            others = [(job.owner, _site(job)) for job in (*self._running.values(), *self._queue)]
-        return not _over_cap(owner, cap, site, site_cap, [*others, *taking])
+            others = [_place(job) for job in (*self._running.values(), *self._queue)]
+        return not _over_cap(owner, cap, site, site_cap, [*others, *taking], address)
+
+    def anonymous_queued(self):
+        """How many anonymous jobs wait in the queue (held by a cap or not)."""
+        with self._lock:
+            return sum(1 for job in self._queue if _address(job) is not None)
 
     def waiting(self, owner, site=None):
         """How many queued jobs a new job of ``owner`` would wait behind: 0
@@ -131,8 +140,10 @@ class Pool:
 
     def _held(self, job):
         """Whether a queued job waits for its owner's or its site's cap, not for a thread (the lock is held)."""
-        running = [(other.owner, _site(other)) for other in self._running.values()]
-        return _over_cap(job.owner, getattr(job, "cap", None), _site(job), getattr(job, "site_cap", None), running)
+        running = [_place(other) for other in self._running.values()]
+        return _over_cap(
+            job.owner, getattr(job, "cap", None), _site(job), getattr(job, "site_cap", None), running, _address(job)
+        )
 
     def _work(self, job):
         while job is not None:
@@ -153,14 +164,33 @@ def _site(job):
     return getattr(job, "site", None)
 
 
-def _over_cap(owner, cap, site, site_cap, others):
-    """Whether ``others`` (the ``(owner, site)`` of jobs) take all the places
-    of ``owner`` (``cap``; None: this instance's ``max-per-user``; 0: no
-    cap) or of ``site`` (``site_cap``; None: no cap)."""
+def _address(job):
+    return getattr(job, "address", None)
+
+
+def _place(job):
+    """What the caps count of a job: ``(owner, site, address)``."""
+    return job.owner, _site(job), _address(job)
+
+
+def _over_cap(owner, cap, site, site_cap, others, address=None):
+    """Whether ``others`` (the ``(owner, site, address)`` of jobs) take all the
+    places of ``owner`` (``cap``; None: this instance's ``max-per-user``; 0:
+    no cap) or of ``site`` (``site_cap``; None: no cap); or, for an
+    anonymous job (``address`` not None), of its address
+    (``max-per-address``) or of all anonymous jobs (``anonymous-pool-size``)."""
     cap = settings.instance_value("max-per-user") if cap is None else cap
-    if cap and sum(1 for other, _site_of in others if other == owner) >= cap:
+    if cap and sum(1 for other, _site_of, _address_of in others if other == owner) >= cap:
         return True
-    return bool(site_cap) and sum(1 for _owner, site_of in others if site_of == site) >= site_cap
+    if site_cap and sum(1 for _owner, site_of, _address_of in others if site_of == site) >= site_cap:
+        return True
+    if address is None:
+        return False
+    per_address = settings.instance_value("max-per-address")
+    if per_address and sum(1 for _owner, _site_of, address_of in others if address_of == address) >= per_address:
+        return True
+    share = settings.instance_value("anonymous-pool-size")
+    return bool(share) and sum(1 for _owner, _site_of, address_of in others if address_of is not None) >= share
 
 
 POOL = Pool()

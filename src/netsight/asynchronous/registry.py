@@ -131,6 +131,7 @@ class ProcessRecord(Persistent):
         self.state = QUEUED
         self.created = time.time()
 
+    address_key = None  # an anonymous visitor's: its client address, hashed (anonymous.py), while active
     def claim(self, instance, ticket):
         """An unclaimed queued process becomes ``instance``'s (still queued)."""
         if self.state != QUEUED or self.instance != UNCLAIMED:
@@ -239,6 +240,7 @@ class ProcessResult(Persistent):
 
     def __init__(self, response, blob=None):
         self.response = response
+        self.address_key = None  # nor counts it against its address's cap
         self.blob = blob
 
     def taken(self):

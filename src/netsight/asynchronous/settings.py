@@ -9,7 +9,9 @@ In zope.conf::
 The environment variable of a setting is its name in capitals with ``_``
 for ``-`` (``NETSIGHT_ASYNC_POOL_SIZE=4``); it wins over zope.conf. A
 number setting whose value is not a number of its kind is logged and the
-default used; ``job-cookies`` is text (names, space-separated).
+default used; ``job-cookies`` and ``trusted-proxies`` are text (names or
+addresses, space-separated). A default that follows another setting
+(``anonymous-pool-size``, ``anonymous-queue-limit``) is a function of it.
 
 In Plone, the settings of ``SITE_SETTINGS`` (how many jobs may wait, how
 many of one user's may run at once, how long an ended process is kept,
@@ -49,8 +51,20 @@ ENVIRONMENT_PREFIX = "NETSIGHT_ASYNC_"
 DEFAULTS = {
     "pool-size": (2, int, 0, "jobs that run at once in this instance; more wait in a queue"),
     "max-per-user": (0, int, 0, "jobs of one owner that run at once in this instance (0: no cap)"),
-    "queue-limit": (0, int, 0, "jobs that may wait to start (in this instance, or unclaimed in the database "
+    "queue-limit": (20, int, 0, "jobs that may wait to start (in this instance, or unclaimed in the database "
                     "for a front-end) before a start is refused with 503 (0: no limit)"),
+    "max-per-address": (2, int, 0, "anonymous jobs (queued or running, in the whole cluster) of one client "
+                        "address; a start beyond is refused with 503 (0: no cap)"),
+    "trusted-proxies": ("", str, None, "the addresses of the proxies whose X-Forwarded-For names the client "
+                        "(space-separated); any other peer is the client"),
+    "anonymous-pool-size": (lambda: max(1, instance_value("pool-size") // 2), int, 0,
+                            "anonymous jobs that run at once in this instance, all visitors together "
+                            "(default: half of pool-size, at least 1; 0: no share of their own)"),
+    "anonymous-queue-limit": (lambda: (limit := get("queue-limit")) and max(1, limit // 2), int, 0,
+                              "anonymous jobs that may wait to start, all visitors together, before an anonymous "
+                              "start is refused with 503 (default: half of queue-limit, at least 1; 0: no limit)"),
+    "anonymous-expiry": (3600.0, float, 60.0, "seconds an anonymous visitor's ended process is kept if nobody "
+                         "fetches it (at most the expiry)"),
     "heartbeat-interval": (10.0, float, 0.1, "seconds between heartbeats while the instance has jobs"),
     "heartbeat-timeout": (60.0, float, 0.5, "seconds without a heartbeat after which its jobs read interrupted"),
     "housekeeping-interval": (300.0, float, 0.1, "seconds between housekeeping passes"),
@@ -83,6 +97,8 @@ def instance_value(name):
 def _value(name, raw):
     default, kind, minimum, _doc = DEFAULTS[name]
     if raw is None:
+    if callable(default):  # a default that follows another setting
+        default = default()
         raw = os.environ.get(ENVIRONMENT_PREFIX + name.upper().replace("-", "_"))
     if raw is None:
         raw = _product_config().get(name)

@@ -17,7 +17,10 @@ from netsight.asynchronous.capture import CHUNK
 from netsight.asynchronous.capture import INLINE_LIMIT
 
 
-SPOOL_SIZE = 1 << 20  # bytes of a job's request body an instance keeps in memory; more go to disk
+# Bytes of a job's request body an instance keeps in memory while the job
+# waits and runs; a bigger body goes to a temporary file, streamed. Small:
+# queued bodies add up (60 queued 1 MB bodies were 64 MB of memory).
+SPOOL_SIZE = 1 << 16
 
 
 class StoredRequest(Persistent):

@@ -11,6 +11,7 @@ from zExceptions import NotFound
 from zope.interface import implementer
 from zope.publisher.interfaces import IPublishTraverse
 
+from netsight.asynchronous import anonymous
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
@@ -105,6 +106,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         runs_here = settings.get("pool-size") > 0
         site, site_cap = owners.site_path(self.context), settings.site_value("pool-size")
         _check_queue(request, connection, runs_here, site if site_cap else None)
+        address_key = anonymous.check_start(request, connection, runs_here)  # None for a user
         owner, anonymous_key = owners.owner_of(request)
         record = registry.ProcessRecord(
             process_id,
@@ -119,6 +121,9 @@ class BaseAsyncView(StatusPages, BrowserView):
         record.max_per_user = settings.site_value("max-per-user")
         record.pool_size = site_cap
         record.expiry = settings.site_value("expiry")
+        if owner is None:  # an anonymous visitor's: capped by its address, kept less long
+            record.address_key = address_key
+            record.expiry = anonymous.expiry(record.expiry)
         job = worker.Job.from_request(request, process_id, self.__name__, connection.db(), registry.owner_key(record))
         job.keep_caps(record)
         if not runs_here or self.rerun_interrupted:  # another instance may run it

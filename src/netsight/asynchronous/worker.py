@@ -28,6 +28,7 @@ from netsight.asynchronous import identity
 from netsight.asynchronous import internals
 from netsight.asynchronous import registry
 from netsight.asynchronous import scrub
+from netsight.asynchronous.anonymous import record_address
 from netsight.asynchronous.capture import BodyCapture
 from netsight.asynchronous.instance import forget
 from netsight.asynchronous.instance import instance_id
@@ -157,6 +158,7 @@ class Job:
         self.cap = None  # max-per-user as its site read it (None: the instance's)
         self.site = None  # the path of its site (records.site)
         self.site_cap = None  # how many of its site's jobs may run at once in an instance (None: no cap)
+        self.address = None  # an anonymous visitor's: its address key (anonymous.py); None: a user's
 
     @classmethod
     def from_request(cls, request, process_id, view_name, db, owner):
@@ -189,6 +191,7 @@ class Job:
         """Take the caps that the record's site set at its start, for the pool (which knows no site)."""
         self.cap = record.max_per_user
         self.site, self.site_cap = record.site, record.pool_size
+        self.address = record_address(record)
 
     def stored(self, connection):
         """This job's request as a ``StoredRequest``, its body added with ``connection``."""

@@ -1,4 +1,4 @@
-"""The pool with jobs of several sites: a site's share holds its jobs, the others go ahead."""
+"""The pool with jobs of several sites, and of anonymous visitors: a share holds its jobs, the others go ahead."""
 
 from netsight.asynchronous.pool import Pool
 from netsight.asynchronous.tests.base import setting
@@ -11,8 +11,9 @@ import unittest
 class GatedJob:
     """A job that runs until its gate opens (what the pool asks of a job, no more)."""
 
-    def __init__(self, process_id, site, site_cap=None, owner="someone"):
+    def __init__(self, process_id, site, site_cap=None, owner="someone", address=None):
         self.process_id, self.site, self.site_cap, self.owner = process_id, site, site_cap, owner
+        self.address = address  # an anonymous visitor's: its address key
         self.started = threading.Event()
         self.gate = threading.Event()
 
@@ -24,7 +25,9 @@ class GatedJob:
         pass
 
 
-class TestSitesShare(unittest.TestCase):
+class PoolTestCase(unittest.TestCase):
+    """A pool of 3 threads of its own, and jobs that run until their gates open."""
+
     def setUp(self):
         setting(self, "pool-size", 3)
         self.pool = Pool()
@@ -34,6 +37,9 @@ class TestSitesShare(unittest.TestCase):
         for job in jobs:
             self.addCleanup(job.gate.set)
             self.pool.submit(job)
+
+
+class TestSitesShare(PoolTestCase):
 
     def test_a_sites_second_job_waits_while_another_sites_job_goes_ahead(self):
         first, second = GatedJob("a1", "/a", site_cap=1), GatedJob("a2", "/a", site_cap=1)
@@ -54,3 +60,42 @@ class TestSitesShare(unittest.TestCase):
         for job in jobs:
             self.assertTrue(job.started.wait(60))
         self.assertEqual(self.pool.counts(), (3, 0, 3))
+
+
+class TestAnonymousShare(PoolTestCase):
+    def test_anonymous_jobs_run_on_their_share_of_threads_while_a_users_job_goes_ahead(self):
+        setting(self, "anonymous-pool-size", 1)
+        setting(self, "max-per-address", 0)
+        visitors = [GatedJob(f"v{number}", "/a", owner=f"anonymous:{number}", address=f"address {number}")
+                    for number in range(3)]
+        member = GatedJob("m1", "/a", owner="member")
+        self.run_all(*visitors, member)
+        self.assertTrue(visitors[0].started.wait(60))
+        self.assertTrue(member.started.wait(60))
+        self.assertEqual(self.pool.counts(), (2, 2, 2))  # a thread is free, but not for visitors
+        self.assertEqual(self.pool.anonymous_queued(), 2)
+        self.assertEqual(self.pool.room(), 1)  # the held visitors do not wait for a thread
+        self.assertFalse(self.pool.admits("anonymous:9", None, "/a", None, address="address 9"))
+        self.assertTrue(self.pool.admits("member 2", None, "/a", None))
+        visitors[0].gate.set()
+        self.assertTrue(visitors[1].started.wait(60))  # the share's place is free again
+        self.assertFalse(visitors[2].started.is_set())
+
+    def test_the_default_share_is_half_the_pool_at_least_one(self):
+        visitors = [GatedJob(f"v{number}", "/a", owner=f"anonymous:{number}", address=f"address {number}")
+                    for number in range(3)]
+        self.run_all(*visitors)
+        self.assertTrue(visitors[0].started.wait(60))
+        self.assertEqual(self.pool.counts(), (1, 2, 1))  # pool-size 3: one for visitors
+
+    def test_an_address_at_its_cap_is_not_admitted(self):
+        setting(self, "max-per-address", 1)
+        first = GatedJob("v1", "/a", owner="anonymous:1", address="here")
+        self.run_all(first)
+        self.assertTrue(first.started.wait(60))
+        self.assertFalse(self.pool.admits("anonymous:2", None, "/a", None, address="here"))
+        setting(self, "anonymous-pool-size", 2)
+        self.assertTrue(self.pool.admits("anonymous:3", None, "/a", None, address="there"))
+        self.assertFalse(
+            self.pool.admits("anonymous:3", None, "/a", None, taking=[("anonymous:4", "/a", "there")], address="there")
+        )

@@ -1,0 +1,173 @@
+"""Caps on anonymous starts: per client address, and all visitors' share of the queue.
+
+An anonymous visitor owns its processes by a cookie (``owners.py``), and a
+client that drops the cookie is a new owner at each start: the owner
+cannot cap it. So an anonymous start is counted by its client address
+(``client_address``): at most ``max-per-address`` active (queued or
+running) anonymous processes per address in the whole cluster, counted
+over the registry's active records, and at most ``anonymous-queue-limit``
+anonymous jobs waiting (in this instance's queue, or unclaimed in the
+database for a front-end). A start beyond either is refused as a full
+queue is: 503 with ``Retry-After``, nothing written, no cookie set. The
+pool gives all anonymous jobs together ``anonymous-pool-size`` of its
+threads (``pool.py``), and an anonymous process is forgotten
+``anonymous-expiry`` seconds after it ended (``expiry``).
+
+The record keeps its address as a keyed hash (``address_key``: HMAC-SHA256
+with a random key kept in the main database, shared by every instance),
+while it is active only: enough for a worker's claim to apply the cap,
+with no address written in clear.
+"""
+
+from AccessControl import getSecurityManager
+
+from netsight.asynchronous import registry
+from netsight.asynchronous import settings
+from netsight.asynchronous.exceptions import QueueFullError
+from netsight.asynchronous.pool import POOL
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import secrets
+import weakref
+
+
+logger = logging.getLogger("netsight.async")
+
+KEY_ROOT_KEY = "netsight.async.address-key"  # the HMAC key of address keys, in the main database's root
+IPV6_PREFIX = 64  # an IPv6 client is its /64: one host usually holds a whole /64
+
+_keys = weakref.WeakKeyDictionary()  # database -> its HMAC key, read once
+
+
+def client_address(request):
+    """The address of the client that sent ``request``.
+
+    ``REMOTE_ADDR``, unless that peer is one of ``trusted-proxies``: then
+    the right-most address of ``X-Forwarded-For`` that is not a trusted
+    proxy (the one the nearest trusted proxy saw); the left-most if all are.
+    An IPv6 address stands for its /64 network.
+    """
+    trusted = _networks(settings.get("trusted-proxies"))
+    peer = _address(request.environ.get("REMOTE_ADDR", ""))
+    if not _in(peer, trusted):
+        return _client(peer)
+    hops = [_address(hop) for hop in request.environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _in(hop, trusted):
+            return _client(hop)
+    return _client(hops[0] if hops else peer)
+
+
+def address_key(address, db):
+    """The keyed hash of ``address`` (as ``client_address`` gives it) that records keep."""
+    return hmac.new(_key(db), str(address).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def check_start(request, connection, runs_here):
+    """Refuse an anonymous start beyond its caps; returns its address key (None for a user).
+
+    The start is refused (``QueueFullError``: 503, ``Retry-After``) when
+    its address has ``max-per-address`` active processes already, or when
+    ``anonymous-queue-limit`` anonymous jobs wait to start: in this
+    instance's pool, or, on a front-end (``runs_here`` false), unclaimed in
+    the database.
+    """
+    if getSecurityManager().getUser().getId() is not None:
+        return None
+    root = connection.root()
+    key = address_key(client_address(request), connection.db())
+    cap = settings.get("max-per-address")
+    if cap and (active := active_of_address(connection, key)) >= cap:
+        _refuse(request, f"Too many processes of this address are active ({active}); try again later.")
+    limit = settings.get("anonymous-queue-limit")
+    if limit:
+        waiting = POOL.anonymous_queued() if runs_here else _unclaimed_anonymous(root)
+        if waiting >= limit:
+            _refuse(request, f"Too many processes of visitors are waiting to start ({waiting}); try again later.")
+    return key
+
+
+def active_of_address(connection, key):
+    """How many active processes of the cluster have the address key ``key``
+    (those of an instance that stopped or died not counted)."""
+    root = connection.root()
+    processes = root.get(registry.ROOT_KEY) or {}
+    timeout = settings.get("heartbeat-timeout")
+    count = 0
+    for pid in registry.active_ids(root):
+        record = processes.get(pid)
+        if record is not None and record.address_key == key and not registry.orphaned(connection, record, timeout):
+            count += 1
+    return count
+
+
+def expiry(site_expiry):
+    """How long an anonymous visitor's ended process is kept: ``anonymous-expiry``,
+    at most the site's expiry (``site_expiry``, None: the expiry setting)."""
+    longest = settings.get("expiry") if site_expiry is None else site_expiry
+    return min(settings.get("anonymous-expiry"), longest)
+
+
+def record_address(record):
+    """The address key a job of ``record`` counts under in a pool: None for a
+    user's; "" for an anonymous one without (a record of an older version)."""
+    return None if record.owner is not None else (record.address_key or "")
+
+
+def _unclaimed_anonymous(root):
+    return sum(1 for record in registry.unclaimed(root) if record.owner is None)
+
+
+def _refuse(request, message):
+    request.response.setHeader("Retry-After", str(QueueFullError.retry_after))
+    raise QueueFullError(message)
+
+
+def _key(db):
+    key = _keys.get(db)
+    if key is None:
+        key = _keys[db] = registry.in_own_transaction(db, _key_in)
+    return key
+
+
+def _key_in(root):
+    """The database's HMAC key of addresses; made at its first need."""
+    key = root.get(KEY_ROOT_KEY)
+    if key is None:
+        key = root[KEY_ROOT_KEY] = secrets.token_bytes(32)
+    return key
+
+
+def _address(text):
+    """An address as ``ipaddress`` reads it (IPv4-mapped IPv6 as IPv4), else its text."""
+    text = text.strip()
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return text.lower()
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
+def _client(address):
+    """What a client counts as: an IPv4 address, an IPv6 /64, or the peer's text."""
+    if isinstance(address, ipaddress.IPv6Address):
+        return ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False)
+    return address
+
+
+def _networks(text):
+    networks = []
+    for item in text.split():
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            logger.warning("netsight.async: trusted-proxies: %r is not an address or a network; ignored", item)
+    return networks
+
+
+def _in(address, networks):
+    return not isinstance(address, str) and any(address in network for network in networks)

@@ -1,0 +1,228 @@
+"""Anonymous visitors within the caps: per client address, their share of
+the pool and the queue, their shorter expiry, and the stored request's
+blob let go when the job ends."""
+
+from netsight.asynchronous import anonymous
+from netsight.asynchronous import claims
+from netsight.asynchronous import housekeeping
+from netsight.asynchronous import registry
+from netsight.asynchronous.pool import POOL
+from netsight.asynchronous.tests.base import JobBrowser
+from netsight.asynchronous.tests.base import wait_until
+from netsight.asynchronous.tests.test_lifecycle import LifecycleTestCase
+from urllib.parse import urlencode
+
+import ipaddress
+import transaction
+
+
+class Visitor(JobBrowser):
+    """A cookie-less anonymous client at ``address`` (a new owner at each start)."""
+
+    def __init__(self, app, site_url, address, forwarded=None):
+        super().__init__(app, site_url, user=None)
+        self.testapp.extra_environ["REMOTE_ADDR"] = address
+        if forwarded is not None:
+            self.addHeader("X-Forwarded-For", forwarded)
+
+    def try_start(self, url, **form):
+        """POST ``form``, forgetting any cookie first; returns (status, process id or None)."""
+        self.testapp.cookiejar.clear()
+        self.post(url, urlencode(form))
+        if self.status != 303:
+            return self.status, None
+        return self.status, self.headers["Location"].rpartition("process_id=")[2]
+
+
+class AnonymousTestCase(LifecycleTestCase):
+    def visitor(self, address="192.0.2.7", forwarded=None):
+        return Visitor(self.app, self.site_url, address, forwarded)
+
+    def start_anonymous(self, address="192.0.2.7", forwarded=None, expect=303):
+        visitor = self.visitor(address, forwarded)
+        status, process_id = visitor.try_start(self.url_gate, gate=self.gate)
+        self.assertEqual(status, expect, visitor.contents[:300])
+        if expect == 503:
+            self.assertEqual(visitor.headers["Retry-After"], "30")
+        return process_id
+
+    def record(self, process_id):
+        return self.fresh_record(process_id)
+
+    def key_of(self, address):
+        return anonymous.address_key(address, self.app._p_jar.db())
+
+    def finish(self, *ids):
+        self.open_gate()
+        for process_id in ids:
+            wait_until(lambda pid=process_id: self.record(pid).state == registry.DONE, what=f"{process_id} done")
+
+
+class TestPerAddress(AnonymousTestCase):
+    def test_cookieless_starts_of_one_address_stop_at_the_cap_while_a_member_still_starts(self):
+        # The issue's case: max-per-user 1, queue-limit 3; five cookie-less starts.
+        self.setting("pool-size", 2)
+        self.setting("max-per-user", 1)
+        self.setting("queue-limit", 3)
+        self.setting("max-per-address", 2)
+        admitted = [self.start_anonymous() for _ in range(2)]
+        for _ in range(3):
+            self.start_anonymous(expect=503)  # nothing written: no record, no cookie
+        self.assertEqual(POOL.counts()[:2], (1, 1))  # one runs; the other waits for the anonymous share
+        mine = self.start_gated()  # a Member still starts, and runs on the free thread
+        self.running(mine)
+        self.start_anonymous("192.0.2.8", expect=503)  # the visitors' share of the queue (1 of 3) is taken
+        self.finish(*admitted, mine)
+
+    def test_the_address_counts_again_once_its_jobs_ended(self):
+        self.setting("max-per-address", 1)
+        first = self.start_anonymous()
+        self.start_anonymous(expect=503)
+        self.finish(first)
+        self.assertIsNone(self.record(first).address_key)  # an ended record keeps no address
+        self.start_anonymous()
+
+    def test_the_record_keeps_a_keyed_hash_of_the_address_not_the_address(self):
+        process_id = self.start_anonymous("192.0.2.7")
+        key = self.record(process_id).address_key
+        self.assertEqual(key, self.key_of(ipaddress.ip_address("192.0.2.7")))
+        self.assertNotIn("192.0.2.7", key)
+        self.assertEqual(len(key), 64)
+        self.assertIsNone(self.record(self.start_gated()).address_key)  # a Member's has none
+        self.finish(process_id)
+
+    def test_an_ipv6_client_is_its_64_network(self):
+        self.setting("max-per-address", 1)
+        first = self.start_anonymous("2001:db8:1:2::10")
+        self.start_anonymous("2001:db8:1:2:ffff::1", expect=503)  # same /64
+        self.start_anonymous("2001:db8:1:3::10")  # another /64
+        self.finish(first)
+
+
+class TestForwardedFor(AnonymousTestCase):
+    def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_named_proxy(self):
+        self.setting("max-per-address", 1)
+        first = self.start_anonymous("192.0.2.7", forwarded="198.51.100.1")
+        self.assertEqual(self.record(first).address_key, self.key_of(ipaddress.ip_address("192.0.2.7")))
+        self.start_anonymous("192.0.2.7", forwarded="198.51.100.2", expect=503)  # the peer counts
+        self.finish(first)
+
+    def test_behind_a_named_proxy_the_right_most_untrusted_address_counts(self):
+        self.setting("max-per-address", 1)
+        self.setting("trusted-proxies", "10.0.0.0/8 192.0.2.7")
+        # A client may put anything on the left; what the nearest proxy saw is on the right.
+        first = self.start_anonymous("192.0.2.7", forwarded="203.0.113.9, 198.51.100.1, 10.1.2.3")
+        self.assertEqual(self.record(first).address_key, self.key_of(ipaddress.ip_address("198.51.100.1")))
+        self.start_anonymous("192.0.2.7", forwarded="203.0.113.10, 198.51.100.1", expect=503)
+        second = self.start_anonymous("192.0.2.7", forwarded="198.51.100.2")
+        self.finish(first, second)
+
+
+class TestAnonymousShare(AnonymousTestCase):
+    def test_anonymous_jobs_take_at_most_their_share_of_threads_and_queue(self):
+        self.setting("pool-size", 3)  # their share: 1 thread (half of 3)
+        self.setting("queue-limit", 4)  # theirs: 2 waiting (half of 4)
+        self.setting("max-per-address", 0)
+        visitors = [self.start_anonymous(f"192.0.2.{number}") for number in range(1, 4)]
+        self.start_anonymous("192.0.2.9", expect=503)  # two wait already
+        wait_until(lambda: self.record(visitors[0]).state == registry.RUNNING, what="the first visitor's job")
+        members = [self.start_gated(), self.start_gated()]  # the two other threads are theirs
+        for process_id in members:
+            self.running(process_id)
+        self.assertEqual(POOL.counts(), (3, 2, 3))
+        self.assertEqual([self.record(pid).state for pid in visitors[1:]], [registry.QUEUED] * 2)
+        self.finish(*visitors, *members)
+
+
+class TestExpiry(AnonymousTestCase):
+    def test_anonymous_records_expire_at_the_anonymous_expiry(self):
+        self.setting("anonymous-expiry", 120)
+        visitor = self.visitor()
+        process_id = visitor.start(self.url("hello"))
+        wait_until(lambda: self.record(process_id).state == registry.DONE, what="the job")
+        finished = self.record(process_id).finished
+        self.assertEqual(self.record(process_id).expiry, 120)
+        db = self.app._p_jar.db()
+        housekeeping.expire(db, finished + 119)
+        self.assertEqual(visitor.poll(self.url("hello"), process_id)["state"], "done")
+        housekeeping.expire(db, finished + 121)
+        self.assertEqual(visitor.poll(self.url("hello"), process_id)["state"], "unknown")
+
+    def test_never_longer_than_the_expiry_nor_below_a_minute(self):
+        self.setting("expiry", 90)
+        self.setting("anonymous-expiry", 10)  # below the minimum: 60
+        process_id = self.visitor().start(self.url("hello"))
+        self.assertEqual(self.record(process_id).expiry, 60)
+        self.setting("anonymous-expiry", 3600)
+        other = self.visitor("192.0.2.8").start(self.url("hello"))
+        self.assertEqual(self.record(other).expiry, 90)
+        for pid in (process_id, other):
+            wait_until(lambda pid=pid: self.record(pid).state == registry.DONE, what="the job")
+
+
+class TestFrontEnd(AnonymousTestCase):
+    """Jobs queued in the database (a front-end's): claims apply the caps, the stored request goes at the end."""
+
+    def claim(self):
+        return claims.claim(self.app._p_jar.db())
+
+    def test_a_claim_applies_the_address_cap_and_the_anonymous_share(self):
+        self.setting("pool-size", 0)
+        same = [self.start_anonymous(), self.start_anonymous()]
+        other = self.start_anonymous("192.0.2.8")
+        self.setting("pool-size", 3)
+        self.setting("anonymous-pool-size", 2)
+        self.setting("max-per-address", 1)
+        self.assertEqual(self.claim(), 2)  # one of the address, and the other address's
+        self.assertEqual(self.record(same[1]).instance, registry.UNCLAIMED)
+        self.assertEqual(self.claim(), 0)  # the address is at its cap here
+        self.open_gate()
+        wait_until(lambda: self.record(same[0]).state == registry.DONE, what="the first job")
+        wait_until(lambda: self.record(other).state == registry.DONE, what="the other address's job")
+        wait_until(lambda: self.claim() or self.record(same[1]).state != registry.QUEUED, what="a claim")
+        self.finish(same[1])
+
+    def test_a_front_end_counts_its_unclaimed_anonymous_jobs(self):
+        self.setting("pool-size", 0)
+        self.setting("queue-limit", 2)  # theirs: 1
+        self.setting("max-per-address", 0)
+        self.start_anonymous("192.0.2.1")
+        self.start_anonymous("192.0.2.2", expect=503)
+        self.start_gated()  # a Member's waits too
+
+    def test_the_stored_request_and_its_blob_go_when_the_job_ends(self):
+        self.setting("pool-size", 0)
+        visitor = self.visitor()
+        visitor.testapp.cookiejar.clear()
+        visitor.post(self.url_gate, urlencode({"gate": self.gate, "padding": "x" * (1 << 19)}))
+        self.assertEqual(visitor.status, 303)
+        process_id = visitor.headers["Location"].rpartition("process_id=")[2]
+        stored = self.record(process_id).request
+        self.assertIsNotNone(stored.blob)  # a 512 KiB body: a blob
+        blob_oid = stored.blob._p_oid
+        self.setting("pool-size", 1)
+        self.assertEqual(self.claim(), 1)
+        self.finish(process_id)
+        self.assertIsNone(self.record(process_id).request)
+        # Nothing in the database refers to the blob any more: a pack removes it.
+        transaction.begin()
+        connection = self.app._p_jar
+        referrers = [pid for pid in registry.active_ids(connection.root())]
+        self.assertEqual(referrers, [])
+        self.assertNotIn(blob_oid, _reachable(connection))
+
+
+def _reachable(connection):
+    """The oids reachable from the root of ``connection``'s database."""
+    from ZODB.serialize import referencesf
+
+    storage = connection.db().storage
+    seen, todo = set(), [b"\0" * 8]
+    while todo:
+        oid = todo.pop()
+        if oid in seen:
+            continue
+        seen.add(oid)
+        data, _serial = storage.load(oid)
+        todo.extend(referencesf(data))
+    return seen
