@@ -1,7 +1,12 @@
 """A job keeps nothing of its request that lets anyone log in, and still runs as its user."""
 
 from io import BytesIO
+from plone.app.testing import TEST_USER_ID
+from plone.app.testing import TEST_USER_NAME
+from plone.app.testing import TEST_USER_PASSWORD
 from urllib.parse import quote
+from urllib.parse import unquote
+from zope.component.hooks import setSite
 from urllib.parse import urlencode
 from ZPublisher.HTTPRequest import HTTPRequest
 from ZPublisher.HTTPRequest import parse_cookie
@@ -9,9 +14,11 @@ from ZPublisher.HTTPResponse import HTTPResponse
 
 from netsight.asynchronous import scrub
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.base import JobBrowser
 from netsight.asynchronous.tests.base import JobTestCase
 
 import json
+import transaction
 import unittest
 
 
@@ -284,3 +291,51 @@ class TestTheJobsRequest(JobTestCase):
         # user, made when the job runs, for code of __run__ that checks one.
         self.assertRegex(seen["form"]["_authenticator"], r"^[0-9a-f]{40}$")
         self.assertEqual(seen["form"]["title"], "Grüße")
+
+    def start_without_login(self, url, body, query=""):
+        """POST ``body`` with no Authorization header or cookie; the process id."""
+        browser = JobBrowser(self.app, self.site_url, user=None)
+        browser.post(f"{url}{query}", urlencode(body))
+        self.assertEqual(browser.status, 303, browser.contents[:500])
+        return browser.headers["Location"].rsplit("process_id=", 1)[1]
+
+    def assert_ran_as_the_user(self, url, process_id, secret):
+        self.assertEqual(self.browser.wait_for(url, process_id)["completed"], True)
+        seen = json.loads(self.browser.result(url, process_id))
+        self.assertEqual(seen["user"], TEST_USER_ID)
+        self.assertIn("Member", seen["roles"])
+        self.assertFalse({"__ac", "__ac_name", "__ac_password"} & set(seen["form"]), seen["form"])
+        self.assertEqual(seen["form"]["title"], "kept")
+        self.assertNotIn(secret, json.dumps(seen))  # not in the query, the body, the cookies: nowhere
+        return seen
+
+    def test_a_form_login_runs_the_job_as_its_user_and_is_not_kept(self):
+        """``__ac_name`` and ``__ac_password`` in the start's body log in; the job has neither."""
+        url = self.url("echo")
+        token = self.browser.token
+        body = {"__ac_name": TEST_USER_NAME, "__ac_password:string": TEST_USER_PASSWORD, "_authenticator": token}
+        process_id = self.start_without_login(url, {**body, "title": "kept"})
+        seen = self.assert_ran_as_the_user(url, process_id, TEST_USER_PASSWORD)
+        self.assertEqual(seen["body"], "title=kept")
+
+    def test_a_ticket_in_the_query_runs_the_job_as_its_user_and_is_not_kept(self):
+        """plone.session's ticket as ``?__ac=`` (no cookie) logs in; the job has none of it."""
+        ticket = session_ticket(self.portal, TEST_USER_ID)
+        url = self.url("echo")
+        token = self.browser.token
+        process_id = self.start_without_login(url, {"title": "kept"}, f"?%5F%5Fac={quote(ticket)}&_authenticator:string={token}")
+        seen = self.assert_ran_as_the_user(url, process_id, ticket)
+        self.assertEqual(seen["query"], "")
+        self.assertNotIn(token, json.dumps(seen["query"]))
+
+
+def session_ticket(portal, user_id):
+    """A plone.session ticket of ``user_id``: the value of its ``__ac`` cookie."""
+    response = HTTPResponse()
+    setSite(portal)
+    try:
+        portal.acl_users.session._setupSession(user_id, response)
+    finally:
+        setSite(None)
+    transaction.commit()  # the plugin may have made its signing key
+    return unquote(response.cookies["__ac"]["value"])
