@@ -7,8 +7,11 @@ the secret's SHA-256, so the database holds nothing that opens it.
 
 A process belongs to the site it was started in (``site_path``): lists
 show a site's own. Besides its owner, those who run the site see every
-process: the users who hold Manager or Site Administrator *on the site itself* (granted there, in
-the Zope root, or globally). A permission checked on the context is not
+process: the users who hold the add-on's permission "netsight.async:
+Manage processes" *on the site itself*, which Manager and Site
+Administrator have (the ZCML's default roles, and the profile's
+rolemap.xml), by the roles they hold on the site (granted there, in the
+Zope root, or globally). A permission checked on the context is not
 enough: the URL lets the requester choose the context, and Plone grants
 its Owner role (what every member holds on what they added) permissions
 such as "View management screens".
@@ -30,7 +33,7 @@ except ImportError:  # plain Zope
     IPloneSiteRoot = None
 
 
-MANAGER_ROLES = ("Manager", "Site Administrator")
+MANAGE_PROCESSES = "netsight.async: Manage processes"  # permissions.zcml: netsight.async.ManageProcesses
 COOKIE = "netsight_async_owner"
 SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
@@ -69,17 +72,17 @@ def may_see(record, request):
 
 
 def is_manager(request):
-    """Whether the user runs the site: Manager or Site Administrator on it.
+    """Whether the user runs the site: holds "netsight.async: Manage processes"
+    on it (Manager and Site Administrator do).
 
-    The roles are those held on the site (Plone's, or the Zope root where
-    there is none), never local roles on an object below it.
+    The permission is checked on the site (Plone's, or the Zope root where
+    there is none), with the roles the user holds there, never on an object
+    below it, where a local role could give it.
     """
     site = getSite()
     if site is None or not hasattr(site, "getPhysicalRoot"):
         site = request["PARENTS"][-1]
-    user = getSecurityManager().getUser()
-    roles = user.getRolesInContext(site)
-    return any(role in roles for role in MANAGER_ROLES)
+    return bool(getSecurityManager().getUser().has_permission(MANAGE_PROCESSES, site))
 
 
 def site_path(obj):

@@ -5,6 +5,8 @@ one user's jobs, the site's jobs at once, the expiry, how the processing pages p
 job's progress is written) and shows, read only, the settings
 of the instance that answers, from its zope.conf or environment: those of
 the site's fields left empty, and those that stay the instance's alone.
+Managers and Site Administrators open it: its permission is the add-on's
+own, "netsight.async: Manage processes" (ZCML and Site Setup's entry).
 """
 
 from netsight.asynchronous import settings

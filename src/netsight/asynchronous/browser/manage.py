@@ -1,10 +1,11 @@
 """All processes, for the site's managers: every user's, filtered and batched, with cancel and remove.
 
 ``@@netsight-async-processes`` on the Plone site (Site Setup, Background
-processes, "All processes") answers the users who hold Manager or Site
-Administrator on the site (``owners.is_manager``: never a local role),
-besides the ZCML permission "Manage portal"; anyone else gets
-Unauthorized. It lists the registry newest first (``listing.Listing``: a
+processes, "All processes") answers the users who hold the add-on's
+permission "netsight.async: Manage processes" on the site itself
+(``owners.is_manager``: never through a local role below it), which is
+also its ZCML permission; Manager and Site Administrator hold it. Anyone
+else gets Unauthorized. It lists the registry newest first (``listing.Listing``: a
 page loads its own records only, however many there are), filtered by
 stored state and by owner, 50 a page (``b_size`` up to 200). A POST with
 plone.protect's token cancels an active process or removes an ended one,
@@ -68,7 +69,7 @@ class AllProcesses(BrowserView):
 
     def __call__(self):
         request = self.request
-        if not owners.is_manager(request):  # the roles held on the site, not on the URL's context
+        if not owners.is_manager(request):  # the permission on the site, not on the URL's context
             raise Unauthorized("Only the site's managers see all processes.")
         request.response.setHeader("Cache-Control", "no-store")
         self._read_filters()

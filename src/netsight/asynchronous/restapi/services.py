@@ -4,8 +4,9 @@
 all), newest first, in batches; ``GET @async-processes/<id>`` answers a
 process's status, ``DELETE @async-processes/<id>`` cancels it. Ownership
 decides, as on the status pages: a process answers only its owner (the
-user, or the anonymous browser holding its cookie) and the site's managers,
-and anyone else gets the 404 of an unknown id. They only read, but for the
+user, or the anonymous browser holding its cookie) and the site's managers
+(those who hold "netsight.async: Manage processes" on the site:
+``owners.is_manager``), and anyone else gets the 404 of an unknown id. They only read, but for the
 cancel, which writes in a transaction of its own.
 """
 

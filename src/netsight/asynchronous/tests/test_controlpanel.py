@@ -65,7 +65,7 @@ class TestControlPanel(JobTestCase):
 
     def test_in_site_setup_for_a_manager(self):
         configlet = configlets(self.portal)["netsight-async"]
-        self.assertEqual((configlet.category, configlet.permissions), ("Products", ("Manage portal",)))
+        self.assertEqual((configlet.category, configlet.permissions), ("Products", ("netsight.async: Manage processes",)))
         self.assertEqual(configlet.title, "Background processes")
         self.assertTrue(configlet.action.text.endswith("/@@netsight-async-controlpanel"))
         manager = owner_browser(self.app, self.site_url)
