@@ -36,6 +36,9 @@ LEFTOVER_AGE = 86400  # seconds untouched after which a captured file is a dead 
 class BodyCapture:
     """The ``stdout`` of a job's response, then the rest of its body."""
 
+    hider = None  # a tokens.Hider that what is written passes through (tokens.hide), or None
+    placeholder = None  # what stands for its user's tokens in the kept body (tokens.py), if any
+
     def __init__(self, directory):
         self.directory = directory  # the storage's temporary directory; None: no blobs
         self.length = 0
@@ -45,11 +48,14 @@ class BodyCapture:
 
     def write(self, data):
         """Add ``data`` (bytes) to the body: in memory, or in the file once it is big."""
+        given = len(data)
+        if self.hider is not None:  # its user's tokens written as a placeholder (tokens.py)
+            data = self.hider.feed(data)
         if self._file is None and self.length + len(data) > INLINE_LIMIT:
             self._spill()
         (self._file or self._memory).write(data)
         self.length += len(data)
-        return len(data)
+        return given
 
     def flush(self):
         if self._file is not None:
@@ -85,6 +91,10 @@ class BodyCapture:
         after. Unreferenced, as when the process was cancelled meanwhile,
         it is garbage that the storage's pack removes.
         """
+        if self.hider is not None:  # what it held back is the body's end
+            hider, self.hider = self.hider, None
+            self.write(hider.end())
+            self.placeholder = hider.replacement if hider.replaced else None
         if self._file is None:
             return self._memory.getvalue(), None
         self._file.close()

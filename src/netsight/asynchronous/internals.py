@@ -43,3 +43,16 @@ def publish_job(request, app, realm, debug_mode):
     with transaction_pubevents(request, response):
         publish(request, (app, realm, debug_mode))
     return response
+
+
+def csrf_keys(user_name, manager=None):
+    """The keys from which plone.protect makes ``user_name``'s CSRF tokens (None keys left out).
+
+    plone.protect makes a token from one key, drawn at random, of the
+    user's keyring (``_forms``, else ``_system``, in the current site's key
+    manager, or ``manager``); ``_getKeyring`` is how it finds that keyring, with no public
+    name. ``tokens.py`` needs every key to know every token of a user.
+    """
+    from plone.protect.authenticator import _getKeyring
+
+    return [key for key in _getKeyring(user_name, manager=manager) if key]

@@ -27,6 +27,8 @@ from zope.component import getMultiAdapter
 from zope.component import queryUtility
 from zope.interface import alsoProvides
 
+from netsight.asynchronous import tokens
+
 
 try:
     from plone.keyring.interfaces import IKeyManager
@@ -91,10 +93,13 @@ def trust_job(request):
 
     Its user also gets a fresh token in the form (the stored request keeps
     none), so that code of ``__run__`` that checks one itself (plone.protect's
-    ``check``, ``@protect(CheckAuthenticator)``) passes as it did.
+    ``check``, ``@protect(CheckAuthenticator)``) passes as it did; and the
+    response's body is captured with that user's tokens kept out
+    (``tokens.hide``), to be given again when the result is served.
     """
     if IKeyManager is None:
         return
+    tokens.hide(request)
     alsoProvides(request, IDisableCSRFProtection)
     if _protected() and getSecurityManager().getUser().getId() is not None:
         request.form["_authenticator"] = createToken()

@@ -15,6 +15,7 @@ from copy import deepcopy
 from ZPublisher.Iterators import filestream_iterator
 
 from netsight.asynchronous import internals
+from netsight.asynchronous import tokens
 
 import re
 
@@ -49,6 +50,7 @@ class CapturedResponse:
     """
 
     length = None  # older captures: the length of their body
+    placeholder = None  # what stands for its user's CSRF tokens in the body (tokens.py); None: nothing
 
     def __init__(self, status, reason, headers, accumulated_headers, cookies, body, length=None):
         self.status = status
@@ -61,8 +63,12 @@ class CapturedResponse:
 
     @classmethod
     def capture(cls, response, body, length):
-        """Take what a published ``WSGIResponse`` carries, with its captured body."""
-        return cls(
+        """Take what a published ``WSGIResponse`` carries, with its captured body.
+
+        The body's capture (the response's ``stdout``) tells the placeholder
+        that stands for its user's tokens, if it wrote any.
+        """
+        captured = cls(
             status=response.status,
             reason=response.errmsg,
             headers={
@@ -79,6 +85,8 @@ class CapturedResponse:
             body=body,
             length=length,
         )
+        captured.placeholder = getattr(response.stdout, "placeholder", None)
+        return captured
 
     def with_file(self, blob):
         """A copy whose body is ``blob``'s committed file, open, streamed in chunks.
@@ -97,13 +105,19 @@ class CapturedResponse:
         tag, text/plain default) nor a later ``setBody`` changes it; a
         file is sent a chunk at a time. Unless ``public`` (the view's
         ``public_result``), no shared cache may keep it (``owner_only``).
+        A body whose user's CSRF tokens were kept out gets a fresh token of
+        the user it is served to (``tokens.restore``), and is never public.
         """
         self.replay_headers(response, public)
-        internals.set_locked_body(response, self.body)
-        return self.body
+        body = self.body
+        if self.placeholder is not None:
+            body = tokens.restore(body, self.placeholder, self.length)
+        internals.set_locked_body(response, body)
+        return body
 
     def replay_headers(self, response, public=False):
         """Status, headers and cookies, for a HEAD: the body stays empty."""
+        public = public and self.placeholder is None  # a body with a user's token is that user's
         response.setStatus(self.status, self.reason)
         response.headers.update(self.headers)
         cache_control = self.headers.get("cache-control")

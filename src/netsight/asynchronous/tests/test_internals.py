@@ -55,3 +55,22 @@ class TestInternals(unittest.TestCase):
         self.assertEqual(closed, [])
         req.close()
         self.assertEqual(closed, [True])
+
+    def test_a_users_csrf_tokens_are_made_from_the_keys_of_its_keyring(self):
+        from AccessControl.SecurityManagement import newSecurityManager
+        from AccessControl.SecurityManagement import noSecurityManager
+        from AccessControl.users import SimpleUser
+        from plone.keyring.keymanager import KeyManager
+        from plone.protect.authenticator import createToken
+
+        import hashlib
+        import hmac
+
+        manager = KeyManager()
+        newSecurityManager(None, SimpleUser("someone", "", ["Member"], []))
+        self.addCleanup(noSecurityManager)
+        keys = internals.csrf_keys("someone", manager)
+        self.assertEqual(len(keys), len(manager["_forms"]))
+        made = {hmac.new(key.encode(), b"someone", hashlib.sha1).hexdigest() for key in keys}
+        for _ in range(20):  # a key drawn at random each time
+            self.assertIn(createToken(manager=manager), made)

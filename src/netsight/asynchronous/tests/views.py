@@ -549,3 +549,22 @@ class SteadyGrowingPolls(Steady):
     the polls at the predicted end."""
 
     poll_at_predicted_end = False
+
+
+class FormPage(BaseAsyncView):
+    """An HTML page with a form, for its user: plone.protect's transform adds
+    the user's token to the form, and the page renders one itself; ``padding``
+    bytes of text make it as big as asked (a blob beyond 256 KiB)."""
+
+    def __run__(self, process_id=None, padding="0"):
+        from zope.component import getMultiAdapter
+
+        token = getMultiAdapter((self.context, self.request), name="authenticator").token()
+        self.request.response.setHeader("Content-Type", "text/html; charset=utf-8")
+        action = f"{self.context.absolute_url()}/@@echo"
+        return (
+            "<!DOCTYPE html><html><head><title>A form</title></head><body>"
+            f'<form id="again" method="post" action="{action}">'
+            '<input type="hidden" name="title" value="posted again"/></form>'
+            f'<p id="rendered">{token}</p><p>{"x" * int(padding)}</p></body></html>'
+        )
