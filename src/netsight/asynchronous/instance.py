@@ -292,7 +292,10 @@ def stopped(db):
         return
     iid, deadline = instance_id(), time.monotonic() + STOP_DEADLINE
     try:
-        registry.in_own_transaction(db, lambda root: registry.beat_in(root, iid, stopped=True), attempts=2)
+        # Where no process was ever started, there is nothing to say: nothing is written.
+        registry.in_own_transaction(
+            db, lambda root: registry.exists(root) and registry.beat_in(root, iid, stopped=True), attempts=2
+        )
         pids = registry.in_own_transaction(db, lambda root: registry.active_of(root, iid), attempts=1)
         for pid in pids:
             if time.monotonic() > deadline:

@@ -54,6 +54,19 @@ OWNERS_KEY = "netsight.async.owners"  # (site, owner key, created, process id) -
 LISTS_VERSION_KEY = "netsight.async.lists-version"
 LISTS_VERSION = 3
 OLD_LISTS_KEYS = ("netsight.async.sites",)  # indexes of versions before, removed
+# Every key of the root that the registry writes: all go together once no
+# process is left (``remove_all``); before a first process, none is written.
+ROOT_KEYS = (
+    ROOT_KEY,
+    ACTIVE_KEY,
+    ENDED_KEY,
+    EXPIRES_KEY,
+    INSTANCES_KEY,
+    STATES_KEY,
+    COUNTS_KEY,
+    OWNERS_KEY,
+    LISTS_VERSION_KEY,
+)
 UNCLAIMED = ""  # the "instance" of a queued job that any instance with a pool may take
 # A key that never goes, first in the active index: its bucket is never
 # emptied, since a BTree cannot merge a change that empties a bucket with
@@ -344,6 +357,8 @@ def add(connection, record, instance, ticket):
     root = connection.root()
     record.instance = instance
     record.ticket = ticket
+    if ROOT_KEY not in root:  # the first process: the lists' indexes are built as they go
+        root[LISTS_VERSION_KEY] = LISTS_VERSION
     _tree(root, ROOT_KEY)[record.process_id] = record
     _tree(root, OWNERS_KEY)[(record.site, owner_key(record), record.created, record.process_id)] = True
     _index(root, record, None, instance)
@@ -483,8 +498,9 @@ def remove(root, process_id):
 def reindex_lists(root):
     """Build the lists' indexes anew from the records if they are of another
     version (or none: a registry of a version without them). Returns how
-    many records it indexed (0 when they were up to date)."""
-    if root.get(LISTS_VERSION_KEY) == LISTS_VERSION:
+    many records it indexed (0 when they were up to date, or when there is
+    no registry: nothing is written before a first process)."""
+    if root.get(LISTS_VERSION_KEY) == LISTS_VERSION or ROOT_KEY not in root:
         return 0
     for key in OLD_LISTS_KEYS:
         root.pop(key, None)
@@ -497,6 +513,51 @@ def reindex_lists(root):
         root[OWNERS_KEY][(record.site, owner_key(record), record.created, pid)] = True
         _state_index(root, record, None)
     return len(processes)
+
+
+def exists(root):
+    """Whether the database holds a registry (a process was ever started, and not all removed)."""
+    return ROOT_KEY in root
+
+
+def remove_site(root, site):
+    """Remove every process of ``site`` (a Plone site's path) and its lists'
+    entries, in the transaction of ``root``; returns the ids of those that
+    were queued or running (to be stopped where they run)."""
+    active = []
+    owners = root.get(OWNERS_KEY)
+    processes = root.get(ROOT_KEY)
+    if owners is not None and processes is not None:
+        for key in list(owners.keys(min=(site,), max=(site + "\x00",), excludemax=True)):
+            record = processes.get(key[-1])
+            if record is None or record.site != site:
+                owners.pop(key, None)
+                continue
+            if record.state in ACTIVE:
+                active.append(record.process_id)
+            _remove(root, record)
+    for key in (STATES_KEY, COUNTS_KEY):  # the site's first keys and counts, kept while it had processes
+        index = root.get(key)
+        if index is not None:
+            for entry in list(index.keys(min=(site,), max=(site + "\x00",), excludemax=True)):
+                del index[entry]
+    return active
+
+
+def remove_all(root, only_if_empty=True):
+    """Remove the registry's keys from the root (``ROOT_KEYS``): the records,
+    their results and blobs (a pack then drops them), the indexes, the
+    heartbeats. With ``only_if_empty``, only when no process is left (one
+    added meanwhile makes the commit conflict). Returns whether it removed them."""
+    processes = root.get(ROOT_KEY)
+    if only_if_empty and processes is not None:
+        root._p_jar.readCurrent(processes)  # empty, a tree is one object: an add conflicts
+        if processes:
+            return False
+    found = [key for key in (*ROOT_KEYS, *OLD_LISTS_KEYS) if key in root]
+    for key in found:
+        del root[key]
+    return bool(found)
 
 
 def forget_instance(root, instance_id):

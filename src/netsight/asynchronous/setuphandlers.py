@@ -1,6 +1,7 @@
 """Set-up helpers of the GenericSetup profiles ``netsight.async:default`` and ``:uninstall``."""
 
 from netsight.asynchronous.legacy import remove_1x_registry
+from netsight.asynchronous.removal import remove_site
 from plone.base.interfaces import INonInstallable
 from zope.interface import implementer
 
@@ -21,3 +22,9 @@ def installed(setup_tool):
 def remove_1x_process_registry(setup_tool):
     """Upgrade step: remove the 1.x process registry from the Zope root."""
     remove_1x_registry(setup_tool.getPhysicalRoot())
+
+
+def uninstalled(setup_tool):
+    """After the uninstall profile: the site's processes are cancelled and
+    removed (and the registry, once no site has any)."""
+    remove_site(setup_tool.aq_parent)

@@ -11,12 +11,14 @@ from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from zope.component import queryMultiAdapter
 from zope.i18n import translate
+from zExceptions import NotFound
 from zope.interface import alsoProvides
 
 from netsight.asynchronous import owners
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.i18n import _
+from netsight.asynchronous.interfaces import INetsightAsyncLayer
 from netsight.asynchronous.interfaces import IOwnPage
 from netsight.asynchronous.listing import is_gone
 from netsight.asynchronous.listing import Listing
@@ -62,6 +64,13 @@ def process_row(request, record, state):
     }
 
 
+def installed_here(context, request):
+    """Whether the lists of processes answer here: in plain Zope (outside
+    any Plone site) always; in a Plone site, only where the add-on is
+    installed (its profile's browser layer): an uninstalled site lists none."""
+    return not owners.site_path(context) or INetsightAsyncLayer.providedBy(request)
+
+
 class MyProcesses(BrowserView):
     """``@@my-processes``: the requester's processes."""
 
@@ -70,6 +79,8 @@ class MyProcesses(BrowserView):
     standalone_template = ViewPageTemplateFile("templates/standalone.pt")
 
     def __call__(self):
+        if not installed_here(self.context, self.request):
+            raise NotFound("my-processes")
         self.request.response.setHeader("Cache-Control", "no-store")
         self.page_title = translate(_("my_processes", default="My processes"), context=self.request)
         alsoProvides(self, IOwnPage)

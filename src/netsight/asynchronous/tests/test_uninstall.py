@@ -1,0 +1,209 @@
+"""Uninstall: a site that had the add-on, with jobs in every state, ends as one that never had it.
+
+Two new sites made alike: one never had the add-on, the other installs it,
+runs jobs (done with a blob result unfetched, failed, cancelled, running,
+queued) and uninstalls it (the Add-ons control panel's installer). Their
+set-up is compared whole (``sitestate.site_state``); the database's root
+keeps no key of the add-on once no site has processes; the running job's
+end writes nothing back, the queued one never runs, and the site serves
+no list of processes. ``test_uninstall_subprocess`` does the same in real
+instances, then starts Zope without the package.
+"""
+
+from contextlib import contextmanager
+from netsight.asynchronous import registry
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_RESTAPI_TESTING
+from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.base import join_workers
+from netsight.asynchronous.tests.base import owner_browser
+from netsight.asynchronous.tests.base import wait_until
+from netsight.asynchronous.tests.sitestate import add_site
+from netsight.asynchronous.tests.sitestate import site_state
+from netsight.asynchronous.tests.views import Gate
+from netsight.asynchronous.tests.views import GATES
+from netsight.asynchronous.tests.views import new_gate
+from plone.base.utils import get_installer
+from plone.registry.interfaces import IRegistry
+from zope.component.hooks import getSite
+from zope.component.hooks import setSite
+
+import transaction
+
+
+ADDON = "netsight.async"
+BIG = 1024 * 1024  # bytes: a result kept in a blob
+
+
+@contextmanager
+def on_site(site):
+    """The component site is ``site`` meanwhile (a profile's import steps use it)."""
+    previous = getSite()
+    setSite(site)
+    try:
+        yield site
+    finally:
+        setSite(previous)
+
+
+def root_keys(app):
+    """The add-on's keys in the root of the main database, as a new transaction sees it."""
+    transaction.begin()
+    return sorted(key for key in app._p_jar.root().keys() if key.startswith("netsight"))
+
+
+class SitesTestCase(JobTestCase):
+    """Two new sites made alike: ``never`` never has the add-on, ``used`` installs it."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+    maxDiff = None
+
+    def setUp(self):
+        super().setUp()
+        self.never = add_site(self.app, "never")
+        self.used = add_site(self.app, "used")
+        with on_site(self.used):
+            get_installer(self.used, self.layer["request"]).install_product(ADDON)
+        transaction.commit()
+        self.used_url = self.used.absolute_url()
+        self.owner = owner_browser(self.app, self.used_url)  # the Zope root's Manager
+
+    def state(self, site):
+        with on_site(site):
+            return site_state(site)
+
+    def uninstall(self, site):
+        transaction.begin()  # as a request: what other connections committed is seen
+        with on_site(site):
+            installer = get_installer(site, self.layer["request"])
+            installer.uninstall_product(ADDON)
+            self.assertFalse(installer.is_product_installed(ADDON))
+        transaction.commit()
+
+    def start(self, view, **form):
+        url = f"{self.used_url}/{view}"
+        return url, self.owner.start(url, **form)
+
+    def state_of(self, url, process_id):
+        return self.owner.poll(url, process_id)["state"]
+
+    def wait_state(self, url, process_id, state):
+        wait_until(lambda: self.state_of(url, process_id) == state, what=f"{process_id} {state}")
+
+    def jobs_in_every_state(self):
+        """Jobs of ``used``: done (a blob, unfetched), failed, cancelled, running, queued."""
+        registry_ = self.used.getSiteManager().getUtility(IRegistry)
+        registry_["netsight.async.pool_size"] = 1  # one of its jobs at once: the last one waits
+        transaction.commit()
+        jobs = {}
+        jobs["done"] = self.start("big-result", size=str(BIG))
+        self.owner.wait_for(*jobs["done"])
+        jobs["failed"] = self.start("fails")
+        self.owner.wait_for(*jobs["failed"])
+        jobs["cancelled"] = self.start("gate", gate=new_gate(self), report="1")
+        self.wait_state(*jobs["cancelled"], "running")
+        url, process_id = jobs["cancelled"]
+        self.owner.post(
+            f"{url.rpartition('/')[0]}/@@gate/cancel",
+            f"process_id={process_id}&_authenticator={self.owner.token}",
+        )
+        self.owner.wait_for(*jobs["cancelled"])
+        self.running_gate = new_gate(self)
+        jobs["running"] = self.start("gate", gate=self.running_gate)
+        self.wait_state(*jobs["running"], "running")
+        jobs["queued"] = self.start("gate", gate=new_gate(self))
+        self.assertEqual(self.state_of(*jobs["queued"]), "queued")
+        for state, (url, process_id) in jobs.items():
+            self.assertEqual(self.state_of(url, process_id), state, state)
+        record = self.fresh_record(jobs["done"][1])
+        self.assertIsNotNone(record.result.blob)
+        self.blob_oid = record.result.blob._p_oid
+        return jobs
+
+
+class TestUninstall(SitesTestCase):
+    def test_an_uninstalled_site_is_one_that_never_had_it(self):
+        never = self.state(self.never)
+        self.assertNotEqual(self.state(self.used), never)
+        jobs = self.jobs_in_every_state()
+        self.owner.open(f"{self.used_url}/@@my-processes")
+        self.assertEqual(self.owner.status, 200)
+        for _url, process_id in jobs.values():
+            self.assertIn(process_id, self.owner.text)
+        self.assertIn(registry.ROOT_KEY, root_keys(self.app))
+        self.assertLessEqual(set(root_keys(self.app)), set(registry.ROOT_KEYS))
+
+        self.uninstall(self.used)
+
+        self.assertEqual(self.state(self.used), never)
+        self.assertEqual(root_keys(self.app), [])  # no site has processes: the registry went
+        GATES[self.running_gate].set()
+        join_workers()  # the running job ends: nothing of it is written back
+        self.assertEqual(root_keys(self.app), [])
+        self.assertNotIn(jobs["queued"][1], Gate.ran)  # the queued job never ran
+        # The site serves none of it: no list, no status, no result.
+        self.owner.open(f"{self.used_url}/@@my-processes")
+        self.assertEqual(self.owner.status, 404)
+        for state, (url, process_id) in jobs.items():
+            self.owner.open(f"{url}/completed?output_json=1&process_id={process_id}")
+            self.assertEqual(self.owner.status, 404, state)
+        self.owner.open(f"{jobs['done'][0]}/result?process_id={jobs['done'][1]}")
+        self.assertEqual(self.owner.status, 404)
+        self.owner.open(self.used_url)
+        self.assertNotIn("@@my-processes", self.owner.text)  # no "My processes" in the personal menu
+
+        # Uninstalling again changes nothing, and fails on nothing.
+        with on_site(self.used):
+            self.used.portal_setup.runAllImportStepsFromProfile(f"profile-{ADDON}:uninstall")
+        transaction.commit()
+        self.assertEqual(self.state(self.used), never)
+
+    def test_another_sites_processes_keep_the_registry(self):
+        url, process_id, answer = self.run_job("hello")  # in the fixture's site, which keeps the add-on
+        self.assertEqual(answer["state"], "done")
+        used_url, used_id = self.start("hello")
+        self.owner.wait_for(used_url, used_id)
+
+        self.uninstall(self.used)
+
+        self.assertIn(registry.ROOT_KEY, root_keys(self.app))  # the registry stays
+        self.assertIsNone(self.fresh_record(used_id))
+        self.assertEqual(self.browser.result(url, process_id), "Hello world!")  # the other site's result
+        self.assertEqual(self.state(self.used), self.state(self.never))
+
+        self.uninstall(self.portal)  # the last site with processes: the registry goes
+        self.assertEqual(root_keys(self.app), [])
+
+    def test_install_again_after_uninstall(self):
+        self.uninstall(self.used)
+        with on_site(self.used):
+            get_installer(self.used, self.layer["request"]).install_product(ADDON)
+        transaction.commit()
+        self.assertEqual(root_keys(self.app), [])  # an install writes nothing to the root: a job does
+        url, process_id = self.start("hello")
+        self.assertEqual(self.owner.wait_for(url, process_id)["state"], "done")
+        self.assertEqual(self.owner.result(url, process_id), "Hello world!")
+        self.owner.open(f"{self.used_url}/@@my-processes")
+        self.assertEqual(self.owner.status, 200)
+
+
+class TestUninstallRestAPI(JobTestCase):
+    """With plone.restapi: an uninstalled site answers no ``@async-processes``."""
+
+    layer = NETSIGHT_ASYNC_RESTAPI_TESTING
+
+    def test_async_processes_is_gone(self):
+        url, process_id, _answer = self.run_job("hello")
+        api = f"{self.site_url}/@async-processes"
+        self.browser.addHeader("Accept", "application/json")
+        self.browser.open(api)
+        self.assertEqual(self.browser.status, 200)
+        self.assertIn(process_id, self.browser.text)
+        with on_site(self.portal):
+            get_installer(self.portal, self.layer["request"]).uninstall_product(ADDON)
+        transaction.commit()
+        for address in (api, f"{api}/{process_id}"):
+            self.browser.open(address)
+            self.assertEqual(self.browser.status, 404, address)
+        self.assertEqual(root_keys(self.app), [])
+
