@@ -3,12 +3,19 @@
 Each Zope process has an id. While it has queued or running jobs, one
 maintenance thread writes its heartbeat (one small write per interval,
 never one per job or per poll), so that every instance can tell that its
-jobs are alive, and learns of cancel requests made on other instances; it
-also runs the housekeeping passes and, with room in the pool, claims jobs
-queued in the database (``claims.py``, set by ``startup.py``). On SIGTERM
-or SIGINT the instance says it stopped and marks its jobs ``interrupted``
-(or queues again those that may run again), then hands the signal on to
-the handler that was there before (Zope's, waitress's, or the default).
+jobs are alive; while it runs jobs, it also looks every
+``cancel-interval`` (a read, no write) for cancel requests made on other
+instances. It runs the housekeeping passes and, with room in the pool,
+claims jobs queued in the database (``claims.py``, set by ``startup.py``).
+
+On SIGTERM or SIGINT the signal goes to the handler that was there before
+(Zope's, waitress's, or the default); when that ends the process (it
+raises KeyboardInterrupt or SystemExit, or the default action terminates
+it), the instance first says it stopped and marks its jobs
+``interrupted`` (or queues again those that may run again). A signal that
+the process ignores (``SIG_IGN``: SIGINT for a command started with
+``&`` from a script) is left alone, and one whose handler returns, the
+process going on, marks nothing: a live instance never reads stopped.
 """
 
 from netsight.asynchronous import housekeeping
@@ -26,6 +33,7 @@ import signal
 import socket
 import threading
 import time
+import transaction
 
 
 logger = logging.getLogger("netsight.async")
@@ -136,7 +144,12 @@ class Maintenance(threading.Thread):
 
     def run(self):
         now = time.monotonic()
-        due = {"beat": now, "claim": now, "housekeeping": now + min(settings.get("housekeeping-interval"), 60)}
+        due = {
+            "beat": now,
+            "claim": now,
+            "cancels": now,
+            "housekeeping": now + min(settings.get("housekeeping-interval"), 60),
+        }
         while True:
             try:
                 with self._pass:
@@ -145,6 +158,7 @@ class Maintenance(threading.Thread):
                 logger.debug("netsight.async maintenance failed", exc_info=True)
                 due["beat"] = max(due["beat"], time.monotonic() + heartbeat_interval())
                 due["claim"] = max(due["claim"], time.monotonic() + settings.get("claim-interval"))
+                due["cancels"] = max(due["cancels"], time.monotonic() + settings.get("cancel-interval"))
             self._wake.wait(self._until_due(due))
             self._wake.clear()
 
@@ -153,6 +167,8 @@ class Maintenance(threading.Thread):
         times = [REPORTS.next_due()]
         if self.db is not None:  # released: no heartbeat, claim or housekeeping is due
             times += [due["beat"], due["housekeeping"]]
+            if POOL.busy():  # cancels are looked for only while there are jobs here
+                times.append(due["cancels"])
             if self.claimer is not None and settings.get("pool-size") > 0:
                 times.append(due["claim"])
         times = [t for t in times if t is not None]
@@ -167,6 +183,10 @@ class Maintenance(threading.Thread):
         if time.monotonic() >= due["claim"]:
             due["claim"] = time.monotonic() + settings.get("claim-interval")
             self._claim(db)
+        if time.monotonic() >= due["cancels"]:
+            due["cancels"] = time.monotonic() + settings.get("cancel-interval")
+            if POOL.busy():
+                learn_cancels(db)
         if self._beat_now or time.monotonic() >= due["beat"]:
             self._beat_now = False
             busy = self.beat(db)
@@ -223,11 +243,47 @@ class Maintenance(threading.Thread):
 MAINTENANCE = Maintenance()
 
 
-def install_signal_handlers():
-    """Mark this instance's jobs interrupted on SIGTERM and SIGINT, then chain.
+def learn_cancels(db):
+    """Note the cancels asked on other instances of the jobs this pool runs
+    (a read, never a write); how many it learned of.
 
-    Signal handlers can be installed from the main thread only (Zope's
-    start-up runs there); elsewhere this does nothing.
+    The maintenance thread calls it every ``cancel-interval`` while this
+    instance has jobs, so that ``is_cancelled`` and ``set_progress`` see
+    such a cancel within that interval, and stay free of ZODB loads. A
+    connection opened anew reads what the other instances committed (ZEO
+    pushes their invalidations; RelStorage polls); the records read are
+    loaded again only when they changed.
+    """
+    iid = instance_id()
+
+    def read(root):
+        processes = root.get(registry.ROOT_KEY)
+        learned = 0
+        for pid in registry.active_of(root, iid):
+            if cancel_asked(pid) or not POOL.running(pid):
+                continue
+            record = processes.get(pid)
+            if record is not None and record.cancel_requested:
+                ask_to_cancel(pid)
+                learned += 1
+        return learned
+
+    manager = transaction.TransactionManager()
+    connection = db.open(transaction_manager=manager)
+    try:
+        manager.begin()
+        return read(connection.root())
+    finally:
+        manager.abort()
+        connection.close()
+
+
+def install_signal_handlers():
+    """Mark this instance's jobs interrupted when SIGTERM or SIGINT ends it.
+
+    A signal that the process ignores keeps being ignored: no handler is
+    installed for it. Signal handlers can be installed from the main
+    thread only (Zope's start-up runs there); elsewhere this does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         return False
@@ -235,6 +291,9 @@ def install_signal_handlers():
         previous = signal.getsignal(signum)
         if getattr(previous, "netsight_async", False):
             continue  # installed already
+        if previous == signal.SIG_IGN:  # e.g. SIGINT of `runwsgi ... &` in a script: not a stop
+            logger.info("netsight.async: %s is ignored by this process; it stays ignored", signal.Signals(signum).name)
+            continue
         signal.signal(signum, _handler(previous))
     return True
 
@@ -263,21 +322,33 @@ def heartbeat_interval():
 
 
 def _handler(previous):
+    """The handler of a signal whose handler was ``previous``: the instance
+    says it stopped only when the signal ends the process."""
     if previous is None:  # installed by C code, unknown to Python: act as the default
         previous = signal.SIG_DFL
 
     def handler(signum, frame):
-        _stopping.set()  # first: the maintenance thread takes no more jobs
-        stopped(MAINTENANCE.db)
         if callable(previous):
-            return previous(signum, frame)
-        if previous == signal.SIG_DFL:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
+            try:
+                previous(signum, frame)
+            except BaseException:  # KeyboardInterrupt, SystemExit: the process ends
+                _stop()
+                raise
+            # It returned: the process goes on, and so do its jobs.
+            logger.info("netsight.async: %s did not stop this instance", signal.Signals(signum).name)
+            return None
+        _stop()  # SIG_DFL: SIGTERM and SIGINT terminate the process
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
         return None
 
     handler.netsight_async = True
     return handler
+
+
+def _stop():
+    _stopping.set()  # first: the maintenance thread takes no more jobs
+    stopped(MAINTENANCE.db)
 
 
 def stopped(db):

@@ -71,6 +71,7 @@ DEFAULTS = {
     "expiry": (86400.0, float, 0.0, "seconds an ended process is kept if nobody fetches it"),
     "progress-interval": (1.0, float, 0.0, "seconds between two progress writes of a job (0: write each)"),
     "claim-interval": (1.0, float, 0.05, "seconds between two looks of an instance with room for jobs queued elsewhere"),
+    "cancel-interval": (0.25, float, 0.05, "seconds between two looks of an instance running jobs for cancels asked elsewhere"),
     "job-cookies": ("I18N_LANGUAGE", str, None, "the cookies a job's request keeps (names, space-separated)"),
     "poll-start": (0.25, float, 0.1, "seconds from the processing page's load to its first poll"),
     "poll-growth": (1.5, float, 1.0, "each wait between two polls is the last one times this"),

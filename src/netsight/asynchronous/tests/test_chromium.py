@@ -504,3 +504,32 @@ class TestCancelButton(ChromiumTestCase):
         expect(self.page.locator(".netsight-async-status")).to_have_text("Waiting to start")
         self.page.get_by_role("button", name="Cancel").click()
         self.assert_cancelled(view_url)
+
+    def test_the_page_says_cancelling_at_once(self):
+        """A click on Cancel: "Cancelling..." and no button, before the cancel's
+        POST is even answered; then as long as the job runs (this one never
+        checks: it runs on), in the polls' answers and in the page loaded anew."""
+        held = []
+        self.page.route("**/@@gate/cancel", lambda route: held.append(route))
+        self.start("gate", gate=self.gate())
+        self.page.wait_for_url(PROCESSING_URL)
+        status = self.page.locator(".netsight-async-status")
+        button = self.page.get_by_role("button", name="Cancel")
+        expect(status).to_have_text("Processing...")
+        button.click()
+        expect(status).to_have_text("Cancelling...")
+        expect(button).to_be_hidden()
+        self.assertTrue(self.page.title().startswith("Cancelling..."), self.page.title())
+        wait_until(self.page, lambda: held, what="the cancel's POST")
+        self.assertEqual(held[0].request.method, "POST")
+        with self.page.expect_response("**/@@gate/cancel") as answered:
+            held[0].continue_()
+        self.assertEqual(answered.value.status, 200)
+        self.assertIs(answered.value.json()["cancelling"], True)
+        self.page.wait_for_timeout(0)  # the answer's handler runs
+        expect(status).to_have_text("Cancelling...")
+        expect(button).to_be_hidden()
+        self.page.reload()
+        expect(status).to_have_text("Cancelling...")
+        expect(button).to_be_hidden()
+        expect(self.page.locator(".netsight-async-running")).to_be_visible()

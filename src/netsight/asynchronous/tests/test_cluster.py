@@ -55,6 +55,7 @@ DEADLINE = 60  # seconds for what takes a second or two
 SIGNAL_DEADLINE = 30  # seconds from a signal to the job read as interrupted on B
 KILL_SLACK = 6  # seconds beyond heartbeat-timeout (+ one interval) for SIGKILL
 LONG_JOB = {"steps": "200", "delay": "0.1"}  # 20 s of work, a progress report every 0.1 s
+CANCEL_WINDOW = 8  # seconds a job checks is_cancelled before it ends done (W's heartbeat-interval: 20)
 INTERRUPTED_TEXT = "The server was stopped before the process completed."
 BURST = 30
 BIG_RESULT = 100 * 2**20  # bytes
@@ -195,6 +196,19 @@ class TestTwoInstances(unittest.TestCase):
         self.assertFalse(self.a.running)
         self.a.start()
 
+    def extra_instance(self, sigint_ignored=False, **config):
+        """Another instance on the ZEO server, started, stopped after the test.
+
+        ``sigint_ignored``: started as ``runwsgi ... &`` from a script starts
+        it, SIGINT ignored (``trap '' INT`` before ``exec``: the process
+        inherits the disposition)."""
+        instance = self.layer.cluster.instance(zeo=self.zeo, product_config={**PRODUCT_CONFIG, **config})
+        if sigint_ignored:
+            instance.process.argv = ["/bin/sh", "-c", 'trap "" INT; exec "$0" "$@"', *instance.process.argv]
+        self.addCleanup(instance.stop)
+        instance.start()
+        return instance
+
     # The tests.
 
     def test_stopped_by_a_signal_reads_interrupted_on_the_other_instance(self):
@@ -246,6 +260,59 @@ class TestTwoInstances(unittest.TestCase):
                 response = manager.get(job.url(self.a, "processing"))
                 self.assertEqual(response.status, 500)
                 self.assertIn(INTERRUPTED_TEXT, response.text)
+
+    def test_an_ignored_sigint_neither_stops_the_instance_nor_makes_it_read_stopped(self):
+        """`runwsgi ... &` in a script (SIGINT ignored), then SIGINT: G serves on, its
+        new jobs run and show their result; SIGTERM still stops it."""
+        member = Client(*MEMBER)
+        g = self.extra_instance(sigint_ignored=True)
+        with logs_on_failure(g):
+            g.process.send(signal.SIGINT)
+            job = self.start(member, g, steps="3", delay="0.1")
+            # Never "interrupted" on the way (poll fails at once on another end).
+            self.poll(member, g, job, lambda answer: answer["state"] == registry.DONE, "done")
+            response = member.get(job.url(g, "processing"))
+            self.assertEqual(response.status, 302, response.text[:500])
+            self.assertEqual(response.location, job.url(g, "result"))
+            response = member.get(job.url(g, "result"))
+            self.assertEqual(response.status, 200, response.text[:500])
+            self.assertEqual(result_heading(response), "Done after 3 steps")
+            self.assertTrue(g.running)
+            log = g.log.read_text()
+            self.assertIn("SIGINT is ignored by this process; it stays ignored", log)
+            self.assertNotIn("netsight.async: stopping", log)
+            # SIGTERM was not ignored: its handler is there, and the process ends by itself.
+            g.process.send(signal.SIGTERM)
+            self.assertTrue(g.process.wait(STOP_TIMEOUT), f"G did not end within {STOP_TIMEOUT}s of SIGTERM")
+            self.assertIn(g.process.returncode, (0, -signal.SIGTERM))
+            self.assertIn("netsight.async: stopping", g.log.read_text())
+
+    def test_a_cancel_on_another_instance_reaches_a_job_that_only_checks_is_cancelled(self):
+        """W runs a job that checks ``is_cancelled`` and reports nothing, for
+        CANCEL_WINDOW seconds; a cancel asked on F reaches it (it ends
+        cancelled) though no heartbeat of W comes meanwhile (its
+        heartbeat-interval is 20 s, from the job's start)."""
+        member = Client(*MEMBER)
+        w = self.extra_instance(**{"heartbeat-interval": "20", "heartbeat-timeout": "60"})
+        with logs_on_failure(w, self.f):
+            token = member.token(f"{self.f.url}{SITE_PATH}/@@own-template")
+            job = self.start(member, w, view="watches-cancel", seconds=str(CANCEL_WINDOW))
+            self.poll(member, w, job, lambda answer: answer["state"] == registry.RUNNING, "running")
+            response = member.post(
+                job.url(self.f, "cancel"), {"_authenticator": token}, headers={"Accept": "application/json"}
+            )
+            asked = time.monotonic()
+            self.assertEqual(response.status, 200, response.text[:500])
+            answer = response.json()
+            if answer["state"] == registry.RUNNING:  # F's answer may come after the job's end
+                self.assertIs(answer.get("cancelling"), True, answer)
+                self.assertEqual(answer["progress_message"], "Cancelling...", answer)
+            # F's heartbeat-timeout is 4 s: W, whose beats are 20 s apart, is watched on W.
+            answer = self.poll(
+                member, w, job, lambda answer: answer["state"] != registry.RUNNING, "stopped", fail_if_ended=False
+            )
+            self.assertEqual(answer["state"], registry.CANCELLED, answer)
+            report(f"a cancel asked on F: the job on W read cancelled {time.monotonic() - asked:.2f}s later")
 
     def test_killed_reads_interrupted_after_the_heartbeat_timeout(self):
         """SIGKILL: no handler runs; B reads the job interrupted once A's heartbeat is stale,

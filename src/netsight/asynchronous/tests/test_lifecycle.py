@@ -25,6 +25,7 @@ from zope.component import getUtility
 
 import json
 import os
+import signal
 import threading
 import time
 import transaction
@@ -448,6 +449,87 @@ class TestHeartbeat(LifecycleTestCase):
         instance.MAINTENANCE.beat(db)
         self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
         self.assertEqual(self.browser.result(self.url_gate, process_id), "stopped by is_cancelled")
+
+    def test_a_cancel_asked_elsewhere_is_learnt_without_waiting_for_the_beat(self):
+        """The maintenance thread looks for cancels every ``cancel-interval``
+        while jobs run here: no heartbeat is due for the rest of the test."""
+        self.setting("heartbeat-timeout", 3600)
+        self.setting("heartbeat-interval", 1200)
+        self.setting("cancel-interval", 0.05)
+        process_id = self.start_gated(check="1")
+        self.running(process_id)
+        db = self.app._p_jar.db()
+        before = self.storage_tid()
+        registry.change(db, process_id, registry.ProcessRecord.request_cancel)  # as another instance would
+        self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
+        self.assertEqual(self.browser.result(self.url_gate, process_id), "stopped by is_cancelled")
+        self.assertGreater(self.storage_tid(), before)
+
+    def test_looking_for_cancels_writes_nothing(self):
+        process_id = self.start_gated(check="1")
+        self.running(process_id)
+        db = self.app._p_jar.db()
+        instance.MAINTENANCE.release(db)  # its heartbeat would write meanwhile
+        before = self.storage_tid()
+        self.assertEqual(instance.learn_cancels(db), 0)
+        self.assertEqual(self.storage_tid(), before)
+        registry.change(db, process_id, registry.ProcessRecord.request_cancel)  # as another instance would
+        before = self.storage_tid()
+        instance.learn_cancels(db)  # the maintenance thread may have learnt it first: 0 or 1
+        self.assertTrue(instance.cancel_asked(process_id))
+        self.assertEqual(self.storage_tid(), before)
+
+
+class TestSignals(LifecycleTestCase):
+    """SIGINT in this test run's process, with handlers of our choosing before ours."""
+
+    def setUp(self):
+        super().setUp()
+        for signum in instance.SIGNALS:
+            self.addCleanup(signal.signal, signum, signal.getsignal(signum))
+        self.addCleanup(instance._stopping.clear)
+
+    def stopped_mark(self):
+        transaction.begin()
+        return registry.stopped(self.app._p_jar.root(), instance.instance_id())
+
+    def test_an_ignored_signal_stays_ignored(self):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self.assertTrue(instance.install_signal_handlers())
+        self.assertIs(signal.getsignal(signal.SIGINT), signal.SIG_IGN)
+        process_id = self.start_gated()
+        self.running(process_id)
+        os.kill(os.getpid(), signal.SIGINT)
+        self.assertFalse(instance.stopping())
+        self.assertFalse(self.stopped_mark())
+        self.assertEqual(self.poll(process_id)["state"], registry.RUNNING)
+
+    def test_a_handler_that_returns_marks_nothing(self):
+        seen = []
+        signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+        self.assertTrue(instance.install_signal_handlers())
+        process_id = self.start_gated()
+        self.running(process_id)
+        os.kill(os.getpid(), signal.SIGINT)  # os.kill runs the handlers of a signal to itself before it returns
+        self.assertEqual(seen, [signal.SIGINT])  # handed on
+        self.assertFalse(instance.stopping())
+        self.assertFalse(self.stopped_mark())
+        self.assertEqual(self.poll(process_id)["state"], registry.RUNNING)
+        self.open_gate()
+        self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
+
+    def test_a_handler_that_ends_the_process_marks_it_stopped_first(self):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.assertTrue(instance.install_signal_handlers())
+        process_id = self.start_gated()
+        self.running(process_id)
+        with self.assertRaises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)  # os.kill runs the handlers of a signal to itself
+        self.assertTrue(instance.stopping())
+        self.assertTrue(self.stopped_mark())
+        answer = self.poll(process_id)
+        self.assertEqual((answer["state"], answer["completed"]), (registry.INTERRUPTED, "ERROR"))
+        self.assertEqual(self.fresh_record(process_id).error, registry.STOPPED_REASON)
 
 
 class TestMaintenance(LifecycleTestCase):

@@ -551,6 +551,24 @@ class SteadyGrowingPolls(Steady):
     poll_at_predicted_end = False
 
 
+# --- A cancel reaches a job on another instance at once: bench/cancel_latency.py, test_cluster. ---
+
+
+class WatchesCancel(BaseAsyncView):
+    """Checks ``is_cancelled`` every ``pace`` seconds, reporting no progress,
+    for up to ``seconds``; a cancel ends it cancelled (``ProcessCancelled``)."""
+
+    def __run__(self, process_id, seconds="60", pace="0.01"):
+        from netsight.asynchronous.exceptions import ProcessCancelled
+
+        until, pace = time.monotonic() + float(seconds), float(pace)
+        while time.monotonic() < until:
+            if self.is_cancelled(process_id):
+                raise ProcessCancelled(process_id)
+            time.sleep(pace)  # the job's own work, not a test's wait
+        return "ran to its end"
+
+
 class FormPage(BaseAsyncView):
     """An HTML page with a form, for its user: plone.protect's transform adds
     the user's token to the form, and the page renders one itself; ``padding``

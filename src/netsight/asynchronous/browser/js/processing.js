@@ -27,6 +27,14 @@
  * or 408 is a lost connection: the page says so, stops its clock, and
  * polls again. Everything is set as text, never as HTML, and only when it
  * changed (the status line is a live region).
+ *
+ * Cancel: a click says "Cancelling..." (data-text-cancelling) at once and
+ * takes the button away, then POSTs the form (with its CSRF token) and
+ * reads the answer as a poll's; from then on the polls are at the growing
+ * intervals again, from data-poll-start (the job stops at its next check,
+ * not at its predicted end). The button comes back only if the cancel did
+ * not reach the server. An answer that says "cancelling" (a cancel asked
+ * elsewhere) takes the button away too.
  */
 (function () {
   "use strict";
@@ -87,6 +95,8 @@
   var percent = part("percent");
   var spinner = part("spinner");
   var retrying = part("retrying");
+  var cancelForm = part("cancel"); // the Cancel button's form
+  var cancelAsked = false; // the button was clicked: it stays away
 
   /* Writes only what changed: a live region announces every write. */
   function setText(node, text) {
@@ -159,8 +169,14 @@
       }
       setText(percent, value + "%");
     }
-    setText(part("status"), status.progress_message || "");
-    setTitle(status.progress_message || "");
+    if (status.cancelling) {
+      cancelAsked = true;
+    }
+    show(cancelForm, !cancelAsked);
+    // An answer sent before the cancel reached the server still says "Cancelling...".
+    var statusText = cancelAsked && !status.cancelling ? data.textCancelling : status.progress_message;
+    setText(part("status"), statusText || "");
+    setTitle(statusText || "");
     setText(part("message"), status.message || "");
     times = {
       at: Date.now(),
@@ -348,7 +364,8 @@
    * in a hidden tab) the growing intervals. */
   function nextWait(status) {
     var grown = nextDelay(); // the intervals grow meanwhile: a lost connection's and a hidden tab's waits
-    var until = atEnd ? untilEnd(status) : null;
+    // A job asked to cancel ends at its next check, not at its predicted end.
+    var until = atEnd && !cancelAsked ? untilEnd(status) : null;
     if (until === null || document.hidden) {
       soonAfter = null;
       return grown;
@@ -388,6 +405,46 @@
     poll();
   }
 
+  /* The Cancel button: "Cancelling..." at once, then the POST; its answer
+   * is read as a poll's. */
+  function cancel(event) {
+    if (!window.fetch || !window.FormData || !window.URLSearchParams || cancelAsked) {
+      return; // the form's own POST: the processing page comes back
+    }
+    event.preventDefault();
+    if (stopped) {
+      return;
+    }
+    cancelAsked = true;
+    show(cancelForm, false);
+    var text = data.textCancelling || "";
+    setText(part("status"), text);
+    setTitle(text);
+    window
+      .fetch(cancelForm.action, {
+        method: "POST",
+        body: new window.URLSearchParams(new window.FormData(cancelForm)), // as the form would send it
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { Accept: "application/json" },
+      })
+      .then(read)
+      .catch(function () {
+        return { lost: true, retryAfter: null };
+      })
+      .then(function (outcome) {
+        if (outcome.lost) {
+          cancelAsked = false; // not asked: the button comes back
+          show(cancelForm, true);
+        }
+        delay = pollStart; // the job's end is near: poll soon
+        act(outcome);
+      });
+  }
+
+  if (cancelForm) {
+    cancelForm.addEventListener("submit", cancel);
+  }
   window.addEventListener("online", pollNow);
   window.addEventListener("pageshow", function (event) {
     if (event.persisted) {
