@@ -28,6 +28,7 @@ from netsight.asynchronous.instance import instance_id
 from netsight.asynchronous.instance import MAINTENANCE
 from netsight.asynchronous.instance import next_ticket
 from netsight.asynchronous.pages import NAMES
+from netsight.asynchronous.pages import physical_path
 from netsight.asynchronous.pages import StatusPage
 from netsight.asynchronous.pages import StatusPages
 from netsight.asynchronous.pool import POOL
@@ -94,7 +95,8 @@ class BaseAsyncView(StatusPages, BrowserView):
         starts once the request's transaction commits. Raises
         ``StartRefusedError`` (403) without a valid CSRF token where one is
         required, BadRequest (400) when the form lacks an argument of
-        ``__run__``, and ``QueueFullError`` (503) when ``queue-limit`` jobs
+        ``__run__`` or the context is no object of the database (a browser
+        view: it has no path to find the process by), and ``QueueFullError`` (503) when ``queue-limit`` jobs
         wait to start already; nothing is written then.
         """
         request = self.request
@@ -102,6 +104,9 @@ class BaseAsyncView(StatusPages, BrowserView):
             raise StartRefusedError("The form could not be sent: its CSRF token is missing or wrong.")
         process_id = registry.new_process_id()
         _arguments(self.__run__, request, process_id=process_id)  # 400 now, not a failure later
+        context_path = physical_path(self.context)
+        if context_path is None:  # a browser view, a resource: nothing to run on, nor to find the process by
+            raise BadRequest("A process runs on an object of the site: this URL's context is none.")
         connection = self._connection()
         runs_here = settings.get("pool-size") > 0
         site, site_cap = owners.site_path(self.context), settings.site_value("pool-size")
@@ -111,7 +116,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         record = registry.ProcessRecord(
             process_id,
             view_name=self.__name__,
-            context_path="/".join(self.context.getPhysicalPath()),
+            context_path=context_path,
             owner=owner,
             anonymous_key=anonymous_key,
             site=site,

@@ -113,6 +113,22 @@ class TestAnyContext(JobTestCase):
         self.assertEqual(job.finish()["state"], registry.DONE)
 
 
+class TestStartBelowABrowserView(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_is_a_bad_request_that_records_nothing(self):
+        token = self.browser.token
+        storage = self.app._p_jar.db().storage
+        before = storage.lastTransaction()
+        for prefix in NOT_OBJECTS:
+            for accept in ("text/html", "application/json"):
+                self.browser.addHeader("Accept", accept)
+                self.browser.post(f"{self.site_url}/{prefix}/@@hello", f"_authenticator={token}")
+                self.assertEqual(self.browser.status, 400, (prefix, accept))
+                self.assertNotIn("AttributeError", self.browser.text)
+        self.assertEqual(storage.lastTransaction(), before)  # no record, no job
+
+
 class TestCancelNeedsAPost(JobTestCase):
     layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 
