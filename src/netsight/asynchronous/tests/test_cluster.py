@@ -16,6 +16,7 @@ The measured times are printed (stderr) as the tests run.
 
 from plone.testing import Layer
 from urllib.parse import parse_qs
+from urllib.parse import quote
 from urllib.parse import urlsplit
 
 from netsight.asynchronous import registry
@@ -30,6 +31,7 @@ from netsight.asynchronous.tests.views import big_digest
 
 import base64
 import hashlib
+import json
 import lxml.html
 import re
 import signal
@@ -542,6 +544,58 @@ class TestTwoInstances(unittest.TestCase):
             seen = member.get(job.url(self.f, "result")).json()
             self.assertEqual((seen["user"], seen["form"]["title"]), (MEMBER[0], marker))
 
+    def test_no_credential_of_any_spelling_and_no_token_of_a_result_in_the_storage(self):
+        """A front-end's jobs started with a login form's fields, a ticket in the query, the CSRF
+        token in other spellings, and a page rendered for its user: the raw Data.fs (history
+        included) and the blobs hold none of these secrets, and each job ran as its user."""
+        name, password = f"holder{time.time_ns()}", f"pw{time.time_ns()}x"
+        secrets = json.loads(self.f.run_script(CREDENTIALS_SCRIPT, site=SITE_PATH, name=name, password=password))
+        ticket, tokens = secrets["ticket"], set(secrets["tokens"])
+        anonymous, holder = Client(), Client(name, password)
+        site_url = f"{self.f.url}{SITE_PATH}"
+        token = holder.token(f"{site_url}/@@own-template")
+        self.assertIn(token, tokens)
+        boundary = "netsight-cluster-boundary"
+        multipart = "".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"\r\n\r\n{value}\r\n'
+            for field, value in (("__ac_name", name), ("__ac_password:string", password), ("_authenticator:string", token), ("title", "kept"))
+        ) + f"--{boundary}--\r\n"
+        starts = [
+            (anonymous, f"@@echo?%5F%5Fac={quote(ticket)}&_authenticator:string={token}", {"title": "kept"}, None),
+            (anonymous, "@@echo", {"__ac_name": name, "__ac_password": password, "%5Fauthenticator": token, "title": "kept"}, None),
+            (anonymous, "@@echo", multipart.encode(), f"multipart/form-data; boundary={boundary}"),
+            (holder, f"@@form-page?_authenticator={token}", {"padding": "300000"}, None),
+            (holder, f"@@form-page?_authenticator={token}", {"padding": "0"}, None),
+        ]
+        jobs = []
+        with logs_on_failure(self.a, self.b, self.f):
+            for client, path, data, content_type in starts:
+                if isinstance(data, dict):
+                    data = "&".join(f"{key}={value}" for key, value in data.items()).encode()  # names as written
+                headers = {"Content-Type": content_type or "application/x-www-form-urlencoded"}
+                response = client.post(f"{site_url}/{path}", data, headers=headers)
+                self.assertEqual(response.status, 303, response.text[:500])
+                (process_id,) = parse_qs(urlsplit(response.location).query)["process_id"]
+                jobs.append(Job(f"{SITE_PATH}/{path.split('?')[0]}", process_id))
+            for job in jobs:
+                self.poll(holder, self.f, job, lambda answer: answer["state"] == registry.DONE, "done")
+            for job in jobs[:3]:
+                seen = holder.get(job.url(self.f, "result")).json()
+                self.assertEqual((seen["user"], seen["form"].get("title")), (name, "kept"), seen)
+                self.assertFalse({"__ac", "__ac_name", "__ac_password"} & set(seen["form"]), seen["form"])
+            for job in jobs[3:]:
+                page = lxml.html.fromstring(holder.get(job.url(self.f, "result")).body)
+                self.assertIn(page.xpath("//script[@id='protect-script']/@data-token")[0], tokens)
+                self.assertIn(page.xpath("//p[@id='rendered']/text()")[0], tokens)
+            stored = [self.zeo.storage_path().read_bytes()]
+            stored += [path.read_bytes() for path in self.zeo.blob_dir().rglob("*.blob")]
+            self.assertTrue(any(b"id=\"rendered\"" in data for data in stored))  # the pages are in there
+            for what, secret in (("password", password), ("ticket", ticket), ("quoted ticket", quote(ticket)),
+                                 *(("token", token) for token in tokens)):
+                for where, data in zip(["Data.fs", *(f"blob {number}" for number in range(1, len(stored)))], stored):
+                    self.assertFalse(secret.encode() in data, f"the {what} {secret} is in the {where}")
+            report(f"no credential in the storage: {len(stored) - 1} blobs and the Data.fs searched")
+
     def test_a_rerunnable_job_completes_on_another_instance_after_a_kill(self):
         """A killed: its rerunnable job is queued again and B runs it; its default job reads ERROR."""
         member = Client(*MEMBER)
@@ -608,6 +662,37 @@ class TestTwoInstances(unittest.TestCase):
             self.assertEqual(sorted(results), list(range(len(pairs))))
             self.assertEqual({result for result in results.values()}, {(200, "done")})
             report(f"100 jobs over A and B, each polled on the other: {time.monotonic() - started:.1f}s")
+
+
+# Run with zconsole on the ZEO server: a Member ``name`` of the site, a
+# plone.session ticket of it (its __ac cookie's value) and every CSRF token
+# plone.protect may give it, as JSON.
+CREDENTIALS_SCRIPT = """
+from plone.keyring.interfaces import IKeyManager
+from zope.component import getUtility
+from zope.component.hooks import setSite
+from ZPublisher.HTTPResponse import HTTPResponse
+from urllib.parse import unquote
+
+import hashlib
+import hmac
+import json
+import os
+import transaction
+
+params = json.loads(os.environ["NETSIGHT_ASYNC_SCRIPT"])
+site = globals()["app"].unrestrictedTraverse(params["site"].lstrip("/"))
+setSite(site)
+name = params["name"]
+site.portal_registration.addMember(name, params["password"], ("Member",))
+user_id = site.acl_users.getUserById(name).getId()
+response = HTTPResponse()
+site.acl_users.session._setupSession(user_id, response)
+transaction.commit()
+ring = getUtility(IKeyManager)["_forms"]
+tokens = [hmac.new(key.encode(), name.encode(), hashlib.sha1).hexdigest() for key in ring if key]
+print(json.dumps({"ticket": unquote(response.cookies["__ac"]["value"]), "tokens": tokens}))
+"""
 
 
 def stored_requests(raw):
