@@ -10,7 +10,8 @@ them), the session ticket ``__ac`` (plone.session reads it from the form
 as from the cookie) and plone.protect's CSRF token ``_authenticator`` (and
 ``X-CSRF-TOKEN``), wherever Zope finds a form field: the query, the URLs
 the server or browser repeat, an urlencoded body, a multipart body's part
-names.
+names; and no ``login`` and ``password`` of a JSON body (plone.restapi's
+PAS plugin logs in with a JSON object that has both).
 
 A field is judged by the name Zope files it under, read as Zope reads it
 (``form_key``): percent-escapes and ``+`` decoded, then converters and
@@ -34,6 +35,7 @@ from ZPublisher.HTTPRequest import parse_cookie
 
 from netsight.asynchronous import settings
 
+import json
 import re
 
 
@@ -56,6 +58,8 @@ URLS = frozenset({"REQUEST_URI", "RAW_URI", "HTTP_REFERER"})  # may carry a quer
 URL_SUFFIXES = ("_URI", "_URL")  # headers of proxies that repeat the URL (X-Original-URI, ...)
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "application/x-url-encoded", ""})
 FORM_METHODS = frozenset({"POST", "PUT", "PATCH"})  # whose body Zope reads as a form
+JSON_TYPE = "application/json"
+JSON_LOGIN = ("login", "password")  # plone.restapi logs in with a JSON body that has both
 CHUNK = 1 << 16
 # Zope's limits for a multipart part's headers (ZPublisher's MultipartParser defaults).
 MAX_PART_HEADERS = 8
@@ -168,10 +172,14 @@ def body(source, content_type, target, method="POST"):
 
     A body that Zope reads as a form (``method`` POST, PUT or PATCH; an
     urlencoded type or none) loses its credential fields, a multipart form
-    its credential parts, read a chunk at a time; any other body is copied
+    its credential parts, read a chunk at a time; a JSON object its
+    ``login`` and ``password`` when it has both; any other body is copied
     as it is.
     """
     kind, options = parse_options_header(content_type or "")
+    if kind == JSON_TYPE:
+        _json_without_login(source, target)
+        return
     if (method or "POST").upper() in FORM_METHODS:
         if kind in FORM_TYPES:
             _urlencoded_without_credentials(source, target, options.get("charset"))
@@ -180,6 +188,24 @@ def body(source, content_type, target, method="POST"):
             _multipart_without_credentials(source, target, options["boundary"])
             return
     copyfileobj(source, target, CHUNK)
+
+
+def _json_without_login(source, target):
+    """Copy a JSON body; an object with ``login`` and ``password`` is written again without them.
+
+    It is read whole, as plone.restapi reads it to log in (``json_body``):
+    anything else, or what is no JSON, is copied as it is.
+    """
+    data = source.read()
+    try:
+        document = json.loads(data)
+    except ValueError:  # not JSON (a UnicodeDecodeError too)
+        document = None
+    if isinstance(document, dict) and all(key in document for key in JSON_LOGIN):
+        for key in JSON_LOGIN:
+            del document[key]
+        data = json.dumps(document).encode("utf-8")
+    target.write(data)
 
 
 def _urlencoded_without_credentials(source, target, charset):

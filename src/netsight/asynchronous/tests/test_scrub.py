@@ -259,6 +259,26 @@ class TestBody(unittest.TestCase):
             multipart(("title", b"Hello", None), ("file", upload, "a.bin")),
         )
 
+    def test_a_json_login_is_not_kept(self):
+        """plone.restapi's PAS plugin logs in with a JSON body's ``login`` and ``password``; they go."""
+        from plone.restapi.pas.plugin import JWTAuthenticationPlugin
+
+        def restapi_credentials(body):
+            environ = {"SERVER_NAME": "nohost", "SERVER_PORT": "80", "REQUEST_METHOD": "POST"}
+            environ["CONTENT_TYPE"] = "application/json"
+            request = HTTPRequest(BytesIO(body), environ, HTTPResponse())
+            request.processInputs()
+            return JWTAuthenticationPlugin("jwt_auth").extractCredentials(request)
+
+        body = json.dumps({"login": "someone", "password": SECRET, "title": "Grüße"}).encode()
+        self.assertEqual(restapi_credentials(body)["password"], SECRET)
+        scrubbed = scrubbed_body(body, "application/json")
+        self.assertNotIn(SECRET.encode(), scrubbed)
+        self.assertEqual(json.loads(scrubbed), {"title": "Grüße"})
+        self.assertIsNone(restapi_credentials(scrubbed))
+        for kept in (b'{"password": "not a login without one"}', b"[1, 2]", b"not json"):
+            self.assertEqual(scrubbed_body(kept, "application/json"), kept)
+
     def test_other_bodies_are_kept_as_they_are(self):
         body = b'{"_authenticator": "kept: this is data, not a form"}'
         self.assertEqual(scrubbed_body(body, "application/json"), body)
