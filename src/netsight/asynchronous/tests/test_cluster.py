@@ -52,6 +52,7 @@ PRODUCT_CONFIG = {
     "heartbeat-interval": str(HEARTBEAT_INTERVAL),
     "heartbeat-timeout": str(HEARTBEAT_TIMEOUT),
     "housekeeping-interval": str(HOUSEKEEPING_INTERVAL),
+    "queue-limit": "0",  # a burst of BURST jobs waits whole (the default, 20, would refuse some)
 }
 DEADLINE = 60  # seconds for what takes a second or two
 SIGNAL_DEADLINE = 30  # seconds from a signal to the job read as interrupted on B
