@@ -8,14 +8,15 @@ other settings their defaults (``heartbeat-interval`` 10 s,
 ``progress-interval`` 1 s) unless given. For each of two jobs, --cancels
 times: the job is started on F, claimed and run by A; once F reads it
 running, a Member's ``cancel`` POST goes to F, and F is polled (every
-10 ms) until it reads the job *cancelled*. The latency is from the cancel
-sent (the click) to that poll: F writes the cancel, the job on A learns of
-it, stops, and its end reaches F; the cancel's own answer (F's write, which
-may meet a ConflictError with the job's progress write, and F's read after
-it) is given apart. The jobs: ``watches-cancel`` (checks ``is_cancelled`` every
-10 ms, reports nothing) and ``steady`` (a ``set_progress`` every 70 ms, as
-the demo's Fibonacci). Prints the median, the 90th percentile and the
-longest of each.
+10 ms) until it no longer reads it running. The latency is from the
+cancel sent (the click) to that poll: F writes the cancel, the job on A
+learns of it, stops, and its end reaches F; the cancel's own answer (F's
+write, which may meet a ConflictError with the job's progress write, and
+F's read after it) is given apart. The jobs: ``watches-cancel`` (checks
+``is_cancelled`` every 10 ms, reports nothing; it returns once it sees the
+cancel: *done*) and ``steady`` (a ``set_progress`` every 70 ms, as the
+demo's Fibonacci: *cancelled*). Prints the median, the 90th percentile and
+the longest of each.
 """
 
 from netsight.asynchronous.tests.instances import Client
@@ -68,7 +69,7 @@ def measure(client, f, view, form, cancels):
         while (seen := state(client, view_url, process_id)["state"]) == "running":
             assert time.monotonic() - asked < DEADLINE, "the job did not stop"
             time.sleep(0.01)  # the poll's pace: the measurement's resolution
-        assert seen == "cancelled", seen
+        assert seen in ("cancelled", "done"), seen  # watches-cancel returns once it sees the cancel
         latencies.append(time.monotonic() - asked)
     return latencies, answers
 
