@@ -275,17 +275,19 @@ class TestUnknownProcessingPage(JobTestCase):
 
 
 class TestExpectedAnswersAreNotErrors(JobTestCase):
-    """An unknown id or a failed job is an answer, not an error: nothing in the error log."""
+    """An unknown id or a failed job is an answer, not an error.
+
+    That nothing is logged is checked in a real instance's event log
+    (test_quiet_log): the test layers' publisher feeds no site error log,
+    so an error log read here stays empty whatever happens.
+    """
 
     layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 
-    def test_the_site_error_log_stays_empty(self):
+    def test_the_answers(self):
         url, failed, answer = self.run_job("fails")
         for page in ("processing", "completed", "result"):
-            for process_id in ("0" * 32, failed):
+            for process_id, status in (("0" * 32, 404), (failed, 500)):
                 self.browser.open(f"{url}/{page}?process_id={process_id}")
-                self.assertIn(self.browser.status, (404, 500), page)
-        transaction.begin()
-        self.assertEqual(
-            [entry["type"] for entry in self.portal.error_log.getLogEntries()], []
-        )
+                self.assertEqual(self.browser.status, status, page)
+                self.assertNotIn("Traceback", self.browser.text)
