@@ -38,6 +38,19 @@ class TestHider(unittest.TestCase):
             self.assertTrue(hider.replaced)
 
 
+class TestReplayed(unittest.TestCase):
+    def test_a_body_with_a_placeholder_is_never_public(self):
+        from io import BytesIO
+        from netsight.asynchronous.replay import CapturedResponse
+        from ZPublisher.HTTPResponse import WSGIResponse
+
+        captured = CapturedResponse(200, "OK", {"cache-control": "public, max-age=60"}, [], {}, b"<html></html>")
+        captured.placeholder = tokens.placeholder()
+        response = WSGIResponse(stdout=BytesIO(), stderr=BytesIO())
+        captured.replay_headers(response, public=True)
+        self.assertEqual(response.headers["cache-control"], "private, max-age=60")
+
+
 class TestStoredResult(JobTestCase):
     """A page a job rendered for a logged-in user, as stored and as served."""
 
