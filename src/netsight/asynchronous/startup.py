@@ -21,7 +21,11 @@ def maintain(db):
 def on_process_starting(event):
     """Zope started (in the main thread): signal handlers, maintenance of the
     main database, the captured files of a worker killed before, and the
-    lists' indexes of a registry written by a version without them."""
+    lists' indexes of a registry written by a version without them.
+
+    It writes nothing to a database where no process was ever started (or
+    all were removed): the maintenance thread only reads there too, until
+    a first job."""
     install_signal_handlers()
     import Zope2
 
