@@ -37,6 +37,7 @@ from netsight.asynchronous.listing import Listing
 from netsight.asynchronous.pages import app_connection
 from netsight.asynchronous.pages import PROCESS_ID
 from netsight.asynchronous.pages import whole_number
+from netsight.asynchronous.replay import NOT_SHARED
 
 import datetime
 import time
@@ -71,7 +72,7 @@ class AllProcesses(BrowserView):
         request = self.request
         if not owners.is_manager(request):  # the permission on the site, not on the URL's context
             raise Unauthorized("Only the site's managers see all processes.")
-        request.response.setHeader("Cache-Control", "no-store")
+        request.response.setHeader("Cache-Control", NOT_SHARED)
         self._read_filters()
         action = request.form.get("action")
         alsoProvides(self, IOwnPage)

@@ -24,6 +24,7 @@ from netsight.asynchronous.listing import is_gone
 from netsight.asynchronous.listing import Listing
 from netsight.asynchronous.pages import app_connection
 from netsight.asynchronous.pages import expired
+from netsight.asynchronous.replay import NOT_SHARED
 
 import datetime
 import time
@@ -81,7 +82,7 @@ class MyProcesses(BrowserView):
     def __call__(self):
         if not installed_here(self.context, self.request):
             raise NotFound("my-processes")
-        self.request.response.setHeader("Cache-Control", "no-store")
+        self.request.response.setHeader("Cache-Control", NOT_SHARED)
         self.page_title = translate(_("my_processes", default="My processes"), context=self.request)
         alsoProvides(self, IOwnPage)
         body = self.body_template.macros["processes"]

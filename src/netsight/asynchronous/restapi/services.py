@@ -28,6 +28,7 @@ from netsight.asynchronous.pages import expired
 from netsight.asynchronous.pages import NO_SUCH_PROCESS
 from netsight.asynchronous.pages import PROCESS_ID
 from netsight.asynchronous.pages import whole_number
+from netsight.asynchronous.replay import NOT_SHARED
 from netsight.asynchronous.restapi import summary
 
 
@@ -48,7 +49,7 @@ class ProcessesService(Service):
         return self
 
     def render(self):
-        self.request.response.setHeader("Cache-Control", "no-store")
+        self.request.response.setHeader("Cache-Control", NOT_SHARED)
         return super().render()
 
     @property

@@ -60,6 +60,20 @@ class TestStatusAnswers(JobTestCase):
             self.assert_not_shared(f"{failed_url}/{page}?process_id={failed}", 500)
 
 
+class TestTheLists(JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_my_processes_and_all_processes(self):
+        from netsight.asynchronous.tests.base import owner_browser
+
+        self.run_job("hello")
+        self.browser.open(self.url("@@my-processes"))
+        self.assertEqual((self.browser.status, self.browser.headers["Cache-Control"]), (200, NOT_SHARED))
+        manager = owner_browser(self.app, self.site_url)
+        manager.open(self.url("@@netsight-async-processes"))
+        self.assertEqual((manager.status, manager.headers["Cache-Control"]), (200, NOT_SHARED))
+
+
 class TestReplayedResults(JobTestCase):
     layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 
