@@ -7,8 +7,8 @@ job that another instance may run). It keeps no ``Authorization`` header
 form field that carries a credential (``CREDENTIALS``): Plone's login
 fields ``__ac_name`` and ``__ac_password`` (its cookie plugin logs in with
 them), the session ticket ``__ac`` (plone.session reads it from the form
-as from the cookie) and plone.protect's CSRF token ``_authenticator`` (and
-``X-CSRF-TOKEN``), wherever Zope finds a form field: the query, the URLs
+as from the cookie), plone.protect's CSRF token ``_authenticator`` (and
+``X-CSRF-TOKEN``) and Zope's session id ``_ZopeId``, wherever Zope finds a form field: the query, the URLs
 the server or browser repeat, an urlencoded body, a multipart body's part
 names; and no ``login`` and ``password`` of a JSON body (plone.restapi's
 PAS plugin logs in with a JSON object that has both).
@@ -43,8 +43,14 @@ TOKEN = "_authenticator"
 # The form fields Plone and Zope read a credential from (request.form or
 # request.get): PAS's cookie plugin and Products.CMFCore's cookie crumbler
 # (login form), plone.session (its ticket, named as its cookie),
-# plone.protect (the CSRF token).
-CREDENTIALS = frozenset({"__ac", "__ac_name", "__ac_password", TOKEN})
+# plone.protect (the CSRF token); never kept, not even as a cookie listed
+# in job-cookies.
+LOGIN = frozenset({"__ac", "__ac_name", "__ac_password", TOKEN})
+# Products.Sessions' browser id, which names a session: read from the form
+# too (its default namespaces are cookies and form). As a cookie it is kept
+# only if job-cookies lists it.
+SESSION_ID = "_ZopeId"
+CREDENTIALS = LOGIN | {SESSION_ID}
 DROPPED = frozenset(
     {
         "HTTP_AUTHORIZATION",
@@ -137,7 +143,7 @@ def cookies(header):
     again, and the header is dropped whole if Zope would read the result
     differently.
     """
-    allowed = set(settings.get("job-cookies").split()) - CREDENTIALS
+    allowed = set(settings.get("job-cookies").split()) - LOGIN
     kept, text = {}, header  # name: the cookie as written again (None: a name without a value)
     while True:
         if match := QUOTED_COOKIE.match(text):

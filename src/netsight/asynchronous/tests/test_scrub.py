@@ -61,6 +61,8 @@ SPELLINGS = (
     "__ac_password:string",
     "%5F%5Fac%5Fpassword",
     "__ac_password:ignore_empty",
+    "_ZopeId",
+    "_ZopeId:string",
 )
 
 
@@ -184,6 +186,13 @@ class TestCookies(unittest.TestCase):
 
         setting(self, "job-cookies", "I18N_LANGUAGE __ac")
         self.assert_only_language(f'I18N_LANGUAGE="en"; __ac="{SECRET}"')
+
+    def test_the_session_id_is_kept_only_if_listed(self):
+        from netsight.asynchronous.tests.base import setting
+
+        self.assert_only_language(f'I18N_LANGUAGE="en"; _ZopeId="{SECRET}"')
+        setting(self, "job-cookies", "I18N_LANGUAGE _ZopeId")
+        self.assertEqual(parse_cookie(scrub.cookies(f'I18N_LANGUAGE="en"; _ZopeId="{SECRET}"'))["_ZopeId"], SECRET)
 
 
 class TestEnviron(unittest.TestCase):
