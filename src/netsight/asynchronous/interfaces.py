@@ -40,7 +40,7 @@ class IBackgroundProcessesSettings(Interface):
         description=_(
             "setting_queue_limit_help",
             default="How many jobs may wait to start before a new start is refused (503, try again later); "
-            "0: no limit. Empty: the instance's setting (queue-limit, no limit by default).",
+            "0: no limit. Empty: the instance's setting (queue-limit, 20 by default).",
         ),
         min=0,
         required=False,
