@@ -452,9 +452,11 @@ def physical_path(obj):
         return None
     try:
         path = get_path()
-    except (AttributeError, TypeError):  # a wrapper that acquired the method, but no id of its own
+    except (AttributeError, TypeError):  # acquired from a parent by an object without an id of its own
         return None
-    return "/".join(path) if isinstance(path, tuple) and all(isinstance(part, str) for part in path) else None
+    if not isinstance(path, (tuple, list)) or not all(isinstance(part, str) for part in path):
+        return None
+    return "/".join(path)
 
 
 def url_of(obj, request):
