@@ -17,6 +17,11 @@ F's read after it) is given apart. The jobs: ``watches-cancel`` (checks
 cancel: *done*) and ``steady`` (a ``set_progress`` every 70 ms, as the
 demo's Fibonacci: *cancelled*). Prints the median, the 90th percentile and
 the longest of each.
+
+With ``--page``, what a user sees instead, in Debian's Chromium
+(Playwright): F's processing page of a ``steady`` job that A runs, its
+Cancel button clicked; from the click to the page saying "Cancelling..."
+and to the page saying "The process was cancelled.".
 """
 
 from netsight.asynchronous.tests.instances import Client
@@ -74,6 +79,35 @@ def measure(client, f, view, form, cancels):
     return latencies, answers
 
 
+def measure_page(client, f, cancels):
+    """(click to "Cancelling...", click to "The process was cancelled.") of ``cancels`` clicks."""
+    from netsight.asynchronous.tests.chromium import CHROMIUM
+    from netsight.asynchronous.tests.chromium import CHROMIUM_ARGS
+    from playwright.sync_api import expect
+    from playwright.sync_api import sync_playwright
+
+    cancelling, cancelled = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(extra_http_headers={"Authorization": client.headers["Authorization"]})
+        page = context.new_page()
+        for _ in range(cancels):
+            view_url, process_id, _token = start(client, f, "steady", {"steps": "1500", "delay": "0.07"})
+            wait_until(lambda: state(client, view_url, process_id)["state"] == "running", DEADLINE, "running")
+            page.goto(f"{view_url}/processing?process_id={process_id}")
+            status = page.locator(".netsight-async-status")
+            expect(status).to_contain_text("%")
+            clicked = time.monotonic()
+            page.get_by_role("button", name="Cancel").click(no_wait_after=True)
+            expect(status).to_have_text("Cancelling...", timeout=DEADLINE * 1000)
+            cancelling.append(time.monotonic() - clicked)
+            ended = page.locator(".netsight-async-ended h1")
+            expect(ended).to_have_text("The process was cancelled.", timeout=DEADLINE * 1000)
+            cancelled.append(time.monotonic() - clicked)
+        browser.close()
+    return cancelling, cancelled
+
+
 def summary(seconds):
     seconds = sorted(seconds)
     p90 = seconds[min(len(seconds) - 1, int(0.9 * len(seconds)))]
@@ -84,6 +118,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cancels", type=int, default=20)
     parser.add_argument("--heartbeat-interval", default=None, help="A's (default: the setting's default)")
+    parser.add_argument("--page", action="store_true", help="measure the page in Chromium instead")
     args = parser.parse_args()
     config = {} if args.heartbeat_interval is None else {"heartbeat-interval": args.heartbeat_interval}
     cluster = Cluster("netsight-async-bench-cancel")
@@ -96,6 +131,10 @@ def main():
         a.start()
         f.start()
         client = Client(*MEMBER)
+        if args.page:
+            cancelling, cancelled = measure_page(client, f, args.cancels)
+            print(f"page, {len(cancelled)} clicks: \"Cancelling...\" {summary(cancelling)}; cancelled {summary(cancelled)}")
+            return 0
         for name, view, form in JOBS:
             latencies, answers = measure(client, f, view, form, args.cancels)
             print(f"{name}: {len(latencies)} cancels; {summary(latencies)}; the cancel's answer: {summary(answers)}")
