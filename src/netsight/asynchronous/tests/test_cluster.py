@@ -9,7 +9,10 @@ or killed (SIGKILL: its heartbeat stops, B reads its jobs ``interrupted``
 after ``heartbeat-timeout``, and housekeeping marks them); every such test
 starts A again. A burst of jobs on A shows its bounded pool from outside:
 the thread count of the process (/proc), the queue positions, every
-result fetched on B.
+result fetched on B. Extra instances, started by a test and stopped after
+it: G, started with SIGINT ignored (as `runwsgi ... &` in a script), which
+a SIGINT leaves serving and never reading stopped; W, whose heartbeats
+are 20 s apart, whose job sees a cancel asked on F all the same.
 
 The measured times are printed (stderr) as the tests run.
 """
