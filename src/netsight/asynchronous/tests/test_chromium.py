@@ -533,3 +533,12 @@ class TestCancelButton(ChromiumTestCase):
         expect(status).to_have_text("Cancelling...")
         expect(button).to_be_hidden()
         expect(self.page.locator(".netsight-async-running")).to_be_visible()
+
+    def test_a_cancel_that_did_not_reach_the_server_brings_the_button_back(self):
+        self.page.route("**/@@gate/cancel", lambda route: route.abort())
+        self.start("gate", gate=self.gate())
+        self.page.wait_for_url(PROCESSING_URL)
+        button = self.page.get_by_role("button", name="Cancel")
+        button.click()
+        expect(button).to_be_visible()  # after "Cancelling...", the POST failed
+        expect(self.page.locator(".netsight-async-status")).to_have_text("Processing...")  # the next poll's

@@ -408,12 +408,12 @@
   /* The Cancel button: "Cancelling..." at once, then the POST; its answer
    * is read as a poll's. */
   function cancel(event) {
-    if (!window.fetch || !window.FormData || !window.URLSearchParams || cancelAsked) {
+    if (!window.fetch || !window.FormData || !window.URLSearchParams) {
       return; // the form's own POST: the processing page comes back
     }
     event.preventDefault();
-    if (stopped) {
-      return;
+    if (stopped || cancelAsked) {
+      return; // asked already
     }
     cancelAsked = true;
     show(cancelForm, false);
