@@ -15,7 +15,9 @@ it), the instance first says it stopped and marks its jobs
 ``interrupted`` (or queues again those that may run again). A signal that
 the process ignores (``SIG_IGN``: SIGINT for a command started with
 ``&`` from a script) is left alone, and one whose handler returns, the
-process going on, marks nothing: a live instance never reads stopped.
+process going on, marks nothing: a live instance never reads stopped (one
+whose signal's exception was caught reads alive again after
+``heartbeat-timeout``).
 """
 
 from netsight.asynchronous import housekeeping
@@ -44,6 +46,7 @@ LOST_REASON = "its worker lost it (the database could not be reached when it end
 
 _cancels = set()  # ids of this instance's processes asked to stop
 _stopping = threading.Event()  # set by the signal handler: no more jobs are taken
+_stop_marked_at = None  # time.monotonic() when the signal handler said this instance stopped
 
 
 def _new_identity():
@@ -180,6 +183,8 @@ class Maintenance(threading.Thread):
         db = self.db
         if db is None:  # released
             return
+        if _stop_marked_at is not None and time.monotonic() - _stop_marked_at > settings.get("heartbeat-timeout"):
+            alive_again(db)
         if time.monotonic() >= due["claim"]:
             due["claim"] = time.monotonic() + settings.get("claim-interval")
             self._claim(db)
@@ -347,8 +352,25 @@ def _handler(previous):
 
 
 def _stop():
+    global _stop_marked_at
     _stopping.set()  # first: the maintenance thread takes no more jobs
     stopped(MAINTENANCE.db)
+    _stop_marked_at = time.monotonic()
+
+
+def alive_again(db):
+    """This instance said it stopped ``heartbeat-timeout`` seconds ago, and
+    runs still (the exception its signal raised was caught): its heartbeat
+    wins over that mark, so that the jobs it runs and starts read as they
+    are. It takes no jobs queued elsewhere any more (``stopping``); its
+    jobs marked at the signal stay marked."""
+    global _stop_marked_at
+    registry.in_own_transaction(db, lambda root: registry.alive_in(root, instance_id()))
+    _stop_marked_at = None
+    logger.warning(
+        "netsight.async: this instance said it stopped %s seconds ago but runs still: it reads alive again",
+        settings.get("heartbeat-timeout"),
+    )
 
 
 def stopped(db):

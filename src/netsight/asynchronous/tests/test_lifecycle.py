@@ -488,6 +488,7 @@ class TestSignals(LifecycleTestCase):
         for signum in instance.SIGNALS:
             self.addCleanup(signal.signal, signum, signal.getsignal(signum))
         self.addCleanup(instance._stopping.clear)
+        self.addCleanup(setattr, instance, "_stop_marked_at", None)
 
     def stopped_mark(self):
         transaction.begin()
@@ -530,6 +531,25 @@ class TestSignals(LifecycleTestCase):
         answer = self.poll(process_id)
         self.assertEqual((answer["state"], answer["completed"]), (registry.INTERRUPTED, "ERROR"))
         self.assertEqual(self.fresh_record(process_id).error, registry.STOPPED_REASON)
+
+    def test_a_process_that_goes_on_after_its_stop_was_marked_reads_alive_again(self):
+        """The exception of the signal is caught (here, by the test) and the
+        process serves on: after heartbeat-timeout it no longer reads stopped."""
+        self.setting("heartbeat-timeout", 1)
+        self.setting("heartbeat-interval", 0.1)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.assertTrue(instance.install_signal_handlers())
+        marked = self.start_gated()
+        self.running(marked)
+        with self.assertRaises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+        self.assertTrue(self.stopped_mark())
+        wait_until(lambda: not self.stopped_mark(), what="the instance to read alive again")
+        self.assertEqual(self.poll(marked)["state"], registry.INTERRUPTED)  # marked at the signal: it stays so
+        started = self.start_gated()
+        self.running(started)
+        self.open_gate()
+        self.assertEqual(self.browser.wait_for(self.url_gate, started)["state"], registry.DONE)
 
 
 class TestMaintenance(LifecycleTestCase):
