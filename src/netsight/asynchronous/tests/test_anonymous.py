@@ -134,6 +134,20 @@ class TestAnonymousShare(AnonymousTestCase):
         self.finish(*visitors, *members)
 
 
+class TestQueuedBodies(AnonymousTestCase):
+    def test_a_queued_jobs_body_past_64_kib_waits_on_disk(self):
+        self.setting("pool-size", 1)
+        self.setting("max-per-address", 0)
+        running = self.start_anonymous("192.0.2.1")
+        visitor = self.visitor("192.0.2.2")
+        status, queued = visitor.try_start(self.url_gate, gate=self.gate, padding="x" * 1_000_000)
+        self.assertEqual(status, 303)
+        (job,) = POOL._queue  # the pool's queue, as it holds the job
+        self.assertEqual(job.process_id, queued)
+        self.assertTrue(job.body._rolled)  # SpooledTemporaryFile: written to its temporary file
+        self.finish(running, queued)
+
+
 class TestExpiry(AnonymousTestCase):
     def test_anonymous_records_expire_at_the_anonymous_expiry(self):
         self.setting("anonymous-expiry", 120)
