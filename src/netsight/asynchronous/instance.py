@@ -354,8 +354,10 @@ def _handler(previous):
 def _stop():
     global _stop_marked_at
     _stopping.set()  # first: the maintenance thread takes no more jobs
-    stopped(MAINTENANCE.db)
-    _stop_marked_at = time.monotonic()
+    db = MAINTENANCE.db
+    if db is not None:
+        stopped(db)
+        _stop_marked_at = time.monotonic()
 
 
 def alive_again(db):
