@@ -131,6 +131,7 @@ class ProcessRecord(Persistent):
     max_per_user = None  # max-per-user as its site read it at the start (None: the instance's)
     expiry = None  # the expiry its site set when it started (None: the instance's)
     pool_size = None  # how many of its site's jobs may run at once in an instance, as its site set it
+    address_key = None  # an anonymous visitor's: its client address, hashed (anonymous.py), while active
 
     site = ""  # the path of the Plone site it was started in; "" outside any (and before 2.0)
 
@@ -144,7 +145,6 @@ class ProcessRecord(Persistent):
         self.state = QUEUED
         self.created = time.time()
 
-    address_key = None  # an anonymous visitor's: its client address, hashed (anonymous.py), while active
     def claim(self, instance, ticket):
         """An unclaimed queued process becomes ``instance``'s (still queued)."""
         if self.state != QUEUED or self.instance != UNCLAIMED:
@@ -240,6 +240,7 @@ class ProcessRecord(Persistent):
         self.state = state
         self.finished = time.time()
         self.request = None  # nobody runs it again: its copied request goes
+        self.address_key = None  # nor counts it against its address's cap
         return True
 
 
@@ -253,7 +254,6 @@ class ProcessResult(Persistent):
 
     def __init__(self, response, blob=None):
         self.response = response
-        self.address_key = None  # nor counts it against its address's cap
         self.blob = blob
 
     def taken(self):

@@ -97,9 +97,9 @@ def instance_value(name):
 
 def _value(name, raw):
     default, kind, minimum, _doc = DEFAULTS[name]
-    if raw is None:
     if callable(default):  # a default that follows another setting
         default = default()
+    if raw is None:
         raw = os.environ.get(ENVIRONMENT_PREFIX + name.upper().replace("-", "_"))
     if raw is None:
         raw = _product_config().get(name)
