@@ -6,15 +6,19 @@ it by a random secret that the starting response sets in a cookie
 the secret's SHA-256, so the database holds nothing that opens it.
 
 A process belongs to the site it was started in (``site_path``): lists
-show a site's own. Besides its owner, those who run the site see every
-process: the users who hold the add-on's permission "netsight.async:
+show a site's own. Besides its owner, those who run that site see every
+process of it: the users who hold the add-on's permission "netsight.async:
 Manage processes" *on the site itself*, which Manager and Site
 Administrator have (the ZCML's default roles, and the profile's
 rolemap.xml), by the roles they hold on the site (granted there, in the
-Zope root, or globally). A permission checked on the context is not
-enough: the URL lets the requester choose the context, and Plone grants
-its Owner role (what every member holds on what they added) permissions
-such as "View management screens".
+Zope root, or globally). The site is the one that *contains* the process
+(the path its record keeps), found from the Zope application root: never
+an object the URL leads to. A permission checked on the context is not
+enough, nor one on the last site traversed (``getSite()``): the URL lets
+the requester choose both (``/A/B/doc`` reaches A's ``doc`` through a
+sibling site B, by acquisition), and Plone grants its Owner role (what
+every member holds on what they added) permissions such as "View
+management screens".
 """
 
 from AccessControl import getSecurityManager
@@ -62,27 +66,53 @@ def owner_of(request):
 
 
 def may_see(record, request):
-    """Whether the request comes from the process's owner, or a site manager."""
+    """Whether the request comes from the process's owner, or a manager of its site (``record.site``)."""
     if record.owner is not None:
         owns = getSecurityManager().getUser().getId() == record.owner
     else:
         secret = _secret(request)
         owns = secret is not None and hmac.compare_digest(_hash(secret), record.anonymous_key or "")
-    return owns or is_manager(request)
+    return owns or is_manager(request, record.site)
 
 
-def is_manager(request):
-    """Whether the user runs the site: holds "netsight.async: Manage processes"
-    on it (Manager and Site Administrator do).
+def is_manager(request, site):
+    """Whether the user runs the Plone site at the path ``site`` (a record's
+    ``site``, or ``site_path`` of a list's context): holds "netsight.async:
+    Manage processes" on it (Manager and Site Administrator do).
 
-    The permission is checked on the site (Plone's, or the Zope root where
-    there is none), with the roles the user holds there, never on an object
-    below it, where a local role could give it.
+    The permission is checked on the site found from the Zope application
+    root by its path (``site_object``), with the roles the user holds there
+    (granted on it, in the Zope root, or globally), never on an object the
+    URL acquired, nor below the site, where a local role could give it.
+    "" (plain Zope, a process of no Plone site) is the Zope root's.
     """
-    site = getSite()
-    if site is None or not hasattr(site, "getPhysicalRoot"):
-        site = request["PARENTS"][-1]
-    return bool(getSecurityManager().getUser().has_permission(MANAGE_PROCESSES, site))
+    found = site_object(request, site)
+    if found is None:
+        return False
+    return bool(getSecurityManager().getUser().has_permission(MANAGE_PROCESSES, found))
+
+
+def site_object(request, site):
+    """The Plone site at the path ``site``, found from the request's Zope
+    application root by containment (no acquisition decides); the root
+    itself for "", and for a path where no Plone site is any more (only the
+    Zope root's managers manage its processes then); None without a root.
+    """
+    parents = request.get("PARENTS") or ()
+    root = parents[-1] if parents else None
+    if root is None or not hasattr(root, "unrestrictedTraverse"):
+        return None
+    if not site:
+        return root
+    found = root.unrestrictedTraverse(site.split("/")[1:], None)  # a ConflictError still raises
+    if (
+        found is None
+        or IPloneSiteRoot is None
+        or not IPloneSiteRoot.providedBy(found)
+        or "/".join(found.getPhysicalPath()) != site  # acquired from elsewhere: not the site of that path
+    ):
+        return root
+    return found
 
 
 def site_path(obj):

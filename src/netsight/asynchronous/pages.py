@@ -234,7 +234,7 @@ class StatusPages:
             status["restarted"] = True
         if ended_badly:
             status["error"] = self._translate(ENDED_WITHOUT_RESULT[state])
-            if owners.is_manager(self.request) and record.error:
+            if owners.is_manager(self.request, record.site) and record.error:
                 status["error_detail"] = record.error
         return status
 

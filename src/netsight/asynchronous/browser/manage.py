@@ -70,7 +70,7 @@ class AllProcesses(BrowserView):
 
     def __call__(self):
         request = self.request
-        if not owners.is_manager(request):  # the permission on the site, not on the URL's context
+        if not owners.is_manager(request, owners.site_path(self.context)):  # on the site, found from the root
             raise Unauthorized("Only the site's managers see all processes.")
         request.response.setHeader("Cache-Control", NOT_SHARED)
         self._read_filters()

@@ -54,7 +54,9 @@ class ProcessesService(Service):
 
     @property
     def manager(self):
-        return owners.is_manager(self.request)
+        """Whether the caller manages the site that contains this context
+        (found from the Zope root by its path: ``owners.is_manager``)."""
+        return owners.is_manager(self.request, owners.site_path(self.context))
 
     def process(self):
         """The process named in the URL, if the caller may see it, else None."""

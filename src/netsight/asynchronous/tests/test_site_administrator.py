@@ -18,6 +18,7 @@ from netsight.asynchronous.tests.base import JobTestCase
 from netsight.asynchronous.tests.base import join_workers
 from netsight.asynchronous.tests.test_manage_processes import action_form
 from netsight.asynchronous.tests.test_manage_processes import ids
+from netsight.asynchronous.tests.test_ownership import without_tokens
 from plone.app.testing import TEST_USER_ID
 from plone.app.testing import TEST_USER_NAME
 from plone.app.testing import TEST_USER_PASSWORD
@@ -32,6 +33,7 @@ PERMISSION = "netsight.async: Manage processes"
 ADMIN, ADMIN_PASSWORD = "site-admin", "site-admin-secret-12345"
 PANEL = "@@netsight-async-controlpanel"
 LIST = "@@netsight-async-processes"
+UNKNOWN = "0" * 32
 
 
 def links(html):
@@ -150,6 +152,61 @@ class TestSiteAdministratorRestAPI(unittest.TestCase):
         self.assertEqual(self.admin.listed(), [])
         self.assertEqual(self.admin.process(process_id).status, 404)
         self.assertEqual(self.member.listed(), [process_id])
+
+
+class TestSiblingSites(JobTestCase):
+    """A Site Administrator of a site B manages B's processes, never those of a
+    sibling site A, whatever URL reaches them: ``/plone/B/doc`` acquires A's
+    ``doc`` through B (the last site traversed is B, the context is A's)."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def setUp(self):
+        super().setUp()
+        from netsight.asynchronous.tests.sitestate import add_site
+        from OFS.Folder import manage_addFolder
+
+        site_b = add_site(self.app, "B")
+        site_b.portal_setup.runAllImportStepsFromProfile("profile-netsight.async:default")
+        # a user of the Zope root, Site Administrator of B only (a local role there)
+        self.app.acl_users.userFolderAddUser(ADMIN, ADMIN_PASSWORD, [], [])
+        site_b.manage_setLocalRoles(ADMIN, ["Site Administrator"])
+        # A's item that everyone may view, whose URL through B is /plone/B/shared
+        manage_addFolder(self.portal, "shared")
+        self.portal.shared.manage_permission("View", ["Anonymous"], acquire=True)
+        transaction.commit()
+        self.admin_of_b = JobBrowser(self.app, self.site_url, ADMIN, ADMIN_PASSWORD)
+
+    def answer(self, url, process_id):
+        self.admin_of_b.open(url)
+        headers = {name: self.admin_of_b.headers.get(name, "") for name in ("Content-Type", "Cache-Control", "Location")}
+        return self.admin_of_b.status, headers, without_tokens(self.admin_of_b.text).replace(process_id, UNKNOWN)
+
+    def test_a_sibling_sites_process_is_unknown_through_the_url_of_its_own_site(self):
+        url, process_id, answer = self.run_job("shared/@@hello")  # the test user's, in A (/plone)
+        through_b = f"{self.app.absolute_url()}/plone/B/shared/@@hello"
+        self.assertEqual(self.app.unrestrictedTraverse("plone/B/shared").getPhysicalPath(), ("", "plone", "shared"))
+        for page in ("processing", "completed", "result", "completed?output_json=1", "result?output_json=1"):
+            page_url = f"{through_b}/{page}{'&' if '?' in page else '?'}process_id="
+            seen = self.answer(page_url + process_id, process_id)
+            self.assertEqual(seen, self.answer(page_url + UNKNOWN, process_id), page)
+            self.assertEqual(seen[0], 404, page)
+        self.admin_of_b.post(f"{through_b}/cancel", urlencode({"process_id": process_id}))
+        self.assertEqual(self.admin_of_b.status, 404)
+        # B's own lists hold nothing of A's; its owner still gets the result
+        for page in (LIST, "@@my-processes"):
+            self.admin_of_b.open(f"{self.app.absolute_url()}/plone/B/{page}")
+            self.assertEqual(self.admin_of_b.status, 200, page)
+            self.assertNotIn(process_id, self.admin_of_b.text, page)
+        self.assertEqual(self.browser.result(url, process_id), "Hello world!")
+
+    def test_a_site_administrator_of_the_processs_own_site_sees_it_through_any_url(self):
+        url, process_id, answer = self.run_job("shared/@@hello")
+        self.portal.manage_setLocalRoles(ADMIN, ["Site Administrator"])
+        transaction.commit()
+        through_b = f"{self.app.absolute_url()}/plone/B/shared/@@hello"
+        self.assertEqual(self.admin_of_b.poll(through_b, process_id)["state"], registry.DONE)
+        self.assertEqual(self.admin_of_b.result(url, process_id), "Hello world!")
 
 
 class TestIsManager(JobTestCase):
