@@ -7,6 +7,9 @@ a time. A body of more than ``INLINE_LIMIT`` bytes is written to a file in
 the storage's temporary directory (beside its blobs), so that handing it to
 a blob moves it rather than copying it; nothing joins the body in memory.
 A storage without blob support keeps every result inline, with a warning.
+The job's response (``JobResponse``) is never compressed: what is captured
+is the body as the job wrote it, in which its user's CSRF tokens are found
+(tokens.py).
 """
 
 from io import BytesIO
@@ -14,6 +17,7 @@ from io import IOBase
 from shutil import copyfileobj
 from ZODB.blob import Blob
 from ZODB.interfaces import IBlobStorage
+from ZPublisher.HTTPResponse import WSGIResponse
 
 from netsight.asynchronous import registry
 
@@ -33,11 +37,27 @@ PREFIX = "netsight-async-"
 LEFTOVER_AGE = 86400  # seconds untouched after which a captured file is a dead worker's
 
 
+class JobResponse(WSGIResponse):
+    """A job's response: as Zope's, but never compressed.
+
+    A job's ``enableHTTPCompression`` (Zope's, or a caching add-on's gzip)
+    would have its body captured gzipped, where no token can be found:
+    compression is neither enabled nor recorded. The result's request is
+    Zope's own response and could be compressed by whatever serves it.
+    """
+
+    use_HTTP_content_compression = property(lambda self: 0, lambda self, value: None)
+
+    def enableHTTPCompression(self, REQUEST=None, force=0, disable=0, query=0):
+        return 0
+
+
 class BodyCapture:
     """The ``stdout`` of a job's response, then the rest of its body."""
 
     hider = None  # a tokens.Hider that what is written passes through (tokens.hide), or None
     placeholder = None  # what stands for its user's tokens in the kept body (tokens.py), if any
+    placeholder_user = None  # the id of the user whose tokens the placeholder stands for
 
     def __init__(self, directory):
         self.directory = directory  # the storage's temporary directory; None: no blobs
@@ -95,6 +115,7 @@ class BodyCapture:
             hider, self.hider = self.hider, None
             self.write(hider.end())
             self.placeholder = hider.replacement if hider.replaced else None
+            self.placeholder_user = hider.user_id if hider.replaced else None
         if self._file is None:
             return self._memory.getvalue(), None
         self._file.close()

@@ -11,7 +11,15 @@ as from the cookie), plone.protect's CSRF token ``_authenticator`` (and
 ``X-CSRF-TOKEN``) and Zope's session id ``_ZopeId``, wherever Zope finds a form field: the query, the URLs
 the server or browser repeat, an urlencoded body, a multipart body's part
 names; and no ``login`` and ``password`` of a JSON body (plone.restapi's
-PAS plugin logs in with a JSON object that has both).
+PAS plugin logs in with a JSON object that has both). A site may name its
+session cookie otherwise (plone.session's and PAS's cookie plugins have a
+``cookie_name``): the names its user folders read a credential from are
+collected where the job starts (``site_login_names``) and go as those above,
+from the form and the cookies; the job's environ keeps them
+(``LOGIN_NAMES_KEY``, names only), so that the cookies of those names that
+the job's response sets are not kept either (``login_names``, replay.py).
+The ``Accept-Encoding`` header is not kept: the job's response is written
+uncompressed, so that its user's CSRF tokens are found in it (tokens.py).
 
 A field is judged by the name Zope files it under, read as Zope reads it
 (``form_key``): percent-escapes and ``+`` decoded, then converters and
@@ -24,6 +32,7 @@ Who the job runs as is kept instead, as an id (``identity.py``); its start
 was checked for CSRF when it was made.
 """
 
+from Acquisition import aq_base
 from multipart import MultipartError
 from multipart import MultipartSegment
 from multipart import parse_options_header
@@ -51,8 +60,15 @@ LOGIN = frozenset({"__ac", "__ac_name", "__ac_password", TOKEN})
 # only if job-cookies lists it.
 SESSION_ID = "_ZopeId"
 CREDENTIALS = LOGIN | {SESSION_ID}
+# The attributes of a user folder's plugins that name a cookie or form field
+# they read a credential from: PAS's and plone.session's ``cookie_name``,
+# Products.CMFCore's cookie crumbler's.
+NAME_ATTRIBUTES = ("cookie_name", "auth_cookie", "name_cookie", "pw_cookie")
+# In a job's environ: the names besides LOGIN its site reads a credential from, space-separated.
+LOGIN_NAMES_KEY = "netsight.async.login_names"
 DROPPED = frozenset(
     {
+        "HTTP_ACCEPT_ENCODING",  # the job's response uncompressed: tokens.Hider reads it
         "HTTP_AUTHORIZATION",
         "HTTP_CGI_AUTHORIZATION",  # Zope reads it as Authorization
         "HTTP_PROXY_AUTHORIZATION",
@@ -78,11 +94,46 @@ COOKIE = re.compile('([\x00- ]*([^\x00- ;,="]+)=([^;]*)([\x00- ]*[;,])?[\x00- ]*
 VALUELESS_COOKIE = re.compile('([\x00- ]*([^\x00- ;,="]+)[\x00- ]*[;,][\x00- ]*)')
 
 
-def environ(original):
-    """The strings of ``original`` a job needs, without credentials."""
-    kept = {}
+def site_login_names(request):
+    """The names besides ``LOGIN`` that the user folders above the published
+    object read a credential from (a renamed session cookie, say).
+
+    Each object the request traversed may have a user folder of its own (a
+    Plone site's ``acl_users``, the Zope root's): the ``NAME_ATTRIBUTES`` of
+    the objects in it (PAS plugins) are read, a few attributes each.
+    """
+    names = set()
+    for parent in request.get("PARENTS") or ():
+        folder = getattr(aq_base(parent), "acl_users", None)
+        values = getattr(folder, "objectValues", None)
+        if values is None:
+            continue
+        try:
+            plugins = values()
+        except Exception:  # not a folder after all
+            continue
+        for plugin in plugins:
+            for attribute in NAME_ATTRIBUTES:
+                name = getattr(aq_base(plugin), attribute, None)
+                if isinstance(name, str) and name.strip():
+                    names.update(name.split())
+    return frozenset(names) - LOGIN
+
+
+def login_names(job_environ):
+    """What a job's site logs in with (``LOGIN`` and its own names), as its environ keeps them."""
+    return LOGIN | frozenset(job_environ.get(LOGIN_NAMES_KEY, "").split())
+
+
+def environ(original, extra=frozenset()):
+    """The strings of ``original`` a job needs, without credentials.
+
+    ``extra``: the names besides ``CREDENTIALS`` its site reads a credential
+    from (``site_login_names``), kept as ``LOGIN_NAMES_KEY``.
+    """
+    kept = {LOGIN_NAMES_KEY: " ".join(sorted(extra))} if extra else {}
     for key, value in original.items():
-        if not isinstance(value, str):
+        if not isinstance(value, str) or key == LOGIN_NAMES_KEY:
             continue
         name = key
         while name.startswith("REDIRECT_"):  # Zope reads REDIRECT_X as X (Apache's rewrites)
@@ -92,14 +143,14 @@ def environ(original):
         if key.startswith("wsgi.") and key != "wsgi.url_scheme":
             continue
         if name == "HTTP_COOKIE":
-            value = cookies(value)
+            value = cookies(value, extra)
             if not value:
                 continue
         elif name == "QUERY_STRING":
-            value = without_credentials(value)
+            value = without_credentials(value, extra)
         elif name in URLS or (name.startswith("HTTP_") and name.endswith(URL_SUFFIXES)):
             path, question, query = value.partition("?")
-            value = path + question + without_credentials(query)
+            value = path + question + without_credentials(query, extra)
         kept[key] = value
     return kept
 
@@ -122,9 +173,10 @@ def form_key(name):
     return name
 
 
-def is_credential(name):
-    """Whether a form field of the decoded ``name`` carries a credential."""
-    return form_key(name) in CREDENTIALS
+def is_credential(name, extra=frozenset()):
+    """Whether a form field of the decoded ``name`` carries a credential (``extra``: the site's own names)."""
+    key = form_key(name)
+    return key in CREDENTIALS or key in extra
 
 
 def _query_name(raw, charset=None):
@@ -136,14 +188,15 @@ def _query_name(raw, charset=None):
         return raw.decode("latin-1")
 
 
-def cookies(header):
-    """The ``Cookie`` header with only the cookies of ``job-cookies`` (and never a credential's name).
+def cookies(header, extra=frozenset()):
+    """The ``Cookie`` header with only the cookies of ``job-cookies`` (and never a credential's name,
+    ``LOGIN`` or one of ``extra``).
 
     The header is read as Zope reads it; the cookies kept are written
     again, and the header is dropped whole if Zope would read the result
     differently.
     """
-    allowed = set(settings.get("job-cookies").split()) - LOGIN
+    allowed = set(settings.get("job-cookies").split()) - LOGIN - extra
     kept, text = {}, header  # name: the cookie as written again (None: a name without a value)
     while True:
         if match := QUOTED_COOKIE.match(text):
@@ -164,23 +217,27 @@ def cookies(header):
     return header if parse_cookie(header) == wanted else ""
 
 
-def without_credentials(query):
+def without_credentials(query, extra=frozenset()):
     """An urlencoded query without its credential fields, every other byte as it was."""
     if not query:
         return query
     fields = query.split("&")
-    kept = [field for field in fields if not is_credential(_query_name(field.partition("=")[0].encode("latin-1", "replace")))]
+    kept = [
+        field
+        for field in fields
+        if not is_credential(_query_name(field.partition("=")[0].encode("latin-1", "replace")), extra)
+    ]
     return query if len(kept) == len(fields) else "&".join(kept)
 
 
-def body(source, content_type, target, method="POST"):
+def body(source, content_type, target, method="POST", extra=frozenset()):
     """Copy the request body ``source`` to ``target``, without credentials.
 
     A body that Zope reads as a form (``method`` POST, PUT or PATCH; an
     urlencoded type or none) loses its credential fields, a multipart form
     its credential parts, read a chunk at a time; a JSON object its
     ``login`` and ``password`` when it has both; any other body is copied
-    as it is.
+    as it is. ``extra``: the site's own credential names (``site_login_names``).
     """
     kind, options = parse_options_header(content_type or "")
     if kind == JSON_TYPE:
@@ -188,10 +245,10 @@ def body(source, content_type, target, method="POST"):
         return
     if (method or "POST").upper() in FORM_METHODS:
         if kind in FORM_TYPES:
-            _urlencoded_without_credentials(source, target, options.get("charset"))
+            _urlencoded_without_credentials(source, target, options.get("charset"), extra)
             return
         if kind == "multipart/form-data" and options.get("boundary"):
-            _multipart_without_credentials(source, target, options["boundary"])
+            _multipart_without_credentials(source, target, options["boundary"], extra)
             return
     copyfileobj(source, target, CHUNK)
 
@@ -214,13 +271,13 @@ def _json_without_login(source, target):
     target.write(data)
 
 
-def _urlencoded_without_credentials(source, target, charset):
+def _urlencoded_without_credentials(source, target, charset, extra):
     """Copy an urlencoded form a chunk at a time, leaving out its credential fields.
 
     A field is kept or left out once its name is whole (up to its ``=``),
     so that a long value is copied as it comes, never held whole.
     """
-    copier = _FieldCopier(target, charset)
+    copier = _FieldCopier(target, charset, extra)
     while chunk := source.read(CHUNK):
         parts = chunk.split(b"&")
         for number, part in enumerate(parts):
@@ -233,9 +290,10 @@ def _urlencoded_without_credentials(source, target, charset):
 class _FieldCopier:
     """The fields of an urlencoded form, kept or left out as they come."""
 
-    def __init__(self, target, charset):
+    def __init__(self, target, charset, extra=frozenset()):
         self.target = target
         self.charset = charset
+        self.extra = extra
         self.started = False  # a field was written: the next one needs "&"
         self.name = b""  # the name of a field not decided yet
         self.keep = None  # None: not decided
@@ -255,13 +313,13 @@ class _FieldCopier:
         self.keep, self.name = None, b""
 
     def _decide(self, rest):
-        self.keep = not is_credential(_query_name(self.name, self.charset))
+        self.keep = not is_credential(_query_name(self.name, self.charset), self.extra)
         if self.keep:
             self.target.write((b"&" if self.started else b"") + self.name + rest)
             self.started = True
 
 
-def _multipart_without_credentials(source, target, boundary):
+def _multipart_without_credentials(source, target, boundary, extra):
     """Copy a multipart form, leaving out its parts named as credentials.
 
     The body is read a chunk at a time by the parser Zope reads it with
@@ -283,7 +341,7 @@ def _multipart_without_credentials(source, target, boundary):
         with parser:
             for event in parser.parse_blocking(lambda size: source.read(size), CHUNK):
                 if isinstance(event, MultipartSegment):
-                    keep = not is_credential(_part_name(event.name))
+                    keep = not is_credential(_part_name(event.name), extra)
                     if keep:
                         headers = "".join(f"{name}: {value}\r\n" for name, value in event.headerlist)
                         target.write(delimiter + b"\r\n" + headers.encode("latin-1") + b"\r\n")

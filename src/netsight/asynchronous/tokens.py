@@ -1,4 +1,4 @@
-"""A user's CSRF tokens: kept out of a job's stored result, and put back for whoever it is served to.
+"""A user's CSRF tokens: kept out of a job's stored result, and put back when it is served to that user.
 
 A page that a job renders for a logged-in user holds that user's
 plone.protect token: the hidden ``_authenticator`` inputs and the
@@ -8,9 +8,15 @@ job's response leaves, and any token a template rendered itself
 and in the storage's history until a pack: so the job's response body is
 written with each of its user's tokens replaced by a placeholder of the
 same length, random for each job (``Hider``, as the body is captured, a
-chunk at a time). ``result`` replaces the placeholder with a fresh token
-of the user it serves (``Restorer``): the forms of the page then post as
-they would have, and the body keeps its length (its ``Content-Length``).
+chunk at a time). When the result is served to the user whose tokens were
+hidden (its owner), ``result`` replaces the placeholder with a fresh token
+of theirs (``Restorer``): the forms of the page then post as they would
+have, and the body keeps its length (its ``Content-Length``). Served to
+anyone else (a Manager or Site Administrator who may fetch it), the
+placeholder stays: random, no one's token. A fetcher's own token would
+leak otherwise: the owner can make the job render his own token where he
+likes (``<img src="https://elsewhere/?t=...">``), and it would become the
+fetcher's.
 
 A user's tokens are those plone.protect makes for them without ``extra``:
 one per key of their keyring (``internals.csrf_keys``). A token made with
@@ -74,6 +80,8 @@ def hide(request):
     except Exception:  # no key manager here: no token either
         found = frozenset()
     capture.hider = Hider(found, placeholder()) if found else None
+    if capture.hider is not None:
+        capture.hider.user_id = getSecurityManager().getUser().getId()
 
 
 class Hider:
@@ -81,8 +89,11 @@ class Hider:
 
     The last bytes of what is fed are held back (one less than a needle)
     until more come or ``end``, so that a needle split across two writes
-    is found too. ``replaced`` tells whether one was.
+    is found too. ``replaced`` tells whether one was; ``user_id`` is the
+    user whose tokens the needles are (None: no one's).
     """
+
+    user_id = None
 
     def __init__(self, needles, replacement):
         self.needles = tuple(needles)
@@ -106,12 +117,16 @@ class Hider:
         return held
 
 
-def restore(body, placeholder, length):
-    """``body`` (bytes or an iterator of chunks) with a fresh token of the current user for ``placeholder``.
+def restore(body, placeholder, length, user_id):
+    """``body`` (bytes or an iterator of chunks) with a fresh token of the current user for ``placeholder``,
+    if the current user is ``user_id``, whose tokens the placeholder stands for.
 
-    Without a token to give (Anonymous, no plone.protect), the placeholder
-    stays: a form then posts no valid token, as for anyone without one.
+    Served to anyone else, or without a token to give (Anonymous, no
+    plone.protect), the placeholder stays: random, no one's token; a form
+    then posts no valid token, as for anyone without one.
     """
+    if user_id is None or getSecurityManager().getUser().getId() != user_id:
+        return body
     token = current_token()
     if token is None or len(token) != len(placeholder):
         return body

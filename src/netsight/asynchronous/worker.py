@@ -21,7 +21,6 @@ from transaction.interfaces import TransientError
 from zope.globalrequest import clearRequest
 from zope.globalrequest import setRequest
 from ZPublisher.HTTPRequest import WSGIRequest
-from ZPublisher.HTTPResponse import WSGIResponse
 
 from netsight.asynchronous import capture
 from netsight.asynchronous import identity
@@ -165,12 +164,13 @@ class Job:
         """The job of ``request``, without its credentials (scrub.py), run as its user."""
         body = SpooledTemporaryFile(max_size=SPOOL_SIZE)
         stdin = request.stdin
+        site_names = scrub.site_login_names(request)  # a renamed session cookie, say
         if stdin is not None:
             stdin.seek(0)
-            scrub.body(stdin, request.environ.get("CONTENT_TYPE"), body, request.environ.get("REQUEST_METHOD"))
+            scrub.body(stdin, request.environ.get("CONTENT_TYPE"), body, request.environ.get("REQUEST_METHOD"), site_names)
         body.seek(0)
         origin = (aq_base(request["PARENTS"][-1])._p_oid, request.response.realm, request.response.debug_mode)
-        environ = scrub.environ(request.environ)
+        environ = scrub.environ(request.environ, site_names)
         return cls(process_id, view_name, db, owner, identity.current_user(), origin, environ, body)
 
     @classmethod
@@ -208,7 +208,7 @@ class Job:
         environ["wsgi.input"] = self.body
         self.discard_capture()
         self.capture = BodyCapture(capture.directory(self.db))
-        response = WSGIResponse(stdout=self.capture, stderr=BytesIO())
+        response = capture.JobResponse(stdout=self.capture, stderr=BytesIO())
         request = WSGIRequest(self.body, environ, response)
         request.retry_count = retry_count
         return request
@@ -278,7 +278,7 @@ def _finish(job, response, held):
     whole = job.capture
     whole.add(response.body)
     body, blob_oid = whole.keep(job.db)
-    captured = CapturedResponse.capture(response, body, whole.length)
+    captured = CapturedResponse.capture(response, body, whole.length, scrub.login_names(job.environ))
 
     def finish(record):
         blob = None if blob_oid is None else record._p_jar.get(blob_oid)

@@ -103,3 +103,38 @@ class TestReplayedResults(JobTestCase):
     def test_a_view_may_declare_its_results_public(self):
         self.assertEqual(self.replayed("public-headers", cache="public, max-age=3600"), ("public, max-age=3600", None))
         self.assertEqual(self.replayed("public-headers"), (NOT_SHARED, None))  # the job said nothing
+
+
+class TestAddedHeaders(JobTestCase):
+    """Headers a job added (``addHeader``) and those only shared caches read go the owner-only way too."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+    SHARED_CACHES_ONLY = ("Surrogate-Control", "CDN-Cache-Control", "X-Accel-Expires")
+
+    def served(self, view):
+        """The result's headers (a WebTest multidict), by HEAD and by GET (which takes it)."""
+        url, process_id, answer = self.run_job(view)
+        self.assertEqual(answer["state"], registry.DONE, answer)
+        result = f"{url}/result?process_id={process_id}"
+        head = self.browser.head(result)
+        got = self.browser.testapp.get(result, headers=self.browser._req_headers, expect_errors=True)
+        self.assertEqual(got.status_int, 200)
+        for name in ("Cache-Control", "Vary", "Link", *self.SHARED_CACHES_ONLY):
+            self.assertEqual(head.headers.getall(name), got.headers.getall(name), name)
+        return got.headers
+
+    def test_an_owner_only_result(self):
+        headers = self.served("adds-cache-headers")
+        self.assertEqual(headers.getall("Cache-Control"), ["private, max-age=3600"])
+        self.assertEqual(headers.getall("Vary"), ["Accept-Language, Cookie, Authorization"])
+        for name in self.SHARED_CACHES_ONLY:
+            self.assertEqual(headers.getall(name), [], name)
+        self.assertEqual(headers.getall("Link"), ["</a>; rel=a"])
+
+    def test_a_public_result(self):
+        headers = self.served("public-adds-cache-headers")
+        self.assertEqual(headers.getall("Cache-Control"), ["public, max-age=3600"])
+        self.assertEqual(headers.getall("Vary"), ["Accept-Language"])
+        self.assertEqual(headers.getall("Surrogate-Control"), ["max-age=3600"])
+        self.assertEqual(sorted(headers.getall("X-Accel-Expires")), ["3600", "7200"])
+        self.assertEqual(headers.getall("CDN-Cache-Control"), ["max-age=3600"])

@@ -121,3 +121,57 @@ class TestStoredResult(JobTestCase):
         self.assertIsNone(stored.placeholder)
         served = browser.result(url, process_id)
         self.assertEqual(served.encode() if isinstance(served, str) else served, stored.body)
+
+
+class TestServedToAnother(JobTestCase):
+    """A Member's page fetched by a site Manager: the placeholder gets no token of the Manager's.
+
+    The Member can make the job render his own token where he likes (here
+    in ``<p id="rendered">``; an ``<img src>`` of another server would send
+    it away): a token given for it would be the Manager's.
+    """
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_a_manager_gets_no_token_of_his_and_the_owner_a_working_form(self):
+        self.portal.acl_users.userFolderAddUser("site-manager", "manager-password", ["Manager"], [])
+        transaction.commit()
+        manager = JobBrowser(self.app, self.site_url, "site-manager", "manager-password")
+        manager_tokens = user_tokens(self.portal, "site-manager")
+        member_tokens = user_tokens(self.portal, TEST_USER_NAME)
+        self.assertTrue(manager_tokens and member_tokens)
+        for padding in (0, 600_000):  # inline, and in a blob
+            with self.subTest(padding=padding):
+                url, process_id, answer = self.run_job("form-page", padding=str(padding))
+                served = manager.result(url, process_id)
+                served = served if isinstance(served, bytes) else served.encode()
+                self.assertEqual(manager.status, 200)
+                self.assertIn(b'id="rendered"', served)
+                for token in manager_tokens | member_tokens:
+                    self.assertFalse(token in served, token)
+                (rendered,) = lxml.html.fromstring(served).xpath("//p[@id='rendered']/text()")
+                self.assertRegex(rendered, TOKEN)  # a placeholder, of a token's length: no one's
+        # Its owner still gets a page whose form posts: TestStoredResult.
+
+
+class TestACompressedPage(JobTestCase):
+    """A job that asks Zope to gzip its response: its body is kept uncompressed, without its user's tokens."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_compression_asked_or_forced(self):
+        self.browser.addHeader("Accept-Encoding", "gzip, deflate")
+        secrets = user_tokens(self.portal, TEST_USER_NAME)
+        for force in ("", "1"):
+            with self.subTest(force=force):
+                url, process_id, answer = self.run_job("compressed-form-page", padding="5000", force=force)
+                self.assertEqual(answer["completed"], True, answer)
+                stored = TestStoredResult.stored_body(self, process_id)
+                self.assertFalse(stored.startswith(b"\x1f\x8b"), "kept gzipped")
+                self.assertIn(b'id="rendered"', stored)
+                for secret in secrets:
+                    self.assertFalse(secret in stored, secret)
+                served = self.browser.result(url, process_id)
+                self.assertIsNone(self.browser.headers.get("Content-Encoding"))
+                (rendered,) = lxml.html.fromstring(served).xpath("//p[@id='rendered']/text()")
+                self.assertIn(rendered.encode(), secrets)  # its owner's token, served to its owner

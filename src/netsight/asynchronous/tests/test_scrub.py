@@ -358,8 +358,83 @@ class TestTheJobsRequest(JobTestCase):
         self.assertNotIn(token, json.dumps(seen["query"]))
 
 
-def session_ticket(portal, user_id):
-    """A plone.session ticket of ``user_id``: the value of its ``__ac`` cookie."""
+class TestARenamedSessionCookie(JobTestCase):
+    """A site whose plone.session cookie has another name: it goes as ``__ac`` does."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+    NAME = "__site_session"
+
+    def setUp(self):
+        super().setUp()
+        self.portal.acl_users.session.cookie_name = self.NAME
+        transaction.commit()
+
+    def test_the_ticket_in_the_query_or_the_body_runs_the_job_and_is_not_kept(self):
+        ticket = session_ticket(self.portal, TEST_USER_ID, self.NAME)
+        url = self.url("echo")
+        token = self.browser.token
+        for query, body in (
+            (f"?{self.NAME}={quote(ticket)}&_authenticator={token}", {"title": "kept"}),
+            (f"?_authenticator={token}", {"title": "kept", f"{self.NAME}:string": ticket}),
+        ):
+            with self.subTest(query=query, body=body):
+                process_id = TestTheJobsRequest.start_without_login(self, url, body, query)
+                seen = TestTheJobsRequest.assert_ran_as_the_user(self, url, process_id, ticket)
+                self.assertNotIn(self.NAME, json.dumps(seen))
+
+    def test_the_cookie_is_not_kept_even_if_listed(self):
+        from netsight.asynchronous.tests.base import setting
+
+        setting(self, "job-cookies", f"I18N_LANGUAGE {self.NAME}")
+        ticket = session_ticket(self.portal, TEST_USER_ID, self.NAME)
+        browser = JobBrowser(self.app, self.site_url, user=None)
+        browser.addHeader("Cookie", f'{self.NAME}="{quote(ticket)}"; I18N_LANGUAGE=en')
+        url = self.url("echo")
+        browser.post(url, urlencode({"title": "kept", "_authenticator": self.browser.token}))
+        self.assertEqual(browser.status, 303, browser.contents[:500])
+        process_id = browser.headers["Location"].rsplit("process_id=", 1)[1]
+        self.assertEqual(browser.wait_for(url, process_id)["completed"], True)
+        seen = json.loads(browser.result(url, process_id))
+        self.assertEqual(seen["user"], TEST_USER_ID)
+        self.assertEqual(seen["cookies"], ["I18N_LANGUAGE"])
+
+    def test_what_the_site_logs_in_with(self):
+        request = self.layer["request"]
+        request["PARENTS"] = [self.portal, self.app]
+        self.assertEqual(scrub.site_login_names(request), {self.NAME})
+        self.portal.acl_users.session.cookie_name = "__ac"
+        self.assertEqual(scrub.site_login_names(request), set())
+
+
+class TestTheJobsResponseCookies(JobTestCase):
+    """A job that updates its user's credentials (a password change): no cookie that logs in is kept."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def check(self, session_cookie):
+        url, process_id, answer = self.run_job("changes-password")
+        self.assertEqual(answer["completed"], True, answer)
+        kept = self.fresh_record(process_id).result.response
+        self.assertEqual(set(kept.cookies), {"report"})
+        self.assertEqual([value for name, value in kept.accumulated_headers if name.lower() == "set-cookie"], [])
+        served = self.browser.testapp.get(
+            f"{url}/result?process_id={process_id}", headers=self.browser._req_headers, expect_errors=True
+        )
+        self.assertEqual(served.status_int, 200)
+        self.assertEqual([cookie.split("=", 1)[0] for cookie in served.headers.getall("Set-Cookie")], ["report"])
+        self.assertNotIn(session_cookie, str(served.headers))
+
+    def test_the_session_ticket(self):
+        self.check("__ac")
+
+    def test_a_renamed_session_ticket(self):
+        self.portal.acl_users.session.cookie_name = "__site_session"
+        transaction.commit()
+        self.check("__site_session")
+
+
+def session_ticket(portal, user_id, name="__ac"):
+    """A plone.session ticket of ``user_id``: the value of its cookie (``name``)."""
     response = HTTPResponse()
     setSite(portal)
     try:
@@ -367,4 +442,4 @@ def session_ticket(portal, user_id):
     finally:
         setSite(None)
     transaction.commit()  # the plugin may have made its signing key
-    return unquote(response.cookies["__ac"]["value"])
+    return unquote(response.cookies[name]["value"])

@@ -584,3 +584,46 @@ class FormPage(BaseAsyncView):
             '<input type="hidden" name="title" value="posted again"/></form>'
             f'<p id="rendered">{token}</p><p>{"x" * int(padding)}</p></body></html>'
         )
+
+
+class CompressedFormPage(FormPage):
+    """FormPage with Zope's HTTP compression asked for (``force``: whatever the request accepts)."""
+
+    def __run__(self, process_id=None, padding="0", force=""):
+        self.request.response.enableHTTPCompression(REQUEST=self.request, force=bool(force))
+        return super().__run__(process_id, padding)
+
+
+class AddsCacheHeaders(BaseAsyncView):
+    """Sets and adds (``addHeader``) the headers that shared caches, CDNs and proxies read."""
+
+    def __run__(self, process_id=None):
+        response = self.request.response
+        response.setHeader("Surrogate-Control", "max-age=3600")
+        response.setHeader("X-Accel-Expires", "3600")
+        response.addHeader("Cache-Control", "public, max-age=3600")
+        response.addHeader("Vary", "Accept-Language")
+        response.addHeader("CDN-Cache-Control", "max-age=3600")
+        response.addHeader("X-Accel-Expires", "7200")
+        response.addHeader("Link", "</a>; rel=a")
+        return "headers"
+
+
+class PublicAddsCacheHeaders(AddsCacheHeaders):
+    """AddsCacheHeaders whose results are the same for everyone."""
+
+    public_result = True
+
+
+class ChangesPassword(BaseAsyncView):
+    """Updates its user's credentials as a password change does (a fresh session
+    ticket cookie), adds a ``Set-Cookie`` of ``__ac`` and sets another cookie."""
+
+    def __run__(self, process_id=None):
+        response = self.request.response
+        user = getSecurityManager().getUser()
+        self.context.acl_users.updateCredentials(self.request, response, user.getUserName(), "a new password")
+        response.addHeader("Set-Cookie", "__ac=added; Path=/")
+        response.setCookie("report", "42", path="/")
+        return "changed"
+
