@@ -67,6 +67,14 @@ ROOT_KEYS = (
     OWNERS_KEY,
     LISTS_VERSION_KEY,
 )
+# The root keys that hold a BTree, all made by the first process (``add``).
+TREE_KEYS = (ROOT_KEY, ACTIVE_KEY, ENDED_KEY, EXPIRES_KEY, INSTANCES_KEY, STATES_KEY, COUNTS_KEY, OWNERS_KEY)
+# What writes the main database's root, which every start reads current
+# (``add``): the first process (every tree and LISTS_VERSION_KEY at once),
+# ``remove_all``, ``reindex_lists`` when LISTS_VERSION changes, and the
+# anonymous visitors' keys at a first anonymous start (addresses.py,
+# anonymous.py). A start meets a ConflictError only with one of these,
+# each once in a registry's life, and Zope's retry starts it again.
 UNCLAIMED = ""  # the "instance" of a queued job that any instance with a pool may take
 # A key that never goes, first in the active index: its bucket is never
 # emptied, since a BTree cannot merge a change that empties a bucket with
@@ -353,12 +361,24 @@ def _sooner(one, other):
 
 
 def add(connection, record, instance, ticket):
-    """Store a new queued record of ``instance``; committed with ``connection``'s transaction."""
+    """Store a new queued record of ``instance``; committed with ``connection``'s transaction.
+
+    The root is read current: a removal of the registry (``remove_all``,
+    which writes the root) committed since this transaction read it makes
+    the commit conflict, whichever commits first, and Zope's retry adds the
+    record to a registry made anew; else it would go to trees that the
+    root no longer holds. Concurrent starts do not conflict: after the
+    first process, which makes every tree of the registry at once, nothing
+    but a removal writes the root (see ``TREE_KEYS``).
+    """
     root = connection.root()
     record.instance = instance
     record.ticket = ticket
     if ROOT_KEY not in root:  # the first process: the lists' indexes are built as they go
         root[LISTS_VERSION_KEY] = LISTS_VERSION
+        for key in TREE_KEYS:  # no later end, heartbeat or claim writes the root
+            _tree(root, key)
+    connection.readCurrent(root)
     _tree(root, ROOT_KEY)[record.process_id] = record
     _tree(root, OWNERS_KEY)[(record.site, owner_key(record), record.created, record.process_id)] = True
     _index(root, record, None, instance)

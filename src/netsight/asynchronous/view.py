@@ -5,7 +5,6 @@ from inspect import signature
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from transaction.interfaces import TransientError
-from zExceptions import BadRequest
 from zExceptions import HTTPRedirection
 from zExceptions import NotFound
 from zope.interface import implementer
@@ -17,6 +16,7 @@ from netsight.asynchronous import protect
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous import worker
+from netsight.asynchronous.exceptions import BadStartError
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ProcessCancelled
 from netsight.asynchronous.exceptions import QueueFullError
@@ -94,10 +94,14 @@ class BaseAsyncView(StatusPages, BrowserView):
         like (1.x's way), e.g. ``{"process_id": ...}`` to a script. The job
         starts once the request's transaction commits. Raises
         ``StartRefusedError`` (403) without a valid CSRF token where one is
-        required, BadRequest (400) when the form lacks an argument of
-        ``__run__`` or the context is no object of the database (a browser
-        view: it has no path to find the process by), and ``QueueFullError`` (503) when ``queue-limit`` jobs
-        wait to start already; nothing is written then.
+        required, ``BadStartError`` (a BadRequest, 400) when the form lacks
+        an argument of ``__run__`` or the context is no object of the
+        database (a browser view: it has no path to find the process by),
+        and ``QueueFullError`` (503) when ``queue-limit`` jobs wait to start
+        already; nothing is written then. ``__call__`` answers each with a
+        page of its own (or JSON), without raising: a view that calls
+        ``_run`` itself answers them as it likes (``bad_start_page``,
+        ``refused_page``, ``busy_page``), or Zope logs what it raises.
         """
         request = self.request
         if not protect.authenticated(request):
@@ -106,7 +110,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         _arguments(self.__run__, request, process_id=process_id)  # 400 now, not a failure later
         context_path = physical_path(self.context)
         if context_path is None:  # a browser view, a resource: nothing to run on, nor to find the process by
-            raise BadRequest("A process runs on an object of the site: this URL's context is none.")
+            raise BadStartError("A process runs on an object of the site: this URL's context is none.", NO_CONTEXT)
         connection = self._connection()
         runs_here = settings.get("pool-size") > 0
         site, site_cap = owners.site_path(self.context), settings.site_value("pool-size")
@@ -204,6 +208,12 @@ class BaseAsyncView(StatusPages, BrowserView):
         title = self._translate(_("form_refused", default="The form could not be sent."))
         return self._page(self.refused_template.macros["refused"], title)
 
+    def bad_start_page(self, exc):
+        """The answer to a start that cannot be (``BadStartError``): what is wrong, and the way back."""
+        title = self._translate(_("bad_start", default="Nothing was started: the request is incomplete."))
+        reason = self._translate(exc.reason) if getattr(exc, "reason", None) is not None else str(exc)
+        return self._page(self.refused_template.macros["bad_start"], title, reason=reason)
+
     def busy_page(self):
         """The answer to a start while ``queue-limit`` jobs wait already."""
         title = self._translate(_("queue_full", default="Too many processes are waiting to start."))
@@ -247,11 +257,9 @@ class BaseAsyncView(StatusPages, BrowserView):
         except QueueFullError as exc:
             response.setStatus(503)
             return self._json({"error": str(exc)}) if wants_json else self.busy_page()
-        except BadRequest as exc:
-            if not wants_json:
-                raise
+        except BadStartError as exc:  # an answer, not an error: nothing for the error log
             response.setStatus(400)
-            return self._json({"error": str(exc)})
+            return self._json({"error": str(exc)}) if wants_json else self.bad_start_page(exc)
         if not wants_json:
             response.redirect(self.status_url("processing", process_id), status=303)
             return ""
@@ -350,11 +358,19 @@ def _arguments(func, request, **given):
             elif parameter.default is Parameter.empty:
                 missing.append(name)
     if missing:
-        raise BadRequest(f"Missing from the form: {', '.join(missing)}")
+        fields = ", ".join(missing)
+        raise BadStartError(
+            f"Missing from the form: {fields}",
+            _("bad_start_missing", default="The form lacks what the process needs: ${fields}.", mapping={"fields": fields}),
+        )
     return arguments
 
 
 _MISSING = object()
+NO_CONTEXT = _(
+    "bad_start_no_context",
+    default="No process can run at this address: open the form on a page of the site and send it from there.",
+)
 
 
 def _check_queue(request, connection, runs_here, capped_site=None):

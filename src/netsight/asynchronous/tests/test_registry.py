@@ -5,6 +5,7 @@ from netsight.asynchronous import registry
 from netsight.asynchronous.replay import CapturedResponse
 from ZODB import DB
 from ZODB.FileStorage import FileStorage
+from ZODB.POSException import ConflictError
 
 import itertools
 import tempfile
@@ -114,6 +115,113 @@ class TestRegistry(unittest.TestCase):
         process_id = self.add()
         registry.change(self.db, process_id, lambda record: record.fail("ValueError: bad"))
         self.assertEqual(self.read(process_id), (registry.FAILED, None, "ValueError: bad"))
+
+
+class TestStartsAndRemoval(unittest.TestCase):
+    """A start and the registry's removal (an uninstall) at the same time, on
+    two connections of a real FileStorage: whichever commits first, the
+    other conflicts, so that no process goes to trees the root no longer
+    holds; two starts, or a start and an end or a heartbeat, never conflict."""
+
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory()
+        self.addCleanup(self.directory.cleanup)
+        self.db = DB(FileStorage(f"{self.directory.name}/Data.fs"))
+        self.addCleanup(lambda: self.db.close())
+
+    def starting(self, site="/b"):
+        """A start whose transaction added its record and has not committed yet: (commit, process id)."""
+        manager = transaction.TransactionManager()
+        connection = self.db.open(transaction_manager=manager)
+        self.addCleanup(connection.close)
+        manager.begin()
+        process_id = registry.new_process_id()
+        record = registry.ProcessRecord(process_id, "export", site, "jane", site=site)
+        registry.add(connection, record, "instance-a", next(TICKETS))
+        return manager, process_id
+
+    def start(self, site="/b"):
+        manager, process_id = self.starting(site)
+        manager.commit()
+        return process_id
+
+    def remove_site(self, site="/a"):
+        """removal.remove_site's writes, in a transaction of its own: whether the registry went."""
+        return registry.in_own_transaction(
+            self.db, lambda root: (registry.remove_site(root, site), registry.remove_all(root))[1], attempts=1
+        )
+
+    def find(self, process_id):
+        connection = self.db.open()
+        try:
+            record = registry.find(connection, process_id)
+            return record and record.state
+        finally:
+            connection.close()
+
+    def root_keys(self):
+        connection = self.db.open()
+        try:
+            return sorted(key for key in connection.root() if key.startswith("netsight.async"))
+        finally:
+            connection.close()
+
+    def test_a_start_that_read_the_registry_before_its_removal_conflicts(self):
+        for last in (False, True):  # a registry whose processes went one by one (fetched, expired), or /a's last one
+            with self.subTest(last_process_of_a=last):
+                gone = self.start("/a")
+                if not last:
+                    registry.in_own_transaction(self.db, lambda root, gone=gone: registry.remove(root, gone))
+                manager, process_id = self.starting("/b")
+                self.assertTrue(self.remove_site("/a"))  # the uninstall commits first: no process was left
+                with self.assertRaises(ConflictError):  # else /b's process went to trees no root holds
+                    manager.commit()
+                manager.abort()
+                self.assertIsNone(self.find(process_id))
+                self.assertEqual(self.root_keys(), [])
+                # Zope's retry of the start: the registry is made anew, and holds it.
+                retried = self.start("/b")
+                self.assertEqual(self.find(retried), registry.QUEUED)
+                self.assertEqual(self.root_keys(), sorted([*registry.TREE_KEYS, registry.LISTS_VERSION_KEY]))
+                registry.in_own_transaction(self.db, lambda root, pid=retried: registry.remove(root, pid))
+                self.assertTrue(self.remove_site("/b"))
+
+    def test_a_removal_conflicts_with_a_start_that_committed_first(self):
+        for earlier in ((), ("/a",), ("/a", "/a", "/a")):  # an empty registry, or the site's last processes
+            with self.subTest(processes_of_a=len(earlier)):
+                for site in earlier:
+                    self.start(site)
+                if not earlier:  # a registry whose processes went one by one (fetched, expired)
+                    gone = self.start("/a")
+                    registry.in_own_transaction(self.db, lambda root, gone=gone: registry.remove(root, gone))
+                manager = transaction.TransactionManager()
+                connection = self.db.open(transaction_manager=manager)
+                manager.begin()
+                root = connection.root()
+                registry.remove_site(root, "/a")
+                self.assertTrue(registry.remove_all(root))
+                process_id = self.start("/b")  # commits first
+                with self.assertRaises(ConflictError):
+                    manager.commit()
+                manager.abort()
+                connection.close()
+                self.assertEqual(self.find(process_id), registry.QUEUED)
+                self.assertFalse(self.remove_site("/a"))  # /b's process keeps the registry
+                registry.in_own_transaction(self.db, lambda root: registry.remove(root, process_id))
+                self.assertTrue(self.remove_site("/a"))
+
+    def test_concurrent_starts_ends_and_heartbeats_do_not_conflict(self):
+        first = self.start("/a")
+        registry.change(self.db, first, START)
+        starts = [self.starting(site) for site in ("/a", "/b", "/a")]
+        # Meanwhile the registry's first end, and an instance's first heartbeat, commit.
+        registry.change(self.db, first, lambda record: record.finish(captured()), attempts=1)
+        registry.in_own_transaction(self.db, lambda root: registry.beat_in(root, "instance-b"), attempts=1)
+        for manager, _process_id in starts:
+            manager.commit()  # no ConflictError
+        for _manager, process_id in starts:
+            self.assertEqual(self.find(process_id), registry.QUEUED)
+        self.assertEqual(self.find(first), registry.DONE)
 
 
 class TestRuns(unittest.TestCase):
