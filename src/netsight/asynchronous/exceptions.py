@@ -36,6 +36,21 @@ class MissingProcessIdError(BadRequest):
     """The request names no process: 400."""
 
 
+class BadStartError(BadRequest):
+    """A start that cannot be: the form lacks an argument of ``__run__``, or
+    the URL's context is no object of the database (nothing to run on): 400.
+
+    ``reason`` says why to the user (an i18n message): a browser's start gets
+    it on the add-on's 400 page, answered without raising through the
+    publisher (nothing in the error log); a script's JSON start gets the
+    exception's text as its ``error``.
+    """
+
+    def __init__(self, message, reason=None):
+        super().__init__(message)
+        self.reason = reason
+
+
 class StartRefusedError(Forbidden):
     """A start without plone.protect's valid token, where one is required: 403."""
 
@@ -51,6 +66,7 @@ for exception, status in (
     (NoSuchProcessError, 404),
     (ThreadDiedBeforeCompletionError, 500),
     (MissingProcessIdError, 400),
+    (BadStartError, 400),
     (StartRefusedError, 403),
     (QueueFullError, 503),
 ):

@@ -6,11 +6,15 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING
+from netsight.asynchronous.testing import ZOPE_MANAGER_NAME
+from netsight.asynchronous.testing import ZOPE_MANAGER_PASSWORD
 from netsight.asynchronous.tests.base import JobBrowser
 from netsight.asynchronous.tests.base import JobTestCase
 from urllib.parse import quote
 from urllib.parse import urlencode
 
+import lxml.html
 import threading
 
 
@@ -92,3 +96,82 @@ class TestBadInput(JobTestCase):
         self.assert_clear_answer((404,))
         self.browser.open(f"{self.app.absolute_url()}/netsight.async.processes")
         self.assert_clear_answer((404,))
+
+
+def bad_start(html):
+    """What the add-on's 400 page of a start says: (heading, reason, back link)."""
+    page = lxml.html.fromstring(html)
+    (alert,) = page.xpath('//*[contains(@class, "netsight-async-bad-start")]')
+    (heading,) = alert.xpath(".//h1")
+    (reason,) = alert.xpath("./p[1]")
+    (back,) = alert.xpath('.//a[contains(@class, "netsight-async-back")]/@href')
+    return heading.text_content().strip(), reason.text_content().strip(), back
+
+
+class TestABadStartIsAnAnswer(JobTestCase):
+    """A browser's start that cannot be is a 400 page of the add-on (Plone's look), raised through nothing.
+
+    That Zope logs nothing of it is read in a real instance's event log
+    (test_quiet_log); the JSON start's 400 is test_json_start's.
+    """
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_a_form_missing_an_argument_of_run(self):
+        self.browser.post(self.url("arguments"), urlencode({"_authenticator": self.browser.token, "kind": "x"}))
+        self.assertEqual(self.browser.status, 400)
+        self.assertEqual(
+            bad_start(self.browser.text),
+            (
+                "Nothing was started: the request is incomplete.",
+                "The form lacks what the process needs: number.",
+                f"{self.site_url}/@@arguments",
+            ),
+        )
+        self.assertIn('id="portal-footer-wrapper"', self.browser.text)  # inside Plone's main_template
+        self.assertIn("<title>Nothing was started: the request is incomplete.", self.browser.text)
+        self.assertNotIn("Traceback", self.browser.text)
+        self.assertIsNone(self.app._p_jar.root().get(registry.ROOT_KEY))  # nothing recorded
+
+    def test_in_the_users_language(self):
+        for language, heading in (
+            ("de", "Nichts wurde gestartet: die Anfrage ist unvollständig."),
+            ("it", "Non è stato avviato nulla: la richiesta è incompleta."),
+        ):
+            self.browser = JobBrowser(self.app, self.site_url)
+            self.browse_in(language)
+            self.browser.post(self.url("arguments"), urlencode({"_authenticator": self.browser.token}))
+            self.assertEqual(self.browser.status, 400)
+            self.assertEqual(bad_start(self.browser.text)[0], heading, language)
+
+    def test_below_a_context_without_a_path(self):
+        self.browser.post(f"{self.site_url}/@@plone/@@hello", urlencode({"_authenticator": self.browser.token}))
+        self.assertEqual(self.browser.status, 400)
+        self.assertTrue(self.browser.text.startswith("<!DOCTYPE html>"), self.browser.text[:100])  # standalone
+        heading, reason, back = bad_start(self.browser.text)
+        self.assertEqual(heading, "Nothing was started: the request is incomplete.")
+        self.assertEqual(
+            reason,
+            "No process can run at this address: open the form on a page of the site and send it from there.",
+        )
+        self.assertIsNone(self.app._p_jar.root().get(registry.ROOT_KEY))
+
+
+class TestABadStartInPlainZope(JobTestCase):
+    """In plain Zope, the same 400 page, standalone."""
+
+    layer = NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING
+
+    def test_a_form_missing_an_argument_of_run(self):
+        browser = JobBrowser(self.app, self.site_url, ZOPE_MANAGER_NAME, ZOPE_MANAGER_PASSWORD)
+        browser.post(self.url("arguments"), "kind=x")
+        self.assertEqual(browser.status, 400)
+        self.assertTrue(browser.text.startswith("<!DOCTYPE html>"), browser.text[:100])
+        self.assertEqual(
+            bad_start(browser.text),
+            (
+                "Nothing was started: the request is incomplete.",
+                "The form lacks what the process needs: number.",
+                f"{self.site_url}/@@arguments",
+            ),
+        )

@@ -1,4 +1,4 @@
-"""In a real instance: the status pages below any context, and a GET on cancel, leave the event log quiet.
+"""In a real instance: the status pages below any context, a GET on cancel and a bad start leave the event log quiet.
 
 The test layers' publisher feeds no site error log, so what Zope logs of
 an answer is read here where an operator reads it: the event log of a
@@ -24,7 +24,7 @@ SITE_PATH = "/plone"
 UNKNOWN = "0" * 32
 CONTEXTS = ("@@plone", "@@plone/@@plone_context_state", "++resource++netsight.async.js")
 PAGES = ("processing", "completed", "result", "completed?output_json=1", "result?output_json=1")
-NOISE = ("Traceback", "ERROR", "AttributeError", "MethodNotAllowed")
+NOISE = ("Traceback", "ERROR", "AttributeError", "MethodNotAllowed", "BadRequest", "BadStartError")
 
 
 class OneSiteLayer(Layer):
@@ -98,3 +98,20 @@ class TestQuietLog(unittest.TestCase):
                 self.assertEqual(answer.status, status, (page, process_id))
         log = self.new_log(since)
         self.assertEqual([word for word in NOISE if word in log], [], log[-3000:])
+
+    def test_a_bad_start_is_an_answer_not_an_error(self):
+        since = len(self.instance.log.read_text(errors="replace"))
+        anonymous = Client()
+        answers = []
+        with logs_on_failure(self.instance):
+            for client in (self.member, anonymous):
+                token = client.token(f"{self.site_url}/@@own-template")
+                form = {"_authenticator": token} if token else {}
+                # a form that lacks an argument of __run__; a start below a context without a path
+                for url in (f"{self.site_url}/@@arguments", f"{self.site_url}/@@plone/@@hello"):
+                    answers.append((url, client.post(url, form)))
+            log = self.new_log(since)
+            self.assertEqual([word for word in NOISE if word in log], [], log[-3000:])
+        for url, answer in answers:
+            self.assertEqual(answer.status, 400, url)
+            self.assertIn("netsight-async-bad-start", answer.text, url)
