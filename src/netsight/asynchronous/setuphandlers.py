@@ -24,6 +24,47 @@ def remove_1x_process_registry(setup_tool):
     remove_1x_registry(setup_tool.getPhysicalRoot())
 
 
+PROFILE_ID = "profile-netsight.async:default"
+MY_PROCESSES = ("user", "netsight-async-processes")  # the action's category and id (actions.xml)
+CONFIGLET = "netsight-async"  # Background processes in Site Setup (controlpanel.xml)
+
+
+def upgrade_to_1007(setup_tool):
+    """Upgrade step 1007: the site as a fresh install makes it, what its administrator hid kept hidden.
+
+    Every import step of the profile runs again (browser layer, role map,
+    registry records, whose values stay, control panel), but ``actions``
+    only where the site lacks *My processes*: an import would undo what a
+    site's administrator changed of it (hid it, retitled it). A hidden
+    *Background processes* in Site Setup stays hidden too (its import
+    updates its permission).
+    """
+    site = setup_tool.aq_parent
+    steps = ["browserlayer", "rolemap", "plone.app.registry", "controlpanel"]
+    if not has_my_processes(site):
+        steps.insert(2, "actions")
+    configlet = _configlet(site)
+    hidden = configlet is not None and not configlet.visible
+    for step in steps:
+        setup_tool.runImportStepFromProfile(PROFILE_ID, step, run_dependencies=False)
+    if hidden:
+        _configlet(site).visible = False
+
+
+def has_my_processes(site):
+    """Whether the site's personal menu has the action *My processes* (hidden or not)."""
+    category, action = MY_PROCESSES
+    actions = getattr(site.portal_actions, category, None)
+    return actions is not None and action in actions.objectIds()
+
+
+def _configlet(site):
+    for configlet in site.portal_controlpanel.listActions():
+        if configlet.getId() == CONFIGLET:
+            return configlet
+    return None
+
+
 def uninstalled(setup_tool):
     """After the uninstall profile: the site's processes are cancelled and
     removed (and the registry, once no site has any)."""

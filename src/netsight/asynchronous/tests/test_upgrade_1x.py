@@ -381,6 +381,39 @@ class TestUpgradedEqualsInstalled(JobTestCase):
                 finally:
                     savepoint.rollback()
 
+    def test_a_hidden_my_processes_stays_hidden_after_the_upgrade(self):
+        # A site at 1006 whose administrator hid My processes (Site Setup >
+        # Actions), and Background processes in Site Setup.
+        with on_site(self.fresh):
+            action = self.fresh.portal_actions.user["netsight-async-processes"]
+            action.manage_changeProperties(visible=False, title="Jobs")
+            (configlet,) = [c for c in self.fresh.portal_controlpanel.listActions() if c.getId() == "netsight-async"]
+            configlet.visible = False
+        customised = self.state(self.fresh)
+        with on_site(self.fresh):
+            self.fresh.portal_setup.setLastVersionForProfile(PROFILE, "1006")
+            self.fresh.portal_setup.upgradeProfile(PROFILE)
+        self.assertEqual(self.state(self.fresh), customised)  # 1007, the action as it was
+        transaction.commit()
+        owner = owner_browser(self.app, self.fresh.absolute_url())
+        owner.open(self.fresh.absolute_url())
+        self.assertNotIn("@@my-processes", owner.text)
+        self.assertNotIn("Jobs", owner.text)
+
+    def test_an_upgrade_adds_my_processes_where_it_is_missing(self):
+        with on_site(self.fresh):
+            self.fresh.portal_actions.user.manage_delObjects(["netsight-async-processes"])
+            self.fresh.portal_setup.setLastVersionForProfile(PROFILE, "1006")
+            self.fresh.portal_setup.upgradeProfile(PROFILE)
+        self.assertEqual(self.state(self.fresh), self.state(self.fresh_copy()))
+
+    def fresh_copy(self):
+        """Another fresh install, alike."""
+        site = add_site(self.app, "fresh2")
+        with on_site(site):
+            get_installer(site, self.layer["request"]).install_product("netsight.async")
+        return site
+
     def test_install_on_a_1x_site_without_a_profile_version_gives_a_fresh_install(self):
         # 1.1.1's README never asked to install its profile: many 1.x sites have no version.
         with on_site(self.old):
