@@ -200,6 +200,23 @@ class TestSiblingSites(JobTestCase):
             self.assertNotIn(process_id, self.admin_of_b.text, page)
         self.assertEqual(self.browser.result(url, process_id), "Hello world!")
 
+    def test_the_site_is_found_from_the_root_by_its_path(self):
+        request = self.layer["request"]
+        request["PARENTS"] = [self.app]
+        paths = ("/plone", "/B", "", "/plone/B", "/plone/shared", "/gone")
+        found = {path: owners.site_object(request, path).getPhysicalPath() for path in paths}
+        self.assertEqual(
+            found,
+            {
+                "/plone": ("", "plone"),
+                "/B": ("", "B"),
+                "": ("",),
+                "/plone/B": ("",),  # B acquired through plone is no site at that path: the Zope root decides
+                "/plone/shared": ("",),  # no site
+                "/gone": ("",),
+            },
+        )
+
     def test_a_site_administrator_of_the_processs_own_site_sees_it_through_any_url(self):
         url, process_id, answer = self.run_job("shared/@@hello")
         self.portal.manage_setLocalRoles(ADMIN, ["Site Administrator"])
