@@ -5,6 +5,7 @@ from inspect import signature
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from transaction.interfaces import TransientError
+from zExceptions import BadRequest
 from zExceptions import HTTPRedirection
 from zExceptions import NotFound
 from zope.interface import implementer
@@ -257,7 +258,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         except QueueFullError as exc:
             response.setStatus(503)
             return self._json({"error": str(exc)}) if wants_json else self.busy_page()
-        except BadStartError as exc:  # an answer, not an error: nothing for the error log
+        except BadRequest as exc:  # BadStartError: an answer, not an error, nothing for the error log
             response.setStatus(400)
             return self._json({"error": str(exc)}) if wants_json else self.bad_start_page(exc)
         if not wants_json:
