@@ -9,23 +9,39 @@ instances. It runs the housekeeping passes and, with room in the pool,
 claims jobs queued in the database (``claims.py``, set by ``startup.py``).
 
 On SIGTERM or SIGINT the signal goes to the handler that was there before
-(Zope's, waitress's, or the default); when that ends the process (it
-raises KeyboardInterrupt or SystemExit, or the default action terminates
-it), the instance first says it stopped and marks its jobs
-``interrupted`` (or queues again those that may run again). A signal that
-the process ignores (``SIG_IGN``: SIGINT for a command started with
-``&`` from a script) is left alone, and one whose handler returns, the
-process going on, marks nothing: a live instance never reads stopped (one
-whose signal's exception was caught reads alive again after
-``heartbeat-timeout``).
+(Zope's, waitress's, or the default). The instance says it stopped, and
+marks its jobs ``interrupted`` (or queues again those that may run again),
+only when the process really ends, so that a live instance never reads
+stopped:
+
+- the default action (``SIG_DFL``: SIGTERM under ``runwsgi``) ends the
+  process: it marks first, then lets the signal terminate it;
+- a handler that raises (KeyboardInterrupt, SystemExit: SIGINT under
+  ``runwsgi``) may end it or not, since the exception may be caught. The
+  instance then only stops claiming jobs queued elsewhere (``stopping``),
+  and marks at the end of the process: when ``runwsgi`` closes its
+  databases, its server gone (``internals.before_databases_close``: at
+  once after a SIGINT, within waitress's 5 s for the requests under way),
+  or at exit under another server (``atexit``, the database still open
+  there). The jobs that end meanwhile end *done*. If the process still
+  runs ``STOP_GRACE`` seconds after the signal, no end came (the exception
+  was caught and it serves on): it claims jobs again, and nothing was
+  written that would need undoing. Marking in the handler and undoing it
+  later would have made a live instance and its running jobs read stopped
+  meanwhile, to every instance;
+- a handler that returns, the process going on, marks nothing, and a
+  signal that the process ignores (``SIG_IGN``: SIGINT for a command
+  started with ``&`` from a script) is left alone.
 """
 
 from netsight.asynchronous import housekeeping
+from netsight.asynchronous import internals
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.progress import REPORTS
 
+import atexit
 import itertools
 import logging
 import os
@@ -42,11 +58,15 @@ logger = logging.getLogger("netsight.async")
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 STOP_DEADLINE = 3.0  # seconds the signal handler spends marking jobs, at most
+STOP_GRACE = 30.0  # seconds after a signal's exception within which the process should end
 LOST_REASON = "its worker lost it (the database could not be reached when it ended)"
 
 _cancels = set()  # ids of this instance's processes asked to stop
 _stopping = threading.Event()  # set by the signal handler: no more jobs are taken
-_stop_marked_at = None  # time.monotonic() when the signal handler said this instance stopped
+_stop_pending = None  # a token of the last signal whose exception may end the process
+_end_lock = threading.Lock()  # the end of the process, or its serving on: one of them, once
+_end_hooks = []  # installed already (once per process)
+_grace = None  # the timer of the last signal's STOP_GRACE
 
 
 def _new_identity():
@@ -183,8 +203,6 @@ class Maintenance(threading.Thread):
         db = self.db
         if db is None:  # released
             return
-        if _stop_marked_at is not None and time.monotonic() - _stop_marked_at > settings.get("heartbeat-timeout"):
-            alive_again(db)
         if time.monotonic() >= due["claim"]:
             due["claim"] = time.monotonic() + settings.get("claim-interval")
             self._claim(db)
@@ -292,6 +310,10 @@ def install_signal_handlers():
     """
     if threading.current_thread() is not threading.main_thread():
         return False
+    if not _end_hooks:
+        _end_hooks.append(True)
+        internals.before_databases_close(process_ends)  # runwsgi: after its server, before the databases
+        atexit.register(process_ends)  # another server: at exit, its databases still open
     for signum in SIGNALS:
         previous = signal.getsignal(signum)
         if getattr(previous, "netsight_async", False):
@@ -328,7 +350,7 @@ def heartbeat_interval():
 
 def _handler(previous):
     """The handler of a signal whose handler was ``previous``: the instance
-    says it stopped only when the signal ends the process."""
+    says it stopped only when the process ends."""
     if previous is None:  # installed by C code, unknown to Python: act as the default
         previous = signal.SIG_DFL
 
@@ -336,8 +358,8 @@ def _handler(previous):
         if callable(previous):
             try:
                 previous(signum, frame)
-            except BaseException:  # KeyboardInterrupt, SystemExit: the process ends
-                _stop()
+            except BaseException:  # KeyboardInterrupt, SystemExit: the process may end
+                _stop_pending_on(signum)
                 raise
             # It returned: the process goes on, and so do its jobs.
             logger.info("netsight.async: %s did not stop this instance", signal.Signals(signum).name)
@@ -351,28 +373,61 @@ def _handler(previous):
     return handler
 
 
-def _stop():
-    global _stop_marked_at
+def _stop_pending_on(signum):
+    """A signal's exception may end the process: take no more jobs, mark at its end
+    (``process_ends``), take jobs again if it serves on (``serving_on``)."""
+    global _stop_pending, _grace
     _stopping.set()  # first: the maintenance thread takes no more jobs
-    db = MAINTENANCE.db
-    if db is not None:
-        stopped(db)
-        _stop_marked_at = time.monotonic()
-
-
-def alive_again(db):
-    """This instance said it stopped ``heartbeat-timeout`` seconds ago, and
-    runs still (the exception its signal raised was caught): its heartbeat
-    wins over that mark, so that the jobs it runs and starts read as they
-    are. It takes no jobs queued elsewhere any more (``stopping``); its
-    jobs marked at the signal stay marked."""
-    global _stop_marked_at
-    registry.in_own_transaction(db, lambda root: registry.alive_in(root, instance_id()))
-    _stop_marked_at = None
-    logger.warning(
-        "netsight.async: this instance said it stopped %s seconds ago but runs still: it reads alive again",
-        settings.get("heartbeat-timeout"),
+    _stop_pending = pending = object()
+    logger.info(
+        "netsight.async: %s; this instance takes no more jobs and marks its own as it ends",
+        signal.Signals(signum).name,
     )
+    if _grace is not None:
+        _grace.cancel()
+    _grace = threading.Timer(STOP_GRACE, serving_on, args=(pending,))
+    _grace.name, _grace.daemon = "netsight.async stop grace", True
+    _grace.start()
+
+
+def process_ends():
+    """The process ends (its databases about to close, or at exit): if a
+    signal's exception ended it, say this instance stopped and mark its jobs."""
+    global _stop_pending
+    with _end_lock:
+        if _stop_pending is None:
+            return False
+        _stop_pending = None
+        if _grace is not None:
+            _grace.cancel()
+            _grace.join(1)
+        _stop()
+    return True
+
+
+def serving_on(pending):
+    """``STOP_GRACE`` seconds after the signal whose exception was ``pending``
+    the process still runs, and did not end: the exception was caught. It
+    takes jobs again."""
+    global _stop_pending
+    with _end_lock:
+        if _stop_pending is not pending:
+            return False  # it ended, or a later signal has its own check
+        if not threading.main_thread().is_alive():
+            return False  # the process is ending: process_ends comes (atexit)
+        _stop_pending = None
+        _stopping.clear()
+    logger.warning(
+        "netsight.async: the exception of a signal was caught %s seconds ago and this instance serves on: "
+        "it takes jobs again",
+        STOP_GRACE,
+    )
+    return True
+
+
+def _stop():
+    _stopping.set()  # first: the maintenance thread takes no more jobs
+    stopped(MAINTENANCE.db)
 
 
 def stopped(db):

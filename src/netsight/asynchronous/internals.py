@@ -56,3 +56,28 @@ def csrf_keys(user_name, manager=None):
     from plone.protect.authenticator import _getKeyring
 
     return [key for key in _getKeyring(user_name, manager=manager) if key]
+
+
+class _BeforeDatabasesClose:
+    """First in ``Zope2.opened``: what ``runwsgi`` closes first, its server gone."""
+
+    def __init__(self, callback):
+        self.callback = callback
+
+    def close(self):
+        self.callback()
+
+
+def before_databases_close(callback):
+    """Have ``callback`` called when ``runwsgi`` ends, before it closes the databases.
+
+    Zope has no event for the end of the process (``zope.processlifetime``
+    has ``IProcessStarting`` only), and ``atexit`` runs too late: once its
+    server returned, ``runwsgi`` (``Zope2.Startup.serve``) calls ``close()``
+    on each object of ``Zope2.opened``, the list of the databases that Zope
+    opened, in its order; an object with a ``close`` method put first is
+    called before any database closes.
+    """
+    import Zope2
+
+    Zope2.opened.insert(0, _BeforeDatabasesClose(callback))

@@ -13,7 +13,12 @@ from netsight.asynchronous import internals
 
 import contextlib
 import importlib.metadata
+import os
+import tempfile
+import textwrap
+import transaction
 import unittest
+import ZODB
 
 
 def request(**environ):
@@ -56,6 +61,47 @@ class TestInternals(unittest.TestCase):
         req.close()
         self.assertEqual(closed, [True])
 
+    def test_runwsgi_calls_what_is_first_in_its_databases_before_it_closes_them(self):
+        """Zope's own ``runwsgi`` command (``Zope2.Startup.serve``), with a
+        server that returns at once as waitress does after a KeyboardInterrupt."""
+        import Zope2
+        from App.config import getConfiguration
+        from Zope2.Startup.serve import main
+
+        self.addCleanup(setattr, Zope2, "opened", Zope2.opened)
+        db = ZODB.DB(None)
+        Zope2.opened = [db]
+        seen = []
+
+        def write():
+            manager = transaction.TransactionManager()
+            connection = db.open(transaction_manager=manager)
+            connection.root()["ended"] = True
+            manager.commit()
+            connection.close()
+            seen.append("written")
+
+        internals.before_databases_close(write)
+        with tempfile.TemporaryDirectory() as tmp:
+            configuration = getConfiguration()  # zope.conf's pidfile, which runwsgi writes
+            if "pid_filename" in vars(configuration):
+                self.addCleanup(setattr, configuration, "pid_filename", configuration.pid_filename)
+            else:
+                self.addCleanup(delattr, configuration, "pid_filename")
+            configuration.pid_filename = os.path.join(tmp, "Z4.pid")
+            ini = os.path.join(tmp, "serve.ini")
+            with open(ini, "w") as f:
+                f.write(textwrap.dedent(f"""\
+                    [app:main]
+                    use = call:{__name__}:make_app
+                    [server:main]
+                    use = call:{__name__}:make_server
+                    """))
+            main(["runwsgi", ini], quiet=True)
+        self.assertEqual(seen, ["written"])  # before the database closed
+        with self.assertRaises(Exception):
+            db.open()  # closed after it, by runwsgi
+
     def test_a_users_csrf_tokens_are_made_from_the_keys_of_its_keyring(self):
         from AccessControl.SecurityManagement import newSecurityManager
         from AccessControl.SecurityManagement import noSecurityManager
@@ -74,3 +120,14 @@ class TestInternals(unittest.TestCase):
         made = {hmac.new(key.encode(), b"someone", hashlib.sha1).hexdigest() for key in keys}
         for _ in range(20):  # a key drawn at random each time
             self.assertIn(createToken(manager=manager), made)
+
+
+def make_app(global_conf, **local_conf):
+    """The WSGI application of the runwsgi test: never called."""
+    return lambda environ, start_response: []
+
+
+def make_server(global_conf, **local_conf):
+    """The server of the runwsgi test: returns at once, as waitress's does
+    when a signal's KeyboardInterrupt ends its loop."""
+    return lambda app: None

@@ -488,7 +488,7 @@ class TestSignals(LifecycleTestCase):
         for signum in instance.SIGNALS:
             self.addCleanup(signal.signal, signum, signal.getsignal(signum))
         self.addCleanup(instance._stopping.clear)
-        self.addCleanup(setattr, instance, "_stop_marked_at", None)
+        self.addCleanup(setattr, instance, "_stop_pending", None)
 
     def stopped_mark(self):
         transaction.begin()
@@ -519,37 +519,70 @@ class TestSignals(LifecycleTestCase):
         self.open_gate()
         self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
 
-    def test_a_handler_that_ends_the_process_marks_it_stopped_first(self):
+    def test_a_signals_exception_marks_the_instance_stopped_when_the_process_ends(self):
+        """KeyboardInterrupt (SIGINT under runwsgi): no more claims at once, the
+        marks when the process ends (runwsgi closing its databases, or atexit)."""
+        import Zope2
+
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.assertTrue(instance.install_signal_handlers())
+        ends = [getattr(hook, "callback", None) for hook in Zope2.opened]
+        self.assertEqual(ends[0], instance.process_ends)  # closed by runwsgi before any database
+        process_id = self.start_gated()
+        self.running(process_id)
+        with self.assertRaises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)  # os.kill runs the handlers of a signal to itself
+        self.assertTrue(instance.stopping())  # it claims nothing more
+        self.assertFalse(self.stopped_mark())  # the process may go on: nothing written yet
+        self.assertEqual(self.poll(process_id)["state"], registry.RUNNING)
+        self.assertTrue(instance.process_ends())  # what runwsgi's close of Zope2.opened calls
+        self.assertTrue(self.stopped_mark())
+        answer = self.poll(process_id)
+        self.assertEqual((answer["state"], answer["completed"]), (registry.INTERRUPTED, "ERROR"))
+        self.assertEqual(self.fresh_record(process_id).error, registry.STOPPED_REASON)
+        self.assertFalse(instance.process_ends())  # once (atexit comes after runwsgi's close)
+
+    def test_a_job_that_ends_between_the_signal_and_the_end_of_the_process_reads_done(self):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         self.assertTrue(instance.install_signal_handlers())
         process_id = self.start_gated()
         self.running(process_id)
         with self.assertRaises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)  # os.kill runs the handlers of a signal to itself
-        self.assertTrue(instance.stopping())
+            os.kill(os.getpid(), signal.SIGINT)
+        self.open_gate()
+        self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
+        self.assertTrue(instance.process_ends())
         self.assertTrue(self.stopped_mark())
-        answer = self.poll(process_id)
-        self.assertEqual((answer["state"], answer["completed"]), (registry.INTERRUPTED, "ERROR"))
-        self.assertEqual(self.fresh_record(process_id).error, registry.STOPPED_REASON)
+        self.assertEqual(self.poll(process_id)["state"], registry.DONE)
 
-    def test_a_process_that_goes_on_after_its_stop_was_marked_reads_alive_again(self):
+    def test_an_instance_whose_signals_exception_was_caught_never_reads_stopped(self):
         """The exception of the signal is caught (here, by the test) and the
-        process serves on: after heartbeat-timeout it no longer reads stopped."""
-        self.setting("heartbeat-timeout", 1)
-        self.setting("heartbeat-interval", 0.1)
+        process serves on: nothing says it stopped, its jobs end done, and
+        after STOP_GRACE it claims jobs again."""
+        self.addCleanup(setattr, instance, "STOP_GRACE", instance.STOP_GRACE)
+        instance.STOP_GRACE = 1.0
         signal.signal(signal.SIGINT, signal.default_int_handler)
         self.assertTrue(instance.install_signal_handlers())
-        marked = self.start_gated()
-        self.running(marked)
+        running = self.start_gated()
+        self.running(running)
         with self.assertRaises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
-        self.assertTrue(self.stopped_mark())
-        wait_until(lambda: not self.stopped_mark(), what="the instance to read alive again")
-        self.assertEqual(self.poll(marked)["state"], registry.INTERRUPTED)  # marked at the signal: it stays so
+        self.assertTrue(instance.stopping())
+        seen = []
+
+        def serving_again():
+            seen.append((self.stopped_mark(), self.poll(running)["state"]))
+            return not instance.stopping()
+
+        wait_until(serving_again, what="the instance to take jobs again")
+        self.assertEqual(set(seen), {(False, registry.RUNNING)})  # never stopped, its job running all along
         started = self.start_gated()
         self.running(started)
         self.open_gate()
-        self.assertEqual(self.browser.wait_for(self.url_gate, started)["state"], registry.DONE)
+        for process_id in (running, started):
+            self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
+        self.assertFalse(instance.process_ends())  # its end, later, without a signal: nothing to mark
+        self.assertFalse(self.stopped_mark())
 
 
 class TestMaintenance(LifecycleTestCase):
