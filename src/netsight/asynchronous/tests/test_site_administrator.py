@@ -226,6 +226,37 @@ class TestSiblingSites(JobTestCase):
         self.assertEqual(self.admin_of_b.result(url, process_id), "Hello world!")
 
 
+class TestSiblingSitesRestAPI(unittest.TestCase):
+    """``@async-processes`` of a site B through A's URL (``/plone/B``) is B's: nothing of A's."""
+
+    layer = NETSIGHT_ASYNC_RESTAPI_TESTING
+
+    def setUp(self):
+        from netsight.asynchronous.tests.sitestate import add_site
+        from netsight.asynchronous.tests.test_restapi import Client
+
+        self.addCleanup(join_workers)
+        app, portal = self.layer["app"], self.layer["portal"]
+        site_b = add_site(app, "B")
+        for profile in ("plone.restapi:default", "netsight.async:default"):
+            site_b.portal_setup.runAllImportStepsFromProfile(f"profile-{profile}")
+        site_b.acl_users.userFolderAddUser(ADMIN, ADMIN_PASSWORD, ["Member", "Site Administrator"], [])  # B's
+        transaction.commit()
+        site_url = f"{chromium_server_url(self.layer)}/{portal.getId()}"
+        self.member = Client(site_url, TEST_USER_NAME, TEST_USER_PASSWORD)
+        self.admin_of_b = Client(f"{site_url}/B", ADMIN, ADMIN_PASSWORD)
+
+    def test_a_sibling_sites_process_is_unknown_and_unlisted(self):
+        process_id = self.member.start("hello")
+        self.member.wait_for(process_id)
+        answer = self.admin_of_b.get("@async-processes")
+        self.assertEqual(answer.status, 200, answer.body[:500])
+        self.assertEqual(self.admin_of_b.listed(), [])
+        self.assertEqual(self.admin_of_b.process(process_id).status, 404)
+        self.assertEqual(self.admin_of_b.delete(f"@async-processes/{process_id}").status, 404)
+        self.assertEqual(self.member.listed(), [process_id])  # untouched, its owner's
+
+
 class TestIsManager(JobTestCase):
     """``owners.is_manager`` reads the permission on the site, as the pages' ZCML does."""
 
