@@ -5,22 +5,28 @@ client that drops the cookie is a new owner at each start: the owner
 cannot cap it. So an anonymous start is counted by its client address
 (``client_address``): at most ``max-per-address`` active (queued or
 running) anonymous processes per address in the whole cluster, counted
-over the registry's active records, and at most ``anonymous-queue-limit``
+over the address's own persistent object (``addresses.py``), which every
+start from that address writes: concurrent starts from one address
+conflict, and Zope runs all but one of them again, which then count it.
+And at most ``anonymous-queue-limit``
 anonymous jobs waiting (in this instance's queue, or unclaimed in the
-database for a front-end). A start beyond either is refused as a full
+database for a front-end; a read only: starts from different addresses
+do not conflict, so N at once may each pass it, N at most the instances'
+server threads). A start beyond either is refused as a full
 queue is: 503 with ``Retry-After``, nothing written, no cookie set. The
 pool gives all anonymous jobs together ``anonymous-pool-size`` of its
 threads (``pool.py``), and an anonymous process is forgotten
 ``anonymous-expiry`` seconds after it ended (``expiry``).
 
 The record keeps its address as a keyed hash (``address_key``: HMAC-SHA256
-with a random key kept in the main database, shared by every instance),
-while it is active only: enough for a worker's claim to apply the cap,
-with no address written in clear.
+with a random key kept in the main database's root, shared by every
+instance, removed with the registry's other root keys), while it is
+active only: enough for a worker's claim to apply the cap, with no
+address written in clear.
 """
 
 from AccessControl import getSecurityManager
-
+from netsight.asynchronous import addresses
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.exceptions import QueueFullError
@@ -31,15 +37,12 @@ import hmac
 import ipaddress
 import logging
 import secrets
-import weakref
 
 
 logger = logging.getLogger("netsight.async")
 
-KEY_ROOT_KEY = "netsight.async.address-key"  # the HMAC key of address keys, in the main database's root
+KEY_ROOT_KEY = addresses.HMAC_KEY_KEY  # the HMAC key of address keys, in the main database's root
 IPV6_PREFIX = 64  # an IPv6 client is its /64: one host usually holds a whole /64
-
-_keys = weakref.WeakKeyDictionary()  # database -> its HMAC key, read once
 
 
 def client_address(request):
@@ -61,24 +64,28 @@ def client_address(request):
     return _client(hops[0] if hops else peer)
 
 
-def address_key(address, db):
-    """The keyed hash of ``address`` (as ``client_address`` gives it) that records keep."""
-    return hmac.new(_key(db), str(address).encode("utf-8"), hashlib.sha256).hexdigest()
+def address_key(address, db, root=None):
+    """The keyed hash of ``address`` (as ``client_address`` gives it) that
+    records keep; ``root``, a connection's root of ``db``, if at hand."""
+    return hmac.new(_key(db, root), str(address).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def check_start(request, connection, runs_here):
-    """Refuse an anonymous start beyond its caps; returns its address key (None for a user).
+def check_start(request, connection, runs_here, process_id):
+    """Refuse an anonymous start beyond its caps, else hold its place; returns
+    its address key (None for a user, and nothing written).
 
     The start is refused (``QueueFullError``: 503, ``Retry-After``) when
     its address has ``max-per-address`` active processes already, or when
     ``anonymous-queue-limit`` anonymous jobs wait to start: in this
     instance's pool, or, on a front-end (``runs_here`` false), unclaimed in
-    the database.
+    the database. Else ``process_id`` is added to its address's object
+    (``addresses.hold``), in the request's transaction: a concurrent start
+    from the same address conflicts.
     """
     if getSecurityManager().getUser().getId() is not None:
         return None
     root = connection.root()
-    key = address_key(client_address(request), connection.db())
+    key = address_key(client_address(request), connection.db(), root)
     cap = settings.get("max-per-address")
     if cap and (active := active_of_address(connection, key)) >= cap:
         _refuse(request, f"Too many processes of this address are active ({active}); try again later.")
@@ -87,6 +94,7 @@ def check_start(request, connection, runs_here):
         waiting = POOL.anonymous_queued() if runs_here else _unclaimed_anonymous(root)
         if waiting >= limit:
             _refuse(request, f"Too many processes of visitors are waiting to start ({waiting}); try again later.")
+    addresses.hold(root, key, process_id, lambda pid: _active(root, pid))
     return key
 
 
@@ -94,14 +102,23 @@ def active_of_address(connection, key):
     """How many active processes of the cluster have the address key ``key``
     (those of an instance that stopped or died not counted)."""
     root = connection.root()
-    processes = root.get(registry.ROOT_KEY) or {}
     timeout = settings.get("heartbeat-timeout")
     count = 0
-    for pid in registry.active_ids(root):
-        record = processes.get(pid)
-        if record is not None and record.address_key == key and not registry.orphaned(connection, record, timeout):
+    for pid in addresses.process_ids(root, key):
+        record = registry.find(connection, pid)
+        if (
+            record is not None
+            and record.state in registry.ACTIVE
+            and record.address_key == key
+            and not registry.orphaned(connection, record, timeout)
+        ):
             count += 1
     return count
+
+
+def _active(root, process_id):
+    record = (root.get(registry.ROOT_KEY) or {}).get(process_id)
+    return record is not None and record.state in registry.ACTIVE
 
 
 def expiry(site_expiry):
@@ -126,11 +143,11 @@ def _refuse(request, message):
     raise QueueFullError(message)
 
 
-def _key(db):
-    key = _keys.get(db)
-    if key is None:
-        key = _keys[db] = registry.in_own_transaction(db, _key_in)
-    return key
+def _key(db, root=None):
+    """The HMAC key: read in ``root`` (no cache: the registry's removal takes
+    it away), else in a transaction of its own, made there at its first need."""
+    key = None if root is None else root.get(KEY_ROOT_KEY)
+    return key if key is not None else registry.in_own_transaction(db, _key_in)
 
 
 def _key_in(root):

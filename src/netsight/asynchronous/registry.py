@@ -24,6 +24,7 @@ ConflictError: they never commit the half-done work of a job.
 """
 
 from BTrees.Length import Length
+from netsight.asynchronous import addresses
 from BTrees.OOBTree import OOBTree
 from numbers import Real
 from persistent import Persistent
@@ -66,6 +67,8 @@ ROOT_KEYS = (
     COUNTS_KEY,
     OWNERS_KEY,
     LISTS_VERSION_KEY,
+    addresses.ADDRESSES_KEY,  # anonymous visitors' active processes by address (addresses.py)
+    addresses.HMAC_KEY_KEY,  # the key of their addresses' keyed hashes (anonymous.py)
 )
 # The root keys that hold a BTree, all made by the first process (``add``).
 TREE_KEYS = (ROOT_KEY, ACTIVE_KEY, ENDED_KEY, EXPIRES_KEY, INSTANCES_KEY, STATES_KEY, COUNTS_KEY, OWNERS_KEY)
@@ -398,9 +401,12 @@ def change_in(root, process_id, func):
 
     def changed(record, root):
         before = (record.state, record.instance)
+        address = record.address_key  # an end clears it
         result = func(record)
         if (record.state, record.instance) != before:
             _index(root, record, *before)
+            if address and record.state not in ACTIVE:  # no longer counts against its address's cap
+                addresses.release(root, address, record.process_id)
         return result
 
     return _with_record(root, process_id, changed)
@@ -682,6 +688,7 @@ def _remove(root, record):
     pid = record.process_id
     if record.state in ACTIVE:
         _tree(root, ACTIVE_KEY).pop((record.instance, pid), None)
+        addresses.release(root, record.address_key, pid)
     if record.finished is not None:
         # From the index of end times too: an instance of another version may have used it.
         _tree(root, ENDED_KEY).pop((record.finished, pid), None)

@@ -116,7 +116,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         runs_here = settings.get("pool-size") > 0
         site, site_cap = owners.site_path(self.context), settings.site_value("pool-size")
         _check_queue(request, connection, runs_here, site if site_cap else None)
-        address_key = anonymous.check_start(request, connection, runs_here)  # None for a user
+        address_key = anonymous.check_start(request, connection, runs_here, process_id)  # None for a user
         owner, anonymous_key = owners.owner_of(request)
         record = registry.ProcessRecord(
             process_id,

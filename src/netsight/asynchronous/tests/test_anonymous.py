@@ -2,17 +2,24 @@
 the pool and the queue, their shorter expiry, and the stored request's
 blob let go when the job ends."""
 
+from netsight.asynchronous import addresses
 from netsight.asynchronous import anonymous
 from netsight.asynchronous import claims
 from netsight.asynchronous import housekeeping
 from netsight.asynchronous import registry
 from netsight.asynchronous.pool import POOL
+from netsight.asynchronous.tests.base import DEADLINE
 from netsight.asynchronous.tests.base import JobBrowser
 from netsight.asynchronous.tests.base import wait_until
 from netsight.asynchronous.tests.test_lifecycle import LifecycleTestCase
+from netsight.asynchronous.tests.views import GATES
+from netsight.asynchronous.tests.views import HELD
+from netsight.asynchronous.tests.views import HeldStart
+from netsight.asynchronous.tests.views import new_gate
 from urllib.parse import urlencode
 
 import ipaddress
+import threading
 import transaction
 
 
@@ -80,6 +87,9 @@ class TestPerAddress(AnonymousTestCase):
         self.start_anonymous(expect=503)
         self.finish(first)
         self.assertIsNone(self.record(first).address_key)  # an ended record keeps no address
+        transaction.begin()
+        root = self.app._p_jar.root()
+        self.assertEqual(list(root[addresses.ADDRESSES_KEY].keys()), [addresses.SENTINEL])  # nor the address's object
         self.start_anonymous()
 
     def test_the_record_keeps_a_keyed_hash_of_the_address_not_the_address(self):
@@ -97,6 +107,99 @@ class TestPerAddress(AnonymousTestCase):
         self.start_anonymous("2001:db8:1:2:ffff::1", expect=503)  # same /64
         self.start_anonymous("2001:db8:1:3::10")  # another /64
         self.finish(first)
+
+
+class TestSimultaneousStarts(AnonymousTestCase):
+    """Starts at the same moment: the cap is a write, so they conflict and Zope runs them again."""
+
+    def simultaneous_starts(self, addresses, **form):
+        """Cookie-less starts from ``addresses`` (one each), released together; their (status, id)."""
+        visitors = [self.visitor(address) for address in addresses]
+        barrier = threading.Barrier(len(visitors))
+        answers = [None] * len(visitors)
+
+        def start(number):
+            barrier.wait()
+            answers[number] = visitors[number].try_start(self.url_gate, gate=self.gate, **form)
+
+        threads = [threading.Thread(target=start, args=(number,)) for number in range(len(visitors))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(DEADLINE)
+        return answers
+
+    def active_of(self, address):
+        transaction.begin()
+        root, key = self.app._p_jar.root(), self.key_of(ipaddress.ip_address(address))
+        records = [registry.find(self.app._p_jar, pid) for pid in registry.active_ids(root)]
+        return [record.process_id for record in records if record is not None and record.address_key == key]
+
+    def held_start(self, address, other_address):
+        """A start from ``address`` held in the middle of its transaction (it
+        passed the checks, its record is added, not committed) while one from
+        ``other_address`` is made; returns (the held one's statuses, how many
+        times it ran, the other's id)."""
+        self.start_anonymous("192.0.2.200")  # the registry's trees exist: the two starts write no root key
+        hold = new_gate(self)
+        HELD[hold] = threading.Event()
+        self.addCleanup(HELD.pop, hold)
+        visitor, answers = self.visitor(address), []
+
+        def held_start():
+            visitor.testapp.cookiejar.clear()
+            visitor.post(self.url("held-start"), urlencode({"gate": self.gate, "hold": hold}))
+            answers.append(visitor.status)
+
+        thread = threading.Thread(target=held_start)
+        thread.start()
+        self.assertTrue(HELD[hold].wait(DEADLINE), "the start was not held")
+        other = self.start_anonymous(other_address)  # it sees nothing committed: admitted
+        GATES[hold].set()
+        thread.join(DEADLINE)
+        return answers, HeldStart.attempts.count(hold), other
+
+    def test_a_start_of_the_address_committed_meanwhile_makes_a_held_start_run_again_and_be_refused(self):
+        self.setting("max-per-address", 1)
+        answers, attempts, other = self.held_start("192.0.2.7", "192.0.2.7")
+        # It passed the check once and was held; its commit conflicted, and
+        # Zope ran it again: the check counts the other now, and refuses it.
+        self.assertEqual((answers, attempts), ([503], 1))
+        self.assertEqual(self.active_of("192.0.2.7"), [other])
+        self.open_gate()
+
+    def test_a_start_of_another_address_meanwhile_does_not_conflict_with_a_held_start(self):
+        self.setting("max-per-address", 1)
+        answers, attempts, other = self.held_start("192.0.2.7", "192.0.2.9")
+        self.assertEqual((answers, attempts), ([200], 1))  # committed at its first attempt
+        self.assertEqual(len(self.active_of("192.0.2.7")), 1)
+        self.open_gate()
+
+    def test_simultaneous_cookieless_starts_of_one_address_never_pass_its_cap(self):
+        # On a front-end (pool-size 0) each start also stores its request and
+        # its 512 KiB body (a blob) after the check: a wide window.
+        self.setting("pool-size", 0)
+        self.setting("queue-limit", 0)
+        self.setting("max-per-address", 2)
+        self.setting("anonymous-queue-limit", 0)
+        answers = self.simultaneous_starts(["192.0.2.7"] * 8, padding="x" * (1 << 19))
+        admitted = sorted(pid for status, pid in answers if status == 303)
+        self.assertEqual(sorted(status for status, _pid in answers), [303] * 2 + [503] * 6)
+        self.assertEqual(sorted(self.active_of("192.0.2.7")), admitted)
+        self.setting("pool-size", 2)
+        self.setting("anonymous-pool-size", 2)
+        self.assertEqual(claims.claim(self.app._p_jar.db()), 2)
+        self.finish(*admitted)
+        self.setting("pool-size", 0)
+        self.start_anonymous()  # its jobs ended: the address starts again
+
+    def test_simultaneous_starts_of_different_addresses_all_start(self):
+        self.setting("pool-size", 8)
+        self.setting("max-per-address", 1)
+        self.setting("anonymous-queue-limit", 0)
+        answers = self.simultaneous_starts([f"192.0.2.{number}" for number in range(1, 9)])
+        self.assertEqual([status for status, _pid in answers], [303] * 8)
+        self.finish(*(pid for _status, pid in answers))
 
 
 class TestForwardedFor(AnonymousTestCase):

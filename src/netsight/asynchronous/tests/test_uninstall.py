@@ -20,6 +20,7 @@ from netsight.asynchronous.tests.base import owner_browser
 from netsight.asynchronous.tests.base import wait_until
 from netsight.asynchronous.tests.sitestate import add_site
 from netsight.asynchronous.tests.sitestate import site_state
+from netsight.asynchronous.tests.test_anonymous import Visitor
 from netsight.asynchronous.tests.views import Gate
 from netsight.asynchronous.tests.views import GATES
 from netsight.asynchronous.tests.views import new_gate
@@ -91,7 +92,8 @@ class SitesTestCase(JobTestCase):
         wait_until(lambda: self.state_of(url, process_id) == state, what=f"{process_id} {state}")
 
     def jobs_in_every_state(self):
-        """Jobs of ``used``: done (a blob, unfetched), failed, cancelled, running, queued."""
+        """Jobs of ``used``: done (a blob, unfetched), failed, cancelled, running,
+        queued, and an anonymous visitor's queued (its address's keys)."""
         registry_ = self.used.getSiteManager().getUtility(IRegistry)
         registry_["netsight.async.pool_size"] = 1  # one of its jobs at once: the last one waits
         transaction.commit()
@@ -113,8 +115,12 @@ class SitesTestCase(JobTestCase):
         self.wait_state(*jobs["running"], "running")
         jobs["queued"] = self.start("gate", gate=new_gate(self))
         self.assertEqual(self.state_of(*jobs["queued"]), "queued")
+        url = f"{self.used_url}/gate"
+        status, process_id = Visitor(self.app, self.used_url, "192.0.2.7").try_start(url, gate=new_gate(self))
+        self.assertEqual(status, 303)
+        jobs["queued anonymous"] = url, process_id
         for state, (url, process_id) in jobs.items():
-            self.assertEqual(self.state_of(url, process_id), state, state)
+            self.assertEqual(self.state_of(url, process_id), state.split()[0], state)
         record = self.fresh_record(jobs["done"][1])
         self.assertIsNotNone(record.result.blob)
         self.blob_oid = record.result.blob._p_oid
@@ -128,8 +134,9 @@ class TestUninstall(SitesTestCase):
         jobs = self.jobs_in_every_state()
         self.owner.open(f"{self.used_url}/@@my-processes")
         self.assertEqual(self.owner.status, 200)
-        for _url, process_id in jobs.values():
-            self.assertIn(process_id, self.owner.text)
+        for state, (_url, process_id) in jobs.items():
+            if "anonymous" not in state:  # My processes: the owner's own
+                self.assertIn(process_id, self.owner.text)
         self.assertIn(registry.ROOT_KEY, root_keys(self.app))
         self.assertLessEqual(set(root_keys(self.app)), set(registry.ROOT_KEYS))
 

@@ -627,3 +627,25 @@ class ChangesPassword(BaseAsyncView):
         response.setCookie("report", "42", path="/")
         return "changed"
 
+
+HELD = {}  # a HeldStart's ``hold`` -> an Event set when its start is held
+
+
+class HeldStart(Gate):
+    """A Gate whose start is held in the middle of its transaction: after
+    ``_run()`` (the start's checks and writes done), before the commit, until
+    the test opens the gate ``hold`` (form: a key of GATES and HELD; HELD's
+    event is set once the start is there, at each attempt: Zope may run the
+    request again; ``attempts`` notes each). It answers the process id."""
+
+    attempts = []
+
+    def __call__(self):
+        if self.request.get("REQUEST_METHOD") != "POST":
+            return "The held start's form"
+        process_id = self._run()
+        hold = self.request.form["hold"]
+        self.attempts.append(hold)
+        HELD[hold].set()
+        GATES[hold].wait(60)  # the test opens it; a test that failed meanwhile lets it go at its cleanup
+        return process_id

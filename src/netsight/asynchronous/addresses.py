@@ -1,0 +1,76 @@
+"""The active anonymous processes of each client address: one persistent object per address, so that starts conflict.
+
+An anonymous start is capped by its client address (``anonymous.py``).
+Counting the address's active records and then adding one is a read
+followed by inserts into BTrees, whose conflict resolution merges
+concurrent inserts: N starts at once from one address would all pass the
+cap. So each address with active processes has an ``AddressProcesses``
+(its process ids) under the root key ``ADDRESSES_KEY``, keyed by the
+address's keyed hash; a start reads it and writes it. It has no conflict
+resolution: two concurrent starts from one address write the same object
+(or insert the same key), one of them gets a ConflictError, and Zope's
+publisher runs that request again, which then reads the other's process.
+Starts from different addresses write different objects and keys, which
+merge. A record's end (or removal) takes its id out (``release``, called
+by ``registry``); the address's object goes with its last id, so no
+address's hash outlives its active processes.
+
+This module knows nothing of requests or settings; ``registry`` imports it.
+"""
+
+from BTrees.OOBTree import OOBTree
+from persistent import Persistent
+
+
+ADDRESSES_KEY = "netsight.async.addresses"  # address key -> AddressProcesses
+HMAC_KEY_KEY = "netsight.async.address-key"  # the HMAC key of address keys (anonymous.py)
+# A key that never goes, first in the tree: its first bucket is never
+# emptied, since a BTree cannot merge a change that empties a bucket with
+# another that adds to it (as registry.SENTINEL).
+SENTINEL = ""
+
+
+class AddressProcesses(Persistent):
+    """The ids of one client address's active anonymous processes.
+
+    No ``_p_resolveConflict``: concurrent writes of one address conflict.
+    """
+
+    def __init__(self):
+        self.process_ids = ()
+
+
+def process_ids(root, key):
+    """The ids held for address key ``key`` (some may have ended meanwhile)."""
+    tree = root.get(ADDRESSES_KEY)
+    held = None if tree is None else tree.get(key)
+    return () if held is None else held.process_ids
+
+
+def hold(root, key, process_id, still_active):
+    """Add ``process_id`` to ``key``'s ids, in the transaction of ``root``.
+
+    Always a write of the address's object (or an insert of its key), so
+    that a concurrent start from the same address conflicts. The ids for
+    which ``still_active(pid)`` is false (records that ended without a
+    release, or went) are dropped on the way.
+    """
+    tree = root.get(ADDRESSES_KEY)
+    if tree is None:
+        tree = root[ADDRESSES_KEY] = OOBTree()
+        tree[SENTINEL] = True
+    held = tree.get(key)
+    if held is None:
+        held = tree[key] = AddressProcesses()
+    held.process_ids = (*(pid for pid in held.process_ids if still_active(pid)), process_id)
+
+
+def release(root, key, process_id):
+    """Take ``process_id`` out of ``key``'s ids; the address's object goes with its last one."""
+    tree = root.get(ADDRESSES_KEY)
+    held = None if tree is None or not key else tree.get(key)
+    if held is None or process_id not in held.process_ids:
+        return
+    held.process_ids = tuple(pid for pid in held.process_ids if pid != process_id)
+    if not held.process_ids:  # written all the same: a start holding it meanwhile conflicts
+        del tree[key]
