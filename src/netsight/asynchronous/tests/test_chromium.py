@@ -302,7 +302,9 @@ class TestUnderARealNetwork(ChromiumTestCase):
 
     def test_retry_after_and_the_clock_standing_still(self):
         """Retry-After (seconds, at most five minutes, or a date) delays the
-        next poll; while no good answer comes, the times shown stand still."""
+        next poll; while no good answer comes, the times shown stand still.
+        The time left comes from the rate across answers (none from one
+        answer) and counts down at most one poll interval past it."""
         page = self.page
         _, polls = self.open_processing(page)
         retrying = page.locator(".netsight-async-retrying")
@@ -310,11 +312,15 @@ class TestUnderARealNetwork(ChromiumTestCase):
         remaining = page.locator(".netsight-async-remaining")
         polls.wait_for_held()
         pause_clock(page)
+        polls.answer(json=status_json(completed=20, elapsed=10.0, remaining=40.0))
+        expect(elapsed).to_have_text("Elapsed: 0:10")
+        expect(remaining).to_have_text("")  # one answer: no rate yet
+        page.clock.run_for(1_000)  # the next poll comes
         polls.answer(json=status_json(completed=40, elapsed=20.0, remaining=30.0))
-        expect(remaining).to_have_text("About 0:30 left")
+        expect(remaining).to_have_text("About 0:30 left")  # 2 % a second
         expect(elapsed).to_have_text("Elapsed: 0:20")
-        page.clock.run_for(5_000)  # data-poll-max: the next poll comes
-        expect(remaining).to_have_text("About 0:25 left")
+        page.clock.run_for(5_000)  # the next poll comes; no answer yet
+        expect(remaining).to_have_text("About 0:29 left")  # one poll interval past the answer's, no further
 
         polls.answer(status=503, headers={"Retry-After": "3"}, body="<h1>Service Unavailable</h1>")
         expect(retrying).to_be_visible()
@@ -325,11 +331,11 @@ class TestUnderARealNetwork(ChromiumTestCase):
         self.assertEqual((elapsed.text_content(), remaining.text_content()), shown)
         page.clock.run_for(200)
         self.assertEqual(polls.issued(), issued + 1)
-        polls.answer(json=status_json(completed=60, elapsed=35.0, remaining=20.0))
+        polls.answer(json=status_json(completed=60, elapsed=30.0, remaining=20.0))
         expect(retrying).to_be_hidden()
         expect(remaining).to_have_text("About 0:20 left")
         page.clock.run_for(5_000)  # the clock runs again; the next poll comes
-        expect(remaining).to_have_text("About 0:15 left")
+        expect(remaining).to_have_text("About 0:19 left")
 
         # An hour asked for: five minutes waited.
         polls.answer(status=429, headers={"Retry-After": "3600"}, body="Too many requests")
@@ -337,7 +343,7 @@ class TestUnderARealNetwork(ChromiumTestCase):
         issued = polls.issued()
         page.clock.run_for(FIVE_MINUTES - 1_000)
         self.assertEqual(polls.issued(), issued)
-        self.assertEqual(remaining.text_content(), "About 0:15 left")
+        self.assertEqual(remaining.text_content(), "About 0:19 left")
         page.clock.run_for(2_000)
         self.assertEqual(polls.issued(), issued + 1)
         polls.answer(json=status_json(completed=80, elapsed=40.0, remaining=10.0))

@@ -1,6 +1,7 @@
-"""When the processing page polls, in Debian's Chromium: at the job's
-predicted end once its answers give its progress and the time left, then
-soon after it; at growing intervals otherwise.
+"""When the processing page polls, in Debian's Chromium: every FOLLOW ms
+while a running job reports its progress (at most FOLLOW_NO_PROGRESS while
+it reports none), and at its predicted end when that is sooner, then soon
+after it; at growing intervals otherwise (queued, hidden, switched off).
 
 The page's clock is the test's (``page.clock``: nothing depends on the
 machine's speed) and the test answers its polls (``Polls``, ``status_json``).
@@ -29,6 +30,8 @@ POLL_START = 250  # ms: StatusPages.poll_start
 GROWTH = 1.5  # StatusPages.poll_growth
 POLL_MAX = 5_000  # ms: StatusPages.poll_interval
 HIDDEN_DELAY = 30_000  # ms: a hidden tab's polls
+FOLLOW = 1_000  # ms: the longest wait while a running job reports a numeric progress
+FOLLOW_NO_PROGRESS = 2_000  # ms: the longest wait while a running job reports none yet
 
 # The growing intervals after the first poll (at POLL_START): 375, 562.5, ... 5000.
 GROWING = [min(POLL_START * GROWTH**n, POLL_MAX) for n in range(1, 11)]
@@ -94,15 +97,20 @@ class TestPredictedEnd(PollScheduleTestCase):
         """The job reached 50 % between two answers 0.4 s apart (4.0 and
         4.4 s after it started): it ends 8.0 to 8.8 s after its start, 3.6
         to 4.4 s after the answer; the page polls then, not 0.56 s later as
-        the growing intervals would. Still running: again within half a
-        second, not 0.84 s later. Done: the result at once."""
+        the growing intervals would, and every second on the way (the bar
+        follows the job). Still running: again within half a second. One
+        answer tells no time left. Done: the result at once."""
         container = self.open_processing()
         self.assertEqual(container.get_attribute("data-poll-at-end"), "1")
         self.answer(completed=False, elapsed=4.0)  # running, no progress yet
         self.assert_poll_after(GROWING[0], "no progress: the growing interval")
         self.answer(completed=50, elapsed=4.4, remaining=4.4)
-        expect(self.page.locator(".netsight-async-remaining")).to_have_text("About 0:04 left")
-        waited = self.assert_poll_between(3_600, 4_400, "the predicted end")
+        expect(self.page.locator(".netsight-async-remaining")).to_have_text("")
+        waited = 0
+        while waited < 3_600 - FOLLOW:
+            waited += self.assert_poll_between(GROWING[1], FOLLOW, "growing, up to every second on the way")
+            self.answer(completed=50, elapsed=4.4 + waited / 1000, remaining=4.4 + waited / 1000)
+        waited += self.assert_poll_between(3_600 - waited, 4_400 - waited, "the predicted end")
         self.answer(completed=50, elapsed=4.4 + waited / 1000, remaining=4.4 + waited / 1000)
         self.assert_poll_between(POLL_START, 500, "soon after the predicted end")
         self.polls.answer(json=status_json("done", 100))
@@ -110,37 +118,40 @@ class TestPredictedEnd(PollScheduleTestCase):
         expect(self.page.locator("#result")).to_have_text("finished")
 
     def test_far_at_poll_interval_near_soon(self):
-        """An end far away: the page polls after poll_interval. A new
+        """An end far away: the page polls at the growing intervals, up to
+        every second (FOLLOW), not at poll_interval. A new
         progress that tells the end is near, or passed: soon, but no sooner
         than poll_start."""
         self.open_processing()
         self.answer(completed=False, elapsed=0.5)
         self.assert_poll_after(GROWING[0], "no progress: the growing interval")
         self.answer(completed=5, elapsed=1.0, remaining=19.0)  # 5 %, reached 0.5 to 1.0 s after the start
-        self.assert_poll_after(POLL_MAX, "the end 9 to 19 s away: at poll_interval")
+        self.assert_poll_between(GROWING[1], FOLLOW, "the end 9 to 19 s away: growing, up to every second")
         self.answer(completed=98, elapsed=6.0, remaining=0.1)
         self.assert_poll_between(POLL_START, 500, "the end is near")
 
     def test_a_rough_prediction_is_checked_on_the_way(self):
         """20 %, reached between two answers 0.4 s apart (0.9 and 1.3 s
         after the start): the end 4.5 to 6.5 s after the start, 3.2 to
-        5.2 s from now. A small progress makes a rough prediction: the page
-        checks on the way, before the earliest of these ends. The same
-        progress again: it polls at the end it predicts, between the two."""
+        5.2 s from now. The page polls every second on the way (FOLLOW),
+        then at the end it predicts, between the two."""
         self.open_processing()
         self.answer(completed=False, elapsed=0.9)
         self.assert_poll_after(GROWING[0], "no progress: the growing interval")
         self.answer(completed=20, elapsed=1.3, remaining=5.2)
-        checked = self.assert_poll_between(GROWING[1] + STEP, 3_200, "a check before the earliest end")
-        elapsed = 1.3 + checked / 1000
-        self.answer(completed=20, elapsed=elapsed, remaining=round(elapsed * 4, 1))
-        self.assert_poll_between(3_200 - checked, 5_200 - checked, "the predicted end")
+        checked = 0
+        while checked < 3_200 - FOLLOW:
+            checked += self.assert_poll_between(GROWING[1], FOLLOW, "growing, up to every second on the way")
+            elapsed = 1.3 + checked / 1000
+            self.answer(completed=20, elapsed=elapsed, remaining=round(elapsed * 4, 1))
+        self.assert_poll_between(3_200 - checked, min(5_200 - checked, FOLLOW), "the predicted end")
 
     def test_long_after_the_latest_end_less_and_less_often(self):
         """A job still running long after the latest end its progress
         allows (its progress is no straight line): the page polls every
         half second until then, and ever less often afterwards, up to
-        poll_interval; never a storm of polls."""
+        FOLLOW (every second, while the bar follows the job); never a storm
+        of polls."""
         self.open_processing()
         self.answer(completed=False, elapsed=2.0)
         elapsed = 2.0 + self.next_poll() / 1000
@@ -154,7 +165,7 @@ class TestPredictedEnd(PollScheduleTestCase):
         self.assertTrue(all(POLL_START <= wait <= 500 + STEP for wait in soon), waits)
         self.assertEqual(later, sorted(later), waits)
         self.assertLessEqual(later[0], 500 * GROWTH + STEP, waits)
-        self.assertEqual(later[-3:], [POLL_MAX] * 3, waits)
+        self.assertEqual(later[-3:], [FOLLOW] * 3, waits)
 
     def test_a_hidden_tab_waits_as_before(self):
         """A hidden tab polls every 30 s, whatever the predicted end."""
@@ -165,21 +176,27 @@ class TestPredictedEnd(PollScheduleTestCase):
 
 
 class TestGrowingIntervals(PollScheduleTestCase):
-    def assert_growing(self, answers):
-        """After each of ``answers``, the next poll comes at the next growing interval."""
+    def assert_growing(self, answers, cap=POLL_MAX):
+        """After each of ``answers``, the next poll comes at the next growing
+        interval (at most ``cap``, or that of the answer's own ``cap`` key)."""
         for interval, status in zip(GROWING, answers):
+            status = dict(status)
+            interval = min(interval, status.pop("cap", cap))
             self.answer(**status)
             self.assert_poll_after(interval, f"after {status}: the growing interval {interval} ms")
 
     def test_without_progress(self):
-        """A job that reports no number is polled at growing intervals, as before."""
+        """A running job that reports no number is polled at growing
+        intervals, up to FOLLOW_NO_PROGRESS (its first number shows soon)."""
         self.open_processing()
-        self.assert_growing([dict(completed=False, elapsed=0.3 + n) for n in range(len(GROWING))])
+        answers = [dict(completed=False, elapsed=0.3 + n) for n in range(len(GROWING))]
+        self.assert_growing(answers, cap=FOLLOW_NO_PROGRESS)
 
     def test_queued_then_at_100_percent(self):
-        """A queued job, and a running one at 100 % (no time left to tell)."""
+        """A queued job at the growing intervals, as before; a running one at
+        100 % (no time left to tell) at most every FOLLOW."""
         self.open_processing()
-        answers = [dict(state="queued", queue_position=1)] * 3 + [dict(completed=100, elapsed=9.0)] * 3
+        answers = [dict(state="queued", queue_position=1)] * 3 + [dict(completed=100, elapsed=9.0, cap=FOLLOW)] * 3
         self.assert_growing(answers)
 
     def test_switched_off(self):

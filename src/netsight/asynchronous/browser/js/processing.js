@@ -13,6 +13,17 @@
  * answers allow has passed; then ever less often again (data-poll-growth,
  * up to data-poll-max). A job without a numeric progress is polled at the
  * growing intervals only, and so is every job with data-poll-at-end="0".
+ * But a running job in a visible tab is polled at least every FOLLOW (1 s)
+ * while it reports a numeric progress, FOLLOW_NO_PROGRESS (2 s) before,
+ * so that the bar follows the stored progress (issue 24); the predicted
+ * end and SOON_AFTER still win when sooner. Not with data-poll-at-end="0".
+ *
+ * The time left is the page's own (see timeLeft): from the rate across the
+ * answers that showed different progress over the last RATE_WINDOW s, once
+ * two are RATE_SPAN apart; none from one answer, for a queued job or
+ * without numeric progress (the server's "remaining" is not shown). Between
+ * answers it counts down, never below zero nor more than about one poll
+ * interval past the last answer's estimate.
  * A hidden tab polls at most every HIDDEN_DELAY (or four times the
  * delay), and a tab shown again, or a browser back online, polls at once.
  * An answer's Retry-After is honoured (up to MAX_RETRY_AFTER).
@@ -53,6 +64,10 @@
 
   var HIDDEN_DELAY = 30000; // ms: a hidden tab polls at most this often
   var SOON_AFTER = 500; // ms: the wait after the predicted end, while the job may end any moment
+  var FOLLOW = 1000; // ms: the longest wait while a running job reports a numeric progress (visible tab)
+  var FOLLOW_NO_PROGRESS = 2000; // ms: the longest wait while a running job reports none yet
+  var RATE_WINDOW = 10; // s: the answers (of the job's elapsed time) a rate is taken over
+  var RATE_SPAN = 1.5; // s: the least time between two different progresses that make a rate
   // How long before an answer first showed a progress the job reached it, assumed:
   // LAG_SHARE of the time since the answer before, at most LAG_MAX seconds (chosen
   // with a simulation, checked with bench/latency.py: a longer lag costs polls, a
@@ -76,6 +91,8 @@
   var last = null; // {progress, elapsed} of the last answer of the running job
   var reached = null; // {progress, elapsed, at, when}: the progress shown, first seen (elapsed, at) and reached (when)
   var soonAfter = null; // the last wait after the predicted end, while the job still ran
+  var seen = []; // [{progress, elapsed}]: each progress the running job's answers showed first, recent ones
+  var lastWait = FOLLOW; // ms: the wait after the last answer
 
   function part(name) {
     return page.querySelector(".netsight-async-" + name);
@@ -131,7 +148,8 @@
   var times = {
     at: Date.now(),
     elapsed: Number(data.elapsed) || 0,
-    remaining: data.remaining === undefined || data.remaining === "" ? null : Number(data.remaining),
+    remaining: null, // one value (of maybe a few percent) means nothing yet: see timeLeft
+    floor: 0,
   };
   var ticking = null;
 
@@ -140,7 +158,9 @@
     setText(part("elapsed"), data.textElapsed.replace("{time}", clock(times.elapsed + since)));
     setText(
       part("remaining"),
-      times.remaining === null ? "" : data.textRemaining.replace("{time}", clock(times.remaining - since))
+      times.remaining === null
+        ? ""
+        : data.textRemaining.replace("{time}", clock(Math.max(times.floor, times.remaining - since)))
     );
   }
 
@@ -153,6 +173,35 @@
   function stopClock() {
     window.clearInterval(ticking);
     ticking = null;
+  }
+
+  /* The time left (seconds), from the rate observed across the running
+   * job's answers that showed different progress over the last
+   * RATE_WINDOW seconds, once two of them are RATE_SPAN apart; null when
+   * it cannot be known (queued, no numeric progress, too early). */
+  function timeLeft(status) {
+    var progress = status.completed;
+    var elapsed = Number(status.elapsed) || 0;
+    if (status.state !== "running" || typeof progress !== "number") {
+      seen = [];
+      return null;
+    }
+    var newest = seen.length ? seen[seen.length - 1] : null;
+    if (newest === null || newest.progress !== progress) {
+      seen.push({ progress: progress, elapsed: elapsed });
+    }
+    while (seen.length > 2 && elapsed - seen[1].elapsed >= RATE_WINDOW) {
+      seen.shift();
+    }
+    var first = seen[0];
+    newest = seen[seen.length - 1];
+    var span = newest.elapsed - first.elapsed;
+    if (seen.length < 2 || span < RATE_SPAN || !(newest.progress > first.progress)) {
+      return null;
+    }
+    var rate = (newest.progress - first.progress) / span; // % a second
+    // From when the newest progress was first seen, less the time since.
+    return Math.max(0, (100 - newest.progress) / rate - (elapsed - newest.elapsed));
   }
 
   function showProgress(status) {
@@ -178,10 +227,13 @@
     setText(part("status"), statusText || "");
     setTitle(statusText || "");
     setText(part("message"), status.message || "");
+    var left = timeLeft(status);
     times = {
       at: Date.now(),
       elapsed: Number(status.elapsed) || 0,
-      remaining: typeof status.remaining === "number" ? status.remaining : null,
+      remaining: left,
+      // Between answers it counts down, never more than about one poll interval past this estimate.
+      floor: left === null ? 0 : Math.max(0, left - Math.max(lastWait, FOLLOW) / 1000),
     };
     showTimes();
     startClock();
@@ -366,10 +418,26 @@
     var grown = nextDelay(); // the intervals grow meanwhile: a lost connection's and a hidden tab's waits
     // A job asked to cancel ends at its next check, not at its predicted end.
     var until = atEnd && !cancelAsked ? untilEnd(status) : null;
-    if (until === null || document.hidden) {
+    if (document.hidden) {
       soonAfter = null;
       return grown;
     }
+    // A visible tab follows a running job: the bar at most about FOLLOW behind the stored progress.
+    // (Not with data-poll-at-end="0": the view asked for the growing intervals only.)
+    var follow =
+      !atEnd || status.state !== "running" ? null : typeof status.completed === "number" ? FOLLOW : FOLLOW_NO_PROGRESS;
+    var wait = follow === null ? grown : Math.min(grown, follow);
+    if (until !== null) {
+      wait = Math.min(wait, predicted(until, status));
+    } else {
+      soonAfter = null;
+    }
+    lastWait = wait;
+    return wait;
+  }
+
+  /* The wait for a poll at the predicted end (or SOON_AFTER once it passed). */
+  function predicted(until, status) {
     if (until.end > 0) {
       soonAfter = null;
       var wait = until.end;
