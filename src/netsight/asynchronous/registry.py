@@ -436,15 +436,8 @@ def beat_in(root, instance_id, stopped=False):
     if record is None:
         record = instances_tree[instance_id] = InstanceRecord(instance_id)
     record.beat = time.time()
-    if stopped and not record.stopped:  # once stopped, an instance id stays stopped (but see alive_in)
+    if stopped and not record.stopped:  # once stopped, an instance id stays stopped
         record.stopped = True
-
-
-def alive_in(root, instance_id):
-    """Write the heartbeat of an instance that said it stopped but goes on
-    serving (its signal's exception was caught): it no longer reads stopped."""
-    beat_in(root, instance_id)
-    root[INSTANCES_KEY][instance_id].stopped = False
 
 
 def active_of(root, instance_id):
