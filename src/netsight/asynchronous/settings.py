@@ -60,9 +60,10 @@ DEFAULTS = {
     "anonymous-pool-size": (lambda: max(1, instance_value("pool-size") // 2), int, 0,
                             "anonymous jobs that run at once in this instance, all visitors together "
                             "(default: half of pool-size, at least 1; 0: no share of their own)"),
-    "anonymous-queue-limit": (lambda: (limit := get("queue-limit")) and max(1, limit // 2), int, 0,
+    "anonymous-queue-limit": (lambda: max(1, limit // 2) if (limit := get("queue-limit")) else 10, int, 0,
                               "anonymous jobs that may wait to start, all visitors together, before an anonymous "
-                              "start is refused with 503 (default: half of queue-limit, at least 1; 0: no limit)"),
+                              "start is refused with 503 (default: half of queue-limit, at least 1, and 10 where "
+                              "queue-limit is 0; 0: no limit)"),
     "anonymous-expiry": (3600.0, float, 60.0, "seconds an anonymous visitor's ended process is kept if nobody "
                          "fetches it (at most the expiry)"),
     "heartbeat-interval": (10.0, float, 0.1, "seconds between heartbeats while the instance has jobs"),

@@ -3,8 +3,9 @@
 One layer for the module: a ZEO server, the Plone site /plone made once
 (``zconsole run``), and two instances A and B (``runwsgi``) on it, with a
 short heartbeat so that the tests take seconds. Jobs start on A over HTTP;
-B watches them. A is stopped (SIGTERM, SIGINT: its handlers mark its jobs
-``interrupted``, then the signal goes on and the process ends by itself)
+B watches them. A is stopped (SIGTERM: its handler marks its jobs
+``interrupted``, then the signal ends the process; SIGINT: the signal goes
+on as a KeyboardInterrupt, and A marks its jobs as its databases close)
 or killed (SIGKILL: its heartbeat stops, B reads its jobs ``interrupted``
 after ``heartbeat-timeout``, and housekeeping marks them); every such test
 starts A again. A burst of jobs on A shows its bounded pool from outside:

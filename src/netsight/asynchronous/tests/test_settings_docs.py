@@ -1,0 +1,56 @@
+"""The settings as the README and docs/deployment.rst give them: every one, with its default."""
+
+from netsight.asynchronous import settings
+from pathlib import Path
+
+import os
+import re
+import unittest
+
+
+TOP = Path(__file__).resolve().parents[4]
+README = TOP / "README.rst"
+DEPLOYMENT = TOP / "docs" / "deployment.rst"
+BLOCK = re.compile(r"<product-config netsight\.async>\n(.*?)\n\s*</product-config>", re.DOTALL)
+
+
+def defaults_block(path):
+    """The first ``<product-config netsight.async>`` block of ``path``: {name: value as written}."""
+    block = BLOCK.search(path.read_text()).group(1)
+    pairs = (line.strip().partition(" ") for line in block.splitlines() if line.strip())
+    return {name: value.strip() for name, _, value in pairs}
+
+
+def without_environment(test):
+    """No NETSIGHT_ASYNC_* variable for the rest of ``test`` (a layer may set some)."""
+    saved = {key: value for key, value in os.environ.items() if key.startswith(settings.ENVIRONMENT_PREFIX)}
+    for key in saved:
+        del os.environ[key]
+    test.addCleanup(os.environ.update, saved)
+
+
+@unittest.skipUnless(README.exists() and DEPLOYMENT.exists(), "a source checkout (README.rst, docs/)")
+class TestSettingsAsDocumented(unittest.TestCase):
+    def setUp(self):
+        without_environment(self)
+
+    def test_the_readme_lists_every_setting_with_its_default(self):
+        written = defaults_block(README)
+        self.assertEqual(sorted(written), sorted(settings.DEFAULTS))
+        for name, value in written.items():
+            default = settings.instance_value(name)
+            kind = settings.DEFAULTS[name][1]
+            self.assertEqual(kind(value) if value else "", default, f"README: {name} {value!r}, default {default!r}")
+
+    def test_deployment_names_every_setting(self):
+        text = DEPLOYMENT.read_text()
+        missing = [name for name in settings.DEFAULTS if f"``{name}``" not in text and f"  {name} " not in text]
+        self.assertEqual(missing, [])
+
+    def test_the_visitors_queue_stays_bounded_when_the_users_queue_is_not(self):
+        os.environ[settings.ENVIRONMENT_PREFIX + "QUEUE_LIMIT"] = "0"
+        self.assertEqual(settings.instance_value("anonymous-queue-limit"), 10)
+        os.environ[settings.ENVIRONMENT_PREFIX + "QUEUE_LIMIT"] = "7"
+        self.assertEqual(settings.instance_value("anonymous-queue-limit"), 3)
+        os.environ[settings.ENVIRONMENT_PREFIX + "QUEUE_LIMIT"] = "1"
+        self.assertEqual(settings.instance_value("anonymous-queue-limit"), 1)
