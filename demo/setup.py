@@ -24,7 +24,7 @@ setup(
     python_requires=">=3.11",
     install_requires=[
         "setuptools",
-        "netsight.async",
+        "netsight.async[restapi]",
         "Products.CMFPlone",
         "Products.GenericSetup",
         "plone.base",

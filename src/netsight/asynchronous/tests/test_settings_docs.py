@@ -23,10 +23,18 @@ def defaults_block(path):
 
 def without_environment(test):
     """No NETSIGHT_ASYNC_* variable for the rest of ``test`` (a layer may set some)."""
-    saved = {key: value for key, value in os.environ.items() if key.startswith(settings.ENVIRONMENT_PREFIX)}
+    def ours():
+        return {key: value for key, value in os.environ.items() if key.startswith(settings.ENVIRONMENT_PREFIX)}
+
+    def restore():
+        for key in ours():
+            del os.environ[key]
+        os.environ.update(saved)
+
+    saved = ours()
     for key in saved:
         del os.environ[key]
-    test.addCleanup(os.environ.update, saved)
+    test.addCleanup(restore)
 
 
 @unittest.skipUnless(README.exists() and DEPLOYMENT.exists(), "a source checkout (README.rst, docs/)")
