@@ -105,6 +105,7 @@ class TestPoolAndQueue(LifecycleTestCase):
     def test_thirty_jobs_at_once_all_complete_on_two_threads(self):
         self.setting("pool-size", 2)
         count = 30
+        self.setting("queue-limit", count)  # the default, 20, would refuse some
         self.open_gate()
         token = self.browser.token
         barrier = threading.Barrier(count)
