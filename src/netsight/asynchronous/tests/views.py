@@ -649,3 +649,18 @@ class HeldStart(Gate):
         HELD[hold].set()
         GATES[hold].wait(60)  # the test opens it; a test that failed meanwhile lets it go at its cleanup
         return process_id
+
+
+# --- A result can be seen again (issue 24, point 5). ---
+
+
+class KeepsResult(Hello):
+    """Its owner may see its result again for ten minutes after it was first shown."""
+
+    keep_result = 600
+
+
+class KeepsBigResult(BigResult):
+    """A big result (a blob) kept for ten minutes after it was first shown."""
+
+    keep_result = 600
