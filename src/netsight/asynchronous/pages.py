@@ -29,6 +29,7 @@ from zope.traversing.browser.absoluteurl import absoluteURL
 from ZPublisher.mapply import mapply
 
 from netsight.asynchronous import internals
+from netsight.asynchronous import jobtitle
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
@@ -61,6 +62,19 @@ ENDED_WITHOUT_RESULT = {
         "process_interrupted", default="The server was stopped before the process completed."
     ),
 }
+# The status line of a process that ended without a result (as My processes says its state).
+ENDED_STATUS = {
+    registry.FAILED: _("state_failed", default="Failed"),
+    registry.CANCELLED: _("state_cancelled", default="Cancelled"),
+    registry.INTERRUPTED: _("state_interrupted", default="Interrupted: the server was stopped"),
+}
+# How the page shows each end without a result: Bootstrap's alert of its kind.
+ENDED_ALERT = {
+    registry.FAILED: "alert-danger",
+    registry.CANCELLED: "alert-secondary",
+    registry.INTERRUPTED: "alert-warning",
+}
+TITLE_SEPARATOR = " \N{EM DASH} "  # between the status and the job's title in the browser's title
 RESTARTED = _("process_restarted", default="The server was stopped before the process completed: it starts again.")
 NO_SUCH_PROCESS = _("no_such_process", default="There is no such process, or its result was already shown.")
 
@@ -209,9 +223,10 @@ class StatusPages:
         status = {
             "process_id": record.process_id,
             "state": state,
+            "title": self.job_title(record),
             "completed": completed,
             "progress": completed,
-            "progress_message": self._progress_message(completed),
+            "progress_message": self._progress_message(completed, state),
             "message": self._translate(record.message or ""),
             "elapsed": round(elapsed, 1),
             "remaining": _remaining(completed, elapsed) if record.started and state == registry.RUNNING else None,
@@ -283,8 +298,24 @@ class StatusPages:
         it accepts of ``status()`` (``process_id`` always), so the 1.x
         ``def processing_page(self, process_id=None)`` still works.
         """
-        title = options.get("error") or options["progress_message"]
-        return self._page(self.progress_template.macros["progress"], title, **options)
+        status_line = options.get("error") or options["progress_message"]
+        title = options.get("title") or ""
+        page_title = f"{status_line}{TITLE_SEPARATOR}{title}" if title else status_line
+        return self._page(self.progress_template.macros["progress"], page_title, **options)
+
+    def end_alert(self, state):
+        """Bootstrap's alert class of the page of a process that ended in
+        ``state`` without a result: danger (failed), warning (interrupted),
+        secondary (cancelled); info for an unknown one."""
+        return ENDED_ALERT.get(state, "alert-info")
+
+    def job_title(self, record):
+        """What the pages call the record's job, translated: the title kept at
+        its start, else its view's default (``jobtitle``)."""
+        title = record.title
+        if title is None:  # started before jobs had titles
+            title = jobtitle.default(record.view_name, self.context, self.request)
+        return jobtitle.shown(title, self.request)
 
     def unknown_page(self):
         """The page of an unknown process (or one whose result was shown)."""
@@ -308,14 +339,14 @@ class StatusPages:
     progress_template = ViewPageTemplateFile("browser/templates/progress.pt")
     unknown_template = ViewPageTemplateFile("browser/templates/unknown.pt")
 
-    def _page(self, body, title, **options):
+    def _page(self, body, page_title, **options):
         """A page of ours: in Plone's main template if there is one, else standalone.
 
         Plone's main template renders only on an object of the database: a
         context without a path (a browser view, a resource) gets the
         standalone page.
         """
-        self.page_title = title
+        self.page_title = page_title
         alsoProvides(self, IOwnPage)
         if (
             physical_path(self.context) is None
@@ -429,7 +460,9 @@ class StatusPages:
                 page=lambda: self._processing_page(self.status(record)),
             )
 
-    def _progress_message(self, completed):
+    def _progress_message(self, completed, state=None):
+        if state in ENDED_STATUS:  # not "Processing...": it ended
+            return self._translate(ENDED_STATUS[state])
         if not registry.is_number(completed):
             return self._translate(_("processing_title", default="Processing..."))
         return self._translate(

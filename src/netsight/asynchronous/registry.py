@@ -143,6 +143,7 @@ class ProcessRecord(Persistent):
     expiry = None  # the expiry its site set when it started (None: the instance's)
     pool_size = None  # how many of its site's jobs may run at once in an instance, as its site set it
     address_key = None  # an anonymous visitor's: its client address, hashed (anonymous.py), while active
+    title = None  # what its pages call the job (jobtitle.py): text or an i18n message; None: its view's default
 
     site = ""  # the path of the Plone site it was started in; "" outside any (and before 2.0)
 
@@ -363,8 +364,10 @@ def _sooner(one, other):
 # Writing.
 
 
-def add(connection, record, instance, ticket):
+def add(connection, record, instance, ticket, title=None):
     """Store a new queued record of ``instance``; committed with ``connection``'s transaction.
+
+    ``title`` is what the job's pages call it (``jobtitle.at_start``), if given.
 
     The root is read current: a removal of the registry (``remove_all``,
     which writes the root) committed since this transaction read it makes
@@ -377,6 +380,8 @@ def add(connection, record, instance, ticket):
     root = connection.root()
     record.instance = instance
     record.ticket = ticket
+    if title is not None:
+        record.title = title
     if ROOT_KEY not in root:  # the first process: the lists' indexes are built as they go
         root[LISTS_VERSION_KEY] = LISTS_VERSION
         for key in TREE_KEYS:  # no later end, heartbeat or claim writes the root

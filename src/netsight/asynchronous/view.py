@@ -12,6 +12,7 @@ from zope.interface import implementer
 from zope.publisher.interfaces import IPublishTraverse
 
 from netsight.asynchronous import anonymous
+from netsight.asynchronous import jobtitle
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
@@ -66,6 +67,15 @@ class BaseAsyncView(StatusPages, BrowserView):
     #: meanwhile (without credentials).
     rerun_interrupted = False
     max_reruns = 1
+
+    #: What the job's pages call it: the processing page's heading and the
+    #: browser's title ("Computing F(2000)"). Text, an i18n message, or a
+    #: method (or property) that computes it from the starting request's
+    #: form (``self.request.form``); it is taken at the start and kept with
+    #: the process. None: the title of the view's menu item
+    #: (``browser:page menu="..." title="..."``), else its name made readable
+    #: ("export-listing": "Export listing"). It is shown as text, never as HTML.
+    title = None
 
     def __call__(self, *args, **kwargs):
         if not kwargs.pop("no_process", False):
@@ -139,11 +149,12 @@ class BaseAsyncView(StatusPages, BrowserView):
         if not runs_here or self.rerun_interrupted:  # another instance may run it
             record.request = job.stored(connection)
             record.max_reruns = max(0, int(self.max_reruns)) if self.rerun_interrupted else 0
+        title = jobtitle.at_start(self)  # the processing page's request will not have this one's form
         if runs_here:
-            registry.add(connection, record, instance=instance_id(), ticket=next_ticket())
+            registry.add(connection, record, instance=instance_id(), ticket=next_ticket(), title=title)
             worker.start_after_commit(transaction.get(), job)
         else:  # a front-end: an instance with a pool takes it from the database
-            registry.add(connection, record, instance=registry.UNCLAIMED, ticket=None)
+            registry.add(connection, record, instance=registry.UNCLAIMED, ticket=None, title=title)
             job.discard()
         return process_id
 

@@ -40,6 +40,11 @@ class Fibonacci(BaseAsyncView):
             return None, f"N is too big: it must be at most {self.max_n}."
         return n, None
 
+    def title(self):
+        """What the processing page calls the job: "Computing F(2000)"."""
+        n = self.validate(self.request.form.get("n"))[0]
+        return None if n is None else f"Computing F({n})"
+
     def __run__(self, process_id, n):
         n = self.validate(n)[0]
         a, b = 0, 1

@@ -30,7 +30,7 @@ class TestPlainZope(JobTestCase):
         page = self.browser.text
         self.assertEqual(self.browser.status, 200)
         self.assertTrue(page.startswith("<!DOCTYPE html>"), page[:100])
-        self.assertIn("<title>60% completed...</title>", page)
+        self.assertIn("<title>60% completed... — Progress</title>", page)  # the job's title: its view's name
         self.assertEqual(page_part(page, "status").text, "60% completed...")
         self.assertIn("/++resource++netsight.async.js/processing.js", page)
 

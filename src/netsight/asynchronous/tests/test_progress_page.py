@@ -78,7 +78,7 @@ class TestFailurePage(JobTestCase):
         self.assertIn("The process failed.", page)
         self.assertEqual(page_part(page, "back").get("href"), at_view(url))
         self.assertIn('id="portal-footer-wrapper"', page)  # a Plone page
-        self.assertIn("<title>The process failed. — Plone site</title>", page)
+        self.assertIn("<title>The process failed. — Fails — Plone site</title>", page)
         self.assertNotIn("ValueError", page)
         self.assertNotIn("Traceback", page)
         answer = self.browser.poll(url, process_id)

@@ -30,12 +30,14 @@
  *
  * The answer's "state" decides: "done" replaces this page by the result
  * (so that Back does not lead here again); "failed" says the process
- * failed; "unknown", "cancelled" and "interrupted" show the server's own
- * text with a link back to the form; "queued" and "running" show the
- * progress. An answer 401 or 403, redirected elsewhere (to a login form)
- * or not JSON means the session ended: the page says so, with a link to
- * log in (data-login-url, if any). A network error or an answer 5xx, 429
- * or 408 is a lost connection: the page says so, stops its clock, and
+ * failed (Bootstrap's danger alert); "unknown", "cancelled" and
+ * "interrupted" show the server's own text with a link back to the form,
+ * in the alert of their kind (ENDED_ALERT, as the server renders them:
+ * pages.ENDED_ALERT); "queued" and "running" show the progress. An answer
+ * 401 or 403, redirected elsewhere (to a login form) or not JSON means
+ * the session ended: the page says so, with a link to log in
+ * (data-login-url, if any). A network error or an answer 5xx, 429 or 408
+ * is a lost connection: the page says so, stops its clock, and
  * polls again. Everything is set as text, never as HTML, and only when it
  * changed (the status line is a live region).
  *
@@ -83,6 +85,8 @@
   var MAX_RETRY_AFTER = 300000; // ms: the longest wait a server may ask for
   var POLL_TIMEOUT = 60000; // ms: a poll unanswered this long is a lost connection
   var ENDED = ["unknown", "cancelled", "interrupted"]; // states of a process that ended without result
+  // Their alerts (pages.ENDED_ALERT); any other, an unknown process's, is alert-info.
+  var ENDED_ALERT = { cancelled: "alert-secondary", interrupted: "alert-warning" };
 
   var timer = null; // the next poll's
   var inFlight = false;
@@ -208,6 +212,7 @@
     var numeric = typeof status.completed === "number";
     show(spinner, !numeric);
     show(bar, numeric);
+    show(percent, numeric); // the label beside the bar
     if (numeric) {
       var value = String(status.completed);
       if (bar.getAttribute("aria-valuenow") !== value) {
@@ -247,7 +252,7 @@
     stopClock();
     show(part("running"), false);
     show(part(name), true);
-    setTitle(part(name).querySelector("h1").textContent);
+    setTitle(part(name).querySelector(".alert-heading").textContent);
   }
 
   function showFailure(status) {
@@ -259,6 +264,11 @@
     if (status.error) {
       setText(part("ended-message"), String(status.error));
     }
+    var ended = part("ended");
+    var look = ENDED_ALERT[status.state] || "alert-info";
+    ["alert-info", "alert-secondary", "alert-warning"].forEach(function (name) {
+      ended.classList.toggle(name, name === look);
+    });
     end("ended");
   }
 

@@ -1,0 +1,70 @@
+"""What a job is called on its pages: its view's ``title``, else the view's registered title or name.
+
+A view's ``title`` (``BaseAsyncView.title``) may be text, an i18n message,
+or a method (or property) that computes it from the starting request's
+form ("Computing F(2000)"). It is taken at the start (``at_start``), since
+the processing page is a later request without that form, and kept in the
+process's record; a record stored without one (before 2.0, or by a view
+without a title) is called by its view's default (``default``): the title
+of a menu item that the view's ZCML registers for it (``browser:page
+menu="..." title="..."``), else its name made readable ("export-listing":
+"Export listing"). ``shown`` gives a title as text, translated for the
+viewer; the templates set it as text, never as HTML.
+"""
+
+from zope.browsermenu.interfaces import IMenuItemType
+from zope.component import getAdapters
+from zope.component import getUtilitiesFor
+from zope.i18n import translate
+from zope.i18nmessageid import Message
+
+import re
+
+
+#: The longest title kept in a record, in characters: a title may be made
+#: of what a form sent.
+MAX_LENGTH = 200
+
+
+def at_start(view):
+    """The title of the job that ``view`` starts now: its own ``title`` if it
+    gives one, else ``default(view)``; text or an i18n message, at most
+    ``MAX_LENGTH`` characters."""
+    title = getattr(view, "title", None)
+    if callable(title):
+        title = title()
+    if title is None or not str(title).strip():
+        return default(view.__name__, view.context, view.request)
+    return kept(title)
+
+
+def default(view_name, context, request):
+    """A view's title without its own: the title of its menu item, else its name made readable."""
+    for _menu, item_type in getUtilitiesFor(IMenuItemType):
+        for _title, item in getAdapters((context, request), item_type):
+            if getattr(item, "action", None) in (view_name, f"@@{view_name}") and getattr(item, "title", None):
+                return kept(item.title)
+    return readable(view_name)
+
+
+def readable(view_name):
+    """A view's name as a title: "@@export-listing" and "export_listing" are "Export listing"."""
+    words = re.sub(r"[-_.\s]+", " ", view_name.removeprefix("@@")).strip()
+    return words[:1].upper() + words[1:]
+
+
+def kept(title):
+    """``title`` as a record keeps it: an i18n message stays one (its mapping's
+    values made text, so that nothing but text is stored); anything else is
+    made text, cut at ``MAX_LENGTH`` (a message is cut once translated)."""
+    if isinstance(title, Message):
+        mapping = {key: value if isinstance(value, Message) else str(value) for key, value in (title.mapping or {}).items()}
+        return Message(str(title), domain=title.domain, default=title.default, mapping=mapping or None)
+    return str(title)[:MAX_LENGTH]
+
+
+def shown(title, request):
+    """``title`` as text for the viewer of ``request``: a message translated, cut at ``MAX_LENGTH``."""
+    if isinstance(title, Message):
+        title = translate(title, context=request)
+    return str(title)[:MAX_LENGTH]
