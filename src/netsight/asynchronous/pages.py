@@ -34,6 +34,7 @@ from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
+from netsight.asynchronous import watching
 from netsight.asynchronous.exceptions import MissingProcessIdError
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
@@ -447,6 +448,8 @@ class StatusPages:
         record = self._find(process_id)
         if record is None:
             raise NoSuchProcessError("No such process")
+        if record.state in registry.ACTIVE:  # a browser watches it: in memory, never written (watching.py)
+            watching.seen(process_id, self.poll_interval)
         return record
 
     def _state(self, record):

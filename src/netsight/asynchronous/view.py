@@ -29,6 +29,7 @@ from netsight.asynchronous.instance import cancel_asked
 from netsight.asynchronous.instance import instance_id
 from netsight.asynchronous.instance import MAINTENANCE
 from netsight.asynchronous.instance import next_ticket
+from netsight.asynchronous.notify import wanted as mail_wanted
 from netsight.asynchronous.pages import NAMES
 from netsight.asynchronous.pages import physical_path
 from netsight.asynchronous.pages import StatusPage
@@ -67,6 +68,13 @@ class BaseAsyncView(StatusPages, BrowserView):
     #: meanwhile (without credentials).
     rerun_interrupted = False
     max_reruns = 1
+
+    #: ``"mail"``: when the job is done and no browser watched its end (its
+    #: tab closed or hidden), its owner gets a mail through the site's
+    #: MailHost: the job's name and the link to its result, nothing of the
+    #: result itself (a member with an e-mail address only; see notify.py).
+    #: None: no mail; the notice on the owner's next page is given anyway.
+    notify = None
 
     #: What the job's pages call it: the processing page's heading and the
     #: browser's title ("Computing F(2000)"). Text, an i18n message, or a
@@ -141,6 +149,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         record.max_per_user = settings.site_value("max-per-user")
         record.pool_size = site_cap
         record.expiry = settings.site_value("expiry")
+        record.mail = mail_wanted(self, process_id, owner)  # notify = "mail": what the mail needs
         if owner is None:  # an anonymous visitor's: capped by its address, kept less long
             record.address_key = address_key
             record.expiry = anonymous.expiry(record.expiry)

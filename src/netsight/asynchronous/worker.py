@@ -25,8 +25,10 @@ from ZPublisher.HTTPRequest import WSGIRequest
 from netsight.asynchronous import capture
 from netsight.asynchronous import identity
 from netsight.asynchronous import internals
+from netsight.asynchronous import notify
 from netsight.asynchronous import registry
 from netsight.asynchronous import scrub
+from netsight.asynchronous import watching
 from netsight.asynchronous.anonymous import record_address
 from netsight.asynchronous.capture import BodyCapture
 from netsight.asynchronous.instance import forget
@@ -261,6 +263,7 @@ def run(job):
             registry.change(job.db, job.process_id, lambda record: _mine(record, job) and record.cancelled())
         elif error is None:
             _finish(job, response, held)
+            notify.after_end(job.db, job.process_id)  # a mail, if its view asked and nobody watched
         else:
             _record_failure(job, error, held)
     except BaseException as exc:  # whatever ends the thread ends the process
@@ -269,6 +272,7 @@ def run(job):
     finally:
         REPORTS.end(job.process_id)
         forget(job.process_id)
+        watching.forget(job.process_id)
         job.discard_capture()
         job.body.close()
 

@@ -1,0 +1,90 @@
+"""The notice on the owner's next page that a job is done: Plone's status-message look; it only reads.
+
+A user whose job ended while they were elsewhere (its tab closed) learns it
+on their next page of the site: "“Export” is ready — see the result", with
+the link to the result. The rule needs no knowledge of who watched: the
+notice names the user's processes of this site that are done, whose result
+waits (a fetched result is removed with its record) and that ended more
+than twice the longest poll interval ago (``GRACE_POLLS`` x
+``poll-interval``): a tab that watched the job has fetched the result by
+then. A process's notice ends when its result is shown, or expires.
+
+It costs one range lookup in the owners' index per page (the user's
+processes of the site started within the expiry) and the reading of the
+newest ``LOOK`` of them, nothing for Anonymous (anonymous owners get the
+browser's notification only), and nothing on the add-on's own pages (the
+processing page, My processes) nor in a job's own request (its result page
+is kept, and would carry a notice of another job). It never writes.
+"""
+
+from AccessControl import getSecurityManager
+from plone.app.layout.viewlets.common import ViewletBase
+from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+
+from netsight.asynchronous import owners
+from netsight.asynchronous import registry
+from netsight.asynchronous import settings
+from netsight.asynchronous.interfaces import IOwnPage
+from netsight.asynchronous.notify import job_name
+from netsight.asynchronous.notify import result_waits
+from netsight.asynchronous.pages import app_connection
+from netsight.asynchronous.pages import expired
+from netsight.asynchronous.worker import ATTEMPT_KEY
+
+import time
+
+
+LOOK = 20  # the user's newest processes (of the site, within the expiry) read for notices
+SHOWN = 3  # notices on one page at most, newest first
+GRACE_POLLS = 2  # a done process is noticed this many longest poll intervals after its end
+
+
+class ReadyNotices(ViewletBase):
+    """``netsight.async.notices`` in ``plone.globalstatusmessage``: the user's results that wait."""
+
+    index = ViewPageTemplateFile("templates/notices.pt")
+
+    def update(self):  # not ViewletBase's: nothing but the notices is needed
+        self.notices = ready(self.context, self.request, self.view)
+
+    def render(self):
+        return self.index() if self.notices else ""
+
+
+def ready(context, request, view=None):
+    """What the notices say (dicts: ``job``, ``url``), newest first; [] where none is shown."""
+    if IOwnPage.providedBy(view) or ATTEMPT_KEY in request.environ:
+        return []
+    user_id = getSecurityManager().getUser().getId()
+    if user_id is None:
+        return []
+    root = app_connection(request).root()
+    index, processes = root.get(registry.OWNERS_KEY), root.get(registry.ROOT_KEY)
+    if index is None or processes is None:
+        return []
+    now, site = time.time(), owners.site_path(context)
+    # (site, owner key, created, process id): one range, the newest LOOK read
+    keys = index.keys(min=(site, user_id, now - settings.get("expiry")), max=(site, user_id, float("inf")))
+    count = len(keys)
+    ended_before = now - GRACE_POLLS * settings.get("poll-interval")
+    notices = []
+    for key in reversed(keys[max(0, count - LOOK):count]):
+        record = processes.get(key[-1])
+        if (
+            record is None
+            or not result_waits(record)
+            or record.finished is None
+            or record.finished > ended_before
+            or expired(record)
+        ):
+            continue
+        context_url = request.physicalPathToURL(record.context_path)
+        notices.append(
+            {
+                "job": job_name(record, request=request),
+                "url": f"{context_url}/@@{record.view_name}/result?process_id={record.process_id}",
+            }
+        )
+        if len(notices) == SHOWN:
+            break
+    return notices
