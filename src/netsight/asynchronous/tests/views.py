@@ -664,3 +664,18 @@ class KeepsBigResult(BigResult):
     """A big result (a blob) kept for ten minutes after it was first shown."""
 
     keep_result = 600
+
+
+# --- The owner is told when a job ends (issue 24, point 6). ---
+
+
+class MailsWhenDone(BaseAsyncView):
+    """Mails its owner when it is done unwatched (``notify = "mail"``). Its
+    result holds ``secret``; with ``gate``, it waits until the test opens it."""
+
+    notify = "mail"
+
+    def __run__(self, process_id, secret="", gate=""):
+        if gate:
+            GATES[gate].wait(60)  # the test opens it; a test that failed meanwhile lets it go at its cleanup
+        return f"<p>The result: {secret}</p>"
