@@ -331,10 +331,15 @@
     }
     var status = outcome.status;
     show(retrying, false);
+    if (status.state !== "done") {
+      notifyEnd(status); // in a hidden tab, the browser's notification (if allowed)
+    }
     if (status.state === "done") {
       stopped = true;
       stopClock();
-      window.location.replace(data.resultUrl);
+      notifyEnd(status, function () {
+        window.location.replace(data.resultUrl);
+      });
     } else if (status.state === "failed") {
       showFailure(status);
     } else if (ENDED.indexOf(status.state) !== -1 || status.completed === "ERROR") {
@@ -518,6 +523,83 @@
         delay = pollStart; // the job's end is near: poll soon
         act(outcome);
       });
+  }
+
+  /* The browser's notification of the job's end (issue 24, point 6): where
+   * the browser has notifications and the user has not decided yet, the
+   * button "Notify me when it is done" asks for the permission, on its
+   * click only (never on load). A job that ends while the tab is hidden
+   * and the permission is granted shows a notification with the job's name
+   * (the page's heading) and what became of it; its click brings the tab
+   * to the front. A done job's result waits for that click, or for the
+   * tab to be shown again: it is shown once, to a user who looks. */
+  var notifyPart = part("notify");
+  var notifyButton = notifyPart ? notifyPart.querySelector("button") : null;
+  var NOTIFIED = ["done", "failed", "cancelled", "interrupted"];
+
+  function mayNotify() {
+    return !!notifyButton && "Notification" in window;
+  }
+
+  function askToNotify() {
+    var asked = window.Notification.requestPermission();
+    show(notifyPart, false);
+    if (asked && asked.then) {
+      asked.then(function (permission) {
+        show(notifyPart, permission === "default"); // dismissed: it may be asked again
+      });
+    }
+  }
+
+  /* The job ended (``status``): notify if the tab is hidden and it is
+   * allowed; then ``go`` (if any), at once or once the user looks. */
+  function notifyEnd(status, go) {
+    var then = go || function () {};
+    if (
+      !mayNotify() ||
+      !document.hidden ||
+      window.Notification.permission !== "granted" ||
+      NOTIFIED.indexOf(status.state) === -1
+    ) {
+      then();
+      return;
+    }
+    var heading = page.querySelector("h1");
+    var note;
+    try {
+      note = new window.Notification((heading && heading.textContent.trim()) || document.title, {
+        body: status.state === "done" ? notifyButton.dataset.textDone : notifyButton.dataset.textEnded,
+        tag: "netsight-async-" + (status.process_id || ""),
+      });
+    } catch (error) {
+      then(); // a browser that allows notifications from service workers only
+      return;
+    }
+    var done = false;
+    var look = function () {
+      if (!done) {
+        done = true;
+        document.removeEventListener("visibilitychange", shown);
+        then();
+      }
+    };
+    var shown = function () {
+      if (!document.hidden) {
+        note.close();
+        look();
+      }
+    };
+    note.onclick = function () {
+      window.focus();
+      note.close();
+      look();
+    };
+    document.addEventListener("visibilitychange", shown);
+  }
+
+  if (mayNotify() && window.Notification.permission === "default") {
+    show(notifyPart, true);
+    notifyButton.addEventListener("click", askToNotify);
   }
 
   if (cancelForm) {
