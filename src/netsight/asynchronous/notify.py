@@ -145,8 +145,7 @@ def _send(site, record, wish):
         translate(
             _(
                 "mail_ready_body",
-                default="“${job}”, which you started on ${site}, is done. Its result waits for you "
-                "(it is shown once, then forgotten):\n\n${url}\n",
+                default="“${job}”, which you started on ${site}, is done. Its result waits for you:\n\n${url}",
                 mapping={"job": job, "site": site_title, "url": wish["url"]},
             ),
             target_language=language,

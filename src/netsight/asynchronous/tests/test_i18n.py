@@ -94,6 +94,14 @@ MSGIDS = {
     "time_remaining",
     "waiting",
     "waiting_ahead",
+    # The owner told of a job's end (issue 24, point 6): notices.pt, notify.py, progress.pt.
+    "mail_ready_body",
+    "mail_ready_subject",
+    "notice_ready",
+    "notice_see_result",
+    "notify_button",
+    "notify_done",
+    "notify_ended",
 }
 
 
