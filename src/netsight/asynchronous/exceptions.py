@@ -12,6 +12,12 @@ class NoSuchProcessError(NotFound):
     """No process with this id (unknown, malformed, or already fetched): 404."""
 
 
+class ResultShownError(NoSuchProcessError):
+    """The process's result was shown already and is gone (a one-shot's, or a
+    kept one past its time): 410, to its owner only; anyone else gets the
+    unknown id's 404. A NoSuchProcessError, as 1.x raised then."""
+
+
 class ThreadDiedBeforeCompletionError(InternalError):
     """The process raised, or its worker stopped, before ``__run__`` returned: 500.
 
@@ -64,6 +70,7 @@ class QueueFullError(HTTPServiceUnavailable):
 # Zope finds the status of an exception by the name of its class.
 for exception, status in (
     (NoSuchProcessError, 404),
+    (ResultShownError, 410),
     (ThreadDiedBeforeCompletionError, 500),
     (MissingProcessIdError, 400),
     (BadStartError, 400),

@@ -1,4 +1,4 @@
-"""Housekeeping: marks the jobs of dead instances, and forgets ended processes in time.
+"""Housekeeping: marks the jobs of dead instances, and forgets ended processes and kept results in time.
 
 A pass runs in the background (the maintenance thread of each instance,
 every ``housekeeping-interval`` seconds), never in a poll: polls derive
@@ -69,9 +69,12 @@ def mark_dead(db, this_instance, now):
 
 
 def expire(db, now, deadline=None):
-    """Forget the processes that ended more than ``expiry`` seconds ago,
-    unfetched: the expiry of their site when they started, if it set one,
-    else this instance's."""
+    """Forget the processes that ended more than ``expiry`` seconds ago
+    (the expiry of their site when they started, if it set one, else this
+    instance's), whether their result was never fetched or shown once (a
+    record without its result, kept to say so), and the kept results whose
+    time is over (``keep_result`` seconds after they were first shown, at
+    most their expiry): their blobs go with them."""
     removed = 0
     for index_key, before in (
         (registry.ENDED_KEY, now - settings.instance_value("expiry")),

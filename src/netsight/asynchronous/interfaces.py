@@ -26,7 +26,7 @@ class IBackgroundProcessesSettings(Interface):
 
     The control panel "Background processes" edits them (how many jobs may
     wait, how many of one user's run at once, how long an ended process is
-    kept, how many of its jobs run at once, how often progress is written,
+    kept, how long a shown result stays, how many of its jobs run at once, how often progress is written,
     how the pages poll). Each is read in
     the site's requests and wins there over the environment and zope.conf;
     empty (None), they apply (``settings.py``). A process keeps the caps and
@@ -81,6 +81,20 @@ class IBackgroundProcessesSettings(Interface):
             "Empty: the instance's setting (expiry, 86400 seconds: a day, by default).",
         ),
         min=60.0,  # a browser watching a process must find its result
+        required=False,
+        default=None,
+    )
+
+    keep_result = schema.Float(
+        title=_("setting_keep_result", default="Keep a shown result"),
+        description=_(
+            "setting_keep_result_help",
+            default="Seconds a result stays after it was first shown, for its owner to see it again (a reload, "
+            "a second tab, My processes), at most until the expiry; then it is forgotten. "
+            "0: a result is shown once, as in netsight.async 1.x. A view that sets its own keep_result keeps it. "
+            "Empty: the instance's setting (keep-result, 0 by default).",
+        ),
+        min=0.0,
         required=False,
         default=None,
     )

@@ -3,8 +3,10 @@
 ``StatusPages`` is a part of ``BaseAsyncView``: the pages stay methods of
 the view, as in 1.x (whose clients publish them as bound methods), and are
 published below it as ``<view>/processing?process_id=…`` by ``StatusPage``.
-They only read the registry; ``result`` takes the record once, in a
-transaction of its own. A process answers only on the view and context
+They only read the registry; ``result`` takes the result, in a transaction
+of its own: once (as in 1.x), or again until ``keep_result`` seconds after
+it was first shown. To its owner, a result that was shown and is gone says
+so (``shown_page``, 410). A process answers only on the view and context
 that started it, to its owner and to the site's managers: anything else
 (another context, whatever it is: a browser view, an object without a
 path) gets the 404 of an unknown id. Every answer of a status page says
@@ -37,6 +39,7 @@ from netsight.asynchronous import settings
 from netsight.asynchronous import watching
 from netsight.asynchronous.exceptions import MissingProcessIdError
 from netsight.asynchronous.exceptions import NoSuchProcessError
+from netsight.asynchronous.exceptions import ResultShownError
 from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.instance import cancel as cancel_process
@@ -78,6 +81,7 @@ ENDED_ALERT = {
 TITLE_SEPARATOR = " \N{EM DASH} "  # between the status and the job's title in the browser's title
 RESTARTED = _("process_restarted", default="The server was stopped before the process completed: it starts again.")
 NO_SUCH_PROCESS = _("no_such_process", default="There is no such process, or its result was already shown.")
+RESULT_SHOWN = _("result_shown", default="This result was already shown.")
 
 
 class Setting:
@@ -121,6 +125,16 @@ class StatusPages:
     #: replayed as it set it.
     public_result = False
 
+    #: A result is shown once, as in 1.x: a reload of the result page, or a
+    #: second tab that sees the end later, is told that it was already shown
+    #: (with links to the form and to My processes). Set this to a number of
+    #: seconds to let its owner see it again until then after it was first
+    #: shown (a reload, another tab, My processes, which lists it with a
+    #: Remove button), at most until the process's expiry; then it goes, its
+    #: blob with it. Unless a view sets its own, it is the setting
+    #: ``keep-result`` (0): zope.conf, the environment, the site's control panel.
+    keep_result = Setting("keep-result")
+
     def processing(self, process_id=None):
         """The page to wait on; it goes to ``result`` once the job is done.
 
@@ -134,6 +148,9 @@ class StatusPages:
             self.request.response.setStatus(404)
             return self.unknown_page()
         state = self._state(record)
+        if state == registry.DONE and self._shown(record):
+            self.request.response.setStatus(410)
+            return self.shown_page()
         if state == registry.DONE:
             self.request.response.redirect(self.status_url("result", process_id))
             return ""
@@ -154,33 +171,40 @@ class StatusPages:
         if not is_true(output_json):
             record = self._record(process_id)
             self._raise_if_failed(record)
+            if self._shown(record):
+                raise ResultShownError("The result was already shown.")
             return _completion(record)
         return self._json_status(process_id)
 
     def result(self, process_id=None, output_json=False):
-        """The response ``__run__`` produced, once; None while it runs.
+        """The response ``__run__`` produced, once (or until ``keep_result``
+        seconds after it was first shown); None while it runs.
 
         With ``output_json``, a process that is not done answers its status
         as JSON, as ``completed`` does. A HEAD request gets the headers and
         leaves the result in place. The result's ``Cache-Control`` is
-        private unless the view sets ``public_result``.
+        private unless the view sets ``public_result``. A result that was
+        shown and is gone raises ``ResultShownError`` (410: its page says so).
         """
         self._not_cached()
         if is_true(output_json):
             record = self._find(process_id)
-            if record is None or self._state(record) != registry.DONE:
+            if record is None or self._state(record) != registry.DONE or self._shown(record):
                 return self._json_status(process_id)
         record = self._record(process_id)
         if self._state(record) != registry.DONE:
             self._raise_if_failed(record)
             self.request.response.setStatus(204)
             return None
+        if self._shown(record):
+            raise ResultShownError("The result was already shown.")
         self.request.environ[NO_TRANSFORM] = True
         if self.request.get("REQUEST_METHOD", "GET").upper() == "HEAD":
             return record.result.response.replay_headers(self.request.response, public=self.public_result)
-        captured = registry.take(self._connection().db(), process_id)
-        if captured is None:  # fetched meanwhile by another request
-            raise NoSuchProcessError("No such process")
+        now = time.time()
+        captured = registry.take(self._connection().db(), process_id, self._keep_until(record, now), now)
+        if captured is None:  # shown meanwhile to another request
+            raise ResultShownError("The result was already shown.")
         return captured.replay(self.request.response, public=self.public_result)
 
     def cancel(self, process_id=None, output_json=False):
@@ -323,6 +347,18 @@ class StatusPages:
         title = self._translate(NO_SUCH_PROCESS)
         return self._page(self.unknown_template.macros["unknown"], title)
 
+    def shown_page(self):
+        """The page that tells a result's owner that it was already shown,
+        with links to the form and to My processes (status 410, set by the caller)."""
+        title = self._translate(RESULT_SHOWN)
+        return self._page(self.shown_template.macros["shown"], title)
+
+    def my_processes_url(self):
+        """The URL of My processes (``@@my-processes``) of this site: the requester's processes."""
+        site = getSite()
+        base = site.absolute_url() if hasattr(site, "absolute_url") else self.request["BASE1"]
+        return f"{base}/@@my-processes"
+
     def page_texts(self, status):
         """The processing page's texts of time; ``{time}`` in the script's copies."""
         texts = {}
@@ -339,6 +375,7 @@ class StatusPages:
     standalone_template = ViewPageTemplateFile("browser/templates/standalone.pt")
     progress_template = ViewPageTemplateFile("browser/templates/progress.pt")
     unknown_template = ViewPageTemplateFile("browser/templates/unknown.pt")
+    shown_template = ViewPageTemplateFile("browser/templates/shown.pt")
 
     def _page(self, body, page_title, **options):
         """A page of ours: in Plone's main template if there is one, else standalone.
@@ -364,7 +401,19 @@ class StatusPages:
 
     def _json_status(self, process_id):
         try:
-            answer = self.status(self._record(process_id))
+            record = self._record(process_id)
+            if self._shown(record):
+                raise ResultShownError("The result was already shown.")
+            answer = self.status(record)
+        except ResultShownError:
+            self.request.response.setStatus(410)
+            answer = {
+                "process_id": process_id,
+                "state": "shown",
+                "completed": "ERROR",
+                "progress": "ERROR",
+                "error": self._translate(RESULT_SHOWN),
+            }
         except NoSuchProcessError:
             self.request.response.setStatus(404)
             answer = {
@@ -451,6 +500,24 @@ class StatusPages:
         if record.state in registry.ACTIVE:  # a browser watches it: in memory, never written (watching.py)
             watching.seen(process_id, self.poll_interval)
         return record
+
+    def _shown(self, record):
+        """Whether a done record's result was shown and is gone: a one-shot
+        one taken, or a kept one past its time (housekeeping removes it)."""
+        if record.state != registry.DONE:
+            return False
+        return record.shown() or (record.keep_until is not None and time.time() > record.keep_until)
+
+    def _keep_until(self, record, now):
+        """Until when a result taken ``now`` stays to be seen again (``keep_result``
+        seconds, at most the process's expiry); None: it is shown once."""
+        try:
+            keep = float(self.keep_result or 0)
+        except (TypeError, ValueError):
+            keep = 0
+        if keep <= 0:
+            return None
+        return min(now + keep, record.finished + expiry_of(record))
 
     def _state(self, record):
         """What the record reads as: its instance may have stopped or died meanwhile."""
@@ -564,6 +631,9 @@ class StatusPage:
         view._not_cached()
         try:
             answer = mapply(getattr(view, self.__name__), (), view.request.form)
+        except ResultShownError:
+            response.setStatus(410)
+            return view.shown_page()
         except NoSuchProcessError:
             response.setStatus(404)
             return view.unknown_page()
@@ -611,8 +681,12 @@ def expired(record):
     started, else the instance's): housekeeping removes it; it reads as gone."""
     if record.finished is None:
         return False
-    expiry = record.expiry if record.expiry is not None else settings.instance_value("expiry")
-    return time.time() - record.finished > expiry
+    return time.time() - record.finished > expiry_of(record)
+
+
+def expiry_of(record):
+    """How long an ended process is kept: its site's expiry when it started, else the instance's."""
+    return record.expiry if record.expiry is not None else settings.instance_value("expiry")
 
 
 def _completion(record):

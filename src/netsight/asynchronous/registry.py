@@ -18,7 +18,7 @@ id, an end time), which BTrees' conflict resolution merges.
 Reading uses the caller's connection and never writes; what a process
 reads as (``effective_state``) is derived from its record and its
 instance's heartbeat. The writes that must not wait for the caller's
-transaction (state, progress, heartbeat, cancel, the one-shot fetch) each
+transaction (state, progress, heartbeat, cancel, the fetch of a result) each
 run in a short transaction on a connection of their own, retried on
 ConflictError: they never commit the half-done work of a job.
 """
@@ -146,6 +146,8 @@ class ProcessRecord(Persistent):
     title = None  # what its pages call the job (jobtitle.py): text or an i18n message; None: its view's default
 
     site = ""  # the path of the Plone site it was started in; "" outside any (and before 2.0)
+    taken = None  # when its result was first shown (``take``)
+    keep_until = None  # a kept result's end: shown again until then (``take`` with ``keep_until``)
 
     def __init__(self, process_id, view_name, context_path, owner, anonymous_key=None, site=""):
         self.process_id = process_id
@@ -247,6 +249,12 @@ class ProcessRecord(Persistent):
             return True
         self.error = reason
         return self._end(INTERRUPTED)
+
+    def shown(self):
+        """Whether its result was shown and is gone: a one-shot result's
+        record stays, without it, until its expiry, so that its owner is
+        told so (no secret is kept: the response and its blob went)."""
+        return self.state == DONE and self.result is None
 
     def _end(self, state):
         self.state = state
@@ -417,21 +425,38 @@ def change_in(root, process_id, func):
     return _with_record(root, process_id, changed)
 
 
-def take(db, process_id):
-    """Remove a finished process and return its response (one-shot).
+def take(db, process_id, keep_until=None, now=None):
+    """The response of a done process, to be shown (``result``).
 
-    None if there is no such finished process: of two concurrent takers,
-    exactly one gets the response.
+    One-shot (``keep_until`` None, as in 1.x): the result goes from the
+    record (its blob with it, once a pack runs), which stays without it
+    until its expiry, as the sign that it was shown (``ProcessRecord.shown``);
+    of two concurrent takers exactly one gets the response. With
+    ``keep_until`` (a time), the result stays to be taken again: the first
+    take notes when, and the record goes at ``keep_until`` (``EXPIRES_KEY``);
+    a later take writes nothing. None if there is no such done process, or
+    its result was shown and is gone.
     """
+    now = time.time() if now is None else now
 
-    def remove(record, root):
-        if record.state != DONE:
+    def taken(record, root):
+        if record.state != DONE or record.result is None:
             return None
         response = record.result.taken()
-        _remove(root, record)
+        if record.taken is None:
+            record.taken = now
+        if keep_until is None:
+            record.result = None
+        elif record.keep_until is None:  # its removal moves to keep_until
+            index, key = _end_key(root, record)
+            index.pop(key, None)
+            _tree(root, ENDED_KEY).pop((record.finished, record.process_id), None)
+            record.keep_until = keep_until
+            index, key = _end_key(root, record)
+            index[key] = True
         return response
 
-    return in_own_transaction(db, lambda root: _with_record(root, process_id, remove))
+    return in_own_transaction(db, lambda root: _with_record(root, process_id, taken))
 
 
 def beat_in(root, instance_id, stopped=False):
@@ -514,6 +539,8 @@ def forget_expired(root, index_key, before, limit):
 
 def _end_key(root, record):
     """Where an ended record waits for its expiry: ``(index, key)``."""
+    if record.keep_until is not None:  # a kept result: until then (at most its expiry)
+        return _tree(root, EXPIRES_KEY), (record.keep_until, record.process_id)
     if record.expiry is None:
         return _tree(root, ENDED_KEY), (record.finished, record.process_id)
     return _tree(root, EXPIRES_KEY), (record.finished + record.expiry, record.process_id)
@@ -524,6 +551,21 @@ def remove(root, process_id):
     record = _tree(root, ROOT_KEY).get(process_id)
     if record is not None:
         _remove(root, record)
+
+
+def remove_ended(root, process_id, timeout, owner=None):
+    """Forget a process that ended (or reads interrupted), in the transaction
+    of ``root``: the Managers' Remove, and with ``owner`` (an owner key,
+    ``owner_key``) its owner's on My processes. True if it went; False if it
+    is active; None if there is no such process (or it is not ``owner``'s)."""
+    connection = root._p_jar
+    record = find(connection, process_id)
+    if record is None or (owner is not None and owner_key(record) != owner):
+        return None
+    if effective_state(connection, record, timeout) in ACTIVE:
+        return False
+    remove(root, process_id)
+    return True
 
 
 def reindex_lists(root):

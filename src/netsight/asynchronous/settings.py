@@ -15,10 +15,11 @@ addresses, space-separated). A default that follows another setting
 
 In Plone, the settings of ``SITE_SETTINGS`` (how many jobs may wait, how
 many of one user's may run at once, how long an ended process is kept,
-how the pages poll, how often a job's progress is written) are also
-records of the site's registry (the control panel "Background
-processes", ``IBackgroundProcessesSettings``): read in a request of the
-site (a job's request too), a record's value wins over the environment
+how long a shown result stays to be seen again, how the pages poll, how
+often a job's progress is written) are also records of the site's
+registry (the control panel "Background processes",
+``IBackgroundProcessesSettings``): read in a request of the site (a job's
+request too), a record's value wins over the environment
 and zope.conf; a record left empty (None) does not. A job keeps the
 ``max-per-user``, ``expiry`` and share of the pool (``pool_size``, a
 record of the site only) that its site's registry gives it at its start
@@ -70,6 +71,8 @@ DEFAULTS = {
     "heartbeat-timeout": (60.0, float, 0.5, "seconds without a heartbeat after which its jobs read interrupted"),
     "housekeeping-interval": (300.0, float, 0.1, "seconds between housekeeping passes"),
     "expiry": (86400.0, float, 0.0, "seconds an ended process is kept if nobody fetches it"),
+    "keep-result": (0.0, float, 0.0, "seconds a result stays after it was first shown, for its owner to see again "
+                    "(at most until the expiry; 0: shown once, as in 1.x); a view's keep_result wins"),
     "progress-interval": (1.0, float, 0.0, "seconds between two progress writes of a job (0: write each)"),
     "claim-interval": (1.0, float, 0.05, "seconds between two looks of an instance with room for jobs queued elsewhere"),
     "cancel-interval": (0.25, float, 0.05, "seconds between two looks of an instance running jobs for cancels asked elsewhere"),
@@ -81,7 +84,16 @@ DEFAULTS = {
 
 #: The settings a Plone site's registry may set: records ``netsight.async.<name with _>``.
 SITE_SETTINGS = frozenset(
-    {"queue-limit", "max-per-user", "expiry", "progress-interval", "poll-start", "poll-growth", "poll-interval"}
+    {
+        "queue-limit",
+        "max-per-user",
+        "expiry",
+        "keep-result",
+        "progress-interval",
+        "poll-start",
+        "poll-growth",
+        "poll-interval",
+    }
 )
 REGISTRY_PREFIX = "netsight.async."
 

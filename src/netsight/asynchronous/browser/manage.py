@@ -182,25 +182,13 @@ class AllProcesses(BrowserView):
                 outcome = "asked"
         else:
             timeout = settings.get("heartbeat-timeout")
-            outcome = registry.in_own_transaction(db, lambda root: _remove_ended(root, process_id, timeout))
+            outcome = registry.in_own_transaction(db, lambda root: registry.remove_ended(root, process_id, timeout))
         message, kind = MESSAGES[action, outcome]
         name = f"{record.view_name} ({process_id})" if record is not None else str(process_id)[:40]
         text = translate(Message(message, mapping={"process": name}), context=self.request)
         IStatusMessage(self.request).add(text, type=kind)
         self.request.response.redirect(self.page_url(b_start=self.start or None), status=303)
         return ""
-
-
-def _remove_ended(root, process_id, timeout):
-    """Remove a process that ended (or reads interrupted): True; False if it is active; None if none."""
-    connection = root._p_jar
-    record = registry.find(connection, process_id)
-    if record is None:
-        return None
-    if registry.effective_state(connection, record, timeout) in registry.ACTIVE:
-        return False
-    registry.remove(root, process_id)
-    return True
 
 
 def _local(when):

@@ -1,20 +1,29 @@
 """My processes: the page that lists the requester's own processes, newest first.
 
 A user who closed the tab, or started several jobs, finds them here again
-(Plone's personal menu links to it): each with its view, context, state,
-progress and start time, and a link to its processing page, or to its
-result once it is ready. An anonymous visitor sees the processes of this
-browser (its ownership cookie). It only reads the registry.
+(Plone's personal menu links to it, above "Log out", and so do the
+processing page and the page of a result already shown): each with its
+view, context, state, progress and start time, and a link to its
+processing page, or to its result while it is ready (a result kept after
+it was shown, ``keep_result``, too). An anonymous visitor sees the
+processes of this browser (its ownership cookie). Reading it writes
+nothing; its owner's Remove (a POST with plone.protect's token; for an
+anonymous visitor, not from another site: ``protect.authenticated``)
+forgets a failed, cancelled or interrupted process or a kept result, in a
+transaction of its own (``registry.remove_ended``), and redirects (303)
+back here. A result shown once and gone is not listed.
 """
 
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from zope.component import queryMultiAdapter
 from zope.i18n import translate
+from zope.i18nmessageid import Message
 from zExceptions import NotFound
 from zope.interface import alsoProvides
 
 from netsight.asynchronous import owners
+from netsight.asynchronous import protect
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.i18n import _
@@ -24,10 +33,17 @@ from netsight.asynchronous.listing import is_gone
 from netsight.asynchronous.listing import Listing
 from netsight.asynchronous.pages import app_connection
 from netsight.asynchronous.pages import expired
+from netsight.asynchronous.pages import PROCESS_ID
 from netsight.asynchronous.replay import NOT_SHARED
 
 import datetime
 import time
+
+
+try:
+    from Products.statusmessages.interfaces import IStatusMessage
+except ImportError:  # plain Zope
+    IStatusMessage = None
 
 
 LIMIT = 100  # processes shown, the newest
@@ -39,6 +55,15 @@ STATES = {
     registry.CANCELLED: _("state_cancelled", default="Cancelled"),
     registry.INTERRUPTED: _("state_interrupted", default="Interrupted: the server was stopped"),
 }
+SHOWN = _("state_shown", default="Done: the result was shown")
+KEPT = _("state_kept", default="Done: the result can be seen again until ${time}")
+# Rows that their owner may remove (a kept result too): they ended, and nothing is lost but the row.
+REMOVABLE = frozenset({registry.FAILED, registry.CANCELLED, registry.INTERRUPTED})
+REMOVE_MESSAGES = {  # what remove_ended returned: the status message and its type
+    True: (_("process_removed", default="Removed ${process}."), "info"),
+    False: (_("process_still_active", default="${process} is still active: cancel it first."), "warning"),
+    None: (_("process_not_found", default="There is no process ${process}."), "warning"),
+}
 
 
 def process_row(request, record, state):
@@ -48,20 +73,28 @@ def process_row(request, record, state):
     (``manage.py``) adds what only they see.
     """
     context_url = request.physicalPathToURL(record.context_path)
-    page = "result" if state == registry.DONE else "processing"
+    ready = state == registry.DONE and not record.shown()  # its result is there to see
+    page = "result" if ready else "processing"
     progress = record.progress if registry.is_number(record.progress) else None
     started = record.started or record.created
+    state_text = STATES[state]
+    if state == registry.DONE and record.shown():
+        state_text = SHOWN
+    elif ready and record.keep_until is not None:
+        until = datetime.datetime.fromtimestamp(record.keep_until).isoformat(" ", "minutes")
+        state_text = Message(KEPT, mapping={"time": until})
     return {
         "process_id": record.process_id,
         "view": record.view_name,
         "context_url": context_url,
         "context_path": record.context_path,
         "state": state,
-        "state_text": translate(STATES[state], context=request),
+        "state_text": translate(state_text, context=request),
         "progress": 100 if state == registry.DONE and progress is not None else progress,
         "started": datetime.datetime.fromtimestamp(started).isoformat(" ", "minutes"),
         "url": f"{context_url}/@@{record.view_name}/{page}?process_id={record.process_id}",
-        "ready": state == registry.DONE,
+        "ready": ready,
+        "kept": ready and record.keep_until is not None,
     }
 
 
@@ -79,19 +112,34 @@ class MyProcesses(BrowserView):
     plone_template = ViewPageTemplateFile("templates/page.pt")
     standalone_template = ViewPageTemplateFile("templates/standalone.pt")
 
+    refused_template = ViewPageTemplateFile("templates/refused.pt")
+
     def __call__(self):
         if not installed_here(self.context, self.request):
             raise NotFound("my-processes")
-        self.request.response.setHeader("Cache-Control", NOT_SHARED)
-        self.page_title = translate(_("my_processes", default="My processes"), context=self.request)
+        request = self.request
+        request.response.setHeader("Cache-Control", NOT_SHARED)
         alsoProvides(self, IOwnPage)
-        body = self.body_template.macros["processes"]
-        if queryMultiAdapter((self.context, self.request), name="main_template") is None:
-            return self.standalone_template(body=body)
-        return self.plone_template(body=body)
+        self.view_url = self.page_url()  # the refused page's link back
+        if request.get("REQUEST_METHOD", "GET").upper() == "POST" and request.form.get("action") == "remove":
+            if not protect.authenticated(request):  # without plone.protect's token, nothing changes
+                request.response.setStatus(403)
+                self.page_title = translate(_("form_refused", default="The form could not be sent."), context=request)
+                return self._render(self.refused_template.macros["refused"])
+            return self._remove(request.form.get("process_id"))
+        self.page_title = translate(_("my_processes", default="My processes"), context=request)
+        return self._render(self.body_template.macros["processes"])
+
+    def page_url(self):
+        """The URL of this page, on the context it was asked on."""
+        return f"{self.context.absolute_url()}/@@my-processes"
+
+    def authenticator(self):
+        """The hidden input with plone.protect's token, for a Remove form ('' without plone.protect)."""
+        return protect.authenticator_input(self.context, self.request)
 
     def processes(self):
-        """What the page shows of each process (dicts), newest first."""
+        """What the page shows of each process (dicts), newest first; a result shown once and gone is not listed."""
         key = owners.caller_key(self.request)
         if key is None:
             return []
@@ -99,7 +147,40 @@ class MyProcesses(BrowserView):
         timeout, now = settings.get("heartbeat-timeout"), time.time()
         rows = []
         for record in Listing(connection, owners.site_path(self.context), owner=key)[:LIMIT]:
-            if is_gone(record) or expired(record):  # an expired one: housekeeping removes it
+            if is_gone(record) or expired(record) or _result_gone(record, now):  # housekeeping removes them
                 continue
-            rows.append(process_row(self.request, record, registry.effective_state(connection, record, timeout, now)))
+            row = process_row(self.request, record, registry.effective_state(connection, record, timeout, now))
+            row["removable"] = row["state"] in REMOVABLE or row["kept"]
+            rows.append(row)
         return rows
+
+    def _render(self, body):
+        if queryMultiAdapter((self.context, self.request), name="main_template") is None:
+            return self.standalone_template(body=body)
+        return self.plone_template(body=body)
+
+    def _remove(self, process_id):
+        """Forget one of the requester's own ended processes, say so, and redirect (303) here."""
+        request = self.request
+        key = owners.caller_key(request)
+        valid = isinstance(process_id, str) and PROCESS_ID.fullmatch(process_id)
+        outcome = None
+        if valid and key is not None:
+            record = registry.find(app_connection(request), process_id)
+            if record is not None and record.site == owners.site_path(self.context):  # this site's list only
+                timeout = settings.get("heartbeat-timeout")
+                outcome = registry.in_own_transaction(
+                    app_connection(request).db(),
+                    lambda root: registry.remove_ended(root, process_id, timeout, owner=key),
+                )
+        message, kind = REMOVE_MESSAGES[outcome]
+        name = process_id if valid else str(process_id)[:40]
+        if IStatusMessage is not None and (messages := IStatusMessage(request, None)) is not None:
+            messages.add(translate(Message(message, mapping={"process": name}), context=request), type=kind)
+        request.response.redirect(self.page_url(), status=303)
+        return ""
+
+
+def _result_gone(record, now):
+    """A result that was shown and is gone: one-shot, or kept past its time."""
+    return record.shown() or (record.keep_until is not None and now > record.keep_until)

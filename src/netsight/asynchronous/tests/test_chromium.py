@@ -63,6 +63,7 @@ SEEN_PROGRESS = """() => {
 TIME = re.compile(r"\d+:\d\d")
 
 NO_SUCH_PROCESS = "There is no such process, or its result was already shown."
+RESULT_SHOWN = "This result was already shown."
 SESSION_ENDED = "Your session has ended, or access was refused."
 FIVE_MINUTES = 300_000  # ms: the longest Retry-After the page honours
 
@@ -235,7 +236,8 @@ class TestUnderARealNetwork(ChromiumTestCase):
 
     def test_result_shown_in_another_tab(self):
         """A duplicated tab showed the result: this one says so (the
-        server's 404 answer), not that the process failed."""
+        server's 410 answer to its owner), not that the process failed,
+        with links to the form and to My processes."""
         job, polls = self.open_processing(self.page)
         polls.wait_for_held()  # this tab's first poll waits...
         job.release()
@@ -246,8 +248,11 @@ class TestUnderARealNetwork(ChromiumTestCase):
         other.close()
         with self.page.expect_response(re.compile(r"/completed\?")) as answer:
             polls.release()
-        self.assertEqual(answer.value.status, 404)
-        self.assert_shown_instead_of_progress(self.page, "ended", NO_SUCH_PROCESS)
+        self.assertEqual(answer.value.status, 410)
+        self.assert_shown_instead_of_progress(self.page, "ended", RESULT_SHOWN)
+        mine = self.page.locator(".netsight-async-my-processes a")
+        expect(mine).to_have_text("My processes")
+        self.assertEqual(mine.get_attribute("href"), f"{self.site_url}/@@my-processes")
         back = self.page.locator("a.netsight-async-ended-back")
         expect(back).to_have_text("Back to the form")
         self.assertEqual(back.get_attribute("href"), self.form_url(self.page))

@@ -37,9 +37,9 @@ class TestARealOneXClient(JobTestCase):
         self.assertEqual(self.browser.contents, b"PK\x03\x04 the zip of " + process_id.encode())
         # The job ran once: its request did not go through __call__ again.
         self.assertEqual(LegacyExport.runs.count(process_id), 1)
-        self.assertEqual(self.fresh_record(process_id), None)
+        self.assertIsNone(self.fresh_record(process_id).result)  # shown once: gone
         self.browser.open(f"{url}/download?process_id={process_id}")
-        self.assertEqual(self.browser.status, 404)
+        self.assertEqual(self.browser.status, 410)  # its owner is told that it was shown
 
     def test_run_needs_the_token_of_a_logged_in_user(self):
         self.browser.post(self.url("legacy-export"), "")

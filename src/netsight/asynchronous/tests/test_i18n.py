@@ -24,7 +24,6 @@ MSGIDS = {
     "queue_full",
     "Background processes",
     "all_processes",
-    "all_processes_description",
     "all_processes_title",
     "all_states",
     "anonymous_owner",
@@ -102,6 +101,14 @@ MSGIDS = {
     "notify_button",
     "notify_done",
     "notify_ended",
+    # A result can be seen again; My processes (issue 24, points 5 and 7).
+    "result_shown",
+    "result_shown_help",
+    "setting_keep_result",
+    "setting_keep_result_help",
+    "state_shown",
+    "state_kept",
+    "all_processes_states",
 }
 
 

@@ -701,14 +701,18 @@ class TestExpiry(LifecycleTestCase):
         root = self.app._p_jar.root()
         self.assertEqual(len(root[registry.EXPIRES_KEY]), 0)
 
-    def test_a_fetched_result_is_removed_at_once(self):
+    def test_a_fetched_result_is_removed_at_once_its_record_at_its_expiry(self):
         self.open_gate()
         url, process_id, answer = self.run_job("hello")
         self.browser.result(url, process_id)
-        self.assertIsNone(self.fresh_record(process_id))
+        record = self.fresh_record(process_id)
+        self.assertIsNone(record.result)  # the record stays without it, to tell its owner
+        self.assertEqual(housekeeping.expire(self.app._p_jar.db(), record.finished + 86400 - 1), 0)
+        self.assertEqual(housekeeping.expire(self.app._p_jar.db(), record.finished + 86400 + 1), 1)
         transaction.begin()
         root = self.app._p_jar.root()
         self.assertNotIn(process_id, [pid for (_end, pid) in root[registry.ENDED_KEY].keys()])
+        self.assertIsNone(self.fresh_record(process_id))
 
 
 class TestNothingReadsRunningForEver(LifecycleTestCase):

@@ -79,14 +79,15 @@ class TestRegistry(unittest.TestCase):
         self.assertEqual(self.read(done), (registry.DONE, True, None))
         self.assertEqual(registry.take(self.db, done).body, b"kept")
 
-    def test_take_removes_a_finished_process_only(self):
+    def test_take_takes_the_result_of_a_finished_process_only(self):
         process_id = self.add()
         self.assertIsNone(registry.take(self.db, process_id))  # not done yet: kept
         self.assertEqual(self.read(process_id)[0], registry.QUEUED)
         registry.change(self.db, process_id, START)
         registry.change(self.db, process_id, lambda record: record.finish(captured()))
         self.assertEqual(registry.take(self.db, process_id).body, b"done")
-        self.assertIsNone(self.read(process_id))
+        # One-shot: the result goes; the record stays, to tell its owner, until its expiry.
+        self.assertEqual(registry.change(self.db, process_id, lambda record: record.shown()), True)
         self.assertIsNone(registry.take(self.db, process_id))
 
     def test_of_concurrent_takers_exactly_one_gets_the_result(self):

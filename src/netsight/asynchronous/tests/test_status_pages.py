@@ -101,9 +101,9 @@ class TestOnceDone(JobTestCase):
     def test_the_result_is_fetched_once(self):
         url, process_id, answer = self.run_job("hello")
         self.assertEqual(self.browser.result(url, process_id), "Hello world!")
-        self.assertIsNone(self.fresh_record(process_id))
+        self.assertIsNone(self.fresh_record(process_id).result)  # gone; the record stays to say so
         self.browser.result(url, process_id)
-        self.assertEqual(self.browser.status, 404)
+        self.assertEqual(self.browser.status, 410)
         self.assertEqual(self.browser.poll(url, process_id)["completed"], "ERROR")
 
     def test_the_pages_without_allowed_attributes_and_with(self):
@@ -267,9 +267,9 @@ class TestUnknownProcessingPage(JobTestCase):
         url, process_id, answer = self.run_job("hello")
         self.browser.result(url, process_id)
         self.browser.open(f"{url}/processing?process_id={process_id}")
-        self.assertEqual(self.browser.status, 404)
+        self.assertEqual(self.browser.status, 410)
         page = self.browser.text
-        self.assertIn("There is no such process, or its result was already shown.", page)
+        self.assertIn("This result was already shown.", page)
         self.assertEqual(page_part(page, "back").get("href"), at_view(url))
         self.assertNotIn("Traceback", page)
 
