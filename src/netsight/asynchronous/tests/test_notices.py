@@ -65,6 +65,12 @@ class TestReadyNotice(JobTestCase):
         self.assertEqual(self.browser.contents, "Hello world!")
         self.assertEqual(self.page_notices(self.browser), [])  # fetched: no more notice
 
+    def test_in_the_users_language(self):
+        self.browse_in("de")
+        self.ended_unwatched()
+        (shown,) = wait_until(lambda: self.page_notices(self.browser), what="the notice on the owner's page")
+        self.assertRegex(shown[0], r"^„(hello|Hello)“ ist fertig — zum Ergebnis$")
+
     def test_nobody_else_gets_it(self):
         self.portal.acl_users.userFolderAddUser(OTHER, OTHER_PASSWORD, ["Member"], [])
         transaction.commit()
