@@ -26,6 +26,7 @@ def remove_1x_process_registry(setup_tool):
 
 PROFILE_ID = "profile-netsight.async:default"
 MY_PROCESSES = ("user", "netsight-async-processes")  # the action's category and id (actions.xml)
+LOGOUT = "logout"  # Plone's "Log out" of the personal menu: My processes goes just above it
 CONFIGLET = "netsight-async"  # Background processes in Site Setup (controlpanel.xml)
 
 
@@ -49,6 +50,23 @@ def upgrade_to_1007(setup_tool):
         setup_tool.runImportStepFromProfile(PROFILE_ID, step, run_dependencies=False)
     if hidden:
         _configlet(site).visible = False
+
+
+def upgrade_to_1008(setup_tool):
+    """Upgrade step 1008: the record ``keep_result`` (the others keep their
+    values), and *My processes* just above *Log out*, where a fresh install
+    puts it (``insert-before`` in actions.xml); nothing else of the action changes."""
+    setup_tool.runImportStepFromProfile(PROFILE_ID, "plone.app.registry", run_dependencies=False)
+    place_my_processes(setup_tool.aq_parent)
+
+
+def place_my_processes(site):
+    """Move *My processes* just above *Log out* in the personal menu, if it is below it."""
+    category, action = MY_PROCESSES
+    actions = getattr(site.portal_actions, category, None)
+    ids = list(actions.objectIds()) if actions is not None else []
+    if action in ids and LOGOUT in ids and ids.index(action) > ids.index(LOGOUT):
+        actions.moveObjectToPosition(action, ids.index(LOGOUT))
 
 
 def has_my_processes(site):

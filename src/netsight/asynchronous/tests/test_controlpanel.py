@@ -164,10 +164,11 @@ class TestUpgrades(JobTestCase):
                 "The cap of one user's jobs in the control panel Background processes",
                 "The expiry and the site's jobs at once in the control panel Background processes",
                 "Everything of the profile, the browser layer among it",
+                "Keep a shown result; My processes above Log out",
             ],
         )
         setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1007",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1008",))
         self.assertIn("netsight.async.poll_start", registry.records)
         self.assertIsNone(registry["netsight.async.poll_start"])
         self.assertIn("netsight-async", configlets(self.portal))
@@ -178,7 +179,7 @@ class TestUpgrades(JobTestCase):
         del registry.records[missing]  # as a site at ``version`` has it
         setup.setLastVersionForProfile(PROFILE, version)
         setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1007",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1008",))
         return registry
 
     def test_the_upgrade_from_1003_adds_the_queue_limit(self):
@@ -189,6 +190,10 @@ class TestUpgrades(JobTestCase):
     def test_the_upgrade_from_1004_adds_the_cap_of_one_users_jobs(self):
         registry = self.upgraded_from("1004", "netsight.async.max_per_user")
         self.assertIsNone(registry["netsight.async.max_per_user"])
+
+    def test_the_upgrade_from_1007_adds_keep_result(self):
+        registry = self.upgraded_from("1007", "netsight.async.keep_result")
+        self.assertIsNone(registry["netsight.async.keep_result"])
 
     def test_the_upgrade_from_1005_adds_the_expiry_and_the_sites_jobs_at_once(self):
         registry = self.upgraded_from("1005", "netsight.async.expiry")

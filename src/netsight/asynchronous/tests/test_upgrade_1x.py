@@ -150,7 +150,7 @@ class TestUpgradingASite(JobTestCase):
             self.setup.setLastVersionForProfile(PROFILE, version)
             titles = [step["title"] for step in self.setup.listUpgrades(PROFILE)]
             self.assertIn(STEP_TITLE, titles, version)
-        self.setup.setLastVersionForProfile(PROFILE, "1007")
+        self.setup.setLastVersionForProfile(PROFILE, "1008")
         self.assertEqual(self.setup.listUpgrades(PROFILE), [])
 
     def test_the_upgrade_removes_it_and_jobs_run(self):
@@ -159,7 +159,7 @@ class TestUpgradingASite(JobTestCase):
             self.setup.upgradeProfile(PROFILE)
         self.assertIn("LegacyProcessRegistry", logs.output[0])
         self.assertIn("its 2 process records", logs.output[0])
-        self.assertEqual(self.setup.getLastVersionForProfile(PROFILE), ("1007",))
+        self.assertEqual(self.setup.getLastVersionForProfile(PROFILE), ("1008",))
         self.assert_removed()
         transaction.commit()
         transaction.begin()
@@ -358,7 +358,7 @@ class TestUpgradedEqualsInstalled(JobTestCase):
 
     def test_the_upgrade_from_each_version_gives_a_fresh_install(self):
         fresh = self.state(self.fresh)
-        versions = ("1001", "1002", "1003", "1004", "1005", "1006")
+        versions = ("1001", "1002", "1003", "1004", "1005", "1006", "1007")
         for version in versions:  # a site that stopped at an upgrade step before
             with self.subTest(upgraded_to=version):
                 savepoint = transaction.savepoint()
@@ -393,12 +393,26 @@ class TestUpgradedEqualsInstalled(JobTestCase):
         with on_site(self.fresh):
             self.fresh.portal_setup.setLastVersionForProfile(PROFILE, "1006")
             self.fresh.portal_setup.upgradeProfile(PROFILE)
-        self.assertEqual(self.state(self.fresh), customised)  # 1007, the action as it was
+        self.assertEqual(self.state(self.fresh), customised)  # 1008, the action as it was
         transaction.commit()
         owner = owner_browser(self.app, self.fresh.absolute_url())
         owner.open(self.fresh.absolute_url())
         self.assertNotIn("@@my-processes", owner.text)
         self.assertNotIn("Jobs", owner.text)
+
+    def test_the_upgrade_from_1007_moves_my_processes_above_log_out(self):
+        # A site at 1007 had My processes last in the personal menu, below
+        # Log out; its administrator hid it. The upgrade moves it, hidden still.
+        with on_site(self.fresh):
+            user = self.fresh.portal_actions.user
+            self.assertEqual(user.objectIds()[-2:], ["netsight-async-processes", "logout"])  # a fresh install's
+            user.moveObjectsToBottom(["netsight-async-processes"])
+            user["netsight-async-processes"].manage_changeProperties(visible=False)
+            hidden = self.state(self.fresh)["actions"]["user"][-1]
+            self.fresh.portal_setup.setLastVersionForProfile(PROFILE, "1007")
+            self.fresh.portal_setup.upgradeProfile(PROFILE)
+            self.assertEqual(user.objectIds()[-2:], ["netsight-async-processes", "logout"])
+        self.assertEqual(self.state(self.fresh)["actions"]["user"][-2], hidden)
 
     def test_an_upgrade_adds_my_processes_where_it_is_missing(self):
         with on_site(self.fresh):
