@@ -4,13 +4,15 @@ The status is what the process's view says of it (``status()``, the JSON of
 ``completed``); a process whose view or context is gone, and each item of a
 listing, get it from a ``StandIn``, which says it as any view would. The
 rest comes from the record: the view and context, the owner, the times
-(ISO 8601, UTC) and the URLs of its status and result.
+(ISO 8601, UTC) and the URLs of its status and result (none for a process
+that ended without one: failed, cancelled, interrupted).
 """
 
 from datetime import datetime
 from datetime import timezone
 from zope.component import queryMultiAdapter
 
+from netsight.asynchronous.pages import ENDED_WITHOUT_RESULT
 from netsight.asynchronous.pages import StatusPages
 
 
@@ -59,7 +61,7 @@ def describe(view, record, site_url, manager):
         "started": iso(record.started),
         "finished": iso(record.finished),
         "status_url": f"{view.status_url('completed', process_id)}&output_json=1",
-        "result_url": view.status_url("result", process_id),
+        "result_url": None if view._state(record) in ENDED_WITHOUT_RESULT else view.status_url("result", process_id),
     }
     if manager:
         answer["instance"] = record.instance  # the Zope instance that runs it, or queued it

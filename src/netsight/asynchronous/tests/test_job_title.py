@@ -1,0 +1,124 @@
+"""The page says what is being processed: the job's title (issue 24, point 4).
+
+A view's ``title`` (text, an i18n message, or a method of the starting
+request's form), else its menu item's title, else its name made readable,
+is the processing page's heading and part of the browser's title; it is
+taken at the start and kept with the process, so that the later requests
+of the page show it; a record kept without one gets its view's default.
+"""
+
+from netsight.asynchronous import jobtitle
+from netsight.asynchronous import registry
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING
+from netsight.asynchronous.testing import ZOPE_MANAGER_NAME
+from netsight.asynchronous.testing import ZOPE_MANAGER_PASSWORD
+from netsight.asynchronous.tests.base import JobBrowser
+from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.base import page_part
+from netsight.asynchronous.tests.base import wait_until
+from netsight.asynchronous.tests.views import new_gate
+
+import lxml.html
+import unittest
+
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+class JobTitles:
+    """What the processing page calls a job, in Plone and in plain Zope."""
+
+    site_title = " — Plone site"
+
+    def start(self, view, **form):
+        """A running gate job of ``view``; returns its process id."""
+        url = self.url(view)
+        process_id = self.browser.start(url, gate=new_gate(self), **form)
+        wait_until(lambda: self.browser.poll(url, process_id)["state"] == "running", what="a running job")
+        return process_id
+
+    def page(self, view, process_id):
+        self.browser.open(f"{self.url(view)}/processing?process_id={process_id}")
+        self.assertEqual(self.browser.status, 200)
+        return self.browser.text
+
+    def assert_called(self, view, process_id, title):
+        """The page's heading, the browser's title and the JSON status name the job ``title``."""
+        page = self.page(view, process_id)
+        self.assertEqual(page_part(page, "title").text_content(), title)
+        self.assertEqual(lxml.html.fromstring(page).findtext(".//title"), f"Processing... — {title}{self.site_title}")
+        self.assertEqual(self.browser.poll(self.url(view), process_id)["title"], title)
+        return page
+
+    def test_the_views_name_made_readable(self):
+        self.assert_called("gate", self.start("gate"), "Gate")
+
+    def test_text(self):
+        page = self.assert_called("titled-text", self.start("titled-text"), "Export <b>all</b> the listing")
+        self.assertNotIn("<b>all</b>", page)  # text, never HTML
+        self.assertIn("Export &lt;b&gt;all&lt;/b&gt; the listing", page)
+
+    def test_computed_from_the_form_at_the_start(self):
+        """The processing page's request has no ``n``: the title was taken at the start."""
+        self.assert_called("titled-by-form", self.start("titled-by-form", n="2000"), "Computing F(2000)")
+
+    def test_made_of_what_a_form_sent_stays_text(self):
+        page = self.assert_called("titled-by-form", self.start("titled-by-form", n=XSS), f"Computing F({XSS})")
+        self.assertNotIn(XSS, page)
+
+    def test_a_long_title_is_cut(self):
+        process_id = self.start("titled-by-form", n="9" * 500)
+        title = f"Computing F({'9' * 500})"[: jobtitle.MAX_LENGTH]
+        self.assertEqual(self.fresh_record(process_id).title, title)
+        self.assert_called("titled-by-form", process_id, title)
+
+    def test_a_record_without_a_title_gets_its_views_default(self):
+        """A process kept from before titles: its view's default, computed when shown."""
+        process_id = self.start("gate")
+        db = self.app._p_jar.db()
+
+        def forget_title(record):
+            del record.title  # as a record stored before titles: the class's None
+
+        registry.change(db, process_id, forget_title)
+        record = self.fresh_record(process_id)
+        self.assertIsNone(record.title)
+        self.assertNotIn("title", record.__dict__)
+        self.assert_called("gate", process_id, "Gate")
+
+
+class TestJobTitlesInPlone(JobTitles, JobTestCase):
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_a_menu_items_title(self):
+        """No ``title`` of its own: the title its ZCML gives its menu item."""
+        self.assert_called("titled-by-menu", self.start("titled-by-menu"), "Rebuild the catalogue")
+
+    def test_an_i18n_message_in_each_viewers_language(self):
+        process_id = self.start("titled-message")
+        self.assert_called("titled-message", process_id, "My processes")
+        self.browse_in("de")
+        page = self.page("titled-message", process_id)
+        self.assertEqual(page_part(page, "title").text, "Meine Prozesse")
+        self.assertIn("<title>Wird verarbeitet... — Meine Prozesse — Plone site</title>", page)
+
+
+class TestJobTitlesInPlainZope(JobTitles, JobTestCase):
+    layer = NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING
+    site_title = ""  # the standalone page: the status and the job's title only
+
+    def setUp(self):
+        super().setUp()
+        self.browser = JobBrowser(self.app, self.site_url, ZOPE_MANAGER_NAME, ZOPE_MANAGER_PASSWORD)
+
+
+class TestReadable(unittest.TestCase):
+    def test_names(self):
+        for name, title in (
+            ("export-listing", "Export listing"),
+            ("@@export_listing", "Export listing"),
+            ("fibonacci", "Fibonacci"),
+            ("import.rows", "Import rows"),
+        ):
+            self.assertEqual(jobtitle.readable(name), title)
