@@ -136,5 +136,6 @@ class TestTranslations(JobTestCase):
         job.reached()
         self.assertEqual(job.poll()["progress_message"], "40% completato...")
         self.browser.open(f"{job.url}/processing?process_id={job.process_id}")
-        self.assertIn(">Elaborazione in corso...</h1>", self.browser.text)
+        self.assertIn("<title>40% completato... — Progress — Plone site</title>", self.browser.text)
+        self.assertIn(">Elaborazione in corso...</span>", self.browser.text)  # the spinner's name
         self.assertIn(">40% completato...</p>", self.browser.text)
