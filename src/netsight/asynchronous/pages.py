@@ -41,6 +41,7 @@ from netsight.asynchronous.exceptions import MissingProcessIdError
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ResultShownError
 from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
+from netsight.asynchronous.formvalues import form_query
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.instance import cancel as cancel_process
 from netsight.asynchronous.interfaces import IOwnPage
@@ -283,6 +284,21 @@ class StatusPages:
     def view_url(self):
         """The URL of this view (its form), as ``@@name``: an item of the same name cannot hide it."""
         return f"{url_of(self.context, self.request)}/@@{self.__name__}"
+
+    def form_url(self):
+        """The URL of this view's form with the values that were posted ("Back to the form").
+
+        A status page's (a ``process_id`` in the request) carries those its
+        process kept at its start, if the request may see it; a start's own
+        answer (refused, bad, busy) those of its request (``formvalues``).
+        """
+        process_id = self.request.form.get("process_id")
+        if process_id is not None:
+            record = self._find(process_id)
+            query = (getattr(record, "form_query", "") or "") if record is not None else ""
+        else:
+            query = form_query(self.request)
+        return f"{self.view_url()}?{query}" if query else self.view_url()
 
     def status_url(self, page, process_id):
         """The URL of one of this view's status pages for a process."""

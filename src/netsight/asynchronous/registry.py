@@ -144,6 +144,7 @@ class ProcessRecord(Persistent):
     pool_size = None  # how many of its site's jobs may run at once in an instance, as its site set it
     address_key = None  # an anonymous visitor's: its client address, hashed (anonymous.py), while active
     title = None  # what its pages call the job (jobtitle.py): text or an i18n message; None: its view's default
+    form_query = ""  # the values its start posted, as a query (formvalues.py): "Back to the form"
 
     site = ""  # the path of the Plone site it was started in; "" outside any (and before 2.0)
     taken = None  # when its result was first shown (``take``)

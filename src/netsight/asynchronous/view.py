@@ -23,6 +23,7 @@ from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ProcessCancelled
 from netsight.asynchronous.exceptions import QueueFullError
 from netsight.asynchronous.exceptions import StartRefusedError
+from netsight.asynchronous.formvalues import form_query
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.instance import ask_to_cancel
 from netsight.asynchronous.instance import cancel_asked
@@ -150,6 +151,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         record.pool_size = site_cap
         record.expiry = settings.site_value("expiry")
         record.mail = mail_wanted(self, process_id, owner)  # notify = "mail": what the mail needs
+        record.form_query = form_query(request)  # "Back to the form" carries it
         if owner is None:  # an anonymous visitor's: capped by its address, kept less long
             record.address_key = address_key
             record.expiry = anonymous.expiry(record.expiry)

@@ -125,7 +125,7 @@ class TestABadStartIsAnAnswer(JobTestCase):
             (
                 "Nothing was started: the request is incomplete.",
                 "The form lacks what the process needs: number.",
-                f"{self.site_url}/@@arguments",
+                f"{self.site_url}/@@arguments?kind=x",  # the form as it was posted
             ),
         )
         self.assertIn('id="portal-footer-wrapper"', self.browser.text)  # inside Plone's main_template
@@ -172,6 +172,6 @@ class TestABadStartInPlainZope(JobTestCase):
             (
                 "Nothing was started: the request is incomplete.",
                 "The form lacks what the process needs: number.",
-                f"{self.site_url}/@@arguments",
+                f"{self.site_url}/@@arguments?kind=x",  # the form as it was posted
             ),
         )
