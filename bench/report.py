@@ -34,14 +34,19 @@ HEADER = ["measure", "figure", "baseline", "ratio", "goal", "met"]
 
 def table(rows):
     """The rows as an RST simple table (a string, without a final newline)."""
-    lines = [HEADER, *(row.cells() for row in rows)]
-    widths = [max(len(line[column]) or 1 for line in lines) for column in range(len(HEADER))]
+    return grid(HEADER, [row.cells() for row in rows])
+
+
+def grid(header, lines):
+    """An RST simple table of ``header`` and ``lines`` (lists of strings; the first column must not be empty)."""
+    lines = [header, *lines]
+    widths = [max(len(line[column]) or 1 for line in lines) for column in range(len(header))]
     rule = "  ".join("=" * width for width in widths)
 
     def line(cells):
         return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
 
-    return "\n".join([rule, line(HEADER), rule, *(line(cells) for cells in lines[1:]), rule])
+    return "\n".join([rule, line(header), rule, *(line(cells) for cells in lines[1:]), rule])
 
 
 def machine():
