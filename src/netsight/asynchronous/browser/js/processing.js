@@ -16,7 +16,8 @@
  * But a running job in a visible tab is polled at least every FOLLOW (1 s)
  * while it reports a numeric progress, FOLLOW_NO_PROGRESS (2 s) before,
  * so that the bar follows the stored progress (issue 24); the predicted
- * end and SOON_AFTER still win when sooner. Not with data-poll-at-end="0".
+ * end and SOON_AFTER still win when sooner. Not with data-poll-at-end="0",
+ * and never sooner than data-poll-start.
  *
  * The time left is the page's own (see timeLeft): from the rate across the
  * answers that showed different progress over the last RATE_WINDOW s, once
@@ -438,10 +439,11 @@
       return grown;
     }
     // A visible tab follows a running job: the bar at most about FOLLOW behind the stored progress.
-    // (Not with data-poll-at-end="0": the view asked for the growing intervals only.)
+    // (Not with data-poll-at-end="0": the view asked for the growing intervals only; never
+    // sooner than data-poll-start: poll_start 5 with poll_growth 1 is the 2011 page.)
     var follow =
       !atEnd || status.state !== "running" ? null : typeof status.completed === "number" ? FOLLOW : FOLLOW_NO_PROGRESS;
-    var wait = follow === null ? grown : Math.min(grown, follow);
+    var wait = follow === null ? grown : Math.min(grown, Math.max(follow, pollStart));
     if (until !== null) {
       wait = Math.min(wait, predicted(until, status));
     } else {
