@@ -518,11 +518,8 @@ class StatusPages:
         return record
 
     def _shown(self, record):
-        """Whether a done record's result was shown and is gone: a one-shot
-        one taken, or a kept one past its time (housekeeping removes it)."""
-        if record.state != registry.DONE:
-            return False
-        return record.shown() or (record.keep_until is not None and time.time() > record.keep_until)
+        """Whether a done record's result was shown and is gone (``result_gone``)."""
+        return result_gone(record)
 
     def _keep_until(self, record, now):
         """Until when a result taken ``now`` stays to be seen again (``keep_result``
@@ -698,6 +695,15 @@ def expired(record):
     if record.finished is None:
         return False
     return time.time() - record.finished > expiry_of(record)
+
+
+def result_gone(record, now=None):
+    """Whether a done process's result was shown and is gone: a one-shot one
+    taken, or a kept one past its time (housekeeping removes its record)."""
+    if record.state != registry.DONE:
+        return False
+    now = time.time() if now is None else now
+    return record.shown() or (record.keep_until is not None and now > record.keep_until)
 
 
 def expiry_of(record):

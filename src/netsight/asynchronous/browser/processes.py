@@ -34,6 +34,7 @@ from netsight.asynchronous.listing import Listing
 from netsight.asynchronous.pages import app_connection
 from netsight.asynchronous.pages import expired
 from netsight.asynchronous.pages import PROCESS_ID
+from netsight.asynchronous.pages import result_gone
 from netsight.asynchronous.replay import NOT_SHARED
 
 import datetime
@@ -147,7 +148,7 @@ class MyProcesses(BrowserView):
         timeout, now = settings.get("heartbeat-timeout"), time.time()
         rows = []
         for record in Listing(connection, owners.site_path(self.context), owner=key)[:LIMIT]:
-            if is_gone(record) or expired(record) or _result_gone(record, now):  # housekeeping removes them
+            if is_gone(record) or expired(record) or result_gone(record, now):  # housekeeping removes them
                 continue
             row = process_row(self.request, record, registry.effective_state(connection, record, timeout, now))
             row["removable"] = row["state"] in REMOVABLE or row["kept"]
@@ -180,7 +181,3 @@ class MyProcesses(BrowserView):
         request.response.redirect(self.page_url(), status=303)
         return ""
 
-
-def _result_gone(record, now):
-    """A result that was shown and is gone: one-shot, or kept past its time."""
-    return record.shown() or (record.keep_until is not None and now > record.keep_until)

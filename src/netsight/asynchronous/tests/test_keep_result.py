@@ -19,6 +19,7 @@ from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.base import at_view
 from netsight.asynchronous.tests.base import JobBrowser
 from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.base import owner_browser
 from netsight.asynchronous.tests.test_anonymous import _reachable
 from netsight.asynchronous.tests.test_ownership import without_tokens
 from netsight.asynchronous.tests.views import big_digest
@@ -132,6 +133,20 @@ class TestAKeptResultIsSeenAgain(KeepResultTestCase):
         status, _headers, body = answer(self.browser, f"{url}/result?process_id={process_id}")
         self.assertEqual(status, 410)
         self.assertIn(SHOWN, body)
+
+
+class TestTheControlPanel(KeepResultTestCase):
+    def test_the_site_sets_keep_result_in_the_control_panel(self):
+        manager = owner_browser(self.app, self.site_url)
+        manager.open(f"{self.site_url}/@@netsight-async-controlpanel")
+        self.assertIn("Keep a shown result", manager.text)
+        manager.getControl(name="form.widgets.keep_result").value = "300"
+        manager.getControl(name="form.buttons.save").click()
+        transaction.begin()
+        self.assertEqual(getUtility(IRegistry, context=self.portal)["netsight.async.keep_result"], 300.0)
+        url, process_id, _answer = self.run_job("hello")
+        self.browser.result(url, process_id)
+        self.assertEqual(self.browser.result(url, process_id), "Hello world!")  # seen again
 
 
 class TestOneShotByDefault(KeepResultTestCase):
