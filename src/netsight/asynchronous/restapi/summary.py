@@ -17,8 +17,8 @@ from netsight.asynchronous.pages import StatusPages
 
 
 SERVICE = "@async-processes"
-#: Of the status, what a listing's item has.
-LISTED = ("state", "progress", "message")
+#: Of the status, what a listing's item has (``title``: what its page calls the job).
+LISTED = ("state", "progress", "message", "title")
 
 
 class StandIn(StatusPages):
@@ -77,7 +77,7 @@ def status(view, record, site_url, manager):
 
 
 def item(view, record, site_url, manager):
-    """An item of the listing: the state, progress and message of the status, and the rest.
+    """An item of the listing: the state, progress, message and title of the status, and the rest.
 
     A manager also reads the record's ``error_detail`` (why it failed, was
     interrupted or started again; None if nothing went wrong).

@@ -190,6 +190,7 @@ class TestRestAPI(unittest.TestCase):
                 "state": "done",
                 "progress": True,
                 "message": "",
+                "title": "Hello",  # its view's name, made readable
                 "status_url": f"{view_url}/completed?process_id={own}&output_json=1",
                 "result_url": f"{view_url}/result?process_id={own}",
             },
