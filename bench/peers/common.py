@@ -38,6 +38,7 @@ BENCH_DSN; the job's marks go to BENCH_MARKS.
 from bench_marks import mark
 from urllib.parse import parse_qs
 
+import importlib
 import json
 import os
 import sys
@@ -87,8 +88,10 @@ def app(peer):
     return application
 
 
-def main(peer):
-    """The command line of a peer module."""
+def main(name):
+    """The command line of the peer module ``name``, imported by its name: not as ``__main__``, so that its
+    tasks have the names that its worker (which imports it) gives them."""
+    peer = importlib.import_module(name)
     command, *args = sys.argv[1:] or ["versions"]
     if command == "web":
         import waitress

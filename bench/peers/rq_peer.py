@@ -79,4 +79,4 @@ def versions():
 
 
 if __name__ == "__main__":
-    common.main(sys.modules[__name__])
+    common.main("rq_peer")

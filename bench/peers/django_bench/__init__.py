@@ -1,0 +1,1 @@
+"""Django with django-tasks-db on PostgreSQL, for bench/compare.py: settings, the trace model, the task, the views."""
