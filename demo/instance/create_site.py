@@ -5,6 +5,11 @@ Run by ``make demo``: ``zconsole run var/instance/etc/zope.conf demo/instance/cr
 The demo's profile themes the site on http://127.0.0.1:8080 too (Plone
 leaves that host unthemed by default: its registry.xml empties the unthemed
 host names); a site made before gets it by the profile's upgrade to 1001.
+The profile installs plone.restapi (1002: a member may call
+``@async-processes``) and sets the site's mail (1003: a sender address, the
+SMTP server on localhost:25, for ``@@fibonacci-mail``). The site gets a
+member ``member`` (password ``member-demo``) with the address member@example.org,
+who gets that mail.
 """
 
 from AccessControl.SecurityManagement import newSecurityManager
@@ -22,6 +27,16 @@ PROFILES = [
     "plonetheme.barceloneta:default",
     DEMO_PROFILE,
 ]
+MEMBER, MEMBER_PASSWORD = "member", "member-demo"  # a demo's, on 127.0.0.1 (Plone wants 8 characters)
+MEMBER_PROPERTIES = {"username": MEMBER, "email": "member@example.org", "fullname": "Demo member"}
+
+
+def add_member(site):
+    """The demo's member, unless it exists."""
+    if site.acl_users.getUserById(MEMBER) is None:
+        site.portal_registration.addMember(MEMBER, MEMBER_PASSWORD, properties=MEMBER_PROPERTIES)
+        print(f"Added the member {MEMBER!r} (password {MEMBER_PASSWORD!r}).")
+
 
 app = globals()["app"]  # given by zconsole
 admin = app.acl_users.getUser("admin")
@@ -41,4 +56,7 @@ else:
         transaction.commit()
         print(f"Upgraded {DEMO_PROFILE} to {setup.getLastVersionForProfile(DEMO_PROFILE)[0]}.")
     print(f"Reusing the Plone site {SITE_ID!r}.")
+setSite(app[SITE_ID])
+add_member(app[SITE_ID])
+transaction.commit()
 app._p_jar.db().close()  # saves the FileStorage index

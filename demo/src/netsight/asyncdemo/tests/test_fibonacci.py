@@ -28,16 +28,14 @@ class TestFibonacci(unittest.TestCase):
         portal = self.layer["portal"]
         self.url = portal.absolute_url() + "/fibonacci"
         self.browser = JobBrowser(self.layer["app"], portal.absolute_url())
-        patcher = mock.patch.object(Fibonacci, "pace", 0)
-        patcher.start()
-        self.addCleanup(patcher.stop)
 
     def token(self):
         self.browser.open(self.url)
         return self.browser.getControl(name="_authenticator").value
 
-    def start(self, n):
-        return self.browser.start(self.url, n=n, _authenticator=self.token())
+    def start(self, n, seconds="0", **form):
+        """Start F(n), as fast as the job goes unless ``seconds`` says otherwise."""
+        return self.browser.start(self.url, n=n, seconds=seconds, _authenticator=self.token(), **form)
 
     def poll_until(self, process_id, done):
         """Poll the job's JSON until ``done(answer)``; returns it."""
@@ -61,6 +59,8 @@ class TestFibonacci(unittest.TestCase):
         self.assertIn("Fibonacci numbers", self.browser.contents)
         self.assertIn('id="portal-footer', self.browser.contents)  # in main_template
         self.assertEqual(self.browser.getControl(name="n").value, "2000")
+        self.assertEqual(self.browser.getControl(name="seconds").value, "7")
+        self.assertFalse(self.browser.getControl("Make it fail half-way").selected)
         self.assertTrue(self.browser.getControl(name="_authenticator").value)
 
     def test_result(self):
@@ -119,6 +119,14 @@ class TestFibonacci(unittest.TestCase):
                 self.assertNotIn("Location", self.browser.headers)
                 self.assertIn(error, self.browser.contents)
                 self.assertEqual(self.browser.getControl(name="n").value, value)
+        for seconds in ("-1", "601", "soon", "nan"):
+            with self.subTest(seconds=seconds):
+                self.browser.post(self.url, urlencode({"n": "10", "seconds": seconds, "_authenticator": token}))
+                self.assertEqual(self.browser.status, 200)
+                self.assertNotIn("Location", self.browser.headers)
+                self.assertIn("The length must be a number of seconds from 0 to 600.", self.browser.contents)
+                self.assertEqual(self.browser.getControl(name="seconds").value, seconds)
+                self.assertEqual(self.browser.getControl(name="n").value, "10")
         connection = self.layer["app"]._p_jar.db().open()
         try:
             self.assertFalse(connection.root().get(registry.ROOT_KEY), "a process was started")
