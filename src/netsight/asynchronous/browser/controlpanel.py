@@ -1,7 +1,8 @@
 """The control panel "Background processes": a Plone site's settings of netsight.async, in its registry.
 
 It edits ``IBackgroundProcessesSettings`` (the queue limit, the cap of
-one user's jobs, the site's jobs at once, the expiry, how the processing pages poll, how often a
+one user's jobs, the site's jobs at once, the expiry, how long a shown
+result is kept for its owner, how the processing pages poll, how often a
 job's progress is written) and shows, read only, the settings
 of the instance that answers, from its zope.conf or environment: those of
 the site's fields left empty, and those that stay the instance's alone.

@@ -16,6 +16,9 @@ from netsight.asynchronous import housekeeping
 from netsight.asynchronous import registry
 from netsight.asynchronous.capture import INLINE_LIMIT
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING
+from netsight.asynchronous.testing import ZOPE_MANAGER_NAME
+from netsight.asynchronous.testing import ZOPE_MANAGER_PASSWORD
 from netsight.asynchronous.tests.base import at_view
 from netsight.asynchronous.tests.base import JobBrowser
 from netsight.asynchronous.tests.base import JobTestCase
@@ -242,3 +245,31 @@ class TestAStrangersAnswerIsTheUnknownOne(KeepResultTestCase):
         self.browser.result(url, process_id)
         self.assert_unknown_to_strangers(url, process_id)
         self.assertEqual(self.browser.result(url, process_id), "Hello world!")  # still its owner's
+
+
+class TestInPlainZope(JobTestCase):
+    """Without Plone: a kept result seen again, the standalone "already shown" page, My processes' Remove."""
+
+    layer = NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING
+
+    def setUp(self):
+        super().setUp()
+        self.browser = JobBrowser(self.app, self.site_url, ZOPE_MANAGER_NAME, ZOPE_MANAGER_PASSWORD)
+
+    def test_kept_then_shown_once_and_my_processes(self):
+        url, kept, _answer = self.run_job("keeps-result")
+        self.assertEqual(self.browser.result(url, kept), "Hello world!")
+        self.assertEqual(self.browser.result(url, kept), "Hello world!")
+        url, once, _answer = self.run_job("hello")
+        self.browser.result(url, once)
+        self.browser.open(f"{url}/result?process_id={once}")
+        self.assertEqual(self.browser.status, 410)
+        self.assertTrue(self.browser.text.startswith("<!DOCTYPE html>"))
+        (mine,) = lxml.html.fromstring(self.browser.contents).find_class("netsight-async-my-processes")
+        self.assertEqual(mine.get("href"), f"{self.app.absolute_url()}/@@my-processes")
+        self.browser.open(mine.get("href"))
+        rows = lxml.html.fromstring(self.browser.contents).xpath("//tbody/tr/@data-process-id")
+        self.assertEqual(rows, [kept])  # the kept one; the one shown once is not listed
+        self.browser.post(mine.get("href"), f"action=remove&process_id={kept}")
+        self.assertEqual(self.browser.status, 303)
+        self.assertIsNone(self.fresh_record(kept))
