@@ -91,10 +91,17 @@ class TestQuietLog(unittest.TestCase):
 
     def test_a_failed_process_an_unknown_id_and_a_missing_one_are_answers_not_errors(self):
         failed = self.start(self.member, "fails", "failed")  # the job's own traceback is logged: that is before
+        shown = self.start(self.member)
+        self.assertEqual(self.member.get(f"{self.site_url}/@@hello/result?process_id={shown}").text, "Hello world!")
         since = len(self.instance.log.read_text(errors="replace"))
         for page in ("processing", "completed", "result"):
-            for process_id, status in ((failed, 500), (UNKNOWN, 404), ("", 400)):
-                answer = self.member.get(f"{self.site_url}/@@fails/{page}?process_id={process_id}")
+            for view, process_id, status in (
+                ("fails", failed, 500),
+                ("fails", UNKNOWN, 404),
+                ("fails", "", 400),
+                ("hello", shown, 410),  # its result already shown, to its owner
+            ):
+                answer = self.member.get(f"{self.site_url}/@@{view}/{page}?process_id={process_id}")
                 self.assertEqual(answer.status, status, (page, process_id))
         log = self.new_log(since)
         self.assertEqual([word for word in NOISE if word in log], [], log[-3000:])
