@@ -488,11 +488,12 @@ class TestTwoInstances(unittest.TestCase):
             response = member.get(job.url(self.b, "result"))
             self.assertEqual(response.status, 200, response.text[:500])
             self.assertEqual(result_heading(response), "Done after 3 steps")
-            self.assertEqual(member.get(job.url(self.a, "result")).status, 404)
-            self.assertEqual(member.get(job.url(self.b, "result")).status, 404)
+            # Shown once: its owner is told so on each instance.
+            self.assertEqual(member.get(job.url(self.a, "result")).status, 410)
+            self.assertEqual(member.get(job.url(self.b, "result")).status, 410)
             for instance in (self.a, self.b):
                 code, answer = self.status(member, instance, job)
-                self.assertEqual((code, answer["state"]), (404, "unknown"))
+                self.assertEqual((code, answer["state"]), (410, "shown"))
 
     def test_a_100_mb_result_arrives_byte_for_byte_on_the_other_instance(self):
         """Captured on A into a blob (through the ZEO server), streamed back by B."""
@@ -505,7 +506,7 @@ class TestTwoInstances(unittest.TestCase):
             self.assertEqual(headers["Content-Type"], "application/octet-stream")
             self.assertEqual(size, BIG_RESULT)
             self.assertEqual(sha, big_digest(BIG_RESULT))
-            self.assertEqual(member.get(job.url(self.a, "result")).status, 404)
+            self.assertEqual(member.get(job.url(self.a, "result")).status, 410)  # shown once
 
     # Front-ends and workers (issue 14).
 

@@ -111,7 +111,7 @@ class TestMountedSite(unittest.TestCase):
         result_url = f"{view_url}/result?process_id={process_id}"
         response = client.get(result_url)
         self.assertEqual(response.status, 200, response.text[:500])
-        self.assertEqual(client.get(result_url).status, 404)  # once only
+        self.assertEqual(client.get(result_url).status, 410)  # once only: its owner is told so
         return response
 
     def test_member_of_the_site(self):

@@ -134,10 +134,10 @@ class TestRelStorage(unittest.TestCase):
             response = member.get(job.url(self.b, "result"))
             self.assertEqual(response.status, 200, response.text[:500])
             self.assertEqual(test_cluster.result_heading(response), "Done after 6 steps")
-            for instance in (self.a, self.b):
-                self.assertEqual(member.get(job.url(instance, "result")).status, 404)
+            for instance in (self.a, self.b):  # shown once: its owner is told so on each instance
+                self.assertEqual(member.get(job.url(instance, "result")).status, 410)
                 code, answer = self.status(member, instance, job)
-                self.assertEqual((code, answer["state"]), (404, "unknown"))
+                self.assertEqual((code, answer["state"]), (410, "shown"))
 
     def test_a_big_result_goes_through_the_database(self):
         """A result bigger than capture.INLINE_LIMIT: a blob, stored in PostgreSQL by A, read by B."""
@@ -150,7 +150,7 @@ class TestRelStorage(unittest.TestCase):
             status, headers, size, sha = test_cluster.streamed(member, job.url(self.b, "result"))
             self.assertEqual((status, headers["Content-Length"]), (200, str(BIG_RESULT)))
             self.assertEqual((size, sha), (BIG_RESULT, test_cluster.big_digest(BIG_RESULT)))
-            self.assertEqual(member.get(job.url(self.a, "result")).status, 404)
+            self.assertEqual(member.get(job.url(self.a, "result")).status, 410)  # shown once
 
     def blob_chunks(self):
         """How many blob chunks RelStorage's table holds."""
