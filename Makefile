@@ -23,7 +23,8 @@ help:
 	@echo "make docs   install and build the documentation (Sphinx, offline) into"
 	@echo "            docs/_build/html"
 	@echo "make bench  install and run the benchmarks (bench/all.py: a ZEO server, Zope"
-	@echo "            instances, Chromium; a few minutes), one table of figures and goals"
+	@echo "            instances, Chromium; a few minutes), one table of figures and goals;"
+	@echo "            then the package beside RQ, Procrastinate, Django Tasks and Huey"
 	@echo "make clean  remove the virtualenv and what the demo made under var/"
 	@echo "            (and what bin/buildout made: bin/ parts/ develop-eggs/ ...)"
 	@echo "make versions.cfg  the [versions] of buildout.cfg, from constraints.txt"
@@ -53,10 +54,25 @@ docs: install
 
 # The benchmarks: bench/heavy.py (a ZEO server and Zope instances of their
 # own, wrk for the request rates) and bench/latency.py (Chromium), in one
-# table; docs/performance.rst has a run's figures.
+# table; then bench/compare.py, the package beside RQ, Procrastinate,
+# Django Tasks and Huey (Debian's redis-server, a throwaway PostgreSQL);
+# docs/performance.rst has a run's figures. The peers live in a virtualenv
+# of their own, $(BENCH_VENV) (Django 6 needs Python 3.12), with the
+# versions of bench/peers/requirements.txt: none is a dependency of the package.
+BENCH_PYTHON ?= $(firstword $(wildcard /usr/bin/python3.12 $(HOME)/.pyenv/versions/3.12*/bin/python3.12) python3.12)
+BENCH_VENV := .venv-bench
+
 .PHONY: bench
-bench: install /usr/bin/chromium /usr/bin/wrk
+bench: install /usr/bin/chromium /usr/bin/wrk /usr/bin/redis-server postgresql $(BENCH_VENV)/.installed
 	$(BIN)/python bench/all.py
+
+$(BENCH_VENV)/.installed: bench/peers/requirements.txt
+	$(BENCH_PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --no-deps -r bench/peers/requirements.txt
+	touch $@
+
+/usr/bin/redis-server:
+	apt-get update && apt-get install -y --no-install-recommends redis-server
 
 /usr/bin/wrk:
 	apt-get update && apt-get install -y --no-install-recommends wrk
@@ -75,7 +91,7 @@ postgresql:
 
 .PHONY: clean
 clean:
-	rm -rf $(VENV) var etc
+	rm -rf $(VENV) $(BENCH_VENV) var etc
 	rm -rf .venv-buildout bin parts develop-eggs eggs .installed.cfg .mr.developer.cfg
 
 # The demo: a Zope instance in $(DEMO) (made by mkwsgiinstance; its zope.conf

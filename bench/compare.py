@@ -111,8 +111,8 @@ def summary(figures):
     parts = []
     if figures.rates:
         rates = figures.rates
-        parts.append(f"POST/s plain {rates.plain:.0f}, committing {rates.commit:.0f}, start {rates.start:.0f}"
-                     f" ({rates.errors} errors)")
+        parts.append(f"POST/s plain {rates.plain:.0f}{rates.errors('plain')}, committing {rates.commit:.0f}"
+                     f"{rates.errors('commit')}, start {rates.start:.0f}{rates.errors('start')}")
     if figures.drain:
         parts.append(f"drain {figures.drain.rate:.1f} jobs/s")
     if figures.pickups:
@@ -300,9 +300,9 @@ def systems_table(found):
         rates, drain, run = figures.rates, figures.drain, figures.end_to_end
         lines.append([
             figures.name,
-            f"{rates.plain:.0f}" if rates else "",
-            f"{rates.commit:.0f}" if rates else "",
-            f"{rates.start:.0f}" + (f" ({rates.errors} errors)" if rates and rates.errors else "") if rates else "",
+            f"{rates.plain:.0f}{rates.errors('plain')}" if rates else "",
+            f"{rates.commit:.0f}{rates.errors('commit')}" if rates else "",
+            f"{rates.start:.0f}{rates.errors('start')}" if rates else "",
             f"{drain.rate:.1f}" + (f" ({drain.began} in {drain.seconds:.0f} s)" if drain.cut else "") if drain else "",
             f"{figures.pickup_median * 1000:.0f} ms" if figures.pickups else "",
             f"{figures.pickup_p95 * 1000:.0f} ms" if figures.pickups else "",

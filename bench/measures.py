@@ -46,10 +46,16 @@ PAUSE = 0.2  # seconds of idleness between two pickups
 
 
 class Rates:
-    """Requests per second of the plain, the committing and the starting POST (medians), and the errors."""
+    """Requests per second of the plain, the committing and the starting POST (medians), and for each
+    ``(requests sent, answers other than 2xx or 3xx)`` in ``sent["plain"|"commit"|"start"]``."""
 
-    def __init__(self, plain, commit, start, errors):
-        self.plain, self.commit, self.start, self.errors = plain, commit, start, errors
+    def __init__(self, plain, commit, start, sent):
+        self.plain, self.commit, self.start, self.sent = plain, commit, start, sent
+
+    def errors(self, kind):
+        """"" or " (N errors of M)" for the POSTs of ``kind``."""
+        requests, errors = self.sent[kind]
+        return f" ({errors} errors of {requests})" if errors else ""
 
 
 class Drain:
@@ -75,7 +81,7 @@ class EndToEnd:
 
 
 def wrk_post(port, path, body, headers, seconds=ROUND, connections=CONNECTIONS):
-    """``(requests per second, answers other than 2xx or 3xx)`` of wrk POSTing ``body`` to ``path``."""
+    """``(requests per second, requests, answers other than 2xx or 3xx)`` of wrk POSTing ``body`` to ``path``."""
     lines = ['wrk.method = "POST"', f"wrk.body = {lua(body)}"]
     lines += [f"wrk.headers[{lua(name)}] = {lua(value)}" for name, value in headers.items()]
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
@@ -85,8 +91,9 @@ def wrk_post(port, path, body, headers, seconds=ROUND, connections=CONNECTIONS):
                    f"http://{load.HOST}:{port}{path}"]
         output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     per_second = float(re.search(r"Requests/sec:\s*([\d.]+)", output)[1])
+    requests = int(re.search(r"(\d+) requests in", output)[1])
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return per_second, int(errors[1]) if errors else 0
+    return per_second, requests, int(errors[1]) if errors else 0
 
 
 def lua(text):
@@ -97,19 +104,20 @@ def lua(text):
 def start_cost(system, rounds):
     """The Rates of ``system``'s plain, committing and starting POSTs, interleaved."""
     web = system.web
-    paths = (web.plain_path, web.commit_path, web.start_path)
-    found = {path: [] for path in paths}
-    errors = 0
-    for path in paths:  # warm-up
+    paths = {"plain": web.plain_path, "commit": web.commit_path, "start": web.start_path}
+    kinds = list(paths)
+    found = {kind: [] for kind in kinds}
+    sent = {kind: [0, 0] for kind in kinds}
+    for path in paths.values():  # warm-up
         wrk_post(web.port, path, web.form(), web.headers, seconds=1)
     for number in range(rounds):
-        turned = paths[number % 3:] + paths[:number % 3]
-        for path in turned:
-            rate, failed = wrk_post(web.port, path, web.form(), web.headers)
-            found[path].append(rate)
-            errors += failed
-    plain, commit, start = (statistics.median(found[path]) for path in paths)
-    return Rates(plain, commit, start, errors)
+        for kind in kinds[number % 3:] + kinds[:number % 3]:
+            rate, requests, errors = wrk_post(web.port, paths[kind], web.form(), web.headers)
+            found[kind].append(rate)
+            sent[kind][0] += requests
+            sent[kind][1] += errors
+    plain, commit, start = (statistics.median(found[kind]) for kind in kinds)
+    return Rates(plain, commit, start, {kind: tuple(counts) for kind, counts in sent.items()})
 
 
 def start_many(system, jobs, clients=FILLERS):
