@@ -6,7 +6,7 @@ demo's profile (registry.xml) themes it, and the test site has that profile.
 The job is the demo's own: F(100), which reports each percent and then waits
 for the test (``Steps``), so that the page shows the progress the test chose.
 
-``NETSIGHT_ASYNC_SCREENSHOTS=1`` saves docs/screenshots/processing-barceloneta.png.
+The README's screenshots of the demo are tools/screenshots.py's.
 """
 
 from netsight.asyncdemo.fibonacci import Fibonacci
@@ -18,7 +18,6 @@ from netsight.asynchronous.tests.chromium import ChromiumBrowserLayer
 from netsight.asynchronous.tests.chromium import new_context
 from netsight.asynchronous.tests.chromium import PROCESSING_URL
 from netsight.asynchronous.tests.chromium import RESULT_URL
-from netsight.asynchronous.tests.chromium import SCREENSHOTS
 from netsight.asynchronous.tests.chromium import TIMEOUT
 from playwright.sync_api import expect
 from plone.app.testing import SITE_OWNER_NAME
@@ -28,7 +27,6 @@ from unittest import mock
 from urllib.parse import urlsplit
 from zope.component import getUtility
 
-import os
 import re
 import threading
 import transaction
@@ -179,10 +177,6 @@ class TestTheDemosLook(unittest.TestCase):
         expect(page).to_have_title(re.compile(r"^40% completed\.\.\. — "))
         page.wait_for_function(FILL_SHARE, arg=0.4)
         self.assertTrue(page.evaluate("window.__netsightSamePage"), "the page was loaded anew")
-        if os.environ.get("NETSIGHT_ASYNC_SCREENSHOTS", "") not in ("", "0"):
-            expect(page.locator(".netsight-async-remaining")).not_to_have_text("")
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "processing-barceloneta.png"))
 
         # Done: the result, in the theme too.
         self.steps.finish()
