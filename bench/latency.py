@@ -1,7 +1,7 @@
-"""How long after a job ends does the browser show its result, and how many
+"""How long after a job ends does the browser show its result, how far does its bar trail the stored progress, and how many
 polls did it cost? Three processing pages side by side, for jobs that
-report progress: at the predicted end (``steady``), at growing intervals
-only (``steady-growing-polls``) and every 5 s as in 2011
+report progress: at the predicted end, following the job (``steady``), at
+growing intervals only (``steady-growing-polls``) and every 5 s as in 2011
 (``steady-fixed-polls``).
 
     .venv/bin/python bench/latency.py [--jobs 24] [--concurrency 4] [--max-delay 8]
@@ -29,6 +29,15 @@ poll, the navigation and the rendering, which the machine's load decides.
 Polls: the ``completed?`` requests the processing page sent, as Playwright
 saw them.
 
+The bar's lag: how long the bar has trailed the stored progress
+(``following.bar_lag``), sampled every LAG_SAMPLE s of each job's run,
+from its processing page's first bar to the commit of its end; median, p95
+and worst of all samples of a page. The bar's values are those the page
+set (its ``aria-valuenow``, each change reported by an init script with
+the page's epoch time); the stored progress, each progress write's commit
+(stamped in this process, as the end). Printed beside the latency table,
+with the polls per job and per second of a job's run.
+
 ``run()`` measures and returns the figures as rows, for another script's
 summary; ``main()`` prints them, with each job's.
 """
@@ -41,6 +50,8 @@ from netsight.asynchronous.tests.chromium import layers_of
 from netsight.asynchronous.tests.chromium import new_context
 from netsight.asynchronous.tests.chromium import RESULT_URL
 from netsight.asynchronous.tests.chromium import start_job
+from netsight.asynchronous.tests.following import bar_lag
+from netsight.asynchronous.tests.following import SHOWN_AT
 
 import argparse
 import contextlib
@@ -64,24 +75,43 @@ PACES = (None, 2.0, 1.0, 0.5, 0.25)  # seconds between two reports; None: one re
 PROCESS_ID = re.compile(r"process_id=([0-9a-f]{32})")
 SETTINGS = {"NETSIGHT_ASYNC_PROGRESS_INTERVAL": "1"}  # the default; the test layer's is 0
 
-# When the result page was shown, on the epoch clock (ms).
-SHOWN_AT = """() => {
-  const paint = performance.getEntriesByType("paint").find((e) => e.name === "first-contentful-paint");
-  const navigation = performance.getEntriesByType("navigation")[0];
-  const at = paint ? paint.startTime : navigation.domContentLoadedEventEnd;
-  return {at: performance.timeOrigin + at, paint: Boolean(paint)};
-}"""
+LAG_SAMPLE = 0.1  # s: between two samples of the bar's lag
+
+# Run in each page before its own scripts: reports the bar's value (0 while
+# it is hidden or missing) whenever it changes, with the page's epoch time.
+BAR_LOG = """(() => {
+  let shown = null;
+  const report = () => {
+    const bar = document.querySelector(".netsight-async-bar");
+    const value = bar && !bar.hidden ? Number(bar.getAttribute("aria-valuenow")) || 0 : 0;
+    if (value !== shown) {
+      shown = value;
+      window.netsightBarShown(Date.now(), value);
+    }
+  };
+  document.addEventListener("DOMContentLoaded", () => {
+    if (document.getElementById("netsight-async-processing")) {
+      report();
+      new MutationObserver(report).observe(document.body, {attributes: true, subtree: true,
+        attributeFilter: ["aria-valuenow", "hidden"]});
+    }
+  });
+})();"""
 
 
-class DoneStamps:
-    """The epoch time at which each process's *done* state was committed."""
+class Stamps:
+    """The epoch time at which each process's *done* state was committed,
+    and each of its progress writes: ``(time, progress)``."""
 
     def __init__(self):
         self.stamps = {}
+        self.progress = {}
         self._finishing = set()
         self._lock = threading.Lock()
+        self._reported = threading.local()
         self._change = registry.change
         self._finish = registry.ProcessRecord.finish
+        self._report = registry.ProcessRecord.report
 
     def install(self):
         stamps = self
@@ -90,19 +120,31 @@ class DoneStamps:
             stamps._finishing.add(record.process_id)
             return stamps._finish(record, *args, **kwargs)
 
+        def report(record, *args, **kwargs):
+            answer = stamps._report(record, *args, **kwargs)
+            if answer:
+                stamps._reported.value = record.progress
+            return answer
+
         def change(db, process_id, func, *args, **kwargs):
+            stamps._reported.value = None
             answer = stamps._change(db, process_id, func, *args, **kwargs)  # returns once committed
             now = time.time()
+            reported, stamps._reported.value = stamps._reported.value, None
             with stamps._lock:
-                if process_id in stamps._finishing and process_id not in stamps.stamps:
-                    stamps.stamps[process_id] = now
+                if process_id in stamps._finishing:
+                    stamps.stamps.setdefault(process_id, now)
+                elif reported is not None and answer is not None:
+                    stamps.progress.setdefault(process_id, []).append((now, float(reported)))
             return answer
 
         registry.ProcessRecord.finish = finish
+        registry.ProcessRecord.report = report
         registry.change = change
 
     def uninstall(self):
         registry.ProcessRecord.finish = self._finish
+        registry.ProcessRecord.report = self._report
         registry.change = self._change
 
 
@@ -140,8 +182,11 @@ class Run:
         self.pace = pace
         self.polls = 0
         self.last_poll = None  # the poll that saw the job done (the last one)
+        self.bars = []  # (epoch s, the bar's value) at each change the page reported
         self.page = context.new_page()
         self.page.on("request", self._request)
+        self.page.expose_function("netsightBarShown", lambda at, value: self.bars.append((at / 1000, float(value))))
+        self.page.add_init_script(BAR_LOG)
         start_job(self.page, site_url, view, **job_form(length, pace))
         self.process_id = None
         self.shown = None
@@ -176,6 +221,7 @@ class Measurement:
         self.max_delay = max_delay
         self.runs = []
         self.stamps = {}
+        self.progress = {}  # process id -> [(epoch s, progress)]: its progress writes, committed
         self.total = self.measuring = 0.0
         self.load = []  # the machine's load average (1 min) at the start and the end
 
@@ -199,6 +245,29 @@ class Measurement:
 
     def missing(self):
         return sum(1 for run in self.runs if self.latency(run) is None)
+
+    def lags(self, run):
+        """The bar's lag behind the stored progress (s), sampled every
+        LAG_SAMPLE s from the page's first bar to the commit of the job's
+        end; [] without them."""
+        done = self.stamps.get(run.process_id)
+        bars = sorted(run.bars)
+        if done is None or not bars:
+            return []
+        changes = sorted(self.progress.get(run.process_id, []))
+        lags, shown, at = [], 0, bars[0][0]
+        while at < done:
+            while shown + 1 < len(bars) and bars[shown + 1][0] <= at:
+                shown += 1
+            lags.append(bar_lag(at, bars[shown][1], changes))
+            at += LAG_SAMPLE
+        return lags
+
+    def lags_of_page(self, name):
+        """``(lags, polls per second)``: all samples of the page's jobs, and its polls per second of a job's run."""
+        runs = [run for run in self.runs if run.page_name == name and self.latency(run) is not None]
+        lags = [lag for run in runs for lag in self.lags(run)]
+        return lags, sum(run.polls for run in runs) / sum(run.length for run in runs)
 
 
 def percentile(values, fraction):
@@ -283,7 +352,7 @@ def measure(jobs=24, concurrency=4, max_delay=8.0, quiet=False):
     measurement = Measurement(jobs, concurrency, max_delay)
     measurement.load.append(os.getloadavg()[0])
     began = time.monotonic()
-    stamps = DoneStamps()
+    stamps = Stamps()
     pool = {"NETSIGHT_ASYNC_POOL_SIZE": str(len(PAGES) * (concurrency + 1))}  # no job waits
     with chromium_layer() as layer, environment({**SETTINGS, **pool}):
         stamps.install()
@@ -300,6 +369,7 @@ def measure(jobs=24, concurrency=4, max_delay=8.0, quiet=False):
             stamps.uninstall()
     measurement.load.append(os.getloadavg()[0])
     measurement.stamps = stamps.stamps
+    measurement.progress = stamps.progress
     measurement.total = time.monotonic() - began
     measurement.measuring = time.monotonic() - setup_done
     return measurement
@@ -307,8 +377,10 @@ def measure(jobs=24, concurrency=4, max_delay=8.0, quiet=False):
 
 def page_row(measurement, name, view):
     """The figures of one page: latency and the wait for the poll in it (s),
-    median and p95; polls per job, median, p95 and all."""
+    median and p95; polls per job, median, p95 and all; the bar's lag (s),
+    median, p95 and worst; polls per second of a job's run."""
     latencies, waits, polls = measurement.of_page(name)
+    lags, polls_per_second = measurement.lags_of_page(name)
     return {
         "page": name,
         "view": view,
@@ -320,16 +392,22 @@ def page_row(measurement, name, view):
         "polls_median": statistics.median(polls),
         "polls_p95": percentile(polls, 0.95),
         "polls_total": sum(polls),
+        "lag_median": statistics.median(lags),
+        "lag_p95": percentile(lags, 0.95),
+        "lag_worst": max(lags),
+        "lag_samples": len(lags),
+        "polls_per_second": polls_per_second,
     }
 
 
 FIGURES = ("latency_median", "latency_p95", "wait_median", "wait_p95", "polls_median", "polls_p95", "polls_total")
+LAG_FIGURES = ("lag_median", "lag_p95", "lag_worst", "polls_median", "polls_per_second")
 
 
 def ratio_row(new, old):
     """Each figure of ``new`` divided by the same of ``old``."""
     row = {"page": f"ratio ({new['page']} / {old['page']})", "view": "", "jobs": new["jobs"]}
-    row.update({key: new[key] / old[key] if old[key] else float("nan") for key in FIGURES})
+    row.update({key: new[key] / old[key] if old[key] else float("nan") for key in FIGURES + LAG_FIGURES})
     return row
 
 
@@ -343,8 +421,11 @@ def run(jobs=24, concurrency=4, max_delay=8.0, quiet=True):
     """Measure and return the figures: a list of dicts, one per page (``page``,
     ``view``, ``jobs``; ``latency_median``, ``latency_p95`` and, of it, the
     wait for the poll, ``wait_median``, ``wait_p95``, in seconds;
-    ``polls_median``, ``polls_p95``, ``polls_total``), then the ratios of
-    the page at the predicted end to each other page (the same keys, ``view`` "")."""
+    ``polls_median``, ``polls_p95``, ``polls_total``; the bar's lag behind
+    the stored progress, ``lag_median``, ``lag_p95``, ``lag_worst``, in
+    seconds, of ``lag_samples`` samples; ``polls_per_second`` of a job's
+    run), then the ratios of the page at the predicted end to each other
+    page (the same keys, ``view`` "")."""
     return rows(measure(jobs, concurrency, max_delay, quiet=quiet))
 
 
@@ -360,6 +441,27 @@ def table(figures):
         for key, width in zip(FIGURES, WIDTHS):
             value = row[key]
             if not row["view"]:  # a ratio
+                cells.append(f"{value:>{width}.2f}")
+            elif key.startswith("polls"):
+                cells.append(f"{value:>{width}g}")
+            else:
+                cells.append(f"{value:>{width - 1}.2f}s")
+        lines.append(f"{row['page']:44}" + "".join(cells))
+    return "\n".join(lines)
+
+
+LAG_WIDTHS = (12, 9, 11, 14, 18)
+
+
+def lag_table(figures):
+    """The bar's lag and the polls of the rows, as a text table (beside ``table``'s)."""
+    heads = ("lag median", "lag p95", "lag worst", "polls median", "polls a second")
+    lines = [f"{'page':44}" + "".join(f"{head:>{width}}" for head, width in zip(heads, LAG_WIDTHS))]
+    for row in figures:
+        cells = []
+        for key, width in zip(LAG_FIGURES, LAG_WIDTHS):
+            value = row[key]
+            if not row["view"] or key == "polls_per_second":  # a ratio, or polls a second
                 cells.append(f"{value:>{width}.2f}")
             elif key.startswith("polls"):
                 cells.append(f"{value:>{width}g}")
@@ -417,6 +519,13 @@ def report(measurement, figures):
     if m.missing():
         print(f"({m.missing()} jobs without a done stamp were left out)")
     print()
+    print(
+        f"the bar's lag behind the stored progress (sampled every {LAG_SAMPLE:g} s of each job's run: "
+        f"{', '.join(str(row['lag_samples']) for row in figures[: len(PAGES)])} samples), "
+        "polls per job and per second of a job's run:"
+    )
+    print(lag_table(figures))
+    print()
     print(by_pace(m))
     print()
     print(per_job(m))
@@ -427,7 +536,9 @@ def report(measurement, figures):
         f"after the job ends at the predicted end, {growing['latency_median']:.2f} s "
         f"(p95 {growing['latency_p95']:.2f} s) with growing intervals, {fixed['latency_median']:.2f} s "
         f"(p95 {fixed['latency_p95']:.2f} s) with a poll every 5 s; polls {new['polls_total']}, "
-        f"{growing['polls_total']} and {fixed['polls_total']}"
+        f"{growing['polls_total']} and {fixed['polls_total']}; the bar's lag median / worst "
+        f"{new['lag_median']:.2f} / {new['lag_worst']:.2f} s, {growing['lag_median']:.2f} / "
+        f"{growing['lag_worst']:.2f} s and {fixed['lag_median']:.2f} / {fixed['lag_worst']:.2f} s"
     )
 
 
