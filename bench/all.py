@@ -1,16 +1,24 @@
-"""``make bench``: the heavy jobs (bench/heavy.py) and the latency and the bar's lag (bench/latency.py), in one table.
+"""``make bench``: the heavy jobs (bench/heavy.py) and the latency and the bar's lag (bench/latency.py), in one table;
+then the package beside its peers (bench/compare.py).
 
     .venv/bin/python bench/all.py [heavy.py's options] [--latency-jobs 24]
                                   [--latency-concurrency 4] [--latency-max-delay 8]
+                                  [--no-peers] [--peer-jobs 1000] [--peer-systems rq,huey,...]
 
 The heavy run starts its ZEO servers and Zope instances, measures, and
 stops them; then bench/latency.py's ``run()`` sets up its Chromium test
 layer in this process and measures how soon the result is shown and how
 far the bar trails the stored progress. One table: measure, figure,
 baseline, ratio, goal, and whether the goal is met (the latency's own
-tables, with the figures of its three pages, follow).
+tables, with the figures of its three pages, follow). Then, unless
+--no-peers, bench/compare.py's ``run()``: the package's four set-ups
+beside RQ, Procrastinate, Django Tasks and Huey (--peer-jobs jobs for a
+drain and end to end, from --clients clients), and its tables.
 """
 
+from compare import PACKAGE
+from compare import PEER_KEYS
+from compare import run as compare_run
 from latency import lag_table
 from latency import run as latency_run
 from latency import table as latency_table
@@ -80,6 +88,9 @@ def main():
     parser.add_argument("--latency-jobs", type=int, default=24, help="bench/latency.py --jobs (default 24)")
     parser.add_argument("--latency-concurrency", type=int, default=4, help="its --concurrency (default 4)")
     parser.add_argument("--latency-max-delay", type=float, default=8.0, help="its --max-delay (default 8)")
+    parser.add_argument("--no-peers", action="store_true", help="leave out bench/compare.py (the peers)")
+    parser.add_argument("--peer-jobs", type=int, default=1000, help="bench/compare.py --jobs (default 1000)")
+    parser.add_argument("--peer-systems", default=",".join(PACKAGE + PEER_KEYS), help="its --systems (default all)")
     args = parser.parse_args()
     heavy.stop_on_sigterm()
     logging.basicConfig(level=logging.ERROR)
@@ -96,6 +107,9 @@ def main():
     print(latency_table(figures))
     print("\nThe bar's lag behind the stored progress, and the polls:")
     print(lag_table(figures))
+    if not args.no_peers:
+        systems = tuple(key.strip() for key in args.peer_systems.split(",") if key.strip())
+        print(f"\n{compare_run(jobs=args.peer_jobs, clients=args.clients, systems=systems)}")
 
 
 def latency(args):

@@ -123,6 +123,17 @@ def summary(figures):
     return "; ".join(parts)
 
 
+def log_errors(figures, *instances):
+    """Where a request answered an error, the instances' last logged errors, for the operator (on stderr)."""
+    rates = figures.rates
+    if rates is None or not any(errors for _requests, errors in rates.sent.values()):
+        return
+    for instance in instances:
+        with contextlib.suppress(OSError):
+            errors = [line for line in Path(instance.log).read_text().splitlines() if " ERROR " in line]
+            say(f"{figures.name}: {len(errors)} errors logged by {instance.what}; the last:\n" + "\n".join(errors[-3:]))
+
+
 def wait_backlog(system):
     """Wait for the jobs the start cost queued: one more job, started last, ends after them."""
     session = system.web.session()
@@ -148,6 +159,7 @@ def run_own(key, instance, marks, args, found):
     figures.rates = measures.start_cost(system, args.rounds)
     wait_backlog(system)
     measure(system, figures, args, rates_first=False)
+    log_errors(figures, instance)
 
 
 def run_filestorage(directory, args, found, servers):
@@ -181,6 +193,7 @@ def run_zeo(directory, args, found, servers, keys):
             figures = found["frontend"] = Figures(NAMES["frontend"])
             system = FrontEnd(NAMES["frontend"], front_end, worker, marks)
             measure_front_end(system, figures, args)
+            log_errors(figures, front_end, worker)
     finally:
         cluster.close()
 
