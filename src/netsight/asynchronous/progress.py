@@ -25,12 +25,15 @@ class Reports:
         Returns None if the caller must write it now (and then call
         ``written``); else ``FIRST`` if it is the first report held since
         that write (the maintenance thread must learn when it is due) or
-        ``REPLACED`` if it replaces one held already.
+        ``REPLACED`` if it replaces one held already. A report held already
+        is replaced even when its interval is over (the maintenance thread
+        is about to write it): written at once, the newer report could be
+        overtaken by the older one, and the stored progress go back.
         """
         now = time.monotonic()
         with self._lock:
             job = self._jobs.get(process_id)
-            if job is None or now - job.written >= interval:
+            if job is None or (job.pending is None and now - job.written >= interval):
                 return None
             held = REPLACED if job.pending is not None else FIRST
             if message is None and job.pending is not None:
