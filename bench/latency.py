@@ -1,8 +1,8 @@
-"""How long after a job ends does the browser show its result, how far does its bar trail the stored progress, and how many
-polls did it cost? Three processing pages side by side, for jobs that
-report progress: at the predicted end, following the job (``steady``), at
-growing intervals only (``steady-growing-polls``) and every 5 s as in 2011
-(``steady-fixed-polls``).
+"""How long after a job ends does the browser show its result, how far does
+its bar trail the stored progress, and how many polls did it cost? Three
+processing pages side by side, for jobs that report progress: at the
+predicted end, following the job (``steady``), at growing intervals only
+(``steady-growing-polls``) and every 5 s as in 2011 (``steady-fixed-polls``).
 
     .venv/bin/python bench/latency.py [--jobs 24] [--concurrency 4] [--max-delay 8]
 
