@@ -94,11 +94,12 @@ class Database:
         return self._read(lambda connection: len(connection.root().get(registry.ROOT_KEY) or ()))
 
     def holds(self, process_ids):
-        """Which of ``process_ids`` the registry still holds."""
+        """Which of ``process_ids`` still hold a result in the registry (a shown
+        one-shot result's record stays, without it, until its expiry)."""
 
         def look(connection):
             processes = connection.root().get(registry.ROOT_KEY) or {}
-            return [pid for pid in process_ids if pid in processes]
+            return [pid for pid in process_ids if pid in processes and processes[pid].result is not None]
 
         return self._read(look)
 

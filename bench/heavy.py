@@ -465,7 +465,7 @@ def many_rows(bench, jobs, clients, outcomes, seconds):
     lost = [(pid, outcome) for pid, outcome in outcomes if outcome != "done"]
     left = bench.db.holds([pid for pid, _outcome in outcomes if pid is not None])
     say(f"many jobs: {done} of {jobs} done and fetched in {seconds:.1f} s, {len(lost)} lost; "
-        f"{len(left)} still in the registry")
+        f"{len(left)} still holding a result")
     for process_id, outcome in lost[:10]:
         say(f"  lost {process_id}: {outcome}; {why_lost(bench, process_id)}")
     return [
@@ -480,7 +480,7 @@ def many_rows(bench, jobs, clients, outcomes, seconds):
         Row(
             f"{jobs} no-op jobs, {clients} clients: time",
             f"{seconds:.1f} s, {done / seconds:.1f} jobs/s",
-            f"{len(left)} left in the registry",
+            f"{len(left)} still holding a result",
         ),
     ]
 
