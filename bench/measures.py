@@ -13,8 +13,9 @@ start cost
 drain
     ``jobs`` no-op jobs started while the queue is held (``FILLERS``
     clients), then released: from the first job's first line to the last
-    job seen done (its state polled every ``DRAIN_POLL``), jobs per second.
-    With a ``deadline``, what began within it.
+    job seen done, jobs per second (the marks file is watched until the
+    last job began, then its state polled, every ``DRAIN_POLL``). With a
+    ``deadline``, the jobs that began within it, per second.
 pickup
     On an idle system, ``samples`` times one job: from its start's answer
     (the commit is done by then) to its first line; median and p95.
@@ -143,7 +144,12 @@ def start_many(system, jobs, clients=FILLERS):
 
 
 def drain(system, jobs, deadline=None):
-    """Jobs per second of one worker instance that finds ``jobs`` jobs waiting (a Drain)."""
+    """Jobs per second of one worker instance that finds ``jobs`` jobs waiting (a Drain).
+
+    Until the last job began, the marks file is watched, not the system:
+    no request competes with the worker for the instance that runs the
+    jobs. Then the last job's state is polled until it ended.
+    """
     offset = system.marks_size()
     system.hold()
     try:
@@ -151,23 +157,20 @@ def drain(system, jobs, deadline=None):
         system.check_held(ids)
     finally:
         system.release()
+    first = wait_marks(system, offset, 1, DEADLINE)[0]
+    cut = None if deadline is None else first + deadline
+    while len(times := read_marks(system.marks, offset)[0]) < jobs:
+        if cut is not None and time.time() > cut:
+            return Drain(jobs, sum(1 for when in times if when <= cut), deadline, True)
+        if time.time() > first + DEADLINE * 10:
+            raise AssertionError(f"{system.name}: {len(times)} of {jobs} jobs began")
+        time.sleep(DRAIN_POLL)
     session = system.web.session()
     try:
-        first = wait_marks(system, offset, 1, DEADLINE)[0]
-        cut = None if deadline is None else first + deadline
-        last = ids[-1]
-        while system.web.state(session, last) not in ENDED:
-            if cut is not None and time.time() > cut:
-                break
-            if time.time() > first + DEADLINE * 10:
-                raise AssertionError(f"{system.name}: the drain did not end")
-            time.sleep(DRAIN_POLL)
-        else:
-            return Drain(jobs, jobs, time.time() - first, False)
-        times, _offset = read_marks(system.marks, offset)
-        return Drain(jobs, sum(1 for when in times if when <= cut), deadline, True)
+        wait_ended(system, session, ids[-1], every=DRAIN_POLL)
     finally:
         session.close()
+    return Drain(jobs, jobs, time.time() - first, False)
 
 
 ENDED = frozenset({"done", "failed", "cancelled", "interrupted", "unknown"})
