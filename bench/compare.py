@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/compare.py [--jobs 1000] [--clients 20] [--samples 20]
                                       [--rounds 3] [--systems rq,filestorage,...]
+                                      [--package-source DIR]
 
 The peers run in .venv-bench (bench/peers/requirements.txt; ``make
 bench`` makes it), each started and stopped here with the servers they
@@ -147,8 +148,8 @@ def wait_backlog(system):
 # The package's set-ups.
 
 
-def package_instance(cluster, marks, **options):
-    instance_environment(marks)
+def package_instance(cluster, marks, args, **options):
+    instance_environment(marks, args.package_source)
     return cluster.instance(product_config=PRODUCT_CONFIG, zcml=ZCML, **options)
 
 
@@ -166,7 +167,7 @@ def run_filestorage(directory, args, found, servers):
     cluster = Cluster("netsight-async-bench-compare")
     try:
         marks = str(directory / "filestorage.marks")
-        instance = package_instance(cluster, marks)
+        instance = package_instance(cluster, marks, args)
         say("the FileStorage instance: creating the site ...")
         instance.create_site(SITE)
         instance.start()
@@ -181,7 +182,7 @@ def run_zeo(directory, args, found, servers, keys):
         zeo = cluster.zeo_server()
         zeo.start()
         marks = str(directory / "zeo.marks")
-        worker = package_instance(cluster, marks, zeo=zeo)
+        worker = package_instance(cluster, marks, args, zeo=zeo)
         front_end = cluster.instance(zeo=zeo, zcml=ZCML, product_config={**PRODUCT_CONFIG, "pool-size": "0"})
         say("the ZEO instances: creating the site ...")
         worker.create_site(SITE)
@@ -219,7 +220,7 @@ def run_relstorage(directory, args, found, servers):
     try:
         dsn = servers.postgresql().create_database("zodb")
         marks = str(directory / "relstorage.marks")
-        instance_environment(marks)
+        instance_environment(marks, args.package_source)
         instance = RelStorageInstance(cluster.directory / "relstorage", dsn=dsn, product_config=PRODUCT_CONFIG,
                                       zcml=ZCML)
         cluster.members.append(instance)
@@ -395,11 +396,17 @@ def versions_line(versions, servers):
 # The run.
 
 
-def run(jobs=1000, clients=20, samples=20, rounds=3, systems=PACKAGE + PEER_KEYS):
-    """Measure ``systems``; the text of the tables (the figures, the goals, the ratios)."""
+def run(jobs=1000, clients=20, samples=20, rounds=3, systems=PACKAGE + PEER_KEYS, package_source=None):
+    """Measure ``systems``; the text of the tables (the figures, the goals, the ratios).
+
+    ``package_source``: a directory with the package's src/ and demo/src/
+    for the instances to run (say, ``git archive HEAD src demo/src``
+    unpacked: the committed package while the checkout is being edited).
+    """
     if not BENCH_PYTHON.exists() and set(systems) & set(PEER_KEYS):
         raise SystemExit(".venv-bench is missing: make bench makes it (bench/peers/requirements.txt)")
-    args = argparse.Namespace(jobs=jobs, clients=clients, samples=samples, rounds=rounds)
+    args = argparse.Namespace(jobs=jobs, clients=clients, samples=samples, rounds=rounds,
+                              package_source=package_source)
     directory = Path(tempfile.mkdtemp(prefix="netsight-async-bench-compare-"))
     servers = Servers(directory)
     found, versions = {}, {}
@@ -415,6 +422,8 @@ def run(jobs=1000, clients=20, samples=20, rounds=3, systems=PACKAGE + PEER_KEYS
             if key in systems:
                 run_peer(key, directory, args, found, servers, versions)
         described = versions_line(versions, servers)
+        if package_source is not None:
+            described += f" (the package's instances run {package_source})"
     finally:
         servers.close()
         with contextlib.suppress(OSError):
@@ -434,6 +443,8 @@ def arguments(parser):
     parser.add_argument("--clients", type=int, default=20, help="end to end's clients (default 20)")
     parser.add_argument("--samples", type=int, default=20, help="pickups measured (default 20)")
     parser.add_argument("--rounds", type=int, default=3, help="wrk rounds of each request (default 3)")
+    parser.add_argument("--package-source", help="a directory with the package's src/ and demo/src/ for the "
+                        "instances to run (default: the checkout's)")
     parser.add_argument("--systems", default=",".join(PACKAGE + PEER_KEYS),
                         help=f"which, comma-separated (default all: {','.join(PACKAGE + PEER_KEYS)})")
     return parser
@@ -450,7 +461,7 @@ def main():
         raise SystemExit(f"unknown systems: {', '.join(sorted(unknown))}")
     command = " ".join(["bench/compare.py", *sys.argv[1:]])
     print(f"{command}\n")
-    print(run(args.jobs, args.clients, args.samples, args.rounds, systems))
+    print(run(args.jobs, args.clients, args.samples, args.rounds, systems, args.package_source))
 
 
 if __name__ == "__main__":

@@ -59,9 +59,13 @@ def environment(**values):
         os.environ[key] = str(value)
 
 
-def instance_environment(marks):
-    """The environment of the package's instances: bench/zope (netsight_bench) and bench/peers (bench_marks)."""
-    environment(PYTHONPATH=f"{BENCH / 'zope'}:{PEERS}", BENCH_MARKS=marks)
+def instance_environment(marks, package_source=None):
+    """The environment of the package's instances: bench/zope (netsight_bench) and bench/peers (bench_marks);
+    with ``package_source`` (a directory with the package's src/ and demo/src/), the package from there."""
+    paths = [BENCH / "zope", PEERS]
+    if package_source is not None:
+        paths[:0] = [Path(package_source) / "src", Path(package_source) / "demo" / "src"]
+    environment(PYTHONPATH=":".join(str(path) for path in paths), BENCH_MARKS=marks)
 
 
 class Redis(Server):
