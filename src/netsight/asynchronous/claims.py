@@ -18,6 +18,7 @@ from netsight.asynchronous import registry
 from netsight.asynchronous.anonymous import record_address
 from netsight.asynchronous.instance import instance_id
 from netsight.asynchronous.instance import next_ticket
+from netsight.asynchronous.pool import AHEAD
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.worker import Job
 
@@ -27,42 +28,43 @@ import logging
 logger = logging.getLogger("netsight.async")
 
 
-def claim(db):
-    """Claim as many unclaimed jobs as the pool has room for and run them; how many.
+def claim(db, ahead=None):
+    """Claim as many unclaimed jobs as the pool has room for, and ``ahead``
+    more to wait in its queue (``pool.AHEAD`` by default), and run them; how many.
 
     The claim writes this instance's heartbeat too, so that a job it just
     took never reads as the job of a dead instance.
     """
-    room = POOL.room()
+    room = POOL.room(ahead=AHEAD if ahead is None else ahead)
     if not room:
         return 0
     iid = instance_id()
 
     def take(root):
-        taken, taking = [], []
-        for record in registry.unclaimed(root):
-            if len(taken) == room:
+        chosen, taking = [], []
+        for record in registry.unclaimed(root):  # lazily, oldest first: it stops at ``room``
+            if len(chosen) == room:
                 break
             owner, address = registry.owner_key(record), record_address(record)
             if not POOL.admits(owner, record.max_per_user, record.site, record.pool_size, taking, address):
                 continue
-            if registry.change_in(root, record.process_id, lambda r: r.claim(iid, next_ticket())):
-                taken.append(record.process_id)
-                taking.append((owner, record.site, address))
+            chosen.append(record.process_id)
+            taking.append((owner, record.site, address))
+        # After the walk: a claim changes the index that it walks.
+        taken = [pid for pid in chosen if registry.change_in(root, pid, lambda r: r.claim(iid, next_ticket()))]
+        registry.purge_claimed(root)
         if taken:
             registry.beat_in(root, iid)
         return taken
 
+    taken = registry.in_own_transaction(db, take)
+    if not taken:
+        return 0
+    jobs = registry.in_own_transaction(db, lambda root: [_job(root, pid, db, iid) for pid in taken])
     started = 0
-    for process_id in registry.in_own_transaction(db, take):
-        try:
-            job = registry.in_own_transaction(db, lambda root, pid=process_id: _job(root, pid, db))
-        except Exception as exc:  # its stored request cannot be read: it fails, the others go on
-            logger.exception("netsight.async: could not take process %s", process_id)
-            _give_up(db, process_id, iid, f"it could not be taken: {type(exc).__name__}: {exc}")
-            continue
+    for job in jobs:
         if job is None:
-            continue  # cancelled meanwhile
+            continue  # cancelled meanwhile, or it could not be taken (failed)
         POOL.submit(job)
         started += 1
     if started:
@@ -70,11 +72,18 @@ def claim(db):
     return started
 
 
-def _job(root, process_id, db):
-    record = registry.find(root._p_jar, process_id)
-    if record is None or record.state != registry.QUEUED:
+def _job(root, process_id, db, iid):
+    """The Job of a claimed record; None if it was cancelled meanwhile, or
+    if its stored request cannot be read (it fails, the others go on)."""
+    try:
+        record = registry.find(root._p_jar, process_id)
+        if record is None or record.state != registry.QUEUED:
+            return None
+        return Job.from_record(record, db)
+    except Exception as exc:
+        logger.exception("netsight.async: could not take process %s", process_id)
+        _give_up(db, process_id, iid, f"it could not be taken: {type(exc).__name__}: {exc}")
         return None
-    return Job.from_record(record, db)
 
 
 def _give_up(db, process_id, iid, error):

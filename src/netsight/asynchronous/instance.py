@@ -38,6 +38,7 @@ from netsight.asynchronous import housekeeping
 from netsight.asynchronous import internals
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
+from netsight.asynchronous.pool import AHEAD
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.progress import REPORTS
 
@@ -60,6 +61,7 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 STOP_DEADLINE = 3.0  # seconds the signal handler spends marking jobs, at most
 STOP_GRACE = 30.0  # seconds after a signal's exception within which the process should end
 LOST_REASON = "its worker lost it (the database could not be reached when it ended)"
+WATCH_INTERVAL = 0.05  # seconds between two looks at the count of jobs queued elsewhere (a sync, a read)
 
 _cancels = set()  # ids of this instance's processes asked to stop
 _stopping = threading.Event()  # set by the signal handler: no more jobs are taken
@@ -135,6 +137,9 @@ class Maintenance(threading.Thread):
         self._beat_now = False
         self.claimer = None  # claims.claim, once set (startup.py): takes jobs queued in the database
         self._next_mark = 0.0  # when the claims next look for jobs of dead instances
+        self._claim_soon = False  # a job ended here: claim the next one queued elsewhere, if one waits
+        self._watch = None  # (db, transaction manager, connection): the connection kept open to watch the count
+        self._seen = None  # the serial of the count of unclaimed jobs at the last look
 
     def watch(self, db):
         """Maintain ``db`` (the main database), from now on; beat at once."""
@@ -150,6 +155,12 @@ class Maintenance(threading.Thread):
         """Look again at what is due (a progress report was held)."""
         self._wake.set()
 
+    def claim_soon(self):
+        """A job ended here (``Pool.when_done``): claim now the next job queued elsewhere, if one waits."""
+        if self.claimer is not None:
+            self._claim_soon = True
+            self._wake.set()
+
     def release(self, db):
         """Maintain ``db`` no more, once the pass under way has ended.
 
@@ -163,13 +174,15 @@ class Maintenance(threading.Thread):
             if self.db is db:
                 self.db = None
         with self._pass:
-            pass
+            if self._watch is not None and self._watch[0] is db:
+                self._stop_watching()
 
     def run(self):
         now = time.monotonic()
         due = {
             "beat": now,
             "claim": now,
+            "watch": now,
             "cancels": now,
             "housekeeping": now + min(settings.get("housekeeping-interval"), 60),
         }
@@ -181,6 +194,7 @@ class Maintenance(threading.Thread):
                 logger.debug("netsight.async maintenance failed", exc_info=True)
                 due["beat"] = max(due["beat"], time.monotonic() + heartbeat_interval())
                 due["claim"] = max(due["claim"], time.monotonic() + settings.get("claim-interval"))
+                due["watch"] = max(due["watch"], time.monotonic() + settings.get("claim-interval"))
                 due["cancels"] = max(due["cancels"], time.monotonic() + settings.get("cancel-interval"))
             self._wake.wait(self._until_due(due))
             self._wake.clear()
@@ -192,8 +206,10 @@ class Maintenance(threading.Thread):
             times += [due["beat"], due["housekeeping"]]
             if POOL.busy():  # cancels are looked for only while there are jobs here
                 times.append(due["cancels"])
-            if self.claimer is not None and settings.get("pool-size") > 0:
+            if self._claims():
                 times.append(due["claim"])
+                if POOL.room(ahead=AHEAD):  # a full pool is told when a job ends (claim_soon)
+                    times.append(due["watch"])
         times = [t for t in times if t is not None]
         return max(0.0, min(times) - time.monotonic()) if times else None
 
@@ -203,9 +219,16 @@ class Maintenance(threading.Thread):
         db = self.db
         if db is None:  # released
             return
-        if time.monotonic() >= due["claim"]:
-            due["claim"] = time.monotonic() + settings.get("claim-interval")
+        now = time.monotonic()
+        if now >= due["claim"]:  # the timed pass: the safety net
+            due["claim"] = now + settings.get("claim-interval")
+            due["watch"] = now + WATCH_INTERVAL
+            self._claim_soon = False
             self._claim(db)
+        elif self._claim_soon or now >= due["watch"]:
+            due["watch"] = now + WATCH_INTERVAL
+            soon, self._claim_soon = self._claim_soon, False
+            self._claim_news(db, soon)
         if time.monotonic() >= due["cancels"]:
             due["cancels"] = time.monotonic() + settings.get("cancel-interval")
             if POOL.busy():
@@ -219,6 +242,52 @@ class Maintenance(threading.Thread):
             # Jittered, so that instances started together do not sweep together.
             due["housekeeping"] = time.monotonic() + settings.get("housekeeping-interval") * random.uniform(0.8, 1.2)
             housekeeping.run(db, instance_id(), deadline=time.monotonic() + heartbeat_interval() / 2)
+
+    def _claims(self):
+        """Whether this instance claims jobs queued in the database."""
+        return self.claimer is not None and settings.get("pool-size") > 0 and not stopping()
+
+    def _claim_news(self, db, soon):
+        """Claim at once if a job waits unclaimed and this instance has room:
+        a job queued since the last look (the count's serial moved), or any
+        job after one ended here (``soon``). The look syncs a connection
+        kept open (ZEO: the invalidations the server sent are applied;
+        RelStorage: its poll) and reads the count, loaded again only when
+        it changed; nothing is written."""
+        if not self._claims() or not POOL.room(ahead=AHEAD):
+            return
+        try:
+            waiting, changed = self._unclaimed_news(db)
+        except Exception:  # a lost ZEO server: the timed pass tries again
+            logger.debug("netsight.async: looking for queued jobs failed", exc_info=True)
+            self._stop_watching()
+            return
+        if waiting > 0 and (changed or soon):
+            self._claim(db)
+
+    def _unclaimed_news(self, db):
+        """``(how many jobs wait unclaimed, whether that changed since the last look)``."""
+        if self._watch is None or self._watch[0] is not db:
+            self._stop_watching()
+            manager = transaction.TransactionManager()
+            self._watch = (db, manager, db.open(transaction_manager=manager))
+        _db, manager, connection = self._watch
+        try:
+            manager.begin()
+            waiting, serial = registry.unclaimed_count(connection.root())
+        finally:
+            manager.abort()
+        changed, self._seen = serial != self._seen, serial
+        return waiting, changed
+
+    def _stop_watching(self):
+        if self._watch is not None:
+            _db, _manager, connection = self._watch
+            self._watch = None
+            try:
+                connection.close()
+            except Exception:  # a closed database
+                logger.debug("netsight.async: closing the watching connection failed", exc_info=True)
 
     def _claim(self, db):
         """Take jobs queued in the database, if this instance may (never fails: the heartbeat goes on)."""
@@ -264,6 +333,7 @@ class Maintenance(threading.Thread):
 
 
 MAINTENANCE = Maintenance()
+POOL.when_done = MAINTENANCE.claim_soon  # a thread that ends a job: the next one queued elsewhere, at once
 
 
 def learn_cancels(db):

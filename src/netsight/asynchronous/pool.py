@@ -7,7 +7,8 @@ run at once here, if its site sets that; ``address``, the address key of
 an anonymous visitor's job, None for a user's). Queued jobs wait in arrival order
 in memory, holding no thread and no ZODB connection; a thread that ends a
 job takes the next one, so the instance has at most ``pool-size`` worker
-threads, whatever the number of jobs. With ``max-per-user``, a job whose
+threads, whatever the number of jobs; each end is told to ``when_done``
+(the maintenance thread, which then claims a job queued elsewhere). With ``max-per-user``, a job whose
 owner already has that many running waits while jobs of others go ahead;
 so does a job whose site has its ``site_cap`` running, an anonymous job
 while ``anonymous-pool-size`` anonymous jobs run (all visitors' together),
@@ -25,6 +26,10 @@ import threading
 logger = logging.getLogger("netsight.async")
 
 THREAD_PREFIX = "netsight.async-"
+# Jobs queued elsewhere that an instance claims beyond its free threads, to
+# wait in its queue (claims.py): a thread that ends a job takes the next at
+# once. Few, so that other workers find jobs too.
+AHEAD = 2
 
 
 class Pool:
@@ -35,6 +40,7 @@ class Pool:
         self._queue = deque()
         self._running = {}  # process id -> job
         self._threads = 0
+        self.when_done = None  # called (no argument, no lock held) each time a job ends: room for another
 
     def submit(self, job):
         """Run ``job`` when there is room; in arrival order."""
@@ -64,13 +70,17 @@ class Pool:
         with self._lock:
             return process_id in self._running or any(job.process_id == process_id for job in self._queue)
 
-    def room(self):
+    def room(self, ahead=0):
         """How many more jobs this pool would start now (0 without a pool):
         its free threads, less the queued jobs that wait for one (not those
-        that wait for their owner's or site's cap)."""
+        that wait for their owner's or site's cap); with ``ahead``, as many
+        more to wait for a thread (a claim's, taken ahead)."""
+        size = settings.get("pool-size")
+        if size <= 0:
+            return 0
         with self._lock:
             waiting = sum(1 for job in self._queue if not self._held(job))
-            return max(0, settings.get("pool-size") - len(self._running) - waiting)
+            return max(0, size + ahead - len(self._running) - waiting)
 
     def admits(self, owner, cap, site, site_cap, taking=(), address=None):
         """Whether a job of ``owner`` and ``site`` would start here now under
@@ -158,6 +168,16 @@ class Pool:
                 if job is None:
                     self._threads -= 1
                     self._dispatch()
+            self._done()
+
+    def _done(self):
+        """A job ended: tell ``when_done`` (the maintenance thread claims the next job queued elsewhere)."""
+        hook = self.when_done
+        if hook is not None:
+            try:
+                hook()
+            except Exception:  # the thread goes on to its next job whatever the hook does
+                logger.exception("netsight.async: the pool's when_done failed")
 
 
 def _site(job):

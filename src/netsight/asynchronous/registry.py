@@ -53,6 +53,10 @@ STATES_KEY = "netsight.async.states"  # (site, ended state, process id) -> True
 COUNTS_KEY = "netsight.async.counts"  # (site, ended state) -> Length
 OWNERS_KEY = "netsight.async.owners"  # (site, owner key, created, process id) -> True
 LISTS_VERSION_KEY = "netsight.async.lists-version"
+# How many jobs wait unclaimed: a Length, whose concurrent changes merge
+# (two front-ends' starts never conflict on it). A worker watches it to
+# claim a job as soon as its start is committed (claims.py, instance.py).
+UNCLAIMED_COUNT_KEY = "netsight.async.unclaimed-count"
 LISTS_VERSION = 3
 OLD_LISTS_KEYS = ("netsight.async.sites",)  # indexes of versions before, removed
 # Every key of the root that the registry writes: all go together once no
@@ -67,6 +71,7 @@ ROOT_KEYS = (
     COUNTS_KEY,
     OWNERS_KEY,
     LISTS_VERSION_KEY,
+    UNCLAIMED_COUNT_KEY,
     addresses.ADDRESSES_KEY,  # anonymous visitors' active processes by address (addresses.py)
     addresses.HMAC_KEY_KEY,  # the key of their addresses' keyed hashes (anonymous.py)
 )
@@ -76,9 +81,19 @@ TREE_KEYS = (ROOT_KEY, ACTIVE_KEY, ENDED_KEY, EXPIRES_KEY, INSTANCES_KEY, STATES
 # (``add``): the first process (every tree and LISTS_VERSION_KEY at once),
 # ``remove_all``, ``reindex_lists`` when LISTS_VERSION changes, and the
 # anonymous visitors' keys at a first anonymous start (addresses.py,
-# anonymous.py). A start meets a ConflictError only with one of these,
+# anonymous.py), and the count of unclaimed jobs at a first unclaimed one
+# (``_unclaimed_changed``). A start meets a ConflictError only with one of these,
 # each once in a registry's life, and Zope's retry starts it again.
 UNCLAIMED = ""  # the "instance" of a queued job that any instance with a pool may take
+# An unclaimed job's entry of the active index stays when the job is
+# claimed (or cancelled): the claims take the first entries and the
+# front-ends' starts add after the last, and a claim that wrote the bucket
+# a start added to (emptied it, or marked an entry) while the start split
+# it made the start's commit conflict. The entries of jobs no longer
+# unclaimed go in bulk, before the first unclaimed job, once there are
+# ``PURGE_AT_LEAST`` (``purge_claimed``), the last kept: the bucket that
+# the starts add to is never emptied.
+PURGE_AT_LEAST = 128
 # A key that never goes, first in the active index: its bucket is never
 # emptied, since a BTree cannot merge a change that empties a bucket with
 # another that adds to it (every start and every end writes this index).
@@ -472,24 +487,72 @@ def beat_in(root, instance_id, stopped=False):
 
 
 def active_of(root, instance_id):
-    """The ids of the queued and running processes of an instance."""
+    """The ids of the queued and running processes of an instance (of the
+    unclaimed jobs: those still unclaimed, their records read)."""
     active = root.get(ACTIVE_KEY)
     if active is None:
         return []
+    if instance_id == UNCLAIMED:
+        return [record.process_id for record in unclaimed(root)]
     return [pid for (_iid, pid) in active.keys(min=(instance_id, ""), max=(instance_id, "\uffff")) if pid]
 
 
 def active_ids(root):
     """The ids of all queued and running processes: of every instance, and unclaimed."""
     active = root.get(ACTIVE_KEY)
-    return [] if active is None else [pid for (_iid, pid) in active.keys() if pid]
+    if active is None:
+        return []
+    return [pid for (_iid, pid) in active.keys(min=(UNCLAIMED, "\uffff")) if pid] + active_of(root, UNCLAIMED)
 
 
 def unclaimed(root):
-    """The records of the queued processes that any instance may take, oldest first."""
+    """The records of the queued processes that any instance may take, oldest first.
+
+    Lazily, in the order of their ids, which begin with their creation
+    time: a claim that takes the first few reads those only, however many
+    wait.
+    """
     processes = root.get(ROOT_KEY)
-    records = (processes.get(pid) for pid in active_of(root, UNCLAIMED))
-    return sorted((r for r in records if r is not None and r.state == QUEUED), key=lambda r: r.created)
+    active = root.get(ACTIVE_KEY)
+    if processes is None or active is None:
+        return
+    for _iid, pid in active.keys(min=(UNCLAIMED, ""), max=(UNCLAIMED, "\uffff"), excludemin=True):
+        record = processes.get(pid)
+        if _is_unclaimed(record):
+            yield record
+
+
+def _is_unclaimed(record):
+    return record is not None and record.state == QUEUED and record.instance == UNCLAIMED
+
+
+def purge_claimed(root, at_least=None):
+    """Remove the entries of the jobs no longer unclaimed that come before
+    the first unclaimed job, once there are ``at_least`` of them
+    (``PURGE_AT_LEAST``), keeping the last (see ``PURGE_AT_LEAST``); how many went."""
+    active, processes = root.get(ACTIVE_KEY), root.get(ROOT_KEY)
+    if active is None or processes is None:
+        return 0
+    marks = []
+    for key in active.keys(min=(UNCLAIMED, ""), max=(UNCLAIMED, "\uffff"), excludemin=True):
+        if _is_unclaimed(processes.get(key[1])):
+            break
+        marks.append(key)
+    if len(marks) < (PURGE_AT_LEAST if at_least is None else at_least):
+        return 0
+    for key in marks[:-1]:
+        del active[key]
+    return len(marks) - 1
+
+
+def unclaimed_count(root):
+    """``(how many jobs wait unclaimed, the serial of that count)``: a read
+    that loads one small object, again only when it changed; (0, None)
+    before any job was queued unclaimed."""
+    length = root.get(UNCLAIMED_COUNT_KEY)
+    if length is None:
+        return 0, None
+    return length(), length._p_serial
 
 
 def active_instances(root):
@@ -688,12 +751,14 @@ def _index(root, record, before, before_instance):
     if record.state != before:
         _state_index(root, record, before)
     if before in ACTIVE and (record.state not in ACTIVE or iid != before_instance):
-        _tree(root, ACTIVE_KEY).pop((before_instance, pid), None)
+        _unindex_active(root, before_instance, pid)
     if record.state in ACTIVE and (before not in ACTIVE or iid != before_instance):
         active = _tree(root, ACTIVE_KEY)
         if SENTINEL not in active:
             active[SENTINEL] = True
         active[(iid, pid)] = True
+        if iid == UNCLAIMED:
+            _unclaimed_changed(root, 1)
     if record.state in ENDED and before not in ENDED:
         index, key = _end_key(root, record)
         index[key] = True
@@ -725,10 +790,34 @@ def count(root, site, state):
     return 0 if length is None else length()
 
 
+def _unclaimed_changed(root, change):
+    """Add ``change`` to the count of the jobs waiting unclaimed (``UNCLAIMED_COUNT_KEY``).
+
+    The count is made at the registry's first unclaimed job (a root write,
+    once: with the trees on a front-end; on a worker, when a job of a
+    stopped instance is queued again), from the records as they are after
+    this change (a registry of a version before it may hold some).
+    """
+    length = root.get(UNCLAIMED_COUNT_KEY)
+    if length is None:
+        root[UNCLAIMED_COUNT_KEY] = Length(sum(1 for _record in unclaimed(root)))
+    else:
+        length.change(change)
+
+
+def _unindex_active(root, instance, pid):
+    """Take ``(instance, pid)`` out of the active index; an unclaimed one
+    stays there (see ``PURGE_AT_LEAST``), and leaves the count."""
+    if instance != UNCLAIMED:
+        _tree(root, ACTIVE_KEY).pop((instance, pid), None)
+    elif (instance, pid) in _tree(root, ACTIVE_KEY):
+        _unclaimed_changed(root, -1)
+
+
 def _remove(root, record):
     pid = record.process_id
     if record.state in ACTIVE:
-        _tree(root, ACTIVE_KEY).pop((record.instance, pid), None)
+        _unindex_active(root, record.instance, pid)
         addresses.release(root, record.address_key, pid)
     if record.finished is not None:
         # From the index of end times too: an instance of another version may have used it.
