@@ -74,7 +74,8 @@ DEFAULTS = {
     "keep-result": (0.0, float, 0.0, "seconds a result stays after it was first shown, for its owner to see again "
                     "(at most until the expiry; 0: shown once, as in 1.x); a view's keep_result wins"),
     "progress-interval": (1.0, float, 0.0, "seconds between two progress writes of a job (0: write each)"),
-    "claim-interval": (1.0, float, 0.05, "seconds between two looks of an instance with room for jobs queued elsewhere"),
+    "claim-interval": (1.0, float, 0.05, "seconds between two timed claims of jobs queued elsewhere "
+                       "(a safety net: an instance with room claims one as soon as it is queued)"),
     "cancel-interval": (0.25, float, 0.05, "seconds between two looks of an instance running jobs for cancels asked elsewhere"),
     "job-cookies": ("I18N_LANGUAGE", str, None, "the cookies a job's request keeps (names, space-separated)"),
     "poll-start": (0.25, float, 0.1, "seconds from the processing page's load to its first poll"),
