@@ -3,12 +3,14 @@
 A job started on an instance without a pool (``pool-size 0``), or queued
 again after its instance stopped (``rerun_interrupted``), waits in the
 database, unclaimed, with its request (``stored.py``). The maintenance
-thread of every instance with room in its pool looks for such jobs every
-``claim-interval`` (a read; nothing is written while there are none) and
-claims the oldest in a short transaction: of two instances claiming the
-same job, one commits and the other meets a ConflictError, reads the job
-claimed on its retry, and leaves it. A claimed job runs as one started
-here. A job that its owner's or its site's cap (or, for an anonymous
+thread of every instance with room in its pool claims such jobs as soon as
+one is queued (it watches their count), as soon as one of its threads ends
+a job, and every ``claim-interval`` (a safety net); a look is a read, and
+nothing is written while there are none. It claims the oldest in a short
+transaction, a few beyond its free threads while many wait: of two
+instances claiming the same job, one commits and the other meets a
+ConflictError, reads the job claimed on its retry, and takes the next. A
+claimed job runs as one started here. A job that its owner's or its site's cap (or, for an anonymous
 visitor's, its address's or the share of all anonymous jobs) would hold back here is
 left for later (or another instance): a claimed job that could only wait
 would keep the jobs of others from the free threads.
@@ -29,21 +31,26 @@ logger = logging.getLogger("netsight.async")
 
 
 def claim(db, ahead=None):
-    """Claim as many unclaimed jobs as the pool has room for, and ``ahead``
-    more to wait in its queue (``pool.AHEAD`` by default), and run them; how many.
+    """Claim as many unclaimed jobs as the pool has room for and run them; how many.
 
-    The claim writes this instance's heartbeat too, so that a job it just
-    took never reads as the job of a dead instance.
+    While more jobs wait than it would take with ``ahead`` more (``pool.AHEAD``
+    by default) to wait in its queue, it takes those too: a thread that ends
+    a job then takes the next at once. While fewer wait, it takes only what
+    it can start now, and leaves the others to another worker that may be
+    idle. The claim writes this instance's heartbeat too, so that a job it
+    just took never reads as the job of a dead instance.
     """
-    room = POOL.room(ahead=AHEAD if ahead is None else ahead)
-    if not room:
+    now, most = POOL.room(), POOL.room(ahead=AHEAD if ahead is None else ahead)
+    if not most:
         return 0
     iid = instance_id()
 
     def take(root):
+        waiting, _serial = registry.unclaimed_count(root)
+        room = most if waiting > most else now
         chosen, taking = [], []
         for record in registry.unclaimed(root):  # lazily, oldest first: it stops at ``room``
-            if len(chosen) == room:
+            if len(chosen) >= room:
                 break
             owner, address = registry.owner_key(record), record_address(record)
             if not POOL.admits(owner, record.max_per_user, record.site, record.pool_size, taking, address):
@@ -52,8 +59,8 @@ def claim(db, ahead=None):
             taking.append((owner, record.site, address))
         # After the walk: a claim changes the index that it walks.
         taken = [pid for pid in chosen if registry.change_in(root, pid, lambda r: r.claim(iid, next_ticket()))]
-        registry.purge_claimed(root)
         if taken:
+            registry.purge_claimed(root)
             registry.beat_in(root, iid)
         return taken
 

@@ -140,6 +140,8 @@ class Maintenance(threading.Thread):
         self._claim_soon = False  # a job ended here: claim the next one queued elsewhere, if one waits
         self._watch = None  # (db, transaction manager, connection): the connection kept open to watch the count
         self._seen = None  # the serial of the count of unclaimed jobs at the last look
+        self._seen_tid = None  # the storage's last transaction at the last look (where it is pushed)
+        self._waiting = 0  # the jobs that waited unclaimed at the last look
 
     def watch(self, db):
         """Maintain ``db`` (the main database), from now on; beat at once."""
@@ -266,7 +268,17 @@ class Maintenance(threading.Thread):
             self._claim(db)
 
     def _unclaimed_news(self, db):
-        """``(how many jobs wait unclaimed, whether that changed since the last look)``."""
+        """``(how many jobs wait unclaimed, whether that changed since the last look)``.
+
+        Where the storage learns of every commit as it is made (ZEO's
+        invalidations, a FileStorage's own commits), an unchanged last
+        transaction means nothing changed: the last answer stands, and no
+        transaction is begun. RelStorage learns of them by polling: each
+        look begins one.
+        """
+        last = None if _polled(db) else db.storage.lastTransaction()
+        if last is not None and last == self._seen_tid and self._watch is not None and self._watch[0] is db:
+            return self._waiting, False
         if self._watch is None or self._watch[0] is not db:
             self._stop_watching()
             manager = transaction.TransactionManager()
@@ -277,7 +289,7 @@ class Maintenance(threading.Thread):
             waiting, serial = registry.unclaimed_count(connection.root())
         finally:
             manager.abort()
-        changed, self._seen = serial != self._seen, serial
+        changed, self._seen, self._seen_tid, self._waiting = serial != self._seen, serial, last, waiting
         return waiting, changed
 
     def _stop_watching(self):
@@ -330,6 +342,11 @@ class Maintenance(threading.Thread):
             return True
 
         return bool(registry.in_own_transaction(db, write))
+
+
+def _polled(db):
+    """Whether ``db``'s storage learns of other clients' commits only when it polls (RelStorage)."""
+    return type(db.storage).__module__.startswith("relstorage")
 
 
 MAINTENANCE = Maintenance()

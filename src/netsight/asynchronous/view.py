@@ -408,7 +408,7 @@ def _check_queue(request, connection, runs_here, capped_site=None):
     if runs_here:
         waiting = POOL.waiting(owners.caller_key(request), capped_site)
     else:
-        waiting = len(registry.active_of(connection.root(), registry.UNCLAIMED))
+        waiting = registry.unclaimed_count(connection.root())[0]  # one small object, however many wait
     if waiting >= limit:
         request.response.setHeader("Retry-After", str(QueueFullError.retry_after))
         raise QueueFullError(f"Too many processes are waiting to start ({waiting}); try again later.")
