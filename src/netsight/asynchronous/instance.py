@@ -5,8 +5,9 @@ maintenance thread writes its heartbeat (one small write per interval,
 never one per job or per poll), so that every instance can tell that its
 jobs are alive; while it runs jobs, it also looks every
 ``cancel-interval`` (a read, no write) for cancel requests made on other
-instances. It runs the housekeeping passes and, with room in the pool,
-claims jobs queued in the database (``claims.py``, set by ``startup.py``).
+instances. It runs the housekeeping passes and the mail pass
+(``notify.py``) and, with room in the pool, claims jobs queued in the
+database (``claims.py``, set by ``startup.py``).
 
 On SIGTERM or SIGINT the signal goes to the handler that was there before
 (Zope's, waitress's, or the default). The instance says it stopped, and
@@ -36,6 +37,7 @@ stopped:
 
 from netsight.asynchronous import housekeeping
 from netsight.asynchronous import internals
+from netsight.asynchronous import notify
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.pool import AHEAD
@@ -140,7 +142,8 @@ class Maintenance(threading.Thread):
         self._claim_soon = False  # a job ended here: claim the next one queued elsewhere, if one waits
         self._watch = None  # (db, transaction manager, connection): the connection kept open to watch the count
         self._seen = None  # the serial of the count of unclaimed jobs at the last look
-        self._seen_tid = None  # the storage's last transaction at the last look (where it is pushed)
+        self._seen_tid = None  # the storage's last transaction that a look surely saw (where it is pushed)
+        self._last_tid = None  # the storage's last transaction at the last look
         self._waiting = 0  # the jobs that waited unclaimed at the last look
 
     def watch(self, db):
@@ -187,6 +190,7 @@ class Maintenance(threading.Thread):
             "watch": now,
             "cancels": now,
             "housekeeping": now + min(settings.get("housekeeping-interval"), 60),
+            "mail": now + notify.PASS_INTERVAL,
         }
         while True:
             try:
@@ -205,7 +209,7 @@ class Maintenance(threading.Thread):
         """Seconds until the next thing due (None: nothing until ``watch`` or ``poke``)."""
         times = [REPORTS.next_due()]
         if self.db is not None:  # released: no heartbeat, claim or housekeeping is due
-            times += [due["beat"], due["housekeeping"]]
+            times += [due["beat"], due["housekeeping"], due["mail"]]
             if POOL.busy():  # cancels are looked for only while there are jobs here
                 times.append(due["cancels"])
             if self._claims():
@@ -240,6 +244,9 @@ class Maintenance(threading.Thread):
             busy = self.beat(db)
             # An idle instance only looks now and then whether it has jobs.
             due["beat"] = time.monotonic() + heartbeat_interval() * (1 if busy else 6)
+        if time.monotonic() >= due["mail"]:
+            due["mail"] = time.monotonic() + notify.PASS_INTERVAL
+            notify.mail_pass(db)  # the owners of processes owed a mail (notify.py)
         if time.monotonic() >= due["housekeeping"]:
             # Jittered, so that instances started together do not sweep together.
             due["housekeeping"] = time.monotonic() + settings.get("housekeeping-interval") * random.uniform(0.8, 1.2)
@@ -289,7 +296,13 @@ class Maintenance(threading.Thread):
             waiting, serial = registry.unclaimed_count(connection.root())
         finally:
             manager.abort()
-        changed, self._seen, self._seen_tid, self._waiting = serial != self._seen, serial, last, waiting
+        changed, self._seen, self._waiting = serial != self._seen, serial, waiting
+        # A ZEO client sets its last transaction a moment before its
+        # connections get that transaction's invalidations: what this look
+        # read is sure only of a last transaction that the look before had
+        # read already.
+        self._seen_tid = last if last == self._last_tid else None
+        self._last_tid = last
         return waiting, changed
 
     def _stop_watching(self):

@@ -5,7 +5,8 @@ Zope folder, so nothing on the web can reach them), keyed by process id, so
 that every Zope instance sharing the database (ZEO, RelStorage) answers for
 every process. Beside them: the active (queued and running) processes of
 each instance (for a queued job's position, and for marking those of a
-stopped or dead instance), the ended processes by end time (for expiry),
+stopped or dead instance), the jobs queued for any instance to claim and
+their count, the ended processes by end time (for expiry),
 for the lists of processes, those of each site (the Plone site a process
 was started in) that ended, by state and counted, and all by owner; and
 each instance's heartbeat. Process ids are UUIDv7 (RFC 9562): they begin
@@ -49,7 +50,7 @@ INSTANCES_KEY = "netsight.async.instances"  # instance id -> InstanceRecord
 # started in ("" outside any); they are rebuilt when LISTS_VERSION changes.
 # The active processes are few: the lists find them in ACTIVE_KEY; the
 # ended ones, which may be many, by site and state here, counted.
-STATES_KEY = "netsight.async.states"  # (site, ended state, process id) -> True
+STATES_KEY = "netsight.async.states"  # (site, ended state, process id) -> True; (site, SHOWN, id) too
 COUNTS_KEY = "netsight.async.counts"  # (site, ended state) -> Length
 OWNERS_KEY = "netsight.async.owners"  # (site, owner key, created, process id) -> True
 LISTS_VERSION_KEY = "netsight.async.lists-version"
@@ -57,7 +58,8 @@ LISTS_VERSION_KEY = "netsight.async.lists-version"
 # (two front-ends' starts never conflict on it). A worker watches it to
 # claim a job as soon as its start is committed (claims.py, instance.py).
 UNCLAIMED_COUNT_KEY = "netsight.async.unclaimed-count"
-LISTS_VERSION = 3
+UNCLAIMED_KEY = "netsight.async.unclaimed"  # process id -> True: the jobs queued for any instance (see below)
+LISTS_VERSION = 4
 OLD_LISTS_KEYS = ("netsight.async.sites",)  # indexes of versions before, removed
 # Every key of the root that the registry writes: all go together once no
 # process is left (``remove_all``); before a first process, none is written.
@@ -72,6 +74,7 @@ ROOT_KEYS = (
     OWNERS_KEY,
     LISTS_VERSION_KEY,
     UNCLAIMED_COUNT_KEY,
+    UNCLAIMED_KEY,
     addresses.ADDRESSES_KEY,  # anonymous visitors' active processes by address (addresses.py)
     addresses.HMAC_KEY_KEY,  # the key of their addresses' keyed hashes (anonymous.py)
 )
@@ -81,18 +84,22 @@ TREE_KEYS = (ROOT_KEY, ACTIVE_KEY, ENDED_KEY, EXPIRES_KEY, INSTANCES_KEY, STATES
 # (``add``): the first process (every tree and LISTS_VERSION_KEY at once),
 # ``remove_all``, ``reindex_lists`` when LISTS_VERSION changes, and the
 # anonymous visitors' keys at a first anonymous start (addresses.py,
-# anonymous.py), and the count of unclaimed jobs at a first unclaimed one
-# (``_unclaimed_changed``). A start meets a ConflictError only with one of these,
+# anonymous.py), and the unclaimed index and count at a first unclaimed
+# job (``_unclaimed_tree``, ``_unclaimed_changed``). A start meets a
+# ConflictError only with one of these,
 # each once in a registry's life, and Zope's retry starts it again.
 UNCLAIMED = ""  # the "instance" of a queued job that any instance with a pool may take
-# An unclaimed job's entry of the active index stays when the job is
-# claimed (or cancelled): the claims take the first entries and the
-# front-ends' starts add after the last, and a claim that wrote the bucket
-# a start added to (emptied it, or marked an entry) while the start split
-# it made the start's commit conflict. The entries of jobs no longer
-# unclaimed go in bulk, before the first unclaimed job, once there are
+# UNCLAIMED_KEY: the jobs queued for any instance (``UNCLAIMED``), in an index of their own
+# beside the active one: process id -> True. The front-ends' starts add
+# after its last entry; no claim writes it: a claim that wrote the bucket a
+# start was splitting (a claim's or a job end's entry of a worker beside
+# the unclaimed ones in one index, or an unclaimed entry it removed) made
+# the start's commit conflict. The entries of jobs no longer unclaimed go
+# in bulk, before the first unclaimed job, once there are
 # ``PURGE_AT_LEAST`` (``purge_claimed``), the last kept: the bucket that
-# the starts add to is never emptied.
+# the starts add to is never emptied. Made at a first unclaimed job (a
+# root write, once), with the unclaimed entries that the active index of
+# a registry before it held.
 PURGE_AT_LEAST = 128
 # A key that never goes, first in the active index: its bucket is never
 # emptied, since a BTree cannot merge a change that empties a bucket with
@@ -108,6 +115,11 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 INTERRUPTED = "interrupted"
 ACTIVE = frozenset({QUEUED, RUNNING})
+# Not a state: where the states index keeps a done record whose result was
+# shown and is gone (``drop_result``). No list, owner's index nor count
+# has it any more; its record stays until its expiry only to tell its
+# owner so (410), and this entry finds it when its site is removed.
+SHOWN = "shown"
 
 # Why a process was interrupted (its ``error``, for Managers).
 STOPPED_REASON = "the server was stopped before the process completed"
@@ -159,7 +171,7 @@ class ProcessRecord(Persistent):
     pool_size = None  # how many of its site's jobs may run at once in an instance, as its site set it
     address_key = None  # an anonymous visitor's: its client address, hashed (anonymous.py), while active
     title = None  # what its pages call the job (jobtitle.py): text or an i18n message; None: its view's default
-    form_query = ""  # the values its start posted, as a query (formvalues.py): "Back to the form"
+    form_values = ()  # the values its start posted, (name, text) pairs (formvalues.py): "Back to the form"
 
     site = ""  # the path of the Plone site it was started in; "" outside any (and before 2.0)
     taken = None  # when its result was first shown (``take``)
@@ -266,11 +278,20 @@ class ProcessRecord(Persistent):
         self.error = reason
         return self._end(INTERRUPTED)
 
-    def shown(self):
-        """Whether its result was shown and is gone: a one-shot result's
-        record stays, without it, until its expiry, so that its owner is
-        told so (no secret is kept: the response and its blob went)."""
-        return self.state == DONE and self.result is None
+    def result_gone(self, now=None):
+        """Whether its result was shown and is gone: a one-shot one taken, or
+        a kept one past its time. Its record stays, without it, until its
+        expiry, so that its owner is told so (no secret is kept: the
+        response and its blob went, or go at the next housekeeping)."""
+        if self.state != DONE:
+            return False
+        return self.result is None or (
+            self.keep_until is not None and (time.time() if now is None else now) > self.keep_until
+        )
+
+    def result_waits(self):
+        """Whether it is done and its result was never shown (``taken`` notes when it first was)."""
+        return self.state == DONE and self.taken is None
 
     def _end(self, state):
         self.state = state
@@ -445,12 +466,13 @@ def take(db, process_id, keep_until=None, now=None):
     """The response of a done process, to be shown (``result``).
 
     One-shot (``keep_until`` None, as in 1.x): the result goes from the
-    record (its blob with it, once a pack runs), which stays without it
-    until its expiry, as the sign that it was shown (``ProcessRecord.shown``);
-    of two concurrent takers exactly one gets the response. With
+    record (``drop_result``: its blob with it, once a pack runs), which
+    stays without it until its expiry, as the sign that it was shown
+    (``ProcessRecord.result_gone``), in no list any more; of two
+    concurrent takers exactly one gets the response. With
     ``keep_until`` (a time), the result stays to be taken again: the first
-    take notes when, and the record goes at ``keep_until`` (``EXPIRES_KEY``);
-    a later take writes nothing. None if there is no such done process, or
+    take notes when, and housekeeping drops the result at ``keep_until``
+    (``EXPIRES_KEY``, ``forget_expired``); a later take writes nothing. None if there is no such done process, or
     its result was shown and is gone.
     """
     now = time.time() if now is None else now
@@ -459,14 +481,15 @@ def take(db, process_id, keep_until=None, now=None):
         if record.state != DONE or record.result is None:
             return None
         response = record.result.taken()
+        if record.form_values:  # "Back to the form" posts them no more once the result is out
+            record.form_values = ()
         if record.taken is None:
             record.taken = now
         if keep_until is None:
-            record.result = None
-        elif record.keep_until is None:  # its removal moves to keep_until
+            drop_result(root, record)
+        elif record.keep_until is None:  # its result goes at keep_until
             index, key = _end_key(root, record)
             index.pop(key, None)
-            _tree(root, ENDED_KEY).pop((record.finished, record.process_id), None)
             record.keep_until = keep_until
             index, key = _end_key(root, record)
             index[key] = True
@@ -489,20 +512,19 @@ def beat_in(root, instance_id, stopped=False):
 def active_of(root, instance_id):
     """The ids of the queued and running processes of an instance (of the
     unclaimed jobs: those still unclaimed, their records read)."""
+    if instance_id == UNCLAIMED:
+        return [record.process_id for record in unclaimed(root)]
     active = root.get(ACTIVE_KEY)
     if active is None:
         return []
-    if instance_id == UNCLAIMED:
-        return [record.process_id for record in unclaimed(root)]
     return [pid for (_iid, pid) in active.keys(min=(instance_id, ""), max=(instance_id, "\uffff")) if pid]
 
 
 def active_ids(root):
     """The ids of all queued and running processes: of every instance, and unclaimed."""
     active = root.get(ACTIVE_KEY)
-    if active is None:
-        return []
-    return [pid for (_iid, pid) in active.keys(min=(UNCLAIMED, "\uffff")) if pid] + active_of(root, UNCLAIMED)
+    claimed = [] if active is None else [pid for (_iid, pid) in active.keys(min=(UNCLAIMED, "\uffff")) if pid]
+    return claimed + active_of(root, UNCLAIMED)
 
 
 def unclaimed(root):
@@ -513,13 +535,24 @@ def unclaimed(root):
     wait.
     """
     processes = root.get(ROOT_KEY)
-    active = root.get(ACTIVE_KEY)
-    if processes is None or active is None:
+    if processes is None:
         return
-    for _iid, pid in active.keys(min=(UNCLAIMED, ""), max=(UNCLAIMED, "\uffff"), excludemin=True):
+    for pid in _unclaimed_ids(root):
         record = processes.get(pid)
         if _is_unclaimed(record):
             yield record
+
+
+def _unclaimed_ids(root):
+    """The ids of the unclaimed index (``UNCLAIMED_KEY``), or of a registry
+    made before it, those of the active index's unclaimed range."""
+    tree = root.get(UNCLAIMED_KEY)
+    if tree is not None:
+        return tree.keys()
+    active = root.get(ACTIVE_KEY)
+    if active is None:
+        return ()
+    return (pid for _iid, pid in active.keys(min=(UNCLAIMED, ""), max=(UNCLAIMED, "\uffff"), excludemin=True))
 
 
 def _is_unclaimed(record):
@@ -529,20 +562,20 @@ def _is_unclaimed(record):
 def purge_claimed(root, at_least=None):
     """Remove the entries of the jobs no longer unclaimed that come before
     the first unclaimed job, once there are ``at_least`` of them
-    (``PURGE_AT_LEAST``), keeping the last (see ``PURGE_AT_LEAST``); how many went."""
-    active, processes = root.get(ACTIVE_KEY), root.get(ROOT_KEY)
-    if active is None or processes is None:
+    (``PURGE_AT_LEAST``), keeping the last (see ``UNCLAIMED_KEY``); how many went."""
+    tree, processes = root.get(UNCLAIMED_KEY), root.get(ROOT_KEY)
+    if tree is None or processes is None:
         return 0
-    marks = []
-    for key in active.keys(min=(UNCLAIMED, ""), max=(UNCLAIMED, "\uffff"), excludemin=True):
-        if _is_unclaimed(processes.get(key[1])):
+    gone = []
+    for pid in tree.keys():
+        if _is_unclaimed(processes.get(pid)):
             break
-        marks.append(key)
-    if len(marks) < (PURGE_AT_LEAST if at_least is None else at_least):
+        gone.append(pid)
+    if len(gone) < (PURGE_AT_LEAST if at_least is None else at_least):
         return 0
-    for key in marks[:-1]:
-        del active[key]
-    return len(marks) - 1
+    for pid in gone[:-1]:
+        del tree[pid]
+    return len(gone) - 1
 
 
 def unclaimed_count(root):
@@ -585,9 +618,11 @@ def forget_expired(root, index_key, before, limit):
     """Forget at most ``limit`` processes of the index ``index_key`` whose
     time is before ``before``: ENDED_KEY (by end time, those kept for the
     instance's expiry) or EXPIRES_KEY (by expiry time, those kept for their
-    site's). Returns how many entries it went through: an entry whose
-    record went already (removed by an instance of another version) goes
-    too, so that no entry is met again."""
+    site's, and the kept results whose ``keep_until`` it is: their result
+    goes, ``drop_result``, and their record waits for its expiry as a
+    one-shot's does). Returns how many entries it went through: an entry
+    whose record went already (removed by an instance of another version)
+    goes too, so that no entry is met again."""
     index = root.get(index_key)
     if index is None:
         return 0
@@ -595,10 +630,35 @@ def forget_expired(root, index_key, before, limit):
     processes = root.get(ROOT_KEY) or {}
     for entry in entries:
         record = processes.get(entry[1])
-        if record is not None:
-            _remove(root, record)
         index.pop(entry, None)
+        if record is None:
+            continue
+        if index_key == EXPIRES_KEY and record.keep_until is not None and entry[0] == record.keep_until:
+            drop_result(root, record)
+        else:
+            _remove(root, record)
     return len(entries)
+
+
+def drop_result(root, record):
+    """A done record's result goes (its blob with it, once a pack runs), in
+    the transaction of ``root``: a one-shot result taken, a kept one at its
+    time. The record leaves the lists (its owner's, its state's and count),
+    and stays in the states index as ``SHOWN`` and in the expiry index,
+    until ``finished`` + its expiry, to tell its owner it was shown."""
+    site, pid = record.site, record.process_id
+    if record.keep_until is not None:  # no longer kept: it waits for its expiry as a one-shot's record
+        index, key = _end_key(root, record)
+        index.pop(key, None)
+        record.keep_until = None
+        index, key = _end_key(root, record)
+        index[key] = True
+    record.result = None
+    _tree(root, OWNERS_KEY).pop((site, owner_key(record), record.created, pid), None)
+    states = _tree(root, STATES_KEY)
+    if states.pop((site, DONE, pid), None):
+        _count(_tree(root, COUNTS_KEY), site, DONE).change(-1)
+    _state_index(root, record, None)
 
 
 def _end_key(root, record):
@@ -647,7 +707,8 @@ def reindex_lists(root):
     processes = root.get(ROOT_KEY) or {}
     for pid, record in processes.items():
         root._p_jar.readCurrent(record)  # a record changed meanwhile: a conflict, and a retry
-        root[OWNERS_KEY][(record.site, owner_key(record), record.created, pid)] = True
+        if not record.result_gone():  # a shown result's record is in no list (``drop_result``)
+            root[OWNERS_KEY][(record.site, owner_key(record), record.created, pid)] = True
         _state_index(root, record, None)
     return len(processes)
 
@@ -673,6 +734,12 @@ def remove_site(root, site):
             if record.state in ACTIVE:
                 active.append(record.process_id)
             _remove(root, record)
+    states = root.get(STATES_KEY)
+    if states is not None and processes is not None:  # the records of shown results, in no owner's list
+        for key in list(states.keys(min=(site, SHOWN, ""), max=(site, SHOWN, "\uffff"), excludemin=True)):
+            record = processes.get(key[-1])
+            if record is not None and record.site == site:
+                _remove(root, record)
     for key in (STATES_KEY, COUNTS_KEY):  # the site's first keys and counts, kept while it had processes
         index = root.get(key)
         if index is not None:
@@ -753,12 +820,14 @@ def _index(root, record, before, before_instance):
     if before in ACTIVE and (record.state not in ACTIVE or iid != before_instance):
         _unindex_active(root, before_instance, pid)
     if record.state in ACTIVE and (before not in ACTIVE or iid != before_instance):
-        active = _tree(root, ACTIVE_KEY)
-        if SENTINEL not in active:
-            active[SENTINEL] = True
-        active[(iid, pid)] = True
         if iid == UNCLAIMED:
+            _unclaimed_tree(root)[pid] = True
             _unclaimed_changed(root, 1)
+        else:
+            active = _tree(root, ACTIVE_KEY)
+            if SENTINEL not in active:
+                active[SENTINEL] = True
+            active[(iid, pid)] = True
     if record.state in ENDED and before not in ENDED:
         index, key = _end_key(root, record)
         index[key] = True
@@ -766,14 +835,17 @@ def _index(root, record, before, before_instance):
 
 def _state_index(root, record, before):
     """An ended record goes to the states index and counts (a process ends
-    once: ``before`` is active, or None when the index is built anew)."""
+    once: ``before`` is active, or None when the index is built anew, or
+    when its result goes); one whose result is gone goes under ``SHOWN``, uncounted."""
     if record.state not in ENDED or before in ENDED:
         return
     states, site, pid = _tree(root, STATES_KEY), record.site, record.process_id
-    if (site, record.state, "") not in states:  # a state's first key stays (see SENTINEL)
-        states[(site, record.state, "")] = True
-    states[(site, record.state, pid)] = True
-    _count(_tree(root, COUNTS_KEY), site, record.state).change(1)
+    state = SHOWN if record.result_gone() else record.state
+    if (site, state, "") not in states:  # a state's first key stays (see SENTINEL)
+        states[(site, state, "")] = True
+    states[(site, state, pid)] = True
+    if state != SHOWN:
+        _count(_tree(root, COUNTS_KEY), site, state).change(1)
 
 
 def _count(counts, site, state):
@@ -807,11 +879,24 @@ def _unclaimed_changed(root, change):
 
 def _unindex_active(root, instance, pid):
     """Take ``(instance, pid)`` out of the active index; an unclaimed one
-    stays there (see ``PURGE_AT_LEAST``), and leaves the count."""
+    stays in the unclaimed index (see ``UNCLAIMED_KEY``), and leaves the count."""
     if instance != UNCLAIMED:
         _tree(root, ACTIVE_KEY).pop((instance, pid), None)
-    elif (instance, pid) in _tree(root, ACTIVE_KEY):
+    elif pid in _unclaimed_tree(root):
         _unclaimed_changed(root, -1)
+
+
+def _unclaimed_tree(root):
+    """The unclaimed index (``UNCLAIMED_KEY``); made at a first unclaimed job,
+    with the unclaimed entries of the active index of a registry before it."""
+    tree = root.get(UNCLAIMED_KEY)
+    if tree is None:
+        tree = root[UNCLAIMED_KEY] = OOBTree()
+        active = _tree(root, ACTIVE_KEY)
+        for key in list(active.keys(min=(UNCLAIMED, ""), max=(UNCLAIMED, "\uffff"), excludemin=True)):
+            tree[key[1]] = True
+            del active[key]
+    return tree
 
 
 def _remove(root, record):
@@ -827,4 +912,6 @@ def _remove(root, record):
     _tree(root, OWNERS_KEY).pop((record.site, owner_key(record), record.created, pid), None)
     if record.state in ENDED and _tree(root, STATES_KEY).pop((record.site, record.state, pid), None):
         _count(_tree(root, COUNTS_KEY), record.site, record.state).change(-1)
+    if record.state == DONE:
+        _tree(root, STATES_KEY).pop((record.site, SHOWN, pid), None)
     del root[ROOT_KEY][pid]

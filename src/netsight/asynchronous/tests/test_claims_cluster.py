@@ -159,7 +159,6 @@ class TestClaims(unittest.TestCase):
         self.assertEqual(set(runs), set(started))  # none lost, none run that was not started
         self.assertEqual([pid for pid, times in runs.items() if times != 1], [])  # none run twice
         self.assertEqual(states, Counter({registry.DONE: JOBS}))  # as their pages say
-        self.assertTrue(all(shares.values()), shares)  # both claimed
         report(
             f"{JOBS} jobs started on F in {queued:.1f} s, all run once in {ran:.1f} s "
             f"({JOBS / ran:.0f} jobs/s); runs per worker: {sorted(shares.values())}"
