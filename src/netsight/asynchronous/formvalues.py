@@ -1,51 +1,84 @@
-"""The values a start posted, as the query of the pages' "Back to the form" link.
+"""The values a start posted, posted back to the form by the pages' "Back to the form" button.
 
-A process keeps them in its record (``ProcessRecord.form_query``), made at
-its start by ``form_query``, so that the processing page, the failure page
-and the pages of a refused start lead back to the form as it was filled in
-(``StatusPages.form_url``): a template fills its inputs from the request,
-``request.form.get("n")``. Kept are text and numbers (and lists of them,
-sent back as ``name:list``), under the names Zope filed them under; never a credential (``scrub``: the
+A process keeps them in its record (``ProcessRecord.form_values``), made at
+its start by ``kept_values``, so that the processing page and the failure
+page lead back to the form as it was filled in; the pages of a refused start
+take them from their own request. They never go into a URL: "Back to the
+form" is a small form that POSTs them to the view as hidden inputs, with the
+marker ``MARKER``; ``BaseAsyncView.__call__`` then renders its form, never
+starts a job, and a template fills its inputs from the request,
+``request.form.get("n")``. Only the process's owner gets them
+(``StatusPages.back_values``): a Manager's button posts the marker alone.
+The record forgets them once the result is taken (``registry.take``).
+
+Kept are text and numbers (and lists of them, posted back as ``name:list``),
+under the names Zope filed them under; never a credential (``scrub``: the
 login fields, the session ticket, the CSRF token, the site's own names),
-never a file upload or a record, and no more than ``MAX_LENGTH`` characters
-in all: a field that would go past it is left out. The link is a GET,
-which starts nothing (``BaseAsyncView.run_process``: a POST).
+never a name that looks secret (``looks_secret``: "password", "api_key",
+"cardNumber", ...), never a file upload or a record, and no more than
+``MAX_LENGTH`` characters in all: a field that would go past it is left
+out. A view narrows them with ``BaseAsyncView.form_fields``.
 """
 
-from urllib.parse import quote
-from urllib.parse import urlencode
+import re
 
 from netsight.asynchronous import scrub
 
 
-#: The longest query kept, in characters (URLs much longer than 2,000
-#: characters are refused by some proxies and servers).
+#: The hidden field that says a POST is "Back to the form": it starts nothing.
+MARKER = "_netsight_async_back"
+#: The most characters kept, names and values together.
 MAX_LENGTH = 2000
-#: The values a query carries: what a text input, a checkbox or a select
-#: posts, and what Zope's converters (``:int``, ``:float``, ``:boolean``) make of it.
+#: The values kept: what a text input, a checkbox or a select posts, and
+#: what Zope's converters (``:int``, ``:float``, ``:boolean``) make of it.
 PLAIN = (str, int, float)
+#: The words of a field's name that make it a secret: compared whole with
+#: each word of the name ("spinner" has none, "user_pin" has "pin").
+SECRET_WORDS = frozenset(
+    {"password", "passwd", "pwd", "secret", "token", "apikey", "key", "pin", "otp", "ssn", "iban", "card", "cvv", "cvc"}
+)
+CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]+")
 
 
-def form_query(request):
-    """The query string of ``request.form``'s plain values, without credentials ('' for none)."""
+def is_back(request):
+    """Whether ``request`` is a "Back to the form" POST (it carries ``MARKER``)."""
+    form = getattr(request, "form", None) or {}
+    return MARKER in form
+
+
+def looks_secret(name):
+    """Whether a field's ``name`` has a word of ``SECRET_WORDS`` ("form.widgets.password", "apiKey")."""
+    words = NOT_ALPHANUMERIC.split(CAMEL.sub(r"\1 \2", scrub.form_key(name)))
+    return any(word.lower() in SECRET_WORDS for word in words)
+
+
+def kept_values(request, fields=None):
+    """``request.form``'s plain values that "Back to the form" may post again,
+    as ``(name, text)`` pairs (a list's items each under ``name:list``).
+
+    ``fields``: the names kept (a view's ``form_fields``); None, every one.
+    """
     form = getattr(request, "form", None) or {}
     extra = scrub.site_login_names(request)
-    fields, length = [], 0
+    pairs, length = [], 0
     for name, value in form.items():
-        if not isinstance(name, str) or scrub.is_credential(name, extra):
+        if not isinstance(name, str) or name == MARKER or scrub.is_credential(name, extra) or looks_secret(name):
+            continue
+        if fields is not None and name not in fields:
             continue
         many = isinstance(value, (list, tuple))
         values = value if many else [value]
         if not values or not all(isinstance(item, PLAIN) for item in values):
             continue
         key = f"{name}:list" if many else name  # read back as a list, one item or more
-        encoded = urlencode([(key, _text(item)) for item in values], safe=":", quote_via=quote)
-        added = len(encoded) + (1 if fields else 0)
-        if length + added > MAX_LENGTH:
+        added = [(key, _text(item)) for item in values]
+        size = sum(len(key) + len(text) for key, text in added)
+        if length + size > MAX_LENGTH:
             continue
-        fields.append(encoded)
-        length += added
-    return "&".join(fields)
+        pairs.extend(added)
+        length += size
+    return tuple(pairs)
 
 
 def _text(value):

@@ -24,6 +24,9 @@ import re
 #: The longest title kept in a record, in characters: a title may be made
 #: of what a form sent.
 MAX_LENGTH = 200
+#: What a title of one line leaves out: C0 and C1 control characters, DEL,
+#: Unicode's line and paragraph separators.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def at_start(view):
@@ -55,12 +58,21 @@ def readable(view_name):
 
 def kept(title):
     """``title`` as a record keeps it: an i18n message stays one (its mapping's
-    values made text, so that nothing but text is stored); anything else is
-    made text, cut at ``MAX_LENGTH`` (a message is cut once translated)."""
+    values made text, each cut at ``MAX_LENGTH``: a form may have sent them);
+    anything else is made text, cut at ``MAX_LENGTH`` (a message is cut once
+    translated). Control characters (CR, LF, tab, ...) become a space: a
+    title is one line, in a page's title and in a mail's Subject."""
     if isinstance(title, Message):
-        mapping = {key: value if isinstance(value, Message) else str(value) for key, value in (title.mapping or {}).items()}
+        mapping = {
+            key: kept(value) if isinstance(value, Message) else _line(value) for key, value in (title.mapping or {}).items()
+        }
         return Message(str(title), domain=title.domain, default=title.default, mapping=mapping or None)
-    return str(title)[:MAX_LENGTH]
+    return _line(title)
+
+
+def _line(value):
+    """``value`` as text of one line, at most ``MAX_LENGTH`` characters."""
+    return CONTROL.sub(" ", str(value))[:MAX_LENGTH]
 
 
 def shown(title, request):

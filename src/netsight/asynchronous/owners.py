@@ -67,12 +67,15 @@ def owner_of(request):
 
 def may_see(record, request):
     """Whether the request comes from the process's owner, or a manager of its site (``record.site``)."""
+    return owns(record, request) or is_manager(request, record.site)
+
+
+def owns(record, request):
+    """Whether the request comes from the process's owner: its user, or the anonymous browser with its secret."""
     if record.owner is not None:
-        owns = getSecurityManager().getUser().getId() == record.owner
-    else:
-        secret = _secret(request)
-        owns = secret is not None and hmac.compare_digest(_hash(secret), record.anonymous_key or "")
-    return owns or is_manager(request, record.site)
+        return getSecurityManager().getUser().getId() == record.owner
+    secret = _secret(request)
+    return secret is not None and hmac.compare_digest(_hash(secret), record.anonymous_key or "")
 
 
 def is_manager(request, site):

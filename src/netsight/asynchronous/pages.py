@@ -30,6 +30,7 @@ from zope.interface import alsoProvides
 from zope.traversing.browser.absoluteurl import absoluteURL
 from ZPublisher.mapply import mapply
 
+from netsight.asynchronous import formvalues
 from netsight.asynchronous import internals
 from netsight.asynchronous import jobtitle
 from netsight.asynchronous import owners
@@ -41,7 +42,6 @@ from netsight.asynchronous.exceptions import MissingProcessIdError
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ResultShownError
 from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
-from netsight.asynchronous.formvalues import form_query
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.instance import cancel as cancel_process
 from netsight.asynchronous.interfaces import IOwnPage
@@ -285,20 +285,21 @@ class StatusPages:
         """The URL of this view (its form), as ``@@name``: an item of the same name cannot hide it."""
         return f"{url_of(self.context, self.request)}/@@{self.__name__}"
 
-    def form_url(self):
-        """The URL of this view's form with the values that were posted ("Back to the form").
+    def back_values(self):
+        """The ``(name, text)`` pairs that "Back to the form" posts to the form (``formvalues``).
 
-        A status page's (a ``process_id`` in the request) carries those its
-        process kept at its start, if the request may see it; a start's own
-        answer (refused, bad, busy) those of its request (``formvalues``).
+        A status page's (a ``process_id`` in the request): those its process
+        kept at its start, to its owner only (a Manager's button posts none);
+        a start's own answer (refused, bad, busy): those of its request.
+        Never part of a URL: the template's form posts them as hidden inputs.
         """
         process_id = self.request.form.get("process_id")
-        if process_id is not None:
-            record = self._find(process_id)
-            query = (getattr(record, "form_query", "") or "") if record is not None else ""
-        else:
-            query = form_query(self.request)
-        return f"{self.view_url()}?{query}" if query else self.view_url()
+        if process_id is None:
+            return formvalues.kept_values(self.request, getattr(self, "form_fields", None))
+        record = self._find(process_id)
+        if record is None or not owners.owns(record, self.request):
+            return ()
+        return tuple(getattr(record, "form_values", ()) or ())
 
     def status_url(self, page, process_id):
         """The URL of one of this view's status pages for a process."""
@@ -392,6 +393,7 @@ class StatusPages:
     progress_template = ViewPageTemplateFile("browser/templates/progress.pt")
     unknown_template = ViewPageTemplateFile("browser/templates/unknown.pt")
     shown_template = ViewPageTemplateFile("browser/templates/shown.pt")
+    back_template = ViewPageTemplateFile("browser/templates/back.pt")
 
     def _page(self, body, page_title, **options):
         """A page of ours: in Plone's main template if there is one, else standalone.

@@ -12,6 +12,7 @@ from zope.interface import implementer
 from zope.publisher.interfaces import IPublishTraverse
 
 from netsight.asynchronous import anonymous
+from netsight.asynchronous import formvalues
 from netsight.asynchronous import jobtitle
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
@@ -23,7 +24,6 @@ from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ProcessCancelled
 from netsight.asynchronous.exceptions import QueueFullError
 from netsight.asynchronous.exceptions import StartRefusedError
-from netsight.asynchronous.formvalues import form_query
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.instance import ask_to_cancel
 from netsight.asynchronous.instance import cancel_asked
@@ -86,8 +86,17 @@ class BaseAsyncView(StatusPages, BrowserView):
     #: ("export-listing": "Export listing"). It is shown as text, never as HTML.
     title = None
 
+    #: The names of the posted fields that "Back to the form" posts again
+    #: (formvalues.py): None, every plain value that is no credential and
+    #: whose name does not look secret; ``()``, none; a tuple of names,
+    #: only those (of the same plain values).
+    form_fields = None
+
     def __call__(self, *args, **kwargs):
-        if not kwargs.pop("no_process", False):
+        no_process = kwargs.pop("no_process", False)
+        if formvalues.is_back(self.request):  # "Back to the form": the form, refilled; nothing starts
+            _drop_marker(self.request)
+        elif not no_process:
             attempt = worker.claim(self.request, self.__name__)
             if attempt is not None:  # the job's request, published here after all
                 return self._run_job(attempt)
@@ -122,8 +131,12 @@ class BaseAsyncView(StatusPages, BrowserView):
         page of its own (or JSON), without raising: a view that calls
         ``_run`` itself answers them as it likes (``bad_start_page``,
         ``refused_page``, ``busy_page``), or Zope logs what it raises.
+        A "Back to the form" POST (``formvalues.MARKER`` in its form) starts
+        nothing: ``BadStartError``, before anything else is checked.
         """
         request = self.request
+        if formvalues.is_back(request):
+            raise BadStartError("This is the way back to the form: nothing starts from it.", BACK_TO_FORM)
         if not protect.authenticated(request):
             raise StartRefusedError("The form could not be sent: its CSRF token is missing or wrong.")
         process_id = registry.new_process_id()
@@ -151,7 +164,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         record.pool_size = site_cap
         record.expiry = settings.site_value("expiry")
         record.mail = mail_wanted(self, process_id, owner)  # notify = "mail": what the mail needs
-        record.form_query = form_query(request)  # "Back to the form" carries it
+        record.form_values = formvalues.kept_values(request, self.form_fields)  # "Back to the form" posts them
         if owner is None:  # an anonymous visitor's: capped by its address, kept less long
             record.address_key = address_key
             record.expiry = anonymous.expiry(record.expiry)
@@ -354,6 +367,14 @@ def _wants_json(request):
     return "application/json" in accept and "text/html" not in accept
 
 
+def _drop_marker(request):
+    """Take ``formvalues.MARKER`` out of the request: the form's template sees the values alone."""
+    request.form.pop(formvalues.MARKER, None)
+    other = getattr(request, "other", None)
+    if isinstance(other, dict):
+        other.pop(formvalues.MARKER, None)
+
+
 def _redirect(response, exc):
     location = getattr(exc, "headers", {}).get("Location")
     if location:
@@ -393,6 +414,11 @@ _MISSING = object()
 NO_CONTEXT = _(
     "bad_start_no_context",
     default="No process can run at this address: open the form on a page of the site and send it from there.",
+)
+
+BACK_TO_FORM = _(
+    "bad_start_back_to_form",
+    default="This is the way back to the form: nothing was started. Open the form and send it from there.",
 )
 
 

@@ -35,6 +35,22 @@ import re
 import time
 
 
+MARKER = ("_netsight_async_back", "1")  # formvalues.MARKER: the POST is "Back to the form"
+HIDDEN_FIELDS = "fields => fields.filter(f => f.name !== '_authenticator').map(f => [f.name, f.value])"
+
+
+def back_form(button):
+    """What the "Back to the form" ``button`` posts: (its form's action, its hidden
+    fields as [name, value] lists, without plone.protect's token of the viewer)."""
+    form = button.locator("xpath=ancestor::form[1]")
+    return form.get_attribute("action"), form.locator("input[type=hidden]").evaluate_all(HIDDEN_FIELDS)
+
+
+def posted(view_url, *fields):
+    """The form of ``view_url`` and the hidden fields that post ``fields`` back."""
+    return at_view(view_url), [list(MARKER), *(list(field) for field in fields)]
+
+
 # Polled in the page every 50 ms: records each distinct (progress, message)
 # the page shows, with what it says beside them, until two were seen.
 SEEN_PROGRESS = """() => {
@@ -159,10 +175,10 @@ class TestProcessingPage(ChromiumTestCase):
         failed = self.page.locator(".netsight-async-failed")
         expect(failed).to_be_visible()
         expect(failed).to_contain_text("The process failed.")
-        back = self.page.locator("a.netsight-async-back")
+        back = self.page.locator("button.netsight-async-back")
         expect(back).to_be_visible()
-        # The form as it was posted (formvalues.py).
-        self.assertEqual(back.get_attribute("href"), f"{at_view(view_url)}?steps=1&delay=0.2&fail=boom")
+        # The form as it was posted (formvalues.py), posted back, in no URL.
+        self.assertEqual(back_form(back), posted(view_url, ("steps", "1"), ("delay", "0.2"), ("fail", "boom")))
         self.assertRegex(self.page.url, PROCESSING_URL)
         expect(self.page.locator(".netsight-async-bar")).to_be_hidden()
         expect(self.page.locator(".netsight-async-spinner")).to_be_hidden()
@@ -170,8 +186,8 @@ class TestProcessingPage(ChromiumTestCase):
         text = self.page.locator("body").inner_text()
         for secret in ("boom", "Traceback", "RuntimeError"):
             self.assertNotIn(secret, text)
-        # Nor in the page's source, but the links back to the form as it was posted (fail=boom).
-        self.assertNotIn("boom", re.sub(r'href="[^"]*/@@steady\?[^"]*"', "", self.page.content()))
+        # Nor in the page's source, but the hidden field that posts it back to the form (fail=boom).
+        self.assertNotIn("boom", re.sub(r'<input type="hidden" name="fail" value="boom">', "", self.page.content()))
         screenshot(self.page, "processing-failed.png")
 
     def test_short_job_is_shown_quickly(self):
@@ -257,9 +273,9 @@ class TestUnderARealNetwork(ChromiumTestCase):
         mine = self.page.locator(".netsight-async-my-processes a")
         expect(mine).to_have_text("My processes")
         self.assertEqual(mine.get_attribute("href"), f"{self.site_url}/@@my-processes")
-        back = self.page.locator("a.netsight-async-ended-back")
+        back = self.page.locator("button.netsight-async-ended-back")
         expect(back).to_have_text("Back to the form")
-        self.assertEqual(back.get_attribute("href"), f"{self.form_url(self.page)}?steps={job.key}")
+        self.assertEqual(back_form(back), (self.form_url(self.page), [list(MARKER), ["steps", job.key]]))
         self.assert_no_more_polls(self.page, polls)
         self.assertEqual(self.dialogs, [])
 
@@ -275,9 +291,9 @@ class TestUnderARealNetwork(ChromiumTestCase):
                 polls.answer(json=status_json("queued"))
                 polls.answer(json=status_json(state, "ERROR", error=error))
                 self.assert_shown_instead_of_progress(page, "ended", error)
-                back = page.locator("a.netsight-async-ended-back")
+                back = page.locator("button.netsight-async-ended-back")
                 expect(back).to_be_visible()
-                self.assertEqual(back.get_attribute("href"), f"{self.form_url(page)}?steps={job.key}")
+                self.assertEqual(back_form(back), (self.form_url(page), [list(MARKER), ["steps", job.key]]))
                 self.assert_no_more_polls(page, polls)
 
     def test_session_ended(self):
@@ -495,11 +511,12 @@ class TestCancelButton(ChromiumTestCase):
     def gate(self):
         return new_gate(self)
 
-    def assert_cancelled(self, view_url, query):
+    def assert_cancelled(self, view_url, *fields):
         ended = self.page.locator(".netsight-async-ended")
         expect(ended.locator(".alert-heading")).to_have_text("The process was cancelled.")
-        back = f"{at_view(view_url)}?{query}"  # the form as it was posted
-        expect(ended.locator("a.netsight-async-ended-back")).to_have_attribute("href", back)
+        back = ended.locator("button.netsight-async-ended-back")
+        expect(back).to_be_visible()
+        self.assertEqual(back_form(back), posted(view_url, *fields))  # the form as it was posted, posted back
         expect(self.page.locator(".netsight-async-running")).to_be_hidden()
 
     def test_a_running_job(self):
@@ -507,7 +524,7 @@ class TestCancelButton(ChromiumTestCase):
         view_url = self.start("gate", gate=gate, report="1")
         self.page.wait_for_url(PROCESSING_URL)
         self.page.get_by_role("button", name="Cancel").click()
-        self.assert_cancelled(view_url, f"gate={gate}&report=1")
+        self.assert_cancelled(view_url, ("gate", gate), ("report", "1"))
 
     def test_a_waiting_job(self):
         os.environ["NETSIGHT_ASYNC_POOL_SIZE"] = "1"
@@ -520,7 +537,7 @@ class TestCancelButton(ChromiumTestCase):
         self.page.wait_for_url(PROCESSING_URL)
         expect(self.page.locator(".netsight-async-status")).to_have_text("Waiting to start")
         self.page.get_by_role("button", name="Cancel").click()
-        self.assert_cancelled(view_url, f"gate={gate}")
+        self.assert_cancelled(view_url, ("gate", gate))
 
     def test_the_page_says_cancelling_at_once(self):
         """A click on Cancel: "Cancelling..." and no button, before the cancel's

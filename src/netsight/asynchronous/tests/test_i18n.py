@@ -32,6 +32,7 @@ MSGIDS = {
     "bad_start",
     "bad_start_missing",
     "bad_start_no_context",
+    "bad_start_back_to_form",
     "bad_state",
     "cancel_button",
     "cancelling",

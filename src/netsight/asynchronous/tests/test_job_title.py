@@ -73,6 +73,23 @@ class JobTitles:
         self.assertEqual(self.fresh_record(process_id).title, title)
         self.assert_called("titled-by-form", process_id, title)
 
+    def test_a_title_is_one_line(self):
+        """CR, LF and other control characters a form sent are spaces: no line of
+        its own in a page's title, nor a header of its own in a mail's Subject."""
+        sent = "1\r\nBcc: someone@example.org\x00\t2"
+        for view in ("titled-by-form", "titled-by-form-message"):
+            with self.subTest(view=view):
+                process_id = self.start(view, n=sent)
+                self.assert_called(view, process_id, "Computing F(1 Bcc: someone@example.org 2)")
+                self.assertNotIn("\n", str(jobtitle.shown(self.fresh_record(process_id).title, None)))
+
+    def test_a_messages_values_are_cut(self):
+        """An i18n message's values, made of what a form sent, are kept at most ``MAX_LENGTH`` long each."""
+        process_id = self.start("titled-by-form-message", n="9" * 5000)
+        title = self.fresh_record(process_id).title
+        self.assertEqual(title.mapping["n"], "9" * jobtitle.MAX_LENGTH)
+        self.assert_called("titled-by-form-message", process_id, f"Computing F({'9' * 500})"[: jobtitle.MAX_LENGTH])
+
     def test_a_record_without_a_title_gets_its_views_default(self):
         """A process kept from before titles: its view's default, computed when shown."""
         process_id = self.start("gate")

@@ -173,8 +173,11 @@ class TestOneShotByDefault(KeepResultTestCase):
                 html = lxml.html.fromstring(self.browser.contents)
                 (shown,) = html.find_class("netsight-async-shown")
                 self.assertEqual(shown.findtext(".//h1").strip(), SHOWN)
-                (back,) = shown.find_class("netsight-async-back")
-                self.assertEqual(back.get("href"), at_view(url))
+                (back,) = shown.find_class("netsight-async-back")  # a button that posts the marker alone
+                (form,) = back.xpath("ancestor::form[1]")
+                self.assertEqual(form.get("action"), at_view(url))
+                hidden = form.xpath('.//input[@type="hidden"][@name != "_authenticator"]/@name')
+                self.assertEqual(hidden, ["_netsight_async_back"])
                 (mine,) = shown.find_class("netsight-async-my-processes")
                 self.assertEqual(mine.get("href"), f"{self.site_url}/@@my-processes")
                 self.assertEqual(mine.text_content().strip(), "My processes")

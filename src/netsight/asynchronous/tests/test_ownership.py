@@ -20,7 +20,10 @@ def without_tokens(page):
     return TOKEN.sub("", page)
 
 
-TOKEN = re.compile(r"(?<=data-token=\")[0-9a-f]+|(?<=name=\"_authenticator\" value=\")[0-9a-f]+|(?<=_authenticator=)[0-9a-f]+")
+TOKEN = re.compile(
+    r"(?<=data-token=\")[0-9a-f]+|(?<=name=\"_authenticator\" value=\")[0-9a-f]+|(?<=_authenticator=)[0-9a-f]+"
+    r"|(?<=name=\"_authenticator\" type=\"hidden\" value=\")[0-9a-f]+"  # plone.protect's, added to a POST form
+)
 
 
 class TestOwnership(JobTestCase):

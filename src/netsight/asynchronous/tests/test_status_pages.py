@@ -270,7 +270,8 @@ class TestUnknownProcessingPage(JobTestCase):
         self.assertEqual(self.browser.status, 410)
         page = self.browser.text
         self.assertIn("This result was already shown.", page)
-        self.assertEqual(page_part(page, "back").get("href"), at_view(url))
+        (back,) = page_part(page, "back").xpath("ancestor::form[1]")  # "Back to the form" posts to the form
+        self.assertEqual((back.get("method"), back.get("action")), ("post", at_view(url)))
         self.assertNotIn("Traceback", page)
 
 

@@ -2,6 +2,7 @@
 
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.tests.views import Gate
+from zope.i18nmessageid import Message
 
 
 class TitledText(Gate):
@@ -21,6 +22,13 @@ class TitledByForm(Gate):
 
     def title(self):
         return f"Computing F({self.request.form.get('n', '?')})"
+
+
+class TitledByFormMessage(Gate):
+    """A gate job whose title is an i18n message whose mapping holds what the form sent."""
+
+    def title(self):
+        return Message("Computing F(${n})", domain="netsight.async.tests", mapping={"n": self.request.form.get("n", "?")})
 
 
 class TitledByMenu(Gate):

@@ -53,6 +53,28 @@ class MethodInitialPage(BaseAsyncView):
         return "ran"
 
 
+class Refilled(BaseAsyncView):
+    """The README's way: starts only when the form says ``run`` (its button's name); its
+    template fills its input ``n`` from the request ("Back to the form"); ``fail`` fails the job."""
+
+    ran = []
+
+    def run_process(self):
+        return "run" in self.request.form
+
+    def __run__(self, process_id, n="", fail=""):
+        self.ran.append(process_id)
+        if fail:
+            raise RuntimeError(fail)
+        return f"n={n}"
+
+
+class RefilledFewFields(Refilled):
+    """The same, keeping only ``n`` for "Back to the form" (``form_fields``)."""
+
+    form_fields = ("n",)
+
+
 class TemplateInitialPage(MethodInitialPage):
     """``initial_page`` as a ViewPageTemplateFile."""
 

@@ -6,6 +6,7 @@ from netsight.asynchronous.tests.base import JobBrowser
 from netsight.asynchronous.tests.base import wait_until
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
+from urllib.parse import urlencode
 
 import lxml.html
 import transaction
@@ -39,11 +40,18 @@ class TestOptions(unittest.TestCase):
         transaction.begin()
         return registry.find(self.app._p_jar, process_id)
 
-    def back_link(self):
-        (href,) = lxml.html.fromstring(self.browser.contents).xpath(
-            '//*[contains(@class, "netsight-async-failed")]//a[normalize-space()="Back to the form"]/@href'
+    def back_form(self):
+        """The failure page's "Back to the form": its form's action and the fields it posts."""
+        (form,) = lxml.html.fromstring(self.browser.contents).xpath(
+            '//*[contains(@class, "netsight-async-failed")]//button[normalize-space()="Back to the form"]'
+            "/ancestor::form[1]"
         )
-        return href
+        fields = [(field.get("name"), field.get("value")) for field in form.xpath('.//input[@type="hidden"]')]
+        return form.get("action"), fields
+
+    def records(self):
+        transaction.begin()
+        return len(self.app._p_jar.root().get(registry.ROOT_KEY) or ())
 
     def test_make_it_fail_shows_the_failure_page_half_way(self):
         process_id = self.start(n="500", seconds="0", fail="on")
@@ -77,10 +85,13 @@ class TestOptions(unittest.TestCase):
         process_id = self.start(n="1234", seconds="0", fail="on")
         self.ended(process_id)
         self.browser.open(f"{self.url}/processing?process_id={process_id}")
-        back = self.back_link()
-        self.assertNotIn("_authenticator", back)
-        self.browser.open(back)
+        action, fields = self.back_form()
+        self.assertEqual(action, f"{self.site_url}/@@fibonacci")  # no value in the URL: they are posted
+        self.assertIn(("n", "1234"), fields)
+        records = self.records()
+        self.browser.post(action, urlencode(fields))
         self.assertEqual(self.browser.status, 200)
+        self.assertEqual(self.records(), records)  # the form again, no new job
         self.assertEqual(self.browser.getControl(name="n").value, "1234")
         self.assertEqual(self.browser.getControl(name="seconds").value, "0")
         self.assertTrue(self.browser.getControl("Make it fail half-way").selected)
