@@ -4,6 +4,9 @@ from netsight.asynchronous import registry
 from netsight.asynchronous.formvalues import MARKER
 from netsight.asynchronous.formvalues import MAX_LENGTH
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING
+from netsight.asynchronous.testing import ZOPE_MANAGER_NAME
+from netsight.asynchronous.testing import ZOPE_MANAGER_PASSWORD
 from netsight.asynchronous.tests import views
 from netsight.asynchronous.tests.base import at_view
 from netsight.asynchronous.tests.base import JobBrowser
@@ -236,3 +239,24 @@ class TestBackToTheForm(JobTestCase):
         other.open(f"{url}/processing?process_id={'0' * 32}")
         csrf_token = re.compile(r"\b[0-9a-f]{40}\b")  # plone.protect's, new in each page
         self.assertEqual(csrf_token.sub("TOKEN", other.text), csrf_token.sub("TOKEN", theirs))
+
+
+class TestInPlainZope(JobTestCase):
+    """Plain Zope (no plone.protect): a user's click on "Back to the form" starts nothing either."""
+
+    layer = NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING
+
+    def test_the_back_button_refills_the_form_and_starts_nothing(self):
+        browser = JobBrowser(self.app, self.site_url, ZOPE_MANAGER_NAME, ZOPE_MANAGER_PASSWORD)
+        url = self.url("refilled")
+        process_id = browser.start(url, n="77", run="", fail="boom")
+        self.assertEqual(browser.wait_for(url, process_id)["state"], "failed")
+        browser.open(f"{url}/processing?process_id={process_id}")
+        action, method, fields = back_form(browser.text)
+        self.assertEqual((action, method), (at_view(url), "post"))
+        self.assertEqual(sorted(fields), sorted([MARKED, ("n", "77"), ("run", ""), ("fail", "boom")]))
+        ran = list(views.Refilled.ran)
+        browser.post(action, urlencode(fields))
+        self.assertEqual(browser.status, 200)
+        self.assertEqual(lxml.html.fromstring(browser.text).get_element_by_id("n").get("value"), "77")
+        self.assertEqual(views.Refilled.ran, ran)

@@ -28,6 +28,7 @@ from netsight.asynchronous.tests.chromium import start_job
 from netsight.asynchronous.tests.chromium import status_json
 from netsight.asynchronous.tests.chromium import submit
 from netsight.asynchronous.tests.chromium import wait_until
+from netsight.asynchronous.tests import views
 from netsight.asynchronous.tests.views import new_gate
 
 import os
@@ -189,6 +190,18 @@ class TestProcessingPage(ChromiumTestCase):
         # Nor in the page's source, but the hidden field that posts it back to the form (fail=boom).
         self.assertNotIn("boom", re.sub(r'<input type="hidden" name="fail" value="boom">', "", self.page.content()))
         screenshot(self.page, "processing-failed.png")
+
+    def test_back_to_the_form_refills_it_and_starts_nothing(self):
+        """A click on "Back to the form" shows the form filled in as sent; the
+        posted-back ``run`` (its button's name, the README's ``run_process``)
+        starts no job, and the browser's address carries no value."""
+        view_url = self.start("refilled", n="1234", run="", fail="boom")
+        expect(self.page.locator(".netsight-async-failed")).to_be_visible()
+        ran = list(views.Refilled.ran)
+        self.page.locator("button.netsight-async-back").click()
+        expect(self.page.locator("#n")).to_have_value("1234")
+        self.assertEqual(self.page.url, at_view(view_url))
+        self.assertEqual(views.Refilled.ran, ran)
 
     def test_short_job_is_shown_quickly(self):
         open_start_form(self.page, self.site_url)  # before the clock starts
