@@ -1,23 +1,34 @@
-"""The owner told by mail that a job is done: once, through the site's MailHost, if nobody watched its end.
+"""The owner told by mail that a job is done and its result still waits: at most once, by the maintenance thread.
 
 A view that sets ``notify = "mail"`` asks for it. At the start (``wanted``)
 the record keeps what the mail needs and nothing of the job: the result
-page's URL as the starting request saw it (virtual hosting included) and
-the language it was answered in. When the job is done (``after_end``, in
-the worker's thread, once the end committed), the owner gets a mail unless
-a browser of this instance was watching (``watching.watched``): the job's
-name and the link to its result, never anything of the result itself. Only
-a member of the Plone site with an e-mail address gets one; an anonymous
-visitor, a user of the Zope root or a member without an address none.
+page's absolute URL as the starting request saw it (virtual hosting
+included) and the language it was answered in. The job's end, in the
+transaction that marks it done, notes the process as owed a mail
+(``expect``: ``PENDING_KEY``, process id -> end time).
 
-Once: the mail is sent in a transaction of the thread's own transaction
-manager (the one the MailHost joins: zope.sendmail sends on its commit)
-that also marks the record ``mailed``; a ConflictError aborts both, and
-the retry finds the mark or sends again, once; a second call (a retried
-end) finds the mark. A site without ``email_from_address`` sends nothing
-(a warning in the log).
+The maintenance thread of every instance (``instance.Maintenance``) runs
+``mail_pass`` every ``PASS_INTERVAL`` seconds. It applies the rule that
+the notices on the owner's next page apply too (``ended_unseen``): a
+process is owed a mail once it is done, its result was never shown, and
+it ended more than ``grace()`` ago (``GRACE_POLLS`` times the longest poll
+interval: a tab that watched the job has fetched the result by then, and
+then no mail goes). It does not matter who polled, nor on which instance
+of a cluster. Only a member of the Plone site with an e-mail address gets
+a mail, on a site with a sender address (``email_from_address``; else a
+warning in the log); an anonymous visitor, a user of the Zope root or a
+member without an address gets none. The mail names the job and links to
+its result, never anything of the result itself.
+
+At most once: the ``mailed`` mark (and the end of the process's entry) is
+committed first, in a short transaction of its own (a ConflictError
+retries it, and the retry reads the mark again); the mail is then sent at
+once through the site's MailHost (``immediate``), in no transaction, so
+that no commit waits on the SMTP server. A mail the SMTP server refuses is
+logged as an error and not sent again.
 """
 
+from BTrees.OOBTree import OOBTree
 from email.message import EmailMessage
 from email.utils import formataddr
 from transaction.interfaces import TransientError
@@ -25,7 +36,7 @@ from zope.component.hooks import site as site_hook
 from zope.i18n import translate
 
 from netsight.asynchronous import registry
-from netsight.asynchronous import watching
+from netsight.asynchronous import settings
 from netsight.asynchronous.i18n import _
 
 import logging
@@ -37,7 +48,10 @@ import transaction
 logger = logging.getLogger("netsight.async")
 
 MAIL = "mail"  # BaseAsyncView.notify: the owner is mailed when the job is done
-ATTEMPTS = 5  # of the mail's transaction, on ConflictErrors
+PENDING_KEY = "netsight.async.mail-pending"  # process id -> end time: the processes whose mail is not decided yet
+GRACE_POLLS = 2  # a done process is noticed (and mailed) this many longest poll intervals after its end
+PASS_INTERVAL = 5.0  # seconds between two mail passes of the maintenance thread
+ATTEMPTS = 5  # of the mark's transaction, on ConflictErrors
 
 
 def wanted(view, process_id, user_id):
@@ -51,61 +65,136 @@ def wanted(view, process_id, user_id):
     }
 
 
-def after_end(db, process_id):
-    """The job of ``process_id`` ended here: mail its owner if it asked for it and nobody watched.
+def grace():
+    """Seconds after a job's end within which a tab that watched it shows its result (the current site's)."""
+    return GRACE_POLLS * settings.get("poll-interval")
 
-    Never raises: a mail that cannot be sent is logged, and the job stays done.
-    """
+
+def result_waits(record):
+    """Whether a process is done and its result was never shown (a shown one's
+    record may stay: ``taken`` notes when; before that, ``take`` removed it)."""
+    return record.state == registry.DONE and getattr(record, "taken", None) is None
+
+
+def ended_unseen(record, before):
+    """The owner is told (notice, mail): done, its result never shown, ended before ``before`` (a time)."""
+    return result_waits(record) and record.finished is not None and record.finished <= before
+
+
+def expect(record):
+    """In the transaction of a process's end: note it for the mail pass, if its view asked for a mail."""
+    if getattr(record, "mail", None) and not getattr(record, "mailed", False):
+        root = record._p_jar.root()
+        pending = root.get(PENDING_KEY)
+        if pending is None:
+            pending = root[PENDING_KEY] = OOBTree()
+        pending[record.process_id] = record.finished
+    return True
+
+
+def mail_pass(db):
+    """The maintenance thread's step: mail the owners of the noted processes
+    that are owed one now, and forget those that never will be. Never raises."""
     try:
-        if watching.watched(process_id):
-            return False
-        return mail_once(db, process_id)
-    except Exception:
-        logger.exception("Process %s: could not mail its owner", process_id)
-        return False
+        process_ids = _pending(db)
+    except Exception:  # a closed database (tests, scripts), a lost ZEO server: the next pass
+        logger.debug("netsight.async: the mail pass could not read its list", exc_info=True)
+        return
+    for process_id in process_ids:
+        try:
+            mail_once(db, process_id)
+        except Exception:
+            logger.exception("Process %s: could not mail its owner", process_id)
+
+
+def _pending(db):
+    manager = transaction.TransactionManager()
+    connection = db.open(transaction_manager=manager)
+    try:
+        manager.begin()
+        pending = connection.root().get(PENDING_KEY)
+        return [] if pending is None else list(pending.keys())
     finally:
-        watching.forget(process_id)
+        manager.abort()
+        connection.close()
 
 
 def mail_once(db, process_id):
-    """Mail the owner of the done process ``process_id`` that its result is
-    ready, unless it was mailed already; returns whether it mailed now.
+    """Mail the owner of ``process_id`` if it is owed a mail now; whether a mail went.
 
-    One transaction of this thread's transaction manager (MailHost sends on
-    its commit) marks the record and sends, retried on ConflictErrors.
+    The ``mailed`` mark is committed first, in a transaction of this
+    thread's transaction manager (retried on ConflictErrors, each retry
+    reading the mark again); the mail goes after that commit, through the
+    site's MailHost at once: at most once. A failure to send is logged.
     """
     manager = transaction.manager
-    for attempt in range(1, ATTEMPTS + 1):
-        manager.begin()
-        connection = db.open()  # this thread's transaction manager, the MailHost's
-        try:
-            sent = _mail_in(connection.root(), process_id)
-            manager.commit()
-            return sent
-        except TransientError:
-            manager.abort()
-            if attempt == ATTEMPTS:
+    connection = db.open()  # this thread's transaction manager
+    try:
+        for attempt in range(1, ATTEMPTS + 1):
+            manager.begin()
+            try:
+                letter = _mark(connection.root(), process_id)
+                manager.commit()
+                break
+            except TransientError:
+                manager.abort()
+                if attempt == ATTEMPTS:
+                    raise
+                logger.debug("Process %s: a conflict while marking its mail, retrying", process_id)
+            except BaseException:
+                manager.abort()
                 raise
-            logger.debug("Process %s: a conflict while mailing its owner, retrying", process_id)
-        except BaseException:
-            manager.abort()
-            raise
-        finally:
-            connection.close()
-        time.sleep(random.uniform(0, min(1.0, registry.BACKOFF * 2**attempt)))
+            time.sleep(random.uniform(0, min(1.0, registry.BACKOFF * 2**attempt)))
+        if letter is None:
+            return False
+        site, message, address, sender = letter
+        try:
+            with site_hook(site):  # Plone's mailer reads the SMTP settings from the site's registry
+                site.MailHost.send(message, mto=address, mfrom=sender, immediate=True, charset="utf-8")
+        except Exception as exc:
+            logger.error(
+                "Process %s: the mail to its owner (%s) could not be sent, and is not sent again: %s: %s",
+                process_id,
+                address,
+                type(exc).__name__,
+                exc,
+            )
+            return False
+        return True
+    finally:
+        manager.abort()
+        connection.close()
 
 
-def _mail_in(root, process_id):
-    """Mark and send, in the transaction of ``root``; whether a mail went."""
+def _mark(root, process_id):
+    """Decide, in the transaction of ``root``: (site, message, address, sender)
+    with the record marked ``mailed``, or None (not now, or never: then the
+    process's entry goes)."""
+    pending = root.get(PENDING_KEY)
+    if pending is None or process_id not in pending:
+        return None  # decided already (another pass, another instance)
     record = registry.find(root._p_jar, process_id)
-    wish = getattr(record, "mail", None)
-    if record is None or not result_waits(record) or not wish or getattr(record, "mailed", False):
-        return False
+    if (
+        record is None
+        or not getattr(record, "mail", None)
+        or getattr(record, "mailed", False)
+        or record.owner is None
+        or not result_waits(record)
+    ):
+        del pending[process_id]  # gone, shown, or mailed: never
+        return None
     site = _site(root, record.site)
-    if site is None or record.owner is None:
-        return False
+    if site is None:
+        del pending[process_id]
+        return None
     with site_hook(site):
-        return _send(site, record, wish)
+        if not ended_unseen(record, time.time() - grace()):
+            return None  # within the grace: a watching tab may show it yet
+        del pending[process_id]
+        letter = _letter(site, record)
+    if letter is not None:
+        record.mailed = True
+    return letter
 
 
 def _site(root, path):
@@ -117,13 +206,14 @@ def _site(root, path):
     return found if found is not None and hasattr(found, "portal_membership") else None
 
 
-def _send(site, record, wish):
+def _letter(site, record):
+    """(site, message, address, sender) for the owner of ``record``; None without an address or a sender."""
     member = site.portal_membership.getMemberById(record.owner)
     address = member.getProperty("email", "") if member is not None else ""
     if not address:
-        return False
-    settings = site.portal_registry
-    sender = settings.get("plone.email_from_address")
+        return None
+    registry_ = site.portal_registry
+    sender = registry_.get("plone.email_from_address")
     if not sender:
         logger.warning(
             "Process %s: its owner asked for a mail, but the site %s has no e-mail sender address "
@@ -131,15 +221,16 @@ def _send(site, record, wish):
             record.process_id,
             record.site,
         )
-        return False
-    language = wish.get("language") or settings.get("plone.default_language")
+        return None
+    wish = record.mail
+    language = wish.get("language") or registry_.get("plone.default_language")
     job = job_name(record, language)
-    site_title = settings.get("plone.site_title") or site.getId()
+    site_title = registry_.get("plone.site_title") or site.getId()
     message = EmailMessage()
     message["Subject"] = translate(
         _("mail_ready_subject", default="Ready: ${job}", mapping={"job": job}), target_language=language
     )
-    message["From"] = formataddr((settings.get("plone.email_from_name") or site_title, sender))
+    message["From"] = formataddr((registry_.get("plone.email_from_name") or site_title, sender))
     message["To"] = address
     message.set_content(
         translate(
@@ -151,15 +242,7 @@ def _send(site, record, wish):
             target_language=language,
         )
     )
-    record.mailed = True  # in the transaction that sends: both or neither
-    site.MailHost.send(message, mto=address, mfrom=sender, immediate=False, charset="utf-8")
-    return True
-
-
-def result_waits(record):
-    """Whether a process is done and its result was never shown (a shown one's
-    record may stay: ``taken`` notes when; before that, ``take`` removed it)."""
-    return record.state == registry.DONE and getattr(record, "taken", None) is None
+    return site, message, address, sender
 
 
 def job_name(record, language=None, request=None):

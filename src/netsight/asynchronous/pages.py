@@ -37,7 +37,6 @@ from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
-from netsight.asynchronous import watching
 from netsight.asynchronous.exceptions import MissingProcessIdError
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ResultShownError
@@ -515,8 +514,6 @@ class StatusPages:
         record = self._find(process_id)
         if record is None:
             raise NoSuchProcessError("No such process")
-        if record.state in registry.ACTIVE:  # a browser watches it: in memory, never written (watching.py)
-            watching.seen(process_id, self.poll_interval)
         return record
 
     def _shown(self, record):

@@ -70,10 +70,11 @@ class BaseAsyncView(StatusPages, BrowserView):
     rerun_interrupted = False
     max_reruns = 1
 
-    #: ``"mail"``: when the job is done and no browser watched its end (its
-    #: tab closed or hidden), its owner gets a mail through the site's
-    #: MailHost: the job's name and the link to its result, nothing of the
-    #: result itself (a member with an e-mail address only; see notify.py).
+    #: ``"mail"``: when the job is done and its result was not shown soon
+    #: after (its tab closed or hidden), its owner gets a mail through the
+    #: site's MailHost, at most once: the job's name and the link to its
+    #: result, nothing of the result itself (a member with an e-mail
+    #: address only; see notify.py).
     #: None: no mail; the notice on the owner's next page is given anyway.
     notify = None
 

@@ -28,7 +28,6 @@ from netsight.asynchronous import internals
 from netsight.asynchronous import notify
 from netsight.asynchronous import registry
 from netsight.asynchronous import scrub
-from netsight.asynchronous import watching
 from netsight.asynchronous.anonymous import record_address
 from netsight.asynchronous.capture import BodyCapture
 from netsight.asynchronous.instance import forget
@@ -263,7 +262,6 @@ def run(job):
             registry.change(job.db, job.process_id, lambda record: _mine(record, job) and record.cancelled())
         elif error is None:
             _finish(job, response, held)
-            notify.after_end(job.db, job.process_id)  # a mail, if its view asked and nobody watched
         else:
             _record_failure(job, error, held)
     except BaseException as exc:  # whatever ends the thread ends the process
@@ -272,7 +270,6 @@ def run(job):
     finally:
         REPORTS.end(job.process_id)
         forget(job.process_id)
-        watching.forget(job.process_id)
         job.discard_capture()
         job.body.close()
 
@@ -286,7 +283,8 @@ def _finish(job, response, held):
 
     def finish(record):
         blob = None if blob_oid is None else record._p_jar.get(blob_oid)
-        return _mine(record, job) and _held(record, held) and record.finish(captured, blob)
+        # expect: noted for the maintenance thread's mail pass, if its view asked for a mail
+        return _mine(record, job) and _held(record, held) and record.finish(captured, blob) and notify.expect(record)
 
     registry.change(job.db, job.process_id, finish)
 

@@ -5,9 +5,9 @@ on their next page of the site: "“Export” is ready — see the result", with
 the link to the result. The rule needs no knowledge of who watched: the
 notice names the user's processes of this site that are done, whose result
 waits (a fetched result is removed with its record) and that ended more
-than twice the longest poll interval ago (``GRACE_POLLS`` x
-``poll-interval``): a tab that watched the job has fetched the result by
-then. A process's notice ends when its result is shown, or expires.
+than twice the longest poll interval ago (``notify.grace()``, the rule
+the mail to the owner follows too): a tab that watched the job has
+fetched the result by then. A process's notice ends when its result is shown, or expires.
 
 It costs one range lookup in the owners' index per page (the user's
 processes of the site started within the expiry) and the reading of the
@@ -25,8 +25,9 @@ from netsight.asynchronous import owners
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.interfaces import IOwnPage
+from netsight.asynchronous.notify import ended_unseen
+from netsight.asynchronous.notify import grace
 from netsight.asynchronous.notify import job_name
-from netsight.asynchronous.notify import result_waits
 from netsight.asynchronous.pages import app_connection
 from netsight.asynchronous.pages import expired
 from netsight.asynchronous.worker import ATTEMPT_KEY
@@ -36,7 +37,6 @@ import time
 
 LOOK = 20  # the user's newest processes (of the site, within the expiry) read for notices
 SHOWN = 3  # notices on one page at most, newest first
-GRACE_POLLS = 2  # a done process is noticed this many longest poll intervals after its end
 
 
 class ReadyNotices(ViewletBase):
@@ -66,17 +66,11 @@ def ready(context, request, view=None):
     # (site, owner key, created, process id): one range, the newest LOOK read
     keys = index.keys(min=(site, user_id, now - settings.get("expiry")), max=(site, user_id, float("inf")))
     count = len(keys)
-    ended_before = now - GRACE_POLLS * settings.get("poll-interval")
+    ended_before = now - grace()
     notices = []
     for key in reversed(keys[max(0, count - LOOK):count]):
         record = processes.get(key[-1])
-        if (
-            record is None
-            or not result_waits(record)
-            or record.finished is None
-            or record.finished > ended_before
-            or expired(record)
-        ):
+        if record is None or not ended_unseen(record, ended_before) or expired(record):
             continue
         context_url = request.physicalPathToURL(record.context_path)
         notices.append(

@@ -5,6 +5,7 @@ from netsight.asyncdemo.fibonacci import FibonacciKept
 from netsight.asyncdemo.fibonacci import FibonacciMailed
 from netsight.asyncdemo.testing import NETSIGHT_ASYNCDEMO_FUNCTIONAL_TESTING
 from netsight.asyncdemo.tests.smtp import SMTPServer
+from netsight.asynchronous import notify
 from netsight.asynchronous import registry
 from netsight.asynchronous.tests.base import DEADLINE
 from netsight.asynchronous.tests.base import JobBrowser
@@ -82,6 +83,8 @@ class TestVariants(unittest.TestCase):
         # The demo's profile: a sender, a server on localhost (here, the test's on a free port).
         self.assertEqual(settings["plone.email_from_address"], "demo@localhost")
         self.assertEqual(settings["plone.smtp_host"], "localhost")
+        self.addCleanup(setattr, notify, "GRACE_POLLS", notify.GRACE_POLLS)
+        notify.GRACE_POLLS = 0  # no grace: the maintenance thread's next mail pass sends it
         with SMTPServer() as server:
             settings["plone.smtp_host"] = "127.0.0.1"
             settings["plone.smtp_port"] = server.port
