@@ -1,4 +1,4 @@
-"""Housekeeping: marks the jobs of dead instances, and forgets ended processes and kept results in time.
+"""Housekeeping: marks the jobs of dead instances, forgets ended processes and drops kept results in time.
 
 A pass runs in the background (the maintenance thread of each instance,
 every ``housekeeping-interval`` seconds), never in a poll: polls derive
@@ -72,9 +72,10 @@ def expire(db, now, deadline=None):
     """Forget the processes that ended more than ``expiry`` seconds ago
     (the expiry of their site when they started, if it set one, else this
     instance's), whether their result was never fetched or shown once (a
-    record without its result, kept to say so), and the kept results whose
-    time is over (``keep_result`` seconds after they were first shown, at
-    most their expiry): their blobs go with them."""
+    record without its result, kept to say so), their blobs with them; and
+    drop the kept results whose time is over (``keep_result`` seconds after
+    they were first shown, at most their expiry): the result and its blob
+    go, the record stays, as a one-shot's, to tell its owner until its expiry."""
     removed = 0
     for index_key, before in (
         (registry.ENDED_KEY, now - settings.instance_value("expiry")),
@@ -89,7 +90,7 @@ def expire(db, now, deadline=None):
             if count < BATCH:
                 break
     if removed:
-        logger.info("netsight.async housekeeping: %d ended processes expired", removed)
+        logger.info("netsight.async housekeeping: %d ended processes expired or kept results dropped", removed)
     return removed
 
 

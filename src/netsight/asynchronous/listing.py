@@ -178,6 +178,21 @@ class _Range:
         return found
 
 
+def newest_keys(index, low, high):
+    """The keys of ``index`` above ``low`` up to ``high``, newest (greatest)
+    first, lazily: one descent of the BTree each, however many there are."""
+    key = None
+    while True:
+        bound = high if key is None else (*key[:-1], _just_below(key[-1]))
+        try:
+            key = index.maxKey(bound)
+        except ValueError:  # no key at all up to the bound
+            return
+        if key <= low:
+            return
+        yield key
+
+
 def _just_below(text):
     """A string above every string below ``text`` and below ``text`` itself."""
     return text[:-1] + chr(ord(text[-1]) - 1) + "\uffff" if text else ""

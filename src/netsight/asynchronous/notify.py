@@ -70,15 +70,9 @@ def grace():
     return GRACE_POLLS * settings.get("poll-interval")
 
 
-def result_waits(record):
-    """Whether a process is done and its result was never shown (a shown one's
-    record may stay: ``taken`` notes when; before that, ``take`` removed it)."""
-    return record.state == registry.DONE and getattr(record, "taken", None) is None
-
-
 def ended_unseen(record, before):
     """The owner is told (notice, mail): done, its result never shown, ended before ``before`` (a time)."""
-    return result_waits(record) and record.finished is not None and record.finished <= before
+    return record.result_waits() and record.finished is not None and record.finished <= before
 
 
 def expect(record):
@@ -179,7 +173,7 @@ def _mark(root, process_id):
         or not getattr(record, "mail", None)
         or getattr(record, "mailed", False)
         or record.owner is None
-        or not result_waits(record)
+        or not record.result_waits()
     ):
         del pending[process_id]  # gone, shown, or mailed: never
         return None

@@ -66,12 +66,17 @@ ENDED_WITHOUT_RESULT = {
         "process_interrupted", default="The server was stopped before the process completed."
     ),
 }
-# The status line of a process that ended without a result (as My processes says its state).
-ENDED_STATUS = {
+# What each state is called: the lists' state column (My processes, All
+# processes) and the status line of a process that ended without a result.
+STATE_TEXTS = {
+    registry.QUEUED: _("state_queued", default="Waiting to start"),
+    registry.RUNNING: _("state_running", default="Running"),
+    registry.DONE: _("state_done", default="Done: the result is ready"),
     registry.FAILED: _("state_failed", default="Failed"),
     registry.CANCELLED: _("state_cancelled", default="Cancelled"),
     registry.INTERRUPTED: _("state_interrupted", default="Interrupted: the server was stopped"),
 }
+ENDED_STATUS = {state: STATE_TEXTS[state] for state in ENDED_WITHOUT_RESULT}
 # How the page shows each end without a result: Bootstrap's alert of its kind.
 ENDED_ALERT = {
     registry.FAILED: "alert-danger",
@@ -517,8 +522,8 @@ class StatusPages:
         return record
 
     def _shown(self, record):
-        """Whether a done record's result was shown and is gone (``result_gone``)."""
-        return result_gone(record)
+        """Whether a done record's result was shown and is gone (``ProcessRecord.result_gone``)."""
+        return record.result_gone()
 
     def _keep_until(self, record, now):
         """Until when a result taken ``now`` stays to be seen again (``keep_result``
@@ -694,15 +699,6 @@ def expired(record):
     if record.finished is None:
         return False
     return time.time() - record.finished > expiry_of(record)
-
-
-def result_gone(record, now=None):
-    """Whether a done process's result was shown and is gone: a one-shot one
-    taken, or a kept one past its time (housekeeping removes its record)."""
-    if record.state != registry.DONE:
-        return False
-    now = time.time() if now is None else now
-    return record.shown() or (record.keep_until is not None and now > record.keep_until)
 
 
 def expiry_of(record):

@@ -4,14 +4,15 @@ A user whose job ended while they were elsewhere (its tab closed) learns it
 on their next page of the site: "“Export” is ready — see the result", with
 the link to the result. The rule needs no knowledge of who watched: the
 notice names the user's processes of this site that are done, whose result
-waits (a fetched result is removed with its record) and that ended more
-than twice the longest poll interval ago (``notify.grace()``, the rule
-the mail to the owner follows too): a tab that watched the job has
-fetched the result by then. A process's notice ends when its result is shown, or expires.
+was never shown (``ProcessRecord.result_waits``; a result shown and gone
+takes its record out of the owners' index) and that ended more than twice
+the longest poll interval ago (``notify.grace()``, the rule the mail to
+the owner follows too): a tab that watched the job has fetched the result
+by then. A process's notice ends when its result is shown, or expires.
 
-It costs one range lookup in the owners' index per page (the user's
-processes of the site started within the expiry) and the reading of the
-newest ``LOOK`` of them, nothing for Anonymous (anonymous owners get the
+It costs a descent of the owners' index per process read, newest first,
+of the user's processes of the site started within the expiry, at most
+``LOOK`` of them (``listing.newest_keys``), nothing for Anonymous (anonymous owners get the
 browser's notification only), and nothing on the add-on's own pages (the
 processing page, My processes) nor in a job's own request (its result page
 is kept, and would carry a notice of another job). It never writes.
@@ -25,6 +26,7 @@ from netsight.asynchronous import owners
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.interfaces import IOwnPage
+from netsight.asynchronous.listing import newest_keys
 from netsight.asynchronous.notify import ended_unseen
 from netsight.asynchronous.notify import grace
 from netsight.asynchronous.notify import job_name
@@ -63,12 +65,11 @@ def ready(context, request, view=None):
     if index is None or processes is None:
         return []
     now, site = time.time(), owners.site_path(context)
-    # (site, owner key, created, process id): one range, the newest LOOK read
-    keys = index.keys(min=(site, user_id, now - settings.get("expiry")), max=(site, user_id, float("inf")))
-    count = len(keys)
+    # (site, owner key, created, process id): the newest LOOK, read lazily
+    keys = newest_keys(index, (site, user_id, now - settings.get("expiry")), (site, user_id, float("inf")))
     ended_before = now - grace()
     notices = []
-    for key in reversed(keys[max(0, count - LOOK):count]):
+    for _look, key in zip(range(LOOK), keys):
         record = processes.get(key[-1])
         if record is None or not ended_unseen(record, ended_before) or expired(record):
             continue

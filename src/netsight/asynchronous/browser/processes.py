@@ -11,7 +11,8 @@ nothing; its owner's Remove (a POST with plone.protect's token; for an
 anonymous visitor, not from another site: ``protect.authenticated``)
 forgets a failed, cancelled or interrupted process or a kept result, in a
 transaction of its own (``registry.remove_ended``), and redirects (303)
-back here. A result shown once and gone is not listed.
+back here. A result shown and gone is not listed: the registry takes its
+record out of the owner's list when it goes (``registry.drop_result``).
 """
 
 from Products.Five.browser import BrowserView
@@ -34,7 +35,7 @@ from netsight.asynchronous.listing import Listing
 from netsight.asynchronous.pages import app_connection
 from netsight.asynchronous.pages import expired
 from netsight.asynchronous.pages import PROCESS_ID
-from netsight.asynchronous.pages import result_gone
+from netsight.asynchronous.pages import STATE_TEXTS as STATES
 from netsight.asynchronous.replay import NOT_SHARED
 
 import datetime
@@ -48,14 +49,6 @@ except ImportError:  # plain Zope
 
 
 LIMIT = 100  # processes shown, the newest
-STATES = {
-    registry.QUEUED: _("state_queued", default="Waiting to start"),
-    registry.RUNNING: _("state_running", default="Running"),
-    registry.DONE: _("state_done", default="Done: the result is ready"),
-    registry.FAILED: _("state_failed", default="Failed"),
-    registry.CANCELLED: _("state_cancelled", default="Cancelled"),
-    registry.INTERRUPTED: _("state_interrupted", default="Interrupted: the server was stopped"),
-}
 SHOWN = _("state_shown", default="Done: the result was shown")
 KEPT = _("state_kept", default="Done: the result can be seen again until ${time}")
 # Rows that their owner may remove (a kept result too): they ended, and nothing is lost but the row.
@@ -74,12 +67,13 @@ def process_row(request, record, state):
     (``manage.py``) adds what only they see.
     """
     context_url = request.physicalPathToURL(record.context_path)
-    ready = state == registry.DONE and not record.shown()  # its result is there to see
+    gone = state == registry.DONE and record.result_gone()  # shown, or kept past its time
+    ready = state == registry.DONE and not gone  # its result is there to see
     page = "result" if ready else "processing"
     progress = record.progress if registry.is_number(record.progress) else None
     started = record.started or record.created
     state_text = STATES[state]
-    if state == registry.DONE and record.shown():
+    if gone:
         state_text = SHOWN
     elif ready and record.keep_until is not None:
         until = datetime.datetime.fromtimestamp(record.keep_until).isoformat(" ", "minutes")
@@ -147,12 +141,14 @@ class MyProcesses(BrowserView):
         connection = app_connection(self.request)
         timeout, now = settings.get("heartbeat-timeout"), time.time()
         rows = []
-        for record in Listing(connection, owners.site_path(self.context), owner=key)[:LIMIT]:
-            if is_gone(record) or expired(record) or result_gone(record, now):  # housekeeping removes them
+        for record in Listing(connection, owners.site_path(self.context), owner=key):  # read as far as shown
+            if is_gone(record) or expired(record) or record.result_gone(now):  # housekeeping removes them
                 continue
             row = process_row(self.request, record, registry.effective_state(connection, record, timeout, now))
             row["removable"] = row["state"] in REMOVABLE or row["kept"]
             rows.append(row)
+            if len(rows) == LIMIT:
+                break
         return rows
 
     def _render(self, body):

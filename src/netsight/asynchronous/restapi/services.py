@@ -27,7 +27,6 @@ from netsight.asynchronous.pages import caught_up
 from netsight.asynchronous.pages import expired
 from netsight.asynchronous.pages import NO_SUCH_PROCESS
 from netsight.asynchronous.pages import PROCESS_ID
-from netsight.asynchronous.pages import result_gone
 from netsight.asynchronous.pages import whole_number
 from netsight.asynchronous.replay import NOT_SHARED
 from netsight.asynchronous.restapi import summary
@@ -69,7 +68,7 @@ class ProcessesService(Service):
         if (
             record is None
             or expired(record)
-            or result_gone(record)  # shown once and gone: as before, the REST API knows it no more
+            or record.result_gone()  # shown and gone: as before, the REST API knows it no more
             or record.site != owners.site_path(self.context)  # another site's process is as unknown
             or not owners.may_see(record, self.request)
         ):
@@ -148,7 +147,7 @@ class ProcessesGet(ProcessesService):
         answer["items"] = [
             summary.item(summary.StandIn(self.context, self.request, record), record, site_url, manager)
             for record in batch
-            if not is_gone(record) and not expired(record) and not result_gone(record)
+            if not is_gone(record) and not expired(record) and not record.result_gone()
         ]
         return answer
 

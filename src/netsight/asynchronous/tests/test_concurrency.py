@@ -1,6 +1,7 @@
 """Twenty processes started at once all complete, each with its own result."""
 
 from netsight.asynchronous import registry
+from netsight.asynchronous.listing import Listing
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.base import JobBrowser
 from netsight.asynchronous.tests.base import JobTestCase
@@ -37,4 +38,12 @@ class TestManyAtOnce(JobTestCase):
             self.assertEqual(seen["kwargs"]["number"], str(number))
             self.assertEqual(seen["process_id"], process_id)
         self.fresh_record("0" * 32)  # a new transaction
-        self.assertEqual(len(self.app._p_jar.root()[registry.ROOT_KEY]), 0)
+        # Each result shown once is gone; its record stays only to tell its owner so, in no list or count.
+        records = self.app._p_jar.root()[registry.ROOT_KEY]
+        self.assertEqual(sorted(records), sorted(process_id for _browser, process_id in started.values()))
+        self.assertEqual([pid for pid, record in records.items() if record.result is not None], [])
+        site = "/".join(self.portal.getPhysicalPath())
+        self.assertEqual(len(Listing(self.app._p_jar, site)), 0)
+        self.assertEqual(registry.count(self.app._p_jar.root(), site, registry.DONE), 0)
+        self.browser.open(f"{self.site_url}/@@my-processes")
+        self.assertNotIn("data-process-id", self.browser.text)

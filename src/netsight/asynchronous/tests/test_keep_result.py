@@ -3,7 +3,8 @@
 A view's ``keep_result`` (or the site's setting ``keep-result``) lets the
 owner fetch the result again (F5, a second tab) until that many seconds
 after it was first shown, at most until its expiry; housekeeping then
-forgets the record, its blob with it. A one-shot result (the default, as
+drops the result, its blob with it, and its owner is told it was shown
+until the record's expiry, as for a one-shot result. A one-shot result (the default, as
 in 1.x) is shown once: its owner is then told so (410, links to the form
 and to My processes); to anyone else the answer is, byte for byte, that
 of an id that never existed.
@@ -108,7 +109,7 @@ class TestAKeptResultIsSeenAgain(KeepResultTestCase):
         record = self.fresh_record(process_id)
         self.assertAlmostEqual(record.keep_until, record.finished + 60, places=3)
 
-    def test_removed_at_its_time_with_its_blob(self):
+    def test_its_result_goes_at_its_time_with_its_blob_and_its_record_at_its_expiry(self):
         url, process_id, _answer = self.run_job("keeps-big-result", size=str(BIG), how="bytes")
         blob_oid = self.fresh_record(process_id).result.blob._p_oid
         for _fetch in range(2):
@@ -117,12 +118,22 @@ class TestAKeptResultIsSeenAgain(KeepResultTestCase):
         keep_until = self.fresh_record(process_id).keep_until
         self.assertEqual(housekeeping.expire(self.db(), keep_until - 1), 0)  # not yet
         self.assertEqual(len(self.browser.result(url, process_id)), BIG)
-        self.assertEqual(housekeeping.expire(self.db(), keep_until + 1), 1)
-        self.assertIsNone(self.fresh_record(process_id))
+        self.assertEqual(housekeeping.expire(self.db(), keep_until + 1), 1)  # its result goes
+        record = self.fresh_record(process_id)
+        self.assertIsNone(record.result)
+        self.assertIsNone(record.keep_until)
         transaction.begin()
         self.assertNotIn(blob_oid, _reachable(self.app._p_jar))  # a pack removes its file
         root = self.app._p_jar.root()
-        self.assertNotIn(process_id, [pid for (_time, pid) in root[registry.EXPIRES_KEY].keys()])
+        self.assertNotIn((keep_until, process_id), root[registry.EXPIRES_KEY])
+        status, _headers, body = answer(self.browser, f"{url}/result?process_id={process_id}")
+        self.assertEqual(status, 410)  # its owner is told plainly, as for a one-shot result
+        self.assertIn(SHOWN, body)
+        self.assertIn("It is no longer kept.", body)
+        self.browser.open(f"{self.site_url}/@@my-processes")
+        self.assertNotIn(process_id, self.browser.text)  # nor listed
+        self.assertEqual(housekeeping.expire(self.db(), record.finished + 86400 + 1), 1)  # its expiry
+        self.assertIsNone(self.fresh_record(process_id))
         self.assertEqual(answer(self.browser, f"{url}/result?process_id={process_id}")[0], 404)  # gone
 
     def test_past_its_time_and_before_housekeeping_its_owner_is_told_it_was_shown(self):

@@ -179,6 +179,23 @@ class TestAllProcesses(JobTestCase):
         self.assertEqual((shown[failed]["state_text"], shown[failed]["instance"]), ("Failed", ELSEWHERE))
         self.assertEqual(shown[failed]["message"], "ValueError: no such row")  # the error: Managers see it
 
+    def test_a_result_shown_once_is_neither_listed_nor_counted(self):
+        done = self.add(3, registry.DONE)
+        for process_id in done[:2]:
+            self.assertIsNotNone(registry.take(self.app._p_jar.db(), process_id))
+        transaction.begin()
+        self.assertEqual(ids(self.open().text), [done[2]])
+        self.assertEqual(ids(self.open(state=registry.DONE).text), [done[2]])
+        self.assertEqual(ids(self.open(owner="alice").text), [done[2]])
+        self.assertEqual(registry.count(self.app._p_jar.root(), self.site_path, registry.DONE), 1)
+
+    def test_a_kept_result_past_its_time_reads_shown_without_a_link(self):
+        (process_id,) = self.add(1, registry.DONE)
+        self.assertIsNotNone(registry.take(self.app._p_jar.db(), process_id, keep_until=time.time() - 1))
+        (row,) = rows(self.open().text)  # until housekeeping drops its result
+        self.assertEqual(row["state_text"], "Done: the result was shown")
+        self.assertNotIn(f"result?process_id={process_id}", self.manager.text)
+
     def test_a_queued_process_never_started(self):
         (queued,) = self.add(1, state=registry.QUEUED, owner="bob")
         self.open(state="queued")

@@ -12,9 +12,11 @@ from plone.app.testing import TEST_USER_ID
 from urllib.parse import urlencode
 
 from netsight.asynchronous import registry
+from netsight.asynchronous.browser.processes import LIMIT
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.base import JobBrowser
 from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.records import made
 from netsight.asynchronous.tests.views import new_gate
 
 import lxml.html
@@ -181,3 +183,19 @@ class TestRemove(MyProcessesTestCase):
         visitor.addHeader("Sec-Fetch-Site", "same-origin")
         self.assertEqual(self.remove(visitor, process_id), 303)
         self.assertIsNone(self.fresh_record(process_id))
+
+
+class TestAfterManyShownResults(MyProcessesTestCase):
+    def test_the_older_rows_are_still_listed(self):
+        site, db = "/".join(self.portal.getPhysicalPath()), self.app._p_jar.db()
+        failed = made(db, site, TEST_USER_ID, 2, registry.FAILED)
+        waiting = made(db, site, TEST_USER_ID, 1)
+        made(db, site, TEST_USER_ID, LIMIT + 5, shown=True)  # newer than them all, each fetched once
+        rows = my_rows(self.browser, self.site_url)
+        self.assertEqual(list(rows), [*waiting, *failed[::-1]])
+        self.assertIn(f"result?process_id={waiting[0]}", self.browser.text)
+
+    def test_no_more_than_its_limit_of_rows(self):
+        site = "/".join(self.portal.getPhysicalPath())
+        failed = made(self.app._p_jar.db(), site, TEST_USER_ID, LIMIT + 3, registry.FAILED)
+        self.assertEqual(list(my_rows(self.browser, self.site_url)), failed[::-1][:LIMIT])

@@ -3,11 +3,13 @@
 from plone.app.testing import TEST_USER_ID
 
 from netsight.asynchronous import registry
+from netsight.asynchronous.browser.notices import LOOK
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.base import JobBrowser
 from netsight.asynchronous.tests.base import JobTestCase
 from netsight.asynchronous.tests.base import setting
 from netsight.asynchronous.tests.base import wait_until
+from netsight.asynchronous.tests.records import made
 from netsight.asynchronous.tests.views import new_gate
 
 import lxml.html
@@ -129,3 +131,10 @@ class TestReadyNotice(JobTestCase):
         ours = self.ended_unwatched()
         shown = wait_until(lambda: self.page_notices(self.browser), what="the notice on the owner's page")
         self.assertEqual([link.rsplit("=", 1)[1] for _text, link in shown], [ours])
+
+    def test_noticed_though_more_newer_results_than_it_looks_at_were_shown(self):
+        process_id = self.ended_unwatched()
+        site = "/".join(self.portal.getPhysicalPath())
+        made(self.app._p_jar.db(), site, TEST_USER_ID, LOOK + 5, shown=True)  # newer, each fetched once
+        shown = wait_until(lambda: self.page_notices(self.browser), what="the notice on the owner's page")
+        self.assertEqual([link for _text, link in shown], [f"{self.site_url}/@@hello/result?process_id={process_id}"])

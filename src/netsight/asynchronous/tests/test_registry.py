@@ -87,7 +87,7 @@ class TestRegistry(unittest.TestCase):
         registry.change(self.db, process_id, lambda record: record.finish(captured()))
         self.assertEqual(registry.take(self.db, process_id).body, b"done")
         # One-shot: the result goes; the record stays, to tell its owner, until its expiry.
-        self.assertEqual(registry.change(self.db, process_id, lambda record: record.shown()), True)
+        self.assertEqual(registry.change(self.db, process_id, lambda record: record.result_gone()), True)
         self.assertIsNone(registry.take(self.db, process_id))
 
     def test_of_concurrent_takers_exactly_one_gets_the_result(self):

@@ -238,6 +238,24 @@ class TestRestAPI(unittest.TestCase):
         pages = [[item["process_id"] for item in page["items"]] for page in (first, second, last)]
         self.assertEqual(sum(pages, []), started[::-1])  # each once, newest first
 
+    def test_fetched_results_are_neither_counted_nor_listed_and_batches_have_no_holes(self):
+        started = [self.member.start("hello") for _ in range(4)]
+        for process_id in started:
+            self.member.wait_for(process_id)
+        for process_id in started[1:3]:  # two shown once, the newest and the oldest waiting
+            self.assertEqual(self.member.get(f"@@hello/result?process_id={process_id}", accept="text/html").status, 200)
+        waiting = [started[3], started[0]]
+        answer = self.member.processes()
+        self.assertEqual(answer["items_total"], 2)
+        self.assertEqual([item["process_id"] for item in answer["items"]], waiting)
+        self.assertEqual(self.manager.processes()["items_total"], 2)
+        self.assertEqual(self.manager.processes("?state=done")["items_total"], 2)
+        first = self.member.processes("?b_size=1")
+        self.assertEqual(first["items_total"], 2)
+        second = self.member.processes(first["batching"]["next"].partition("@async-processes")[2])
+        self.assertNotIn("next", second["batching"])
+        self.assertEqual([item["process_id"] for page in (first, second) for item in page["items"]], waiting)
+
     def test_an_anonymous_caller_lists_its_own_browsers(self):
         self.run_job(self.member)
         anonymous = Client(self.site_url)
