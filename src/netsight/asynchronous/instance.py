@@ -272,7 +272,7 @@ class Maintenance(threading.Thread):
             self._stop_watching()
             return
         if waiting > 0 and (changed or soon):
-            self._claim(db)
+            self._claim(db, mark=False)
 
     def _unclaimed_news(self, db):
         """``(how many jobs wait unclaimed, whether that changed since the last look)``.
@@ -314,12 +314,17 @@ class Maintenance(threading.Thread):
             except Exception:  # a closed database
                 logger.debug("netsight.async: closing the watching connection failed", exc_info=True)
 
-    def _claim(self, db):
-        """Take jobs queued in the database, if this instance may (never fails: the heartbeat goes on)."""
+    def _claim(self, db, mark=True):
+        """Take jobs queued in the database, if this instance may (never fails: the heartbeat goes on).
+
+        ``mark``: the timed pass's, which first queues again the jobs of dead
+        instances when that is due; a claim made at once (``_claim_news``)
+        does not wait for that.
+        """
         if self.claimer is None or stopping():
             return
         try:
-            if time.monotonic() >= self._next_mark:
+            if mark and time.monotonic() >= self._next_mark:
                 # Jobs of dead instances that may run again are queued for
                 # the taking within half a heartbeat-timeout, not at the
                 # next housekeeping pass.
