@@ -12,6 +12,7 @@ import time
 
 
 STEP = 0.001  # seconds between two records' creation: their ids sort as they were made
+_newest = [0.0]  # the creation time of the last record made here
 INSTANCE = "elsewhere"  # the instance that ran them (they ended: its heartbeat does not matter)
 
 
@@ -27,15 +28,17 @@ ENDINGS = {
 
 def made(db, site, owner, count, state=registry.DONE, view="hello", shown=False):
     """``count`` records of ``owner`` (a user id) in ``site`` (its path), ended
-    now in ``state`` (DONE or FAILED), the last made now; their results
-    shown once (``registry.take``) if ``shown``. Their ids, oldest first."""
-    now = time.time()
-    ids = [registry.new_process_id(now - (count - 1 - number) * STEP) for number in range(count)]
+    now in ``state`` (DONE or FAILED), the first made now (or ``STEP``
+    after the last one made before) and each next ``STEP`` later; their
+    results shown once (``registry.take``) if ``shown``. Their ids, oldest first."""
+    now = max(time.time(), _newest[0] + STEP)
+    _newest[0] = now + (count - 1) * STEP
+    ids = [registry.new_process_id(now + number * STEP) for number in range(count)]
 
     def write(root):
         for number, process_id in enumerate(ids):
             record = registry.ProcessRecord(process_id, view, site, owner, None, site)
-            record.created = now - (count - 1 - number) * STEP
+            record.created = now + number * STEP
             registry.add(root._p_jar, record, INSTANCE, number)
             assert registry.change_in(root, process_id, ENDINGS[state]), state
         return ids
