@@ -22,7 +22,8 @@ class TestStartNeedsTheToken(JobTestCase):
         self.assertEqual(self.browser.status, 403)
         page = self.browser.text
         self.assertIn("The form could not be sent.", page)
-        self.assertEqual(page_part(page, "back").get("href"), at_view(self.url("hello")))
+        (back,) = page_part(page, "back").xpath("ancestor::form[1]")  # "Back to the form" posts to the form
+        self.assertEqual(back.get("action"), at_view(self.url("hello")))
         self.assertNotIn("Traceback", page)
         self.assertIsNone(self.app._p_jar.root().get(registry.ROOT_KEY))
 
