@@ -13,6 +13,7 @@ viewer; the templates set it as text, never as HTML.
 """
 
 from zope.browsermenu.interfaces import IMenuItemType
+from zope.component import ComponentLookupError
 from zope.component import getAdapters
 from zope.component import getUtilitiesFor
 from zope.i18n import translate
@@ -44,9 +45,12 @@ def at_start(view):
 def default(view_name, context, request):
     """A view's title without its own: the title of its menu item, else its name made readable."""
     for _menu, item_type in getUtilitiesFor(IMenuItemType):
-        for _title, item in getAdapters((context, request), item_type):
-            if getattr(item, "action", None) in (view_name, f"@@{view_name}") and getattr(item, "title", None):
-                return kept(item.title)
+        try:
+            for _title, item in getAdapters((context, request), item_type):
+                if getattr(item, "action", None) in (view_name, f"@@{view_name}") and getattr(item, "title", None):
+                    return kept(item.title)
+        except ComponentLookupError:  # a menu's items that need what this context lacks (a Plone site's tools)
+            continue
     return readable(view_name)
 
 
