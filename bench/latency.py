@@ -46,7 +46,7 @@ from netsight.asynchronous import registry
 from netsight.asynchronous.testing import chromium_server_url
 from netsight.asynchronous.tests.base import join_workers
 from netsight.asynchronous.tests.chromium import CHROMIUM_BROWSER
-from netsight.asynchronous.tests.chromium import layers_of
+from netsight.asynchronous.tests.chromium import layer_set_up
 from netsight.asynchronous.tests.chromium import new_context
 from netsight.asynchronous.tests.chromium import RESULT_URL
 from netsight.asynchronous.tests.chromium import start_job
@@ -292,27 +292,6 @@ def environment(values):
                 os.environ[name] = value
 
 
-@contextlib.contextmanager
-def chromium_layer():
-    """The Chromium test layer and its bases, set up for one test's time."""
-    layers = layers_of(CHROMIUM_BROWSER)
-    done = []
-    try:
-        for layer in layers:
-            layer.setUp()
-            done.append(layer)
-        for layer in layers:
-            if hasattr(layer, "testSetUp"):
-                layer.testSetUp()
-        yield CHROMIUM_BROWSER
-    finally:
-        for layer in reversed(layers):
-            if hasattr(layer, "testTearDown") and layer in done:
-                layer.testTearDown()
-        for layer in reversed(done):
-            layer.tearDown()
-
-
 def warm_up(contexts, site_url):
     """One short job per page: templates compiled, Plone's resources in the
     browser's cache, as on a site in use; not measured."""
@@ -354,7 +333,7 @@ def measure(jobs=24, concurrency=4, max_delay=8.0, quiet=False):
     began = time.monotonic()
     stamps = Stamps()
     pool = {"NETSIGHT_ASYNC_POOL_SIZE": str(len(PAGES) * (concurrency + 1))}  # no job waits
-    with chromium_layer() as layer, environment({**SETTINGS, **pool}):
+    with layer_set_up(CHROMIUM_BROWSER) as layer, environment({**SETTINGS, **pool}):
         stamps.install()
         try:
             site_url = chromium_server_url(layer) + "/".join(layer["portal"].getPhysicalPath())

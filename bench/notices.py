@@ -24,10 +24,9 @@ from netsight.asynchronous.browser import notices
 from netsight.asynchronous.replay import CapturedResponse
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.chromium import layers_of
+from netsight.asynchronous.tests.chromium import layer_set_up
 
 import argparse
-import contextlib
 import os
 import statistics
 import time
@@ -36,26 +35,6 @@ import transaction
 
 MANAGER = "plone.globalstatusmessage"
 TURN = 20  # pages in a row each way
-
-
-@contextlib.contextmanager
-def functional_layer():
-    layers = layers_of(NETSIGHT_ASYNC_FUNCTIONAL_TESTING)
-    done = []
-    try:
-        for layer in layers:
-            layer.setUp()
-            done.append(layer)
-        for layer in layers:
-            if hasattr(layer, "testSetUp"):
-                layer.testSetUp()
-        yield NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-    finally:
-        for layer in reversed(layers):
-            if hasattr(layer, "testTearDown") and layer in done:
-                layer.testTearDown()
-        for layer in reversed(done):
-            layer.tearDown()
 
 
 def fill(db, site, count):
@@ -88,7 +67,7 @@ def main():
     parser.add_argument("--processes", type=int, default=200)
     options = parser.parse_args()
     os.environ["NETSIGHT_ASYNC_POLL_INTERVAL"] = "1"  # notices 2 s after the end
-    with functional_layer() as layer:
+    with layer_set_up(NETSIGHT_ASYNC_FUNCTIONAL_TESTING) as layer:
         app, portal = layer["app"], layer["portal"]
         site = "/".join(portal.getPhysicalPath())
         fill(app._p_jar.db(), site, options.processes)

@@ -20,6 +20,7 @@ from netsight.asynchronous.tests.views import STEPS
 from netsight.asynchronous.tests.views import Steps
 
 import base64
+import contextlib
 import os
 import pathlib
 import re
@@ -299,6 +300,28 @@ def layers_of(layer, found=None):
     if layer not in found:
         found.append(layer)
     return found
+
+
+@contextlib.contextmanager
+def layer_set_up(layer):
+    """``layer`` and its bases set up, and each one's test set-up done, for a
+    script's time (bench/): what zope-testrunner does around one test."""
+    layers = layers_of(layer)
+    done = []
+    try:
+        for each in layers:
+            each.setUp()
+            done.append(each)
+        for each in layers:
+            if hasattr(each, "testSetUp"):
+                each.testSetUp()
+        yield layer
+    finally:
+        for each in reversed(layers):
+            if hasattr(each, "testTearDown") and each in done:
+                each.testTearDown()
+        for each in reversed(done):
+            each.tearDown()
 
 
 class ChromiumBrowserLayer(Layer):
