@@ -85,7 +85,6 @@ import os
 import signal
 import statistics
 import sys
-import threading
 import time
 
 
@@ -426,21 +425,8 @@ def starts(bench, rounds):
 
 def many_jobs(bench, jobs, clients):
     """``jobs`` no-op jobs from ``clients`` concurrent clients: each started, polled to its end, fetched."""
-    outcomes = []  # (process id or None, "done" or what went wrong)
-    lock = threading.Lock()
-    shares = [jobs // clients + (1 if number < jobs % clients else 0) for number in range(clients)]
-
-    def client(share):
-        session = bench.new_session()
-        try:
-            for _ in range(share):
-                outcome = one_job(bench, session)
-                with lock:
-                    outcomes.append(outcome)
-        finally:
-            session.close()
-
-    seconds = load.run_together(threading.Thread(target=client, args=(share,), daemon=True) for share in shares)
+    # Each outcome: (process id or None, "done" or what went wrong).
+    outcomes, seconds = load.jobs_from_clients(jobs, clients, bench.new_session, lambda session: one_job(bench, session))
     return many_rows(bench, jobs, clients, outcomes, seconds)
 
 

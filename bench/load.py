@@ -171,6 +171,32 @@ def _threads(port, path, seconds, clients, headers):
     return requests / elapsed, requests, sum(count[1] for count in counts)
 
 
+def jobs_from_clients(jobs, clients, new_session, one_job, deadline=None):
+    """``jobs`` jobs shared out among ``clients`` threads, each with a session of
+    its own (``new_session()``), each job done by ``one_job(session)``: the
+    outcomes, in the order they came, and the seconds it all took. With a
+    ``deadline`` (seconds), no client starts a job after it."""
+    outcomes = []
+    lock = threading.Lock()
+    shares = [jobs // clients + (1 if number < jobs % clients else 0) for number in range(clients)]
+    began = time.monotonic()
+
+    def client(share):
+        session = new_session()
+        try:
+            for _ in range(share):
+                if deadline is not None and time.monotonic() - began > deadline:
+                    break
+                outcome = one_job(session)
+                with lock:
+                    outcomes.append(outcome)
+        finally:
+            session.close()
+
+    seconds = run_together(threading.Thread(target=client, args=(share,), daemon=True) for share in shares)
+    return outcomes, seconds
+
+
 def run_together(threads):
     """Start ``threads`` at once and wait for them all; the seconds it took."""
     threads = list(threads)

@@ -32,7 +32,6 @@ import re
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 
 
@@ -123,21 +122,7 @@ def start_cost(system, rounds):
 
 def start_many(system, jobs, clients=FILLERS):
     """Start ``jobs`` jobs from ``clients`` clients at once; their ids, in the order they were started."""
-    started = []
-    lock = threading.Lock()
-    shares = [jobs // clients + (1 if number < jobs % clients else 0) for number in range(clients)]
-
-    def client(share):
-        session = system.web.session()
-        try:
-            for _ in range(share):
-                job_id = system.web.start(session)
-                with lock:
-                    started.append(job_id)
-        finally:
-            session.close()
-
-    load.run_together(threading.Thread(target=client, args=(share,), daemon=True) for share in shares)
+    started, _seconds = load.jobs_from_clients(jobs, clients, system.web.session, system.web.start)
     if len(started) != jobs:
         raise AssertionError(f"{system.name}: {len(started)} of {jobs} jobs started")
     return started
@@ -225,24 +210,9 @@ def end_to_end(system, jobs, clients, deadline=None):
 
     With a ``deadline`` (seconds), no client starts a job after it.
     """
-    outcomes = []
-    lock = threading.Lock()
-    shares = [jobs // clients + (1 if number < jobs % clients else 0) for number in range(clients)]
-    began = time.monotonic()
-
-    def client(share):
-        session = system.web.session()
-        try:
-            for _ in range(share):
-                if deadline is not None and time.monotonic() - began > deadline:
-                    break
-                outcome = one_job(system, session)
-                with lock:
-                    outcomes.append(outcome)
-        finally:
-            session.close()
-
-    seconds = load.run_together(threading.Thread(target=client, args=(share,), daemon=True) for share in shares)
+    outcomes, seconds = load.jobs_from_clients(
+        jobs, clients, system.web.session, lambda session: one_job(system, session), deadline
+    )
     done = sum(1 for outcome in outcomes if outcome == "done")
     lost = [outcome for outcome in outcomes if outcome != "done"]
     return EndToEnd(jobs, done, lost, jobs - len(outcomes), seconds)
