@@ -414,19 +414,7 @@ WIDTHS = (16, 13, 13, 10, 14, 11, 11)
 def table(figures):
     """The rows as a text table."""
     heads = ("latency median", "latency p95", "wait median", "wait p95", "polls median", "polls p95", "polls all")
-    lines = [f"{'page':44}" + "".join(f"{head:>{width}}" for head, width in zip(heads, WIDTHS))]
-    for row in figures:
-        cells = []
-        for key, width in zip(FIGURES, WIDTHS):
-            value = row[key]
-            if not row["view"]:  # a ratio
-                cells.append(f"{value:>{width}.2f}")
-            elif key.startswith("polls"):
-                cells.append(f"{value:>{width}g}")
-            else:
-                cells.append(f"{value:>{width - 1}.2f}s")
-        lines.append(f"{row['page']:44}" + "".join(cells))
-    return "\n".join(lines)
+    return _text_table(figures, heads, FIGURES, WIDTHS)
 
 
 LAG_WIDTHS = (12, 9, 11, 14, 18)
@@ -435,12 +423,18 @@ LAG_WIDTHS = (12, 9, 11, 14, 18)
 def lag_table(figures):
     """The bar's lag and the polls of the rows, as a text table (beside ``table``'s)."""
     heads = ("lag median", "lag p95", "lag worst", "polls median", "polls a second")
-    lines = [f"{'page':44}" + "".join(f"{head:>{width}}" for head, width in zip(heads, LAG_WIDTHS))]
+    return _text_table(figures, heads, LAG_FIGURES, LAG_WIDTHS, rates=("polls_per_second",))
+
+
+def _text_table(figures, heads, keys, widths, rates=()):
+    """``figures``' ``keys`` under ``heads``: a ratio row's (``view`` "") and
+    the ``rates`` with two decimals, polls as counts, the rest in seconds."""
+    lines = [f"{'page':44}" + "".join(f"{head:>{width}}" for head, width in zip(heads, widths))]
     for row in figures:
         cells = []
-        for key, width in zip(LAG_FIGURES, LAG_WIDTHS):
+        for key, width in zip(keys, widths):
             value = row[key]
-            if not row["view"] or key == "polls_per_second":  # a ratio, or polls a second
+            if not row["view"] or key in rates:
                 cells.append(f"{value:>{width}.2f}")
             elif key.startswith("polls"):
                 cells.append(f"{value:>{width}g}")
