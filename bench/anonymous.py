@@ -34,8 +34,8 @@ import time
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from netsight.asynchronous.tests.instances import Client  # noqa: E402
-from netsight.asynchronous.tests.instances import Cluster  # noqa: E402
+from netsight.asynchronous.tests.helpers.instances import Client  # noqa: E402
+from netsight.asynchronous.tests.helpers.instances import Cluster  # noqa: E402
 
 
 def rss(pid):

@@ -24,10 +24,10 @@ Cancel button clicked; from the click to the page saying "Cancelling..."
 and to the page saying "The process was cancelled.".
 """
 
-from netsight.asynchronous.tests.instances import Client
-from netsight.asynchronous.tests.instances import Cluster
-from netsight.asynchronous.tests.instances import MEMBER
-from netsight.asynchronous.tests.instances import wait_until
+from netsight.asynchronous.tests.helpers.instances import Client
+from netsight.asynchronous.tests.helpers.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import MEMBER
+from netsight.asynchronous.tests.helpers.instances import wait_until
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
@@ -81,8 +81,8 @@ def measure(client, f, view, form, cancels):
 
 def measure_page(client, f, cancels):
     """(click to "Cancelling...", click to "The process was cancelled.") of ``cancels`` clicks."""
-    from netsight.asynchronous.tests.chromium import CHROMIUM
-    from netsight.asynchronous.tests.chromium import CHROMIUM_ARGS
+    from netsight.asynchronous.tests.helpers.chromium import CHROMIUM
+    from netsight.asynchronous.tests.helpers.chromium import CHROMIUM_ARGS
     from playwright.sync_api import expect
     from playwright.sync_api import sync_playwright
 

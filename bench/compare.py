@@ -23,7 +23,7 @@ ratios of each of the package's set-ups to each peer.
 
 from pathlib import Path
 
-from netsight.asynchronous.tests.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import Cluster
 from report import grid
 from report import machine
 from report import Row
@@ -214,7 +214,7 @@ def measure_front_end(system, figures, args):
 
 
 def run_relstorage(directory, args, found, servers):
-    from netsight.asynchronous.tests.test_relstorage import RelStorageInstance
+    from netsight.asynchronous.tests.system.tests.test_relstorage import RelStorageInstance
 
     cluster = Cluster("netsight-async-bench-compare")
     try:
@@ -279,7 +279,7 @@ class Servers:
 
     def postgresql(self):
         if self._postgresql is None:
-            from netsight.asynchronous.tests.postgres import PostgreSQL
+            from netsight.asynchronous.tests.helpers.postgres import PostgreSQL
 
             self._postgresql = PostgreSQL("netsight-async-bench-compare-postgresql")
             self._postgresql.start()

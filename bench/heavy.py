@@ -65,11 +65,11 @@ registry size
 
 from pathlib import Path
 
-from netsight.asynchronous.tests.instances import Cluster
-from netsight.asynchronous.tests.instances import HOST
-from netsight.asynchronous.tests.instances import MANAGER
-from netsight.asynchronous.tests.instances import MEMBER
-from netsight.asynchronous.tests.views import big_body
+from netsight.asynchronous.tests.helpers.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import HOST
+from netsight.asynchronous.tests.helpers.instances import MANAGER
+from netsight.asynchronous.tests.helpers.instances import MEMBER
+from netsight.asynchronous.tests.helpers.views import big_body
 from report import machine
 from report import mebibytes
 from report import MiB

@@ -11,7 +11,7 @@ idle instance's cost. Each round reads utime + stime of each process
 printed: CPU seconds per minute of each, and the most of a core.
 """
 
-from netsight.asynchronous.tests.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import Cluster
 
 import argparse
 import os

@@ -44,14 +44,14 @@ summary; ``main()`` prints them, with each job's.
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.testing import chromium_server_url
-from netsight.asynchronous.tests.base import join_workers
-from netsight.asynchronous.tests.chromium import CHROMIUM_BROWSER
-from netsight.asynchronous.tests.chromium import layer_set_up
-from netsight.asynchronous.tests.chromium import new_context
-from netsight.asynchronous.tests.chromium import RESULT_URL
-from netsight.asynchronous.tests.chromium import start_job
-from netsight.asynchronous.tests.following import bar_lag
-from netsight.asynchronous.tests.following import SHOWN_AT
+from netsight.asynchronous.tests.helpers.base import join_workers
+from netsight.asynchronous.tests.helpers.chromium import CHROMIUM_BROWSER
+from netsight.asynchronous.tests.helpers.chromium import layer_set_up
+from netsight.asynchronous.tests.helpers.chromium import new_context
+from netsight.asynchronous.tests.helpers.chromium import RESULT_URL
+from netsight.asynchronous.tests.helpers.chromium import start_job
+from netsight.asynchronous.tests.helpers.following import bar_lag
+from netsight.asynchronous.tests.helpers.following import SHOWN_AT
 
 import argparse
 import contextlib

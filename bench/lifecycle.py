@@ -35,10 +35,10 @@ from ZODB.FileStorage import FileStorage
 from ZODB.TimeStamp import TimeStamp
 from ZODB.utils import get_pickle_metadata
 
-from netsight.asynchronous.tests.instances import Client
-from netsight.asynchronous.tests.instances import Cluster
-from netsight.asynchronous.tests.instances import MEMBER
-from netsight.asynchronous.tests.instances import wait_until
+from netsight.asynchronous.tests.helpers.instances import Client
+from netsight.asynchronous.tests.helpers.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import MEMBER
+from netsight.asynchronous.tests.helpers.instances import wait_until
 
 import argparse
 import os

@@ -23,8 +23,8 @@ from netsight.asynchronous import registry
 from netsight.asynchronous.browser import notices
 from netsight.asynchronous.replay import CapturedResponse
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.chromium import layer_set_up
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.chromium import layer_set_up
 
 import argparse
 import os

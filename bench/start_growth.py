@@ -20,7 +20,7 @@ a row).
 
 from pathlib import Path
 
-from netsight.asynchronous.tests.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import Cluster
 from systems import instance_environment
 from systems import JOB
 from systems import PackageWeb

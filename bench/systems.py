@@ -23,11 +23,11 @@ their own, stopped when the run ends however it ends.
 
 from pathlib import Path
 
-from netsight.asynchronous.tests.instances import free_port
-from netsight.asynchronous.tests.instances import HOST
-from netsight.asynchronous.tests.instances import MEMBER
-from netsight.asynchronous.tests.instances import Process
-from netsight.asynchronous.tests.instances import Server
+from netsight.asynchronous.tests.helpers.instances import free_port
+from netsight.asynchronous.tests.helpers.instances import HOST
+from netsight.asynchronous.tests.helpers.instances import MEMBER
+from netsight.asynchronous.tests.helpers.instances import Process
+from netsight.asynchronous.tests.helpers.instances import Server
 
 import json
 import load
@@ -46,7 +46,7 @@ JOB = "bench-noop"  # bench/zope/netsight_bench: the package's no-op job that ma
 HOLD = "bench-hold"
 POOL_SIZE = 2
 ZCML = (
-    '<include package="netsight.asynchronous.tests" file="views.zcml" />\n'
+    '<include package="netsight.asynchronous.tests.helpers" file="views.zcml" />\n'
     '              <include package="netsight_bench" />'
 )
 # Every job waits in the queue (the default queue-limit, 20, would refuse a drain's 1,000).

@@ -30,9 +30,9 @@ import sys
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "demo" / "src")]
 
-from netsight.asynchronous.tests.chromium import launch  # noqa: E402
-from netsight.asynchronous.tests.instances import Cluster  # noqa: E402
-from netsight.asynchronous.tests.instances import logs_on_failure  # noqa: E402
+from netsight.asynchronous.tests.helpers.chromium import launch  # noqa: E402
+from netsight.asynchronous.tests.helpers.instances import Cluster  # noqa: E402
+from netsight.asynchronous.tests.helpers.instances import logs_on_failure  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 

@@ -33,7 +33,7 @@ def load_zcml(context):
     # Plone instances compile .po files at start-up; the tests do the same.
     zope.i18n.config.COMPILE_MO_FILES = True
     xmlconfig.file("configure.zcml", importlib.import_module("netsight.async"), context=context)
-    xmlconfig.file("views.zcml", importlib.import_module("netsight.asynchronous.tests"), context=context)
+    xmlconfig.file("views.zcml", importlib.import_module("netsight.asynchronous.tests.helpers"), context=context)
 
 
 class ConflictRetries(Layer):

@@ -8,14 +8,14 @@ from netsight.asynchronous import claims
 from netsight.asynchronous import housekeeping
 from netsight.asynchronous import registry
 from netsight.asynchronous.pool import POOL
-from netsight.asynchronous.tests.base import DEADLINE
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import wait_until
+from netsight.asynchronous.tests.helpers.base import DEADLINE
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import wait_until
 from netsight.asynchronous.tests.test_lifecycle import LifecycleTestCase
-from netsight.asynchronous.tests.views import GATES
-from netsight.asynchronous.tests.views import HELD
-from netsight.asynchronous.tests.views import HeldStart
-from netsight.asynchronous.tests.views import new_gate
+from netsight.asynchronous.tests.helpers.views import GATES
+from netsight.asynchronous.tests.helpers.views import HELD
+from netsight.asynchronous.tests.helpers.views import HeldStart
+from netsight.asynchronous.tests.helpers.views import new_gate
 from urllib.parse import urlencode
 
 import ipaddress

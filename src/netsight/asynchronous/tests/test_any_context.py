@@ -6,10 +6,10 @@ That nothing is logged of these answers is checked in a real instance
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import HeldJob
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import owner_browser
+from netsight.asynchronous.tests.helpers.base import HeldJob
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import owner_browser
 from netsight.asynchronous.tests.test_ownership import OTHER_PASSWORD
 from netsight.asynchronous.tests.test_ownership import OTHER_USER
 from netsight.asynchronous.tests.test_ownership import without_tokens

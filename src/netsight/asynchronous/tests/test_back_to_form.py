@@ -7,11 +7,11 @@ from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING
 from netsight.asynchronous.testing import ZOPE_MANAGER_NAME
 from netsight.asynchronous.testing import ZOPE_MANAGER_PASSWORD
-from netsight.asynchronous.tests import views
-from netsight.asynchronous.tests.base import at_view
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import owner_browser
+from netsight.asynchronous.tests.helpers import views
+from netsight.asynchronous.tests.helpers.base import at_view
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import owner_browser
 from plone.app.testing import setRoles
 from plone.app.testing import TEST_USER_PASSWORD
 from urllib.parse import parse_qs

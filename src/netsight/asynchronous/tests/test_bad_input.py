@@ -9,8 +9,8 @@ from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING
 from netsight.asynchronous.testing import ZOPE_MANAGER_NAME
 from netsight.asynchronous.testing import ZOPE_MANAGER_PASSWORD
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import JobTestCase
 from urllib.parse import quote
 from urllib.parse import urlencode
 

@@ -13,9 +13,9 @@ from netsight.asynchronous import registry
 from netsight.asynchronous.capture import BodyCapture
 from netsight.asynchronous.capture import INLINE_LIMIT
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.views import big_body
-from netsight.asynchronous.tests.views import big_digest
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.views import big_body
+from netsight.asynchronous.tests.helpers.views import big_digest
 
 import hashlib
 import os

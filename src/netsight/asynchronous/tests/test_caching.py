@@ -2,8 +2,8 @@
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import HeldJob
-from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import HeldJob
+from netsight.asynchronous.tests.helpers.base import JobTestCase
 
 from urllib.parse import urlencode
 
@@ -64,7 +64,7 @@ class TestTheLists(JobTestCase):
     layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 
     def test_my_processes_and_all_processes(self):
-        from netsight.asynchronous.tests.base import owner_browser
+        from netsight.asynchronous.tests.helpers.base import owner_browser
 
         self.run_job("hello")
         self.browser.open(self.url("@@my-processes"))

@@ -4,10 +4,10 @@ its own processing page, ``initial_page = None``."""
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import HeldJob
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import wait_until
-from netsight.asynchronous.tests.views import LegacyExport
+from netsight.asynchronous.tests.helpers.base import HeldJob
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import wait_until
+from netsight.asynchronous.tests.helpers.views import LegacyExport
 from urllib.parse import urlencode
 
 import json

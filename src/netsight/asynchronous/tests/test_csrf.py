@@ -2,11 +2,11 @@
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import at_view
-from netsight.asynchronous.tests.base import HeldJob
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import page_part
+from netsight.asynchronous.tests.helpers.base import at_view
+from netsight.asynchronous.tests.helpers.base import HeldJob
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import page_part
 from plone.app.testing import setRoles
 from plone.app.testing import TEST_USER_ID
 from plone.keyring.interfaces import IKeyManager

@@ -11,12 +11,12 @@ from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING
 from netsight.asynchronous.testing import ZOPE_MANAGER_NAME
 from netsight.asynchronous.testing import ZOPE_MANAGER_PASSWORD
-from netsight.asynchronous.tests.base import HeldJob
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import page_part
-from netsight.asynchronous.tests.base import wait_until
-from netsight.asynchronous.tests.views import new_gate
+from netsight.asynchronous.tests.helpers.base import HeldJob
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import page_part
+from netsight.asynchronous.tests.helpers.base import wait_until
+from netsight.asynchronous.tests.helpers.views import new_gate
 from urllib.parse import urlencode
 
 import lxml.html

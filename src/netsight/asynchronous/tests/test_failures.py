@@ -2,7 +2,7 @@
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import JobTestCase
 from zope.testing.loggingsupport import InstalledHandler
 from ZPublisher.HTTPRequest import HTTPRequest
 

@@ -2,8 +2,8 @@
 
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import HeldJob
-from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import HeldJob
+from netsight.asynchronous.tests.helpers.base import JobTestCase
 from pathlib import Path
 from zope.i18n import translate
 

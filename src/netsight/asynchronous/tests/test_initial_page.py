@@ -1,7 +1,7 @@
 """What a request that starts nothing sees: the initial page."""
 
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import JobTestCase
 
 
 class TestInitialPage(JobTestCase):

@@ -3,8 +3,8 @@
 from urllib.parse import urlencode
 
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import wait_until
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import wait_until
 
 import json
 

@@ -20,13 +20,13 @@ from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING
 from netsight.asynchronous.testing import ZOPE_MANAGER_NAME
 from netsight.asynchronous.testing import ZOPE_MANAGER_PASSWORD
-from netsight.asynchronous.tests.base import at_view
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import owner_browser
+from netsight.asynchronous.tests.helpers.base import at_view
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import owner_browser
 from netsight.asynchronous.tests.test_anonymous import _reachable
 from netsight.asynchronous.tests.test_ownership import without_tokens
-from netsight.asynchronous.tests.views import big_digest
+from netsight.asynchronous.tests.helpers.views import big_digest
 
 import hashlib
 import json

@@ -11,11 +11,11 @@ from urllib.parse import urlparse
 from netsight.asynchronous import registry
 from netsight.asynchronous.replay import CapturedResponse
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import HeldJob
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import owner_browser
-from netsight.asynchronous.tests.base import wait_until
+from netsight.asynchronous.tests.helpers.base import HeldJob
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import owner_browser
+from netsight.asynchronous.tests.helpers.base import wait_until
 
 import lxml.html
 import time

@@ -6,9 +6,9 @@ from plone.testing.zope import Browser
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import owner_browser
-from netsight.asynchronous.tests.views import new_gate
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import owner_browser
+from netsight.asynchronous.tests.helpers.views import new_gate
 
 import lxml.html
 import transaction

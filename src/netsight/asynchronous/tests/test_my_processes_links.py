@@ -14,10 +14,10 @@ from urllib.parse import urlencode
 from netsight.asynchronous import registry
 from netsight.asynchronous.browser.processes import LIMIT
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.records import made
-from netsight.asynchronous.tests.views import new_gate
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.records import made
+from netsight.asynchronous.tests.helpers.views import new_gate
 
 import lxml.html
 import transaction

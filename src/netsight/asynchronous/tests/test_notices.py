@@ -5,12 +5,12 @@ from plone.app.testing import TEST_USER_ID
 from netsight.asynchronous import registry
 from netsight.asynchronous.browser.notices import LOOK
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import setting
-from netsight.asynchronous.tests.base import wait_until
-from netsight.asynchronous.tests.records import made
-from netsight.asynchronous.tests.views import new_gate
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import setting
+from netsight.asynchronous.tests.helpers.base import wait_until
+from netsight.asynchronous.tests.helpers.records import made
+from netsight.asynchronous.tests.helpers.views import new_gate
 
 import lxml.html
 import transaction

@@ -8,14 +8,14 @@ from netsight.asynchronous import notify
 from netsight.asynchronous import registry
 from netsight.asynchronous.instance import MAINTENANCE
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import DEADLINE
-from netsight.asynchronous.tests.base import idle_pool
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import wait_until
-from netsight.asynchronous.tests.smtp import SMTPServer
-from netsight.asynchronous.tests.views import GATES
-from netsight.asynchronous.tests.views import new_gate
+from netsight.asynchronous.tests.helpers.base import DEADLINE
+from netsight.asynchronous.tests.helpers.base import idle_pool
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import wait_until
+from netsight.asynchronous.tests.helpers.smtp import SMTPServer
+from netsight.asynchronous.tests.helpers.views import GATES
+from netsight.asynchronous.tests.helpers.views import new_gate
 
 import queue
 import transaction

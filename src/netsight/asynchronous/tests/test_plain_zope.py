@@ -1,10 +1,10 @@
 """netsight.async in plain Zope: no Plone, no main_template, no CSRF token."""
 
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import HeldJob
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import page_part
+from netsight.asynchronous.tests.helpers.base import HeldJob
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import page_part
 from netsight.asynchronous.testing import ZOPE_MANAGER_NAME
 from netsight.asynchronous.testing import ZOPE_MANAGER_PASSWORD
 

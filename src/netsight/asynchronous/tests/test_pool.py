@@ -1,8 +1,8 @@
 """The pool with jobs of several sites, and of anonymous visitors: a share holds its jobs, the others go ahead."""
 
 from netsight.asynchronous.pool import Pool
-from netsight.asynchronous.tests.base import setting
-from netsight.asynchronous.tests.base import wait_until
+from netsight.asynchronous.tests.helpers.base import setting
+from netsight.asynchronous.tests.helpers.base import wait_until
 
 import threading
 import unittest

@@ -3,8 +3,8 @@
 from netsight.asynchronous import registry
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import HeldJob
-from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import HeldJob
+from netsight.asynchronous.tests.helpers.base import JobTestCase
 from zope.component import getMultiAdapter
 
 import transaction

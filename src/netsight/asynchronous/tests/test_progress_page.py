@@ -1,11 +1,11 @@
 """What the processing page and its JSON tell the user: progress, message, times, failure."""
 
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import at_view
-from netsight.asynchronous.tests.base import HeldJob
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import owner_browser
-from netsight.asynchronous.tests.base import page_part
+from netsight.asynchronous.tests.helpers.base import at_view
+from netsight.asynchronous.tests.helpers.base import HeldJob
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import owner_browser
+from netsight.asynchronous.tests.helpers.base import page_part
 
 
 XSS = "<img src=x onerror=alert(1)>"

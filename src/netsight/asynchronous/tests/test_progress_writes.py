@@ -4,7 +4,7 @@ from netsight.asynchronous import registry
 from netsight.asynchronous.progress import FIRST
 from netsight.asynchronous.progress import REPLACED
 from netsight.asynchronous.progress import Reports
-from netsight.asynchronous.tests.base import wait_until
+from netsight.asynchronous.tests.helpers.base import wait_until
 from netsight.asynchronous.tests.test_lifecycle import LifecycleTestCase
 from ZODB.ActivityMonitor import ActivityMonitor
 

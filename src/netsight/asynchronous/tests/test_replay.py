@@ -1,8 +1,8 @@
 """``result`` replays exactly the response that ``__run__`` produced."""
 
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.views import ReturnsFile
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.views import ReturnsFile
 
 
 class TestReplay(JobTestCase):

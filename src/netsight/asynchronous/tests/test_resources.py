@@ -1,7 +1,7 @@
 """The page's resources: the polling script and the spinner."""
 
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import JobTestCase
 
 
 class TestResources(JobTestCase):

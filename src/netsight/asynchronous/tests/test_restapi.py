@@ -22,11 +22,11 @@ from netsight.asynchronous.testing import chromium_server_url
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_RESTAPI_TESTING
 from netsight.asynchronous.testing import OTHER_MEMBER_NAME
 from netsight.asynchronous.testing import OTHER_MEMBER_PASSWORD
-from netsight.asynchronous.tests.base import idle_pool
-from netsight.asynchronous.tests.base import join_workers
-from netsight.asynchronous.tests.base import wait_until
-from netsight.asynchronous.tests.views import GATES
-from netsight.asynchronous.tests.views import new_gate
+from netsight.asynchronous.tests.helpers.base import idle_pool
+from netsight.asynchronous.tests.helpers.base import join_workers
+from netsight.asynchronous.tests.helpers.base import wait_until
+from netsight.asynchronous.tests.helpers.views import GATES
+from netsight.asynchronous.tests.helpers.views import new_gate
 
 import datetime
 import json

@@ -14,8 +14,8 @@ from ZPublisher.HTTPResponse import HTTPResponse
 
 from netsight.asynchronous import scrub
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import JobTestCase
 
 import json
 import transaction
@@ -182,13 +182,13 @@ class TestCookies(unittest.TestCase):
         self.assertEqual(scrub.cookies(f'I18N_LANGUAGE="en"; I18N_LANGUAGE="{SECRET}"'), 'I18N_LANGUAGE="en"')
 
     def test_a_listed_credential_is_not_kept(self):
-        from netsight.asynchronous.tests.base import setting
+        from netsight.asynchronous.tests.helpers.base import setting
 
         setting(self, "job-cookies", "I18N_LANGUAGE __ac")
         self.assert_only_language(f'I18N_LANGUAGE="en"; __ac="{SECRET}"')
 
     def test_the_session_id_is_kept_only_if_listed(self):
-        from netsight.asynchronous.tests.base import setting
+        from netsight.asynchronous.tests.helpers.base import setting
 
         self.assert_only_language(f'I18N_LANGUAGE="en"; _ZopeId="{SECRET}"')
         setting(self, "job-cookies", "I18N_LANGUAGE _ZopeId")
@@ -383,7 +383,7 @@ class TestARenamedSessionCookie(JobTestCase):
                 self.assertNotIn(self.NAME, json.dumps(seen))
 
     def test_the_cookie_is_not_kept_even_if_listed(self):
-        from netsight.asynchronous.tests.base import setting
+        from netsight.asynchronous.tests.helpers.base import setting
 
         setting(self, "job-cookies", f"I18N_LANGUAGE {self.NAME}")
         ticket = session_ticket(self.portal, TEST_USER_ID, self.NAME)

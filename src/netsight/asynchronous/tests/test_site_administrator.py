@@ -13,9 +13,9 @@ from netsight.asynchronous import registry
 from netsight.asynchronous.testing import chromium_server_url
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_RESTAPI_TESTING
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import join_workers
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import join_workers
 from netsight.asynchronous.tests.test_manage_processes import action_form
 from netsight.asynchronous.tests.test_manage_processes import ids
 from netsight.asynchronous.tests.test_ownership import without_tokens
@@ -163,7 +163,7 @@ class TestSiblingSites(JobTestCase):
 
     def setUp(self):
         super().setUp()
-        from netsight.asynchronous.tests.sitestate import add_site
+        from netsight.asynchronous.tests.helpers.sitestate import add_site
         from OFS.Folder import manage_addFolder
 
         site_b = add_site(self.app, "B")
@@ -232,7 +232,7 @@ class TestSiblingSitesRestAPI(unittest.TestCase):
     layer = NETSIGHT_ASYNC_RESTAPI_TESTING
 
     def setUp(self):
-        from netsight.asynchronous.tests.sitestate import add_site
+        from netsight.asynchronous.tests.helpers.sitestate import add_site
         from netsight.asynchronous.tests.test_restapi import Client
 
         self.addCleanup(join_workers)

@@ -2,9 +2,9 @@
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import worker_threads
-from netsight.asynchronous.tests.views import FailsAfterStarting
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import worker_threads
+from netsight.asynchronous.tests.helpers.views import FailsAfterStarting
 from plone.app.testing import TEST_USER_ID
 
 import time

@@ -16,10 +16,10 @@ from netsight.asynchronous.legacy import REGISTRY_ID
 from netsight.asynchronous.legacy import remove_1x_registry
 from netsight.asynchronous.setuphandlers import remove_1x_process_registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import owner_browser
-from netsight.asynchronous.tests.sitestate import add_site
-from netsight.asynchronous.tests.sitestate import site_state
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import owner_browser
+from netsight.asynchronous.tests.helpers.sitestate import add_site
+from netsight.asynchronous.tests.helpers.sitestate import site_state
 from OFS.Folder import Folder
 from OFS.SimpleItem import SimpleItem
 from OFS.Uninstalled import BrokenClass

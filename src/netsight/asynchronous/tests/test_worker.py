@@ -1,8 +1,8 @@
 """The job runs as if it were ``__call__`` of the same view on the same request."""
 
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import JobTestCase
-from netsight.asynchronous.tests.base import owner_browser
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import owner_browser
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import TEST_USER_ID
 

@@ -6,9 +6,9 @@ demo's member asks for its processes over HTTP, as plone.restapi's clients
 do. Slow: creating a Plone site takes a while.
 """
 
-from netsight.asynchronous.tests.instances import Client
-from netsight.asynchronous.tests.instances import Cluster
-from netsight.asynchronous.tests.instances import logs_on_failure
+from netsight.asynchronous.tests.helpers.instances import Client
+from netsight.asynchronous.tests.helpers.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import logs_on_failure
 from pathlib import Path
 
 import json

@@ -3,9 +3,9 @@
 from netsight.asyncdemo.fibonacci import Fibonacci
 from netsight.asyncdemo.testing import NETSIGHT_ASYNCDEMO_FUNCTIONAL_TESTING
 from netsight.asynchronous import registry
-from netsight.asynchronous.tests.base import DEADLINE
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import wait_until
+from netsight.asynchronous.tests.helpers.base import DEADLINE
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import wait_until
 from unittest import mock
 from urllib.parse import urlencode
 

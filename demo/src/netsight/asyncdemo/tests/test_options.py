@@ -2,8 +2,8 @@
 
 from netsight.asyncdemo.testing import NETSIGHT_ASYNCDEMO_FUNCTIONAL_TESTING
 from netsight.asynchronous import registry
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import wait_until
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import wait_until
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
 from urllib.parse import urlencode

@@ -1,8 +1,8 @@
 """The demo site answers a Member's ``@async-processes``: its profile installs plone.restapi."""
 
 from netsight.asyncdemo.testing import NETSIGHT_ASYNCDEMO_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import wait_until
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import wait_until
 from Products.GenericSetup.tool import UNKNOWN
 
 import json

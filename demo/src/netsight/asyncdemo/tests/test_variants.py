@@ -7,9 +7,9 @@ from netsight.asyncdemo.testing import NETSIGHT_ASYNCDEMO_FUNCTIONAL_TESTING
 from netsight.asyncdemo.tests.smtp import SMTPServer
 from netsight.asynchronous import notify
 from netsight.asynchronous import registry
-from netsight.asynchronous.tests.base import DEADLINE
-from netsight.asynchronous.tests.base import JobBrowser
-from netsight.asynchronous.tests.base import wait_until
+from netsight.asynchronous.tests.helpers.base import DEADLINE
+from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import wait_until
 from plone.app.testing import TEST_USER_ID
 from plone.registry.interfaces import IRegistry
 from zope.component import getUtility

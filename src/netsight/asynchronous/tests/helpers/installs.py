@@ -14,13 +14,13 @@ from pathlib import Path
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
-from netsight.asynchronous.tests.instances import Client
-from netsight.asynchronous.tests.instances import HOST
-from netsight.asynchronous.tests.instances import KEEP
-from netsight.asynchronous.tests.instances import Process
-from netsight.asynchronous.tests.instances import Server
-from netsight.asynchronous.tests.instances import tail
-from netsight.asynchronous.tests.instances import wait_until
+from netsight.asynchronous.tests.helpers.instances import Client
+from netsight.asynchronous.tests.helpers.instances import HOST
+from netsight.asynchronous.tests.helpers.instances import KEEP
+from netsight.asynchronous.tests.helpers.instances import Process
+from netsight.asynchronous.tests.helpers.instances import Server
+from netsight.asynchronous.tests.helpers.instances import tail
+from netsight.asynchronous.tests.helpers.instances import wait_until
 
 import http.client
 import lxml.html
@@ -30,7 +30,7 @@ import tempfile
 import time
 
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[5]
 CHECKOUT = (ROOT / "buildout.cfg").exists()  # an installed copy has no buildout.cfg
 ADMIN = ("admin", "admin")  # buildout.cfg's `user`, make demo's
 SITE_PATH = "/plone"  # demo/instance/create_site.py's

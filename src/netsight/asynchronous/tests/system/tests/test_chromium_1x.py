@@ -13,10 +13,10 @@ from plone.app.testing import TEST_USER_PASSWORD
 from playwright.sync_api import expect
 
 from netsight.asynchronous.testing import chromium_server_url
-from netsight.asynchronous.tests.base import join_workers
-from netsight.asynchronous.tests.chromium import CHROMIUM_BROWSER
-from netsight.asynchronous.tests.chromium import RESULT_URL
-from netsight.asynchronous.tests.chromium import TIMEOUT
+from netsight.asynchronous.tests.helpers.base import join_workers
+from netsight.asynchronous.tests.helpers.chromium import CHROMIUM_BROWSER
+from netsight.asynchronous.tests.helpers.chromium import RESULT_URL
+from netsight.asynchronous.tests.helpers.chromium import TIMEOUT
 
 import unittest
 

@@ -17,17 +17,17 @@ process that A committed before its 303 is there for B's next request.
 from plone.testing import Layer
 
 from netsight.asynchronous import registry
-from netsight.asynchronous.tests import test_cluster
-from netsight.asynchronous.tests.instances import Client
-from netsight.asynchronous.tests.instances import Cluster
-from netsight.asynchronous.tests.instances import Instance
-from netsight.asynchronous.tests.instances import logs_on_failure
-from netsight.asynchronous.tests.instances import MANAGER
-from netsight.asynchronous.tests.instances import MEMBER
-from netsight.asynchronous.tests.instances import START_TIMEOUT
-from netsight.asynchronous.tests.instances import STOP_TIMEOUT
-from netsight.asynchronous.tests.instances import wait_until
-from netsight.asynchronous.tests.postgres import PostgreSQL
+from netsight.asynchronous.tests.system.tests import test_cluster
+from netsight.asynchronous.tests.helpers.instances import Client
+from netsight.asynchronous.tests.helpers.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import Instance
+from netsight.asynchronous.tests.helpers.instances import logs_on_failure
+from netsight.asynchronous.tests.helpers.instances import MANAGER
+from netsight.asynchronous.tests.helpers.instances import MEMBER
+from netsight.asynchronous.tests.helpers.instances import START_TIMEOUT
+from netsight.asynchronous.tests.helpers.instances import STOP_TIMEOUT
+from netsight.asynchronous.tests.helpers.instances import wait_until
+from netsight.asynchronous.tests.helpers.postgres import PostgreSQL
 
 import psycopg2
 import signal

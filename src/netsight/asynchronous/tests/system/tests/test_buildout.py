@@ -23,13 +23,13 @@ in the checkout.
 from pathlib import Path
 from plone.testing import Layer
 
-from netsight.asynchronous.tests.installs import Build
-from netsight.asynchronous.tests.installs import CHECKOUT
-from netsight.asynchronous.tests.installs import DemoSiteTests
-from netsight.asynchronous.tests.installs import ROOT
-from netsight.asynchronous.tests.installs import ZopeServer
-from netsight.asynchronous.tests.instances import free_port
-from netsight.asynchronous.tests.instances import HOST
+from netsight.asynchronous.tests.helpers.installs import Build
+from netsight.asynchronous.tests.helpers.installs import CHECKOUT
+from netsight.asynchronous.tests.helpers.installs import DemoSiteTests
+from netsight.asynchronous.tests.helpers.installs import ROOT
+from netsight.asynchronous.tests.helpers.installs import ZopeServer
+from netsight.asynchronous.tests.helpers.instances import free_port
+from netsight.asynchronous.tests.helpers.instances import HOST
 
 import os
 import re

@@ -1,7 +1,7 @@
 """Test views with a job title of their own (test_job_title.py): text, an i18n message, a method, a menu item's."""
 
 from netsight.asynchronous.i18n import _
-from netsight.asynchronous.tests.views import Gate
+from netsight.asynchronous.tests.helpers.views import Gate
 from zope.i18nmessageid import Message
 
 

@@ -12,15 +12,15 @@ polls the page makes while the test moves its clock on, STEP by STEP.
 
 from playwright.sync_api import expect
 
-from netsight.asynchronous.tests.chromium import ChromiumTestCase
-from netsight.asynchronous.tests.chromium import JobOnHold
-from netsight.asynchronous.tests.chromium import pause_clock
-from netsight.asynchronous.tests.chromium import Polls
-from netsight.asynchronous.tests.chromium import PROCESSING_URL
-from netsight.asynchronous.tests.chromium import RESULT_URL
-from netsight.asynchronous.tests.chromium import SET_HIDDEN
-from netsight.asynchronous.tests.chromium import start_job
-from netsight.asynchronous.tests.chromium import status_json
+from netsight.asynchronous.tests.helpers.chromium import ChromiumTestCase
+from netsight.asynchronous.tests.helpers.chromium import JobOnHold
+from netsight.asynchronous.tests.helpers.chromium import pause_clock
+from netsight.asynchronous.tests.helpers.chromium import Polls
+from netsight.asynchronous.tests.helpers.chromium import PROCESSING_URL
+from netsight.asynchronous.tests.helpers.chromium import RESULT_URL
+from netsight.asynchronous.tests.helpers.chromium import SET_HIDDEN
+from netsight.asynchronous.tests.helpers.chromium import start_job
+from netsight.asynchronous.tests.helpers.chromium import status_json
 
 import itertools
 

@@ -16,14 +16,14 @@ transaction stays the same). And the Zope root's Manager's command,
 site's processes.
 """
 
-from netsight.asynchronous.tests.instances import _child_env
-from netsight.asynchronous.tests.instances import BIN
-from netsight.asynchronous.tests.instances import Client
-from netsight.asynchronous.tests.instances import Cluster
-from netsight.asynchronous.tests.instances import logs_on_failure
-from netsight.asynchronous.tests.instances import MANAGER
-from netsight.asynchronous.tests.instances import SCRIPT_TIMEOUT
-from netsight.asynchronous.tests.instances import wait_until
+from netsight.asynchronous.tests.helpers.instances import _child_env
+from netsight.asynchronous.tests.helpers.instances import BIN
+from netsight.asynchronous.tests.helpers.instances import Client
+from netsight.asynchronous.tests.helpers.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import logs_on_failure
+from netsight.asynchronous.tests.helpers.instances import MANAGER
+from netsight.asynchronous.tests.helpers.instances import SCRIPT_TIMEOUT
+from netsight.asynchronous.tests.helpers.instances import wait_until
 from urllib.parse import parse_qs
 from urllib.parse import urlparse
 from ZODB import DB

@@ -29,12 +29,12 @@ after the change of user, which clears it). Its log is its output,
 
 from pathlib import Path
 
-from netsight.asynchronous.tests.instances import free_port
-from netsight.asynchronous.tests.instances import HOST
-from netsight.asynchronous.tests.instances import KEEP
-from netsight.asynchronous.tests.instances import Process
-from netsight.asynchronous.tests.instances import Server
-from netsight.asynchronous.tests.instances import STOP_TIMEOUT
+from netsight.asynchronous.tests.helpers.instances import free_port
+from netsight.asynchronous.tests.helpers.instances import HOST
+from netsight.asynchronous.tests.helpers.instances import KEEP
+from netsight.asynchronous.tests.helpers.instances import Process
+from netsight.asynchronous.tests.helpers.instances import Server
+from netsight.asynchronous.tests.helpers.instances import STOP_TIMEOUT
 
 import atexit
 import contextlib
@@ -154,7 +154,7 @@ class PostgreSQL(Server):
             raise AssertionError(f"initdb failed ({done.returncode}):\n{self.log_tail()}")
         settings = "".join(f"{key} = {value}\n" for key, value in {**SETTINGS, "port": self.port}.items())
         with open(self.data / "postgresql.conf", "a", encoding="utf-8") as conf:
-            conf.write(f"\n# netsight.asynchronous.tests.postgres\n{settings}")
+            conf.write(f"\n# netsight.asynchronous.tests.helpers.postgres\n{settings}")
 
     def dsn(self, dbname="postgres"):
         return f"host={HOST} port={self.port} dbname={dbname} user={SUPERUSER}"

@@ -14,11 +14,11 @@ every 5 s.
 """
 
 from netsight.asynchronous.testing import PROGRESS_INTERVAL
-from netsight.asynchronous.tests.chromium import ChromiumTestCase
-from netsight.asynchronous.tests.chromium import PROCESSING_URL
-from netsight.asynchronous.tests.chromium import RESULT_URL
-from netsight.asynchronous.tests.following import FollowsTheJob
-from netsight.asynchronous.tests.following import watch
+from netsight.asynchronous.tests.helpers.chromium import ChromiumTestCase
+from netsight.asynchronous.tests.helpers.chromium import PROCESSING_URL
+from netsight.asynchronous.tests.helpers.chromium import RESULT_URL
+from netsight.asynchronous.tests.helpers.following import FollowsTheJob
+from netsight.asynchronous.tests.helpers.following import watch
 
 import os
 

@@ -15,12 +15,12 @@ pip's cache warm.
 
 from plone.testing import Layer
 
-from netsight.asynchronous.tests.installs import ADMIN
-from netsight.asynchronous.tests.installs import Build
-from netsight.asynchronous.tests.installs import CHECKOUT
-from netsight.asynchronous.tests.installs import DemoSiteTests
-from netsight.asynchronous.tests.installs import ZopeServer
-from netsight.asynchronous.tests.instances import free_port
+from netsight.asynchronous.tests.helpers.installs import ADMIN
+from netsight.asynchronous.tests.helpers.installs import Build
+from netsight.asynchronous.tests.helpers.installs import CHECKOUT
+from netsight.asynchronous.tests.helpers.installs import DemoSiteTests
+from netsight.asynchronous.tests.helpers.installs import ZopeServer
+from netsight.asynchronous.tests.helpers.instances import free_port
 
 import subprocess
 import sys

@@ -412,7 +412,7 @@ class Instance(Server):
     test views.
     """
 
-    TEST_VIEWS = '<include package="netsight.asynchronous.tests" file="views.zcml" />'
+    TEST_VIEWS = '<include package="netsight.asynchronous.tests.helpers" file="views.zcml" />'
 
     def __init__(
         self,
@@ -519,7 +519,7 @@ class Instance(Server):
             keys = "".join(f"  {key} {value}\n" for key, value in self.product_config.items())
             product_config = f"<product-config netsight.async>\n{keys}</product-config>\n"
         return (
-            "# Written by netsight.asynchronous.tests.instances.\n"
+            "# Written by netsight.asynchronous.tests.helpers.instances.\n"
             f"%define INSTANCE {self.directory}\n\n"
             "instancehome $INSTANCE\n\n"
             + ("%import ZEO\n\n" if self.zeo is not None else "")

@@ -14,8 +14,8 @@ from zope.component import getUtility
 from netsight.asynchronous import capture
 from netsight.asynchronous import registry
 from netsight.asynchronous.pool import POOL
-from netsight.asynchronous.tests.views import STEPS
-from netsight.asynchronous.tests.views import Steps
+from netsight.asynchronous.tests.helpers.views import STEPS
+from netsight.asynchronous.tests.helpers.views import Steps
 
 import json
 import lxml.html

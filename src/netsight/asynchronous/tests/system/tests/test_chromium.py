@@ -12,24 +12,24 @@ from plone.app.testing import TEST_USER_ID
 from playwright.sync_api import expect
 from urllib.parse import unquote
 
-from netsight.asynchronous.tests.base import at_view
-from netsight.asynchronous.tests.chromium import ChromiumTestCase
-from netsight.asynchronous.tests.chromium import JobOnHold
-from netsight.asynchronous.tests.chromium import ONLINE
-from netsight.asynchronous.tests.chromium import open_start_form
-from netsight.asynchronous.tests.chromium import pause_clock
-from netsight.asynchronous.tests.chromium import POLLS
-from netsight.asynchronous.tests.chromium import Polls
-from netsight.asynchronous.tests.chromium import PROCESSING_URL
-from netsight.asynchronous.tests.chromium import RESULT_URL
-from netsight.asynchronous.tests.chromium import screenshot
-from netsight.asynchronous.tests.chromium import SET_HIDDEN
-from netsight.asynchronous.tests.chromium import start_job
-from netsight.asynchronous.tests.chromium import status_json
-from netsight.asynchronous.tests.chromium import submit
-from netsight.asynchronous.tests.chromium import wait_until
-from netsight.asynchronous.tests import views
-from netsight.asynchronous.tests.views import new_gate
+from netsight.asynchronous.tests.helpers.base import at_view
+from netsight.asynchronous.tests.helpers.chromium import ChromiumTestCase
+from netsight.asynchronous.tests.helpers.chromium import JobOnHold
+from netsight.asynchronous.tests.helpers.chromium import ONLINE
+from netsight.asynchronous.tests.helpers.chromium import open_start_form
+from netsight.asynchronous.tests.helpers.chromium import pause_clock
+from netsight.asynchronous.tests.helpers.chromium import POLLS
+from netsight.asynchronous.tests.helpers.chromium import Polls
+from netsight.asynchronous.tests.helpers.chromium import PROCESSING_URL
+from netsight.asynchronous.tests.helpers.chromium import RESULT_URL
+from netsight.asynchronous.tests.helpers.chromium import screenshot
+from netsight.asynchronous.tests.helpers.chromium import SET_HIDDEN
+from netsight.asynchronous.tests.helpers.chromium import start_job
+from netsight.asynchronous.tests.helpers.chromium import status_json
+from netsight.asynchronous.tests.helpers.chromium import submit
+from netsight.asynchronous.tests.helpers.chromium import wait_until
+from netsight.asynchronous.tests.helpers import views
+from netsight.asynchronous.tests.helpers.views import new_gate
 
 import os
 import re

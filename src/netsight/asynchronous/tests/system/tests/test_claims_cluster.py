@@ -21,14 +21,14 @@ from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 from netsight.asynchronous import registry
-from netsight.asynchronous.tests.instances import Client
-from netsight.asynchronous.tests.instances import Cluster
-from netsight.asynchronous.tests.instances import Instance
-from netsight.asynchronous.tests.instances import logs_on_failure
-from netsight.asynchronous.tests.instances import MANAGER
-from netsight.asynchronous.tests.instances import START_TIMEOUT
-from netsight.asynchronous.tests.instances import wait_until
-from netsight.asynchronous.tests.ran_once import RAN_JOBS
+from netsight.asynchronous.tests.helpers.instances import Client
+from netsight.asynchronous.tests.helpers.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import Instance
+from netsight.asynchronous.tests.helpers.instances import logs_on_failure
+from netsight.asynchronous.tests.helpers.instances import MANAGER
+from netsight.asynchronous.tests.helpers.instances import START_TIMEOUT
+from netsight.asynchronous.tests.helpers.instances import wait_until
+from netsight.asynchronous.tests.helpers.ran_once import RAN_JOBS
 
 import statistics
 import sys
@@ -40,7 +40,7 @@ import unittest
 POOL_SIZE = 2
 CLAIM_INTERVAL = 10  # seconds: the timed pass, far beyond what any job here may wait
 CONFIG = {"claim-interval": str(CLAIM_INTERVAL), "queue-limit": "0"}  # a thousand wait whole
-ZCML = Instance.TEST_VIEWS + '\n<include package="netsight.asynchronous.tests" file="ran_once.zcml" />'
+ZCML = Instance.TEST_VIEWS + '\n<include package="netsight.asynchronous.tests.helpers" file="ran_once.zcml" />'
 JOBS = 1000
 CLIENTS = 8  # that start them on F
 DRAIN_DEADLINE = 90  # seconds from the first start to the last job done (the timer alone: 250 s at least)

@@ -15,7 +15,7 @@ browser, the servers and the test share the machine's).
 
 from playwright.sync_api import Error as PlaywrightError
 
-from netsight.asynchronous.tests.chromium import RESULT_URL
+from netsight.asynchronous.tests.helpers.chromium import RESULT_URL
 
 import os
 import re

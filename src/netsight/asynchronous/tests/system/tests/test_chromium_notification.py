@@ -8,15 +8,15 @@ it is hidden (``SET_HIDDEN``), and told it is back online to poll at once
 """
 
 from netsight.asynchronous import registry
-from netsight.asynchronous.tests.chromium import ChromiumTestCase
-from netsight.asynchronous.tests.chromium import ONLINE
-from netsight.asynchronous.tests.chromium import Polls
-from netsight.asynchronous.tests.chromium import PROCESSING_URL
-from netsight.asynchronous.tests.chromium import RESULT_URL
-from netsight.asynchronous.tests.chromium import SET_HIDDEN
-from netsight.asynchronous.tests.chromium import wait_until
-from netsight.asynchronous.tests.views import GATES
-from netsight.asynchronous.tests.views import new_gate
+from netsight.asynchronous.tests.helpers.chromium import ChromiumTestCase
+from netsight.asynchronous.tests.helpers.chromium import ONLINE
+from netsight.asynchronous.tests.helpers.chromium import Polls
+from netsight.asynchronous.tests.helpers.chromium import PROCESSING_URL
+from netsight.asynchronous.tests.helpers.chromium import RESULT_URL
+from netsight.asynchronous.tests.helpers.chromium import SET_HIDDEN
+from netsight.asynchronous.tests.helpers.chromium import wait_until
+from netsight.asynchronous.tests.helpers.views import GATES
+from netsight.asynchronous.tests.helpers.views import new_gate
 
 import transaction
 

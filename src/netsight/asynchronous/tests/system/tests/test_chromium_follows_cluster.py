@@ -14,18 +14,18 @@ job's first 3 s the time left within a factor of two of the truth, and the
 result shown within RESULT_WITHIN of the job's end.
 """
 
-from netsight.asynchronous.tests.chromium import ChromiumBrowserLayer
-from netsight.asynchronous.tests.chromium import new_context
-from netsight.asynchronous.tests.chromium import PROCESSING_URL
-from netsight.asynchronous.tests.chromium import RESULT_URL
-from netsight.asynchronous.tests.chromium import start_job
-from netsight.asynchronous.tests.chromium import TIMEOUT
-from netsight.asynchronous.tests.following import FollowsTheJob
-from netsight.asynchronous.tests.following import watch
-from netsight.asynchronous.tests.instances import logs_on_failure
-from netsight.asynchronous.tests.instances import MEMBER
-from netsight.asynchronous.tests.test_anonymous_cluster import FRONT_ENDS_AND_WORKER
-from netsight.asynchronous.tests.test_anonymous_cluster import SITE_PATH
+from netsight.asynchronous.tests.helpers.chromium import ChromiumBrowserLayer
+from netsight.asynchronous.tests.helpers.chromium import new_context
+from netsight.asynchronous.tests.helpers.chromium import PROCESSING_URL
+from netsight.asynchronous.tests.helpers.chromium import RESULT_URL
+from netsight.asynchronous.tests.helpers.chromium import start_job
+from netsight.asynchronous.tests.helpers.chromium import TIMEOUT
+from netsight.asynchronous.tests.helpers.following import FollowsTheJob
+from netsight.asynchronous.tests.helpers.following import watch
+from netsight.asynchronous.tests.helpers.instances import logs_on_failure
+from netsight.asynchronous.tests.helpers.instances import MEMBER
+from netsight.asynchronous.tests.system.tests.test_anonymous_cluster import FRONT_ENDS_AND_WORKER
+from netsight.asynchronous.tests.system.tests.test_anonymous_cluster import SITE_PATH
 from pathlib import Path
 from urllib.parse import urlsplit
 

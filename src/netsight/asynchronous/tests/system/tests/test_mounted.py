@@ -22,12 +22,12 @@ from ZODB.DB import DB
 from ZODB.FileStorage import FileStorage
 
 from netsight.asynchronous import registry
-from netsight.asynchronous.tests.instances import Client
-from netsight.asynchronous.tests.instances import Cluster
-from netsight.asynchronous.tests.instances import logs_on_failure
-from netsight.asynchronous.tests.instances import MANAGER
-from netsight.asynchronous.tests.instances import MEMBER
-from netsight.asynchronous.tests.instances import wait_until
+from netsight.asynchronous.tests.helpers.instances import Client
+from netsight.asynchronous.tests.helpers.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import logs_on_failure
+from netsight.asynchronous.tests.helpers.instances import MANAGER
+from netsight.asynchronous.tests.helpers.instances import MEMBER
+from netsight.asynchronous.tests.helpers.instances import wait_until
 
 import contextlib
 import re

@@ -15,11 +15,11 @@ from plone.registry.interfaces import IRegistry
 from zope.component import getUtility
 
 from netsight.asynchronous import registry
-from netsight.asynchronous.tests.chromium import ChromiumTestCase
-from netsight.asynchronous.tests.chromium import PROCESSING_URL
-from netsight.asynchronous.tests.views import new_gate
-from netsight.asynchronous.tests.views import STEPS
-from netsight.asynchronous.tests.views import Steps
+from netsight.asynchronous.tests.helpers.chromium import ChromiumTestCase
+from netsight.asynchronous.tests.helpers.chromium import PROCESSING_URL
+from netsight.asynchronous.tests.helpers.views import new_gate
+from netsight.asynchronous.tests.helpers.views import STEPS
+from netsight.asynchronous.tests.helpers.views import Steps
 
 import re
 import transaction

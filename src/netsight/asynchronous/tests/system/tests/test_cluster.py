@@ -24,14 +24,14 @@ from urllib.parse import quote
 from urllib.parse import urlsplit
 
 from netsight.asynchronous import registry
-from netsight.asynchronous.tests.instances import Client
-from netsight.asynchronous.tests.instances import Cluster
-from netsight.asynchronous.tests.instances import logs_on_failure
-from netsight.asynchronous.tests.instances import MANAGER
-from netsight.asynchronous.tests.instances import MEMBER
-from netsight.asynchronous.tests.instances import STOP_TIMEOUT
-from netsight.asynchronous.tests.instances import wait_until
-from netsight.asynchronous.tests.views import big_digest
+from netsight.asynchronous.tests.helpers.instances import Client
+from netsight.asynchronous.tests.helpers.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import logs_on_failure
+from netsight.asynchronous.tests.helpers.instances import MANAGER
+from netsight.asynchronous.tests.helpers.instances import MEMBER
+from netsight.asynchronous.tests.helpers.instances import STOP_TIMEOUT
+from netsight.asynchronous.tests.helpers.instances import wait_until
+from netsight.asynchronous.tests.helpers.views import big_digest
 
 import base64
 import hashlib

@@ -15,9 +15,9 @@ from unittest import SkipTest
 
 from netsight.asynchronous.testing import chromium_server_url
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_CHROMIUM_TESTING
-from netsight.asynchronous.tests.base import join_workers
-from netsight.asynchronous.tests.views import STEPS
-from netsight.asynchronous.tests.views import Steps
+from netsight.asynchronous.tests.helpers.base import join_workers
+from netsight.asynchronous.tests.helpers.views import STEPS
+from netsight.asynchronous.tests.helpers.views import Steps
 
 import base64
 import contextlib
@@ -50,7 +50,7 @@ RESULT_URL = re.compile(r"/result\?process_id=[0-9a-f]{32}$")
 POLLS = re.compile(r"/completed\?process_id=[0-9a-f]{32}&output_json=1$")
 
 # NETSIGHT_ASYNC_SCREENSHOTS=1 writes the screenshots of the docs here.
-SCREENSHOTS = pathlib.Path(__file__).resolve().parents[4] / "docs" / "screenshots"
+SCREENSHOTS = pathlib.Path(__file__).resolve().parents[5] / "docs" / "screenshots"
 
 # Builds a POST form to ``action`` with ``fields`` and the page's CSRF token
 # (the _authenticator input of own-template), and submits it: a real form

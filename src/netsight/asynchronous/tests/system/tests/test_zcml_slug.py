@@ -15,7 +15,7 @@ builds and runs the whole buildout.
 
 from plone.testing import Layer
 
-from netsight.asynchronous.tests.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import Cluster
 
 import textwrap
 import unittest

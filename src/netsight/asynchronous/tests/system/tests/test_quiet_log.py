@@ -8,12 +8,12 @@ copies every error it records, with its traceback.
 
 from plone.testing import Layer
 
-from netsight.asynchronous.tests.instances import Client
-from netsight.asynchronous.tests.instances import Cluster
-from netsight.asynchronous.tests.instances import logs_on_failure
-from netsight.asynchronous.tests.instances import MANAGER
-from netsight.asynchronous.tests.instances import MEMBER
-from netsight.asynchronous.tests.instances import wait_until
+from netsight.asynchronous.tests.helpers.instances import Client
+from netsight.asynchronous.tests.helpers.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import logs_on_failure
+from netsight.asynchronous.tests.helpers.instances import MANAGER
+from netsight.asynchronous.tests.helpers.instances import MEMBER
+from netsight.asynchronous.tests.helpers.instances import wait_until
 from netsight.asynchronous.tests.test_ownership import without_tokens
 
 import json

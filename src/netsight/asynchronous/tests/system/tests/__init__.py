@@ -1,0 +1,1 @@
+"""System tests: each starts something real outside the test process (see ``..``)."""
