@@ -5,7 +5,8 @@ from zExceptions import Forbidden
 from zExceptions import HTTPServiceUnavailable
 from zExceptions import InternalError
 from zExceptions import NotFound
-from ZPublisher.HTTPResponse import status_codes
+
+from netsight.asynchronous.internals import register_status
 
 
 class NoSuchProcessError(NotFound):
@@ -67,7 +68,7 @@ class QueueFullError(HTTPServiceUnavailable):
     retry_after = 30  # seconds: the Retry-After of its answer
 
 
-# Zope finds the status of an exception by the name of its class.
+# Zope finds the status of an exception by the name of its class (internals.register_status).
 for exception, status in (
     (NoSuchProcessError, 404),
     (ResultShownError, 410),
@@ -77,4 +78,4 @@ for exception, status in (
     (StartRefusedError, 403),
     (QueueFullError, 503),
 ):
-    status_codes[exception.__name__.lower()] = status
+    register_status(exception, status)

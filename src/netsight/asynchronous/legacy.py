@@ -18,6 +18,8 @@ from Acquisition import aq_base
 from OFS.SimpleItem import SimpleItem
 from ZODB.POSException import ConflictError
 
+from netsight.asynchronous import internals
+
 import logging
 
 
@@ -44,19 +46,18 @@ class LegacyProcessRegistry(SimpleItem):
 def remove_1x_registry(app):
     """Remove the 1.x process registry from the Zope root ``app``.
 
-    Its entry in ``app._objects`` and the attribute are removed directly,
-    whether the object loads as ``LegacyProcessRegistry`` or is broken, with
-    no events and no ``manage_beforeDelete``. The change is made in the
-    caller's transaction, which commits it. Returns whether anything was
-    removed (nothing the second time).
+    Its entry in the root's list of objects (``internals.unlist``) and the
+    attribute are removed directly, whether the object loads as
+    ``LegacyProcessRegistry`` or is broken, with no events and no
+    ``manage_beforeDelete``. The change is made in the caller's transaction,
+    which commits it. Returns whether anything was removed (nothing the
+    second time).
     """
     app = aq_base(app)
-    listed = tuple(entry for entry in app._objects if entry.get("id") == REGISTRY_ID)
+    listed = internals.unlist(app, REGISTRY_ID)
     found = app.__dict__.get(REGISTRY_ID)
     if not listed and found is None:
         return False
-    if listed:
-        app._objects = tuple(entry for entry in app._objects if entry.get("id") != REGISTRY_ID)
     if found is not None:
         records = _count_records(found)
         delattr(app, REGISTRY_ID)

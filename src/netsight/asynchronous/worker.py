@@ -211,7 +211,7 @@ class Job:
         self.capture = BodyCapture(capture.directory(self.db))
         response = capture.JobResponse(stdout=self.capture, stderr=BytesIO())
         request = WSGIRequest(self.body, environ, response)
-        request.retry_count = retry_count
+        internals.set_retry_count(request, retry_count)
         return request
 
     def discard_capture(self):
@@ -315,7 +315,8 @@ def _publish(job):
 
     A ConflictError publishes it again from the start, as Zope retries a
     request, unless the job had committed work of its own by then (it
-    would be done twice) and its view does not allow that.
+    would be done twice) and its view does not allow that. Why this loop
+    is not Zope's own (``publish_module``): ``internals.publish_job``.
     """
     attempt = job.attempt
     next_request = job.request()
