@@ -15,7 +15,7 @@ import json
 import unittest
 
 
-CREATE_SITE = Path(__file__).resolve().parents[4] / "instance" / "create_site.py"
+CREATE_SITE = Path(__file__).resolve().parents[6] / "instance" / "create_site.py"
 
 ADMIN = """
 import transaction

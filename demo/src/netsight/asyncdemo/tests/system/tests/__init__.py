@@ -1,0 +1,1 @@
+"""System tests of the demo (zope-testrunner finds test modules only in packages named ``tests``)."""
