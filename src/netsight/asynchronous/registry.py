@@ -324,6 +324,11 @@ class InstanceRecord(Persistent):
     """An instance's sign of life: the time of its last heartbeat."""
 
     stopped = False
+    # Its maintenance and claim failures (faults.py), for the control panel:
+    # how many, the time of the last one, and what it was (one line).
+    errors = 0
+    last_error = None
+    last_error_text = None
 
     def __init__(self, instance_id):
         self.instance_id = instance_id
