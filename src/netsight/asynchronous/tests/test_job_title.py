@@ -15,6 +15,7 @@ from netsight.asynchronous.testing import ZOPE_MANAGER_NAME
 from netsight.asynchronous.testing import ZOPE_MANAGER_PASSWORD
 from netsight.asynchronous.tests.helpers.base import JobBrowser
 from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import owner_browser
 from netsight.asynchronous.tests.helpers.base import page_part
 from netsight.asynchronous.tests.helpers.base import wait_until
 from netsight.asynchronous.tests.helpers.views import new_gate
@@ -128,6 +129,39 @@ class TestJobTitlesInPlainZope(JobTitles, JobTestCase):
     def setUp(self):
         super().setUp()
         self.browser = JobBrowser(self.app, self.site_url, ZOPE_MANAGER_NAME, ZOPE_MANAGER_PASSWORD)
+
+
+class TestJobTitleAtTheZopeRootBesidePlone(JobTestCase):
+    """A start at the Zope root of a Zope that also holds a Plone site: the
+    root is no Plone site, and Plone's menus' items need one (their tools),
+    so those menus are passed over for the view's default title, not a 500
+    (the start's ComponentLookupError before 843edc8)."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def setUp(self):
+        super().setUp()
+        self.site_url = self.app.absolute_url()
+        self.browser = owner_browser(self.app, self.site_url)  # the root's Manager
+        self.view_url = f"{self.site_url}/hello"  # no title of its own, no menu item
+
+    def test_a_view_without_a_title_is_called_by_its_name(self):
+        process_id = self.browser.start(self.view_url)  # a 303 to its processing page, not a 500
+        self.assertEqual(self.browser.poll(self.view_url, process_id)["title"], "Hello")
+        self.assertEqual(self.browser.wait_for(self.view_url, process_id)["state"], "done")
+        self.assertEqual(self.browser.result(self.view_url, process_id), "Hello world!")
+
+    @unittest.expectedFailure
+    def test_its_processing_page(self):
+        """Known failure (pages.py, StatusPages._page): the root has Plone's
+        ``main_template`` (registered for any context), which fails off a
+        Plone site (plone.app.layout's ``portal_state.language()``: the
+        root has no ``Language``), so the page answers 500 where the
+        standalone page would do."""
+        process_id = self.browser.start(self.view_url)
+        self.browser.open(f"{self.view_url}/processing?process_id={process_id}")
+        self.assertEqual(self.browser.status, 200)
+        self.assertEqual(page_part(self.browser.text, "title").text_content(), "Hello")
 
 
 class TestReadable(unittest.TestCase):
