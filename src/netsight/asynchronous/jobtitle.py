@@ -84,3 +84,13 @@ def shown(title, request):
     if isinstance(title, Message):
         title = translate(title, context=request)
     return str(title)[:MAX_LENGTH]
+
+
+def of_process(process, context, request):
+    """What the pages call a process's job, translated: the title kept at its
+    start (``process``: a record or a ``ProcessStatus``), else the default of
+    its view on ``context`` (a process started before jobs had titles)."""
+    title = process.title
+    if title is None:
+        title = default(process.view_name, context, request)
+    return shown(title, request)

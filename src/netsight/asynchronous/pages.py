@@ -15,11 +15,8 @@ its job set, made private unless the view declares ``public_result``.
 """
 
 from AccessControl.ZopeSecurityPolicy import getRoles
-from Acquisition import aq_chain
-from Acquisition import aq_inner
 from inspect import Parameter
 from inspect import signature
-from pathlib import Path
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from urllib.parse import quote
 from zExceptions import MethodNotAllowed
@@ -27,66 +24,46 @@ from zope.component import queryMultiAdapter
 from zope.component.hooks import getSite
 from zope.i18n import translate
 from zope.interface import alsoProvides
-from zope.traversing.browser.absoluteurl import absoluteURL
 from ZPublisher.mapply import mapply
 
+from netsight.asynchronous import connections
 from netsight.asynchronous import formvalues
-from netsight.asynchronous import internals
 from netsight.asynchronous import jobtitle
-from netsight.asynchronous import owners
 from netsight.asynchronous import protect
-from netsight.asynchronous import registry
+from netsight.asynchronous import resources
 from netsight.asynchronous import settings
 from netsight.asynchronous.exceptions import MissingProcessIdError
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ResultShownError
 from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
+from netsight.asynchronous.forminput import is_true
 from netsight.asynchronous.i18n import _
-from netsight.asynchronous.instance import cancel as cancel_process
 from netsight.asynchronous.interfaces import IOwnPage
+from netsight.asynchronous.paths import physical_path
+from netsight.asynchronous.paths import url_of
+from netsight.asynchronous.processes import Processes
+from netsight.asynchronous.processes import ProcessState
 from netsight.asynchronous.replay import NOT_SHARED
+from netsight.asynchronous.statusjson import shown_answer
+from netsight.asynchronous.statusjson import status_answer
+from netsight.asynchronous.statusjson import unknown_answer
+from netsight.asynchronous.statustexts import ENDED_WITHOUT_RESULT
+from netsight.asynchronous.statustexts import NO_SUCH_PROCESS
+from netsight.asynchronous.statustexts import RESULT_SHOWN
 
-import hashlib
 import json
-import re
-import time
-import transaction
 
 
-PROCESS_ID = re.compile(r"[0-9a-f]{32}")
 NAMES = ("processing", "completed", "result", "cancel")
-FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 # plone.transformchain leaves a request alone that carries this key.
 NO_TRANSFORM = "plone.transformchain.disable"
-BROWSER = Path(__file__).parent / "browser"
-ENDED_WITHOUT_RESULT = {
-    registry.FAILED: _("process_failed", default="The process failed."),
-    registry.CANCELLED: _("process_cancelled", default="The process was cancelled."),
-    registry.INTERRUPTED: _(
-        "process_interrupted", default="The server was stopped before the process completed."
-    ),
-}
-# What each state is called: the lists' state column (My processes, All
-# processes) and the status line of a process that ended without a result.
-STATE_TEXTS = {
-    registry.QUEUED: _("state_queued", default="Waiting to start"),
-    registry.RUNNING: _("state_running", default="Running"),
-    registry.DONE: _("state_done", default="Done: the result is ready"),
-    registry.FAILED: _("state_failed", default="Failed"),
-    registry.CANCELLED: _("state_cancelled", default="Cancelled"),
-    registry.INTERRUPTED: _("state_interrupted", default="Interrupted: the server was stopped"),
-}
-ENDED_STATUS = {state: STATE_TEXTS[state] for state in ENDED_WITHOUT_RESULT}
 # How the page shows each end without a result: Bootstrap's alert of its kind.
 ENDED_ALERT = {
-    registry.FAILED: "alert-danger",
-    registry.CANCELLED: "alert-secondary",
-    registry.INTERRUPTED: "alert-warning",
+    ProcessState.FAILED: "alert-danger",
+    ProcessState.CANCELLED: "alert-secondary",
+    ProcessState.INTERRUPTED: "alert-warning",
 }
 TITLE_SEPARATOR = " \N{EM DASH} "  # between the status and the job's title in the browser's title
-RESTARTED = _("process_restarted", default="The server was stopped before the process completed: it starts again.")
-NO_SUCH_PROCESS = _("no_such_process", default="There is no such process, or its result was already shown.")
-RESULT_SHOWN = _("result_shown", default="This result was already shown.")
 
 
 class Setting:
@@ -152,14 +129,14 @@ class StatusPages:
         except NoSuchProcessError:
             self.request.response.setStatus(404)
             return self.unknown_page()
-        state = self._state(record)
-        if state == registry.DONE and self._shown(record):
+        status = self.processes.status(record)
+        if status.state == ProcessState.DONE and status.result_gone:
             self.request.response.setStatus(410)
             return self.shown_page()
-        if state == registry.DONE:
+        if status.state == ProcessState.DONE:
             self.request.response.redirect(self.status_url("result", process_id))
             return ""
-        if state != registry.CANCELLED:  # a cancel is no error: its page, 200
+        if status.state != ProcessState.CANCELLED:  # a cancel is no error: its page, 200
             self._raise_if_failed(record)
         return self._processing_page(self.status(record))
 
@@ -176,9 +153,10 @@ class StatusPages:
         if not is_true(output_json):
             record = self._record(process_id)
             self._raise_if_failed(record)
-            if self._shown(record):
+            status = self.processes.status(record)
+            if status.result_gone:
                 raise ResultShownError("The result was already shown.")
-            return _completion(record)
+            return status.completed
         return self._json_status(process_id)
 
     def result(self, process_id=None, output_json=False):
@@ -194,20 +172,20 @@ class StatusPages:
         self._not_cached()
         if is_true(output_json):
             record = self._find(process_id)
-            if record is None or self._state(record) != registry.DONE or self._shown(record):
+            if record is None or not self.processes.status(record).result_ready:
                 return self._json_status(process_id)
         record = self._record(process_id)
-        if self._state(record) != registry.DONE:
+        status = self.processes.status(record)
+        if status.state != ProcessState.DONE:
             self._raise_if_failed(record)
             self.request.response.setStatus(204)
             return None
-        if self._shown(record):
+        if status.result_gone:
             raise ResultShownError("The result was already shown.")
         self.request.environ[NO_TRANSFORM] = True
         if self.request.get("REQUEST_METHOD", "GET").upper() == "HEAD":
             return record.result.response.replay_headers(self.request.response, public=self.public_result)
-        now = time.time()
-        captured = registry.take(self._connection().db(), process_id, self._keep_until(record, now), now)
+        captured = self.processes.take_result(record, self._keep_for())
         if captured is None:  # shown meanwhile to another request
             raise ResultShownError("The result was already shown.")
         return captured.replay(self.request.response, public=self.public_result)
@@ -230,7 +208,7 @@ class StatusPages:
         if not protect.authenticated(request):
             request.response.setStatus(403)
             return self._json_status(process_id) if wants_json else self.refused_page()
-        cancel_process(self._connection().db(), process_id)
+        self.processes.cancel(process_id)
         if wants_json:
             self.read_anew()  # the request's own connection still sees the state before
             return self._json_status(process_id)
@@ -238,50 +216,19 @@ class StatusPages:
         return ""
 
     def status(self, record):
-        """What the processing page and ``completed`` JSON say of a process."""
-        state = self._state(record)
-        ended_badly = state in ENDED_WITHOUT_RESULT
-        restarting = state == registry.QUEUED and (record.reruns or record.state != registry.QUEUED)
-        if ended_badly:
-            completed = "ERROR"
-        elif restarting and record.state != registry.QUEUED:
-            completed = False  # it starts again from the start
-        else:
-            completed = _completion(record)
-        start = record.started or record.created
-        elapsed = (record.finished or time.time()) - start
-        status = {
-            "process_id": record.process_id,
-            "state": state,
-            "title": self.job_title(record),
-            "completed": completed,
-            "progress": completed,
-            "progress_message": self._progress_message(completed, state),
-            "message": self._translate(record.message or ""),
-            "elapsed": round(elapsed, 1),
-            "remaining": _remaining(completed, elapsed) if record.started and state == registry.RUNNING else None,
-        }
-        if state == registry.QUEUED:
-            ahead = registry.queue_position(self._connection(), record) or 0
-            status["queue_position"] = ahead
-            status["progress_message"] = self._translate(
-                _("waiting_ahead", default="Waiting to start (${ahead} ahead)", mapping={"ahead": ahead})
-                if ahead
-                else _("waiting", default="Waiting to start")
-            )
-            if restarting:  # queued again, or about to be
-                status["restarted"] = True
-                status["message"] = self._translate(RESTARTED)
-        elif state == registry.RUNNING and record.cancel_requested:
-            status["cancelling"] = True
-            status["progress_message"] = self._translate(_("cancelling", default="Cancelling..."))
-        if record.reruns:  # it was queued again: it says so while it runs again, and once it ended
-            status["restarted"] = True
-        if ended_badly:
-            status["error"] = self._translate(ENDED_WITHOUT_RESULT[state])
-            if owners.is_manager(self.request, record.site) and record.error:
-                status["error_detail"] = record.error
-        return status
+        """What the processing page and ``completed`` JSON say of a process (``statusjson.status_answer``)."""
+        processes = self.processes
+        return status_answer(
+            processes.status(record), self.request, self.job_title(record), processes.manages(record.site)
+        )
+
+    @property
+    def processes(self):
+        """The process service (``processes.Processes``) of this request, reading the main database."""
+        service = self.__dict__.get("_processes")
+        if service is None:
+            service = self.__dict__["_processes"] = Processes(self.request, self._connection())
+        return service
 
     # URLs.
 
@@ -301,7 +248,7 @@ class StatusPages:
         if process_id is None:
             return formvalues.kept_values(self.request, getattr(self, "form_fields", None))
         record = self._find(process_id)
-        if record is None or not owners.owns(record, self.request):
+        if record is None or not self.processes.owns(record):
             return ()
         return tuple(getattr(record, "form_values", ()) or ())
 
@@ -331,9 +278,7 @@ class StatusPages:
         It carries a hash of the file, so that a browser never runs a
         cached script of another version.
         """
-        site = getSite()
-        base = site.absolute_url() if hasattr(site, "absolute_url") else self.request["BASE1"]
-        return f"{base}/++resource++{name}?v={_version(name)}"
+        return resources.resource_url(name, self.request)
 
     # The pages.
 
@@ -357,11 +302,8 @@ class StatusPages:
 
     def job_title(self, record):
         """What the pages call the record's job, translated: the title kept at
-        its start, else its view's default (``jobtitle``)."""
-        title = record.title
-        if title is None:  # started before jobs had titles
-            title = jobtitle.default(record.view_name, self.context, self.request)
-        return jobtitle.shown(title, self.request)
+        its start, else its view's default (``jobtitle.of_process``)."""
+        return jobtitle.of_process(record, self.context, self.request)
 
     def unknown_page(self):
         """The page of an unknown process (or one whose result was shown)."""
@@ -424,26 +366,15 @@ class StatusPages:
     def _json_status(self, process_id):
         try:
             record = self._record(process_id)
-            if self._shown(record):
+            if self.processes.status(record).result_gone:
                 raise ResultShownError("The result was already shown.")
             answer = self.status(record)
         except ResultShownError:
             self.request.response.setStatus(410)
-            answer = {
-                "process_id": process_id,
-                "state": "shown",
-                "completed": "ERROR",
-                "progress": "ERROR",
-                "error": self._translate(RESULT_SHOWN),
-            }
+            answer = shown_answer(process_id, self.request)
         except NoSuchProcessError:
             self.request.response.setStatus(404)
-            answer = {
-                "state": "unknown",
-                "completed": "ERROR",
-                "progress": "ERROR",
-                "error": self._translate(NO_SUCH_PROCESS),
-            }
+            answer = unknown_answer(self.request)
         return self._json(answer)
 
     def _json(self, answer):
@@ -453,65 +384,25 @@ class StatusPages:
         return json.dumps(answer)
 
     def _connection(self):
-        """The connection of the main database: the one of the Zope application.
-
-        It holds the registry, even when the context lives in a mounted
-        database (a Plone site in a second ``<zodb_db>``).
-        """
-        fresh = getattr(self, "_fresh", None)
-        if fresh is not None:
-            return fresh
-        parents = self.request.get("PARENTS") or ()
-        jars = [getattr(obj, "_p_jar", None) for obj in (*aq_chain(aq_inner(self.context)), *parents[-1:])]
-        jars = [jar for jar in jars if jar is not None]
-        return jars[-1]
+        """The connection of the main database (``connections.app_connection``), which holds the registry."""
+        return connections.app_connection(self.request, self.context)
 
     def read_anew(self):
         """From now on, read the registry through a new connection, which sees
         what was committed meanwhile (closed with the request); returns it."""
-        self._fresh = new_connection(self.request, self._connection().db())
-        return self._fresh
+        return self.processes.read_anew()
 
     def _find(self, process_id):
-        """The record of ``process_id`` if the request may see it, else None."""
-        if not isinstance(process_id, str) or not PROCESS_ID.fullmatch(process_id):
-            return None
+        """The record of ``process_id`` if the request may see it on this view and context, else None."""
         # A context without a path of its own (a browser view, a resource, a
         # method) started no process: decided before any record is read, so
         # that nothing below can answer differently for an id that exists.
         context_path = physical_path(self.context)
         if context_path is None:
             return None
-        record = registry.find(self._connection(), process_id)
-        if record is None:
-            record = self._find_after_sync(process_id)
         # Someone else's process, or one of another view or context, is as
         # unknown as one that does not exist.
-        if (
-            record is None
-            or expired(record)
-            or record.view_name != self.__name__
-            or record.context_path != context_path
-            or not owners.may_see(record, self.request)
-        ):
-            return None
-        return record
-
-    def _find_after_sync(self, process_id):
-        """The record, read anew once the storage has caught up with its server.
-
-        On a ZEO client, a record that another instance committed a moment
-        ago may not have reached this instance's view of the database yet
-        (invalidations arrive asynchronously): the browser that the other
-        instance just redirected here would read 404. A round trip to the
-        server (``ping``) brings them; a new connection then sees the
-        record, and serves the rest of this request. Unknown ids cost that
-        round trip; a storage without a server (FileStorage) none.
-        """
-        if getattr(self, "_fresh", None) is not None:
-            return None
-        self._fresh = caught_up(self.request, self._connection())
-        return None if self._fresh is None else registry.find(self._fresh, process_id)
+        return self.processes.visible(process_id, view_name=self.__name__, context_path=context_path)
 
     def _record(self, process_id):
         if not process_id:
@@ -521,40 +412,20 @@ class StatusPages:
             raise NoSuchProcessError("No such process")
         return record
 
-    def _shown(self, record):
-        """Whether a done record's result was shown and is gone (``ProcessRecord.result_gone``)."""
-        return record.result_gone()
-
-    def _keep_until(self, record, now):
-        """Until when a result taken ``now`` stays to be seen again (``keep_result``
-        seconds, at most the process's expiry); None: it is shown once."""
+    def _keep_for(self):
+        """For how many seconds a result stays to be seen again after it was first shown (``keep_result``); 0: once."""
         try:
             keep = float(self.keep_result or 0)
         except (TypeError, ValueError):
-            keep = 0
-        if keep <= 0:
-            return None
-        return min(now + keep, record.finished + expiry_of(record))
-
-    def _state(self, record):
-        """What the record reads as: its instance may have stopped or died meanwhile."""
-        return registry.effective_state(self._connection(), record, settings.get("heartbeat-timeout"))
+            return 0
+        return max(keep, 0)
 
     def _raise_if_failed(self, record):
-        if self._state(record) in ENDED_WITHOUT_RESULT:
+        if self.processes.status(record).ended_without_result:
             raise ThreadDiedBeforeCompletionError(
                 "The process died before it completed.",
                 page=lambda: self._processing_page(self.status(record)),
             )
-
-    def _progress_message(self, completed, state=None):
-        if state in ENDED_STATUS:  # not "Processing...": it ended
-            return self._translate(ENDED_STATUS[state])
-        if not registry.is_number(completed):
-            return self._translate(_("processing_title", default="Processing..."))
-        return self._translate(
-            _("percentage_completion", default="${percentage}% completed...", mapping={"percentage": completed})
-        )
 
     def _translate(self, message):
         return translate(message, context=self.request)
@@ -562,64 +433,6 @@ class StatusPages:
     def _not_cached(self):
         """No cache keeps this answer: it is one user's, and it changes."""
         self.request.response.setHeader("Cache-Control", NOT_SHARED)
-
-
-def physical_path(obj):
-    """The path of ``obj`` in the database, as a record keeps it ("/plone/folder");
-    None for an object without one of its own (a browser view, a resource, a method)."""
-    get_path = getattr(obj, "getPhysicalPath", None)
-    if not callable(get_path):
-        return None
-    try:
-        path = get_path()
-    except (AttributeError, TypeError):  # acquired from a parent by an object without an id of its own
-        return None
-    if not isinstance(path, (tuple, list)) or not all(isinstance(part, str) for part in path):
-        return None
-    return "/".join(path)
-
-
-def url_of(obj, request):
-    """The URL of ``obj``: its ``absolute_url()``, else what its ``absolute_url`` view
-    says (a browser view, a resource); "" if it cannot tell."""
-    absolute_url = getattr(obj, "absolute_url", None)
-    if callable(absolute_url):
-        return absolute_url()
-    try:
-        return absoluteURL(obj, request)
-    except TypeError:  # not enough context to tell
-        return ""
-
-
-def new_connection(request, db):
-    """A new connection of ``db``, which sees what was committed up to now; closed with ``request``."""
-    manager = transaction.TransactionManager()
-    connection = db.open(transaction_manager=manager)
-    internals.hold(request, _Closing(connection, manager))
-    return connection
-
-
-def caught_up(request, connection):
-    """A new connection (closed with ``request``) that sees all that the
-    storage's server committed before this call, for a storage with a server
-    (ZEO: one round trip, ``ping``); None for one without (FileStorage)."""
-    ping = getattr(connection.db().storage, "ping", None)
-    if ping is None:
-        return None
-    ping()
-    return new_connection(request, connection.db())
-
-
-class _Closing:
-    """Closes a connection when the request that holds it goes."""
-
-    def __init__(self, connection, manager):
-        self.connection = connection
-        self.manager = manager
-
-    def __del__(self):
-        self.manager.abort()
-        self.connection.close()
 
 
 class StatusPage:
@@ -665,52 +478,11 @@ class StatusPage:
             return str(exc)
         except ThreadDiedBeforeCompletionError as exc:
             response.setStatus(500)
-            return exc.page() if exc.page is not None else view._translate(ENDED_WITHOUT_RESULT[registry.FAILED])
+            return exc.page() if exc.page is not None else view._translate(ENDED_WITHOUT_RESULT[ProcessState.FAILED])
         if isinstance(answer, (bool, int, float)):  # completed, without JSON
             response.setHeader("Content-Type", "text/plain; charset=utf-8")
             return json.dumps(answer)
         return answer
-
-
-def is_true(value):
-    """A form value as a bool: '', '0', 'false', 'no' and 'off' are false."""
-    if isinstance(value, str):
-        return value.strip().lower() not in FALSE_WORDS
-    return bool(value)
-
-
-def whole_number(value, minimum=0, maximum=None):
-    """A form value as a whole number from ``minimum`` to ``maximum``, or None."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number >= minimum and (maximum is None or number <= maximum) else None
-
-
-def app_connection(request):
-    """The connection of the Zope application of ``request``: the main database's, the registry's."""
-    return request["PARENTS"][-1]._p_jar
-
-
-def expired(record):
-    """An ended process kept longer than its expiry (its site's when it
-    started, else the instance's): housekeeping removes it; it reads as gone."""
-    if record.finished is None:
-        return False
-    return time.time() - record.finished > expiry_of(record)
-
-
-def expiry_of(record):
-    """How long an ended process is kept: its site's expiry when it started, else the instance's."""
-    return record.expiry if record.expiry is not None else settings.instance_value("expiry")
-
-
-def _completion(record):
-    """``completed`` of a record that did not fail: False, a percentage, True, or 100 when done."""
-    if record.state == registry.DONE:
-        return record.progress
-    return False if record.progress is None else record.progress
 
 
 def _accepted(func, options, always=()):
@@ -730,27 +502,3 @@ def _clock(seconds):
     minutes, seconds = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
-
-
-def _remaining(completed, elapsed):
-    """Seconds left, if the progress says: the time so far, extrapolated."""
-    if registry.is_number(completed) and 0 < completed < 100:
-        return round(elapsed * (100 - completed) / completed, 1)
-    return None
-
-
-_VERSIONS = {}
-_RESOURCES = {"netsight.async.js": "js", "netsight.async.images": "images"}
-
-
-def _version(name):
-    """A short hash of a resource file's content (computed once)."""
-    if name not in _VERSIONS:
-        directory, _sep, path = name.partition("/")
-        file = BROWSER / _RESOURCES.get(directory, directory) / path
-        try:
-            digest = hashlib.sha256(file.read_bytes()).hexdigest()[:12]
-        except OSError:
-            digest = "0"
-        _VERSIONS[name] = digest
-    return _VERSIONS[name]

@@ -32,7 +32,7 @@ from netsight.asynchronous.instance import MAINTENANCE
 from netsight.asynchronous.instance import next_ticket
 from netsight.asynchronous.notify import wanted as mail_wanted
 from netsight.asynchronous.pages import NAMES
-from netsight.asynchronous.pages import physical_path
+from netsight.asynchronous.paths import physical_path
 from netsight.asynchronous.pages import StatusPage
 from netsight.asynchronous.pages import StatusPages
 from netsight.asynchronous.pool import POOL

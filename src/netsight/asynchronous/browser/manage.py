@@ -25,39 +25,38 @@ from zope.interface import alsoProvides
 
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
-from netsight.asynchronous import registry
-from netsight.asynchronous import settings
 from netsight.asynchronous.browser.processes import process_row
-from netsight.asynchronous.browser.processes import STATES
+from netsight.asynchronous.forminput import whole_number
 from netsight.asynchronous.i18n import _
-from netsight.asynchronous.instance import cancel
 from netsight.asynchronous.interfaces import IOwnPage
 from netsight.asynchronous.listing import is_gone
-from netsight.asynchronous.listing import Listing
-from netsight.asynchronous.pages import app_connection
-from netsight.asynchronous.pages import PROCESS_ID
-from netsight.asynchronous.pages import whole_number
+from netsight.asynchronous.processes import CancelOutcome
+from netsight.asynchronous.processes import is_process_id
+from netsight.asynchronous.processes import Processes
+from netsight.asynchronous.processes import ProcessState
+from netsight.asynchronous.processes import RemoveOutcome
 from netsight.asynchronous.replay import NOT_SHARED
+from netsight.asynchronous.statustexts import STATE_TEXTS
 
 import datetime
-import time
 
 
 NAME = "netsight-async-processes"
 SIZE = 50  # processes a page
 MAX_SIZE = 200  # the largest b_size
 NEVER = "\u2013"  # what the times of a process that never started read
-MESSAGES = {  # (action, what it returned): the status message and its type
-    ("cancel", True): (_("process_cancelled_now", default="Cancelled ${process}."), "info"),
-    ("cancel", "asked"): (
+NOT_FOUND = (_("process_not_found", default="There is no process ${process}."), "warning")
+MESSAGES = {  # what an action did: the status message and its type
+    CancelOutcome.CANCELLED: (_("process_cancelled_now", default="Cancelled ${process}."), "info"),
+    CancelOutcome.ASKED: (
         _("process_cancel_asked", default="Asked ${process} to stop: it stops at its next progress report."),
         "info",
     ),
-    ("cancel", False): (_("process_had_ended", default="${process} had already ended."), "warning"),
-    ("remove", True): (_("process_removed", default="Removed ${process}."), "info"),
-    ("remove", False): (_("process_still_active", default="${process} is still active: cancel it first."), "warning"),
-    ("cancel", None): (_("process_not_found", default="There is no process ${process}."), "warning"),
-    ("remove", None): (_("process_not_found", default="There is no process ${process}."), "warning"),
+    CancelOutcome.ENDED: (_("process_had_ended", default="${process} had already ended."), "warning"),
+    CancelOutcome.UNKNOWN: NOT_FOUND,
+    RemoveOutcome.REMOVED: (_("process_removed", default="Removed ${process}."), "info"),
+    RemoveOutcome.ACTIVE: (_("process_still_active", default="${process} is still active: cancel it first."), "warning"),
+    RemoveOutcome.UNKNOWN: NOT_FOUND,
 }
 
 
@@ -70,7 +69,8 @@ class AllProcesses(BrowserView):
 
     def __call__(self):
         request = self.request
-        if not owners.is_manager(request, owners.site_path(self.context)):  # on the site, found from the root
+        self.processes = Processes(request)
+        if not self.processes.manages(owners.site_path(self.context)):  # on the site, found from the root
             raise Unauthorized("Only the site's managers see all processes.")
         request.response.setHeader("Cache-Control", NOT_SHARED)
         self._read_filters()
@@ -89,7 +89,7 @@ class AllProcesses(BrowserView):
 
     def batch(self):
         """The batch of records of this page (plone.batching), of the filtered listing."""
-        listing = Listing(app_connection(self.request), owners.site_path(self.context), self.state, self.owner)
+        listing = self.processes.listing(owners.site_path(self.context), self.state, self.owner)
         start = self.start
         if start and start >= len(listing):  # past the end: the last page
             start = max(len(listing) - 1, 0) // self.size * self.size
@@ -97,14 +97,13 @@ class AllProcesses(BrowserView):
 
     def rows(self, batch):
         """What the table shows of each record of ``batch`` (dicts); those removed meanwhile left out."""
-        connection = app_connection(self.request)
-        timeout, now = settings.get("heartbeat-timeout"), time.time()
-        return [self._row(connection, record, timeout, now) for record in batch if not is_gone(record)]
+        return [self._row(self.processes.status(record)) for record in batch if not is_gone(record)]
 
     def state_options(self):
         """``(value, label, selected)`` of each state of the filter."""
         return [
-            (state, translate(STATES[state], context=self.request), state == self.state) for state in registry.STATES
+            (state.value, translate(STATE_TEXTS[state], context=self.request), state == self.state)
+            for state in ProcessState
         ]
 
     def page_url(self, **query):
@@ -121,23 +120,21 @@ class AllProcesses(BrowserView):
         defaults = {"b_size": SIZE, "b_start": 0}
         return [(name, value) for name, value in values.items() if value not in (None, defaults.get(name))]
 
-    def _row(self, connection, record, timeout, now):
-        state = registry.effective_state(connection, record, timeout, now)
-        row = process_row(self.request, record, state)
-        key = registry.owner_key(record)
-        ended = record.finished or now
+    def _row(self, status):
+        row = process_row(self.request, status)
+        ended = status.finished or status.as_of
         row.update(
-            owner=record.owner or translate(_("anonymous_owner", default="Anonymous"), context=self.request),
-            owner_url=self.page_url(owner=key, b_start=None),
-            message=translate(record.message, context=self.request) if record.message else "",
-            error=record.error,  # why it failed or was interrupted: Managers see it
-            started=_local(record.started),
-            started_iso=_iso(record.started),
-            created=_local(record.created),
-            run_time=_duration(ended - record.started) if record.started else NEVER,
-            instance=_instance(record.instance, self.request),
-            active=state in registry.ACTIVE,
-            cancelling=record.state == registry.RUNNING and record.cancel_requested,
+            owner=status.owner or translate(_("anonymous_owner", default="Anonymous"), context=self.request),
+            owner_url=self.page_url(owner=status.owner_key, b_start=None),
+            message=translate(status.message, context=self.request) if status.message else "",
+            error=status.error,  # why it failed or was interrupted: Managers see it
+            started=_local(status.started),
+            started_iso=_iso(status.started),
+            created=_local(status.created),
+            run_time=_duration(ended - status.started) if status.started else NEVER,
+            instance=_instance(status, self.request),
+            active=status.state.is_active,
+            cancelling=status.stored_state == ProcessState.RUNNING and status.cancel_requested,
         )
         return row
 
@@ -147,7 +144,7 @@ class AllProcesses(BrowserView):
         form = self.request.form
         state = form.get("state") or None
         self.bad_state = None
-        if state is not None and state not in registry.STATES:  # shown with all states, and a notice
+        if state is not None and state not in tuple(ProcessState):  # shown with all states, and a notice
             self.bad_state = state if isinstance(state, str) else ", ".join(str(value) for value in state)
             state = None
         owner = form.get("owner")
@@ -168,22 +165,16 @@ class AllProcesses(BrowserView):
 
     def _act(self, action, process_id):
         """Cancel or remove ``process_id``, say how it went, and redirect (303) to the page."""
-        valid = isinstance(process_id, str) and PROCESS_ID.fullmatch(process_id)
-        connection = app_connection(self.request)
-        record = registry.find(connection, process_id) if valid else None
+        record = self.processes.find(process_id) if is_process_id(process_id) else None
         if record is not None and record.site != owners.site_path(self.context):
             record = None  # another site's: not this page's business
-        db = connection.db()
         if record is None:
-            outcome = None
+            outcome = CancelOutcome.UNKNOWN if action == "cancel" else RemoveOutcome.UNKNOWN
         elif action == "cancel":
-            outcome = cancel(db, process_id)
-            if outcome and record.state == registry.RUNNING:
-                outcome = "asked"
+            outcome = self.processes.cancel(process_id)
         else:
-            timeout = settings.get("heartbeat-timeout")
-            outcome = registry.in_own_transaction(db, lambda root: registry.remove_ended(root, process_id, timeout))
-        message, kind = MESSAGES[action, outcome]
+            outcome = self.processes.remove(process_id)
+        message, kind = MESSAGES[outcome]
         name = f"{record.view_name} ({process_id})" if record is not None else str(process_id)[:40]
         text = translate(Message(message, mapping={"process": name}), context=self.request)
         IStatusMessage(self.request).add(text, type=kind)
@@ -208,9 +199,9 @@ def _duration(seconds):
     return str(datetime.timedelta(seconds=round(seconds)))
 
 
-def _instance(instance, request):
-    if instance is None:
+def _instance(status, request):
+    if status.instance is None:
         return NEVER
-    if instance == registry.UNCLAIMED:
+    if status.unclaimed:
         return translate(_("instance_unclaimed", default="unclaimed"), context=request)
-    return instance
+    return status.instance

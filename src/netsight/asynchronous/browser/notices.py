@@ -30,8 +30,7 @@ from netsight.asynchronous.listing import newest_keys
 from netsight.asynchronous.notify import ended_unseen
 from netsight.asynchronous.notify import grace
 from netsight.asynchronous.notify import job_name
-from netsight.asynchronous.pages import app_connection
-from netsight.asynchronous.pages import expired
+from netsight.asynchronous.processes import Processes
 from netsight.asynchronous.worker import ATTEMPT_KEY
 
 import time
@@ -60,8 +59,9 @@ def ready(context, request, view=None):
     user_id = getSecurityManager().getUser().getId()
     if user_id is None:
         return []
-    root = app_connection(request).root()
-    index, processes = root.get(registry.OWNERS_KEY), root.get(registry.ROOT_KEY)
+    processes = Processes(request)
+    root = processes.connection.root()
+    index, processes = registry.index(root, registry.OWNERS_KEY), root.get(registry.ROOT_KEY)
     if index is None or processes is None:
         return []
     now, site = time.time(), owners.site_path(context)
@@ -71,7 +71,7 @@ def ready(context, request, view=None):
     notices = []
     for _look, key in zip(range(LOOK), keys):
         record = processes.get(key[-1])
-        if record is None or not ended_unseen(record, ended_before) or expired(record):
+        if record is None or not ended_unseen(record, ended_before) or processes.expired(record):
             continue
         context_url = request.physicalPathToURL(record.context_path)
         notices.append(

@@ -25,21 +25,18 @@ from zope.interface import alsoProvides
 
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
-from netsight.asynchronous import registry
-from netsight.asynchronous import settings
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.interfaces import INetsightAsyncLayer
 from netsight.asynchronous.interfaces import IOwnPage
-from netsight.asynchronous.listing import is_gone
-from netsight.asynchronous.listing import Listing
-from netsight.asynchronous.pages import app_connection
-from netsight.asynchronous.pages import expired
-from netsight.asynchronous.pages import PROCESS_ID
-from netsight.asynchronous.pages import STATE_TEXTS as STATES
+from netsight.asynchronous.processes import is_process_id
+from netsight.asynchronous.processes import Processes
+from netsight.asynchronous.processes import ProcessState
+from netsight.asynchronous.processes import RemoveOutcome
+from netsight.asynchronous.processes.status import is_percentage
 from netsight.asynchronous.replay import NOT_SHARED
+from netsight.asynchronous.statustexts import STATE_TEXTS
 
 import datetime
-import time
 
 
 try:
@@ -52,44 +49,42 @@ LIMIT = 100  # processes shown, the newest
 SHOWN = _("state_shown", default="Done: the result was shown")
 KEPT = _("state_kept", default="Done: the result can be seen again until ${time}")
 # Rows that their owner may remove (a kept result too): they ended, and nothing is lost but the row.
-REMOVABLE = frozenset({registry.FAILED, registry.CANCELLED, registry.INTERRUPTED})
-REMOVE_MESSAGES = {  # what remove_ended returned: the status message and its type
-    True: (_("process_removed", default="Removed ${process}."), "info"),
-    False: (_("process_still_active", default="${process} is still active: cancel it first."), "warning"),
-    None: (_("process_not_found", default="There is no process ${process}."), "warning"),
+REMOVE_MESSAGES = {  # what the removal did: the status message and its type
+    RemoveOutcome.REMOVED: (_("process_removed", default="Removed ${process}."), "info"),
+    RemoveOutcome.ACTIVE: (_("process_still_active", default="${process} is still active: cancel it first."), "warning"),
+    RemoveOutcome.UNKNOWN: (_("process_not_found", default="There is no process ${process}."), "warning"),
 }
 
 
-def process_row(request, record, state):
-    """What a list of processes shows of one record (a dict), read as ``state``.
+def process_row(request, status):
+    """What a list of processes shows of one process (a dict), from its ``ProcessStatus``.
 
     My processes shows it as it is; the Managers' page
     (``manage.py``) adds what only they see.
     """
-    context_url = request.physicalPathToURL(record.context_path)
-    gone = state == registry.DONE and record.result_gone()  # shown, or kept past its time
-    ready = state == registry.DONE and not gone  # its result is there to see
-    page = "result" if ready else "processing"
-    progress = record.progress if registry.is_number(record.progress) else None
-    started = record.started or record.created
-    state_text = STATES[state]
-    if gone:
+    state = status.state
+    done = state == ProcessState.DONE
+    page = "result" if status.result_ready else "processing"
+    progress = status.progress if is_percentage(status.progress) else None
+    started = status.started or status.created
+    state_text = STATE_TEXTS[state]
+    if done and status.result_gone:  # shown, or kept past its time
         state_text = SHOWN
-    elif ready and record.keep_until is not None:
-        until = datetime.datetime.fromtimestamp(record.keep_until).isoformat(" ", "minutes")
+    elif status.result_ready and status.keep_until is not None:
+        until = datetime.datetime.fromtimestamp(status.keep_until).isoformat(" ", "minutes")
         state_text = Message(KEPT, mapping={"time": until})
     return {
-        "process_id": record.process_id,
-        "view": record.view_name,
-        "context_url": context_url,
-        "context_path": record.context_path,
-        "state": state,
+        "process_id": status.process_id,
+        "view": status.view_name,
+        "context_url": status.context_url,
+        "context_path": status.context_path,
+        "state": state.value,
         "state_text": translate(state_text, context=request),
-        "progress": 100 if state == registry.DONE and progress is not None else progress,
+        "progress": 100 if done and progress is not None else progress,
         "started": datetime.datetime.fromtimestamp(started).isoformat(" ", "minutes"),
-        "url": f"{context_url}/@@{record.view_name}/{page}?process_id={record.process_id}",
-        "ready": ready,
-        "kept": ready and record.keep_until is not None,
+        "url": status.url(page),
+        "ready": status.result_ready,
+        "kept": status.result_ready and status.keep_until is not None,
     }
 
 
@@ -138,14 +133,14 @@ class MyProcesses(BrowserView):
         key = owners.caller_key(self.request)
         if key is None:
             return []
-        connection = app_connection(self.request)
-        timeout, now = settings.get("heartbeat-timeout"), time.time()
+        processes = Processes(self.request)
         rows = []
-        for record in Listing(connection, owners.site_path(self.context), owner=key):  # read as far as shown
-            if is_gone(record) or expired(record) or record.result_gone(now):  # housekeeping removes them
+        for record in processes.listing(owners.site_path(self.context), owner=key):  # read as far as shown
+            if not processes.listed(record):  # housekeeping removes them
                 continue
-            row = process_row(self.request, record, registry.effective_state(connection, record, timeout, now))
-            row["removable"] = row["state"] in REMOVABLE or row["kept"]
+            status = processes.status(record)
+            row = process_row(self.request, status)
+            row["removable"] = status.ended_without_result or row["kept"]
             rows.append(row)
             if len(rows) == LIMIT:
                 break
@@ -160,16 +155,13 @@ class MyProcesses(BrowserView):
         """Forget one of the requester's own ended processes, say so, and redirect (303) here."""
         request = self.request
         key = owners.caller_key(request)
-        valid = isinstance(process_id, str) and PROCESS_ID.fullmatch(process_id)
-        outcome = None
+        valid = is_process_id(process_id)
+        outcome = RemoveOutcome.UNKNOWN
         if valid and key is not None:
-            record = registry.find(app_connection(request), process_id)
+            processes = Processes(request)
+            record = processes.find(process_id)
             if record is not None and record.site == owners.site_path(self.context):  # this site's list only
-                timeout = settings.get("heartbeat-timeout")
-                outcome = registry.in_own_transaction(
-                    app_connection(request).db(),
-                    lambda root: registry.remove_ended(root, process_id, timeout, owner=key),
-                )
+                outcome = processes.remove(process_id, owner=key)
         message, kind = REMOVE_MESSAGES[outcome]
         name = process_id if valid else str(process_id)[:40]
         if IStatusMessage is not None and (messages := IStatusMessage(request, None)) is not None:

@@ -18,21 +18,17 @@ from zope.interface import implementer
 from zope.publisher.interfaces import IPublishTraverse
 
 from netsight.asynchronous import owners
-from netsight.asynchronous import registry
-from netsight.asynchronous.instance import cancel
-from netsight.asynchronous.listing import is_gone
-from netsight.asynchronous.listing import Listing
-from netsight.asynchronous.pages import app_connection
-from netsight.asynchronous.pages import caught_up
-from netsight.asynchronous.pages import expired
-from netsight.asynchronous.pages import NO_SUCH_PROCESS
-from netsight.asynchronous.pages import PROCESS_ID
-from netsight.asynchronous.pages import whole_number
+from netsight.asynchronous.forminput import whole_number
+from netsight.asynchronous.processes import CancelOutcome
+from netsight.asynchronous.processes import Processes
+from netsight.asynchronous.processes import ProcessState
 from netsight.asynchronous.replay import NOT_SHARED
 from netsight.asynchronous.restapi import summary
+from netsight.asynchronous.statustexts import NO_SUCH_PROCESS
 
 
 MAX_SIZE = 200  # the largest b_size: a batch loads its records
+STATES = tuple(state.value for state in ProcessState)
 
 
 @implementer(IPublishTraverse)
@@ -42,7 +38,7 @@ class ProcessesService(Service):
     def __init__(self, context, request):
         super().__init__(context, request)
         self.params = []
-        self._fresh = None
+        self.processes = Processes(request)
 
     def publishTraverse(self, request, name):
         self.params.append(name)  # the path below the service: the process id
@@ -53,47 +49,33 @@ class ProcessesService(Service):
         return super().render()
 
     @property
+    def site(self):
+        """The path of the Plone site that contains this context (``owners.site_path``)."""
+        return owners.site_path(self.context)
+
+    @property
     def manager(self):
         """Whether the caller manages the site that contains this context
         (found from the Zope root by its path: ``owners.is_manager``)."""
-        return owners.is_manager(self.request, owners.site_path(self.context))
+        return self.processes.manages(self.site)
 
     def process(self):
-        """The process named in the URL, if the caller may see it, else None."""
-        if len(self.params) != 1 or not PROCESS_ID.fullmatch(self.params[0]):
-            return None
-        record = registry.find(self.connection(), self.params[0])
-        if record is None:
-            record = self.find_after_sync(self.params[0])
-        if (
-            record is None
-            or expired(record)
-            or record.result_gone()  # shown and gone: as before, the REST API knows it no more
-            or record.site != owners.site_path(self.context)  # another site's process is as unknown
-            or not owners.may_see(record, self.request)
-        ):
-            return None  # another's process is as unknown as one that does not exist
-        return record
+        """The process named in the URL, if the caller may see it, else None.
 
-    def connection(self):
-        """The main database's connection: the registry's (the Zope application's)."""
-        return self._fresh if self._fresh is not None else app_connection(self.request)
-
-    def find_after_sync(self, process_id):
-        """The record, read anew once a storage with a server (ZEO) has caught up.
-
-        As on the status pages: a process that another instance started a
-        moment ago may not have reached this one yet. A round trip to the
-        server (``ping``) brings it; a new connection, closed with the
-        request, sees it.
+        A result shown and gone is unknown here: the REST API knows it no more.
         """
-        if self._fresh is not None:
+        if len(self.params) != 1:
             return None
-        self._fresh = caught_up(self.request, self.connection())
-        return None if self._fresh is None else registry.find(self._fresh, process_id)
+        return self.processes.visible(self.params[0], site=self.site, shown=False)
 
-    def view_of(self, record):
-        return summary.view_of(record, self.context, self.request)
+    def answer(self, record):
+        """The status of the process, and the rest (``summary.status``)."""
+        status = self.processes.status(record)
+        root = self.request["PARENTS"][-1]
+        context = root.unrestrictedTraverse(status.context_path, None)  # its view's default title is looked up there
+        return summary.status(
+            status, self.request, self.context if context is None else context, self.context.absolute_url(), self.manager
+        )
 
     def not_found(self):
         return self.error(404, "NotFound", translate(NO_SUCH_PROCESS, context=self.request))
@@ -113,7 +95,7 @@ class ProcessesGet(ProcessesService):
         record = self.process()
         if record is None:
             return self.not_found()
-        return summary.status(self.view_of(record), record, self.context.absolute_url(), self.manager)
+        return self.answer(record)
 
     def listing(self):
         """The processes, newest first, as plone.restapi batches a listing.
@@ -123,8 +105,8 @@ class ProcessesGet(ProcessesService):
         """
         form = self.request.form
         state, owner = form.get("state") or None, form.get("owner") or None
-        if state is not None and state not in registry.STATES:
-            return self.error(400, "BadRequest", f"Unknown state {state!r}: one of {', '.join(registry.STATES)}.")
+        if state is not None and state not in STATES:
+            return self.error(400, "BadRequest", f"Unknown state {state!r}: one of {', '.join(STATES)}.")
         if whole_number(form.get("b_start", "0")) is None:
             return self.error(400, "BadRequest", "Invalid b_start: not a whole number.")
         if whole_number(form.get("b_size", "1"), 1, MAX_SIZE) is None:
@@ -137,7 +119,7 @@ class ProcessesGet(ProcessesService):
             owner = owners.caller_key(self.request)
         elif owner is not None and not isinstance(owner, str):
             return self.error(400, "BadRequest", "Give one owner.")
-        records = [] if owner is None and not manager else Listing(self.connection(), owners.site_path(self.context), state, owner)
+        records = [] if owner is None and not manager else self.processes.listing(self.site, state, owner)
         batch = HypermediaBatch(self.request, records)
         site_url = self.context.absolute_url()
         answer = {"@id": batch.canonical_url, "items_total": batch.items_total}
@@ -145,9 +127,9 @@ class ProcessesGet(ProcessesService):
         if links:
             answer["batching"] = links
         answer["items"] = [
-            summary.item(summary.StandIn(self.context, self.request, record), record, site_url, manager)
+            summary.item(self.processes.status(record), self.request, self.context, site_url, manager)
             for record in batch
-            if not is_gone(record) and not expired(record) and not record.result_gone()
+            if self.processes.listed(record)
         ]
         return answer
 
@@ -166,14 +148,13 @@ class ProcessDelete(ProcessesService):
         if record is None:
             return self.not_found()
         process_id = record.process_id
-        changed = cancel(self.connection().db(), process_id)
-        view = self.view_of(record)
-        # the request's connection still sees the process as it was
-        record = registry.find(view.read_anew(), process_id)
-        if changed is None or record is None:  # removed meanwhile
+        outcome = self.processes.cancel(process_id)
+        self.processes.read_anew()  # the request's connection still sees the process as it was
+        record = self.processes.find(process_id)
+        if outcome is CancelOutcome.UNKNOWN or record is None:  # removed meanwhile
             return self.not_found()
-        answer = summary.status(view, record, self.context.absolute_url(), self.manager)
-        if changed is False and answer["state"] != registry.CANCELLED:
+        answer = self.answer(record)
+        if outcome is CancelOutcome.ENDED and answer["state"] != ProcessState.CANCELLED:
             conflict = self.error(409, "Conflict", f"The process has ended ({answer['state']}): it cannot be cancelled.")
             return {**conflict, "state": answer["state"]}
         return answer

@@ -1,0 +1,27 @@
+"""What a cancel or a removal did: one enum each, instead of None, True, False or a string."""
+
+from enum import Enum
+
+
+class CancelOutcome(Enum):
+    """What ``Processes.cancel`` did."""
+
+    #: A queued process was cancelled at once: it never runs.
+    CANCELLED = "cancelled"
+    #: A running process was asked to stop: it stops at its next progress report or check.
+    ASKED = "asked"
+    #: It had ended: nothing changed.
+    ENDED = "ended"
+    #: There is no such process (or it was removed meanwhile).
+    UNKNOWN = "unknown"
+
+
+class RemoveOutcome(Enum):
+    """What ``Processes.remove`` did."""
+
+    #: The ended process is forgotten, its result with it.
+    REMOVED = "removed"
+    #: It is still queued or running: cancel it first.
+    ACTIVE = "active"
+    #: There is no such process (or it is not the given owner's).
+    UNKNOWN = "unknown"

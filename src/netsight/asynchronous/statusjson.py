@@ -1,0 +1,81 @@
+"""A process's status as JSON: what ``completed?…&output_json=1`` and ``@async-processes/<id>`` answer alike."""
+
+from zope.i18n import translate
+
+from netsight.asynchronous import statustexts
+from netsight.asynchronous.processes.state import ProcessState
+from netsight.asynchronous.processes.status import is_percentage
+
+
+def status_answer(status, request, title, manager=False):
+    """The JSON-ready dict of a ``ProcessStatus`` (docs/json.rst says each key).
+
+    :param request: whose language the texts are translated to.
+    :param title: what the pages call the job, translated (``StatusPages.job_title``).
+    :param manager: whether the requester manages the process's site: they
+        also read ``error_detail``, why it failed or was interrupted.
+    """
+    state = status.state
+    completed = status.completed
+    answer = {
+        "process_id": status.process_id,
+        "state": state.value,
+        "title": title,
+        "completed": completed,
+        "progress": completed,
+        "progress_message": progress_message(status, request),
+        "message": translate(status.message or "", context=request),
+        "elapsed": round(status.elapsed, 1),
+        "remaining": status.remaining,
+    }
+    if state == ProcessState.QUEUED:
+        answer["queue_position"] = status.queue_position
+        if status.restarting:  # queued again, or about to be
+            answer["restarted"] = True
+            answer["message"] = translate(statustexts.RESTARTED, context=request)
+    elif status.cancelling:
+        answer["cancelling"] = True
+    if status.reruns:  # it was queued again: it says so while it runs again, and once it ended
+        answer["restarted"] = True
+    if status.ended_without_result:
+        answer["error"] = translate(statustexts.ENDED_WITHOUT_RESULT[state], context=request)
+        if manager and status.error:
+            answer["error_detail"] = status.error
+    return answer
+
+
+def progress_message(status, request):
+    """The status line: waiting (and how many ahead), "40% completed...", "Processing...", cancelling, or the end."""
+    state = status.state
+    if state == ProcessState.QUEUED:
+        message = statustexts.waiting_ahead(status.queue_position)
+    elif status.cancelling:
+        message = statustexts.CANCELLING
+    elif state in statustexts.ENDED_STATUS:  # not "Processing...": it ended
+        message = statustexts.ENDED_STATUS[state]
+    elif is_percentage(status.completed):
+        message = statustexts.percentage_completed(status.completed)
+    else:
+        message = statustexts.PROCESSING
+    return translate(message, context=request)
+
+
+def unknown_answer(request):
+    """The JSON of an unknown process (404): the same for an id that never existed and for another's."""
+    return {
+        "state": "unknown",
+        "completed": "ERROR",
+        "progress": "ERROR",
+        "error": translate(statustexts.NO_SUCH_PROCESS, context=request),
+    }
+
+
+def shown_answer(process_id, request):
+    """The JSON of a result already shown, to its owner (410)."""
+    return {
+        "process_id": process_id,
+        "state": "shown",
+        "completed": "ERROR",
+        "progress": "ERROR",
+        "error": translate(statustexts.RESULT_SHOWN, context=request),
+    }

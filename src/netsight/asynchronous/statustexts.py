@@ -1,0 +1,42 @@
+"""What the pages and lists call a process's states and ends: the i18n messages, in one place."""
+
+from netsight.asynchronous.i18n import _
+from netsight.asynchronous.processes.state import ProcessState
+
+
+ENDED_WITHOUT_RESULT = {
+    ProcessState.FAILED: _("process_failed", default="The process failed."),
+    ProcessState.CANCELLED: _("process_cancelled", default="The process was cancelled."),
+    ProcessState.INTERRUPTED: _(
+        "process_interrupted", default="The server was stopped before the process completed."
+    ),
+}
+# What each state is called: the lists' state column (My processes, All
+# processes) and the status line of a process that ended without a result.
+STATE_TEXTS = {
+    ProcessState.QUEUED: _("state_queued", default="Waiting to start"),
+    ProcessState.RUNNING: _("state_running", default="Running"),
+    ProcessState.DONE: _("state_done", default="Done: the result is ready"),
+    ProcessState.FAILED: _("state_failed", default="Failed"),
+    ProcessState.CANCELLED: _("state_cancelled", default="Cancelled"),
+    ProcessState.INTERRUPTED: _("state_interrupted", default="Interrupted: the server was stopped"),
+}
+ENDED_STATUS = {state: STATE_TEXTS[state] for state in ENDED_WITHOUT_RESULT}
+RESTARTED = _("process_restarted", default="The server was stopped before the process completed: it starts again.")
+NO_SUCH_PROCESS = _("no_such_process", default="There is no such process, or its result was already shown.")
+RESULT_SHOWN = _("result_shown", default="This result was already shown.")
+PROCESSING = _("processing_title", default="Processing...")
+CANCELLING = _("cancelling", default="Cancelling...")
+WAITING = _("waiting", default="Waiting to start")
+
+
+def waiting_ahead(ahead):
+    """"Waiting to start (3 ahead)", or "Waiting to start" with none ahead."""
+    if not ahead:
+        return WAITING
+    return _("waiting_ahead", default="Waiting to start (${ahead} ahead)", mapping={"ahead": ahead})
+
+
+def percentage_completed(percentage):
+    """"40% completed..."."""
+    return _("percentage_completion", default="${percentage}% completed...", mapping={"percentage": percentage})
