@@ -138,7 +138,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         request = self.request
         if formvalues.is_back(request):
             raise BadStartError("This is the way back to the form: nothing starts from it.", BACK_TO_FORM)
-        if not protect.authenticated(request):
+        if not protect.passes_csrf_check(request):
             raise StartRefusedError("The form could not be sent: its CSRF token is missing or wrong.")
         process_id = registry.new_process_id()
         _arguments(self.__run__, request, process_id=process_id)  # 400 now, not a failure later
