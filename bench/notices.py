@@ -9,7 +9,8 @@ tenth done with its result waiting, the others failed), then publishes the
 front page ``--pages`` times as that user (its notices on it), with the
 viewlet switched off in the site (plone.app.viewletmanager's hidden
 viewlets, as Site Setup's @@manage-viewlets does) and on again, in turns of
-20 so that both see the same machine. It prints the median and p90 of a
+20 (fewer for fewer than 40 pages; at least one page each way) so that
+both see the same machine. It prints the median and p90 of a
 page's time each way, and of ``notices.ready`` alone (the viewlet's
 lookup, called directly).
 """
@@ -56,6 +57,26 @@ def fill(db, site, count):
     registry.in_own_transaction(db, add)
 
 
+def turns(pages):
+    """The pages of each turn, ways alternating (without the viewlet first):
+    ``pages`` in all, in turns of ``TURN`` (shorter while ``pages`` is under
+    ``2 * TURN``), at least one page each way."""
+    pages = max(pages, 2)
+    turn = max(1, min(TURN, pages // 2))
+    counts = [turn] * (pages // turn)
+    if pages % turn:
+        counts.append(pages % turn)
+    return counts
+
+
+def at_least_one(text):
+    """An argparse type: a whole number, 1 or more."""
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is not 1 or more")
+    return number
+
+
 def quantiles(times):
     times = sorted(times)
     return statistics.median(times) * 1000, times[int(len(times) * 0.9)] * 1000
@@ -63,7 +84,7 @@ def quantiles(times):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--pages", type=at_least_one, default=200, help="front pages in all, half each way (at least one each)")
     parser.add_argument("--processes", type=int, default=200)
     options = parser.parse_args()
     os.environ["NETSIGHT_ASYNC_POLL_INTERVAL"] = "1"  # notices 2 s after the end
@@ -79,11 +100,11 @@ def main():
         browser.open(portal.absolute_url())  # warm up: templates, caches
         shown = browser.text.count("netsight-async-notice")
         times = {"with": [], "without": []}
-        for turn in range(options.pages // TURN):
+        for turn, count in enumerate(turns(options.pages)):
             way = "with" if turn % 2 else "without"
             storage.setHidden(MANAGER, skin, () if way == "with" else ("netsight.async.notices",))
             transaction.commit()
-            for _ in range(TURN):
+            for _ in range(count):
                 start = time.perf_counter()
                 browser.open(portal.absolute_url())
                 times[way].append(time.perf_counter() - start)
