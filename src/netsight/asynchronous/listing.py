@@ -72,11 +72,11 @@ def _ids(root, processes, site, state, owner):
     """The process ids of the list: a sequence with ``len`` and ``newest(i)``."""
     if owner is not None:
         # (site, owner key, created, process id): by creation time
-        mine = _Range(root.get(registry.OWNERS_KEY), (site, owner), (site, owner, float("inf")))
+        mine = _Range(registry.index(root, registry.OWNERS_KEY), (site, owner), (site, owner, float("inf")))
         if state is None:
             return mine
         if state in registry.ENDED:
-            states = root.get(registry.STATES_KEY) or {}
+            states = registry.index(root, registry.STATES_KEY) or {}
             return _Ids([pid for pid in mine if (site, state, pid) in states])  # a lookup each, no load
         active = _active(root, processes, site)
         return _Ids([pid for pid in mine if active.get(pid) == state])
@@ -92,7 +92,7 @@ def _ended(root, site, state):
     """The ids of ``site``'s processes that ended in ``state``."""
     # (site, state, process id); (site, state, "") is the state's sentinel, not a process
     low, high = (site, state, ""), (site, state, "\uffff")
-    return _Range(root.get(registry.STATES_KEY), low, high, registry.count(root, site, state))
+    return _Range(registry.index(root, registry.STATES_KEY), low, high, registry.count(root, site, state))
 
 
 def _active(root, processes, site):

@@ -1,93 +1,103 @@
 """The process registry: one persistent record per process, in the ZODB.
 
-The records live in BTrees under the root of the main database (not in any
-Zope folder, so nothing on the web can reach them), keyed by process id, so
-that every Zope instance sharing the database (ZEO, RelStorage) answers for
-every process. Beside them: the active (queued and running) processes of
-each instance (for a queued job's position, and for marking those of a
-stopped or dead instance), the jobs queued for any instance to claim and
-their count, the ended processes by end time (for expiry),
-for the lists of processes, those of each site (the Plone site a process
-was started in) that ended, by state and counted, and all by owner; and
-each instance's heartbeat. Process ids are UUIDv7 (RFC 9562): they begin
-with their creation time, so that a new record goes to the last bucket of
-the records' BTree, which the instance has loaded already, however many
-records there are; and a list reads newest first by walking the keys
-backwards. Concurrent writers touch different keys (the random part of an
-id, an end time), which BTrees' conflict resolution merges.
+The records live in the main database, under one key of its root
+(``ROOT_KEY``: a ``storage.ProcessStore``; not in any Zope folder, so
+nothing on the web can reach them), keyed by process id, so that every
+Zope instance sharing the database (ZEO, RelStorage) answers for every
+process. Beside them, in the same store: the active (queued and running)
+processes of each instance (for a queued job's position, and for marking
+those of a stopped or dead instance), the jobs queued for any instance to
+claim and their count, the ended processes by end time (for expiry), for
+the lists of processes, those of each site (the Plone site a process was
+started in) that ended, by state and counted, and all by owner; and each
+instance's heartbeat. Process ids are UUIDv7 (RFC 9562, ``ids.py``): they
+begin with their creation time, so that a new record goes to the last
+bucket of the records' BTree, which the instance has loaded already,
+however many records there are; and a list reads newest first by walking
+the keys backwards. Concurrent writers touch different keys (the random
+part of an id, an end time), which BTrees' conflict resolution merges.
 
-Reading uses the caller's connection and never writes; what a process
-reads as (``effective_state``) is derived from its record and its
-instance's heartbeat. The writes that must not wait for the caller's
-transaction (state, progress, heartbeat, cancel, the fetch of a result) each
-run in a short transaction on a connection of their own, retried on
-ConflictError: they never commit the half-done work of a job.
+The functions take one of three handles, by who owns the transaction:
+
+- **a connection** (``find``, ``effective_state``, ``orphaned``,
+  ``queue_position``, ``add``): the caller's, usually the request's. A read
+  sees what that request sees and never writes; ``add`` writes in the
+  request's own transaction, so that the record and the start commit (or
+  abort) together.
+- **a database** (``change``, ``take``): the write runs in a short
+  transaction of its own, on a connection of its own, retried on
+  ConflictError (``transactions.in_own_transaction``): a job's state and
+  progress, the fetch of a result, never waiting for (nor committing) the
+  half-done work of a job or a request.
+- **a root** (``change_in``, ``beat_in``, ``remove``, ``remove_ended``,
+  ``forget_expired``, ``remove_site``, ``prepare``, ...): the root of a
+  connection whose transaction the caller runs, for several writes that
+  commit together: a maintenance pass inside ``in_own_transaction``, a
+  Manager's removal in the request's transaction, a site's uninstall.
+
+The process service (``processes``) hides the three behind one object.
 """
 
-from BTrees.Length import Length
 from netsight.asynchronous import addresses
+from netsight.asynchronous import storage
+from netsight.asynchronous.ids import new_process_id  # noqa: F401 (the registry's name of before)
+from netsight.asynchronous.storage import ProcessStore
+from netsight.asynchronous.transactions import ATTEMPTS  # noqa: F401 (the registry's name of before)
+from netsight.asynchronous.transactions import BACKOFF  # noqa: F401 (the registry's name of before)
+from netsight.asynchronous.transactions import in_own_transaction
+from BTrees.Length import Length
 from BTrees.OOBTree import OOBTree
 from numbers import Real
 from persistent import Persistent
-from transaction.interfaces import TransientError
 
 import logging
-import random
-import secrets
 import time
-import transaction
-import uuid
 
 
 logger = logging.getLogger("netsight.async")
 
-ROOT_KEY = "netsight.async.processes"
-ACTIVE_KEY = "netsight.async.active"  # (instance id, process id) -> True
-ENDED_KEY = "netsight.async.ended"  # (end time, process id) -> True, kept for the instance's expiry
-EXPIRES_KEY = "netsight.async.expires"  # (expiry time, process id) -> True, kept for its site's expiry
-INSTANCES_KEY = "netsight.async.instances"  # instance id -> InstanceRecord
+# The registry's one key in the main database's root: its ``storage.ProcessStore``,
+# which reads as the mapping of process ids to records (``root[ROOT_KEY][process_id]``).
+ROOT_KEY = storage.ROOT_KEY
+# The records and their indexes, by their attribute of the store (``index(root, ACTIVE_KEY)``).
+# Before the store (2.0's development versions, profile 1008 and before), each was a key
+# of the root: ``storage.KEYS_BEFORE``; ``prepare`` moves them.
+RECORDS_KEY = "records"  # process id -> ProcessRecord
+ACTIVE_KEY = "active"  # (instance id, process id) -> True
+ENDED_KEY = "ended"  # (end time, process id) -> True, kept for the instance's expiry
+EXPIRES_KEY = "expires"  # (expiry time, process id) -> True, kept for its site's expiry
+INSTANCES_KEY = "instances"  # instance id -> InstanceRecord
 # The lists' indexes: a record's site is the path of the Plone site it was
 # started in ("" outside any); they are rebuilt when LISTS_VERSION changes.
 # The active processes are few: the lists find them in ACTIVE_KEY; the
 # ended ones, which may be many, by site and state here, counted.
-STATES_KEY = "netsight.async.states"  # (site, ended state, process id) -> True; (site, SHOWN, id) too
-COUNTS_KEY = "netsight.async.counts"  # (site, ended state) -> Length
-OWNERS_KEY = "netsight.async.owners"  # (site, owner key, created, process id) -> True
-LISTS_VERSION_KEY = "netsight.async.lists-version"
+STATES_KEY = "states"  # (site, ended state, process id) -> True; (site, SHOWN, id) too
+COUNTS_KEY = "counts"  # (site, ended state) -> Length
+OWNERS_KEY = "owners"  # (site, owner key, created, process id) -> True
+LISTS_VERSION_KEY = "lists_version"  # the version of the lists' indexes (an int, not an index)
 # How many jobs wait unclaimed: a Length, whose concurrent changes merge
 # (two front-ends' starts never conflict on it). A worker watches it to
 # claim a job as soon as its start is committed (claims.py, instance.py).
-UNCLAIMED_COUNT_KEY = "netsight.async.unclaimed-count"
-UNCLAIMED_KEY = "netsight.async.unclaimed"  # process id -> True: the jobs queued for any instance (see below)
+UNCLAIMED_COUNT_KEY = "unclaimed_count"
+UNCLAIMED_KEY = "unclaimed"  # process id -> True: the jobs queued for any instance (see below)
 LISTS_VERSION = 4
-OLD_LISTS_KEYS = ("netsight.async.sites",)  # indexes of versions before, removed
-# Every key of the root that the registry writes: all go together once no
-# process is left (``remove_all``); before a first process, none is written.
+OLD_LISTS_KEYS = storage.OLD_LISTS_KEYS  # indexes of versions before, removed
+# Every key of the root that the add-on's processes write: all go together
+# once no process is left (``remove_all``); before a first process, none is written.
 ROOT_KEYS = (
     ROOT_KEY,
-    ACTIVE_KEY,
-    ENDED_KEY,
-    EXPIRES_KEY,
-    INSTANCES_KEY,
-    STATES_KEY,
-    COUNTS_KEY,
-    OWNERS_KEY,
-    LISTS_VERSION_KEY,
-    UNCLAIMED_COUNT_KEY,
-    UNCLAIMED_KEY,
     addresses.ADDRESSES_KEY,  # anonymous visitors' active processes by address (addresses.py)
     addresses.HMAC_KEY_KEY,  # the key of their addresses' keyed hashes (anonymous.py)
 )
-# The root keys that hold a BTree, all made by the first process (``add``).
-TREE_KEYS = (ROOT_KEY, ACTIVE_KEY, ENDED_KEY, EXPIRES_KEY, INSTANCES_KEY, STATES_KEY, COUNTS_KEY, OWNERS_KEY)
-# What writes the main database's root, which every start reads current
-# (``add``): the first process (every tree and LISTS_VERSION_KEY at once),
-# ``remove_all``, ``reindex_lists`` when LISTS_VERSION changes, and the
-# anonymous visitors' keys at a first anonymous start (addresses.py,
-# anonymous.py), and the unclaimed index and count at a first unclaimed
-# job (``_unclaimed_tree``, ``_unclaimed_changed``). A start meets a
-# ConflictError only with one of these,
-# each once in a registry's life, and Zope's retry starts it again.
+# The store's attributes that hold a BTree, all made with the store by the first process (``add``).
+TREE_KEYS = ProcessStore.TREES
+# What writes the main database's root or the store, which every start
+# reads current (``add``): the first process (the store, with every tree),
+# ``remove_all``, ``prepare`` (the move of the root keys before the store,
+# and ``reindex_lists`` when LISTS_VERSION changes), and the anonymous
+# visitors' keys at a first anonymous start (addresses.py, anonymous.py).
+# A start meets a ConflictError only with one of these, each once in a
+# registry's life, and Zope's retry starts it again.
 UNCLAIMED = ""  # the "instance" of a queued job that any instance with a pool may take
 # UNCLAIMED_KEY: the jobs queued for any instance (``UNCLAIMED``), in an index of their own
 # beside the active one: process id -> True. The front-ends' starts add
@@ -97,16 +107,13 @@ UNCLAIMED = ""  # the "instance" of a queued job that any instance with a pool m
 # the start's commit conflict. The entries of jobs no longer unclaimed go
 # in bulk, before the first unclaimed job, once there are
 # ``PURGE_AT_LEAST`` (``purge_claimed``), the last kept: the bucket that
-# the starts add to is never emptied. Made at a first unclaimed job (a
-# root write, once), with the unclaimed entries that the active index of
-# a registry before it held.
+# the starts add to is never emptied. A registry of a version before it
+# had them in the active index: ``prepare`` moves them.
 PURGE_AT_LEAST = 128
 # A key that never goes, first in the active index: its bucket is never
 # emptied, since a BTree cannot merge a change that empties a bucket with
 # another that adds to it (every start and every end writes this index).
 SENTINEL = ("", "")
-ATTEMPTS = 50  # of a short registry transaction that meets ConflictErrors (about 40 s at most)
-BACKOFF = 0.005  # seconds: the first retry's longest wait; doubled at each, up to 1 s
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -126,22 +133,6 @@ STOPPED_REASON = "the server was stopped before the process completed"
 DEAD_REASON = "its instance stopped answering (no heartbeat) before the process completed"
 ENDED = frozenset({DONE, FAILED, CANCELLED, INTERRUPTED})
 STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED, INTERRUPTED)
-
-
-def new_process_id(now=None):
-    """A new process id: a UUIDv7 (RFC 9562) as 32 hex digits.
-
-    48 bits of Unix time in milliseconds, then 74 random bits (``secrets``):
-    ids sort by creation time (to the millisecond) and are not guessable.
-    """
-    millis = int((time.time() if now is None else now) * 1000)
-    random_bits = secrets.randbits(74)
-    value = (millis & (1 << 48) - 1) << 80  # unix_ts_ms
-    value |= 0x7 << 76  # version 7
-    value |= (random_bits >> 62) << 64  # rand_a: 12 bits
-    value |= 0b10 << 62  # the RFC 4122/9562 variant
-    value |= random_bits & (1 << 62) - 1  # rand_b: 62 bits
-    return uuid.UUID(int=value).hex
 
 
 class ProcessRecord(Persistent):
@@ -187,13 +178,16 @@ class ProcessRecord(Persistent):
         self.state = QUEUED
         self.created = time.time()
 
-    def claim(self, instance, ticket):
-        """An unclaimed queued process becomes ``instance``'s (still queued)."""
+    def assign_to(self, instance, ticket):
+        """An unclaimed queued process becomes ``instance``'s, ``ticket`` its
+        place in that instance's queue (still queued); False if it is not unclaimed."""
         if self.state != QUEUED or self.instance != UNCLAIMED:
             return False
         self.instance = instance
         self.ticket = ticket
         return True
+
+    claim = assign_to  # its name before: a worker's claim of unclaimed jobs (claims.py) calls it
 
     def may_rerun(self):
         """Whether, its instance gone, it is queued again rather than interrupted."""
@@ -348,15 +342,45 @@ def normalize_progress(value):
     return int(value) if value.is_integer() else value
 
 
+
+# The store (storage.py).
+
+
+def stored(root):
+    """The registry's store in ``root`` (a main database's root), or None
+    before a first process (or once all went): ``exists``."""
+    return root.get(ROOT_KEY)
+
+
+def index(root, key):
+    """The store's index ``key`` (``OWNERS_KEY``, ``STATES_KEY``, ...), or None
+    when there is no registry. A read: nothing is made."""
+    store = root.get(ROOT_KEY)
+    return None if store is None else getattr(store, key)
+
+
+def _store(root):
+    """The store, made with every tree at a first process (a root write, once)."""
+    store = root.get(ROOT_KEY)
+    if store is None:
+        store = root[ROOT_KEY] = ProcessStore(LISTS_VERSION)
+    return store
+
+
+def _tree(root, key):
+    """The store's index ``key`` (the store made if there is none)."""
+    return getattr(_store(root), key)
+
+
 # Reading (the caller's connection; never writes).
 
 
 def find(connection, process_id):
     """The record of ``process_id`` as ``connection`` sees it, or None."""
-    processes = connection.root().get(ROOT_KEY)
-    if processes is None:
+    store = connection.root().get(ROOT_KEY)
+    if store is None:
         return None
-    return processes.get(process_id)
+    return store.records.get(process_id)
 
 
 def effective_state(connection, record, timeout, now=None):
@@ -373,7 +397,7 @@ def orphaned(connection, record, timeout, now=None):
     if record.state not in ACTIVE or record.instance in (None, UNCLAIMED):
         return False
     now = time.time() if now is None else now
-    instances = connection.root().get(INSTANCES_KEY)
+    instances = index(connection.root(), INSTANCES_KEY)
     beat = instances.get(record.instance) if instances is not None else None
     if beat is not None and beat.stopped:
         return True
@@ -395,7 +419,7 @@ def queue_position(connection, record):
     if record.state != QUEUED:
         return None
     root = connection.root()
-    processes = root.get(ROOT_KEY)
+    processes = index(root, RECORDS_KEY) or {}
     ahead = 0
     for pid in active_of(root, record.instance):
         other = processes.get(pid)
@@ -419,26 +443,29 @@ def add(connection, record, instance, ticket, title=None):
 
     ``title`` is what the job's pages call it (``jobtitle.at_start``), if given.
 
-    The root is read current: a removal of the registry (``remove_all``,
-    which writes the root) committed since this transaction read it makes
-    the commit conflict, whichever commits first, and Zope's retry adds the
-    record to a registry made anew; else it would go to trees that the
-    root no longer holds. Concurrent starts do not conflict: after the
-    first process, which makes every tree of the registry at once, nothing
-    but a removal writes the root (see ``TREE_KEYS``).
+    The root and the store are read current: a removal of the registry
+    (``remove_all``, which writes the root) or a move or re-indexing of
+    its trees (``prepare``, which writes the store) committed since this
+    transaction read them makes the commit conflict, whichever commits
+    first, and Zope's retry adds the record to the registry as it now is;
+    else it would go to trees that the root no longer holds. Concurrent
+    starts do not conflict: after the first process, which makes the store
+    with every tree at once, no start, end, heartbeat or claim writes the
+    root or the store (see ``TREE_KEYS``).
     """
     root = connection.root()
     record.instance = instance
     record.ticket = ticket
     if title is not None:
         record.title = title
-    if ROOT_KEY not in root:  # the first process: the lists' indexes are built as they go
-        root[LISTS_VERSION_KEY] = LISTS_VERSION
-        for key in TREE_KEYS:  # no later end, heartbeat or claim writes the root
-            _tree(root, key)
+    store = root.get(ROOT_KEY)
+    if store is None:  # the first process: the lists' indexes are built as they go
+        store = _store(root)  # a write of the root, which conflicts with any other
+    else:
+        connection.readCurrent(store)
     connection.readCurrent(root)
-    _tree(root, ROOT_KEY)[record.process_id] = record
-    _tree(root, OWNERS_KEY)[(record.site, owner_key(record), record.created, record.process_id)] = True
+    store.records[record.process_id] = record
+    store.owners[(record.site, owner_key(record), record.created, record.process_id)] = True
     _index(root, record, None, instance)
 
 
@@ -493,11 +520,11 @@ def take(db, process_id, keep_until=None, now=None):
         if keep_until is None:
             drop_result(root, record)
         elif record.keep_until is None:  # its result goes at keep_until
-            index, key = _end_key(root, record)
-            index.pop(key, None)
+            end_index, key = _end_key(root, record)
+            end_index.pop(key, None)
             record.keep_until = keep_until
-            index, key = _end_key(root, record)
-            index[key] = True
+            end_index, key = _end_key(root, record)
+            end_index[key] = True
         return response
 
     return in_own_transaction(db, lambda root: _with_record(root, process_id, taken))
@@ -519,7 +546,7 @@ def active_of(root, instance_id):
     unclaimed jobs: those still unclaimed, their records read)."""
     if instance_id == UNCLAIMED:
         return [record.process_id for record in unclaimed(root)]
-    active = root.get(ACTIVE_KEY)
+    active = index(root, ACTIVE_KEY)
     if active is None:
         return []
     return [pid for (_iid, pid) in active.keys(min=(instance_id, ""), max=(instance_id, "\uffff")) if pid]
@@ -527,7 +554,7 @@ def active_of(root, instance_id):
 
 def active_ids(root):
     """The ids of all queued and running processes: of every instance, and unclaimed."""
-    active = root.get(ACTIVE_KEY)
+    active = index(root, ACTIVE_KEY)
     claimed = [] if active is None else [pid for (_iid, pid) in active.keys(min=(UNCLAIMED, "\uffff")) if pid]
     return claimed + active_of(root, UNCLAIMED)
 
@@ -539,25 +566,13 @@ def unclaimed(root):
     time: a claim that takes the first few reads those only, however many
     wait.
     """
-    processes = root.get(ROOT_KEY)
-    if processes is None:
+    store = root.get(ROOT_KEY)
+    if store is None:
         return
-    for pid in _unclaimed_ids(root):
-        record = processes.get(pid)
+    for pid in store.unclaimed.keys():
+        record = store.records.get(pid)
         if _is_unclaimed(record):
             yield record
-
-
-def _unclaimed_ids(root):
-    """The ids of the unclaimed index (``UNCLAIMED_KEY``), or of a registry
-    made before it, those of the active index's unclaimed range."""
-    tree = root.get(UNCLAIMED_KEY)
-    if tree is not None:
-        return tree.keys()
-    active = root.get(ACTIVE_KEY)
-    if active is None:
-        return ()
-    return (pid for _iid, pid in active.keys(min=(UNCLAIMED, ""), max=(UNCLAIMED, "\uffff"), excludemin=True))
 
 
 def _is_unclaimed(record):
@@ -568,9 +583,10 @@ def purge_claimed(root, at_least=None):
     """Remove the entries of the jobs no longer unclaimed that come before
     the first unclaimed job, once there are ``at_least`` of them
     (``PURGE_AT_LEAST``), keeping the last (see ``UNCLAIMED_KEY``); how many went."""
-    tree, processes = root.get(UNCLAIMED_KEY), root.get(ROOT_KEY)
-    if tree is None or processes is None:
+    store = root.get(ROOT_KEY)
+    if store is None:
         return 0
+    tree, processes = store.unclaimed, store.records
     gone = []
     for pid in tree.keys():
         if _is_unclaimed(processes.get(pid)):
@@ -586,8 +602,8 @@ def purge_claimed(root, at_least=None):
 def unclaimed_count(root):
     """``(how many jobs wait unclaimed, the serial of that count)``: a read
     that loads one small object, again only when it changed; (0, None)
-    before any job was queued unclaimed."""
-    length = root.get(UNCLAIMED_COUNT_KEY)
+    when there is no registry."""
+    length = index(root, UNCLAIMED_COUNT_KEY)
     if length is None:
         return 0, None
     return length(), length._p_serial
@@ -595,7 +611,7 @@ def unclaimed_count(root):
 
 def active_instances(root):
     """The ids of the instances that have queued or running processes (not UNCLAIMED)."""
-    active = root.get(ACTIVE_KEY)
+    active = index(root, ACTIVE_KEY)
     found, key = set(), None
     while active is not None:
         keys = active.keys(min=key, excludemin=key is not None)
@@ -608,15 +624,18 @@ def active_instances(root):
     return found
 
 
-def stopped(root, instance_id):
-    """Whether the instance said it stopped (SIGTERM, SIGINT)."""
-    beat = (root.get(INSTANCES_KEY) or {}).get(instance_id)
+def is_stopped(root, instance_id):
+    """Whether the instance said it stopped (SIGTERM, SIGINT): a question, it changes nothing."""
+    beat = (index(root, INSTANCES_KEY) or {}).get(instance_id)
     return beat is not None and beat.stopped
+
+
+stopped = is_stopped  # its name before (``instance.stopped`` is the one that acts)
 
 
 def instances(root):
     """``{instance id: InstanceRecord}`` of every instance that ever beat."""
-    return dict(root.get(INSTANCES_KEY) or {})
+    return dict(index(root, INSTANCES_KEY) or {})
 
 
 def forget_expired(root, index_key, before, limit):
@@ -626,16 +645,15 @@ def forget_expired(root, index_key, before, limit):
     site's, and the kept results whose ``keep_until`` it is: their result
     goes, ``drop_result``, and their record waits for its expiry as a
     one-shot's does). Returns how many entries it went through: an entry
-    whose record went already (removed by an instance of another version)
-    goes too, so that no entry is met again."""
-    index = root.get(index_key)
-    if index is None:
+    whose record went already goes too, so that no entry is met again."""
+    end_index = index(root, index_key)
+    if end_index is None:
         return 0
-    entries = list(index.keys(max=(before, ""), excludemax=True)[:limit])
-    processes = root.get(ROOT_KEY) or {}
+    entries = list(end_index.keys(max=(before, ""), excludemax=True)[:limit])
+    processes = index(root, RECORDS_KEY)
     for entry in entries:
         record = processes.get(entry[1])
-        index.pop(entry, None)
+        end_index.pop(entry, None)
         if record is None:
             continue
         if index_key == EXPIRES_KEY and record.keep_until is not None and entry[0] == record.keep_until:
@@ -653,11 +671,11 @@ def drop_result(root, record):
     until ``finished`` + its expiry, to tell its owner it was shown."""
     site, pid = record.site, record.process_id
     if record.keep_until is not None:  # no longer kept: it waits for its expiry as a one-shot's record
-        index, key = _end_key(root, record)
-        index.pop(key, None)
+        end_index, key = _end_key(root, record)
+        end_index.pop(key, None)
         record.keep_until = None
-        index, key = _end_key(root, record)
-        index[key] = True
+        end_index, key = _end_key(root, record)
+        end_index[key] = True
     record.result = None
     _tree(root, OWNERS_KEY).pop((site, owner_key(record), record.created, pid), None)
     states = _tree(root, STATES_KEY)
@@ -677,7 +695,8 @@ def _end_key(root, record):
 
 def remove(root, process_id):
     """Forget a process (a Manager's remove)."""
-    record = _tree(root, ROOT_KEY).get(process_id)
+    store = root.get(ROOT_KEY)
+    record = None if store is None else store.records.get(process_id)
     if record is not None:
         _remove(root, record)
 
@@ -697,25 +716,60 @@ def remove_ended(root, process_id, timeout, owner=None):
     return True
 
 
+def prepare(root):
+    """Make the registry of ``root`` one this version reads, in the
+    transaction of ``root`` (each instance as it starts, the upgrade step to
+    1009): a registry of the root keys before the store is moved into one
+    (``storage.move_root_keys``; its unclaimed index made if it had none),
+    then the lists' indexes are built anew if they are of another version
+    (``reindex_lists``). Nothing is written where both are up to date, nor
+    where there is no registry.
+
+    :returns: ``(moved, indexed)``: how many records were moved into a
+        store (None: none was moved), how many were indexed for the lists.
+    """
+    moved = None
+    store, found = storage.move_root_keys(root)
+    if store is not None:
+        moved = len(store.records)
+        if "unclaimed" not in found:  # a registry before the unclaimed index: they were in the active one
+            _move_unclaimed_entries(store)
+        if "unclaimed_count" not in found:
+            store.unclaimed_count = Length(sum(1 for _record in unclaimed(root)))
+    elif ROOT_KEY in root and storage.has_keys_before(root):
+        logger.error(
+            "netsight.async: the database's root holds keys of a registry of a version before %s "
+            "(%s): an instance of that version wrote them after the move; they are left as they are",
+            ROOT_KEY,
+            ", ".join(sorted(key for key in root.keys() if key in storage.KEYS_BEFORE.values())),
+        )
+    return moved, reindex_lists(root)
+
+
+def _move_unclaimed_entries(store):
+    """The unclaimed entries of a registry's active index (before the unclaimed index) go to it."""
+    active = store.active
+    for key in list(active.keys(min=(UNCLAIMED, ""), max=(UNCLAIMED, "\uffff"), excludemin=True)):
+        store.unclaimed[key[1]] = True
+        del active[key]
+
+
 def reindex_lists(root):
     """Build the lists' indexes anew from the records if they are of another
     version (or none: a registry of a version without them). Returns how
     many records it indexed (0 when they were up to date, or when there is
     no registry: nothing is written before a first process)."""
-    if root.get(LISTS_VERSION_KEY) == LISTS_VERSION or ROOT_KEY not in root:
+    store = root.get(ROOT_KEY)
+    if store is None or store.lists_version == LISTS_VERSION:
         return 0
-    for key in OLD_LISTS_KEYS:
-        root.pop(key, None)
-    for key in (STATES_KEY, OWNERS_KEY, COUNTS_KEY):
-        root[key] = OOBTree()
-    root[LISTS_VERSION_KEY] = LISTS_VERSION
-    processes = root.get(ROOT_KEY) or {}
-    for pid, record in processes.items():
+    store.states, store.owners, store.counts = OOBTree(), OOBTree(), OOBTree()
+    store.lists_version = LISTS_VERSION
+    for pid, record in store.records.items():
         root._p_jar.readCurrent(record)  # a record changed meanwhile: a conflict, and a retry
         if not record.result_gone():  # a shown result's record is in no list (``drop_result``)
-            root[OWNERS_KEY][(record.site, owner_key(record), record.created, pid)] = True
+            store.owners[(record.site, owner_key(record), record.created, pid)] = True
         _state_index(root, record, None)
-    return len(processes)
+    return len(store.records)
 
 
 def exists(root):
@@ -728,93 +782,56 @@ def remove_site(root, site):
     entries, in the transaction of ``root``; returns the ids of those that
     were queued or running (to be stopped where they run)."""
     active = []
-    owners = root.get(OWNERS_KEY)
-    processes = root.get(ROOT_KEY)
-    if owners is not None and processes is not None:
-        for key in list(owners.keys(min=(site,), max=(site + "\x00",), excludemax=True)):
-            record = processes.get(key[-1])
-            if record is None or record.site != site:
-                owners.pop(key, None)
-                continue
-            if record.state in ACTIVE:
-                active.append(record.process_id)
+    store = root.get(ROOT_KEY)
+    if store is None:
+        return active
+    owners, processes = store.owners, store.records
+    for key in list(owners.keys(min=(site,), max=(site + "\x00",), excludemax=True)):
+        record = processes.get(key[-1])
+        if record is None or record.site != site:
+            owners.pop(key, None)
+            continue
+        if record.state in ACTIVE:
+            active.append(record.process_id)
+        _remove(root, record)
+    states = store.states  # the records of shown results, in no owner's list
+    for key in list(states.keys(min=(site, SHOWN, ""), max=(site, SHOWN, "\uffff"), excludemin=True)):
+        record = processes.get(key[-1])
+        if record is not None and record.site == site:
             _remove(root, record)
-    states = root.get(STATES_KEY)
-    if states is not None and processes is not None:  # the records of shown results, in no owner's list
-        for key in list(states.keys(min=(site, SHOWN, ""), max=(site, SHOWN, "\uffff"), excludemin=True)):
-            record = processes.get(key[-1])
-            if record is not None and record.site == site:
-                _remove(root, record)
-    for key in (STATES_KEY, COUNTS_KEY):  # the site's first keys and counts, kept while it had processes
-        index = root.get(key)
-        if index is not None:
-            for entry in list(index.keys(min=(site,), max=(site + "\x00",), excludemax=True)):
-                del index[entry]
+    for site_index in (store.states, store.counts):  # the site's first keys and counts, kept while it had processes
+        for entry in list(site_index.keys(min=(site,), max=(site + "\x00",), excludemax=True)):
+            del site_index[entry]
     return active
 
 
 def remove_all(root, only_if_empty=True):
-    """Remove the registry's keys from the root (``ROOT_KEYS``): the records,
-    their results and blobs (a pack then drops them), the indexes, the
-    heartbeats. With ``only_if_empty``, only when no process is left (one
-    added meanwhile makes the commit conflict). Returns whether it removed them."""
-    processes = root.get(ROOT_KEY)
-    if only_if_empty and processes is not None:
-        root._p_jar.readCurrent(processes)  # empty, a tree is one object: an add conflicts
-        if processes:
+    """Remove the registry's keys from the root (``ROOT_KEYS``, and those
+    of a registry before the store): the records, their results and blobs
+    (a pack then drops them), the indexes, the heartbeats. With
+    ``only_if_empty``, only when no process is left (one added meanwhile
+    makes the commit conflict). Returns whether it removed them."""
+    store = root.get(ROOT_KEY)
+    if only_if_empty and store is not None:
+        root._p_jar.readCurrent(store.records)  # empty, a tree is one object: an add conflicts
+        if store.records:
             return False
-    found = [key for key in (*ROOT_KEYS, *OLD_LISTS_KEYS) if key in root]
+    found = [key for key in (*ROOT_KEYS, *storage.KEYS_BEFORE.values(), *OLD_LISTS_KEYS) if key in root]
     for key in found:
         del root[key]
     return bool(found)
 
 
 def forget_instance(root, instance_id):
-    instances_tree = root.get(INSTANCES_KEY)
+    instances_tree = index(root, INSTANCES_KEY)
     if instances_tree is not None and instance_id in instances_tree:
         del instances_tree[instance_id]
 
 
-def in_own_transaction(db, func, attempts=None):
-    """``func(root)`` in a short transaction on a connection of its own.
-
-    Retried, with a growing random pause, on a ConflictError or another
-    transient error (a ZEO server out of reach for a moment), ``attempts``
-    times in all (``ATTEMPTS`` by default).
-    """
-    attempts = attempts or ATTEMPTS
-    for attempt in range(1, attempts + 1):
-        manager = transaction.TransactionManager()
-        connection = db.open(transaction_manager=manager)
-        try:
-            manager.begin()
-            result = func(connection.root())
-            manager.commit()
-            return result
-        except TransientError:
-            manager.abort()
-            if attempt == attempts:
-                raise
-            logger.debug("Conflict in a registry write, retrying")
-        except BaseException:
-            manager.abort()
-            raise
-        finally:
-            connection.close()
-        time.sleep(random.uniform(0, min(1.0, BACKOFF * 2**attempt)))  # as Zope's delay_retry, holding no connection
-
-
 def _with_record(root, process_id, func):
-    processes = root.get(ROOT_KEY)
-    record = None if processes is None else processes.get(process_id)
+    store = root.get(ROOT_KEY)
+    record = None if store is None else store.records.get(process_id)
     return None if record is None else func(record, root)
-
-
-def _tree(root, key):
-    tree = root.get(key)
-    if tree is None:
-        tree = root[key] = OOBTree()
-    return tree
 
 
 def _index(root, record, before, before_instance):
@@ -826,16 +843,17 @@ def _index(root, record, before, before_instance):
         _unindex_active(root, before_instance, pid)
     if record.state in ACTIVE and (before not in ACTIVE or iid != before_instance):
         if iid == UNCLAIMED:
-            _unclaimed_tree(root)[pid] = True
-            _unclaimed_changed(root, 1)
+            store = _store(root)
+            store.unclaimed[pid] = True
+            store.unclaimed_count.change(1)
         else:
             active = _tree(root, ACTIVE_KEY)
             if SENTINEL not in active:
                 active[SENTINEL] = True
             active[(iid, pid)] = True
     if record.state in ENDED and before not in ENDED:
-        index, key = _end_key(root, record)
-        index[key] = True
+        end_index, key = _end_key(root, record)
+        end_index[key] = True
 
 
 def _state_index(root, record, before):
@@ -863,45 +881,18 @@ def _count(counts, site, state):
 
 def count(root, site, state):
     """How many of ``site``'s records ended in ``state``."""
-    length = (root.get(COUNTS_KEY) or {}).get((site, state))
+    length = (index(root, COUNTS_KEY) or {}).get((site, state))
     return 0 if length is None else length()
-
-
-def _unclaimed_changed(root, change):
-    """Add ``change`` to the count of the jobs waiting unclaimed (``UNCLAIMED_COUNT_KEY``).
-
-    The count is made at the registry's first unclaimed job (a root write,
-    once: with the trees on a front-end; on a worker, when a job of a
-    stopped instance is queued again), from the records as they are after
-    this change (a registry of a version before it may hold some).
-    """
-    length = root.get(UNCLAIMED_COUNT_KEY)
-    if length is None:
-        root[UNCLAIMED_COUNT_KEY] = Length(sum(1 for _record in unclaimed(root)))
-    else:
-        length.change(change)
 
 
 def _unindex_active(root, instance, pid):
     """Take ``(instance, pid)`` out of the active index; an unclaimed one
     stays in the unclaimed index (see ``UNCLAIMED_KEY``), and leaves the count."""
+    store = _store(root)
     if instance != UNCLAIMED:
-        _tree(root, ACTIVE_KEY).pop((instance, pid), None)
-    elif pid in _unclaimed_tree(root):
-        _unclaimed_changed(root, -1)
-
-
-def _unclaimed_tree(root):
-    """The unclaimed index (``UNCLAIMED_KEY``); made at a first unclaimed job,
-    with the unclaimed entries of the active index of a registry before it."""
-    tree = root.get(UNCLAIMED_KEY)
-    if tree is None:
-        tree = root[UNCLAIMED_KEY] = OOBTree()
-        active = _tree(root, ACTIVE_KEY)
-        for key in list(active.keys(min=(UNCLAIMED, ""), max=(UNCLAIMED, "\uffff"), excludemin=True)):
-            tree[key[1]] = True
-            del active[key]
-    return tree
+        store.active.pop((instance, pid), None)
+    elif pid in store.unclaimed:
+        store.unclaimed_count.change(-1)
 
 
 def _remove(root, record):
@@ -912,11 +903,11 @@ def _remove(root, record):
     if record.finished is not None:
         # From the index of end times too: an instance of another version may have used it.
         _tree(root, ENDED_KEY).pop((record.finished, pid), None)
-        index, key = _end_key(root, record)
-        index.pop(key, None)
+        end_index, key = _end_key(root, record)
+        end_index.pop(key, None)
     _tree(root, OWNERS_KEY).pop((record.site, owner_key(record), record.created, pid), None)
     if record.state in ENDED and _tree(root, STATES_KEY).pop((record.site, record.state, pid), None):
         _count(_tree(root, COUNTS_KEY), record.site, record.state).change(-1)
     if record.state == DONE:
         _tree(root, STATES_KEY).pop((record.site, SHOWN, pid), None)
-    del root[ROOT_KEY][pid]
+    del _store(root).records[pid]

@@ -1,9 +1,15 @@
 """Set-up helpers of the GenericSetup profiles ``netsight.async:default`` and ``:uninstall``."""
 
+from netsight.asynchronous import registry
 from netsight.asynchronous.legacy import remove_1x_registry
 from netsight.asynchronous.removal import remove_site
 from plone.base.interfaces import INonInstallable
 from zope.interface import implementer
+
+import logging
+
+
+logger = logging.getLogger("netsight.async")
 
 
 @implementer(INonInstallable)
@@ -58,6 +64,19 @@ def upgrade_to_1008(setup_tool):
     puts it (``insert-before`` in actions.xml); nothing else of the action changes."""
     setup_tool.runImportStepFromProfile(PROFILE_ID, "plone.app.registry", run_dependencies=False)
     place_my_processes(setup_tool.aq_parent)
+
+
+def upgrade_to_1009(setup_tool):
+    """Upgrade step 1009: the registry's records, indexes and counts under one
+    key of the main database's root (``registry.prepare``), in the upgrade's
+    transaction; the site's set-up is unchanged. Every instance does the same
+    as it starts: on a database that an instance of this version served, it
+    finds nothing to move."""
+    moved, indexed = registry.prepare(setup_tool.getPhysicalRoot()._p_jar.root())
+    if moved is not None:
+        logger.info("netsight.async: moved the registry's %d processes into one key, %r", moved, registry.ROOT_KEY)
+    if indexed:
+        logger.info("netsight.async: indexed %d processes for the lists of processes", indexed)
 
 
 def place_my_processes(site):

@@ -3,8 +3,9 @@
 from netsight.asynchronous import capture
 from netsight.asynchronous import claims
 from netsight.asynchronous import registry
-from netsight.asynchronous.instance import install_signal_handlers
-from netsight.asynchronous.instance import MAINTENANCE
+from netsight.asynchronous.maintenance import MAINTENANCE
+from netsight.asynchronous.signals import install_signal_handlers
+from netsight.asynchronous.transactions import in_own_transaction
 
 import logging
 
@@ -18,10 +19,22 @@ def maintain(db):
     MAINTENANCE.watch(db)
 
 
+def prepare_registry(db):
+    """The registry of ``db`` (the main database) made one this version reads,
+    in a transaction of its own (``registry.prepare``), and said in the log."""
+    moved, indexed = in_own_transaction(db, registry.prepare)
+    if moved is not None:
+        logger.info("netsight.async: moved the registry's %d processes into one key, %r", moved, registry.ROOT_KEY)
+    if indexed:
+        logger.info("netsight.async: indexed %d processes for the lists of processes", indexed)
+
+
 def on_process_starting(event):
     """Zope started (in the main thread): signal handlers, maintenance of the
     main database, the captured files of a worker killed before, and the
-    lists' indexes of a registry written by a version without them.
+    registry made one this version reads (``registry.prepare``: a registry
+    of the root keys before the store moved into one, the lists' indexes of
+    a version without them built).
 
     It writes nothing to a database where no process was ever started (or
     all were removed): the maintenance thread only reads there too, until
@@ -31,9 +44,7 @@ def on_process_starting(event):
 
     db = getattr(Zope2, "DB", None)
     if db is not None:
-        indexed = registry.in_own_transaction(db, registry.reindex_lists)  # before any other write
-        if indexed:
-            logger.info("netsight.async: indexed %d processes for the lists of processes", indexed)
+        prepare_registry(db)  # before any other write
         maintain(db)
         try:
             capture.remove_leftovers(db)

@@ -165,10 +165,11 @@ class TestUpgrades(JobTestCase):
                 "The expiry and the site's jobs at once in the control panel Background processes",
                 "Everything of the profile, the browser layer among it",
                 "Keep a shown result; My processes above Log out",
+                "The registry of processes under one key of the database's root",
             ],
         )
         setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1008",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1009",))
         self.assertIn("netsight.async.poll_start", registry.records)
         self.assertIsNone(registry["netsight.async.poll_start"])
         self.assertIn("netsight-async", configlets(self.portal))
@@ -179,7 +180,7 @@ class TestUpgrades(JobTestCase):
         del registry.records[missing]  # as a site at ``version`` has it
         setup.setLastVersionForProfile(PROFILE, version)
         setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1008",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1009",))
         return registry
 
     def test_the_upgrade_from_1003_adds_the_queue_limit(self):

@@ -125,7 +125,7 @@ class TestAKeptResultIsSeenAgain(KeepResultTestCase):
         transaction.begin()
         self.assertNotIn(blob_oid, _reachable(self.app._p_jar))  # a pack removes its file
         root = self.app._p_jar.root()
-        self.assertNotIn((keep_until, process_id), root[registry.EXPIRES_KEY])
+        self.assertNotIn((keep_until, process_id), registry.index(root, registry.EXPIRES_KEY))
         status, _headers, body = answer(self.browser, f"{url}/result?process_id={process_id}")
         self.assertEqual(status, 410)  # its owner is told plainly, as for a one-shot result
         self.assertIn(SHOWN, body)

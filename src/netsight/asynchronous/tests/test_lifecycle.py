@@ -368,7 +368,7 @@ class TestInstancesThatStoppedOrDied(LifecycleTestCase):
             registry.change_in(root, process_id, lambda r: setattr(r, "instance", dead))
             record.started = record.created = long_ago
             registry.beat_in(root, dead, stopped=stopped)
-            root[registry.INSTANCES_KEY][dead].beat = long_ago
+            registry.index(root, registry.INSTANCES_KEY)[dead].beat = long_ago
 
         registry.in_own_transaction(db, move)
         return db
@@ -653,7 +653,7 @@ class TestExpiry(LifecycleTestCase):
         self.assertEqual(housekeeping.expire(db, time.time()), 1)
         self.assertIsNone(self.fresh_record(process_id))
         root = self.app._p_jar.root()
-        self.assertEqual(len(root[registry.ENDED_KEY]), 0)
+        self.assertEqual(len(registry.index(root, registry.ENDED_KEY)), 0)
 
     def test_a_sites_expiry_applies_to_the_processes_started_after_it_was_set(self):
         self.open_gate()
@@ -679,13 +679,13 @@ class TestExpiry(LifecycleTestCase):
         wait_until(lambda: time.time() > self.fresh_record_time(process_id), what="a tick")
         self.assertEqual(housekeeping.expire(db, time.time()), 1)
         transaction.begin()
-        self.assertEqual(len(self.app._p_jar.root()[registry.ENDED_KEY]), 0)
+        self.assertEqual(len(registry.index(self.app._p_jar.root(), registry.ENDED_KEY)), 0)
         self.assertEqual(housekeeping.expire(db, time.time()), 0)
 
     def fresh_record_time(self, process_id):
         """The end time of ``process_id`` in the index of end times."""
         transaction.begin()
-        return next(end for (end, pid) in self.app._p_jar.root()[registry.ENDED_KEY].keys() if pid == process_id)
+        return next(end for (end, pid) in registry.index(self.app._p_jar.root(), registry.ENDED_KEY).keys() if pid == process_id)
 
     def test_a_sites_longer_expiry_keeps_its_processes_past_the_instances(self):
         self.open_gate()
@@ -699,7 +699,7 @@ class TestExpiry(LifecycleTestCase):
         self.assertEqual(housekeeping.expire(db, time.time() + 3601), 1)
         self.assertIsNone(self.fresh_record(process_id))
         root = self.app._p_jar.root()
-        self.assertEqual(len(root[registry.EXPIRES_KEY]), 0)
+        self.assertEqual(len(registry.index(root, registry.EXPIRES_KEY)), 0)
 
     def test_a_fetched_result_is_removed_at_once_its_record_at_its_expiry(self):
         self.open_gate()
@@ -711,7 +711,7 @@ class TestExpiry(LifecycleTestCase):
         self.assertEqual(housekeeping.expire(self.app._p_jar.db(), record.finished + 86400 + 1), 1)
         transaction.begin()
         root = self.app._p_jar.root()
-        self.assertNotIn(process_id, [pid for (_end, pid) in root[registry.ENDED_KEY].keys()])
+        self.assertNotIn(process_id, [pid for (_end, pid) in registry.index(root, registry.ENDED_KEY).keys()])
         self.assertIsNone(self.fresh_record(process_id))
 
 

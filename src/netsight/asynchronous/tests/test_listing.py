@@ -108,7 +108,7 @@ class RegistryTestCase(unittest.TestCase):
     def states_index(self):
         connection = self.db.open()
         try:
-            states = connection.root().get(registry.STATES_KEY) or {}
+            states = registry.index(connection.root(), registry.STATES_KEY) or {}
             return sorted(key[1:] for key in states.keys() if key[0] == SITE and key[2])
         finally:
             connection.close()
@@ -151,17 +151,15 @@ class TestStateIndex(RegistryTestCase):
     def test_a_registry_of_an_older_version_is_indexed_anew_once(self):
         ids = [self.add(), self.add(state=registry.DONE), self.add(state=registry.FAILED)]
 
-        def as_before(root):  # a registry of 2.0's first versions: other keys, no counts, no version
-            for key in (registry.STATES_KEY, registry.COUNTS_KEY, registry.LISTS_VERSION_KEY):
-                root.pop(key, None)
-            root[registry.OLD_LISTS_KEYS[0]] = OOBTree()  # an index of a version before
-            del root[registry.ROOT_KEY][ids[2]].site  # a record of before sites
+        def as_before(root):  # a registry of 2.0's first versions: other indexes, no counts, no version
+            store = root[registry.ROOT_KEY]
+            store.states, store.counts, store.lists_version = OOBTree(), OOBTree(), 0
+            del store[ids[2]].site  # a record of before sites
 
         self.in_transaction(as_before)
         self.assertEqual(self.in_transaction(registry.reindex_lists), 3)
         self.assertEqual(self.in_transaction(registry.reindex_lists), 0)
         self.assertEqual(self.states_index(), [(registry.DONE, ids[1])])
-        self.assertNotIn(registry.OLD_LISTS_KEYS[0], self.in_transaction(lambda root: list(root.keys())))
         self.assertEqual(self.listed(), (2, [ids[1], ids[0]]))
         self.assertEqual(self.listed(state=registry.DONE), (1, [ids[1]]))
         self.assertEqual(self.listed(site=""), (1, [ids[2]]))  # outside any site

@@ -1,0 +1,144 @@
+"""Where the registry keeps its records: one ``ProcessStore`` under one key of the main database's root.
+
+The store holds the records (process id -> ``registry.ProcessRecord``),
+their indexes (BTrees) and their counts (``BTrees.Length``), each as an
+attribute. It is written when it is made (by the first process) and when
+a registry written by a version before it is moved into it (``move_root_keys``),
+never by a start, an end, a heartbeat or a claim: these write the trees
+and Lengths it holds, whose conflict resolution merges concurrent
+changes, so that the one container adds no conflict. A start reads it
+current (``registry.add``): a start that meets its making, its move or
+its removal conflicts, and Zope's retry starts it again on the store as
+it now is.
+
+Versions 2.x before the store kept the same trees under nine and more
+keys of the root (``KEYS_BEFORE``); ``move_root_keys`` moves them (the
+trees themselves: no record is copied) into a new store, and removes
+those keys. Which trees a store holds is ``ProcessStore.TREES``.
+
+The store is a mapping of the records too (``store[process_id]``,
+``store.get``, ``len(store)``, ``process_id in store``), so that code
+that read the records' tree at the root key reads them alike.
+"""
+
+from BTrees.Length import Length
+from BTrees.OOBTree import OOBTree
+from persistent import Persistent
+
+
+ROOT_KEY = "netsight.async"  # the store's key in the main database's root
+
+# The root keys of the versions before the store, by the attribute of the store that takes each over.
+KEYS_BEFORE = {
+    "records": "netsight.async.processes",  # process id -> ProcessRecord
+    "active": "netsight.async.active",
+    "ended": "netsight.async.ended",
+    "expires": "netsight.async.expires",
+    "instances": "netsight.async.instances",
+    "states": "netsight.async.states",
+    "counts": "netsight.async.counts",
+    "owners": "netsight.async.owners",
+    "lists_version": "netsight.async.lists-version",
+    "unclaimed_count": "netsight.async.unclaimed-count",
+    "unclaimed": "netsight.async.unclaimed",
+}
+OLD_LISTS_KEYS = ("netsight.async.sites",)  # an index of the lists of versions before, removed
+
+
+class ProcessStore(Persistent):
+    """The registry's records, indexes and counts, under one root key (``ROOT_KEY``).
+
+    The attributes (see ``registry`` for what each index holds):
+
+    - ``records``: process id -> ``ProcessRecord``
+    - ``active``: (instance id, process id) -> True, the queued and running
+      processes of each instance
+    - ``unclaimed``: process id -> True, the jobs queued for any instance;
+      ``unclaimed_count``, a ``Length``: how many of them wait
+    - ``ended``, ``expires``: (time, process id) -> True, the ended
+      processes by end time and by expiry time
+    - ``instances``: instance id -> ``InstanceRecord``, the heartbeats
+    - ``states``, ``counts``, ``owners``: the lists' indexes, of the
+      version ``lists_version``
+
+    Made whole, with every tree, so that no later write changes the store
+    itself (no attribute is ever made lazily).
+    """
+
+    TREES = ("records", "active", "unclaimed", "ended", "expires", "instances", "states", "counts", "owners")
+
+    def __init__(self, lists_version, **trees):
+        """A new store; ``trees``: trees taken over (by attribute name), the others made empty."""
+        for name in self.TREES:
+            tree = trees.pop(name, None)
+            setattr(self, name, OOBTree() if tree is None else tree)
+        unclaimed_count = trees.pop("unclaimed_count", None)
+        self.unclaimed_count = Length() if unclaimed_count is None else unclaimed_count
+        self.lists_version = lists_version
+        if trees:
+            raise TypeError(f"not a tree of a ProcessStore: {', '.join(sorted(trees))}")
+
+    # The records, as the tree at the root key was read before the store.
+
+    def get(self, process_id, default=None):
+        return self.records.get(process_id, default)
+
+    def __getitem__(self, process_id):
+        return self.records[process_id]
+
+    def __contains__(self, process_id):
+        return process_id in self.records
+
+    def __len__(self):
+        return len(self.records)
+
+    def __bool__(self):
+        return bool(self.records)
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def keys(self, *args, **kw):
+        return self.records.keys(*args, **kw)
+
+    def values(self, *args, **kw):
+        return self.records.values(*args, **kw)
+
+    def items(self, *args, **kw):
+        return self.records.items(*args, **kw)
+
+    def pop(self, process_id, *default):
+        """Take a record out of ``records`` only (its index entries stay: ``registry.remove`` takes all)."""
+        return self.records.pop(process_id, *default)
+
+
+def store_of(root):
+    """The store in ``root`` (a main database's root), or None: no process was ever started, or all went."""
+    return root.get(ROOT_KEY)
+
+
+def has_keys_before(root):
+    """Whether ``root`` holds keys of a registry of a version before the store."""
+    return any(key in root for key in (*KEYS_BEFORE.values(), *OLD_LISTS_KEYS))
+
+
+def move_root_keys(root):
+    """Move a registry of the root keys before the store into a new store, in
+    the transaction of ``root``; those keys go from the root.
+
+    :returns: ``(store, found)``: the store made (None when ``root`` holds
+        no records' tree of before, or holds a store already: then nothing
+        is moved), and the names of the attributes taken over from keys
+        that were there (a registry of an older version lacks some: the
+        caller completes them, ``registry.prepare``).
+    """
+    if root.get(KEYS_BEFORE["records"]) is None or ROOT_KEY in root:
+        return None, ()
+    found = {name: root[key] for name, key in KEYS_BEFORE.items() if key in root}
+    names = tuple(found)
+    lists_version = found.pop("lists_version", 0)
+    store = ProcessStore(lists_version, **found)
+    for key in (*KEYS_BEFORE.values(), *OLD_LISTS_KEYS):
+        root.pop(key, None)
+    root[ROOT_KEY] = store
+    return store, names
