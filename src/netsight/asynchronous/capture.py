@@ -19,7 +19,7 @@ from ZODB.blob import Blob
 from ZODB.interfaces import IBlobStorage
 from ZPublisher.HTTPResponse import WSGIResponse
 
-from netsight.asynchronous import registry
+from netsight.asynchronous.transactions import in_own_transaction
 
 import logging
 import os
@@ -127,7 +127,7 @@ class BodyCapture:
             )
             with open(self.path, "rb") as file:
                 return file.read(), None
-        oid = registry.in_own_transaction(db, self._add_blob)
+        oid = in_own_transaction(db, self._add_blob)
         self.discard()
         return None, oid
 
