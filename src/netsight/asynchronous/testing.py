@@ -16,9 +16,8 @@ from plone.testing import zodb
 from plone.testing import zope as zope_testing
 from zope.configuration import xmlconfig
 
-from ZPublisher.HTTPRequest import HTTPRequest
-
-from netsight.asynchronous.instance import MAINTENANCE
+from netsight.asynchronous import internals
+from netsight.asynchronous.maintenance import MAINTENANCE
 from netsight.asynchronous.pool import POOL
 
 import importlib
@@ -40,11 +39,10 @@ class ConflictRetries(Layer):
     """Retry ConflictErrors as a Zope instance does (max-conflict-retries: 3)."""
 
     def setUp(self):
-        self._retry_max_count = HTTPRequest.retry_max_count
-        HTTPRequest.retry_max_count = 3
+        self._retries = internals.set_conflict_retries(3)
 
     def tearDown(self):
-        HTTPRequest.retry_max_count = self._retry_max_count
+        internals.set_conflict_retries(self._retries)
 
 
 CONFLICT_RETRIES = ConflictRetries()
