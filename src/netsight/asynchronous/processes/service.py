@@ -4,9 +4,10 @@ from netsight.asynchronous import connections
 from netsight.asynchronous import owners
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
-from netsight.asynchronous.instance import cancel as cancel_in_registry
+from netsight.asynchronous.cancels import ask_to_cancel
 from netsight.asynchronous.listing import is_gone
 from netsight.asynchronous.listing import Listing
+from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.processes.outcomes import CancelOutcome
 from netsight.asynchronous.processes.outcomes import RemoveOutcome
 from netsight.asynchronous.processes.state import ProcessState
@@ -164,14 +165,17 @@ class Processes:
     # Changes, each in a transaction of its own.
 
     def cancel(self, process_id):
-        """Cancel a process: a queued one at once (it never runs), a running one at its next report or check.
+        """Cancel a process: a queued one at once (it never runs, and leaves this
+        instance's queue), a running one at its next report or check.
 
         Whoever may is decided before (``visible``).
 
         :returns: a ``CancelOutcome``.
         """
         record = registry.find(self.connection, process_id)
-        changed = cancel_in_registry(self.connection.db(), process_id)
+        changed = registry.change(self.connection.db(), process_id, registry.ProcessRecord.request_cancel)
+        ask_to_cancel(process_id)  # a job running here stops at its next report, without reading its record
+        POOL.withdraw(process_id)  # if it waits in this instance's queue, it leaves it now
         if changed is None:
             return CancelOutcome.UNKNOWN
         if not changed:
