@@ -18,15 +18,19 @@ from netsight.asynchronous import listing
 from netsight.asynchronous import registry
 from netsight.asynchronous import storage
 from netsight.asynchronous.replay import CapturedResponse
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers import registry_before_store as before
+from netsight.asynchronous.tests.helpers.base import JobTestCase
 from ZODB import DB
 from ZODB.FileStorage import FileStorage
 
 import tempfile
 import time
+import transaction
 import unittest
 
 
+PROFILE = "netsight.async:default"
 TIMEOUT = 60  # seconds: the heartbeat timeout the states are read with
 SITES = ("/plone", "/other", "")
 OWNERS = ("jane", "joe", None)  # None: an anonymous visitor
@@ -352,3 +356,31 @@ class TestStartupMigrates(MigrationTestCase):
         self.assertIn(f"moved the registry's {len(ids)} processes", "\n".join(logs.output))
         self.assertEqual(root_keys(self.db), [registry.ROOT_KEY])
         self.assertEqual(read(self.db, registry, ids), was)
+
+
+class TestTheUpgradeStep(JobTestCase):
+    """A Plone site at profile 1008 on a database of the registry before the store: the upgrade to 1009 moves it."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_the_upgrade_moves_the_registry_and_jobs_run(self):
+        db = self.layer["zodbDB"]
+        ids = write_every_state(db)
+        was = read(db, before, ids)
+        transaction.begin()  # the test's connection sees what was written
+        setup = self.portal.portal_setup
+        setup.setLastVersionForProfile(PROFILE, "1008")
+        titles = [step["title"] for step in setup.listUpgrades(PROFILE)]
+        self.assertEqual(titles, ["The registry of processes under one key of the database's root"])
+        with self.assertLogs("netsight.async", "INFO") as logs:
+            setup.upgradeProfile(PROFILE)
+        self.assertIn(f"moved the registry's {len(ids)} processes", "\n".join(logs.output))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1009",))
+        transaction.commit()
+        self.assertEqual(root_keys(db), [registry.ROOT_KEY])
+        self.assertEqual(read(db, registry, ids), was)
+        url, process_id, answer = self.run_job("hello")
+        self.assertEqual(answer["state"], "done")
+        self.assertEqual(self.browser.result(url, process_id), "Hello world!")
+        # Run again (a site upgraded on a database that another site's upgrade moved): nothing to do.
+        self.assertEqual(registry.in_own_transaction(db, registry.prepare), (None, 0))
