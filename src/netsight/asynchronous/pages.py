@@ -14,13 +14,11 @@ path) gets the 404 of an unknown id. Every answer of a status page says
 its job set, made private unless the view declares ``public_result``.
 """
 
-from AccessControl.ZopeSecurityPolicy import getRoles
 from inspect import Parameter
 from inspect import signature
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from urllib.parse import quote
 from zExceptions import MethodNotAllowed
-from zope.component import queryMultiAdapter
 from zope.component.hooks import getSite
 from zope.i18n import translate
 from zope.interface import alsoProvides
@@ -28,6 +26,8 @@ from ZPublisher.mapply import mapply
 
 from netsight.asynchronous import connections
 from netsight.asynchronous import formvalues
+from netsight.asynchronous import frames
+from netsight.asynchronous import internals
 from netsight.asynchronous import jobtitle
 from netsight.asynchronous import protect
 from netsight.asynchronous import resources
@@ -205,7 +205,7 @@ class StatusPages:
             raise MethodNotAllowed("cancel needs a POST")
         self._record(process_id)  # NoSuchProcessError (404) unless the request may see it
         wants_json = is_true(output_json) or "application/json" in request.getHeader("Accept", "")
-        if not protect.authenticated(request):
+        if not protect.passes_csrf_check(request):
             request.response.setStatus(403)
             return self._json_status(process_id) if wants_json else self.refused_page()
         self.processes.cancel(process_id)
@@ -342,18 +342,10 @@ class StatusPages:
     back_template = ViewPageTemplateFile("browser/templates/back.pt")
 
     def _page(self, body, page_title, **options):
-        """A page of ours: in Plone's main template if there is one, else standalone.
-
-        Plone's main template renders only on an object of the database: a
-        context without a path (a browser view, a resource) gets the
-        standalone page.
-        """
+        """A page of ours: in Plone's main template inside a Plone site, else standalone (``frames.in_plone``)."""
         self.page_title = page_title
         alsoProvides(self, IOwnPage)
-        if (
-            physical_path(self.context) is None
-            or queryMultiAdapter((self.context, self.request), name="main_template") is None
-        ):
+        if not frames.in_plone(self.context, self.request):
             return self.standalone_template(body=body, **options)
         return self.plone_template(body=body, **options)
 
@@ -445,7 +437,7 @@ class StatusPage:
     def __init__(self, view, name):
         self.__parent__ = view
         self.__name__ = name
-        self.__roles__ = getRoles(view.context, view.__name__, view, ("Manager",))
+        self.__roles__ = internals.roles_of(view.context, view.__name__, view)
 
     def __call__(self):
         """Answer for the process named by the request's ``process_id``.

@@ -61,9 +61,6 @@ def passes_csrf_check(request):
     return True
 
 
-authenticated = passes_csrf_check  # the lead's files still call it; removed once they switch
-
-
 def cross_site(request):
     """Whether the browser says that the request comes from another site."""
     if request.getHeader("Sec-Fetch-Site", "").strip().lower() == "cross-site":

@@ -77,7 +77,7 @@ class AllProcesses(BrowserView):
         action = request.form.get("action")
         alsoProvides(self, IOwnPage)
         if request.get("REQUEST_METHOD", "GET").upper() == "POST" and action in ("cancel", "remove"):
-            if not protect.authenticated(request):  # plone.protect's token: without it, nothing changes
+            if not protect.passes_csrf_check(request):  # plone.protect's token: without it, nothing changes
                 return self._refused()
             return self._act(action, request.form.get("process_id"))
         self.page_title = translate(

@@ -59,8 +59,8 @@ def ready(context, request, view=None):
     user_id = getSecurityManager().getUser().getId()
     if user_id is None:
         return []
-    processes = Processes(request)
-    root = processes.connection.root()
+    service = Processes(request)
+    root = service.connection.root()
     index, processes = registry.index(root, registry.OWNERS_KEY), root.get(registry.ROOT_KEY)
     if index is None or processes is None:
         return []
@@ -71,7 +71,7 @@ def ready(context, request, view=None):
     notices = []
     for _look, key in zip(range(LOOK), keys):
         record = processes.get(key[-1])
-        if record is None or not ended_unseen(record, ended_before) or processes.expired(record):
+        if record is None or not ended_unseen(record, ended_before) or service.expired(record):
             continue
         context_url = request.physicalPathToURL(record.context_path)
         notices.append(

@@ -8,7 +8,7 @@ processing page, or to its result while it is ready (a result kept after
 it was shown, ``keep_result``, too). An anonymous visitor sees the
 processes of this browser (its ownership cookie). Reading it writes
 nothing; its owner's Remove (a POST with plone.protect's token; for an
-anonymous visitor, not from another site: ``protect.authenticated``)
+anonymous visitor, not from another site: ``protect.passes_csrf_check``)
 forgets a failed, cancelled or interrupted process or a kept result, in a
 transaction of its own (``registry.remove_ended``), and redirects (303)
 back here. A result shown and gone is not listed: the registry takes its
@@ -17,12 +17,12 @@ record out of the owner's list when it goes (``registry.drop_result``).
 
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
-from zope.component import queryMultiAdapter
 from zope.i18n import translate
 from zope.i18nmessageid import Message
 from zExceptions import NotFound
 from zope.interface import alsoProvides
 
+from netsight.asynchronous import frames
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous.i18n import _
@@ -112,7 +112,7 @@ class MyProcesses(BrowserView):
         alsoProvides(self, IOwnPage)
         self.view_url = self.page_url()  # the refused page's link back
         if request.get("REQUEST_METHOD", "GET").upper() == "POST" and request.form.get("action") == "remove":
-            if not protect.authenticated(request):  # without plone.protect's token, nothing changes
+            if not protect.passes_csrf_check(request):  # without plone.protect's token, nothing changes
                 request.response.setStatus(403)
                 self.page_title = translate(_("form_refused", default="The form could not be sent."), context=request)
                 return self._render(self.refused_template.macros["refused"])
@@ -147,7 +147,7 @@ class MyProcesses(BrowserView):
         return rows
 
     def _render(self, body):
-        if queryMultiAdapter((self.context, self.request), name="main_template") is None:
+        if not frames.in_plone(self.context, self.request):
             return self.standalone_template(body=body)
         return self.plone_template(body=body)
 

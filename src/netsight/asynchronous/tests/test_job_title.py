@@ -151,13 +151,10 @@ class TestJobTitleAtTheZopeRootBesidePlone(JobTestCase):
         self.assertEqual(self.browser.wait_for(self.view_url, process_id)["state"], "done")
         self.assertEqual(self.browser.result(self.view_url, process_id), "Hello world!")
 
-    @unittest.expectedFailure
     def test_its_processing_page(self):
-        """Known failure (pages.py, StatusPages._page): the root has Plone's
-        ``main_template`` (registered for any context), which fails off a
-        Plone site (plone.app.layout's ``portal_state.language()``: the
-        root has no ``Language``), so the page answers 500 where the
-        standalone page would do."""
+        """The root has Plone's ``main_template`` (registered for any
+        context), which fails off a Plone site (``portal_state.language()``:
+        the root has no ``Language``): the page is the standalone one (``frames.in_plone``)."""
         process_id = self.browser.start(self.view_url)
         self.browser.open(f"{self.view_url}/processing?process_id={process_id}")
         self.assertEqual(self.browser.status, 200)
