@@ -65,11 +65,6 @@ def owner_of(request):
     return None, _hash(secret)
 
 
-def may_see(record, request):
-    """Whether the request comes from the process's owner, or a manager of its site (``record.site``)."""
-    return owns(record, request) or is_manager(request, record.site)
-
-
 def owns(record, request):
     """Whether the request comes from the process's owner: its user, or the anonymous browser with its secret."""
     if record.owner is not None:
