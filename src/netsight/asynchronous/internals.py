@@ -52,9 +52,10 @@ def publish_job(request, app, realm, debug_mode):
       (``get_module_info``, cached per module name), on a connection of its
       own that it closes: a job is published from its root's oid on a
       connection of the job's own database, the one that holds its record;
-    - it retries every ConflictError; a job whose ``__run__`` committed work
-      of its own is not published again unless its view allows that
-      (``retry_after_commit``), and the reason is recorded;
+    - it retries every TransientError (a ConflictError); a job whose
+      ``__run__`` committed work of its own is not published again unless
+      its view allows that (``retry_after_commit``), and the reason is
+      recorded;
     - its retry makes the next request with ``request.retry()``, which
       reuses the failed attempt's environ and the response's ``stdout``:
       a job's attempt needs a fresh copy of the stored environ and a new
@@ -65,8 +66,9 @@ def publish_job(request, app, realm, debug_mode):
       (``start_response``): a job's response is kept, not sent, and what
       the job answered (the view ran or not, its transaction committed or
       not, cancelled) is read from the ``Attempt`` that the view reports to;
-    - its ``_publish``, ``_request`` and ``_response`` arguments, which
-      would give it the job's request, are "only for testing".
+    - the arguments that would give it the job's request and response
+      (``_request``, ``_response``, ``_publish``: "only for testing") are
+      no public API.
     """
     response = request.response
     with transaction_pubevents(request, response):
