@@ -16,6 +16,7 @@ transaction stays the same). And the Zope root's Manager's command,
 site's processes.
 """
 
+from netsight.asynchronous import registry
 from netsight.asynchronous.tests.helpers.instances import _child_env
 from netsight.asynchronous.tests.helpers.instances import BIN
 from netsight.asynchronous.tests.helpers.instances import Client
@@ -292,7 +293,7 @@ class TestTheRemovalCommand(unittest.TestCase):
             done = jobs.start("hello")
             jobs.wait(done, "done")
             instance.stop()
-        self.assertIn("netsight.async.processes", root_keys(instance))
+        self.assertIn(registry.ROOT_KEY, root_keys(instance))
         command = [sys.executable, "-m", "netsight.asynchronous.removal", str(instance.zope_conf)]
         done = subprocess.run(
             command, cwd=instance.directory, env=_child_env(), capture_output=True, text=True, timeout=SCRIPT_TIMEOUT
