@@ -1,4 +1,5 @@
-# netsight.async: `make demo` runs the demo site, `make test` the whole suite.
+# netsight.async: `make demo` runs the demo site, `make test` the whole suite,
+# `make check` the in-process tests only (under a minute).
 # Everything is installed into .venv with the versions of constraints.txt.
 
 SHELL := /bin/bash
@@ -20,6 +21,9 @@ help:
 	@echo "make demo-cluster  the demo on a ZEO server: front-ends on :8080 and :8081,"
 	@echo "            a worker instance that runs the jobs (Ctrl-C stops them all)"
 	@echo "make test   install and run the whole test suite"
+	@echo "make check  the in-process tests only, under a minute: all but the system"
+	@echo "            tests (tests/system/tests: ZEO, Zope instances, RelStorage,"
+	@echo "            Chromium, builds), which make test runs too"
 	@echo "make docs   install and build the documentation (Sphinx, offline) into"
 	@echo "            docs/_build/html"
 	@echo "make bench  install and run the benchmarks (bench/all.py: a ZEO server, Zope"
@@ -43,6 +47,16 @@ install: $(VENV)/.installed
 .PHONY: test
 test: install /usr/bin/chromium postgresql
 	$(BIN)/zope-testrunner --test-path src --test-path demo/src $(TEST_ARGS) 2>&1 \
+	  | $(BIN)/python tools/test_summary.py
+
+# The in-process tests: every test module but those of a tests/system/tests
+# package (a ZEO server, Zope instance subprocesses, RelStorage, Chromium,
+# mounted databases, buildout and wheel builds), for the edit-test loop:
+# tools/check.py runs them in one zope-testrunner per core, each module in
+# one. `make test` runs them all in one process, the system tests too.
+.PHONY: check
+check: install
+	$(BIN)/python tools/check.py $(TEST_ARGS) 2>&1 \
 	  | $(BIN)/python tools/test_summary.py
 
 # The documentation: Sphinx, offline (no intersphinx, the built-in alabaster
