@@ -18,8 +18,8 @@ would keep the jobs of others from the free threads.
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.anonymous import record_address
-from netsight.asynchronous.instance import instance_id
-from netsight.asynchronous.instance import next_ticket
+from netsight.asynchronous.instanceid import instance_id
+from netsight.asynchronous.instanceid import next_ticket
 from netsight.asynchronous.pool import AHEAD
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.worker import Job

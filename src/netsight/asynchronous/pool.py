@@ -108,7 +108,8 @@ class Pool:
                 return sum(1 for job in self._queue if job.owner == owner or (site is not None and _site(job) == site))
             return len(self._queue)
 
-    def busy(self):
+    def has_jobs(self):
+        """Whether this pool runs or queues any job (the maintenance thread looks for cancels then)."""
         with self._lock:
             return bool(self._queue or self._running)
 

@@ -17,7 +17,7 @@ stopped; see ``docs/upgrading.rst``)::
 """
 
 from netsight.asynchronous import registry
-from netsight.asynchronous.instance import ask_to_cancel
+from netsight.asynchronous.cancels import ask_to_cancel
 from netsight.asynchronous.legacy import remove_1x_registry
 from netsight.asynchronous.pool import POOL
 

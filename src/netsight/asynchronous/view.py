@@ -25,19 +25,21 @@ from netsight.asynchronous.exceptions import ProcessCancelled
 from netsight.asynchronous.exceptions import QueueFullError
 from netsight.asynchronous.exceptions import StartRefusedError
 from netsight.asynchronous.i18n import _
-from netsight.asynchronous.instance import ask_to_cancel
-from netsight.asynchronous.instance import cancel_asked
-from netsight.asynchronous.instance import instance_id
-from netsight.asynchronous.instance import MAINTENANCE
-from netsight.asynchronous.instance import next_ticket
+from netsight.asynchronous.cancels import ask_to_cancel
+from netsight.asynchronous.cancels import cancel_asked
+from netsight.asynchronous.instanceid import instance_id
+from netsight.asynchronous.instanceid import next_ticket
+from netsight.asynchronous.maintenance import MAINTENANCE
 from netsight.asynchronous.notify import wanted as mail_wanted
 from netsight.asynchronous.pages import NAMES
 from netsight.asynchronous.paths import physical_path
 from netsight.asynchronous.pages import StatusPage
 from netsight.asynchronous.pages import StatusPages
 from netsight.asynchronous.pool import POOL
-from netsight.asynchronous.progress import FIRST
+from netsight.asynchronous.progress import Held
+from netsight.asynchronous.progress import Report
 from netsight.asynchronous.progress import REPORTS
+from netsight.asynchronous.progress import write as write_report
 
 import transaction
 
@@ -201,20 +203,14 @@ class BaseAsyncView(StatusPages, BrowserView):
         db, interval = self.__dict__.get("_reporting") or self._start_reporting()
         held = REPORTS.hold(process_id, db, progress, message, interval)
         if held is not None:
-            if held == FIRST:
+            if held is Held.FIRST:
                 MAINTENANCE.poke()  # it writes the report once the interval is over
             return
-
-        def report(record):
-            # A record that is no longer active (interrupted meanwhile) stops the job too.
-            reported = record.is_run(instance_id()) and record.report(progress, message)
-            return "cancel" if record.cancel_requested or not reported else "reported"
-
-        found = registry.change(db, process_id, report)
-        if found is None:
+        report = write_report(db, process_id, progress, message)
+        if report is Report.NO_RECORD:
             raise NoSuchProcessError("No such process")
         REPORTS.written(process_id)
-        if found == "cancel":
+        if report.stops_job:  # a cancel asked, or a record no longer active (interrupted meanwhile)
             ask_to_cancel(process_id)
             raise ProcessCancelled(process_id)
 

@@ -30,9 +30,9 @@ from netsight.asynchronous import registry
 from netsight.asynchronous import scrub
 from netsight.asynchronous.anonymous import record_address
 from netsight.asynchronous.capture import BodyCapture
-from netsight.asynchronous.instance import forget
-from netsight.asynchronous.instance import instance_id
-from netsight.asynchronous.instance import MAINTENANCE
+from netsight.asynchronous.cancels import forget
+from netsight.asynchronous.instanceid import instance_id
+from netsight.asynchronous.maintenance import MAINTENANCE
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.progress import REPORTS
 from netsight.asynchronous.replay import CapturedResponse

@@ -3,8 +3,11 @@ heartbeat, instances that stopped or died, expiry."""
 
 from netsight.asynchronous import claims
 from netsight.asynchronous import housekeeping
-from netsight.asynchronous import instance
+from netsight.asynchronous import cancels
+from netsight.asynchronous import instanceid
+from netsight.asynchronous import maintenance
 from netsight.asynchronous import registry
+from netsight.asynchronous import signals
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import DEADLINE
@@ -385,7 +388,7 @@ class TestInstancesThatStoppedOrDied(LifecycleTestCase):
         self.assertEqual(self.storage_tid(), before)  # the poll derived it
         self.assertEqual(self.fresh_record(process_id).state, registry.RUNNING)
         # Housekeeping marks it, once, whoever runs it first.
-        passes = [threading.Thread(target=housekeeping.mark_dead, args=(db, instance.instance_id(), time.time())) for _ in range(3)]
+        passes = [threading.Thread(target=housekeeping.mark_dead, args=(db, instanceid.instance_id(), time.time())) for _ in range(3)]
         for thread in passes:
             thread.start()
         for thread in passes:
@@ -414,32 +417,32 @@ class TestInstancesThatStoppedOrDied(LifecycleTestCase):
         running, queued = self.start_gated(), self.start_gated()
         self.running(running)
         db = self.app._p_jar.db()
-        instance.stopped(db)
+        signals.mark_stopped(db)
         for process_id in (running, queued):
             record = self.fresh_record(process_id)
             self.assertEqual((record.state, record.error), (registry.INTERRUPTED, registry.STOPPED_REASON))
             self.assertEqual(self.poll(process_id)["completed"], "ERROR")
         # Started again (a test, not a real restart): no longer stopped.
-        registry.in_own_transaction(db, lambda root: registry.beat_in(root, instance.instance_id()))
+        registry.in_own_transaction(db, lambda root: registry.beat_in(root, instanceid.instance_id()))
 
 
 class TestHeartbeat(LifecycleTestCase):
     def test_one_write_per_beat_while_there_are_jobs_none_without(self):
         db = self.app._p_jar.db()
-        self.assertFalse(instance.MAINTENANCE.beat(db))  # no jobs: nothing written
+        self.assertFalse(maintenance.MAINTENANCE.beat(db))  # no jobs: nothing written
         process_id = self.start_gated()
         self.running(process_id)
         before = self.storage_tid()
-        self.assertTrue(instance.MAINTENANCE.beat(db))
+        self.assertTrue(maintenance.MAINTENANCE.beat(db))
         self.assertNotEqual(self.storage_tid(), before)
         transaction.begin()
-        beat = registry.instances(self.app._p_jar.root())[instance.instance_id()]
+        beat = registry.instances(self.app._p_jar.root())[instanceid.instance_id()]
         self.assertLess(time.time() - beat.beat, 5)
         self.open_gate()
         self.browser.wait_for(self.url_gate, process_id)
         wait_until(lambda: POOL.counts() == (0, 0, 0), what="the pool to be idle")
         before = self.storage_tid()
-        self.assertFalse(instance.MAINTENANCE.beat(db))
+        self.assertFalse(maintenance.MAINTENANCE.beat(db))
         self.assertEqual(self.storage_tid(), before)
 
     def test_a_cancel_asked_elsewhere_is_learnt_at_the_beat(self):
@@ -447,7 +450,7 @@ class TestHeartbeat(LifecycleTestCase):
         self.running(process_id)
         db = self.app._p_jar.db()
         registry.change(db, process_id, registry.ProcessRecord.request_cancel)  # as another instance would
-        instance.MAINTENANCE.beat(db)
+        maintenance.MAINTENANCE.beat(db)
         self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
         self.assertEqual(self.browser.result(self.url_gate, process_id), "stopped by is_cancelled")
 
@@ -470,14 +473,14 @@ class TestHeartbeat(LifecycleTestCase):
         process_id = self.start_gated(check="1")
         self.running(process_id)
         db = self.app._p_jar.db()
-        instance.MAINTENANCE.release(db)  # its heartbeat would write meanwhile
+        maintenance.MAINTENANCE.release(db)  # its heartbeat would write meanwhile
         before = self.storage_tid()
-        self.assertEqual(instance.learn_cancels(db), 0)
+        self.assertEqual(cancels.learn_cancels(db), 0)
         self.assertEqual(self.storage_tid(), before)
         registry.change(db, process_id, registry.ProcessRecord.request_cancel)  # as another instance would
         before = self.storage_tid()
-        instance.learn_cancels(db)  # the maintenance thread may have learnt it first: 0 or 1
-        self.assertTrue(instance.cancel_asked(process_id))
+        cancels.learn_cancels(db)  # the maintenance thread may have learnt it first: 0 or 1
+        self.assertTrue(cancels.cancel_asked(process_id))
         self.assertEqual(self.storage_tid(), before)
 
 
@@ -486,35 +489,35 @@ class TestSignals(LifecycleTestCase):
 
     def setUp(self):
         super().setUp()
-        for signum in instance.SIGNALS:
+        for signum in signals.SIGNALS:
             self.addCleanup(signal.signal, signum, signal.getsignal(signum))
-        self.addCleanup(instance._stopping.clear)
-        self.addCleanup(setattr, instance, "_stop_pending", None)
+        self.addCleanup(signals._stopping.clear)
+        self.addCleanup(setattr, signals, "_stop_pending", None)
 
     def stopped_mark(self):
         transaction.begin()
-        return registry.stopped(self.app._p_jar.root(), instance.instance_id())
+        return registry.stopped(self.app._p_jar.root(), instanceid.instance_id())
 
     def test_an_ignored_signal_stays_ignored(self):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        self.assertTrue(instance.install_signal_handlers())
+        self.assertTrue(signals.install_signal_handlers())
         self.assertIs(signal.getsignal(signal.SIGINT), signal.SIG_IGN)
         process_id = self.start_gated()
         self.running(process_id)
         os.kill(os.getpid(), signal.SIGINT)
-        self.assertFalse(instance.stopping())
+        self.assertFalse(signals.stopping())
         self.assertFalse(self.stopped_mark())
         self.assertEqual(self.poll(process_id)["state"], registry.RUNNING)
 
     def test_a_handler_that_returns_marks_nothing(self):
         seen = []
         signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
-        self.assertTrue(instance.install_signal_handlers())
+        self.assertTrue(signals.install_signal_handlers())
         process_id = self.start_gated()
         self.running(process_id)
         os.kill(os.getpid(), signal.SIGINT)  # os.kill runs the handlers of a signal to itself before it returns
         self.assertEqual(seen, [signal.SIGINT])  # handed on
-        self.assertFalse(instance.stopping())
+        self.assertFalse(signals.stopping())
         self.assertFalse(self.stopped_mark())
         self.assertEqual(self.poll(process_id)["state"], registry.RUNNING)
         self.open_gate()
@@ -526,33 +529,33 @@ class TestSignals(LifecycleTestCase):
         import Zope2
 
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        self.assertTrue(instance.install_signal_handlers())
+        self.assertTrue(signals.install_signal_handlers())
         ends = [getattr(hook, "callback", None) for hook in Zope2.opened]
-        self.assertEqual(ends[0], instance.process_ends)  # closed by runwsgi before any database
+        self.assertEqual(ends[0], signals.process_ends)  # closed by runwsgi before any database
         process_id = self.start_gated()
         self.running(process_id)
         with self.assertRaises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)  # os.kill runs the handlers of a signal to itself
-        self.assertTrue(instance.stopping())  # it claims nothing more
+        self.assertTrue(signals.stopping())  # it claims nothing more
         self.assertFalse(self.stopped_mark())  # the process may go on: nothing written yet
         self.assertEqual(self.poll(process_id)["state"], registry.RUNNING)
-        self.assertTrue(instance.process_ends())  # what runwsgi's close of Zope2.opened calls
+        self.assertTrue(signals.process_ends())  # what runwsgi's close of Zope2.opened calls
         self.assertTrue(self.stopped_mark())
         answer = self.poll(process_id)
         self.assertEqual((answer["state"], answer["completed"]), (registry.INTERRUPTED, "ERROR"))
         self.assertEqual(self.fresh_record(process_id).error, registry.STOPPED_REASON)
-        self.assertFalse(instance.process_ends())  # once (atexit comes after runwsgi's close)
+        self.assertFalse(signals.process_ends())  # once (atexit comes after runwsgi's close)
 
     def test_a_job_that_ends_between_the_signal_and_the_end_of_the_process_reads_done(self):
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        self.assertTrue(instance.install_signal_handlers())
+        self.assertTrue(signals.install_signal_handlers())
         process_id = self.start_gated()
         self.running(process_id)
         with self.assertRaises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
         self.open_gate()
         self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
-        self.assertTrue(instance.process_ends())
+        self.assertTrue(signals.process_ends())
         self.assertTrue(self.stopped_mark())
         self.assertEqual(self.poll(process_id)["state"], registry.DONE)
 
@@ -560,20 +563,20 @@ class TestSignals(LifecycleTestCase):
         """The exception of the signal is caught (here, by the test) and the
         process serves on: nothing says it stopped, its jobs end done, and
         after STOP_GRACE it claims jobs again."""
-        self.addCleanup(setattr, instance, "STOP_GRACE", instance.STOP_GRACE)
-        instance.STOP_GRACE = 1.0
+        self.addCleanup(setattr, signals, "STOP_GRACE", signals.STOP_GRACE)
+        signals.STOP_GRACE = 1.0
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        self.assertTrue(instance.install_signal_handlers())
+        self.assertTrue(signals.install_signal_handlers())
         running = self.start_gated()
         self.running(running)
         with self.assertRaises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
-        self.assertTrue(instance.stopping())
+        self.assertTrue(signals.stopping())
         seen = []
 
         def serving_again():
             seen.append((self.stopped_mark(), self.poll(running)["state"]))
-            return not instance.stopping()
+            return not signals.stopping()
 
         wait_until(serving_again, what="the instance to take jobs again")
         self.assertEqual(set(seen), {(False, registry.RUNNING)})  # never stopped, its job running all along
@@ -582,7 +585,7 @@ class TestSignals(LifecycleTestCase):
         self.open_gate()
         for process_id in (running, started):
             self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
-        self.assertFalse(instance.process_ends())  # its end, later, without a signal: nothing to mark
+        self.assertFalse(signals.process_ends())  # its end, later, without a signal: nothing to mark
         self.assertFalse(self.stopped_mark())
 
 
@@ -591,7 +594,7 @@ class TestMaintenance(LifecycleTestCase):
 
     def setUp(self):
         super().setUp()
-        self.db, self.maintenance = self.app._p_jar.db(), instance.MAINTENANCE
+        self.db, self.maintenance = self.app._p_jar.db(), maintenance.MAINTENANCE
         self.claiming, self.go_on = threading.Event(), threading.Event()
         self.addCleanup(self.go_on.set)  # never leave the thread blocked
 
@@ -732,15 +735,15 @@ class TestNothingReadsRunningForEver(LifecycleTestCase):
 
     def test_an_active_record_its_pool_lost_is_interrupted_at_the_beat(self):
         self.setting("heartbeat-timeout", 60)
-        db, process_id = self.add_record(instance.instance_id(), age=61)  # in no pool: its worker lost it
-        instance.MAINTENANCE.beat(db)
+        db, process_id = self.add_record(instanceid.instance_id(), age=61)  # in no pool: its worker lost it
+        maintenance.MAINTENANCE.beat(db)
         record = self.fresh_record(process_id)
-        self.assertEqual((record.state, record.error), (registry.INTERRUPTED, instance.LOST_REASON))
+        self.assertEqual((record.state, record.error), (registry.INTERRUPTED, maintenance.LOST_REASON))
 
     def test_an_instance_that_died_before_its_first_beat(self):
         self.setting("heartbeat-timeout", 60)
         db, process_id = self.add_record("died-before-beating", age=61)
-        housekeeping.mark_dead(db, instance.instance_id(), time.time())
+        housekeeping.mark_dead(db, instanceid.instance_id(), time.time())
         self.assertEqual(self.fresh_record(process_id).state, registry.INTERRUPTED)
 
     def test_an_interrupted_job_stops_at_its_next_report(self):
@@ -754,17 +757,17 @@ class TestNothingReadsRunningForEver(LifecycleTestCase):
     def test_the_heartbeat_fits_in_its_timeout(self):
         self.setting("heartbeat-interval", 60)
         self.setting("heartbeat-timeout", 60)
-        self.assertEqual(instance.heartbeat_interval(), 20)
+        self.assertEqual(maintenance.heartbeat_interval(), 20)
 
     def test_a_forked_worker_is_an_instance_of_its_own(self):
         read, write = os.pipe()
         child = os.fork()
         if child == 0:  # the child: say its id, and leave at once
-            os.write(write, instance.instance_id().encode())
+            os.write(write, instanceid.instance_id().encode())
             os._exit(0)
         os.close(write)
         os.waitpid(child, 0)
         with os.fdopen(read) as pipe:
             child_id = pipe.read()
-        self.assertNotEqual(child_id, instance.instance_id())
+        self.assertNotEqual(child_id, instanceid.instance_id())
         self.assertIn(f":{child}:", child_id)

@@ -6,7 +6,7 @@ from zope.component import getUtility
 
 from netsight.asynchronous import notify
 from netsight.asynchronous import registry
-from netsight.asynchronous.instance import MAINTENANCE
+from netsight.asynchronous.maintenance import MAINTENANCE
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import DEADLINE
 from netsight.asynchronous.tests.helpers.base import idle_pool
