@@ -1,7 +1,8 @@
-"""The documentation builds (``make docs``): Sphinx, offline, without a warning."""
+"""The documentation builds (``make docs``): Sphinx, offline, without a warning; its map is the code's."""
 
 from pathlib import Path
 
+import importlib.util
 import subprocess
 import sys
 import tempfile
@@ -9,6 +10,7 @@ import unittest
 
 
 DOCS = Path(__file__).resolve().parents[4] / "docs"
+ARCHITECTURE_TOOL = DOCS.parent / "tools" / "architecture.py"  # writes docs/architecture.rst's generated parts
 PACKAGE = Path(__file__).resolve().parents[1]
 TIMEOUT = 300  # seconds; the build takes a few
 
@@ -57,3 +59,41 @@ class TestDocs(unittest.TestCase):
         api = (DOCS / "api.rst").read_text(encoding="utf-8")
         missing = [name for name in documented_modules() if f"automodule:: {name}\n" not in api]
         self.assertEqual(missing, [], "add an `.. automodule::` for each of these to docs/api.rst")
+
+
+def architecture_tool():
+    """tools/architecture.py, imported (tools/ is no package)."""
+    spec = importlib.util.spec_from_file_location("netsight_async_architecture_tool", ARCHITECTURE_TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+@unittest.skipUnless(ARCHITECTURE_TOOL.exists(), "no tools/ beside src/ (an installed copy)")
+class TestArchitectureMap(unittest.TestCase):
+    """docs/architecture.rst's generated parts are what tools/architecture.py writes from the code now."""
+
+    def test_each_generated_part_is_the_codes(self):
+        tool = architecture_tool()
+        written = tool.written_parts((DOCS / "architecture.rst").read_text(encoding="utf-8"))
+        for name, part in tool.generated_parts().items():
+            with self.subTest(part=name):
+                self.assertIn(name, written, f"docs/architecture.rst has no markers for {name!r}")
+                self.assertEqual(
+                    written[name], part,
+                    f"docs/architecture.rst's {name!r} is not what the code says: "
+                    "run .venv/bin/python tools/architecture.py",
+                )
+
+    def test_the_map_shows_a_changed_import(self):
+        """A new import moves the arrows and floors the map shows (the tool reads the code, not the map)."""
+        tool = architecture_tool()
+        found = tool.modules()
+        at_import, _deferred = tool.imports(found)
+        floor, _cycles = tool.floors(at_import)
+        top = max(found, key=lambda name: floor[name])
+        at_import["settings"] = {*at_import["settings"], top}  # settings importing the top floor: a cycle
+        floor, cycles = tool.floors(at_import)
+        self.assertTrue(any("settings" in group and top in group for group in cycles))
+        self.assertIn(" <-> ", tool.modules_part(found, at_import, floor, cycles))
+
