@@ -3,7 +3,7 @@
     .venv/bin/python bench/anonymous.py [--starts 60] [--size 1000000] [--records 40]
 
 It runs one Zope instance (runwsgi, a FileStorage with a blob directory,
-the test fixture tests/instances.py) with the Plone site /plone, and the
+the test fixture tests/helpers/instances.py) with the Plone site /plone, and the
 caps on anonymous starts switched off (``max-per-address 0``,
 ``queue-limit 0``, ``anonymous-queue-limit 0``) so that every start is
 taken, as before they existed:

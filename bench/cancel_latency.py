@@ -3,7 +3,7 @@
     .venv/bin/python bench/cancel_latency.py [--cancels 20] [--heartbeat-interval 10]
 
 A ZEO server, a front-end F (``pool-size 0``) and a worker A (``pool-size
-2``), real ``runwsgi`` processes on 127.0.0.1 (tests/instances.py), the
+2``), real ``runwsgi`` processes on 127.0.0.1 (tests/helpers/instances.py), the
 other settings their defaults (``heartbeat-interval`` 10 s,
 ``progress-interval`` 1 s) unless given. For each of two jobs, --cancels
 times: the job is started on F, claimed and run by A; once F reads it

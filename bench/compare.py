@@ -7,9 +7,9 @@
 The peers run in .venv-bench (bench/peers/requirements.txt; ``make
 bench`` makes it), each started and stopped here with the servers they
 need: Debian's redis-server (RQ, Huey), a throwaway PostgreSQL of
-tests/postgres.py (Procrastinate, Django Tasks with django-tasks-db, and
+tests/helpers/postgres.py (Procrastinate, Django Tasks with django-tasks-db, and
 the package's RelStorage). The package runs as four set-ups of real Zope
-instances (tests/instances.py): one instance with its own FileStorage;
+instances (tests/helpers/instances.py): one instance with its own FileStorage;
 one on a ZEO server; one on RelStorage with PostgreSQL; a front-end
 (pool-size 0) whose jobs a worker instance on the same ZEO server claims.
 Every instance has pool-size 2 and waitress's 4 threads, as every peer's

@@ -6,7 +6,7 @@
 It starts two ZEO servers (runzeo, with a blob directory), each with one
 Zope instance (runwsgi, 4 HTTP threads, the package's default settings:
 pool-size 2, max-per-user 0 i.e. no cap, progress-interval 1 s), with the
-test fixture tests/instances.py; it creates the Plone site /plone on each
+test fixture tests/helpers/instances.py; it creates the Plone site /plone on each
 and speaks HTTP to them as the site's Member (basic auth; the CSRF token
 of ``@@own-template`` with every POST). Everything is measured on the
 first instance; the second, whose registry stays small, is the baseline

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/idle_cpu.py [--seconds 30] [--rounds 3]
 
-A ZEO server and two Zope instances on it (tests/instances.py, no Plone
+A ZEO server and two Zope instances on it (tests/helpers/instances.py, no Plone
 site, no job): a worker (pool-size 2), whose maintenance thread looks
 every 50 ms whether a job waits unclaimed (``instance.WATCH_INTERVAL``),
 and a front-end (pool-size 0), which looks for no claim: the rest of an

@@ -5,7 +5,7 @@ the time from a stopped or killed instance to ERROR on the other one.
                                         [--heartbeat-timeout 60] [--sigterms 3]
 
 It starts a ZEO server and two Zope instances A and B on it (runwsgi,
-tests/instances.py), creates the Plone site /plone, and runs jobs on A as
+tests/helpers/instances.py), creates the Plone site /plone, and runs jobs on A as
 the site's Member; B watches them through ``completed?...&output_json=1``
 (the processing page's poll), every 50 ms.
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/start_growth.py [--records 100000] [--runs 3] [--starts 60] [--warm-up 20]
 
-One Zope instance (tests/instances.py: ``runwsgi``, a FileStorage, the
+One Zope instance (tests/helpers/instances.py: ``runwsgi``, a FileStorage, the
 Plone site /plone, pool-size 2) and two copies of its Data.fs, made once:
 one whose registry holds 10 done, unfetched records, one with
 ``--records`` (written directly into the stopped instance's FileStorage

@@ -17,7 +17,7 @@ a peer (``Peer``)
     PostgreSQL) until it starts.
 
 The servers (Redis, PostgreSQL, ZEO, the instances, the peers' web apps
-and workers) are processes of tests/instances.py: in a process group of
+and workers) are processes of tests/helpers/instances.py: in a process group of
 their own, stopped when the run ends however it ends.
 """
 
@@ -54,7 +54,7 @@ PRODUCT_CONFIG = {"pool-size": str(POOL_SIZE), "queue-limit": "0"}
 
 
 def environment(**values):
-    """Set what the next processes inherit (tests/instances.py's processes take this process's environment)."""
+    """Set what the next processes inherit (tests/helpers/instances.py's processes take this process's environment)."""
     for key, value in values.items():
         os.environ[key] = str(value)
 
