@@ -166,7 +166,7 @@ class LoopbackWSGIServer(zope_testing.WSGIServer):
     host = "127.0.0.1"
 
 
-# The Chromium tests (tests/test_chromium.py, bench/latency.py): the Plone
+# The Chromium tests (tests/system/tests/test_chromium.py, bench/latency.py): the Plone
 # site served over HTTP, each test's DemoStorage behind it; the resources
 # "host" and "port" give its address (chromium_server_url).
 LOOPBACK_WSGI_SERVER = LoopbackWSGIServer()
