@@ -5,8 +5,8 @@ Counting the address's active records and then adding one is a read
 followed by inserts into BTrees, whose conflict resolution merges
 concurrent inserts: N starts at once from one address would all pass the
 cap. So each address with active processes has an ``AddressProcesses``
-(its process ids) under the root key ``ADDRESSES_KEY``, keyed by the
-address's keyed hash; a start reads it and writes it. It has no conflict
+(its process ids) in the registry's store (``storage.ProcessStore``, its
+``addresses``: ``ADDRESSES_KEY``), keyed by the address's keyed hash; a start reads it and writes it. It has no conflict
 resolution: two concurrent starts from one address write the same object
 (or insert the same key), one of them gets a ConflictError, and Zope's
 publisher runs that request again, which then reads the other's process.
@@ -16,14 +16,16 @@ by ``registry``); the address's object goes with its last id, so no
 address's hash outlives its active processes.
 
 This module knows nothing of requests or settings; ``registry`` imports it.
+Its functions take the root of the main database, whose store they read
+(``storage.store_of``); ``hold`` makes the store at a first anonymous start.
 """
 
-from BTrees.OOBTree import OOBTree
+from netsight.asynchronous import storage
 from persistent import Persistent
 
 
-ADDRESSES_KEY = "netsight.async.addresses"  # address key -> AddressProcesses
-HMAC_KEY_KEY = "netsight.async.address-key"  # the HMAC key of address keys (anonymous.py)
+ADDRESSES_KEY = "addresses"  # the store's tree: address key -> AddressProcesses
+HMAC_KEY_KEY = "address_key"  # the store's HMAC key of address keys (anonymous.py)
 # A key that never goes, first in the tree: its first bucket is never
 # emptied, since a BTree cannot merge a change that empties a bucket with
 # another that adds to it (as registry.SENTINEL).
@@ -42,8 +44,8 @@ class AddressProcesses(Persistent):
 
 def process_ids(root, key):
     """The ids held for address key ``key`` (some may have ended meanwhile)."""
-    tree = root.get(ADDRESSES_KEY)
-    held = None if tree is None else tree.get(key)
+    store = storage.store_of(root)
+    held = None if store is None else store.addresses.get(key)
     return () if held is None else held.process_ids
 
 
@@ -55,9 +57,8 @@ def hold(root, key, process_id, still_active):
     which ``still_active(pid)`` is false (records that ended without a
     release, or went) are dropped on the way.
     """
-    tree = root.get(ADDRESSES_KEY)
-    if tree is None:
-        tree = root[ADDRESSES_KEY] = OOBTree()
+    tree = storage.made(root).addresses
+    if SENTINEL not in tree:
         tree[SENTINEL] = True
     held = tree.get(key)
     if held is None:
@@ -67,7 +68,8 @@ def hold(root, key, process_id, still_active):
 
 def release(root, key, process_id):
     """Take ``process_id`` out of ``key``'s ids; the address's object goes with its last one."""
-    tree = root.get(ADDRESSES_KEY)
+    store = storage.store_of(root)
+    tree = None if store is None else store.addresses
     held = None if tree is None or not key else tree.get(key)
     if held is None or process_id not in held.process_ids:
         return

@@ -19,8 +19,8 @@ threads (``pool.py``), and an anonymous process is forgotten
 ``anonymous-expiry`` seconds after it ended (``expiry``).
 
 The record keeps its address as a keyed hash (``address_key``: HMAC-SHA256
-with a random key kept in the main database's root, shared by every
-instance, removed with the registry's other root keys), while it is
+with a random key kept in the registry's store, shared by every instance,
+made with the store and removed with it), while it is
 active only: enough for a worker's claim to apply the cap, with no
 address written in clear.
 """
@@ -29,19 +29,20 @@ from AccessControl import getSecurityManager
 from netsight.asynchronous import addresses
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
+from netsight.asynchronous import storage
 from netsight.asynchronous.exceptions import QueueFullError
 from netsight.asynchronous.pool import POOL
+from netsight.asynchronous.transactions import in_own_transaction
 
 import hashlib
 import hmac
 import ipaddress
 import logging
-import secrets
 
 
 logger = logging.getLogger("netsight.async")
 
-KEY_ROOT_KEY = addresses.HMAC_KEY_KEY  # the HMAC key of address keys, in the main database's root
+KEY_ROOT_KEY = addresses.HMAC_KEY_KEY  # the HMAC key of address keys: the store's attribute
 IPV6_PREFIX = 64  # an IPv6 client is its /64: one host usually holds a whole /64
 
 
@@ -144,18 +145,16 @@ def _refuse(request, message):
 
 
 def _key(db, root=None):
-    """The HMAC key: read in ``root`` (no cache: the registry's removal takes
-    it away), else in a transaction of its own, made there at its first need."""
-    key = None if root is None else root.get(KEY_ROOT_KEY)
-    return key if key is not None else registry.in_own_transaction(db, _key_in)
+    """The HMAC key: read in ``root``'s store (no cache: the registry's removal
+    takes it away), else in a transaction of its own, the store made there at
+    its first need (with the key)."""
+    store = None if root is None else storage.store_of(root)
+    return store.address_key if store is not None else in_own_transaction(db, _key_in)
 
 
 def _key_in(root):
-    """The database's HMAC key of addresses; made at its first need."""
-    key = root.get(KEY_ROOT_KEY)
-    if key is None:
-        key = root[KEY_ROOT_KEY] = secrets.token_bytes(32)
-    return key
+    """The database's HMAC key of addresses; the store made, with it, at its first need."""
+    return getattr(storage.made(root), KEY_ROOT_KEY)
 
 
 def _address(text):

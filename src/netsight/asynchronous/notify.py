@@ -28,7 +28,6 @@ that no commit waits on the SMTP server. A mail the SMTP server refuses is
 logged as an error and not sent again.
 """
 
-from BTrees.OOBTree import OOBTree
 from email.message import EmailMessage
 from email.utils import formataddr
 from transaction.interfaces import TransientError
@@ -48,7 +47,7 @@ import transaction
 logger = logging.getLogger("netsight.async")
 
 MAIL = "mail"  # BaseAsyncView.notify: the owner is mailed when the job is done
-PENDING_KEY = "netsight.async.mail-pending"  # process id -> end time: the processes whose mail is not decided yet
+PENDING_KEY = "mail_pending"  # the store's tree (storage.py): process id -> end time, the mails not decided yet
 GRACE_POLLS = 2  # a done process is noticed (and mailed) this many longest poll intervals after its end
 PASS_INTERVAL = 5.0  # seconds between two mail passes of the maintenance thread
 ATTEMPTS = 5  # of the mark's transaction, on ConflictErrors
@@ -78,11 +77,7 @@ def ended_unseen(record, before):
 def expect(record):
     """In the transaction of a process's end: note it for the mail pass, if its view asked for a mail."""
     if getattr(record, "mail", None) and not getattr(record, "mailed", False):
-        root = record._p_jar.root()
-        pending = root.get(PENDING_KEY)
-        if pending is None:
-            pending = root[PENDING_KEY] = OOBTree()
-        pending[record.process_id] = record.finished
+        registry.index(record._p_jar.root(), PENDING_KEY)[record.process_id] = record.finished
     return True
 
 
@@ -106,7 +101,7 @@ def _pending(db):
     connection = db.open(transaction_manager=manager)
     try:
         manager.begin()
-        pending = connection.root().get(PENDING_KEY)
+        pending = registry.index(connection.root(), PENDING_KEY)
         return [] if pending is None else list(pending.keys())
     finally:
         manager.abort()
@@ -164,7 +159,7 @@ def _mark(root, process_id):
     """Decide, in the transaction of ``root``: (site, message, address, sender)
     with the record marked ``mailed``, or None (not now, or never: then the
     process's entry goes)."""
-    pending = root.get(PENDING_KEY)
+    pending = registry.index(root, PENDING_KEY)
     if pending is None or process_id not in pending:
         return None  # decided already (another pass, another instance)
     record = registry.find(root._p_jar, process_id)

@@ -80,24 +80,20 @@ LISTS_VERSION_KEY = "lists_version"  # the version of the lists' indexes (an int
 # claim a job as soon as its start is committed (claims.py, instance.py).
 UNCLAIMED_COUNT_KEY = "unclaimed_count"
 UNCLAIMED_KEY = "unclaimed"  # process id -> True: the jobs queued for any instance (see below)
-LISTS_VERSION = 4
+LISTS_VERSION = storage.LISTS_VERSION
 OLD_LISTS_KEYS = storage.OLD_LISTS_KEYS  # indexes of versions before, removed
-# Every key of the root that the add-on's processes write: all go together
-# once no process is left (``remove_all``); before a first process, none is written.
-ROOT_KEYS = (
-    ROOT_KEY,
-    addresses.ADDRESSES_KEY,  # anonymous visitors' active processes by address (addresses.py)
-    addresses.HMAC_KEY_KEY,  # the key of their addresses' keyed hashes (anonymous.py)
-)
+# Every key of the root that the add-on writes: the store, with the anonymous visitors'
+# addresses and the mails pending in it; it goes once no process is left (``remove_all``);
+# before a first start, nothing is written.
+ROOT_KEYS = (ROOT_KEY,)
 # The store's attributes that hold a BTree, all made with the store by the first process (``add``).
 TREE_KEYS = ProcessStore.TREES
 # What writes the main database's root or the store, which every start
-# reads current (``add``): the first process (the store, with every tree),
-# ``remove_all``, ``prepare`` (the move of the root keys before the store,
-# and ``reindex_lists`` when LISTS_VERSION changes), and the anonymous
-# visitors' keys at a first anonymous start (addresses.py, anonymous.py).
-# A start meets a ConflictError only with one of these, each once in a
-# registry's life, and Zope's retry starts it again.
+# reads current (``add``): the first start (the store, with every tree and
+# the anonymous visitors' HMAC key), ``remove_all``, ``prepare`` (the move
+# of the root keys before the store, and ``reindex_lists`` when
+# LISTS_VERSION changes). A start meets a ConflictError only with one of
+# these, each once in a registry's life, and Zope's retry starts it again.
 UNCLAIMED = ""  # the "instance" of a queued job that any instance with a pool may take
 # UNCLAIMED_KEY: the jobs queued for any instance (``UNCLAIMED``), in an index of their own
 # beside the active one: process id -> True. The front-ends' starts add
@@ -361,10 +357,7 @@ def index(root, key):
 
 def _store(root):
     """The store, made with every tree at a first process (a root write, once)."""
-    store = root.get(ROOT_KEY)
-    if store is None:
-        store = root[ROOT_KEY] = ProcessStore(LISTS_VERSION)
-    return store
+    return storage.made(root)
 
 
 def _tree(root, key):
@@ -458,10 +451,8 @@ def add(connection, record, instance, ticket, title=None):
     record.ticket = ticket
     if title is not None:
         record.title = title
-    store = root.get(ROOT_KEY)
-    if store is None:  # the first process: the lists' indexes are built as they go
-        store = _store(root)  # a write of the root, which conflicts with any other
-    else:
+    store = _store(root)  # made by the first start (a write of the root, which conflicts with any other)
+    if store._p_jar is not None:  # not made in this transaction (the first start, an anonymous one's hold)
         connection.readCurrent(store)
     connection.readCurrent(root)
     store.records[record.process_id] = record

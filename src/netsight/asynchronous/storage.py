@@ -2,7 +2,10 @@
 
 The store holds the records (process id -> ``registry.ProcessRecord``),
 their indexes (BTrees) and their counts (``BTrees.Length``), each as an
-attribute. It is written when it is made (by the first process) and when
+attribute, and beside them the anonymous visitors' addresses
+(``addresses.py``) with the key of their hashes (``anonymous.py``) and the
+processes whose mail is not decided yet (``notify.py``): everything the
+add-on keeps in the database, under one key. It is written when it is made (by the first process) and when
 a registry written by a version before it is moved into it (``move_root_keys``),
 never by a start, an end, a heartbeat or a claim: these write the trees
 and Lengths it holds, whose conflict resolution merges concurrent
@@ -11,8 +14,8 @@ current (``registry.add``): a start that meets its making, its move or
 its removal conflicts, and Zope's retry starts it again on the store as
 it now is.
 
-Versions 2.x before the store kept the same trees under nine and more
-keys of the root (``KEYS_BEFORE``); ``move_root_keys`` moves them (the
+Versions 2.x before the store kept the same trees under fourteen keys of
+the root (``KEYS_BEFORE``); ``move_root_keys`` moves them (the
 trees themselves: no record is copied) into a new store, and removes
 those keys. Which trees a store holds is ``ProcessStore.TREES``.
 
@@ -25,8 +28,11 @@ from BTrees.Length import Length
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
 
+import secrets
+
 
 ROOT_KEY = "netsight.async"  # the store's key in the main database's root
+LISTS_VERSION = 4  # of the lists' indexes (registry.reindex_lists): a new store's
 
 # The root keys of the versions before the store, by the attribute of the store that takes each over.
 KEYS_BEFORE = {
@@ -41,6 +47,9 @@ KEYS_BEFORE = {
     "lists_version": "netsight.async.lists-version",
     "unclaimed_count": "netsight.async.unclaimed-count",
     "unclaimed": "netsight.async.unclaimed",
+    "addresses": "netsight.async.addresses",
+    "address_key": "netsight.async.address-key",
+    "mail_pending": "netsight.async.mail-pending",
 }
 OLD_LISTS_KEYS = ("netsight.async.sites",)  # an index of the lists of versions before, removed
 
@@ -60,20 +69,38 @@ class ProcessStore(Persistent):
     - ``instances``: instance id -> ``InstanceRecord``, the heartbeats
     - ``states``, ``counts``, ``owners``: the lists' indexes, of the
       version ``lists_version``
+    - ``addresses``: address key -> ``addresses.AddressProcesses``, the
+      active processes of each anonymous visitor's address; ``address_key``:
+      the HMAC key of those address keys (bytes, random, made with the store)
+    - ``mail_pending``: process id -> end time, the processes whose mail is
+      not decided yet (``notify.py``)
 
     Made whole, with every tree, so that no later write changes the store
     itself (no attribute is ever made lazily).
     """
 
-    TREES = ("records", "active", "unclaimed", "ended", "expires", "instances", "states", "counts", "owners")
+    TREES = (
+        "records",
+        "active",
+        "unclaimed",
+        "ended",
+        "expires",
+        "instances",
+        "states",
+        "counts",
+        "owners",
+        "addresses",
+        "mail_pending",
+    )
 
-    def __init__(self, lists_version, **trees):
-        """A new store; ``trees``: trees taken over (by attribute name), the others made empty."""
+    def __init__(self, lists_version=LISTS_VERSION, unclaimed_count=None, address_key=None, **trees):
+        """A new store; ``trees``, ``unclaimed_count``, ``address_key``: taken
+        over from a registry of before (by attribute name), the others made anew."""
         for name in self.TREES:
             tree = trees.pop(name, None)
             setattr(self, name, OOBTree() if tree is None else tree)
-        unclaimed_count = trees.pop("unclaimed_count", None)
         self.unclaimed_count = Length() if unclaimed_count is None else unclaimed_count
+        self.address_key = secrets.token_bytes(32) if address_key is None else address_key
         self.lists_version = lists_version
         if trees:
             raise TypeError(f"not a tree of a ProcessStore: {', '.join(sorted(trees))}")
@@ -117,6 +144,15 @@ def store_of(root):
     return root.get(ROOT_KEY)
 
 
+def made(root):
+    """The store in ``root``, made if there is none (a write of the root, once:
+    by a first process, or a first anonymous visitor's start)."""
+    store = root.get(ROOT_KEY)
+    if store is None:
+        store = root[ROOT_KEY] = ProcessStore()
+    return store
+
+
 def has_keys_before(root):
     """Whether ``root`` holds keys of a registry of a version before the store."""
     return any(key in root for key in (*KEYS_BEFORE.values(), *OLD_LISTS_KEYS))
@@ -127,17 +163,17 @@ def move_root_keys(root):
     the transaction of ``root``; those keys go from the root.
 
     :returns: ``(store, found)``: the store made (None when ``root`` holds
-        no records' tree of before, or holds a store already: then nothing
-        is moved), and the names of the attributes taken over from keys
-        that were there (a registry of an older version lacks some: the
-        caller completes them, ``registry.prepare``).
+        no key of before, or holds a store already: then nothing is moved),
+        and the names of the attributes taken over from keys that were
+        there (a registry of an older version lacks some: the caller
+        completes them, ``registry.prepare``).
     """
-    if root.get(KEYS_BEFORE["records"]) is None or ROOT_KEY in root:
+    if ROOT_KEY in root or not has_keys_before(root):
         return None, ()
     found = {name: root[key] for name, key in KEYS_BEFORE.items() if key in root}
     names = tuple(found)
-    lists_version = found.pop("lists_version", 0)
-    store = ProcessStore(lists_version, **found)
+    found.setdefault("lists_version", 0)  # a registry of before the lists' version: indexed anew
+    store = ProcessStore(**found)
     for key in (*KEYS_BEFORE.values(), *OLD_LISTS_KEYS):
         root.pop(key, None)
     root[ROOT_KEY] = store

@@ -89,7 +89,7 @@ class TestPerAddress(AnonymousTestCase):
         self.assertIsNone(self.record(first).address_key)  # an ended record keeps no address
         transaction.begin()
         root = self.app._p_jar.root()
-        self.assertEqual(list(root[addresses.ADDRESSES_KEY].keys()), [addresses.SENTINEL])  # nor the address's object
+        self.assertEqual(list(registry.index(root, addresses.ADDRESSES_KEY).keys()), [addresses.SENTINEL])  # nor the address's object
         self.start_anonymous()
 
     def test_the_record_keeps_a_keyed_hash_of_the_address_not_the_address(self):

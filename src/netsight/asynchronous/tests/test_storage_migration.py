@@ -14,7 +14,9 @@ keys are gone, and the registry goes on: results are taken, jobs end,
 claims and expiry work on the moved trees.
 """
 
+from netsight.asynchronous import addresses
 from netsight.asynchronous import listing
+from netsight.asynchronous import notify
 from netsight.asynchronous import registry
 from netsight.asynchronous import storage
 from netsight.asynchronous.replay import CapturedResponse
@@ -30,6 +32,8 @@ import transaction
 import unittest
 
 
+ADDRESS = "0f" * 32  # an anonymous visitor's address key (its keyed hash)
+HMAC_KEY = b"k" * 32  # the database's HMAC key of addresses, as anonymous.py made it then
 PROFILE = "netsight.async:default"
 TIMEOUT = 60  # seconds: the heartbeat timeout the states are read with
 SITES = ("/plone", "/other", "")
@@ -40,8 +44,9 @@ def captured(body):
     return CapturedResponse(200, "OK", {"content-type": "text/plain"}, [], {}, body)
 
 
-def add(db, module, name, instance, ticket, site="/plone", owner="jane", **attributes):
-    """A queued record added by ``module`` (the registry of before, or today's); its id."""
+def add(db, module, name, instance, ticket, site="/plone", owner="jane", address=None, **attributes):
+    """A queued record added by ``module`` (the registry of before, or today's); its id.
+    With ``address`` (an address key), an anonymous visitor's, held for that address."""
     now = time.time()
     add.count += 1
     process_id = module.new_process_id(now + add.count * 0.001)
@@ -50,7 +55,12 @@ def add(db, module, name, instance, ticket, site="/plone", owner="jane", **attri
     for key, value in attributes.items():
         setattr(record, key, value)
 
+    if address is not None:
+        record.address_key = address
+
     def write(root):
+        if address is not None:
+            module.addresses.hold(root, address, process_id, lambda pid: True)
         module.add(root._p_jar, record, instance, ticket, title=f"Job {name}")
 
     module.in_own_transaction(db, write)
@@ -108,6 +118,15 @@ def write_every_state(db, module=before):
     ids["claimed"] = add(db, module, "claimed", registry.UNCLAIMED, None, site="/other")
     change(db, ids["claimed"], lambda r: r.claim("a", 10))
     ids["unclaimed last"] = add(db, module, "unclaimed last", registry.UNCLAIMED, None)
+    # An anonymous visitor's address: one process active, one cancelled (released).
+    module.in_own_transaction(db, lambda root: root.__setitem__(before.addresses.HMAC_KEY_KEY, HMAC_KEY))
+    ids["anonymous queued"] = add(db, module, "anonymous queued", "a", 13, owner=None, address=ADDRESS)
+    ids["anonymous cancelled"] = add(db, module, "anonymous cancelled", "a", 14, owner=None, address=ADDRESS)
+    change(db, ids["anonymous cancelled"], lambda r: r.request_cancel())
+    # A mail owed for the done one (notify.expect of then, at the job's end).
+    module.in_own_transaction(
+        db, lambda root: root.__setitem__(before.MAIL_PENDING_KEY, before.OOBTree({ids["done"]: time.time()}))
+    )
     # The heartbeats: "a" alive, "stopped" said it stopped, "dead" stopped beating long ago.
     module.in_own_transaction(db, lambda root: module.beat_in(root, "a"))
 
@@ -156,6 +175,15 @@ def read(db, module, ids):
             "heartbeats": {iid: (beat.beat, beat.stopped) for iid, beat in instances.items()},
             "stopped": {iid: module.stopped(root, iid) for iid in instances},
             "exists": module.exists(root),
+            "address's processes": module.addresses.process_ids(root, ADDRESS),
+            "address key": (
+                root.get(before.addresses.HMAC_KEY_KEY)
+                if module is before
+                else registry.stored(root).address_key
+            ),
+            "mails pending": list(
+                (root[before.MAIL_PENDING_KEY] if module is before else registry.index(root, notify.PENDING_KEY)).keys()
+            ),
         }
     finally:
         connection.close()

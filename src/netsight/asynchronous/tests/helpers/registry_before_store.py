@@ -5,7 +5,9 @@ A copy of ``registry.py`` as of commit 42d329e, before the store
 ``test_storage_migration``: its functions verbatim, its classes (records,
 results, heartbeats) and its ids the package's own, so that what it stores
 loads as what that version stored. Do not change it to follow the registry:
-it is the layout the registry's ``prepare`` moves.
+it is the layout the registry's ``prepare`` moves. The anonymous visitors'
+addresses of then are ``addresses_before_store``; ``notify.expect`` of then
+noted a mail owed under ``MAIL_PENDING_KEY``.
 """
 
 from netsight.asynchronous.ids import new_process_id  # noqa: F401
@@ -15,7 +17,7 @@ from netsight.asynchronous.registry import ProcessResult  # noqa: F401
 
 
 from BTrees.Length import Length
-from netsight.asynchronous import addresses
+from netsight.asynchronous.tests.helpers import addresses_before_store as addresses
 from BTrees.OOBTree import OOBTree
 from numbers import Real
 from persistent import Persistent
@@ -30,6 +32,8 @@ import uuid
 
 
 logger = logging.getLogger("netsight.async")
+
+MAIL_PENDING_KEY = "netsight.async.mail-pending"  # notify.PENDING_KEY of then: process id -> end time
 
 ROOT_KEY = "netsight.async.processes"
 ACTIVE_KEY = "netsight.async.active"  # (instance id, process id) -> True
