@@ -1,4 +1,4 @@
-"""The README's screenshots: the demo site in Plone's Barceloneta theme, 1280x800, in Debian's Chromium.
+"""The README's and the docs' screenshots: the demo site in Plone's Barceloneta theme, 1280x800, in Debian's Chromium.
 
 Run from the top of the repository (``make install`` first)::
 
@@ -16,6 +16,9 @@ the demo's member through Plone's login form and saves, in ``--out``:
 - ``demo-failed.png``: the failure page of a job made to fail half-way;
 - ``demo-my-processes.png``: My processes: a running job, a kept result
   (``fibonacci-kept``) and the failed one.
+
+docs/index.rst and docs/quickstart.rst show ``demo-processing.png`` and
+``demo-failed.png`` too.
 
 The instance and its directory go when the script ends. Each wait is
 Playwright's, with a deadline; nothing here sleeps.
