@@ -154,11 +154,13 @@ class TestJobTitleAtTheZopeRootBesidePlone(JobTestCase):
     def test_its_processing_page(self):
         """The root has Plone's ``main_template`` (registered for any
         context), which fails off a Plone site (``portal_state.language()``:
-        the root has no ``Language``): the page is the standalone one (``frames.in_plone``)."""
-        process_id = self.browser.start(self.view_url)
-        self.browser.open(f"{self.view_url}/processing?process_id={process_id}")
+        the root has no ``Language``): the page is the standalone one (``frames.in_plone``).
+        The job runs until the test ends: a done job's page would redirect to its result."""
+        url = f"{self.site_url}/gate"  # no title of its own either
+        process_id = self.browser.start(url, gate=new_gate(self))
+        self.browser.open(f"{url}/processing?process_id={process_id}")
         self.assertEqual(self.browser.status, 200)
-        self.assertEqual(page_part(self.browser.text, "title").text_content(), "Hello")
+        self.assertEqual(page_part(self.browser.text, "title").text_content(), "Gate")
 
 
 class TestReadable(unittest.TestCase):
