@@ -5,9 +5,10 @@ their indexes (BTrees) and their counts (``BTrees.Length``), each as an
 attribute, and beside them the anonymous visitors' addresses
 (``addresses.py``) with the key of their hashes (``anonymous.py``) and the
 processes whose mail is not decided yet (``notify.py``): everything the
-add-on keeps in the database, under one key. It is written when it is made (by the first process) and when
-a registry written by a version before it is moved into it (``move_root_keys``),
-never by a start, an end, a heartbeat or a claim: these write the trees
+add-on keeps in the database, under one key. It is written when it is
+made (by the first start) and when a registry written by a version before
+it is moved into it (``move_root_keys``), never by a start, an end, a
+heartbeat, a claim or a mail: these write the trees
 and Lengths it holds, whose conflict resolution merges concurrent
 changes, so that the one container adds no conflict. A start reads it
 current (``registry.add``): a start that meets its making, its move or
@@ -55,7 +56,7 @@ OLD_LISTS_KEYS = ("netsight.async.sites",)  # an index of the lists of versions 
 
 
 class ProcessStore(Persistent):
-    """The registry's records, indexes and counts, under one root key (``ROOT_KEY``).
+    """The registry's records, indexes and counts and what goes with them, under one root key (``ROOT_KEY``).
 
     The attributes (see ``registry`` for what each index holds):
 
