@@ -52,8 +52,9 @@ test: install /usr/bin/chromium postgresql
 # The in-process tests: every test module but those of a tests/system/tests
 # package (a ZEO server, Zope instance subprocesses, RelStorage, Chromium,
 # mounted databases, buildout and wheel builds), for the edit-test loop:
-# tools/check.py runs them in one zope-testrunner per core, each module in
-# one. `make test` runs them all in one process, the system tests too.
+# tools/check.py runs them in a few zope-testrunner processes at once (one
+# more than the cores), each module in one. `make test` runs them all in
+# one process, the system tests too.
 .PHONY: check
 check: install
 	$(BIN)/python tools/check.py $(TEST_ARGS) 2>&1 \
