@@ -1,4 +1,4 @@
-"""Write the generated parts of docs/architecture.rst from the code: the modules, who imports whom, the states.
+"""Write docs/architecture.rst's generated parts from the code: modules, imports, states, private APIs, upgrades, tests.
 
 ``python tools/architecture.py`` rewrites what lies between each pair of
 markers in docs/architecture.rst::
