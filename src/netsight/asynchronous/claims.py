@@ -17,9 +17,9 @@ would keep the jobs of others from the free threads.
 """
 
 from netsight.asynchronous import registry
-from netsight.asynchronous.anonymous import record_address
 from netsight.asynchronous.instanceid import instance_id
 from netsight.asynchronous.instanceid import next_ticket
+from netsight.asynchronous.limits import JobLimits
 from netsight.asynchronous.pool import AHEAD
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.worker import Job
@@ -30,7 +30,7 @@ import logging
 logger = logging.getLogger("netsight.async")
 
 
-def claim(db, ahead=None):
+def claim_queued(db, ahead=None):
     """Claim as many unclaimed jobs as the pool has room for and run them; how many.
 
     While more jobs wait than it would take with ``ahead`` more (``pool.AHEAD``
@@ -52,13 +52,13 @@ def claim(db, ahead=None):
         for record in registry.unclaimed(root):  # lazily, oldest first: it stops at ``room``
             if len(chosen) >= room:
                 break
-            owner, address = registry.owner_key(record), record_address(record)
-            if not POOL.admits(owner, record.max_per_user, record.site, record.pool_size, taking, address):
+            limits = JobLimits.of_record(record)
+            if not POOL.admits(limits, taking):
                 continue
             chosen.append(record.process_id)
-            taking.append((owner, record.site, address))
+            taking.append(limits)
         # After the walk: a claim changes the index that it walks.
-        taken = [pid for pid in chosen if registry.change_in(root, pid, lambda r: r.claim(iid, next_ticket()))]
+        taken = [pid for pid in chosen if registry.change_in(root, pid, lambda r: r.assign_to(iid, next_ticket()))]
         if taken:
             registry.purge_claimed(root)
             registry.beat_in(root, iid)

@@ -18,6 +18,7 @@ import time
 logger = logging.getLogger("netsight.async")
 
 BATCH = 100
+FAULTS_KEPT = 86400.0  # seconds a gone instance's record stays to show its last maintenance error (faults.py)
 
 
 def run(db, this_instance, now=None, deadline=None):
@@ -56,7 +57,9 @@ def mark_dead(db, this_instance, now):
                 reason = registry.STOPPED_REASON if registry.stopped(root, iid) else registry.DEAD_REASON
                 if registry.change_in(root, pid, lambda r: r.interrupt(reason)):
                     marked += 1
-        if not registry.active_of(root, iid):
+        beat = registry.instances(root).get(iid)
+        failed_lately = beat is not None and beat.last_error is not None and now - beat.last_error < FAULTS_KEPT
+        if not registry.active_of(root, iid) and not failed_lately:  # its last error stays for the control panel
             registry.forget_instance(root, iid)
         return marked
 

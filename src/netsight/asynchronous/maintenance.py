@@ -9,7 +9,7 @@ requests made on other instances (``cancels.learn_cancels``). It writes
 held progress reports when they are due (``progress.write_due``), runs
 the housekeeping passes and the mail pass (``notify.py``) and, with room
 in the pool, claims jobs queued in the database (its ``claimer``,
-``claims.claim_jobs``, set by ``startup.py``). A failure of any of these
+``claims.claim_queued``, set by ``startup.py``). A failure of any of these
 is logged as an error and counted for the control panel (``faults.py``);
 the thread goes on.
 """
@@ -51,7 +51,7 @@ class Maintenance(threading.Thread):
         self._pass = threading.Lock()  # held while a pass uses the database
         self._db_lock = threading.Lock()  # for watch and release
         self._beat_now = False
-        self.claimer = None  # claims.claim, once set (startup.py): takes jobs queued in the database
+        self.claimer = None  # claims.claim_queued, once set (startup.py): takes jobs queued in the database
         self._next_mark = 0.0  # when the claims next look for jobs of dead instances
         self._claim_soon = False  # a job ended here: claim the next one queued elsewhere, if one waits
         self._watch = None  # (db, transaction manager, connection): the connection kept open to watch the count
@@ -61,6 +61,7 @@ class Maintenance(threading.Thread):
         self._waiting = 0  # the jobs that waited unclaimed at the last look
         self.stopping = threading.Event()  # set by the signal handlers (signals.py): it claims no more jobs
         self.faults = Faults()  # its failures, for the log and the control panel
+        self._fault_beat = float("-inf")  # when a failure last made the heartbeat come at once
 
     def watch(self, db):
         """Maintain ``db`` (the main database), from now on; beat at once."""
@@ -113,8 +114,7 @@ class Maintenance(threading.Thread):
                 with self._pass:
                     self._pass_over(due)
             except Exception as exc:  # a lost ZEO server, a broken record, a bug: try later
-                self.faults.failed("maintenance", exc)
-                self._beat_now = True  # the heartbeat record says so at the next pass that reaches the database
+                self._failed("maintenance", exc)
                 due["beat"] = max(due["beat"], time.monotonic() + heartbeat_interval())
                 due["claim"] = max(due["claim"], time.monotonic() + settings.get("claim-interval"))
                 due["watch"] = max(due["watch"], time.monotonic() + settings.get("claim-interval"))
@@ -159,8 +159,8 @@ class Maintenance(threading.Thread):
         if self._beat_now or time.monotonic() >= due["beat"]:
             self._beat_now = False
             busy = self.beat(db)
-            # An idle instance only looks now and then whether it has jobs.
-            due["beat"] = time.monotonic() + heartbeat_interval() * (1 if busy else 6)
+            # An idle instance only looks now and then whether it has jobs (or failures to write).
+            due["beat"] = time.monotonic() + heartbeat_interval() * (1 if busy or self.faults.unwritten() else 6)
         if time.monotonic() >= due["mail"]:
             due["mail"] = time.monotonic() + notify.PASS_INTERVAL
             notify.mail_pass(db)  # the owners of processes owed a mail (notify.py)
@@ -171,7 +171,7 @@ class Maintenance(threading.Thread):
 
     def _claims(self):
         """Whether this instance claims jobs queued in the database."""
-        return self.claimer is not None and settings.get("pool-size") > 0 and not self.stopping.is_set()
+        return self.claimer is not None and settings.get("job-threads") > 0 and not self.stopping.is_set()
 
     def _claim_news(self, db, soon):
         """Claim at once if a job waits unclaimed and this instance has room:
@@ -185,7 +185,7 @@ class Maintenance(threading.Thread):
         try:
             waiting, changed = self._unclaimed_news(db)
         except Exception as exc:  # a lost ZEO server: the timed pass tries again
-            self.faults.failed("looking for queued jobs", exc)
+            self._failed("looking for queued jobs", exc)
             self._stop_watching()
             return
         if waiting > 0 and (changed or soon):
@@ -249,7 +249,18 @@ class Maintenance(threading.Thread):
                 housekeeping.mark_dead(db, instance_id(), time.time())
             self.claimer(db)
         except Exception as exc:  # a lost ZEO server, a broken record: claim later
-            self.faults.failed("claiming queued jobs", exc)
+            self._failed("claiming queued jobs", exc)
+
+    def _failed(self, what, exc):
+        """Log the failure being handled as an error and count it; the heartbeat
+        writes it on the instance's record at once, or within a heartbeat
+        interval of the last failure written so (a write per failure would
+        be a write per pass while, say, the ZEO server is out of reach)."""
+        self.faults.failed(what, exc)
+        now = time.monotonic()
+        if now - self._fault_beat >= heartbeat_interval():
+            self._fault_beat = now
+            self._beat_now = True
 
     def beat(self, db):
         """If this instance has jobs: write its heartbeat, and learn of cancel requests; whether it has.

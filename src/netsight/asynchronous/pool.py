@@ -1,16 +1,16 @@
-"""The pool: at most ``pool-size`` jobs run at once in this instance, the others wait.
+"""The pool: at most ``job-threads`` jobs run at once in this instance, the others wait.
 
 Who runs a job, never what it is: a job is any object with ``process_id``,
-``owner``, ``run()`` and ``discard()`` (and ``cap``, its owner's cap, if
-it has its own; ``site`` and ``site_cap``, how many of its site's jobs may
-run at once here, if its site sets that; ``address``, the address key of
-an anonymous visitor's job, None for a user's). Queued jobs wait in arrival order
-in memory, holding no thread and no ZODB connection; a thread that ends a
-job takes the next one, so the instance has at most ``pool-size`` worker
-threads, whatever the number of jobs; each end is told to ``when_done``
-(the maintenance thread, which then claims a job queued elsewhere). With ``max-per-user``, a job whose
-owner already has that many running waits while jobs of others go ahead;
-so does a job whose site has its ``site_cap`` running, an anonymous job
+``limits`` (a ``limits.JobLimits``: whose it is, its site, its anonymous
+address, and the caps its site set at its start), ``run()`` and
+``discard()``. Queued jobs wait in arrival order in memory, holding no
+thread and no ZODB connection; a thread that ends a job takes the next
+one, so the instance has at most ``job-threads`` worker threads, whatever
+the number of jobs; each end is told to ``when_done`` (the maintenance
+thread, which then claims a job queued elsewhere). With ``max-per-user``
+(its site's, else the instance's), a job whose owner already has that many
+running waits while jobs of others go ahead; so does a job whose site has
+its share of the threads (``site-job-threads``) running, an anonymous job
 while ``anonymous-pool-size`` anonymous jobs run (all visitors' together),
 and one whose address has ``max-per-address`` running.
 """
@@ -75,28 +75,25 @@ class Pool:
         its free threads, less the queued jobs that wait for one (not those
         that wait for their owner's or site's cap); with ``ahead``, as many
         more to wait for a thread (a claim's, taken ahead)."""
-        size = settings.get("pool-size")
+        size = settings.get("job-threads")
         if size <= 0:
             return 0
         with self._lock:
             waiting = sum(1 for job in self._queue if not self._held(job))
             return max(0, size + ahead - len(self._running) - waiting)
 
-    def admits(self, owner, cap, site, site_cap, taking=(), address=None):
-        """Whether a job of ``owner`` and ``site`` would start here now under
-        its caps (``cap``: its owner's, None for this instance's
-        ``max-per-user``; ``site_cap``: its site's, None for none; for an
-        anonymous job, its ``address`` key's and the anonymous share), with
-        the jobs running and queued here and ``taking``, the ``(owner, site,
-        address)`` of jobs about to be submitted (a claim's)."""
+    def admits(self, limits, taking=()):
+        """Whether a job of ``limits`` (a ``JobLimits``) would start here now
+        under its caps, with the jobs running and queued here and ``taking``,
+        the limits of jobs about to be submitted (a claim's)."""
         with self._lock:
-            others = [_place(job) for job in (*self._running.values(), *self._queue)]
-        return not _over_cap(owner, cap, site, site_cap, [*others, *taking], address)
+            others = [job.limits.place for job in (*self._running.values(), *self._queue)]
+        return not _over_cap(limits, [*others, *(other.place for other in taking)])
 
     def anonymous_queued(self):
         """How many anonymous jobs wait in the queue (held by a cap or not)."""
         with self._lock:
-            return sum(1 for job in self._queue if _address(job) is not None)
+            return sum(1 for job in self._queue if job.limits.address is not None)
 
     def waiting(self, owner, site=None):
         """How many queued jobs a new job of ``owner`` would wait behind: 0
@@ -104,8 +101,10 @@ class Pool:
         and its site's if ``site`` (a site that caps its jobs) is given (the
         others wait for their owners' or sites' cap, not for a thread)."""
         with self._lock:
-            if len(self._running) < settings.get("pool-size"):  # a thread is free
-                return sum(1 for job in self._queue if job.owner == owner or (site is not None and _site(job) == site))
+            if len(self._running) < settings.get("job-threads"):  # a thread is free
+                return sum(
+                    1 for job in self._queue if job.limits.owner == owner or (site is not None and job.limits.site == site)
+                )
             return len(self._queue)
 
     def has_jobs(self):
@@ -120,7 +119,7 @@ class Pool:
 
     def _dispatch(self):
         """Start threads for queued jobs while there is room (the lock is held)."""
-        size = settings.get("pool-size")
+        size = settings.get("job-threads")
         while self._threads < size:
             job = self._next()
             if job is None:
@@ -137,9 +136,9 @@ class Pool:
     def _next(self):
         """The first queued job whose owner and site are under their caps (the lock is held).
 
-        A job's owner cap is its own (``cap``: ``max-per-user`` as its site
-        read it when it started), else this instance's ``max-per-user``; its
-        site's is ``site_cap`` (none if None).
+        A job's owner cap is its own (``max_per_user`` of its limits: as its
+        site read it when it started), else this instance's ``max-per-user``;
+        its site's is ``site_job_threads`` (none if None).
         """
         for job in self._queue:
             if self._held(job):
@@ -151,10 +150,7 @@ class Pool:
 
     def _held(self, job):
         """Whether a queued job waits for its owner's or its site's cap, not for a thread (the lock is held)."""
-        running = [_place(other) for other in self._running.values()]
-        return _over_cap(
-            job.owner, getattr(job, "cap", None), _site(job), getattr(job, "site_cap", None), running, _address(job)
-        )
+        return _over_cap(job.limits, [other.limits.place for other in self._running.values()])
 
     def _work(self, job):
         while job is not None:
@@ -165,7 +161,7 @@ class Pool:
                 logger.exception("Process %s: the worker failed", job.process_id)
             with self._lock:
                 del self._running[job.process_id]
-                job = self._next() if self._threads <= settings.get("pool-size") else None
+                job = self._next() if self._threads <= settings.get("job-threads") else None
                 if job is None:
                     self._threads -= 1
                     self._dispatch()
@@ -181,26 +177,16 @@ class Pool:
                 logger.exception("netsight.async: the pool's when_done failed")
 
 
-def _site(job):
-    return getattr(job, "site", None)
-
-
-def _address(job):
-    return getattr(job, "address", None)
-
-
-def _place(job):
-    """What the caps count of a job: ``(owner, site, address)``."""
-    return job.owner, _site(job), _address(job)
-
-
-def _over_cap(owner, cap, site, site_cap, others, address=None):
+def _over_cap(limits, others):
     """Whether ``others`` (the ``(owner, site, address)`` of jobs) take all the
-    places of ``owner`` (``cap``; None: this instance's ``max-per-user``; 0:
-    no cap) or of ``site`` (``site_cap``; None: no cap); or, for an
-    anonymous job (``address`` not None), of its address
-    (``max-per-address``) or of all anonymous jobs (``anonymous-pool-size``)."""
-    cap = settings.instance_value("max-per-user") if cap is None else cap
+    places of the owner of a job of ``limits`` (its ``max_per_user``; None:
+    this instance's ``max-per-user``; 0: no cap) or of its site (its
+    ``site_job_threads``; None: no cap); or, for an anonymous job (an
+    address, not None), of its address (``max-per-address``) or of all
+    anonymous jobs (``anonymous-pool-size``)."""
+    owner, site, address = limits.place
+    site_cap = limits.site_job_threads
+    cap = settings.instance_value("max-per-user") if limits.max_per_user is None else limits.max_per_user
     if cap and sum(1 for other, _site_of, _address_of in others if other == owner) >= cap:
         return True
     if site_cap and sum(1 for _owner, site_of, _address_of in others if site_of == site) >= site_cap:

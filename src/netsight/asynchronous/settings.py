@@ -3,11 +3,14 @@
 In zope.conf::
 
     <product-config netsight.async>
-      pool-size 4
+      job-threads 4
     </product-config>
 
 The environment variable of a setting is its name in capitals with ``_``
-for ``-`` (``NETSIGHT_ASYNC_POOL_SIZE=4``); it wins over zope.conf. A
+for ``-`` (``NETSIGHT_ASYNC_JOB_THREADS=4``); it wins over zope.conf. A
+setting that was renamed is still read under its old name
+(``OLD_NAMES``: ``pool-size``, ``NETSIGHT_ASYNC_POOL_SIZE``) where its
+new name is not given. A
 number setting whose value is not a number of its kind is logged and the
 default used; ``job-cookies`` and ``trusted-proxies`` are text (names or
 addresses, space-separated). A default that follows another setting
@@ -21,13 +24,15 @@ registry (the control panel "Background processes",
 ``IBackgroundProcessesSettings``): read in a request of the site (a job's
 request too), a record's value wins over the environment
 and zope.conf; a record left empty (None) does not. A job keeps the
-``max-per-user``, ``expiry`` and share of the pool (``pool_size``, a
-record of the site only) that its site's registry gives it at its start
-(if any), so that the pool and the housekeeping of the instance that runs
-or forgets it, which know no site, apply them; without them, the
-instance's own apply (``instance_value``). The others are per instance
-(its pool, its heartbeat, its claims) and are read where no site is
-known, in the instance's own threads: the environment and zope.conf only.
+``max-per-user``, ``expiry`` and share of the job threads
+(``site-job-threads``, a setting of the site only: its record keeps its
+first name, ``netsight.async.pool_size``) that its site's registry gives
+it at its start (if any; ``limits.StartSettings`` reads them once), so
+that the pool and the housekeeping of the instance that runs or forgets
+it, which know no site, apply them; without them, the instance's own
+apply (``instance_value``). The others are per instance (its job threads,
+its heartbeat, its claims) and are read where no site is known, in the
+instance's own threads: the environment and zope.conf only.
 """
 
 from App.config import getConfiguration
@@ -50,7 +55,8 @@ ENVIRONMENT_PREFIX = "NETSIGHT_ASYNC_"
 
 #: name: (default, type, minimum, what it is)
 DEFAULTS = {
-    "pool-size": (2, int, 0, "jobs that run at once in this instance; more wait in a queue"),
+    "job-threads": (2, int, 0, "the threads that run jobs in this instance: jobs at once; more wait in a queue "
+                    "(0: a front-end, which runs none; formerly pool-size)"),
     "max-per-user": (0, int, 0, "jobs of one owner that run at once in this instance (0: no cap)"),
     "queue-limit": (20, int, 0, "jobs that may wait to start (in this instance, or unclaimed in the database "
                     "for a front-end) before a start is refused with 503 (0: no limit)"),
@@ -58,9 +64,9 @@ DEFAULTS = {
                         "address; a start beyond is refused with 503 (0: no cap)"),
     "trusted-proxies": ("", str, None, "the addresses of the proxies whose X-Forwarded-For names the client "
                         "(space-separated); any other peer is the client"),
-    "anonymous-pool-size": (lambda: max(1, instance_value("pool-size") // 2), int, 0,
+    "anonymous-pool-size": (lambda: max(1, instance_value("job-threads") // 2), int, 0,
                             "anonymous jobs that run at once in this instance, all visitors together "
-                            "(default: half of pool-size, at least 1; 0: no share of their own)"),
+                            "(default: half of job-threads, at least 1; 0: no share of their own)"),
     "anonymous-queue-limit": (lambda: max(1, limit // 2) if (limit := get("queue-limit")) else 10, int, 0,
                               "anonymous jobs that may wait to start, all visitors together, before an anonymous "
                               "start is refused with 503 (default: half of queue-limit, at least 1, and 10 where "
@@ -98,6 +104,16 @@ SITE_SETTINGS = frozenset(
 )
 REGISTRY_PREFIX = "netsight.async."
 
+#: A site's share of an instance's job threads: a setting of the site's
+#: registry only, whose record keeps the name it was given first.
+SITE_JOB_THREADS = "site-job-threads"
+#: The records whose name is not the setting's (``netsight.async.<record>``).
+RECORDS = {SITE_JOB_THREADS: "pool_size"}
+
+#: Renamed settings: new name -> old name, still read (zope.conf and the
+#: environment) where the new one is not given.
+OLD_NAMES = {"job-threads": "pool-size"}
+
 
 def get(name):
     """The value of setting ``name``: the current site's, if it sets one, else the instance's."""
@@ -114,9 +130,7 @@ def _value(name, raw):
     if callable(default):  # a default that follows another setting
         default = default()
     if raw is None:
-        raw = os.environ.get(ENVIRONMENT_PREFIX + name.upper().replace("-", "_"))
-    if raw is None:
-        raw = _product_config().get(name)
+        raw = _given(name)
     if raw is None:
         return default
     try:
@@ -128,6 +142,22 @@ def _value(name, raw):
         logger.warning("netsight.async: %s = %r is below %r; using %r", name, raw, minimum, minimum)
         return minimum
     return value
+
+
+def _given(name):
+    """The value this instance gives ``name``, as text, or None: its environment
+    variable, else zope.conf's; the new name first, then its old one (``OLD_NAMES``)."""
+    names = (name, OLD_NAMES[name]) if name in OLD_NAMES else (name,)
+    for given in names:
+        raw = os.environ.get(ENVIRONMENT_PREFIX + given.upper().replace("-", "_"))
+        if raw is not None:
+            return raw
+    config = _product_config()
+    for given in names:
+        raw = config.get(given)
+        if raw is not None:
+            return raw
+    return None
 
 
 def site_value(name):
@@ -142,7 +172,7 @@ def site_value(name):
     site_registry = queryUtility(IRegistry)
     if site_registry is None:
         return None
-    return site_registry.get(REGISTRY_PREFIX + name.replace("-", "_"))
+    return site_registry.get(REGISTRY_PREFIX + RECORDS.get(name, name.replace("-", "_")))
 
 
 def _product_config():

@@ -15,7 +15,7 @@ logger = logging.getLogger("netsight.async")
 
 def maintain(db):
     """Heartbeat, housekeeping and claims of queued jobs for ``db`` (the main database)."""
-    MAINTENANCE.claimer = claims.claim
+    MAINTENANCE.claimer = claims.claim_queued
     MAINTENANCE.watch(db)
 
 

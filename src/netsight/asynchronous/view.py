@@ -29,6 +29,8 @@ from netsight.asynchronous.cancels import ask_to_cancel
 from netsight.asynchronous.cancels import cancel_asked
 from netsight.asynchronous.instanceid import instance_id
 from netsight.asynchronous.instanceid import next_ticket
+from netsight.asynchronous.limits import JobLimits
+from netsight.asynchronous.limits import StartSettings
 from netsight.asynchronous.maintenance import MAINTENANCE
 from netsight.asynchronous.notify import wanted as mail_wanted
 from netsight.asynchronous.pages import NAMES
@@ -100,7 +102,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         if formvalues.is_back(self.request):  # "Back to the form": the form, refilled; nothing starts
             _drop_marker(self.request)
         elif not no_process:
-            attempt = worker.claim(self.request, self.__name__)
+            attempt = worker.attempt_for(self.request, self.__name__)
             if attempt is not None:  # the job's request, published here after all
                 return self._run_job(attempt)
             if self.run_process():
@@ -148,9 +150,9 @@ class BaseAsyncView(StatusPages, BrowserView):
         if context_path is None:  # a browser view, a resource: nothing to run on, nor to find the process by
             raise BadStartError("A process runs on an object of the site: this URL's context is none.", NO_CONTEXT)
         connection = self._connection()
-        runs_here = settings.get("pool-size") > 0
-        site, site_cap = owners.site_path(self.context), settings.site_value("pool-size")
-        _check_queue(request, connection, runs_here, site if site_cap else None)
+        start = StartSettings.read()  # once: the record, the Job and the pool share what it gives
+        runs_here, site = start.runs_here, owners.site_path(self.context)
+        _check_queue(request, connection, start, site if start.site_job_threads else None)
         address_key = anonymous.check_start(request, connection, runs_here, process_id)  # None for a user
         owner, anonymous_key = owners.owner_of(request)
         record = registry.ProcessRecord(
@@ -161,18 +163,19 @@ class BaseAsyncView(StatusPages, BrowserView):
             anonymous_key=anonymous_key,
             site=site,
         )
-        # The site's caps and expiry, where it sets them; else those of the
-        # instance that runs the job, or forgets it, apply.
-        record.max_per_user = settings.site_value("max-per-user")
-        record.pool_size = site_cap
-        record.expiry = settings.site_value("expiry")
+        # The site's expiry, where it sets one; else that of the instance
+        # that forgets it applies.
+        record.expiry = start.expiry
         record.mail = mail_wanted(self, process_id, owner)  # notify = "mail": what the mail needs
         record.form_values = formvalues.kept_values(request, self.form_fields)  # "Back to the form" posts them
         if owner is None:  # an anonymous visitor's: capped by its address, kept less long
             record.address_key = address_key
             record.expiry = anonymous.expiry(record.expiry)
-        job = worker.Job.from_request(request, process_id, self.__name__, connection.db(), registry.owner_key(record))
-        job.keep_caps(record)
+        # The site's caps, where it sets them, kept for the instance that runs
+        # the job (else that instance's apply).
+        limits = JobLimits.at_start(record, start)
+        limits.keep_in(record)
+        job = worker.Job.from_request(request, process_id, self.__name__, connection.db(), limits)
         if not runs_here or self.rerun_interrupted:  # another instance may run it
             record.request = job.stored(connection)
             record.max_reruns = max(0, int(self.max_reruns)) if self.rerun_interrupted else 0
@@ -271,7 +274,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         whatever the view's ``__call__`` does (1.x clients override it to
         call ``_run``); ``JobCall`` also tells Zope who the job runs as.
         """
-        attempt = worker.claim(request, self.__name__)
+        attempt = worker.attempt_for(request, self.__name__)
         if attempt is not None:
             return JobCall(self, attempt), ()
         default = getattr(super(), "browserDefault", None)
@@ -419,16 +422,17 @@ BACK_TO_FORM = _(
 )
 
 
-def _check_queue(request, connection, runs_here, capped_site=None):
-    """Refuse a start that would wait behind ``queue-limit`` jobs: in this
-    instance's queue, or, on a front-end, unclaimed in the database. The
-    answer says when to try again (``Retry-After``), also to a 1.x view
-    that calls ``_run`` itself. ``capped_site``: the site of the job, if
-    it caps how many of its jobs run at once (its queued ones count too)."""
-    limit = settings.get("queue-limit")
+def _check_queue(request, connection, start, capped_site=None):
+    """Refuse a start that would wait behind ``queue-limit`` jobs (``start``:
+    its ``StartSettings``): in this instance's queue, or, on a front-end,
+    unclaimed in the database. The answer says when to try again
+    (``Retry-After``), also to a 1.x view that calls ``_run`` itself.
+    ``capped_site``: the site of the job, if it caps how many of its jobs
+    run at once (its queued ones count too)."""
+    limit = start.queue_limit
     if not limit:
         return
-    if runs_here:
+    if start.runs_here:
         waiting = POOL.waiting(owners.caller_key(request), capped_site)
     else:
         waiting = registry.unclaimed_count(connection.root())[0]  # one small object, however many wait

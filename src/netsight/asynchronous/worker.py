@@ -28,10 +28,10 @@ from netsight.asynchronous import internals
 from netsight.asynchronous import notify
 from netsight.asynchronous import registry
 from netsight.asynchronous import scrub
-from netsight.asynchronous.anonymous import record_address
 from netsight.asynchronous.capture import BodyCapture
 from netsight.asynchronous.cancels import forget
 from netsight.asynchronous.instanceid import instance_id
+from netsight.asynchronous.limits import JobLimits
 from netsight.asynchronous.maintenance import MAINTENANCE
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.progress import REPORTS
@@ -61,7 +61,7 @@ class Attempt:
         self.reset()
 
     def reset(self):
-        self.claimed = False
+        self.taken = False  # by the view that the publication reached (``attempt_for``)
         self.returned = False
         self.committed = None
         self.committed_work = False
@@ -128,12 +128,13 @@ class Attempt:
         return not self.committed_work or self.retry_after_commit
 
 
-def claim(request, view_name):
-    """The attempt this request is published for, once; otherwise None."""
+def attempt_for(request, view_name):
+    """The attempt that ``request`` publishes for the view ``view_name``, once
+    (the view runs the job); None for any other request, and after that."""
     attempt = request.environ.get(ATTEMPT_KEY)
-    if attempt is None or attempt.claimed or attempt.view_name != view_name:
+    if attempt is None or attempt.taken or attempt.view_name != view_name:
         return None
-    attempt.claimed = True
+    attempt.taken = True
     return attempt
 
 
@@ -145,24 +146,20 @@ class Job:
     job queued in the database.
     """
 
-    def __init__(self, process_id, view_name, db, owner, user, origin, environ, body):
+    def __init__(self, process_id, view_name, db, limits, user, origin, environ, body):
         self.process_id = process_id
         self.db = db
-        self.owner = owner
+        self.limits = limits  # a JobLimits: whose it is and its caps, for the pool
         self.attempt = Attempt(process_id, view_name, user)
         self.origin = origin  # (root oid, realm, debug mode)
         self.environ = environ
         self.body = body
         self.capture = None  # the body of the latest publication's response
         self.run_number = None  # the record's run, once it started here
-        self.cap = None  # max-per-user as its site read it (None: the instance's)
-        self.site = None  # the path of its site (records.site)
-        self.site_cap = None  # how many of its site's jobs may run at once in an instance (None: no cap)
-        self.address = None  # an anonymous visitor's: its address key (anonymous.py); None: a user's
 
     @classmethod
-    def from_request(cls, request, process_id, view_name, db, owner):
-        """The job of ``request``, without its credentials (scrub.py), run as its user."""
+    def from_request(cls, request, process_id, view_name, db, limits):
+        """The job of ``request``, without its credentials (scrub.py), run as its user, under ``limits``."""
         body = SpooledTemporaryFile(max_size=SPOOL_SIZE)
         stdin = request.stdin
         site_names = scrub.site_login_names(request)  # a renamed session cookie, say
@@ -172,7 +169,7 @@ class Job:
         body.seek(0)
         origin = (aq_base(request["PARENTS"][-1])._p_oid, request.response.realm, request.response.debug_mode)
         environ = scrub.environ(request.environ, site_names)
-        return cls(process_id, view_name, db, owner, identity.current_user(), origin, environ, body)
+        return cls(process_id, view_name, db, limits, identity.current_user(), origin, environ, body)
 
     @classmethod
     def from_record(cls, record, db):
@@ -180,19 +177,10 @@ class Job:
         stored = record.request
         if stored is None:
             return None
-        owner = registry.owner_key(record)
-        job = cls(
-            record.process_id, record.view_name, db, owner, stored.user, stored.origin,
+        return cls(
+            record.process_id, record.view_name, db, JobLimits.of_record(record), stored.user, stored.origin,
             dict(stored.environ), stored.open_body(),
         )
-        job.keep_caps(record)
-        return job
-
-    def keep_caps(self, record):
-        """Take the caps that the record's site set at its start, for the pool (which knows no site)."""
-        self.cap = record.max_per_user
-        self.site, self.site_cap = record.site, record.pool_size
-        self.address = record_address(record)
 
     def stored(self, connection):
         """This job's request as a ``StoredRequest``, its body added with ``connection``."""

@@ -5,12 +5,20 @@ one user's jobs, the site's jobs at once, the expiry, how long a shown
 result is kept for its owner, how the processing pages poll, how often a
 job's progress is written) and shows, read only, the settings
 of the instance that answers, from its zope.conf or environment: those of
-the site's fields left empty, and those that stay the instance's alone.
+the site's fields left empty, and those that stay the instance's alone
+(a renamed one with its old name, still read). It also says when the
+maintenance of each instance sharing the database last failed, and how
+often (``faults.py``: from the instances' heartbeat records, a read).
 Managers and Site Administrators open it: its permission is the add-on's
 own, "netsight.async: Manage processes" (ZCML and Site Setup's entry).
 """
 
+from datetime import datetime
+from datetime import timezone
+from netsight.asynchronous import faults
+from netsight.asynchronous import registry
 from netsight.asynchronous import settings
+from netsight.asynchronous.connections import app_connection
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.interfaces import IBackgroundProcessesSettings
 from plone.app.registry.browser.controlpanel import ControlPanelFormWrapper
@@ -35,11 +43,25 @@ class BackgroundProcessesControlPanel(ControlPanelFormWrapper):
     index = ViewPageTemplateFile("templates/controlpanel.pt")
 
     def instance_settings(self):
-        """``(name, value, what it is)`` of each setting, as this instance reads it (the site's fields left empty take these)."""
+        """``(name, value, what it is, its old name or None)`` of each setting, as this
+        instance reads it (the site's fields left empty take these)."""
         return [
-            (name, settings.instance_value(name), doc)
+            (name, settings.instance_value(name), doc, settings.OLD_NAMES.get(name))
             for name, (_default, _kind, _minimum, doc) in settings.DEFAULTS.items()
         ]
+
+    def maintenance_errors(self):
+        """The instances sharing the database whose maintenance failed, the latest first:
+        ``{"instance", "count", "last" (UTC, ISO 8601 to the second), "what"}`` each."""
+        root = app_connection(self.request, self.context).root()
+        return [
+            {"instance": iid, "count": count, "last": _utc(when), "what": what}
+            for iid, count, when, what in faults.of_instances(registry.instances(root))
+        ]
+
+
+def _utc(when):
+    return "" if when is None else datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 BackgroundProcessesView = layout.wrap_form(BackgroundProcessesForm, BackgroundProcessesControlPanel)

@@ -188,7 +188,7 @@ class TestSimultaneousStarts(AnonymousTestCase):
         self.assertEqual(sorted(self.active_of("192.0.2.7")), admitted)
         self.setting("pool-size", 2)
         self.setting("anonymous-pool-size", 2)
-        self.assertEqual(claims.claim(self.app._p_jar.db()), 2)
+        self.assertEqual(claims.claim_queued(self.app._p_jar.db()), 2)
         self.finish(*admitted)
         self.setting("pool-size", 0)
         self.start_anonymous()  # its jobs ended: the address starts again
@@ -281,7 +281,7 @@ class TestFrontEnd(AnonymousTestCase):
     """Jobs queued in the database (a front-end's): claims apply the caps, the stored request goes at the end."""
 
     def claim(self):
-        return claims.claim(self.app._p_jar.db())
+        return claims.claim_queued(self.app._p_jar.db())
 
     def test_a_claim_applies_the_address_cap_and_the_anonymous_share(self):
         self.setting("pool-size", 0)

@@ -110,6 +110,12 @@ MSGIDS = {
     "state_shown",
     "state_kept",
     "all_processes_states",
+    # The control panel: a setting's old name; the instances' maintenance errors (issue 25).
+    "setting_old_name",
+    "maintenance_errors",
+    "maintenance_errors_none",
+    "maintenance_errors_help",
+    "maintenance_error_last",
 }
 
 

@@ -184,14 +184,14 @@ class TestSitesCap(LifecycleTestCase):
         first, second = self.start_gated(), self.start_gated()
         self.setting("pool-size", 2)  # now an instance with room for both
         db = self.app._p_jar.db()
-        self.assertEqual(claims.claim(db), 1)  # the second could only wait here, keeping others' jobs out
+        self.assertEqual(claims.claim_queued(db), 1)  # the second could only wait here, keeping others' jobs out
         self.running(first)
         self.assertEqual(POOL.counts(), (1, 0, 1))
-        self.assertEqual(claims.claim(db), 0)
+        self.assertEqual(claims.claim_queued(db), 0)
         self.open_gate()
         self.browser.wait_for(self.url_gate, first)
         wait_until(lambda: POOL.counts() == (0, 0, 0), what="the pool to be idle")
-        self.assertEqual(claims.claim(db), 1)
+        self.assertEqual(claims.claim_queued(db), 1)
         self.assertEqual(self.browser.wait_for(self.url_gate, second)["state"], registry.DONE)
 
     def test_without_the_sites_cap_the_instances_applies(self):

@@ -1,5 +1,6 @@
 """The pool with jobs of several sites, and of anonymous visitors: a share holds its jobs, the others go ahead."""
 
+from netsight.asynchronous.limits import JobLimits
 from netsight.asynchronous.pool import Pool
 from netsight.asynchronous.tests.helpers.base import setting
 from netsight.asynchronous.tests.helpers.base import wait_until
@@ -12,8 +13,8 @@ class GatedJob:
     """A job that runs until its gate opens (what the pool asks of a job, no more)."""
 
     def __init__(self, process_id, site, site_cap=None, owner="someone", address=None):
-        self.process_id, self.site, self.site_cap, self.owner = process_id, site, site_cap, owner
-        self.address = address  # an anonymous visitor's: its address key
+        self.process_id = process_id
+        self.limits = JobLimits(owner, site, site_job_threads=site_cap, address=address)  # address: an anonymous visitor's
         self.started = threading.Event()
         self.gate = threading.Event()
 
@@ -75,8 +76,8 @@ class TestAnonymousShare(PoolTestCase):
         self.assertEqual(self.pool.counts(), (2, 2, 2))  # a thread is free, but not for visitors
         self.assertEqual(self.pool.anonymous_queued(), 2)
         self.assertEqual(self.pool.room(), 1)  # the held visitors do not wait for a thread
-        self.assertFalse(self.pool.admits("anonymous:9", None, "/a", None, address="address 9"))
-        self.assertTrue(self.pool.admits("member 2", None, "/a", None))
+        self.assertFalse(self.pool.admits(JobLimits("anonymous:9", "/a", address="address 9")))
+        self.assertTrue(self.pool.admits(JobLimits("member 2", "/a")))
         visitors[0].gate.set()
         self.assertTrue(visitors[1].started.wait(60))  # the share's place is free again
         self.assertFalse(visitors[2].started.is_set())
@@ -93,9 +94,9 @@ class TestAnonymousShare(PoolTestCase):
         first = GatedJob("v1", "/a", owner="anonymous:1", address="here")
         self.run_all(first)
         self.assertTrue(first.started.wait(60))
-        self.assertFalse(self.pool.admits("anonymous:2", None, "/a", None, address="here"))
+        self.assertFalse(self.pool.admits(JobLimits("anonymous:2", "/a", address="here")))
         setting(self, "anonymous-pool-size", 2)
-        self.assertTrue(self.pool.admits("anonymous:3", None, "/a", None, address="there"))
+        self.assertTrue(self.pool.admits(JobLimits("anonymous:3", "/a", address="there")))
         self.assertFalse(
-            self.pool.admits("anonymous:3", None, "/a", None, taking=[("anonymous:4", "/a", "there")], address="there")
+            self.pool.admits(JobLimits("anonymous:3", "/a", address="there"), taking=[JobLimits("anonymous:4", "/a", address="there")])
         )
