@@ -1,4 +1,4 @@
-"""A registry written by 2.0's development versions (eleven root keys) is moved into one store, and answers the same.
+"""A registry written by 2.0's development versions (fourteen root keys) is moved into one store, and answers the same.
 
 The database is written by the registry's code of before, frozen
 (``helpers/registry_before_store.py``), with a record in every state:
