@@ -20,6 +20,8 @@ import time
 
 logger = logging.getLogger("netsight.async")
 
+REPEAT = 60.0  # seconds within which the same failure again is logged without its traceback
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -39,11 +41,22 @@ class Faults:
         self._written = 0  # the count that the heartbeat record has
 
     def failed(self, what, exc):
-        """Log the exception being handled as an error, with its traceback, and count it."""
-        logger.exception("netsight.async: %s failed", what)
+        """Log the exception being handled as an error, with its traceback, and count it.
+
+        The same failure again within ``REPEAT`` seconds of the last (a ZEO
+        server out of reach fails every pass) is logged as an error without
+        its traceback, which the log has already.
+        """
+        now = time.time()
+        fault = Fault(now, f"{what}: {type(exc).__name__}: {exc}"[:500])
         with self._lock:
+            again = self.last is not None and self.last.text == fault.text and now - self.last.when < REPEAT
             self.count += 1
-            self.last = Fault(time.time(), f"{what}: {type(exc).__name__}: {exc}"[:500])
+            self.last = fault
+        if again:
+            logger.error("netsight.async: %s failed again (%s)", what, fault.text)
+        else:
+            logger.exception("netsight.async: %s failed", what)
 
     def unwritten(self):
         """Whether a failure happened that the heartbeat record does not show yet."""

@@ -11,15 +11,20 @@ from netsight.asynchronous.tests.helpers.base import wait_until
 import logging
 import lxml.html
 import re
+import uuid
 
 
 class BrokenClaims(Exception):
     """What the claims of these tests raise."""
 
 
-def broken_claimer(db):
-    """A claim of queued jobs with a bug: it raises, as a claim with a bug would."""
-    raise BrokenClaims("the claim's bug")
+def broken_claimer(token):
+    """A claim of queued jobs with a bug: it raises, as a claim with a bug would (``token``: which test's)."""
+
+    def claim_queued(db):
+        raise BrokenClaims(f"the claim's bug {token}")
+
+    return claim_queued
 
 
 class Records(logging.Handler):
@@ -62,7 +67,8 @@ class TestMaintenanceErrors(JobTestCase):
         # the timed claim comes every 0.05 s.
         setting(self, "claim-interval", 0.05)
         self.addCleanup(setattr, MAINTENANCE, "claimer", MAINTENANCE.claimer)
-        MAINTENANCE.claimer = broken_claimer
+        token = uuid.uuid4().hex  # a failure of its own: logged with its traceback, even in a repeated test
+        MAINTENANCE.claimer = broken_claimer(token)
         MAINTENANCE.watch(self.app._p_jar.db())
 
         def shown():
@@ -73,15 +79,18 @@ class TestMaintenanceErrors(JobTestCase):
         self.assertRegex(
             row,
             rf"^{re.escape(instance_id())} Last maintenance error at \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC "
-            r"\(\d+ in all\) claiming queued jobs: BrokenClaims: the claim's bug$",
+            rf"\(\d+ in all\) claiming queued jobs: BrokenClaims: the claim's bug {token}$",
         )
         self.assertNotIn("No instance sharing this database", self.errors_section()[0])
-        errors = [record for record in self.log.records if record.levelno == logging.ERROR]
+        errors = [
+            record for record in self.log.records if record.levelno == logging.ERROR and "claiming" in record.getMessage()
+        ]
         self.assertTrue(errors, "no error was logged")
         first = errors[0]
         self.assertEqual(first.getMessage(), "netsight.async: claiming queued jobs failed")
         self.assertIs(first.exc_info[0], BrokenClaims)
         traceback = logging.Formatter().formatException(first.exc_info)
-        self.assertIn("in broken_claimer", traceback)  # where it failed, for the operator
+        self.assertIn("in claim_queued", traceback)  # where it failed, for the operator
+        self.assertIn(token, traceback)
         self.assertFalse([record for record in self.log.records if record.levelno == logging.DEBUG and "claim" in record.getMessage()])
 
