@@ -19,14 +19,14 @@ from netsight.asynchronous import protect
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous import worker
+from netsight.asynchronous.cancels import ask_to_cancel
+from netsight.asynchronous.cancels import cancel_asked
 from netsight.asynchronous.exceptions import BadStartError
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ProcessCancelled
 from netsight.asynchronous.exceptions import QueueFullError
 from netsight.asynchronous.exceptions import StartRefusedError
 from netsight.asynchronous.i18n import _
-from netsight.asynchronous.cancels import ask_to_cancel
-from netsight.asynchronous.cancels import cancel_asked
 from netsight.asynchronous.instanceid import instance_id
 from netsight.asynchronous.instanceid import next_ticket
 from netsight.asynchronous.limits import JobLimits
@@ -34,9 +34,9 @@ from netsight.asynchronous.limits import StartSettings
 from netsight.asynchronous.maintenance import MAINTENANCE
 from netsight.asynchronous.notify import wanted as mail_wanted
 from netsight.asynchronous.pages import NAMES
-from netsight.asynchronous.paths import physical_path
 from netsight.asynchronous.pages import StatusPage
 from netsight.asynchronous.pages import StatusPages
+from netsight.asynchronous.paths import physical_path
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.progress import Held
 from netsight.asynchronous.progress import Report

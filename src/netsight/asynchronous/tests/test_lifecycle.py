@@ -1,9 +1,9 @@
 """A job's life under control: the bounded pool and its queue, cancel, the
 heartbeat, instances that stopped or died, expiry."""
 
+from netsight.asynchronous import cancels
 from netsight.asynchronous import claims
 from netsight.asynchronous import housekeeping
-from netsight.asynchronous import cancels
 from netsight.asynchronous import instanceid
 from netsight.asynchronous import maintenance
 from netsight.asynchronous import registry
