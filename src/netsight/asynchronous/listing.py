@@ -178,6 +178,21 @@ class _Range:
         return found
 
 
+def newest_of_owner(connection, site, owner, since):
+    """The records of ``owner`` (an owner key) in ``site`` created after
+    ``since``, newest first, lazily: one descent of the owners' index each,
+    however many the owner has (no ``len()`` of the owner's range)."""
+    root = connection.root()
+    index, processes = registry.index(root, registry.OWNERS_KEY), root.get(registry.ROOT_KEY)
+    if index is None or processes is None:
+        return
+    # (site, owner key, created, process id)
+    for key in newest_keys(index, (site, owner, since), (site, owner, float("inf"))):
+        record = processes.get(key[-1])
+        if record is not None:
+            yield record
+
+
 def newest_keys(index, low, high):
     """The keys of ``index`` above ``low`` up to ``high``, newest (greatest)
     first, lazily: one descent of the BTree each, however many there are."""

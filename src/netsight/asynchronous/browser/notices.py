@@ -12,7 +12,7 @@ by then. A process's notice ends when its result is shown, or expires.
 
 It costs a descent of the owners' index per process read, newest first,
 of the user's processes of the site started within the expiry, at most
-``LOOK`` of them (``listing.newest_keys``), nothing for Anonymous (anonymous owners get the
+``LOOK`` of them (``Processes.newest_owned``), nothing for Anonymous (anonymous owners get the
 browser's notification only), and nothing on the add-on's own pages (the
 processing page, My processes) nor in a job's own request (its result page
 is kept, and would carry a notice of another job). It never writes.
@@ -23,10 +23,8 @@ from plone.app.layout.viewlets.common import ViewletBase
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 
 from netsight.asynchronous import owners
-from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.interfaces import IOwnPage
-from netsight.asynchronous.listing import newest_keys
 from netsight.asynchronous.notify import ended_unseen
 from netsight.asynchronous.notify import grace
 from netsight.asynchronous.notify import job_name
@@ -59,19 +57,13 @@ def ready(context, request, view=None):
     user_id = getSecurityManager().getUser().getId()
     if user_id is None:
         return []
-    service = Processes(request)
-    root = service.connection.root()
-    index, processes = registry.index(root, registry.OWNERS_KEY), root.get(registry.ROOT_KEY)
-    if index is None or processes is None:
-        return []
+    processes = Processes(request)
     now, site = time.time(), owners.site_path(context)
-    # (site, owner key, created, process id): the newest LOOK, read lazily
-    keys = newest_keys(index, (site, user_id, now - settings.get("expiry")), (site, user_id, float("inf")))
+    owned = processes.newest_owned(site, user_id, now - settings.get("expiry"))
     ended_before = now - grace()
     notices = []
-    for _look, key in zip(range(LOOK), keys):
-        record = processes.get(key[-1])
-        if record is None or not ended_unseen(record, ended_before) or service.expired(record):
+    for _look, record in zip(range(LOOK), owned):
+        if not ended_unseen(record, ended_before) or processes.expired(record):
             continue
         context_url = request.physicalPathToURL(record.context_path)
         notices.append(

@@ -7,6 +7,7 @@ from netsight.asynchronous import settings
 from netsight.asynchronous.cancels import ask_to_cancel
 from netsight.asynchronous.listing import is_gone
 from netsight.asynchronous.listing import Listing
+from netsight.asynchronous.listing import newest_of_owner
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.processes.outcomes import CancelOutcome
 from netsight.asynchronous.processes.outcomes import RemoveOutcome
@@ -161,6 +162,11 @@ class Processes:
         :param owner: only those of this owner key (``owners.caller_key``).
         """
         return Listing(self.connection, site, state, owner)
+
+    def newest_owned(self, site, owner, since):
+        """The records of ``owner`` (an owner key) in the site at path ``site``
+        created after ``since`` (seconds since the epoch), newest first, read lazily."""
+        return newest_of_owner(self.connection, site, owner, since)
 
     # Changes, each in a transaction of its own.
 
