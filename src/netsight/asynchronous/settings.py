@@ -113,16 +113,20 @@ RECORDS = {SITE_JOB_THREADS: "pool_size"}
 #: Renamed settings: new name -> old name, still read (zope.conf and the
 #: environment) where the new one is not given.
 OLD_NAMES = {"job-threads": "pool-size"}
+NEW_NAMES = {old: new for new, old in OLD_NAMES.items()}
 
 
 def get(name):
-    """The value of setting ``name``: the current site's, if it sets one, else the instance's."""
+    """The value of setting ``name`` (or of its new name, if it was renamed):
+    the current site's, if it sets one, else the instance's."""
+    name = NEW_NAMES.get(name, name)
     return _value(name, site_value(name) if name in SITE_SETTINGS else None)
 
 
 def instance_value(name):
-    """The value of setting ``name`` for this instance (zope.conf, environment), whatever a site sets."""
-    return _value(name, None)
+    """The value of setting ``name`` (or of its new name, if it was renamed)
+    for this instance (zope.conf, environment), whatever a site sets."""
+    return _value(NEW_NAMES.get(name, name), None)
 
 
 def _value(name, raw):
