@@ -54,7 +54,7 @@ def mark_dead(db, this_instance, now):
         for pid in registry.active_of(root, iid):
             record = registry.find(connection, pid)
             if record is not None and registry.orphaned(connection, record, timeout, now):
-                reason = registry.STOPPED_REASON if registry.stopped(root, iid) else registry.DEAD_REASON
+                reason = registry.STOPPED_REASON if registry.is_stopped(root, iid) else registry.DEAD_REASON
                 if registry.change_in(root, pid, lambda r: r.interrupt(reason)):
                     marked += 1
         beat = registry.instances(root).get(iid)

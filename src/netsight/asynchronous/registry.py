@@ -183,8 +183,6 @@ class ProcessRecord(Persistent):
         self.ticket = ticket
         return True
 
-    claim = assign_to  # its name before: a worker's claim of unclaimed jobs (claims.py) calls it
-
     def may_rerun(self):
         """Whether, its instance gone, it is queued again rather than interrupted."""
         return self.request is not None and self.reruns < self.max_reruns
@@ -619,9 +617,6 @@ def is_stopped(root, instance_id):
     """Whether the instance said it stopped (SIGTERM, SIGINT): a question, it changes nothing."""
     beat = (index(root, INSTANCES_KEY) or {}).get(instance_id)
     return beat is not None and beat.stopped
-
-
-stopped = is_stopped  # its name before (``instance.stopped`` is the one that acts)
 
 
 def instances(root):

@@ -503,7 +503,7 @@ class TestSignals(LifecycleTestCase):
 
     def stopped_mark(self):
         transaction.begin()
-        return registry.stopped(self.app._p_jar.root(), instanceid.instance_id())
+        return registry.is_stopped(self.app._p_jar.root(), instanceid.instance_id())
 
     def test_an_ignored_signal_stays_ignored(self):
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -126,7 +126,7 @@ class TestReadyNotice(JobTestCase):
         record = registry.ProcessRecord(process_id, "hello", "/other/folder", TEST_USER_ID, site="/other")
         db = self.app._p_jar.db()
         registry.in_own_transaction(db, lambda root: registry.add(root._p_jar, record, "elsewhere", 1))
-        registry.change(db, process_id, lambda r: r.claim("elsewhere", 1) or (r.start("elsewhere") and r.finish(None)))
+        registry.change(db, process_id, lambda r: r.assign_to("elsewhere", 1) or (r.start("elsewhere") and r.finish(None)))
         self.assertEqual(self.fresh_record(process_id).state, registry.DONE)
         ours = self.ended_unwatched()
         shown = wait_until(lambda: self.page_notices(self.browser), what="the notice on the owner's page")

@@ -251,7 +251,7 @@ class TestRuns(unittest.TestCase):
         first = record.start("a")
         self.assertTrue(record.interrupt(registry.DEAD_REASON))  # A read dead: queued again
         self.assertEqual((record.state, record.instance), (registry.QUEUED, registry.UNCLAIMED))
-        self.assertTrue(record.claim("b", 1))
+        self.assertTrue(record.assign_to("b", 1))
         second = record.start("b")
         self.assertFalse(record.is_run("a", first))  # A's late worker: not its run any more
         self.assertTrue(record.is_run("b", second))

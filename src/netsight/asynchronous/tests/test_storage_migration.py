@@ -116,7 +116,7 @@ def write_every_state(db, module=before):
     ids["unclaimed first"] = add(db, module, "unclaimed first", registry.UNCLAIMED, None)
     ids["unclaimed anonymous"] = add(db, module, "unclaimed anonymous", registry.UNCLAIMED, None, owner=None)
     ids["claimed"] = add(db, module, "claimed", registry.UNCLAIMED, None, site="/other")
-    change(db, ids["claimed"], lambda r: r.claim("a", 10))
+    change(db, ids["claimed"], lambda r: r.assign_to("a", 10))
     ids["unclaimed last"] = add(db, module, "unclaimed last", registry.UNCLAIMED, None)
     # An anonymous visitor's address: one process active, one cancelled (released).
     module.in_own_transaction(db, lambda root: root.__setitem__(before.addresses.HMAC_KEY_KEY, HMAC_KEY))
@@ -173,7 +173,7 @@ def read(db, module, ids):
             "unclaimed": [record.process_id for record in module.unclaimed(root)],
             "unclaimed count": module.unclaimed_count(root)[0],
             "heartbeats": {iid: (beat.beat, beat.stopped) for iid, beat in instances.items()},
-            "stopped": {iid: module.stopped(root, iid) for iid in instances},
+            "stopped": {iid: getattr(module, "is_stopped", getattr(module, "stopped", None))(root, iid) for iid in instances},
             "exists": module.exists(root),
             "address's processes": module.addresses.process_ids(root, ADDRESS),
             "address key": (
