@@ -41,6 +41,7 @@ class Pool:
         self._running = {}  # process id -> job
         self._threads = 0
         self.when_done = None  # called (no argument, no lock held) each time a job ends: room for another
+        self._local = threading.local()  # in a pool thread: the job it runs, and the next it took (take_next)
 
     def submit(self, job):
         """Run ``job`` when there is room; in arrival order."""
@@ -117,6 +118,23 @@ class Pool:
         with self._lock:
             return len(self._running), len(self._queue), self._threads
 
+    def take_next(self, fits):
+        """In a pool thread whose job is about to end: the job that this thread
+        runs next, taken now from the queue (None if none may start, or the
+        first that may does not ``fits``, a predicate). The worker writes its
+        start in the transaction of the ending job's end (one commit for
+        both); it counts as running from now on."""
+        local = self._local
+        current = getattr(local, "job", None)
+        if current is None or getattr(local, "next", None) is not None:
+            return None
+        with self._lock:
+            if self._threads > settings.get("job-threads"):
+                return None
+            job = self._next(ending=current, fits=fits)
+        local.next = job
+        return job
+
     def _dispatch(self):
         """Start threads for queued jobs while there is room (the lock is held)."""
         size = settings.get("job-threads")
@@ -133,35 +151,45 @@ class Pool:
                 logger.exception("Could not start a worker thread for process %s", job.process_id)
                 job.discard("the worker could not be started")
 
-    def _next(self):
-        """The first queued job whose owner and site are under their caps (the lock is held).
+    def _next(self, ending=None, fits=None):
+        """The first queued job whose owner and site are under their caps (the lock is held);
+        ``ending``, a running job about to end, is not counted; a first such
+        job that does not ``fits`` is left where it is (None).
 
         A job's owner cap is its own (``max_per_user`` of its limits: as its
         site read it when it started), else this instance's ``max-per-user``;
         its site's is ``site_job_threads`` (none if None).
         """
         for job in self._queue:
-            if self._held(job):
+            if self._held(job, ending):
                 continue
+            if fits is not None and not fits(job):
+                return None
             self._queue.remove(job)
             self._running[job.process_id] = job
             return job
         return None
 
-    def _held(self, job):
+    def _held(self, job, ending=None):
         """Whether a queued job waits for its owner's or its site's cap, not for a thread (the lock is held)."""
-        return _over_cap(job.limits, [other.limits.place for other in self._running.values()])
+        return _over_cap(job.limits, [other.limits.place for other in self._running.values() if other is not ending])
 
     def _work(self, job):
+        local = self._local
         while job is not None:
             threading.current_thread().name = THREAD_PREFIX + job.process_id
+            local.job, local.next = job, None
             try:
                 job.run()
             except BaseException:  # run() records its own failures; never lose the thread's count
                 logger.exception("Process %s: the worker failed", job.process_id)
+            taken, local.job, local.next = local.next, None, None
             with self._lock:
                 del self._running[job.process_id]
-                job = self._next() if self._threads <= settings.get("job-threads") else None
+                if taken is not None:
+                    job = taken
+                else:
+                    job = self._next() if self._threads <= settings.get("job-threads") else None
                 if job is None:
                     self._threads -= 1
                     self._dispatch()

@@ -241,13 +241,14 @@ def _submit_if_committed(committed, job):
 def run(job):
     """Run ``job``: mark it running, publish it, record its outcome."""
     try:
-        job.run_number = registry.change(job.db, job.process_id, lambda record: record.start(instance_id()))
+        if job.run_number is None:  # not started with the end of the job before it on this thread
+            job.run_number = registry.change(job.db, job.process_id, lambda record: record.start(instance_id()))
         if not job.run_number:
             return  # cancelled, interrupted or claimed elsewhere while it waited
         error, response = _publish(job)
         held = REPORTS.end(job.process_id)  # a progress report not written yet goes with the end
         if job.attempt.was_cancelled:
-            registry.change(job.db, job.process_id, lambda record: _mine(record, job) and record.cancelled())
+            _write_end(job, lambda record: _mine(record, job) and record.cancelled())
         elif error is None:
             _finish(job, response, held)
         else:
@@ -274,7 +275,27 @@ def _finish(job, response, held):
         # expect: noted for the maintenance thread's mail pass, if its view asked for a mail
         return _mine(record, job) and _held(record, held) and record.finish(captured, blob) and notify.expect(record)
 
-    registry.change(job.db, job.process_id, finish)
+    _write_end(job, finish)
+
+
+def _write_end(job, func):
+    """Write the job's end (``func(record)``) and, in the same transaction, the
+    start (*running*) of the job that its thread runs next, if one waits in
+    the pool (``Pool.take_next``): one commit for both. That job's start is
+    committed before its ``__run__`` runs, as a start of its own would be;
+    if it could not start (cancelled meanwhile), it does not run."""
+    then = POOL.take_next(lambda other: isinstance(other, Job) and other.db is job.db and other.run_number is None)
+    if then is None:
+        return registry.change(job.db, job.process_id, func)
+    iid = instance_id()
+
+    def write(root):
+        ended = registry.change_in(root, job.process_id, func)
+        return ended, registry.change_in(root, then.process_id, lambda record: record.start(iid))
+
+    ended, then.run_number = registry.in_own_transaction(job.db, write)
+    then.run_number = then.run_number or False  # None (no record) would start it alone
+    return ended
 
 
 def _mine(record, job):
@@ -291,9 +312,7 @@ def _held(record, held):
 
 def _record_failure(job, error, held=None):
     try:
-        registry.change(
-            job.db, job.process_id, lambda record: _mine(record, job) and _held(record, held) and record.fail(error)
-        )
+        _write_end(job, lambda record: _mine(record, job) and _held(record, held) and record.fail(error))
     except Exception:
         logger.exception("Process %s: could not record its failure", job.process_id)
 
