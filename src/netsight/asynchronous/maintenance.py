@@ -9,13 +9,16 @@ requests made on other instances (``cancels.learn_cancels``). It writes
 held progress reports when they are due (``progress.write_due``), runs
 the housekeeping passes and the mail pass (``notify.py``) and, with room
 in the pool, claims jobs queued in the database (its ``claimer``,
-``claims.claim_queued``, set by ``startup.py``). A failure of any of these
+``claims.claim_queued``, set by ``startup.py``); while it may claim, it
+also starts the periodic jobs whose period has come (``periodic.py``,
+every ``PERIODIC_INTERVAL``). A failure of any of these
 is logged as an error and counted for the control panel (``faults.py``);
 the thread goes on.
 """
 
 from netsight.asynchronous import housekeeping
 from netsight.asynchronous import notify
+from netsight.asynchronous import periodic
 from netsight.asynchronous import progress
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
@@ -37,6 +40,7 @@ import transaction
 logger = logging.getLogger("netsight.async")
 
 LOST_REASON = "its worker lost it (the database could not be reached when it ended)"
+PERIODIC_INTERVAL = 1.0  # seconds between two looks at the periodic jobs' schedules (periodic.py)
 WATCH_INTERVAL = 0.05  # seconds between two looks at the count of jobs queued elsewhere (a sync, a read)
 
 
@@ -108,6 +112,7 @@ class Maintenance(threading.Thread):
             "cancels": now,
             "housekeeping": now + min(settings.get("housekeeping-interval"), 60),
             "mail": now + notify.PASS_INTERVAL,
+            "periodic": now,
         }
         while True:
             try:
@@ -131,6 +136,8 @@ class Maintenance(threading.Thread):
                 times.append(due["cancels"])
             if self._claims():
                 times.append(due["claim"])
+                if periodic.SCHEDULES:
+                    times.append(due["periodic"])
                 if POOL.room(ahead=AHEAD):  # a full pool is told when a job ends (claim_soon)
                     times.append(due["watch"])
         times = [t for t in times if t is not None]
@@ -152,6 +159,11 @@ class Maintenance(threading.Thread):
             due["watch"] = now + WATCH_INTERVAL
             soon, self._claim_soon = self._claim_soon, False
             self._claim_news(db, soon)
+        if self._claims() and periodic.SCHEDULES and time.monotonic() >= due["periodic"]:
+            due["periodic"] = time.monotonic() + PERIODIC_INTERVAL
+            if periodic.start_due(db):  # queued for any instance: this one claims at once if it has room
+                self._claim_soon = True
+                self._wake.set()
         if time.monotonic() >= due["cancels"]:
             due["cancels"] = time.monotonic() + settings.get("cancel-interval")
             if POOL.has_jobs():

@@ -708,7 +708,8 @@ def prepare(root):
     1009): a registry of the root keys before the store is moved into one
     (``storage.move_root_keys``; its unclaimed index made if it had none),
     then the lists' indexes are built anew if they are of another version
-    (``reindex_lists``). Nothing is written where both are up to date, nor
+    (``reindex_lists``); a store of before periodic jobs gets its
+    ``periodic`` tree (``periodic.py``). Nothing is written where all are up to date, nor
     where there is no registry.
 
     :returns: ``(moved, indexed)``: how many records were moved into a
@@ -722,7 +723,9 @@ def prepare(root):
             _move_unclaimed_entries(store)
         if "unclaimed_count" not in found:
             store.unclaimed_count = Length(sum(1 for _record in unclaimed(root)))
-    elif ROOT_KEY in root and storage.has_keys_before(root):
+    elif ROOT_KEY in root and getattr(root[ROOT_KEY], "periodic", None) is None:
+        root[ROOT_KEY].periodic = OOBTree()  # a store of before periodic jobs (periodic.py): once
+    if ROOT_KEY in root and store is None and storage.has_keys_before(root):
         logger.error(
             "netsight.async: the database's root holds keys of a registry of a version before %s "
             "(%s): an instance of that version wrote them after the move; they are left as they are",

@@ -75,6 +75,9 @@ class ProcessStore(Persistent):
       the HMAC key of those address keys (bytes, random, made with the store)
     - ``mail_pending``: process id -> end time, the processes whose mail is
       not decided yet (``notify.py``)
+    - ``periodic``: schedule key -> ``periodic.ScheduleRecord``, the last
+      period each periodic job was started (a store of before it gets it
+      from ``registry.prepare``)
 
     Made whole, with every tree, so that no later write changes the store
     itself (no attribute is ever made lazily).
@@ -92,6 +95,7 @@ class ProcessStore(Persistent):
         "owners",
         "addresses",
         "mail_pending",
+        "periodic",
     )
 
     def __init__(self, lists_version=LISTS_VERSION, unclaimed_count=None, address_key=None, **trees):
