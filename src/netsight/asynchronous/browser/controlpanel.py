@@ -8,7 +8,10 @@ of the instance that answers, from its zope.conf or environment: those of
 the site's fields left empty, and those that stay the instance's alone
 (a renamed one with its old name, still read). It also says when the
 maintenance of each instance sharing the database last failed, and how
-often (``faults.py``: from the instances' heartbeat records, a read).
+often (``faults.py``: from the instances' heartbeat records, a read),
+and lists the periodic jobs registered on the instance that answers
+(``periodic.py``): when each last ran, when it runs next, and why its
+last period could not start, if it could not.
 Managers and Site Administrators open it: its permission is the add-on's
 own, "netsight.async: Manage processes" (ZCML and Site Setup's entry).
 """
@@ -16,6 +19,7 @@ own, "netsight.async: Manage processes" (ZCML and Site Setup's entry).
 from datetime import datetime
 from datetime import timezone
 from netsight.asynchronous import faults
+from netsight.asynchronous import periodic
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.connections import app_connection
@@ -25,6 +29,8 @@ from plone.app.registry.browser.controlpanel import ControlPanelFormWrapper
 from plone.app.registry.browser.controlpanel import RegistryEditForm
 from plone.z3cform import layout
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+
+import time
 
 
 class BackgroundProcessesForm(RegistryEditForm):
@@ -58,6 +64,29 @@ class BackgroundProcessesControlPanel(ControlPanelFormWrapper):
             {"instance": iid, "count": count, "last": _utc(when), "what": what}
             for iid, count, when, what in faults.of_instances(registry.instances(root))
         ]
+
+    def periodic_jobs(self):
+        """The periodic jobs registered here: ``{"view", "context", "every", "cron",
+        "user", "last", "next", "problem"}`` each (times in UTC; ``problem``: why
+        its last period could not start, or "")."""
+        root = app_connection(self.request, self.context).root()
+        records, now = periodic.records(root), time.time()
+        shown = []
+        for schedule in periodic.SCHEDULES:
+            record = records.get(schedule.key)
+            shown.append(
+                {
+                    "view": schedule.view,
+                    "context": schedule.context,
+                    "every": f"{schedule.every:g}" if schedule.every is not None else "",
+                    "cron": schedule.cron.expression if schedule.cron is not None else "",
+                    "user": schedule.user,
+                    "last": _utc(record.started) if record is not None and record.started else "",
+                    "next": _utc(schedule.next_run(now)),
+                    "problem": (record.error or "") if record is not None else "",
+                }
+            )
+        return shown
 
 
 def _utc(when):

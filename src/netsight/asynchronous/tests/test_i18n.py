@@ -116,6 +116,17 @@ MSGIDS = {
     "maintenance_errors_none",
     "maintenance_errors_help",
     "maintenance_error_last",
+    "periodic_jobs",
+    "periodic_jobs_none",
+    "periodic_view",
+    "periodic_context",
+    "periodic_when",
+    "periodic_user",
+    "periodic_last_run",
+    "periodic_next_run",
+    "periodic_problem",
+    "periodic_every",
+    "periodic_never",
 }
 
 

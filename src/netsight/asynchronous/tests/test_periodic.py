@@ -10,10 +10,12 @@ from netsight.asynchronous import registry
 from netsight.asynchronous.maintenance import MAINTENANCE
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import owner_browser
 from netsight.asynchronous.tests.helpers.base import setting
 from netsight.asynchronous.tests.helpers.base import wait_until
 
 import logging
+import lxml.html
 import threading
 import time
 import transaction
@@ -184,3 +186,32 @@ class TestRunning(PeriodicTestCase):
         self.browser.open(f"{self.site_url}/@@my-processes")
         for record in ended:
             self.assertIn(record.process_id, self.browser.contents)
+
+
+class TestControlPanel(PeriodicTestCase):
+    def rows(self):
+        """The control panel's "Periodic jobs", as a Manager reads it: (its text, the rows' texts)."""
+        manager = owner_browser(self.app, self.site_url)
+        manager.open(f"{self.site_url}/@@netsight-async-controlpanel")
+        section = lxml.html.fromstring(manager.text).find_class("netsight-async-periodic")[0]
+        rows = [" ".join(row.text_content().split()) for row in section.iter("tr")]
+        return " ".join(section.text_content().split()), rows[1:]
+
+    def test_without_a_schedule_it_says_so(self):
+        text, rows = self.rows()
+        self.assertIn("No periodic job is registered on this instance.", text)
+        self.assertEqual(rows, [])
+
+    def test_the_schedules_with_their_last_and_next_runs_and_problems(self):
+        from netsight.asynchronous.cron import Cron
+
+        self.schedule(every=3600.0)
+        self.schedule(view="no-such-view", every=None, cron=Cron("0 3 * * *"))
+        _text, rows = self.rows()
+        self.assertRegex(rows[0], rf"^hello {self.site_path} every 3600 s {TEST_USER_ID} not yet \d{{4}}-\d\d-\d\d \d\d:00:00 UTC$")
+        self.assertRegex(rows[1], rf"^no-such-view {self.site_path} 0 3 \* \* \* {TEST_USER_ID} not yet .* UTC$")
+        periodic.start_due(self.db)
+        periodic.start_due(self.db, now=time.time() + 86400 + 60)  # the cron schedule's next time has come
+        _text, rows = self.rows()
+        self.assertRegex(rows[0], rf"^hello {self.site_path} every 3600 s {TEST_USER_ID} \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC ")
+        self.assertTrue(rows[1].endswith("its view 'no-such-view' does not exist on /plone"), rows[1])
