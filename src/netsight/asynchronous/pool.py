@@ -28,8 +28,10 @@ logger = logging.getLogger("netsight.async")
 THREAD_PREFIX = "netsight.async-"
 # Jobs queued elsewhere that an instance claims beyond its free threads, to
 # wait in its queue (claims.py): a thread that ends a job takes the next at
-# once. Few, so that other workers find jobs too.
-AHEAD = 2
+# once; taken only while more than that wait (claims.py), so that an idle
+# worker still finds jobs when few wait. Eight: a claim (and its heartbeat)
+# for some ten jobs of a burst rather than two or three.
+AHEAD = 8
 
 
 class Pool:
