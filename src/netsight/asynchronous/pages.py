@@ -62,6 +62,7 @@ ENDED_ALERT = {
     ProcessState.FAILED: "alert-danger",
     ProcessState.CANCELLED: "alert-secondary",
     ProcessState.INTERRUPTED: "alert-warning",
+    ProcessState.TIMED_OUT: "alert-warning",
 }
 TITLE_SEPARATOR = " \N{EM DASH} "  # between the status and the job's title in the browser's title
 

@@ -80,6 +80,11 @@ LISTS_VERSION_KEY = "lists_version"  # the version of the lists' indexes (an int
 # claim a job as soon as its start is committed (claims.py, instance.py).
 UNCLAIMED_COUNT_KEY = "unclaimed_count"
 UNCLAIMED_KEY = "unclaimed"  # process id -> True: the jobs queued for any instance (see below)
+# Only once (a view's ``dedupe_key``): (site, scope, owner key or "", key) -> the id of the
+# queued or running process that holds it. Written in the start's transaction (``add``), so that
+# two simultaneous starts of one key conflict (the same key inserted twice) and the retried one
+# finds it; it goes when the process ends or is removed (``_index``, ``_remove``).
+DEDUPE_KEY = "dedupe"
 LISTS_VERSION = storage.LISTS_VERSION
 OLD_LISTS_KEYS = storage.OLD_LISTS_KEYS  # indexes of versions before, removed
 # Every key of the root that the add-on writes: the store, with the anonymous visitors'
@@ -117,6 +122,7 @@ DONE = "done"
 FAILED = "failed"
 CANCELLED = "cancelled"
 INTERRUPTED = "interrupted"
+TIMED_OUT = "timed_out"  # it ran past its view's time_limit and was stopped (or given up)
 ACTIVE = frozenset({QUEUED, RUNNING})
 # Not a state: where the states index keeps a done record whose result was
 # shown and is gone (``drop_result``). No list, owner's index nor count
@@ -127,8 +133,9 @@ SHOWN = "shown"
 # Why a process was interrupted (its ``error``, for Managers).
 STOPPED_REASON = "the server was stopped before the process completed"
 DEAD_REASON = "its instance stopped answering (no heartbeat) before the process completed"
-ENDED = frozenset({DONE, FAILED, CANCELLED, INTERRUPTED})
-STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED, INTERRUPTED)
+TIMED_OUT_REASON = "it ran past its time limit without reporting; its thread is left to end, its result is discarded"
+ENDED = frozenset({DONE, FAILED, CANCELLED, INTERRUPTED, TIMED_OUT})
+STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED, INTERRUPTED, TIMED_OUT)
 
 
 class ProcessRecord(Persistent):
@@ -159,6 +166,8 @@ class ProcessRecord(Persistent):
     address_key = None  # an anonymous visitor's: its client address, hashed (anonymous.py), while active
     title = None  # what its pages call the job (jobtitle.py): text or an i18n message; None: its view's default
     form_values = ()  # the values its start posted, (name, text) pairs (formvalues.py): "Back to the form"
+    time_limit = None  # seconds it may run (its view's time_limit); None: no limit
+    dedupe = None  # its entry of the only-once index (DEDUPE_KEY), while it holds one
 
     site = ""  # the path of the Plone site it was started in; "" outside any (and before 2.0)
     taken = None  # when its result was first shown (``take``)
@@ -241,11 +250,29 @@ class ProcessRecord(Persistent):
             return True
         return False
 
-    def cancelled(self):
-        """running -> cancelled: the job stopped as it was asked to."""
+    def cancelled(self, now=None):
+        """running -> cancelled: the job stopped as it was asked to; timed out
+        if nobody asked and it ran past its time limit (``past_time_limit``)."""
         if self.state != RUNNING:
             return False
+        if not self.cancel_requested and self.past_time_limit(now):
+            return self._end(TIMED_OUT)
         return self._end(CANCELLED)
+
+    def past_time_limit(self, now=None, grace=0.0):
+        """Whether it runs and ran for more than its time limit (and ``grace`` seconds)."""
+        if self.state != RUNNING or self.time_limit is None or self.started is None:
+            return False
+        return (time.time() if now is None else now) > self.started + self.time_limit + grace
+
+    def time_out(self, now=None, grace=0.0):
+        """running -> timed out, given up by housekeeping: it ran past its time
+        limit and ``grace`` without stopping (a thread cannot be killed:
+        whatever it ends with is discarded, its record being no longer running)."""
+        if not self.past_time_limit(now, grace):
+            return False
+        self.error = TIMED_OUT_REASON
+        return self._end(TIMED_OUT)
 
     def interrupt(self, reason):
         """Its instance stopped or died: queued again for any instance if it
@@ -426,6 +453,44 @@ def _sooner(one, other):
     return one.ticket < other.ticket
 
 
+def dedupe_entry(key, scope, site, owner):
+    """The only-once index's entry of ``key`` (a view's ``dedupe_key``):
+    ``scope`` "owner" (``owner``'s, an owner key) or "site" (anyone's), in ``site``."""
+    if scope not in ("owner", "site"):
+        raise ValueError(f'dedupe_scope must be "owner" or "site", not {scope!r}')
+    return (site, scope, owner if scope == "owner" else "", str(key))
+
+
+def holder(connection, entry, timeout):
+    """The record of the queued or running process that holds ``entry`` of
+    the only-once index, as ``connection`` sees it, or None. The index's
+    tree is read current (its making, a move of the store, conflicts with
+    the start that reads it); an entry whose process reads ended (its
+    instance died, not yet marked) holds nothing: a new start takes it over."""
+    store = connection.root().get(ROOT_KEY)
+    tree = None if store is None else getattr(store, DEDUPE_KEY, None)
+    if tree is None:
+        return None
+    if tree._p_jar is not None:
+        connection.readCurrent(tree)
+    pid = tree.get(entry)
+    record = None if pid is None else store.records.get(pid)
+    if record is None or effective_state(connection, record, timeout) not in ACTIVE:
+        return None
+    return record
+
+
+def _release_dedupe(root, record):
+    """``record`` ended or goes: its entry of the only-once index goes, if it still holds it."""
+    entry = record.dedupe
+    if entry is None:
+        return
+    record.dedupe = None
+    tree = getattr(_store(root), DEDUPE_KEY, None)
+    if tree is not None and tree.get(entry) == record.process_id:
+        del tree[entry]
+
+
 # Writing.
 
 
@@ -455,6 +520,11 @@ def add(connection, record, instance, ticket, title=None):
     connection.readCurrent(root)
     store.records[record.process_id] = record
     store.owners[(record.site, owner_key(record), record.created, record.process_id)] = True
+    if record.dedupe is not None:  # a second start of the key committed meanwhile: the same key, a conflict
+        tree = getattr(store, DEDUPE_KEY, None)
+        if tree is None:  # a store of before it, not prepared yet (``prepare``): a write of the store, once
+            tree = store.dedupe = OOBTree()
+        tree[record.dedupe] = record.process_id
     _index(root, record, None, instance)
 
 
@@ -723,8 +793,10 @@ def prepare(root):
             _move_unclaimed_entries(store)
         if "unclaimed_count" not in found:
             store.unclaimed_count = Length(sum(1 for _record in unclaimed(root)))
-    elif ROOT_KEY in root and getattr(root[ROOT_KEY], "periodic", None) is None:
-        root[ROOT_KEY].periodic = OOBTree()  # a store of before periodic jobs (periodic.py): once
+    elif ROOT_KEY in root:
+        for name in ("periodic", DEDUPE_KEY):  # a store of before periodic jobs (periodic.py), or only-once starts
+            if getattr(root[ROOT_KEY], name, None) is None:
+                setattr(root[ROOT_KEY], name, OOBTree())  # once
     if ROOT_KEY in root and store is None and storage.has_keys_before(root):
         logger.error(
             "netsight.async: the database's root holds keys of a registry of a version before %s "
@@ -830,6 +902,8 @@ def _index(root, record, before, before_instance):
         _state_index(root, record, before)
     if before in ACTIVE and (record.state not in ACTIVE or iid != before_instance):
         _unindex_active(root, before_instance, pid)
+    if before in ACTIVE and record.state not in ACTIVE:
+        _release_dedupe(root, record)
     if record.state in ACTIVE and (before not in ACTIVE or iid != before_instance):
         if iid == UNCLAIMED:
             store = _store(root)
@@ -889,6 +963,7 @@ def _remove(root, record):
     if record.state in ACTIVE:
         _unindex_active(root, record.instance, pid)
         addresses.release(root, record.address_key, pid)
+    _release_dedupe(root, record)
     if record.finished is not None:
         # From the index of end times too: an instance of another version may have used it.
         _tree(root, ENDED_KEY).pop((record.finished, pid), None)

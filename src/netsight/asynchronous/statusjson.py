@@ -37,6 +37,8 @@ def status_answer(status, request, title, manager=False):
         answer["cancelling"] = True
     if status.reruns:  # it was queued again: it says so while it runs again, and once it ended
         answer["restarted"] = True
+    if state == ProcessState.TIMED_OUT:
+        answer["timed_out"] = True
     if status.ended_without_result:
         answer["error"] = translate(statustexts.ENDED_WITHOUT_RESULT[state], context=request)
         if manager and status.error:

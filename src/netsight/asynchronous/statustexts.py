@@ -10,6 +10,9 @@ ENDED_WITHOUT_RESULT = {
     ProcessState.INTERRUPTED: _(
         "process_interrupted", default="The server was stopped before the process completed."
     ),
+    ProcessState.TIMED_OUT: _(
+        "process_timed_out", default="The process took longer than it may and was stopped."
+    ),
 }
 # What each state is called: the lists' state column (My processes, All
 # processes) and the status line of a process that ended without a result.
@@ -20,6 +23,7 @@ STATE_TEXTS = {
     ProcessState.FAILED: _("state_failed", default="Failed"),
     ProcessState.CANCELLED: _("state_cancelled", default="Cancelled"),
     ProcessState.INTERRUPTED: _("state_interrupted", default="Interrupted: the server was stopped"),
+    ProcessState.TIMED_OUT: _("state_timed_out", default="Timed out"),
 }
 ENDED_STATUS = {state: STATE_TEXTS[state] for state in ENDED_WITHOUT_RESULT}
 RESTARTED = _("process_restarted", default="The server was stopped before the process completed: it starts again.")
@@ -28,6 +32,10 @@ RESULT_SHOWN = _("result_shown", default="This result was already shown.")
 PROCESSING = _("processing_title", default="Processing...")
 CANCELLING = _("cancelling", default="Cancelling...")
 WAITING = _("waiting", default="Waiting to start")
+# A second start of an only-once job (a view's dedupe_key, site-wide) while another owner's runs.
+STARTED_BY_SOMEONE_ELSE = _(
+    "already_running_someone_else", default="This is already running, started by someone else: try again once it ended."
+)
 
 
 def waiting_ahead(ahead):

@@ -78,6 +78,9 @@ class ProcessStore(Persistent):
     - ``periodic``: schedule key -> ``periodic.ScheduleRecord``, the last
       period each periodic job was started (a store of before it gets it
       from ``registry.prepare``)
+    - ``dedupe``: (site, scope, owner key, key) -> process id, the only-once
+      starts' keys held by queued or running processes (``registry.holder``;
+      a store of before it gets it from ``registry.prepare``)
 
     Made whole, with every tree, so that no later write changes the store
     itself (no attribute is ever made lazily).
@@ -96,6 +99,7 @@ class ProcessStore(Persistent):
         "addresses",
         "mail_pending",
         "periodic",
+        "dedupe",
     )
 
     def __init__(self, lists_version=LISTS_VERSION, unclaimed_count=None, address_key=None, **trees):

@@ -22,10 +22,11 @@ class ProcessState(StrEnum):
     FAILED = registry.FAILED
     CANCELLED = registry.CANCELLED
     INTERRUPTED = registry.INTERRUPTED
+    TIMED_OUT = registry.TIMED_OUT
 
     @property
     def is_finished(self):
-        """Whether the process ended: done, failed, cancelled or interrupted."""
+        """Whether the process ended: done, failed, cancelled, interrupted or timed out."""
         return self not in (ProcessState.QUEUED, ProcessState.RUNNING)
 
     @property
@@ -35,5 +36,5 @@ class ProcessState(StrEnum):
 
     @property
     def ended_without_result(self):
-        """Whether it ended without a result: failed, cancelled or interrupted."""
+        """Whether it ended without a result: failed, cancelled, interrupted or timed out."""
         return self.is_finished and self is not ProcessState.DONE

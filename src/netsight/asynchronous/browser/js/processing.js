@@ -85,9 +85,9 @@
   var CHECK_SHARE = 0.7;
   var MAX_RETRY_AFTER = 300000; // ms: the longest wait a server may ask for
   var POLL_TIMEOUT = 60000; // ms: a poll unanswered this long is a lost connection
-  var ENDED = ["unknown", "cancelled", "interrupted"]; // states of a process that ended without result
+  var ENDED = ["unknown", "cancelled", "interrupted", "timed_out"]; // states of a process that ended without result
   // Their alerts (pages.ENDED_ALERT); any other, an unknown process's, is alert-info.
-  var ENDED_ALERT = { cancelled: "alert-secondary", interrupted: "alert-warning" };
+  var ENDED_ALERT = { cancelled: "alert-secondary", interrupted: "alert-warning", timed_out: "alert-warning" };
 
   var timer = null; // the next poll's
   var inFlight = false;
@@ -537,7 +537,7 @@
    * tab to be shown again: it is shown once, to a user who looks. */
   var notifyPart = part("notify");
   var notifyButton = notifyPart ? notifyPart.querySelector("button") : null;
-  var NOTIFIED = ["done", "failed", "cancelled", "interrupted"];
+  var NOTIFIED = ["done", "failed", "cancelled", "interrupted", "timed_out"];
 
   function mayNotify() {
     return !!notifyButton && "Notification" in window;
