@@ -2,6 +2,7 @@
 
 from zExceptions import BadRequest
 from zExceptions import Forbidden
+from zExceptions import HTTPConflict
 from zExceptions import HTTPServiceUnavailable
 from zExceptions import InternalError
 from zExceptions import NotFound
@@ -68,6 +69,11 @@ class QueueFullError(HTTPServiceUnavailable):
     retry_after = 30  # seconds: the Retry-After of its answer
 
 
+class AlreadyRunningError(HTTPConflict):
+    """A second start of an only-once job (a view's ``dedupe_key``, site-wide)
+    while another owner's process holds its key: 409, and nothing of that process."""
+
+
 # Zope finds the status of an exception by the name of its class (internals.register_status).
 for exception, status in (
     (NoSuchProcessError, 404),
@@ -77,5 +83,6 @@ for exception, status in (
     (BadStartError, 400),
     (StartRefusedError, 403),
     (QueueFullError, 503),
+    (AlreadyRunningError, 409),
 ):
     register_status(exception, status)

@@ -1,4 +1,4 @@
-"""Housekeeping: marks the jobs of dead instances, forgets ended processes and drops kept results in time.
+"""Housekeeping: marks the jobs of dead instances and those past their time limit, forgets ended processes, drops kept results.
 
 A pass runs in the background (the maintenance thread of each instance,
 every ``housekeeping-interval`` seconds), never in a poll: polls derive
@@ -10,6 +10,7 @@ several instances may run passes at the same time.
 
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
+from netsight.asynchronous import timelimits
 
 import logging
 import time
@@ -24,11 +25,14 @@ FAULTS_KEPT = 86400.0  # seconds a gone instance's record stays to show its last
 def run(db, this_instance, now=None, deadline=None):
     """One pass: returns ``(interrupted, removed)``, the numbers of records changed.
 
+    The running jobs past their time limit and its grace are marked timed
+    out first (``timelimits.time_out_overdue``; counted with the interrupted).
     Expiry stops at ``deadline`` (a ``time.monotonic()``), to go on at the
     next pass: the heartbeat of this instance waits meanwhile.
     """
     now = time.time() if now is None else now
-    return mark_dead(db, this_instance, now), expire(db, now, deadline)
+    timed_out = timelimits.time_out_overdue(db, now)
+    return timed_out + mark_dead(db, this_instance, now), expire(db, now, deadline)
 
 
 def mark_dead(db, this_instance, now):

@@ -425,7 +425,12 @@ def orphaned(connection, record, timeout, now=None):
 
 def owner_key(record):
     """Whose a record is, as one string: the user id, or the anonymous browser's hashed secret."""
-    return record.owner if record.owner is not None else f"anonymous:{record.anonymous_key}"
+    return owner_key_of(record.owner, record.anonymous_key)
+
+
+def owner_key_of(owner, anonymous_key):
+    """``owner_key`` of a record of ``owner`` (None: anonymous) and ``anonymous_key``, before it is made."""
+    return owner if owner is not None else f"anonymous:{anonymous_key}"
 
 
 def queue_position(connection, record):

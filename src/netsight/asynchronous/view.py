@@ -18,9 +18,11 @@ from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
+from netsight.asynchronous import timelimits
 from netsight.asynchronous import worker
 from netsight.asynchronous.cancels import ask_to_cancel
 from netsight.asynchronous.cancels import cancel_asked
+from netsight.asynchronous.exceptions import AlreadyRunningError
 from netsight.asynchronous.exceptions import BadStartError
 from netsight.asynchronous.exceptions import NoSuchProcessError
 from netsight.asynchronous.exceptions import ProcessCancelled
@@ -42,8 +44,13 @@ from netsight.asynchronous.progress import Held
 from netsight.asynchronous.progress import Report
 from netsight.asynchronous.progress import REPORTS
 from netsight.asynchronous.progress import write as write_report
+from netsight.asynchronous.statustexts import STARTED_BY_SOMEONE_ELSE
 
+import logging
 import transaction
+
+
+logger = logging.getLogger("netsight.async")
 
 
 @implementer(IPublishTraverse)
@@ -97,6 +104,34 @@ class BaseAsyncView(StatusPages, BrowserView):
     #: only those (of the same plain values).
     form_fields = None
 
+    #: Seconds the job may run; None: no limit (1.x's way). Past it, the job
+    #: is stopped at its next ``set_progress`` or ``is_cancelled()``, as by
+    #: a cancel, and its process ends *timed out*. A job that never reports
+    #: is marked timed out by housekeeping once its limit and
+    #: ``timelimits.GRACE`` are over, on any instance; its thread is left
+    #: to end (Python cannot kill a thread), and whatever it ends with is
+    #: discarded: its result, its transaction's work.
+    time_limit = None
+
+    #: ``"owner"``: a ``dedupe_key`` holds for each owner apart (another
+    #: owner's start of the same key starts a process of its own).
+    #: ``"site"``: for everyone in the site; a second starter who is not
+    #: the process's owner (nor a manager of the site) is told that it runs
+    #: already, started by someone else (409), and nothing more of it.
+    dedupe_scope = "owner"
+
+    def dedupe_key(self):
+        """Only once: a text that names what this start would do, or None (the default: every start starts a job).
+
+        While a process started with the same key (in ``dedupe_scope``, in
+        this site) waits or runs, a new start starts nothing: the browser
+        is sent to that process's page (303), a script gets 200 and its id.
+        The key is compared as it is, across views: put the view's name in
+        it if two views must not share one. Computed from the starting
+        request (``self.request.form``), before anything is written.
+        """
+        return None
+
     def __call__(self, *args, **kwargs):
         no_process = kwargs.pop("no_process", False)
         if formvalues.is_back(self.request):  # "Back to the form": the form, refilled; nothing starts
@@ -138,7 +173,14 @@ class BaseAsyncView(StatusPages, BrowserView):
         ``refused_page``, ``busy_page``), or Zope logs what it raises.
         A "Back to the form" POST (``formvalues.MARKER`` in its form) starts
         nothing: ``BadStartError``, before anything else is checked.
+        Only once (``dedupe_key``): while a process of the same key waits
+        or runs, it returns that process's id and starts nothing, or raises
+        ``AlreadyRunningError`` (409) if it is another owner's, site-wide.
         """
+        return self._begin()[0]
+
+    def _begin(self):
+        """``_run``'s work: ``(process id, whether it started)``; not started: an only-once job's process that runs."""
         request = self.request
         if formvalues.is_back(request):
             raise BadStartError("This is the way back to the form: nothing starts from it.", BACK_TO_FORM)
@@ -150,11 +192,20 @@ class BaseAsyncView(StatusPages, BrowserView):
         if context_path is None:  # a browser view, a resource: nothing to run on, nor to find the process by
             raise BadStartError("A process runs on an object of the site: this URL's context is none.", NO_CONTEXT)
         connection = self._connection()
+        time_limit = timelimits.limit_of(self)
+        owner, anonymous_key = owners.owner_of(request)
+        site = owners.site_path(self.context)
+        dedupe = self._dedupe_entry(site, registry.owner_key_of(owner, anonymous_key))
+        if dedupe is not None:
+            held = registry.holder(connection, dedupe, settings.get("heartbeat-timeout"))
+            if held is not None:  # only once: that process answers
+                if not self.processes.may_see(held):  # site-wide, another owner's: nothing of it
+                    raise AlreadyRunningError("This is already running, started by someone else.")
+                return held.process_id, False
         start = StartSettings.read()  # once: the record, the Job and the pool share what it gives
-        runs_here, site = start.runs_here, owners.site_path(self.context)
+        runs_here = start.runs_here
         _check_queue(request, connection, start, site if start.site_job_threads else None)
         address_key = anonymous.check_start(request, connection, runs_here, process_id)  # None for a user
-        owner, anonymous_key = owners.owner_of(request)
         record = registry.ProcessRecord(
             process_id,
             view_name=self.__name__,
@@ -168,6 +219,8 @@ class BaseAsyncView(StatusPages, BrowserView):
         record.expiry = start.expiry
         record.mail = mail_wanted(self, process_id, owner)  # notify = "mail": what the mail needs
         record.form_values = formvalues.kept_values(request, self.form_fields)  # "Back to the form" posts them
+        record.time_limit = time_limit
+        record.dedupe = dedupe  # ``registry.add`` writes it in the only-once index, with the record
         if owner is None:  # an anonymous visitor's: capped by its address, kept less long
             record.address_key = address_key
             record.expiry = anonymous.expiry(record.expiry)
@@ -186,7 +239,14 @@ class BaseAsyncView(StatusPages, BrowserView):
         else:  # a front-end: an instance with a pool takes it from the database
             registry.add(connection, record, instance=registry.UNCLAIMED, ticket=None, title=title)
             job.discard()
-        return process_id
+        return process_id, True
+
+    def _dedupe_entry(self, site, owner):
+        """The only-once index's entry of this start (``dedupe_key``), or None."""
+        key = self.dedupe_key()
+        if key is None:
+            return None
+        return registry.dedupe_entry(key, self.dedupe_scope, site, owner)
 
     def set_progress(self, process_id, progress, message=None):
         """Record the job's progress, a number from 0 to 100, and a message.
@@ -198,10 +258,11 @@ class BaseAsyncView(StatusPages, BrowserView):
         over, or with the job's end). The message (text, or an i18n message
         translated for each viewer) stays until another replaces it. Once a
         cancel was asked, it raises ``ProcessCancelled`` instead: let it end
-        ``__run__``.
+        ``__run__``. Past the view's ``time_limit``, it raises it too, and
+        the process ends timed out.
         """
         progress = registry.normalize_progress(progress)
-        if cancel_asked(process_id):
+        if cancel_asked(process_id) or timelimits.past(process_id):
             raise ProcessCancelled(process_id)
         db, interval = self.__dict__.get("_reporting") or self._start_reporting()
         held = REPORTS.hold(process_id, db, progress, message, interval)
@@ -224,13 +285,14 @@ class BaseAsyncView(StatusPages, BrowserView):
         return self._reporting
 
     def is_cancelled(self, process_id):
-        """Whether the process was asked to stop; cheap (no ZODB load), call it often.
+        """Whether the process was asked to stop, or is past the view's ``time_limit``; cheap (no ZODB load), call it often.
 
         A cancel asked on this instance is seen at once; one asked on
         another instance within a heartbeat interval (``set_progress`` sees
-        it at once).
+        it at once). Once it is true, end ``__run__`` (return, or raise
+        ``ProcessCancelled``): the process ends cancelled, or timed out.
         """
-        return cancel_asked(process_id)
+        return cancel_asked(process_id) or timelimits.past(process_id)
 
     def authenticator(self):
         """The form's hidden CSRF token input, in Plone ('' in plain Zope).
@@ -249,6 +311,11 @@ class BaseAsyncView(StatusPages, BrowserView):
         title = self._translate(_("bad_start", default="Nothing was started: the request is incomplete."))
         reason = self._translate(exc.reason) if getattr(exc, "reason", None) is not None else str(exc)
         return self._page(self.refused_template.macros["bad_start"], title, reason=reason)
+
+    def already_running_page(self):
+        """The answer to a second start of an only-once job that another owner's process holds (site-wide)."""
+        title = self._translate(STARTED_BY_SOMEONE_ELSE)
+        return self._page(self.refused_template.macros["already_running"], title)
 
     def busy_page(self):
         """The answer to a start while ``queue-limit`` jobs wait already."""
@@ -286,7 +353,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         response = self.request.response
         wants_json = _wants_json(self.request)
         try:
-            process_id = self._run()
+            process_id, started = self._begin()
         except StartRefusedError as exc:
             response.setStatus(403)
             return self._json({"error": str(exc)}) if wants_json else self.refused_page()
@@ -296,14 +363,39 @@ class BaseAsyncView(StatusPages, BrowserView):
         except BadRequest as exc:  # BadStartError: an answer, not an error, nothing for the error log
             response.setStatus(400)
             return self._json({"error": str(exc)}) if wants_json else self.bad_start_page(exc)
+        except AlreadyRunningError:  # only once, another owner's: no id, no link
+            response.setStatus(409)
+            if wants_json:
+                return self._json({"error": self._translate(STARTED_BY_SOMEONE_ELSE), "already_running": True})
+            return self.already_running_page()
+        if not started:  # only once: the process that runs already (perhaps of another view, or context)
+            return self._already_started(process_id, wants_json)
         if not wants_json:
             response.redirect(self.status_url("processing", process_id), status=303)
             return ""
         status_url = f"{self.status_url('completed', process_id)}&output_json=1"
+        answer = {"process_id": process_id, "status_url": status_url, "result_url": self.status_url("result", process_id)}
         response.setStatus(202)
         response.setHeader("Location", status_url)
+        return self._json(answer)
+
+    def _already_started(self, process_id, wants_json):
+        """The answer to a start of an only-once job whose process waits or runs:
+        a browser goes to its processing page (303), a script gets 200, its id and status."""
+        record = self.processes.find(process_id)
+        status = self.processes.status(record)
+        if not wants_json:
+            self.request.response.redirect(status.url("processing"), status=303)
+            return ""
+        self.request.response.setStatus(200)
         return self._json(
-            {"process_id": process_id, "status_url": status_url, "result_url": self.status_url("result", process_id)}
+            {
+                "process_id": process_id,
+                "status_url": f"{status.url('completed')}&output_json=1",
+                "result_url": status.url("result"),
+                "already_running": True,
+                "status": self.status(record),
+            }
         )
 
     def _run_job(self, attempt):
@@ -311,6 +403,14 @@ class BaseAsyncView(StatusPages, BrowserView):
         protect.trust_job(self.request)
         attempt.retry_after_commit = bool(self.retry_after_commit)
         arguments = _arguments(self.__run__, self.request, process_id=attempt.process_id)
+        timelimits.begin(attempt.process_id, registry.find(self._connection(), attempt.process_id))
+        try:
+            return self._run_timed(attempt, arguments)
+        finally:
+            timelimits.end(attempt.process_id)
+
+    def _run_timed(self, attempt, arguments):
+        """``_run_job``'s call of ``__run__``; a job past its time limit ends timed out, its work discarded."""
         with attempt.watching_commits(transaction.manager):
             try:
                 result = self.__run__(**arguments)
@@ -332,6 +432,11 @@ class BaseAsyncView(StatusPages, BrowserView):
                 attempt.failed(exc)
                 transaction.doom()
                 return ""
+        if timelimits.past(attempt.process_id):  # too late: its process ends (or ended) timed out
+            logger.warning("Process %s returned past its time limit: its result and work are discarded", attempt.process_id)
+            transaction.doom()
+            attempt.cancelled()
+            return ""
         attempt.succeeded(transaction.get())
         return result
 
