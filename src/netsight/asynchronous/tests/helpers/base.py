@@ -46,7 +46,7 @@ def page_part(html, name):
     return element
 
 
-ENDED = frozenset({"done", "failed", "cancelled", "interrupted", "unknown"})
+ENDED = frozenset({"done", "failed", "cancelled", "interrupted", "timed_out", "unknown"})
 
 
 def finished(answer):
