@@ -18,6 +18,7 @@ from numbers import Real
 import logging
 import threading
 import time
+import transaction
 
 
 logger = logging.getLogger("netsight.async")
@@ -53,6 +54,26 @@ def past(process_id, now=None):
     """Whether the job ``process_id``, run here, is past its deadline (cheap: no ZODB load)."""
     deadline = _deadlines.get(process_id)
     return deadline is not None and (time.time() if now is None else now) > deadline
+
+
+def limited(process_id):
+    """Whether the job ``process_id``, run here, has a time limit."""
+    return process_id in _deadlines
+
+
+def given_up(db, process_id):
+    """Whether housekeeping gave the job ``process_id`` up (its record reads timed
+    out): a read of what is committed now, on a connection of its own (the
+    job's transaction sees the record as it was when it began)."""
+    manager = transaction.TransactionManager()
+    connection = db.open(transaction_manager=manager)
+    try:
+        manager.begin()
+        record = registry.find(connection, process_id)
+        return record is not None and record.state == registry.TIMED_OUT
+    finally:
+        manager.abort()
+        connection.close()
 
 
 def end(process_id):

@@ -432,7 +432,9 @@ class BaseAsyncView(StatusPages, BrowserView):
                 attempt.failed(exc)
                 transaction.doom()
                 return ""
-        if timelimits.past(attempt.process_id):  # too late: its process ends (or ended) timed out
+        pid = attempt.process_id
+        if timelimits.limited(pid) and (timelimits.past(pid) or timelimits.given_up(self._connection().db(), pid)):
+            # Too late: its process ends (or was marked by housekeeping) timed out.
             logger.warning("Process %s returned past its time limit: its result and work are discarded", attempt.process_id)
             transaction.doom()
             attempt.cancelled()
