@@ -69,3 +69,17 @@ class OnceInSite(Once):
     """Only once per ``key`` in the whole site."""
 
     dedupe_scope = "site"
+
+
+class OnceBriefly(BaseAsyncView):
+    """Only once per ``key`` in the site; runs ``seconds`` (its own pace), for a
+    cluster's instances, where a test cannot open a gate (test_only_once_cluster.py)."""
+
+    dedupe_scope = "site"
+
+    def dedupe_key(self):
+        return self.request.form.get("key") or None
+
+    def __run__(self, process_id, key, seconds="3"):
+        threading.Event().wait(float(seconds))
+        return f"ran once for {key}"

@@ -1,0 +1,111 @@
+"""Only once on a cluster: two starts of one key at the same moment on two instances of one ZEO server give one process.
+
+Two worker instances A and B; in each round a Member posts the same new
+key to A and to B from two threads released together (a barrier). Each
+start reads the only-once index and writes its key with the record, in
+its own transaction: where both found the key free, the second commit
+conflicts (the same key inserted twice), Zope retries that start, and
+the retry finds the first's process. Both answers send the browser to
+that one process's page (303); the database holds one process of the key.
+"""
+
+from plone.testing import Layer
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+from netsight.asynchronous import registry
+from netsight.asynchronous.tests.helpers.instances import Client
+from netsight.asynchronous.tests.helpers.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import HOST
+from netsight.asynchronous.tests.helpers.instances import logs_on_failure
+from netsight.asynchronous.tests.helpers.instances import MEMBER
+
+import sys
+import threading
+import transaction
+import unittest
+import uuid
+import ZEO
+
+
+SITE_PATH = "/plone"
+ROUNDS = 8
+PRODUCT_CONFIG = {"pool-size": "2", "heartbeat-interval": "0.5", "heartbeat-timeout": "4"}
+
+
+class TwoWorkersLayer(Layer):
+    """A ZEO server, the site /plone, and two workers A and B."""
+
+    def setUp(self):
+        self.cluster = Cluster("netsight-async-only-once")
+        zeo = self.cluster.zeo_server()
+        zeo.start()
+        a, b = (self.cluster.instance(zeo=zeo, product_config=PRODUCT_CONFIG) for _ in range(2))
+        a.create_site(SITE_PATH)
+        for instance in (a, b):
+            instance.start()
+        self["zeo"], self["a"], self["b"] = zeo, a, b
+
+    def tearDown(self):
+        self.cluster.close()
+        del self["zeo"], self["a"], self["b"]
+
+
+TWO_WORKERS = TwoWorkersLayer(name="NetsightAsync:OnlyOnceTwoWorkers")
+
+
+class TestOnlyOnceOnACluster(unittest.TestCase):
+    layer = TWO_WORKERS
+
+    def setUp(self):
+        zeo = self.layer["zeo"]
+        self.db = ZEO.DB((HOST, zeo.port), blob_dir=str(zeo.directory / "test-client-blobs"), shared_blob_dir=False)
+        self.addCleanup(self.db.close)
+
+    def processes_of(self, key):
+        """The ids of the processes started with ``key``, as the database holds them now."""
+        manager = transaction.TransactionManager()
+        connection = self.db.open(transaction_manager=manager)
+        try:
+            manager.begin()
+            store = registry.stored(connection.root())
+            records = [] if store is None else store.records.values()
+            return [record.process_id for record in records if ("key", key) in tuple(record.form_values)]
+        finally:
+            manager.abort()
+            connection.close()
+
+    def test_two_starts_at_the_same_moment_on_two_instances_give_one_process(self):
+        a, b = self.layer["a"], self.layer["b"]
+        clients = {instance: Client(*MEMBER) for instance in (a, b)}
+        tokens = {
+            instance: client.token(f"{instance.url}{SITE_PATH}/@@own-template") for instance, client in clients.items()
+        }
+        with logs_on_failure(a, b):
+            for _round in range(ROUNDS):
+                key = uuid.uuid4().hex
+                barrier = threading.Barrier(2)
+                answers = {}
+
+                def start(instance, key=key, barrier=barrier, answers=answers):
+                    barrier.wait(timeout=60)
+                    answers[instance] = clients[instance].post(
+                        f"{instance.url}{SITE_PATH}/@@once-briefly",
+                        {"_authenticator": tokens[instance], "key": key, "seconds": "3"},
+                    )
+
+                threads = [threading.Thread(target=start, args=(instance,)) for instance in (a, b)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(120)
+                ids = set()
+                for instance, response in answers.items():
+                    self.assertEqual(response.status, 303, response.text[:500])
+                    location = urlsplit(response.location)
+                    self.assertEqual(location.path, f"{SITE_PATH}/@@once-briefly/processing")
+                    ids.add(parse_qs(location.query)["process_id"][0])
+                self.assertEqual(len(answers), 2)
+                self.assertEqual(len(ids), 1, ids)  # both sent to the same process
+                self.assertEqual(self.processes_of(key), list(ids))  # and the database holds one
+            print(f"\n    [only once: {ROUNDS} rounds of two simultaneous starts on A and B, one process each]", file=sys.stderr)
