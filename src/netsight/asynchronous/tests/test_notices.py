@@ -2,9 +2,11 @@
 
 from plone.app.testing import TEST_USER_ID
 
+from netsight.asynchronous import notify
 from netsight.asynchronous import registry
 from netsight.asynchronous.browser.notices import LOOK
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.helpers.base import address_key_made
 from netsight.asynchronous.tests.helpers.base import JobBrowser
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import setting
@@ -34,7 +36,10 @@ class TestReadyNotice(JobTestCase):
 
     def setUp(self):
         super().setUp()
-        setting(self, "poll-interval", 1)  # a notice 2 s after the end (twice the longest poll interval)
+        setting(self, "poll-interval", 1)  # the least a setting can say
+        # A notice GRACE_POLLS longest poll intervals after the end: a fifth of one here (0.2 s), not 2 s.
+        self.addCleanup(setattr, notify, "GRACE_POLLS", notify.GRACE_POLLS)
+        notify.GRACE_POLLS = 0.2
 
     def ended_unwatched(self, view="hello", **form):
         """Start a job and close its tab: nothing polls it; returns its id once it is done."""
@@ -83,11 +88,12 @@ class TestReadyNotice(JobTestCase):
         self.assertEqual(self.page_notices(JobBrowser(self.app, self.site_url, user=None)), [])  # Anonymous
 
     def test_an_anonymous_owner_gets_no_notice_on_the_page(self):
+        address_key_made(self.app)  # not the database's first anonymous start (test_anonymous.TestTheKey)
         anonymous = JobBrowser(self.app, self.site_url, user=None)
         process_id = anonymous.start(self.url("hello"))  # the anonymous browser's own job (its cookie)
         wait_until(lambda: self.fresh_record(process_id).state == registry.DONE, what="the anonymous job done")
         self.assertIsNone(self.fresh_record(process_id).owner)
-        # Past the grace (2 s), the owner's own processes list it as ready, and the page says nothing.
+        # Past the grace, the owner's own processes list it as ready, and the page says nothing.
         wait_until(lambda: self.listed_ready(anonymous, process_id), what="the anonymous job listed as done")
         self.ended_unwatched()  # a member's job, noticed on the member's page: the notices work meanwhile
         wait_until(lambda: self.page_notices(self.browser), what="the member's notice")
@@ -103,7 +109,7 @@ class TestReadyNotice(JobTestCase):
         self.assertEqual(storage.lastTransaction(), before)
 
     def test_not_within_the_grace_after_the_end_nor_while_it_runs(self):
-        setting(self, "poll-interval", 60)  # a tab that watched it fetches its result within 2 minutes
+        setting(self, "poll-interval", 60)  # a tab that watched it fetches its result within the grace (12 s here)
         running = self.browser.start(self.url("gate"), gate=new_gate(self))
         self.ended_unwatched()
         self.assertEqual(self.page_notices(self.browser), [])  # the end is a moment ago

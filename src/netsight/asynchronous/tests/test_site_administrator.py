@@ -16,6 +16,7 @@ from netsight.asynchronous.testing import NETSIGHT_ASYNC_RESTAPI_TESTING
 from netsight.asynchronous.tests.helpers.base import JobBrowser
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import join_workers
+from netsight.asynchronous.tests.helpers.sitelayers import SITE_B_TESTING
 from netsight.asynchronous.tests.test_manage_processes import action_form
 from netsight.asynchronous.tests.test_manage_processes import ids
 from netsight.asynchronous.tests.test_ownership import without_tokens
@@ -159,15 +160,13 @@ class TestSiblingSites(JobTestCase):
     sibling site A, whatever URL reaches them: ``/plone/B/doc`` acquires A's
     ``doc`` through B (the last site traversed is B, the context is A's)."""
 
-    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+    layer = SITE_B_TESTING  # B, added once (sitelayers.py)
 
     def setUp(self):
         super().setUp()
-        from netsight.asynchronous.tests.helpers.sitestate import add_site
         from OFS.Folder import manage_addFolder
 
-        site_b = add_site(self.app, "B")
-        site_b.portal_setup.runAllImportStepsFromProfile("profile-netsight.async:default")
+        site_b = self.app["B"]
         # a user of the Zope root, Site Administrator of B only (a local role there)
         self.app.acl_users.userFolderAddUser(ADMIN, ADMIN_PASSWORD, [], [])
         site_b.manage_setLocalRoles(ADMIN, ["Site Administrator"])

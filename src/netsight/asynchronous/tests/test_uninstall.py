@@ -12,13 +12,12 @@ instances, then starts Zope without the package.
 
 from contextlib import contextmanager
 from netsight.asynchronous import registry
-from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_RESTAPI_TESTING
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import join_workers
 from netsight.asynchronous.tests.helpers.base import owner_browser
 from netsight.asynchronous.tests.helpers.base import wait_until
-from netsight.asynchronous.tests.helpers.sitestate import add_site
+from netsight.asynchronous.tests.helpers.sitelayers import TWO_SITES_TESTING
 from netsight.asynchronous.tests.helpers.sitestate import site_state
 from netsight.asynchronous.tests.test_anonymous import Visitor
 from netsight.asynchronous.tests.helpers.views import Gate
@@ -54,18 +53,16 @@ def root_keys(app):
 
 
 class SitesTestCase(JobTestCase):
-    """Two new sites made alike: ``never`` never has the add-on, ``used`` installs it."""
+    """Two new sites made alike: ``never`` never has the add-on, ``used`` installs it
+    (added once for all the tests, TWO_SITES_TESTING; each test gets them as made)."""
 
-    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+    layer = TWO_SITES_TESTING
     maxDiff = None
 
     def setUp(self):
         super().setUp()
-        self.never = add_site(self.app, "never")
-        self.used = add_site(self.app, "used")
-        with on_site(self.used):
-            get_installer(self.used, self.layer["request"]).install_product(ADDON)
-        transaction.commit()
+        self.never = self.app["never"]
+        self.used = self.app["used"]
         self.used_url = self.used.absolute_url()
         self.owner = owner_browser(self.app, self.used_url)  # the Zope root's Manager
 

@@ -19,6 +19,7 @@ from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import owner_browser
 from netsight.asynchronous.tests.helpers.sitestate import add_site
+from netsight.asynchronous.tests.helpers.sitelayers import TWO_SITES_TESTING
 from netsight.asynchronous.tests.helpers.sitestate import site_state
 from OFS.Folder import Folder
 from OFS.SimpleItem import SimpleItem
@@ -311,21 +312,19 @@ class TestUpgradedEqualsInstalled(JobTestCase):
 
     """A site upgraded from 1.x, or from any version before, is as a fresh install makes it.
 
-    Two new sites, made alike: one where the add-on is installed (the
-    Install button), one as 1.x left it (the profile at 1.0.0, the 1.x
-    registry in the Zope root). Their layers, local utilities, registry
+    Two new sites, made alike (once for all the tests, TWO_SITES_TESTING):
+    one where the add-on is installed (the Install button), one as 1.x left
+    it (the profile at 1.0.0, the 1.x registry in the Zope root). Their layers, local utilities, registry
     records, actions, configlets, role/permission map and profile version
     are compared whole (``sitestate.site_state``).
     """
 
-    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+    layer = TWO_SITES_TESTING  # "used" and "never", added once (sitelayers.py)
 
     def setUp(self):
         super().setUp()
-        self.fresh = add_site(self.app, "fresh")
-        with on_site(self.fresh):
-            get_installer(self.fresh, self.layer["request"]).install_product("netsight.async")
-        self.old = add_site(self.app, "old")
+        self.fresh = self.app["used"]
+        self.old = self.app["never"]
         with on_site(self.old):
             self.old.portal_setup.setLastVersionForProfile(PROFILE, "1.0.0")
         transaction.commit()
