@@ -72,14 +72,15 @@ class OnceInSite(Once):
 
 
 class OnceBriefly(BaseAsyncView):
-    """Only once per ``key`` in the site; runs ``seconds`` (its own pace), for a
-    cluster's instances, where a test cannot open a gate (test_only_once_cluster.py)."""
+    """Only once per ``name`` in the site; runs ``seconds`` (its own pace), for a
+    cluster's instances, where a test cannot open a gate (test_only_once_cluster.py).
+    The name is kept with the record ("Back to the form"), where the test finds it."""
 
     dedupe_scope = "site"
 
     def dedupe_key(self):
-        return self.request.form.get("key") or None
+        return self.request.form.get("name") or None
 
-    def __run__(self, process_id, key, seconds="3"):
+    def __run__(self, process_id, name, seconds="3"):
         threading.Event().wait(float(seconds))
-        return f"ran once for {key}"
+        return f"ran once for {name}"
