@@ -64,8 +64,8 @@ class TestHeldReportsInOrder(unittest.TestCase):
         cluster: 47 then 46.5)."""
         reports = Reports()
         reports.written("p")
-        self.assertEqual(reports.hold("p", None, 46.5, "phase 2", 1), FIRST)
+        self.assertEqual(reports.hold("p", None, 46.5, "phase 2", 0.1), FIRST)  # an interval of 0.1 s
         wait_until(lambda: time.monotonic() >= reports.next_due(), what="the held report's interval over")
-        self.assertEqual(reports.hold("p", None, 47, None, 1), REPLACED)  # None (written at once) before
+        self.assertEqual(reports.hold("p", None, 47, None, 0.1), REPLACED)  # None (written at once) before
         self.assertEqual(reports.due(), [("p", None, (47, "phase 2"))])
         self.assertIsNone(reports.hold("p", None, 47.5, None, 0))  # nothing held: written at once
