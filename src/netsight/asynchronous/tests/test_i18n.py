@@ -127,6 +127,9 @@ MSGIDS = {
     "periodic_problem",
     "periodic_every",
     "periodic_never",
+    "process_timed_out",
+    "state_timed_out",
+    "already_running_someone_else",
 }
 
 
