@@ -403,7 +403,8 @@ class BaseAsyncView(StatusPages, BrowserView):
         protect.trust_job(self.request)
         attempt.retry_after_commit = bool(self.retry_after_commit)
         arguments = _arguments(self.__run__, self.request, process_id=attempt.process_id)
-        timelimits.begin(attempt.process_id, registry.find(self._connection(), attempt.process_id))
+        if self.time_limit is not None:  # its deadline: the record's start and limit (one load, for a limited job only)
+            timelimits.begin(attempt.process_id, registry.find(self._connection(), attempt.process_id))
         try:
             return self._run_timed(attempt, arguments)
         finally:
