@@ -11,7 +11,9 @@ the housekeeping passes and the mail pass (``notify.py``) and, with room
 in the pool, claims jobs queued in the database (its ``claimer``,
 ``claims.claim_queued``, set by ``startup.py``); while it may claim, it
 also starts the periodic jobs whose period has come (``periodic.py``,
-every ``PERIODIC_INTERVAL``). A failure of any of these
+every ``PERIODIC_INTERVAL``) and queues the scheduled processes that are due
+(a view's ``run_after``: ``registry.queue_due``, at their time, and every
+``claim-interval`` for those scheduled elsewhere). A failure of any of these
 is logged as an error and counted for the control panel (``faults.py``);
 the thread goes on.
 """
@@ -113,6 +115,7 @@ class Maintenance(threading.Thread):
             "housekeeping": now + min(settings.get("housekeeping-interval"), 60),
             "mail": now + notify.PASS_INTERVAL,
             "periodic": now,
+            "scheduled": now,
         }
         while True:
             try:
@@ -138,6 +141,7 @@ class Maintenance(threading.Thread):
                 times.append(due["claim"])
                 if periodic.SCHEDULES:
                     times.append(due["periodic"])
+                times.append(due["scheduled"])
                 if POOL.room(ahead=AHEAD):  # a full pool is told when a job ends (claim_soon)
                     times.append(due["watch"])
         times = [t for t in times if t is not None]
@@ -164,6 +168,8 @@ class Maintenance(threading.Thread):
             if periodic.start_due(db):  # queued for any instance: this one claims at once if it has room
                 self._claim_soon = True
                 self._wake.set()
+        if self._claims() and time.monotonic() >= due["scheduled"]:
+            due["scheduled"] = self._queue_scheduled(db)
         if time.monotonic() >= due["cancels"]:
             due["cancels"] = time.monotonic() + settings.get("cancel-interval")
             if POOL.has_jobs():
@@ -180,6 +186,25 @@ class Maintenance(threading.Thread):
             # Jittered, so that instances started together do not sweep together.
             due["housekeeping"] = time.monotonic() + settings.get("housekeeping-interval") * random.uniform(0.8, 1.2)
             housekeeping.run(db, instance_id(), deadline=time.monotonic() + heartbeat_interval() / 2)
+
+    def _queue_scheduled(self, db):
+        """Queue the scheduled processes that are due (``registry.queue_due``) and claim
+        them at once if this instance has room; when to look again: at the next one's
+        time, or within ``claim-interval`` (one begun elsewhere meanwhile). A read
+        while none is due."""
+        wait = settings.get("claim-interval")
+        try:
+            now = time.time()
+            queued, next_at = registry.in_own_transaction(db, lambda root: registry.queue_due(root, now))
+        except Exception as exc:  # a lost ZEO server: the next look tries again
+            self._failed("queueing scheduled processes", exc)
+            return time.monotonic() + wait
+        if queued:
+            self._claim_soon = True
+            self._wake.set()
+        if next_at is not None:
+            wait = min(wait, max(0.0, next_at - time.time()))
+        return time.monotonic() + wait
 
     def _claims(self):
         """Whether this instance claims jobs queued in the database."""

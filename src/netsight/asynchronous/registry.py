@@ -85,6 +85,11 @@ UNCLAIMED_KEY = "unclaimed"  # process id -> True: the jobs queued for any insta
 # two simultaneous starts of one key conflict (the same key inserted twice) and the retried one
 # finds it; it goes when the process ends or is removed (``_index``, ``_remove``).
 DEDUPE_KEY = "dedupe"
+# Start later (a view's ``run_after``): (time, process id) -> True, the scheduled processes by the
+# time they are due. Due, a process is queued for any instance (``queue_due``: the first
+# maintenance pass of any instance that claims jobs, in a transaction that changes its record:
+# of two instances, one commits, the other's retry finds it queued).
+SCHEDULED_KEY = "scheduled"
 LISTS_VERSION = storage.LISTS_VERSION
 OLD_LISTS_KEYS = storage.OLD_LISTS_KEYS  # indexes of versions before, removed
 # Every key of the root that the add-on writes: the store, with the anonymous visitors'
@@ -123,7 +128,10 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 INTERRUPTED = "interrupted"
 TIMED_OUT = "timed_out"  # it ran past its view's time_limit and was stopped (or given up)
-ACTIVE = frozenset({QUEUED, RUNNING})
+SCHEDULED = "scheduled"  # it waits for its time (its view's run_after) in the database, then is queued
+ACTIVE = frozenset({SCHEDULED, QUEUED, RUNNING})  # not ended: it holds its owner's caps, a cancel ends it
+# The states of the active and unclaimed indexes: a scheduled process waits in the scheduled index.
+QUEUED_OR_RUNNING = frozenset({QUEUED, RUNNING})
 # Not a state: where the states index keeps a done record whose result was
 # shown and is gone (``drop_result``). No list, owner's index nor count
 # has it any more; its record stays until its expiry only to tell its
@@ -135,7 +143,7 @@ STOPPED_REASON = "the server was stopped before the process completed"
 DEAD_REASON = "its instance stopped answering (no heartbeat) before the process completed"
 TIMED_OUT_REASON = "it ran past its time limit without reporting; its thread is left to end, its result is discarded"
 ENDED = frozenset({DONE, FAILED, CANCELLED, INTERRUPTED, TIMED_OUT})
-STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED, INTERRUPTED, TIMED_OUT)
+STATES = (SCHEDULED, QUEUED, RUNNING, DONE, FAILED, CANCELLED, INTERRUPTED, TIMED_OUT)
 
 
 class ProcessRecord(Persistent):
@@ -168,6 +176,8 @@ class ProcessRecord(Persistent):
     form_values = ()  # the values its start posted, (name, text) pairs (formvalues.py): "Back to the form"
     time_limit = None  # seconds it may run (its view's time_limit); None: no limit
     dedupe = None  # its entry of the only-once index (DEDUPE_KEY), while it holds one
+    run_after = None  # when it may start (a time.time(); its view's run_after), if it was scheduled
+    priority = 0  # its view's priority, -100 to 100: a higher one starts first (``rank``)
 
     site = ""  # the path of the Plone site it was started in; "" outside any (and before 2.0)
     taken = None  # when its result was first shown (``take``)
@@ -190,6 +200,23 @@ class ProcessRecord(Persistent):
             return False
         self.instance = instance
         self.ticket = ticket
+        return True
+
+    def schedule(self, run_after):
+        """A new queued process waits until ``run_after`` (a time.time()) in the database, unclaimed (before ``add``)."""
+        if self.state != QUEUED:
+            return False
+        self.run_after = run_after
+        self.state = SCHEDULED
+        self.instance = UNCLAIMED
+        return True
+
+    def due(self):
+        """scheduled -> queued for any instance: its time came (``queue_due``)."""
+        if self.state != SCHEDULED:
+            return False
+        self.state = QUEUED
+        self.instance = UNCLAIMED
         return True
 
     def may_rerun(self):
@@ -242,8 +269,8 @@ class ProcessRecord(Persistent):
         return self._end(FAILED)
 
     def request_cancel(self):
-        """A queued process is cancelled at once; a running one is asked to stop."""
-        if self.state == QUEUED:
+        """A scheduled or queued process is cancelled at once; a running one is asked to stop."""
+        if self.state in (SCHEDULED, QUEUED):
             return self._end(CANCELLED)
         if self.state == RUNNING:
             self.cancel_requested = True
@@ -617,10 +644,40 @@ def active_of(root, instance_id):
 
 
 def active_ids(root):
-    """The ids of all queued and running processes: of every instance, and unclaimed."""
+    """The ids of all scheduled, queued and running processes: of every instance, unclaimed, scheduled."""
     active = index(root, ACTIVE_KEY)
     claimed = [] if active is None else [pid for (_iid, pid) in active.keys(min=(UNCLAIMED, "\uffff")) if pid]
-    return claimed + active_of(root, UNCLAIMED)
+    return claimed + active_of(root, UNCLAIMED) + [pid for _time, pid in scheduled_entries(root)]
+
+
+def scheduled_entries(root, until=None):
+    """The scheduled index's ``(time, process id)`` entries, soonest first; with ``until``, those due by then."""
+    tree = getattr(root.get(ROOT_KEY), SCHEDULED_KEY, None)
+    if tree is None:
+        return []
+    if until is None:
+        return list(tree.keys())
+    return list(tree.keys(max=(until, "\uffff")))
+
+
+def next_scheduled(root):
+    """When the soonest scheduled process is due (a time.time()), or None."""
+    tree = getattr(root.get(ROOT_KEY), SCHEDULED_KEY, None)
+    return tree.minKey()[0] if tree else None
+
+
+def queue_due(root, now, limit=100):
+    """Queue for any instance the scheduled processes due by ``now`` (at most ``limit``), in the
+    transaction of ``root``: ``(how many, when the next is due or None)``. Each record is changed
+    (``ProcessRecord.due``): two instances that queue the same one conflict, and the retry of the
+    second finds it queued and its entry gone."""
+    queued = 0
+    for _time, pid in scheduled_entries(root, now)[:limit]:
+        if change_in(root, pid, ProcessRecord.due) is None:  # its record went: its entry goes too
+            _store(root).scheduled.pop((_time, pid), None)
+        else:
+            queued += 1
+    return queued, next_scheduled(root)
 
 
 def unclaimed(root):
@@ -799,7 +856,7 @@ def prepare(root):
         if "unclaimed_count" not in found:
             store.unclaimed_count = Length(sum(1 for _record in unclaimed(root)))
     elif ROOT_KEY in root:
-        for name in ("periodic", DEDUPE_KEY):  # a store of before periodic jobs (periodic.py), or only-once starts
+        for name in ("periodic", DEDUPE_KEY, SCHEDULED_KEY):  # a store of before periodic jobs (periodic.py), or only-once starts
             if getattr(root[ROOT_KEY], name, None) is None:
                 setattr(root[ROOT_KEY], name, OOBTree())  # once
     if ROOT_KEY in root and store is None and storage.has_keys_before(root):
@@ -905,11 +962,13 @@ def _index(root, record, before, before_instance):
     pid, iid = record.process_id, record.instance
     if record.state != before:
         _state_index(root, record, before)
-    if before in ACTIVE and (record.state not in ACTIVE or iid != before_instance):
+    if before in QUEUED_OR_RUNNING and (record.state not in QUEUED_OR_RUNNING or iid != before_instance):
         _unindex_active(root, before_instance, pid)
     if before in ACTIVE and record.state not in ACTIVE:
         _release_dedupe(root, record)
-    if record.state in ACTIVE and (before not in ACTIVE or iid != before_instance):
+    if (before == SCHEDULED) != (record.state == SCHEDULED):  # scheduled, or no longer (due, cancelled)
+        _scheduled_entry(root, record, record.state == SCHEDULED)
+    if record.state in QUEUED_OR_RUNNING and (before not in QUEUED_OR_RUNNING or iid != before_instance):
         if iid == UNCLAIMED:
             store = _store(root)
             store.unclaimed[pid] = True
@@ -963,8 +1022,24 @@ def _unindex_active(root, instance, pid):
         store.unclaimed_count.change(-1)
 
 
+def _scheduled_entry(root, record, present):
+    """Add (``present``) or take out a scheduled record's entry of the scheduled index."""
+    tree = getattr(_store(root), SCHEDULED_KEY, None)
+    if tree is None:  # a store of before it, not prepared yet (``prepare``): a write of the store, once
+        if not present:
+            return
+        tree = _store(root).scheduled = OOBTree()
+    key = (record.run_after, record.process_id)
+    if present:
+        tree[key] = True
+    else:
+        tree.pop(key, None)
+
+
 def _remove(root, record):
     pid = record.process_id
+    if record.state == SCHEDULED:
+        _scheduled_entry(root, record, False)
     if record.state in ACTIVE:
         _unindex_active(root, record.instance, pid)
         addresses.release(root, record.address_key, pid)

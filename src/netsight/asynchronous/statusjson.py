@@ -1,5 +1,6 @@
 """A process's status as JSON: what ``completed?…&output_json=1`` and ``@async-processes/<id>`` answer alike."""
 
+from datetime import datetime
 from zope.i18n import translate
 
 from netsight.asynchronous import statustexts
@@ -27,6 +28,8 @@ def status_answer(status, request, title, manager=False):
         "message": translate(status.message or "", context=request),
         "elapsed": round(status.elapsed, 1),
         "remaining": status.remaining,
+        "scheduled_for": _iso(status.scheduled_for),
+        "priority": status.priority,
     }
     if state == ProcessState.QUEUED:
         answer["queue_position"] = status.queue_position
@@ -49,7 +52,9 @@ def status_answer(status, request, title, manager=False):
 def progress_message(status, request):
     """The status line: waiting (and how many ahead), "40% completed...", "Processing...", cancelling, or the end."""
     state = status.state
-    if state == ProcessState.QUEUED:
+    if state == ProcessState.SCHEDULED:
+        message = statustexts.scheduled_for(status.scheduled_for, status.as_of)
+    elif state == ProcessState.QUEUED:
         message = statustexts.waiting_ahead(status.queue_position)
     elif status.cancelling:
         message = statustexts.CANCELLING
@@ -60,6 +65,13 @@ def progress_message(status, request):
     else:
         message = statustexts.PROCESSING
     return translate(message, context=request)
+
+
+def _iso(when):
+    """A time.time() as ISO 8601 with the server's UTC offset ("2026-12-05T14:00:00+01:00"), or None."""
+    if when is None:
+        return None
+    return datetime.fromtimestamp(when).astimezone().isoformat(timespec="seconds")
 
 
 def unknown_answer(request):

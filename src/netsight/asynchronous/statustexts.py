@@ -1,5 +1,7 @@
 """What the pages and lists call a process's states and ends: the i18n messages, in one place."""
 
+from datetime import datetime
+
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.processes.state import ProcessState
 
@@ -17,6 +19,7 @@ ENDED_WITHOUT_RESULT = {
 # What each state is called: the lists' state column (My processes, All
 # processes) and the status line of a process that ended without a result.
 STATE_TEXTS = {
+    ProcessState.SCHEDULED: _("state_scheduled", default="Scheduled"),
     ProcessState.QUEUED: _("state_queued", default="Waiting to start"),
     ProcessState.RUNNING: _("state_running", default="Running"),
     ProcessState.DONE: _("state_done", default="Done: the result is ready"),
@@ -48,3 +51,11 @@ def waiting_ahead(ahead):
 def percentage_completed(percentage):
     """"40% completed..."."""
     return _("percentage_completion", default="${percentage}% completed...", mapping={"percentage": percentage})
+
+
+def scheduled_for(when, now=None):
+    """"Scheduled for 14:00" (the server's local time), or "Scheduled for 2026-12-06 14:00" when not today."""
+    at = datetime.fromtimestamp(when)
+    today = datetime.fromtimestamp(now) if now is not None else datetime.now()
+    text = at.strftime("%H:%M") if at.date() == today.date() else at.strftime("%Y-%m-%d %H:%M")
+    return _("scheduled_for", default="Scheduled for ${time}", mapping={"time": text})

@@ -81,6 +81,9 @@ class ProcessStore(Persistent):
     - ``dedupe``: (site, scope, owner key, key) -> process id, the only-once
       starts' keys held by queued or running processes (``registry.holder``;
       a store of before it gets it from ``registry.prepare``)
+    - ``scheduled``: (time, process id) -> True, the scheduled processes
+      (a view's ``run_after``) by the time they are due (``registry.queue_due``;
+      a store of before it gets it from ``registry.prepare``)
 
     Made whole, with every tree, so that no later write changes the store
     itself (no attribute is ever made lazily).
@@ -100,6 +103,7 @@ class ProcessStore(Persistent):
         "mail_pending",
         "periodic",
         "dedupe",
+        "scheduled",
     )
 
     def __init__(self, lists_version=LISTS_VERSION, unclaimed_count=None, address_key=None, **trees):

@@ -17,6 +17,7 @@ from netsight.asynchronous import jobtitle
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
+from netsight.asynchronous import scheduling
 from netsight.asynchronous import settings
 from netsight.asynchronous import timelimits
 from netsight.asynchronous import worker
@@ -103,6 +104,22 @@ class BaseAsyncView(StatusPages, BrowserView):
     #: whose name does not look secret; ``()``, none; a tuple of names,
     #: only those (of the same plain values).
     form_fields = None
+
+    #: Start later: when the job may start, an aware ``datetime`` (or a naive
+    #: one, read as the server's local time), or a method that computes it
+    #: from the request (``self.request.form``). The process is then
+    #: *scheduled*: its page says "Scheduled for 14:00" and it waits in the
+    #: database (an instance's restart loses nothing), cancellable, until an
+    #: instance with a pool queues it at its time (within about a second,
+    #: ``claim-interval``). None, or a time that has come: it starts now.
+    run_after = None
+
+    #: How urgent the job is: an int from -100 to 100 (Django's range), or a
+    #: method that computes one. Among waiting jobs a higher one starts
+    #: first, equal ones in arrival order; a job's priority rises by one
+    #: step per ``scheduling.AGING`` seconds it waits, so that a low one is
+    #: never starved. Out of range: the start fails (500, logged).
+    priority = 0
 
     #: Seconds the job may run; None: no limit (1.x's way). Past it, the job
     #: is stopped at its next ``set_progress`` or ``is_cancelled()``, as by
@@ -226,19 +243,25 @@ class BaseAsyncView(StatusPages, BrowserView):
             record.expiry = anonymous.expiry(record.expiry)
         # The site's caps, where it sets them, kept for the instance that runs
         # the job (else that instance's apply).
+        record.priority = scheduling.priority_of(self)  # an integrator's error raises: 500, logged
+        run_after = scheduling.run_after_of(self)
+        if run_after is not None:  # start later: it waits in the database (scheduled) for its time
+            record.schedule(run_after)
         limits = JobLimits.at_start(record, start)
         limits.keep_in(record)
         job = worker.Job.from_request(request, process_id, self.__name__, connection.db(), limits)
-        if not runs_here or self.rerun_interrupted:  # another instance may run it
+        if not runs_here or self.rerun_interrupted or run_after is not None:  # another instance may run it
             record.request = job.stored(connection)
             record.max_reruns = max(0, int(self.max_reruns)) if self.rerun_interrupted else 0
         title = jobtitle.at_start(self)  # the processing page's request will not have this one's form
-        if runs_here:
+        if runs_here and run_after is None:
             registry.add(connection, record, instance=instance_id(), ticket=next_ticket(), title=title)
             worker.start_after_commit(transaction.get(), job)
-        else:  # a front-end: an instance with a pool takes it from the database
+        else:  # a front-end's, or scheduled: an instance with a pool takes it from the database
             registry.add(connection, record, instance=registry.UNCLAIMED, ticket=None, title=title)
             job.discard()
+            if run_after is not None and runs_here:  # this instance queues it at its time (watched from its startup)
+                MAINTENANCE.watch(connection.db())
         return process_id, True
 
     def _dedupe_entry(self, site, owner):

@@ -249,6 +249,8 @@ class Processes:
             keep_until=record.keep_until,
             context_url=self.request.physicalPathToURL(record.context_path),
             as_of=time.time(),
+            scheduled_for=record.run_after if state == ProcessState.SCHEDULED else None,
+            priority=record.priority,
         )
 
 

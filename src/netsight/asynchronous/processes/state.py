@@ -16,6 +16,7 @@ class ProcessState(StrEnum):
     by a read).
     """
 
+    SCHEDULED = registry.SCHEDULED
     QUEUED = registry.QUEUED
     RUNNING = registry.RUNNING
     DONE = registry.DONE
@@ -27,11 +28,11 @@ class ProcessState(StrEnum):
     @property
     def is_finished(self):
         """Whether the process ended: done, failed, cancelled, interrupted or timed out."""
-        return self not in (ProcessState.QUEUED, ProcessState.RUNNING)
+        return self not in (ProcessState.SCHEDULED, ProcessState.QUEUED, ProcessState.RUNNING)
 
     @property
     def is_active(self):
-        """Whether it waits to start or runs."""
+        """Whether it waits for its time or to start, or runs."""
         return not self.is_finished
 
     @property

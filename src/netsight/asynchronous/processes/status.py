@@ -55,6 +55,10 @@ class ProcessStatus:
     #: The URL of the object it was started on.
     context_url: str
     as_of: float
+    #: When it may start (its view's ``run_after``), while it is scheduled; else None.
+    scheduled_for: float | None = None
+    #: Its view's ``priority`` (-100 to 100; 0 by default): a higher one starts first.
+    priority: int = 0
 
     @property
     def is_finished(self):

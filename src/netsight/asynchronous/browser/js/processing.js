@@ -25,6 +25,9 @@
  * without numeric progress (the server's "remaining" is not shown). Between
  * answers it counts down, never below zero nor more than about one poll
  * interval past the last answer's estimate.
+ * A scheduled job ("scheduled", until its "scheduled_for") is polled at
+ * its time (DUE_AFTER later), and meanwhile every data-poll-max, in a
+ * visible tab; its status line says when it starts.
  * A hidden tab polls at most every HIDDEN_DELAY (or four times the
  * delay), and a tab shown again, or a browser back online, polls at once.
  * An answer's Retry-After is honoured (up to MAX_RETRY_AFTER).
@@ -34,7 +37,7 @@
  * failed (Bootstrap's danger alert); "unknown", "cancelled" and
  * "interrupted" show the server's own text with a link back to the form,
  * in the alert of their kind (ENDED_ALERT, as the server renders them:
- * pages.ENDED_ALERT); "queued" and "running" show the progress. An answer
+ * pages.ENDED_ALERT); "scheduled", "queued" and "running" show the progress. An answer
  * 401 or 403, redirected elsewhere (to a login form) or not JSON means
  * the session ended: the page says so, with a link to log in
  * (data-login-url, if any). A network error or an answer 5xx, 429 or 408
@@ -67,6 +70,7 @@
 
   var HIDDEN_DELAY = 30000; // ms: a hidden tab polls at most this often
   var SOON_AFTER = 500; // ms: the wait after the predicted end, while the job may end any moment
+  var DUE_AFTER = 250; // ms: a scheduled job's poll comes this long after its time (a worker takes it then)
   var FOLLOW = 1000; // ms: the longest wait while a running job reports a numeric progress (visible tab)
   var FOLLOW_NO_PROGRESS = 2000; // ms: the longest wait while a running job reports none yet
   var RATE_WINDOW = 10; // s: the answers (of the job's elapsed time) a rate is taken over
@@ -431,6 +435,14 @@
    * rough prediction), SOON_AFTER while it may end any moment, else (and
    * in a hidden tab) the growing intervals. */
   function nextWait(status) {
+    var untilDue = status.state === "scheduled" ? Date.parse(status.scheduled_for) - Date.now() : NaN;
+    if (untilDue > 0 && !document.hidden) {
+      // A scheduled job: at its time (DUE_AFTER later), at the latest every data-poll-max; the
+      // intervals do not grow meanwhile. Once its time passed (by this browser's clock), as a queued job.
+      soonAfter = null;
+      lastWait = Math.max(Math.min(untilDue + DUE_AFTER, maxDelay), pollStart);
+      return lastWait;
+    }
     var grown = nextDelay(); // the intervals grow meanwhile: a lost connection's and a hidden tab's waits
     // A job asked to cancel ends at its next check, not at its predicted end.
     var until = atEnd && !cancelAsked ? untilEnd(status) : null;

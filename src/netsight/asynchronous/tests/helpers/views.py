@@ -14,6 +14,7 @@ from zope.i18n import translate
 from zope.interface import providedBy
 from ZPublisher.Iterators import filestream_iterator
 
+import datetime
 import hashlib
 import json
 import os
@@ -701,3 +702,33 @@ class MailsWhenDone(BaseAsyncView):
         if gate:
             GATES[gate].wait(60)  # the test opens it; a test that failed meanwhile lets it go at its cleanup
         return f"<p>The result: {secret}</p>"
+
+
+# Start later and priorities (issue 27, points 1 and 2): the runs, in their order.
+LATER_RUNS = []  # (process id, time.time() when it ran)
+
+
+class Later(BaseAsyncView):
+    """Starts ``seconds`` (form) from now (``aware``: an aware UTC datetime, else a naive local one),
+    with the form's ``priority`` (0 without one); notes when each job ran (``LATER_RUNS``)."""
+
+    def run_after(self):
+        seconds = self.request.form.get("seconds")
+        if not seconds:
+            return None
+        if self.request.form.get("aware"):
+            return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=float(seconds))
+        return datetime.datetime.now() + datetime.timedelta(seconds=float(seconds))
+
+    def priority(self):
+        return int(self.request.form.get("priority") or 0)
+
+    def __run__(self, process_id):
+        LATER_RUNS.append((process_id, time.time()))
+        return f"Ran {process_id}"
+
+
+class OutOfRangePriority(Hello):
+    """An integrator's error: a priority past Django's range."""
+
+    priority = 500

@@ -1,0 +1,184 @@
+"""Start later (issue 27, point 1): a view's ``run_after`` makes its process scheduled, then it runs at its time."""
+
+from datetime import datetime
+from urllib.parse import urlencode
+
+from netsight.asynchronous import claims
+from netsight.asynchronous import registry
+from netsight.asynchronous.maintenance import MAINTENANCE
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import owner_browser
+from netsight.asynchronous.tests.helpers.base import page_part
+from netsight.asynchronous.tests.helpers.base import wait_until
+from netsight.asynchronous.tests.helpers.views import LATER_RUNS
+
+import json
+import lxml.html
+import time
+import transaction
+
+
+class ScheduledTestCase(JobTestCase):
+    """As in an instance: the maintenance thread claims the jobs queued in the database."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(setattr, MAINTENANCE, "claimer", MAINTENANCE.claimer)
+        MAINTENANCE.claimer = claims.claim_queued
+
+
+class TestScheduled(ScheduledTestCase):
+
+    def schedule(self, seconds, **form):
+        """Start ``later`` to run ``seconds`` from now; ``(process id, when it may run)``."""
+        before = time.time()
+        process_id = self.browser.start(self.url("later"), seconds=seconds, **form)
+        return process_id, before + seconds
+
+    def poll(self, process_id):
+        return self.browser.poll(self.url("later"), process_id)
+
+    def ran(self, process_id):
+        return [at for pid, at in LATER_RUNS if pid == process_id]
+
+    def test_a_job_scheduled_ahead_waits_scheduled_then_runs_at_its_time(self):
+        process_id, due = self.schedule(1.5)
+        answer = self.poll(process_id)
+        self.assertEqual(answer["state"], "scheduled")
+        when = datetime.fromisoformat(answer["scheduled_for"])
+        self.assertIsNotNone(when.tzinfo)
+        self.assertAlmostEqual(when.timestamp(), due, delta=1.5)  # whole seconds, and the start's own time
+        self.assertEqual(answer["progress_message"], f"Scheduled for {datetime.fromtimestamp(when.timestamp()):%H:%M}")
+        self.assertNotIn("queue_position", answer)  # no "N ahead": it waits for its time, not in a queue
+        self.assertEqual(answer["priority"], 0)
+        self.assertEqual(self.ran(process_id), [])
+        done = self.browser.wait_for(self.url("later"), process_id)
+        self.assertEqual(done["state"], "done")
+        self.assertIsNone(done["scheduled_for"])
+        (ran,) = self.ran(process_id)
+        record = self.fresh_record(process_id)
+        self.assertGreaterEqual(ran, record.run_after)  # never before its time
+        self.assertLess(ran - record.run_after, 2.0)  # a worker takes it within about a second
+        self.assertEqual(self.browser.result(self.url("later"), process_id), f"Ran {process_id}")
+
+    def test_an_aware_datetime_is_its_time_too(self):
+        process_id, due = self.schedule(60, aware="1")
+        answer = self.poll(process_id)
+        self.assertEqual(answer["state"], "scheduled")
+        self.assertAlmostEqual(datetime.fromisoformat(answer["scheduled_for"]).timestamp(), due, delta=1.5)
+        self.cancel(process_id)
+
+    def cancel(self, process_id):
+        form = {"process_id": process_id, "_authenticator": self.browser.token}
+        self.browser.post(f"{self.url('later')}/cancel", urlencode(form))
+        self.assertEqual(self.browser.status, 303)
+
+    def test_cancel_while_scheduled_ends_it_and_it_never_runs(self):
+        process_id, _due = self.schedule(60)
+        self.cancel(process_id)
+        answer = self.poll(process_id)
+        self.assertEqual(answer["state"], "cancelled")
+        self.assertEqual(answer["error"], "The process was cancelled.")
+        transaction.begin()
+        root = self.app._p_jar.root()
+        self.assertNotIn(process_id, [pid for _at, pid in registry.scheduled_entries(root)])
+        # Its time come, nothing is queued of it.
+        self.assertEqual(registry.queue_due(root, time.time() + 3600)[0], 0)
+        transaction.abort()
+        self.assertEqual(self.ran(process_id), [])
+
+    def test_the_processing_page_says_when_it_starts(self):
+        process_id, _due = self.schedule(60)
+        self.addCleanup(self.cancel, process_id)
+        self.browser.open(f"{self.url('later')}/processing?process_id={process_id}")
+        when = datetime.fromtimestamp(self.fresh_record(process_id).run_after)
+        status = page_part(self.browser.text, "status").text_content().strip()
+        self.assertEqual(status, f"Scheduled for {when:%H:%M}")
+        self.assertTrue(page_part(self.browser.text, "cancel") is not None)  # cancel works while scheduled
+
+    def test_a_day_ahead_the_page_says_the_date_too(self):
+        process_id, _due = self.schedule(2 * 86400)
+        self.addCleanup(self.cancel, process_id)
+        when = datetime.fromtimestamp(self.fresh_record(process_id).run_after)
+        self.assertEqual(self.poll(process_id)["progress_message"], f"Scheduled for {when:%Y-%m-%d %H:%M}")
+
+    def test_in_german_and_italian(self):
+        process_id, _due = self.schedule(60)
+        self.addCleanup(self.cancel, process_id)
+        when = datetime.fromtimestamp(self.fresh_record(process_id).run_after)
+        self.browse_in("de")
+        self.assertEqual(self.poll(process_id)["progress_message"], f"Geplant für {when:%H:%M}")
+        self.browser.addHeader("Accept-Language", "it")
+        self.assertEqual(self.poll(process_id)["progress_message"], f"Avvio previsto: {when:%H:%M}")
+
+    def test_the_managers_list_shows_and_filters_it_as_scheduled(self):
+        process_id, _due = self.schedule(60)
+        self.addCleanup(self.cancel, process_id)
+        manager = owner_browser(self.app, self.site_url)
+        manager.open(f"{self.site_url}/@@netsight-async-processes?state=scheduled")
+        rows = lxml.html.fromstring(manager.text).xpath("//tr[@data-process-id]")
+        self.assertEqual([(row.get("data-process-id"), row.get("data-state")) for row in rows], [(process_id, "scheduled")])
+        self.assertIn("Scheduled", rows[0].text_content())
+        manager.open(f"{self.site_url}/@@netsight-async-processes?state=queued")
+        self.assertNotIn(process_id, manager.text)
+
+    def test_my_processes_lists_it_as_scheduled(self):
+        process_id, _due = self.schedule(60)
+        self.addCleanup(self.cancel, process_id)
+        self.browser.open(f"{self.site_url}/@@my-processes")
+        (row,) = lxml.html.fromstring(self.browser.text).xpath(f"//tr[@data-process-id='{process_id}']")
+        self.assertEqual(row.get("data-state"), "scheduled")
+
+    def test_a_time_that_has_come_starts_now(self):
+        process_id = self.browser.start(self.url("later"), seconds=-5)
+        self.assertIsNone(self.fresh_record(process_id).run_after)
+        self.assertEqual(self.browser.wait_for(self.url("later"), process_id)["state"], "done")
+
+    def test_two_passes_queue_a_due_job_once(self):
+        """Two instances' passes that see the same due job: one queues it, the other's retry finds it queued."""
+        process_id, _due = self.schedule(60)
+        self.addCleanup(self.cancel, process_id)
+        db = self.app._p_jar.db()
+        later = time.time() + 3600
+        first = db.open(transaction_manager=transaction.TransactionManager())
+        second = db.open(transaction_manager=transaction.TransactionManager())
+        try:
+            first.transaction_manager.begin()
+            second.transaction_manager.begin()
+            self.assertEqual(registry.queue_due(first.root(), later)[0], 1)
+            self.assertEqual(registry.queue_due(second.root(), later)[0], 1)
+            first.transaction_manager.commit()
+            with self.assertRaises(Exception) as raised:
+                second.transaction_manager.commit()
+            self.assertIn("Conflict", type(raised.exception).__name__)
+            second.transaction_manager.abort()
+            second.transaction_manager.begin()
+            self.assertEqual(registry.queue_due(second.root(), later)[0], 0)  # the retry: queued already
+        finally:
+            first.transaction_manager.abort()
+            second.transaction_manager.abort()
+            first.close()
+            second.close()
+        self.assertEqual(self.browser.wait_for(self.url("later"), process_id)["state"], "done")
+        self.assertEqual(len(self.ran(process_id)), 1)
+
+
+class TestScheduledJSON(ScheduledTestCase):
+
+    def test_json_start_and_status(self):
+        browser = self.browser
+        browser.addHeader("Accept", "application/json")
+        browser.post(self.url("later"), urlencode({"seconds": 60, "_authenticator": browser.token}))
+        self.assertEqual(browser.status, 202)
+        start = json.loads(browser.contents)
+        browser.open(start["status_url"])
+        answer = json.loads(browser.contents)
+        self.assertEqual(answer["state"], "scheduled")
+        self.assertEqual(answer["completed"], False)
+        self.assertIsInstance(answer["scheduled_for"], str)
+        form = {"process_id": start["process_id"], "_authenticator": browser.token}
+        browser.post(f"{self.url('later')}/cancel", urlencode(form))
+        wait_until(lambda: json.loads((browser.open(start["status_url"]), browser.contents)[1])["state"] == "cancelled")
