@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from netsight.asynchronous import settings
 from netsight.asynchronous.anonymous import record_address
 from netsight.asynchronous.registry import owner_key
+from netsight.asynchronous.scheduling import rank
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class JobLimits:
     max_per_user: int | None = None  # its site's cap of one owner's jobs at once; None: the instance's
     site_job_threads: int | None = None  # its site's share of the job threads; None: no share
     address: str | None = None  # an anonymous visitor's: its address key (anonymous.py); None: a user's
+    priority: int = 0  # its view's priority (scheduling.py): a higher one leaves the pool's queue first
+    created: float = 0.0  # when it was started: with its priority, its place in the queue (``rank``)
 
     @classmethod
     def at_start(cls, record, start):
@@ -62,6 +65,8 @@ class JobLimits:
             max_per_user=start.max_per_user,
             site_job_threads=start.site_job_threads,
             address=record_address(record),
+            priority=record.priority,
+            created=record.created,
         )
 
     @classmethod
@@ -73,12 +78,19 @@ class JobLimits:
             max_per_user=record.max_per_user,
             site_job_threads=record.pool_size,
             address=record_address(record),
+            priority=record.priority,
+            created=record.created,
         )
 
     def keep_in(self, record):
         """Keep these limits in ``record`` (its stored fields), for the instance that will run it."""
         record.max_per_user = self.max_per_user
         record.pool_size = self.site_job_threads
+
+    @property
+    def rank(self):
+        """Its place among the waiting jobs, lower sooner (``scheduling.rank``: aged priority)."""
+        return rank(self.created, self.priority)
 
     @property
     def place(self):

@@ -3,7 +3,8 @@
 Who runs a job, never what it is: a job is any object with ``process_id``,
 ``limits`` (a ``limits.JobLimits``: whose it is, its site, its anonymous
 address, and the caps its site set at its start), ``run()`` and
-``discard()``. Queued jobs wait in arrival order in memory, holding no
+``discard()``. Queued jobs wait in arrival order in memory (a higher
+``priority`` of their limits first, aged: ``scheduling.rank``), holding no
 thread and no ZODB connection; a thread that ends a job takes the next
 one, so the instance has at most ``job-threads`` worker threads, whatever
 the number of jobs; each end is told to ``when_done`` (the maintenance
@@ -154,7 +155,9 @@ class Pool:
                 job.discard("the worker could not be started")
 
     def _next(self, ending=None, fits=None):
-        """The first queued job whose owner and site are under their caps (the lock is held);
+        """The first queued job whose owner and site are under their caps (the lock is held):
+        where a job of another priority than 0 waits, the one of the lowest rank (``JobLimits.rank``:
+        a higher priority first, aged by its wait, equal ones in arrival order);
         ``ending``, a running job about to end, is not counted; a first such
         job that does not ``fits`` is left where it is (None).
 
@@ -162,15 +165,16 @@ class Pool:
         site read it when it started), else this instance's ``max-per-user``;
         its site's is ``site_job_threads`` (none if None).
         """
-        for job in self._queue:
-            if self._held(job, ending):
-                continue
-            if fits is not None and not fits(job):
-                return None
-            self._queue.remove(job)
-            self._running[job.process_id] = job
-            return job
-        return None
+        free = (job for job in self._queue if not self._held(job, ending))
+        if any(job.limits.priority for job in self._queue):  # a higher (aged) priority first, else in arrival order
+            job = min(free, key=lambda queued: queued.limits.rank, default=None)
+        else:
+            job = next(free, None)
+        if job is None or (fits is not None and not fits(job)):
+            return None
+        self._queue.remove(job)
+        self._running[job.process_id] = job
+        return job
 
     def _held(self, job, ending=None):
         """Whether a queued job waits for its owner's or its site's cap, not for a thread (the lock is held)."""

@@ -41,6 +41,7 @@ The process service (``processes``) hides the three behind one object.
 from netsight.asynchronous import addresses
 from netsight.asynchronous import storage
 from netsight.asynchronous.ids import new_process_id  # noqa: F401 (the registry's name of before)
+from netsight.asynchronous.scheduling import rank
 from netsight.asynchronous.storage import ProcessStore
 from netsight.asynchronous.transactions import ATTEMPTS  # noqa: F401 (the registry's name of before)
 from netsight.asynchronous.transactions import BACKOFF  # noqa: F401 (the registry's name of before)
@@ -50,6 +51,7 @@ from BTrees.OOBTree import OOBTree
 from numbers import Real
 from persistent import Persistent
 
+import heapq
 import logging
 import time
 
@@ -90,6 +92,11 @@ DEDUPE_KEY = "dedupe"
 # maintenance pass of any instance that claims jobs, in a transaction that changes its record:
 # of two instances, one commits, the other's retry finds it queued).
 SCHEDULED_KEY = "scheduled"
+# Priorities (a view's ``priority``): (rank, process id) -> True, the unclaimed jobs of a priority
+# other than 0, beside the unclaimed index of those of priority 0 (whose order is their ids');
+# ``unclaimed`` merges both by rank (``scheduling.rank``: the start time, less ``scheduling.AGING``
+# seconds per step of priority). An entry goes when its job is claimed, cancelled or removed.
+PRIORITIZED_KEY = "prioritized"
 LISTS_VERSION = storage.LISTS_VERSION
 OLD_LISTS_KEYS = storage.OLD_LISTS_KEYS  # indexes of versions before, removed
 # Every key of the root that the add-on writes: the store, with the anonymous visitors'
@@ -479,7 +486,10 @@ def queue_position(connection, record):
 
 
 def _sooner(one, other):
-    """Whether ``one`` was queued before ``other`` (of the same instance, or both unclaimed)."""
+    """Whether ``one`` starts before ``other`` (of the same instance, or both unclaimed): a
+    higher priority (aged: ``scheduling.rank``) first, else the one queued first."""
+    if one.priority != other.priority:
+        return (_rank(one), one.process_id) < (_rank(other), other.process_id)
     if one.instance == UNCLAIMED or one.ticket is None or other.ticket is None:
         return one.created < other.created
     return one.ticket < other.ticket
@@ -690,10 +700,30 @@ def unclaimed(root):
     store = root.get(ROOT_KEY)
     if store is None:
         return
-    for pid in store.unclaimed.keys():
+    plain = _unclaimed_of(store, store.unclaimed.keys())
+    prioritized = getattr(store, PRIORITIZED_KEY, None)
+    if not prioritized:  # no job of another priority than 0 waits: in the order of their ids
+        yield from plain
+        return
+    urgent = _unclaimed_of(store, (pid for _rank, pid in prioritized.keys()))
+    yield from heapq.merge(urgent, plain, key=_rank)
+
+
+def _unclaimed_of(store, pids):
+    for pid in pids:
         record = store.records.get(pid)
         if _is_unclaimed(record):
             yield record
+
+
+def _rank(record):
+    """A waiting record's place: lower starts sooner (``scheduling.rank``)."""
+    return rank(record.created, record.priority)
+
+
+def _prioritized_key(record):
+    """A record's key in the prioritized index (PRIORITIZED_KEY), or None for one of priority 0."""
+    return (_rank(record), record.process_id) if record.priority else None
 
 
 def _is_unclaimed(record):
@@ -856,7 +886,7 @@ def prepare(root):
         if "unclaimed_count" not in found:
             store.unclaimed_count = Length(sum(1 for _record in unclaimed(root)))
     elif ROOT_KEY in root:
-        for name in ("periodic", DEDUPE_KEY, SCHEDULED_KEY):  # a store of before periodic jobs (periodic.py), or only-once starts
+        for name in ("periodic", DEDUPE_KEY, SCHEDULED_KEY, PRIORITIZED_KEY):  # a store of before periodic jobs (periodic.py), or only-once starts
             if getattr(root[ROOT_KEY], name, None) is None:
                 setattr(root[ROOT_KEY], name, OOBTree())  # once
     if ROOT_KEY in root and store is None and storage.has_keys_before(root):
@@ -963,15 +993,20 @@ def _index(root, record, before, before_instance):
     if record.state != before:
         _state_index(root, record, before)
     if before in QUEUED_OR_RUNNING and (record.state not in QUEUED_OR_RUNNING or iid != before_instance):
-        _unindex_active(root, before_instance, pid)
+        _unindex_active(root, before_instance, pid, record)
     if before in ACTIVE and record.state not in ACTIVE:
         _release_dedupe(root, record)
     if (before == SCHEDULED) != (record.state == SCHEDULED):  # scheduled, or no longer (due, cancelled)
         _scheduled_entry(root, record, record.state == SCHEDULED)
     if record.state in QUEUED_OR_RUNNING and (before not in QUEUED_OR_RUNNING or iid != before_instance):
         if iid == UNCLAIMED:
-            store = _store(root)
-            store.unclaimed[pid] = True
+            store, key = _store(root), _prioritized_key(record)
+            if key is None:
+                store.unclaimed[pid] = True
+            else:  # a priority other than 0: in its index of its own (a store of before it gets it here, once)
+                if getattr(store, PRIORITIZED_KEY, None) is None:
+                    store.prioritized = OOBTree()
+                store.prioritized[key] = True
             store.unclaimed_count.change(1)
         else:
             active = _tree(root, ACTIVE_KEY)
@@ -1012,12 +1047,18 @@ def count(root, site, state):
     return 0 if length is None else length()
 
 
-def _unindex_active(root, instance, pid):
+def _unindex_active(root, instance, pid, record=None):
     """Take ``(instance, pid)`` out of the active index; an unclaimed one
-    stays in the unclaimed index (see ``UNCLAIMED_KEY``), and leaves the count."""
+    stays in the unclaimed index (see ``UNCLAIMED_KEY``), and leaves the count;
+    one of another priority than 0 (``record``'s) leaves the prioritized index."""
     store = _store(root)
+    key = None if record is None else _prioritized_key(record)
     if instance != UNCLAIMED:
         store.active.pop((instance, pid), None)
+    elif key is not None:
+        prioritized = getattr(store, PRIORITIZED_KEY, None)
+        if prioritized is not None and prioritized.pop(key, None):
+            store.unclaimed_count.change(-1)
     elif pid in store.unclaimed:
         store.unclaimed_count.change(-1)
 
@@ -1041,7 +1082,7 @@ def _remove(root, record):
     if record.state == SCHEDULED:
         _scheduled_entry(root, record, False)
     if record.state in ACTIVE:
-        _unindex_active(root, record.instance, pid)
+        _unindex_active(root, record.instance, pid, record)
         addresses.release(root, record.address_key, pid)
     _release_dedupe(root, record)
     if record.finished is not None:

@@ -84,6 +84,10 @@ class ProcessStore(Persistent):
     - ``scheduled``: (time, process id) -> True, the scheduled processes
       (a view's ``run_after``) by the time they are due (``registry.queue_due``;
       a store of before it gets it from ``registry.prepare``)
+    - ``prioritized``: (rank, process id) -> True, the unclaimed jobs of a
+      priority other than 0 (``registry.unclaimed`` merges them with the
+      unclaimed index by rank; a store of before it gets it from
+      ``registry.prepare``: its waiting jobs, all of priority 0, keep their order)
 
     Made whole, with every tree, so that no later write changes the store
     itself (no attribute is ever made lazily).
@@ -104,6 +108,7 @@ class ProcessStore(Persistent):
         "periodic",
         "dedupe",
         "scheduled",
+        "prioritized",
     )
 
     def __init__(self, lists_version=LISTS_VERSION, unclaimed_count=None, address_key=None, **trees):
