@@ -31,6 +31,7 @@ from netsight.asynchronous import internals
 from netsight.asynchronous import jobtitle
 from netsight.asynchronous import protect
 from netsight.asynchronous import resources
+from netsight.asynchronous import retries
 from netsight.asynchronous import settings
 from netsight.asynchronous.exceptions import MissingProcessIdError
 from netsight.asynchronous.exceptions import NoSuchProcessError
@@ -43,6 +44,7 @@ from netsight.asynchronous.paths import physical_path
 from netsight.asynchronous.paths import url_of
 from netsight.asynchronous.processes import Processes
 from netsight.asynchronous.processes import ProcessState
+from netsight.asynchronous.processes import RetryOutcome
 from netsight.asynchronous.replay import NOT_SHARED
 from netsight.asynchronous.statusjson import shown_answer
 from netsight.asynchronous.statusjson import status_answer
@@ -54,7 +56,7 @@ from netsight.asynchronous.statustexts import RESULT_SHOWN
 import json
 
 
-NAMES = ("processing", "completed", "result", "cancel")
+NAMES = ("processing", "completed", "result", "cancel", "retry")
 # plone.transformchain leaves a request alone that carries this key.
 NO_TRANSFORM = "plone.transformchain.disable"
 # How the page shows each end without a result: Bootstrap's alert of its kind.
@@ -216,6 +218,39 @@ class StatusPages:
         request.response.redirect(self.status_url("processing", process_id), status=303)
         return ""
 
+    def retry(self, process_id=None, output_json=False):
+        """Run an ended process again with the request it kept, as a new process (a POST, with plone.protect's token for a user).
+
+        Only where the view allows it (``may_retry``), for the process's
+        owner and the site's managers; to anyone else, and where the view
+        does not allow it, it is the unknown id's 404. A process that may
+        not be retried (not failed, interrupted or timed out, or retried
+        already) answers 409. Done: 303 to the new process's processing
+        page, or its status as JSON (201) to a script.
+        """
+        request = self.request
+        self._not_cached()
+        if request.get("REQUEST_METHOD", "GET").upper() != "POST":
+            raise MethodNotAllowed("retry needs a POST")
+        if not retries.may_retry(self):
+            raise NoSuchProcessError("No such process")
+        self._record(process_id)  # NoSuchProcessError (404) unless the request may see it
+        wants_json = is_true(output_json) or "application/json" in request.getHeader("Accept", "")
+        if not protect.passes_csrf_check(request):
+            request.response.setStatus(403)
+            return self._json_status(process_id) if wants_json else self.refused_page()
+        outcome, new_id = self.processes.retry(process_id)
+        if outcome is not RetryOutcome.RETRIED:
+            request.response.setStatus(409)
+            return self._json_status(process_id) if wants_json else self._processing_page(self.status(self._record(process_id)))
+        self.read_anew()  # the request's own connection does not see the new process
+        if wants_json:
+            request.response.setStatus(201)
+            request.response.setHeader("Location", self.status_url("processing", new_id))
+            return self._json_status(new_id)
+        request.response.redirect(self.status_url("processing", new_id), status=303)
+        return ""
+
     def status(self, record):
         """What the processing page and ``completed`` JSON say of a process (``statusjson.status_answer``)."""
         processes = self.processes
@@ -300,6 +335,10 @@ class StatusPages:
         ``state`` without a result: danger (failed), warning (interrupted),
         secondary (cancelled); info for an unknown one."""
         return ENDED_ALERT.get(state, "alert-info")
+
+    def retry_allowed(self):
+        """Whether this view shows a Retry button on a process that may be retried (``may_retry``; retries.py)."""
+        return retries.may_retry(self)
 
     def job_title(self, record):
         """What the pages call the record's job, translated: the title kept at

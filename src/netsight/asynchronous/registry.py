@@ -150,6 +150,7 @@ STOPPED_REASON = "the server was stopped before the process completed"
 DEAD_REASON = "its instance stopped answering (no heartbeat) before the process completed"
 TIMED_OUT_REASON = "it ran past its time limit without reporting; its thread is left to end, its result is discarded"
 ENDED = frozenset({DONE, FAILED, CANCELLED, INTERRUPTED, TIMED_OUT})
+RETRY_FROM = frozenset({FAILED, INTERRUPTED, TIMED_OUT})  # the ends that a retry may run again (retries.py)
 STATES = (SCHEDULED, QUEUED, RUNNING, DONE, FAILED, CANCELLED, INTERRUPTED, TIMED_OUT)
 
 
@@ -185,6 +186,12 @@ class ProcessRecord(Persistent):
     dedupe = None  # its entry of the only-once index (DEDUPE_KEY), while it holds one
     run_after = None  # when it may start (a time.time(); its view's run_after), if it was scheduled
     priority = 0  # its view's priority, -100 to 100: a higher one starts first (``rank``)
+    retryable = False  # its view allows a Retry button (may_retry): its request outlives a failure
+    retry_request = None  # its StoredRequest, kept once it failed, was interrupted or timed out, for its retry
+    retry_of = None  # the id of the process it retries (retries.py); None: a first attempt
+    retried_by = None  # the id of the process that retries it, once retried
+    attempt = 1  # which attempt it is: 1, then 2 for its first retry...
+    max_attempts = 1  # how many its view allows in all (1 + max_retries) for automatic retries
 
     site = ""  # the path of the Plone site it was started in; "" outside any (and before 2.0)
     taken = None  # when its result was first shown (``take``)
@@ -345,6 +352,8 @@ class ProcessRecord(Persistent):
     def _end(self, state):
         self.state = state
         self.finished = time.time()
+        if (self.retryable or self.attempt < self.max_attempts) and state in RETRY_FROM:  # a Retry runs it again with its request (retries.py)
+            self.retry_request = self.request
         self.request = None  # nobody runs it again: its copied request goes
         self.address_key = None  # nor counts it against its address's cap
         return True

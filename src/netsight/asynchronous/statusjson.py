@@ -30,7 +30,14 @@ def status_answer(status, request, title, manager=False):
         "remaining": status.remaining,
         "scheduled_for": _iso(status.scheduled_for),
         "priority": status.priority,
+        "attempt": status.attempt,
+        "max_attempts": max(status.attempt, status.max_attempts),
+        "retry_of": status.retry_of,
+        "retried_by": status.retried_by,
+        "retryable": status.retryable,
     }
+    if status.retry_of is not None:  # "Attempt 2 of 4" (, "next at 14:03" while it waits for its time)
+        answer["attempt_message"] = translate(attempt_line(status), context=request)
     if state == ProcessState.QUEUED:
         answer["queue_position"] = status.queue_position
         if status.restarting:  # queued again, or about to be
@@ -52,7 +59,9 @@ def status_answer(status, request, title, manager=False):
 def progress_message(status, request):
     """The status line: waiting (and how many ahead), "40% completed...", "Processing...", cancelling, or the end."""
     state = status.state
-    if state == ProcessState.SCHEDULED:
+    if state == ProcessState.SCHEDULED and status.retry_of is not None:  # an automatic retry waits for its time
+        message = attempt_line(status)
+    elif state == ProcessState.SCHEDULED:
         message = statustexts.scheduled_for(status.scheduled_for, status.as_of)
     elif state == ProcessState.QUEUED:
         message = statustexts.waiting_ahead(status.queue_position)
@@ -65,6 +74,12 @@ def progress_message(status, request):
     else:
         message = statustexts.PROCESSING
     return translate(message, context=request)
+
+
+def attempt_line(status):
+    """A retry's "Attempt 2 of 4", with ", next at 14:03" while it is scheduled."""
+    next_at = status.scheduled_for if status.state == ProcessState.SCHEDULED else None
+    return statustexts.attempt_of(status.attempt, status.max_attempts, next_at, status.as_of)
 
 
 def _iso(when):

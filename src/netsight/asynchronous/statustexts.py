@@ -59,3 +59,23 @@ def scheduled_for(when, now=None):
     today = datetime.fromtimestamp(now) if now is not None else datetime.now()
     text = at.strftime("%H:%M") if at.date() == today.date() else at.strftime("%Y-%m-%d %H:%M")
     return _("scheduled_for", default="Scheduled for ${time}", mapping={"time": text})
+
+
+def attempt_of(attempt, max_attempts, next_at=None, now=None):
+    """A retry's line: "Attempt 2 of 4", "Attempt 2 of 4, next at 14:03" while it waits for its time; "Attempt 2" without a limit (Retry buttons)."""
+    if next_at is not None:
+        at = datetime.fromtimestamp(next_at)
+        today = datetime.fromtimestamp(now) if now is not None else datetime.now()
+        text = at.strftime("%H:%M:%S") if at.date() == today.date() else at.strftime("%Y-%m-%d %H:%M:%S")
+        return _(
+            "attempt_of_next_at",
+            default="Attempt ${attempt} of ${max_attempts}, next at ${time}",
+            mapping={"attempt": attempt, "max_attempts": max(attempt, max_attempts), "time": text},
+        )
+    if max_attempts > 1:
+        return _(
+            "attempt_of",
+            default="Attempt ${attempt} of ${max_attempts}",
+            mapping={"attempt": attempt, "max_attempts": max(attempt, max_attempts)},
+        )
+    return _("attempt_n", default="Attempt ${attempt}", mapping={"attempt": attempt})

@@ -17,6 +17,7 @@ from netsight.asynchronous import jobtitle
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
+from netsight.asynchronous import retries
 from netsight.asynchronous import scheduling
 from netsight.asynchronous import settings
 from netsight.asynchronous import timelimits
@@ -81,6 +82,15 @@ class BaseAsyncView(StatusPages, BrowserView):
     #: meanwhile (without credentials).
     rerun_interrupted = False
     max_reruns = 1
+
+    #: A **Retry** button on a process of this view that failed, was
+    #: interrupted or timed out, for its owner and the site's managers: it
+    #: runs the job again with the request it kept, as a new process linked
+    #: to the old one (retries.py). True, or a method, asked by the start
+    #: (its request is then kept in the database, without credentials,
+    #: until the process is retried or forgotten) and again by each page
+    #: and Retry POST.
+    may_retry = False
 
     #: ``"mail"``: when the job is done and its result was not shown soon
     #: after (its tab closed or hidden), its owner gets a mail through the
@@ -250,7 +260,8 @@ class BaseAsyncView(StatusPages, BrowserView):
         limits = JobLimits.at_start(record, start)
         limits.keep_in(record)
         job = worker.Job.from_request(request, process_id, self.__name__, connection.db(), limits)
-        if not runs_here or self.rerun_interrupted or run_after is not None:  # another instance may run it
+        retryable = retries.keep_for_retry(self, record)  # a retry needs its request after it ended
+        if not runs_here or self.rerun_interrupted or run_after is not None or retryable:  # another instance may run it
             record.request = job.stored(connection)
             record.max_reruns = max(0, int(self.max_reruns)) if self.rerun_interrupted else 0
         title = jobtitle.at_start(self)  # the processing page's request will not have this one's form

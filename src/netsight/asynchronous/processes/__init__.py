@@ -9,6 +9,7 @@ storage, a private detail.
 
 from netsight.asynchronous.processes.outcomes import CancelOutcome  # noqa: F401
 from netsight.asynchronous.processes.outcomes import RemoveOutcome  # noqa: F401
+from netsight.asynchronous.processes.outcomes import RetryOutcome  # noqa: F401
 from netsight.asynchronous.processes.service import is_process_id  # noqa: F401
 from netsight.asynchronous.processes.service import Processes  # noqa: F401
 from netsight.asynchronous.processes.state import ProcessState  # noqa: F401

@@ -1,4 +1,4 @@
-"""What a cancel or a removal did: one enum each, instead of None, True, False or a string."""
+"""What a cancel, a removal or a retry did: one enum each, instead of None, True, False or a string."""
 
 from enum import Enum
 
@@ -24,4 +24,15 @@ class RemoveOutcome(Enum):
     #: It is still queued or running: cancel it first.
     ACTIVE = "active"
     #: There is no such process (or it is not the given owner's).
+    UNKNOWN = "unknown"
+
+
+class RetryOutcome(Enum):
+    """What ``Processes.retry`` did."""
+
+    #: A new process runs the job again (its id: ``Processes.retry``'s second value).
+    RETRIED = "retried"
+    #: It may not be retried: it has not ended, ended done or cancelled, kept no request, or was retried already.
+    NOT_RETRYABLE = "not_retryable"
+    #: There is no such process (or it was removed meanwhile).
     UNKNOWN = "unknown"

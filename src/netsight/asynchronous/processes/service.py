@@ -3,6 +3,7 @@
 from netsight.asynchronous import connections
 from netsight.asynchronous import owners
 from netsight.asynchronous import registry
+from netsight.asynchronous import retries
 from netsight.asynchronous import settings
 from netsight.asynchronous.cancels import ask_to_cancel
 from netsight.asynchronous.listing import is_gone
@@ -11,6 +12,7 @@ from netsight.asynchronous.listing import newest_of_owner
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.processes.outcomes import CancelOutcome
 from netsight.asynchronous.processes.outcomes import RemoveOutcome
+from netsight.asynchronous.processes.outcomes import RetryOutcome
 from netsight.asynchronous.processes.state import ProcessState
 from netsight.asynchronous.processes.status import ProcessStatus
 
@@ -213,6 +215,20 @@ class Processes:
         )
         return {True: RemoveOutcome.REMOVED, False: RemoveOutcome.ACTIVE}.get(removed, RemoveOutcome.UNKNOWN)
 
+    def retry(self, process_id):
+        """Run an ended process again with the request it kept, as a new process linked to it (retries.py).
+
+        Whoever may is decided before (``visible``, and the view's ``may_retry``).
+
+        :returns: ``(RetryOutcome, the new process's id or None)``.
+        """
+        if registry.find(self.connection, process_id) is None:
+            return RetryOutcome.UNKNOWN, None
+        new_id = retries.retry_now(self.connection.db(), process_id)
+        if new_id is None:
+            return RetryOutcome.NOT_RETRYABLE, None
+        return RetryOutcome.RETRIED, new_id
+
     # Internals.
 
     def _heartbeat_timeout(self):
@@ -251,6 +267,11 @@ class Processes:
             as_of=time.time(),
             scheduled_for=record.run_after if state == ProcessState.SCHEDULED else None,
             priority=record.priority,
+            attempt=record.attempt,
+            max_attempts=record.max_attempts,
+            retry_of=record.retry_of,
+            retried_by=record.retried_by,
+            retryable=retries.may_be_retried(record),
         )
 
 

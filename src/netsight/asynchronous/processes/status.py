@@ -59,6 +59,14 @@ class ProcessStatus:
     scheduled_for: float | None = None
     #: Its view's ``priority`` (-100 to 100; 0 by default): a higher one starts first.
     priority: int = 0
+    #: Which attempt it is (1, then 2 for its first retry) and how many its view allows in all (retries.py).
+    attempt: int = 1
+    max_attempts: int = 1
+    #: The process it retries, and the one that retried it (None: none).
+    retry_of: str | None = None
+    retried_by: str | None = None
+    #: Whether a Retry may run it again now: it failed, was interrupted or timed out, kept its request, not retried yet.
+    retryable: bool = False
 
     @property
     def is_finished(self):

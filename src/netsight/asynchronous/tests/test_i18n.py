@@ -130,6 +130,13 @@ MSGIDS = {
     "process_timed_out",
     "state_timed_out",
     "already_running_someone_else",
+    # The Retry button (issue 27, point 5)
+    "retry_button",
+    "retry_of_link",
+    "retried_by_link",
+    "attempt_n",
+    "attempt_of",
+    "attempt_of_next_at",
 }
 
 
