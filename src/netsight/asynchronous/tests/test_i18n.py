@@ -12,6 +12,8 @@ import re
 
 LOCALES = Path(__file__).parent.parent / "locales"
 MSGIDS = {
+    "state_scheduled",
+    "scheduled_for",
     "setting_pool_size_help",
     "setting_pool_size",
     "setting_expiry_help",

@@ -261,7 +261,7 @@ class TestAllProcesses(JobTestCase):
         self.assertEqual(page.xpath("//h1")[0].text_content(), "Hintergrundprozesse: alle Prozesse")
         self.assertEqual(" ".join(page.xpath("//caption")[0].text_content().split()), "Prozesse 1 bis 2 von 2")
         options = page.xpath("//select[@name='state']/option/text()")
-        self.assertEqual(options[:2], ["Alle Status", "Wartet auf den Start"])
+        self.assertEqual(options[:3], ["Alle Status", "Geplant", "Wartet auf den Start"])
         self.act(queued)
         self.manager.open(self.manager.headers["Location"])
         self.assertMessage(f"hello ({queued}) abgebrochen.")
