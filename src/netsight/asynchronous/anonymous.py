@@ -146,10 +146,12 @@ def _refuse(request, message):
 
 def _key(db, root=None):
     """The HMAC key: read in ``root``'s store (no cache: the registry's removal
-    takes it away), else in a transaction of its own, the store made there at
-    its first need (with the key)."""
-    store = None if root is None else storage.store_of(root)
-    return store.address_key if store is not None else in_own_transaction(db, _key_in)
+    takes it away), the store made there, in ``root``'s transaction, at its
+    first need (a start's: it writes the store anyway; made in a transaction
+    of its own, the store would make the start's write of the root conflict
+    and Zope run the start again after a pause of up to a second); without
+    ``root``, in a transaction of its own."""
+    return _key_in(root) if root is not None else in_own_transaction(db, _key_in)
 
 
 def _key_in(root):

@@ -8,7 +8,6 @@ from netsight.asynchronous import claims
 from netsight.asynchronous import housekeeping
 from netsight.asynchronous import registry
 from netsight.asynchronous.pool import POOL
-from netsight.asynchronous.tests.helpers.base import address_key_made
 from netsight.asynchronous.tests.helpers.base import DEADLINE
 from netsight.asynchronous.tests.helpers.base import JobBrowser
 from netsight.asynchronous.tests.helpers.base import wait_until
@@ -18,6 +17,8 @@ from netsight.asynchronous.tests.helpers.views import HELD
 from netsight.asynchronous.tests.helpers.views import HeldStart
 from netsight.asynchronous.tests.helpers.views import new_gate
 from urllib.parse import urlencode
+from zope.component import getGlobalSiteManager
+from ZPublisher.interfaces import IPubFailure
 
 import ipaddress
 import threading
@@ -43,15 +44,7 @@ class Visitor(JobBrowser):
 
 
 class AnonymousTestCase(LifecycleTestCase):
-    """The database's address key made before the test (``address_key_made``),
-    unless ``first_start`` (the test makes the database's first anonymous start)."""
-
-    first_start = False
-
-    def setUp(self):
-        super().setUp()
-        if not self.first_start:
-            address_key_made(self.app)
+    """Anonymous visitors' starts, each from a client address."""
 
     def visitor(self, address="192.0.2.7", forwarded=None):
         return Visitor(self.app, self.site_url, address, forwarded)
@@ -112,9 +105,23 @@ class TestPerAddress(AnonymousTestCase):
 
 
 class TestTheKey(AnonymousTestCase):
-    """The database's first anonymous start makes its key (its commit then conflicts once: Zope runs it again)."""
+    """The database's first anonymous start makes its key, with the store, in the start's transaction."""
 
-    first_start = True
+    def test_the_first_anonymous_start_is_published_once(self):
+        failures = []
+
+        def failed(event):
+            failures.append((event.exc_info[0].__name__, event.retry))
+
+        gsm = getGlobalSiteManager()
+        gsm.registerHandler(failed, (IPubFailure,))
+        try:
+            self.assertIsNone(self.app._p_jar.root().get(registry.ROOT_KEY))  # a new database
+            process_id = self.start_anonymous("192.0.2.7")
+        finally:
+            gsm.unregisterHandler(failed, (IPubFailure,))
+        self.assertEqual(failures, [])  # no conflict, no run again after a pause
+        self.finish(process_id)
 
     def test_the_record_keeps_a_keyed_hash_of_the_address_not_the_address(self):
         self.assertIsNone(self.app._p_jar.root().get(registry.ROOT_KEY))  # a new database: no key yet

@@ -7,7 +7,6 @@ That nothing is logged of these answers is checked in a real instance
 from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import HeldJob
-from netsight.asynchronous.tests.helpers.base import address_key_made
 from netsight.asynchronous.tests.helpers.base import JobBrowser
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import owner_browser
@@ -56,7 +55,6 @@ class TestAnyContext(JobTestCase):
                     self.assertNotIn("AttributeError", seen[2])
 
     def test_an_existing_id_of_any_owner_is_unknown_below_any_other_context(self):
-        address_key_made(self.app)  # not the database's first anonymous start (test_anonymous.TestTheKey)
         url = self.url("hello")
         mine = self.browser.start(url)
         anonymous = JobBrowser(self.app, self.site_url, user=None)

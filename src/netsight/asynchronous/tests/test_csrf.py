@@ -2,7 +2,6 @@
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.helpers.base import address_key_made
 from netsight.asynchronous.tests.helpers.base import at_view
 from netsight.asynchronous.tests.helpers.base import HeldJob
 from netsight.asynchronous.tests.helpers.base import JobBrowser
@@ -83,7 +82,6 @@ class TestAnonymousStarts(JobTestCase):
         return self.anonymous.status
 
     def test_a_form_without_a_token_starts(self):
-        address_key_made(self.app)  # not the database's first anonymous start (test_anonymous.TestTheKey)
         self.assertEqual(self.post(), 303)
         location = self.anonymous.headers["Location"]
         process_id = location.rpartition("=")[2]
@@ -91,7 +89,6 @@ class TestAnonymousStarts(JobTestCase):
         self.assertEqual(self.anonymous.result(self.url("hello"), process_id), "Hello world!")
 
     def test_from_this_site(self):
-        address_key_made(self.app)  # not the database's first anonymous start (test_anonymous.TestTheKey)
         self.assertEqual(self.post(Origin="http://nohost", **{"Sec-Fetch-Site": "same-origin"}), 303)
 
     def test_from_another_site_by_origin(self):

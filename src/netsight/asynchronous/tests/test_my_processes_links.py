@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 from netsight.asynchronous import registry
 from netsight.asynchronous.browser.processes import LIMIT
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.helpers.base import address_key_made
 from netsight.asynchronous.tests.helpers.base import JobBrowser
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.records import made
@@ -93,7 +92,6 @@ class TestLinks(MyProcessesTestCase):
         self.assertIn(process_id, my_rows(self.browser, self.site_url))
 
     def test_an_anonymous_visitor_finds_it_on_the_processing_page_and_its_process_there(self):
-        address_key_made(self.app)  # not the database's first anonymous start (test_anonymous.TestTheKey)
         visitor = JobBrowser(self.app, self.site_url, user=None)
         visitor.open(f"{self.site_url}/@@gate")
         visitor.post(f"{self.site_url}/@@gate", urlencode({"gate": new_gate(self)}))
@@ -170,7 +168,6 @@ class TestRemove(MyProcessesTestCase):
         self.assertIsNotNone(self.fresh_record(running))
 
     def test_an_anonymous_visitor_removes_its_own_but_not_from_another_site(self):
-        address_key_made(self.app)  # not the database's first anonymous start (test_anonymous.TestTheKey)
         visitor = JobBrowser(self.app, self.site_url, user=None)
         visitor.open(f"{self.site_url}/@@fails")
         visitor.post(f"{self.site_url}/@@fails", "")

@@ -6,7 +6,6 @@ from netsight.asynchronous import notify
 from netsight.asynchronous import registry
 from netsight.asynchronous.browser.notices import LOOK
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.helpers.base import address_key_made
 from netsight.asynchronous.tests.helpers.base import JobBrowser
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import setting
@@ -88,7 +87,6 @@ class TestReadyNotice(JobTestCase):
         self.assertEqual(self.page_notices(JobBrowser(self.app, self.site_url, user=None)), [])  # Anonymous
 
     def test_an_anonymous_owner_gets_no_notice_on_the_page(self):
-        address_key_made(self.app)  # not the database's first anonymous start (test_anonymous.TestTheKey)
         anonymous = JobBrowser(self.app, self.site_url, user=None)
         process_id = anonymous.start(self.url("hello"))  # the anonymous browser's own job (its cookie)
         wait_until(lambda: self.fresh_record(process_id).state == registry.DONE, what="the anonymous job done")

@@ -1,7 +1,6 @@
 """A process is the business of the browser that started it (or of a Manager)."""
 
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.helpers.base import address_key_made
 from netsight.asynchronous.tests.helpers.base import JobBrowser
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import owner_browser
@@ -73,7 +72,6 @@ class TestAnonymousOwnership(JobTestCase):
 
     def setUp(self):
         super().setUp()
-        address_key_made(self.app)  # not the database's first anonymous start (test_anonymous.TestTheKey)
 
     def test_an_anonymous_process_is_bound_to_its_browser(self):
         anonymous = JobBrowser(self.app, self.site_url, user=None)

@@ -78,20 +78,6 @@ def setting(test, name, value):
     test.addCleanup(lambda: os.environ.pop(key) if old is None else os.environ.__setitem__(key, old))
 
 
-def address_key_made(app):
-    """Make the database's key of client addresses now, as a database keeps it
-    after its first anonymous start.
-
-    That first start makes it (with the process store) in a transaction of
-    its own (anonymous.py), so the start's own commit conflicts, and Zope
-    runs the start again after a random pause of up to a second: once in a
-    database's life, but once in every test, each on a new database. Tests
-    of anonymous starts that are not about the first one call this first.
-    """
-    anonymous.address_key("192.0.2.0", app._p_jar.db())
-    transaction.begin()  # the test's connection sees the store
-
-
 def idle_pool():
     """Wait until the pool runs and holds no job (a test that counts on its
     threads starts with all of them); the message names the jobs found then."""
