@@ -2,9 +2,16 @@
 
 The **Retry** button (issue 27, point 5; ``BaseAsyncView.may_retry``): its
 owner or a manager of its site runs it again now (``Processes.retry``).
-``next_attempt`` takes a ``run_after`` for automatic retries (point 5b,
-``retry_on``/``max_retries``), which are not wired yet: ``max_attempts``
-stays 1 unless a view declares them.
+
+Automatic retries (``retry_on``, ``max_retries``, ``retry_backoff``,
+``retry_backoff_max`` on the view): an attempt whose ``__run__`` raised one
+of ``retry_on`` (its transaction aborted, as for any failure) and that has
+attempts left is retried later: its end transaction adds the next attempt
+as a *scheduled* process (``after_failure``), due ``backoff_delay`` seconds
+later, which the maintenance pass of any instance with a pool queues at its
+time. Only if the job committed nothing of its own (``transaction.commit()``
+in ``__run__``, noticed by ``worker.Attempt.watching_commits``), or its view
+declares ``retry_after_commit``, as for Zope's conflict retries.
 
 Each attempt is a process of its own (``retry_of`` names the one before,
 ``retried_by`` the one after, ``attempt`` counts them): docs/states.rst
@@ -20,6 +27,7 @@ from netsight.asynchronous.maintenance import MAINTENANCE
 from netsight.asynchronous.pool import POOL
 
 import logging
+import random
 import time
 
 
@@ -39,6 +47,106 @@ COPIED = (
     "title",
 )
 
+#: The share of a retry's delay that is random (``backoff_delay``): "equal jitter", so that attempts
+#: that failed together do not all come back at once, and the delay still grows with each attempt.
+JITTER = 0.5
+#: ``retry_backoff`` and ``retry_backoff_max`` of a view that declares none (seconds).
+DEFAULT_BACKOFF = 1.0
+DEFAULT_BACKOFF_MAX = 600.0
+
+
+def backoff_delay(attempt, base=DEFAULT_BACKOFF, cap=DEFAULT_BACKOFF_MAX, rng=random):
+    """Seconds to wait after the failed attempt number ``attempt`` (1 for the first) before the next one.
+
+    ``min(cap, base * 2 ** (attempt - 1)) * (1 - JITTER * u)``, ``u`` uniform in [0, 1) (``rng.random()``):
+    it doubles with each attempt until ``cap``, never exceeds it, and is at least half of it.
+    """
+    delay = min(float(cap), float(base) * 2 ** max(0, attempt - 1))
+    return max(0.0, delay * (1 - JITTER * rng.random()))
+
+
+class AutoRetry:
+    """What a failed job's view said of its automatic retry: the backoff of its next attempt (``wanted``)."""
+
+    def __init__(self, base, cap):
+        self.base = base
+        self.cap = cap
+
+    def delay(self, attempt, rng=random):
+        """Seconds until the attempt after ``attempt``."""
+        return backoff_delay(attempt, self.base, self.cap, rng)
+
+
+def retry_on(view):
+    """The exception classes ``view`` retries on (``retry_on``: a class, a tuple of them, or a method); () by default."""
+    value = _declared(view, "retry_on")
+    if not value:
+        return ()
+    if isinstance(value, type):
+        return (value,)
+    return tuple(value)
+
+
+def wanted(view, exc):
+    """At the failure of ``view``'s ``__run__`` with ``exc``: an ``AutoRetry`` if ``exc`` is one of its
+    ``retry_on`` and it allows retries (``max_retries``), else None. Whether attempts are left is the
+    record's to say (``after_failure``)."""
+    if max_retries(view) <= 0:
+        return None
+    try:
+        classes = retry_on(view)
+        if not classes or not isinstance(exc, classes):
+            return None
+    except TypeError:  # the integrator's retry_on holds something else than exception classes
+        logger.exception("%s.retry_on must be exception classes: not retried", type(view).__name__)
+        return None
+    base = _seconds(_declared(view, "retry_backoff"), DEFAULT_BACKOFF)
+    cap = _seconds(_declared(view, "retry_backoff_max"), DEFAULT_BACKOFF_MAX)
+    return AutoRetry(base, cap)
+
+
+def after_failure(record, attempt, now=None, rng=random):
+    """In the end transaction of the failed ``record`` (its job's worker ``attempt``): add its next attempt,
+    scheduled after the backoff, if its view wanted one (``attempt.auto_retry``, set by ``wanted``), attempts
+    are left, and the job committed nothing of its own (or its view allows a retry after a commit).
+    Always true (it goes on the end's ``and`` chain)."""
+    auto = getattr(attempt, "auto_retry", None)
+    if auto is not None and record.attempt < record.max_attempts:
+        if attempt.may_retry():
+            delay = auto.delay(record.attempt, rng)
+            new_id = next_attempt(record._p_jar.root(), record, run_after=(time.time() if now is None else now) + delay, button=False)
+            if new_id is not None:
+                logger.info(
+                    "Process %s failed (attempt %s of %s): attempt %s is %s, in %.1f s",
+                    record.process_id, record.attempt, record.max_attempts, record.attempt + 1, new_id, delay,
+                )
+                return True
+        else:
+            logger.warning(
+                "Process %s failed after it had committed work of its own: not retried (see retry_after_commit)",
+                record.process_id,
+            )
+    if not record.retryable:  # no Retry button either: its request goes now
+        record.retry_request = None
+    return True
+
+
+def _declared(view, name):
+    """The view's attribute ``name``, called if it is a method (an exception class is no method)."""
+    value = getattr(view, name, None)
+    if callable(value) and not isinstance(value, type):
+        value = value()
+    return value
+
+
+def _seconds(value, default):
+    """``value`` as seconds (at least 0), or ``default`` if it is none."""
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return default
+
+
 def may_retry(view):
     """Whether ``view`` lets a process of it be retried by a button: its ``may_retry``, an attribute or a method (False by default)."""
     allowed = getattr(view, "may_retry", False)
@@ -50,7 +158,7 @@ def may_retry(view):
 def max_retries(view):
     """How many automatic retries ``view`` allows (``max_retries``, at least 0)."""
     try:
-        return max(0, int(getattr(view, "max_retries", 0) or 0))
+        return max(0, int(_declared(view, "max_retries") or 0))
     except (TypeError, ValueError):
         return 0
 
@@ -58,7 +166,7 @@ def max_retries(view):
 def keep_for_retry(view, record):
     """At a start: note on ``record`` whether a Retry button may run it again and how many automatic attempts it has;
     True if its request must then outlive a failure."""
-    retries = max_retries(view) if getattr(view, "retry_on", ()) else 0
+    retries = max_retries(view) if retry_on(view) else 0
     record.max_attempts = 1 + retries
     record.retryable = may_retry(view)
     return record.retryable or retries > 0

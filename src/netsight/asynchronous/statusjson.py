@@ -36,8 +36,10 @@ def status_answer(status, request, title, manager=False):
         "retried_by": status.retried_by,
         "retryable": status.retryable,
     }
-    if status.retry_of is not None:  # "Attempt 2 of 4" (, "next at 14:03" while it waits for its time)
+    if status.retry_of is not None or _retried_automatically(status):  # "Attempt 2 of 4", "Attempt 1 of 4 failed"...
         answer["attempt_message"] = translate(attempt_line(status), context=request)
+    if status.next_attempt_at is not None:  # its next attempt waits for its time
+        answer["next_attempt_at"] = _iso(status.next_attempt_at)
     if state == ProcessState.QUEUED:
         answer["queue_position"] = status.queue_position
         if status.restarting:  # queued again, or about to be
@@ -77,9 +79,18 @@ def progress_message(status, request):
 
 
 def attempt_line(status):
-    """A retry's "Attempt 2 of 4", with ", next at 14:03" while it is scheduled."""
+    """A retry's "Attempt 2 of 4", with ", next at 14:03" while it is scheduled; a failed attempt of automatic
+    retries: "Attempt 1 of 4 failed", with "; attempt 2 is scheduled for 14:03" while that one waits."""
+    if _retried_automatically(status):
+        return statustexts.attempt_failed(status.attempt, status.max_attempts, status.next_attempt_at, status.as_of)
     next_at = status.scheduled_for if status.state == ProcessState.SCHEDULED else None
     return statustexts.attempt_of(status.attempt, status.max_attempts, next_at, status.as_of)
+
+
+def _retried_automatically(status):
+    """Whether ``status`` is a failed attempt of a view's automatic retries (``max_retries``) that was retried or retries one."""
+    retried = status.retried_by is not None or status.retry_of is not None
+    return status.state == ProcessState.FAILED and status.max_attempts > 1 and retried
 
 
 def _iso(when):

@@ -79,3 +79,20 @@ def attempt_of(attempt, max_attempts, next_at=None, now=None):
             mapping={"attempt": attempt, "max_attempts": max(attempt, max_attempts)},
         )
     return _("attempt_n", default="Attempt ${attempt}", mapping={"attempt": attempt})
+
+
+def attempt_failed(attempt, max_attempts, next_at=None, now=None):
+    """An automatically retried attempt's end: "Attempt 1 of 4 failed", and "; attempt 2 is scheduled for 14:03"
+    while the next one waits for its time."""
+    mapping = {"attempt": attempt, "max_attempts": max(attempt, max_attempts)}
+    if next_at is None:
+        return _("attempt_failed", default="Attempt ${attempt} of ${max_attempts} failed", mapping=mapping)
+    at = datetime.fromtimestamp(next_at)
+    today = datetime.fromtimestamp(now) if now is not None else datetime.now()
+    mapping["next"] = attempt + 1
+    mapping["time"] = at.strftime("%H:%M:%S") if at.date() == today.date() else at.strftime("%Y-%m-%d %H:%M:%S")
+    return _(
+        "attempt_failed_next_at",
+        default="Attempt ${attempt} of ${max_attempts} failed; attempt ${next} is scheduled for ${time}",
+        mapping=mapping,
+    )

@@ -71,8 +71,9 @@ class BaseAsyncView(StatusPages, BrowserView):
 
     #: A job that committed work of its own (``transaction.commit()`` in
     #: ``__run__``) is not run again from the start after a ConflictError,
-    #: since it would repeat that work: it fails instead. Set this to True
-    #: if running it again is safe.
+    #: nor retried automatically after a failure (``retry_on``), since it
+    #: would repeat that work: it fails instead. Set this to True if running
+    #: it again is safe.
     retry_after_commit = False
 
     #: A job whose instance stopped or died is interrupted (it reads
@@ -91,6 +92,27 @@ class BaseAsyncView(StatusPages, BrowserView):
     #: until the process is retried or forgotten) and again by each page
     #: and Retry POST.
     may_retry = False
+
+    #: Automatic retries: an attempt whose ``__run__`` raised one of
+    #: ``retry_on`` (a tuple of exception classes, or a method that returns
+    #: one; () by default: none) is retried later, up to ``max_retries``
+    #: times (0 by default), each attempt a process of its own linked to the
+    #: one before (its page says "Attempt 2 of 4, next at 14:03"). The
+    #: attempt's transaction is aborted, as at any failure; it is retried
+    #: only if ``__run__`` committed nothing of its own (see
+    #: ``retry_after_commit``). Zope's own retry of a ConflictError is not
+    #: one of these. Its request is kept in the database (without
+    #: credentials) until the last attempt ended.
+    retry_on = ()
+    max_retries = 0
+
+    #: Seconds before the second attempt; each next one waits twice as long
+    #: as the one before, at most ``retry_backoff_max`` seconds, less a
+    #: random part of up to a half (jitter): ``retries.backoff_delay``. The
+    #: next attempt is *scheduled* meanwhile: any instance with a pool
+    #: queues it at its time; a cancel ends the chain.
+    retry_backoff = 1.0
+    retry_backoff_max = 600.0
 
     #: ``"mail"``: when the job is done and its result was not shown soon
     #: after (its tab closed or hidden), its owner gets a mail through the
@@ -465,6 +487,7 @@ class BaseAsyncView(StatusPages, BrowserView):
                 return ""
             except BaseException as exc:  # SystemExit too: the job's thread must not die silently
                 attempt.failed(exc)
+                attempt.auto_retry = retries.wanted(self, exc)  # retry_on: its next attempt's backoff, or None
                 transaction.doom()
                 return ""
         pid = attempt.process_id

@@ -27,6 +27,7 @@ from netsight.asynchronous import identity
 from netsight.asynchronous import internals
 from netsight.asynchronous import notify
 from netsight.asynchronous import registry
+from netsight.asynchronous import retries
 from netsight.asynchronous import scrub
 from netsight.asynchronous.capture import BodyCapture
 from netsight.asynchronous.cancels import forget
@@ -312,7 +313,12 @@ def _held(record, held):
 
 def _record_failure(job, error, held=None):
     try:
-        _write_end(job, lambda record: _mine(record, job) and _held(record, held) and record.fail(error))
+        _write_end(
+            job,
+            # retry_on: its next attempt, scheduled after the backoff, in the same transaction (retries.py)
+            lambda record: _mine(record, job) and _held(record, held) and record.fail(error)
+            and retries.after_failure(record, job.attempt),
+        )
     except Exception:
         logger.exception("Process %s: could not record its failure", job.process_id)
 

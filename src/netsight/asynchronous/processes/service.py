@@ -272,7 +272,17 @@ class Processes:
             retry_of=record.retry_of,
             retried_by=record.retried_by,
             retryable=retries.may_be_retried(record),
+            next_attempt_at=self._next_attempt_at(record, state),
         )
+
+    def _next_attempt_at(self, record, state):
+        """When the attempt that retries the ended ``record`` is due, while it is scheduled (a read); else None."""
+        if record.retried_by is None or not state.is_finished:
+            return None
+        successor = registry.find(self.connection, record.retried_by)
+        if successor is None or successor.state != registry.SCHEDULED:
+            return None
+        return successor.run_after
 
 
 def expiry_of(record):

@@ -65,6 +65,8 @@ class ProcessStatus:
     #: The process it retries, and the one that retried it (None: none).
     retry_of: str | None = None
     retried_by: str | None = None
+    #: When the attempt that retries it is due, while that one is scheduled (automatic retries); else None.
+    next_attempt_at: float | None = None
     #: Whether a Retry may run it again now: it failed, was interrupted or timed out, kept its request, not retried yet.
     retryable: bool = False
 

@@ -139,6 +139,9 @@ MSGIDS = {
     "attempt_n",
     "attempt_of",
     "attempt_of_next_at",
+    # Automatic retries (issue 27, point 5b)
+    "attempt_failed",
+    "attempt_failed_next_at",
 }
 
 

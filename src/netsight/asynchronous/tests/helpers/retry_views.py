@@ -49,3 +49,46 @@ class RetryWhenAsked(FailsOnce):
         return self.request.form.get("retry_allowed") == "1"
 
 
+
+
+# token (form) -> what each automatic attempt saw of its context's mark before it wrote its own
+SEEN = {}
+
+
+class FailsUntil(BaseAsyncView):
+    """Automatic retries (test_retries.py): raises ``Flaky`` on its first ``fail_times`` runs, then returns.
+
+    Each run writes a mark on its context (its own work, aborted with its failure) after noting the mark it
+    found. ``retries``, ``backoff``, ``commit`` (a ``transaction.commit()`` of its own before it fails) and
+    ``wrong`` (a ValueError, which it does not retry on) come from the form.
+    """
+
+    retry_on = (Flaky,)
+
+    def max_retries(self):
+        return int(self.request.form.get("retries", "3"))
+
+    def retry_backoff(self):
+        return float(self.request.form.get("backoff", "0.1"))
+
+    def retry_backoff_max(self):
+        return float(self.request.form.get("backoff_max", "0.3"))
+
+    def __run__(self, process_id, token, fail_times="2", commit="", wrong=""):
+        run = _ran(token, process_id)
+        with LOCK:
+            SEEN.setdefault(token, []).append(getattr(self.context, "_auto_retry_mark", None))
+        self.context._auto_retry_mark = f"{token}-{run}"
+        if commit:  # work of its own, committed: a retry would repeat it
+            transaction.commit()
+        if run <= int(fail_times):
+            if wrong:
+                raise ValueError("not worth a retry")
+            raise Flaky(f"run {run} failed")
+        return f"Done on run {run}"
+
+
+class FailsUntilAfterCommit(FailsUntil):
+    """``FailsUntil`` that may be retried after a commit of its own (``retry_after_commit``)."""
+
+    retry_after_commit = True

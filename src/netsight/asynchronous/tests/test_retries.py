@@ -1,0 +1,192 @@
+"""Automatic retries (issue 27, point 5b): a view's ``retry_on``/``max_retries`` retry a failed attempt later, as a scheduled process."""
+
+from datetime import datetime
+from urllib.parse import urlencode
+
+from netsight.asynchronous import retries
+from netsight.asynchronous.tests.helpers.base import page_part
+from netsight.asynchronous.tests.helpers.retry_views import RUNS
+from netsight.asynchronous.tests.helpers.retry_views import SEEN
+from netsight.asynchronous.tests.test_scheduled import ScheduledTestCase
+
+import lxml.html
+import random
+import transaction
+import unittest
+import uuid
+
+
+class TestBackoff(unittest.TestCase):
+    """``retries.backoff_delay``: exponential, with jitter, capped."""
+
+    def delays(self, seed, base=1.0, cap=60.0, attempts=12):
+        rng = random.Random(seed)
+        return [retries.backoff_delay(attempt, base, cap, rng) for attempt in range(1, attempts + 1)]
+
+    def test_the_delay_doubles_with_each_attempt_less_at_most_half_of_it(self):
+        for seed in range(20):
+            delays = self.delays(seed)
+            for attempt, delay in enumerate(delays, start=1):
+                full = min(60.0, 2.0 ** (attempt - 1))
+                self.assertLessEqual(delay, full)
+                self.assertGreaterEqual(delay, full / 2)
+            growing = delays[:6]  # 1, 2, 4, 8, 16, 32: the cap (60) is not reached yet
+            self.assertEqual(growing, sorted(growing), seed)
+
+    def test_the_delay_never_exceeds_the_cap(self):
+        delays = self.delays(3, base=5.0, cap=30.0, attempts=30)
+        self.assertLessEqual(max(delays), 30.0)
+        self.assertGreaterEqual(min(delays[3:]), 15.0)  # 5 * 2**3 = 40 > 30: capped, less at most half
+        self.assertAlmostEqual(retries.backoff_delay(1000, 5.0, 30.0, random.Random(3)), delays[0] * 30.0 / 5.0)
+
+    def test_the_jitter_comes_from_the_given_random_source(self):
+        self.assertEqual(self.delays(42), self.delays(42))
+        self.assertNotEqual(self.delays(42), self.delays(43))
+        self.assertAlmostEqual(retries.backoff_delay(3, 2.0, 600.0, random.Random(1)), 8.0 * (1 - 0.5 * random.Random(1).random()))
+
+
+class RetriesTestCase(ScheduledTestCase):
+    """A job of ``fails-until`` started with a token of its own; the maintenance thread claims its retries."""
+
+    view = "fails-until"
+
+    def start(self, view=None, **form):
+        token = uuid.uuid4().hex
+        self.addCleanup(RUNS.pop, token, None)
+        self.addCleanup(SEEN.pop, token, None)
+        url = self.url(view or self.view)
+        return url, self.browser.start(url, token=token, **form), token
+
+    def chain(self, url, process_id):
+        """Wait for each attempt from ``process_id`` on to end; their JSON answers, in order."""
+        answers = []
+        while True:
+            answer = self.browser.wait_for(url, process_id)
+            answers.append(answer)
+            if answer["retried_by"] is None:
+                return answers
+            process_id = answer["retried_by"]
+
+    def page(self, url, process_id):
+        self.browser.open(f"{url}/processing?process_id={process_id}")
+        return self.browser.text
+
+
+class TestAutomaticRetries(RetriesTestCase):
+
+    def test_a_job_failing_twice_then_succeeding_ends_done_on_attempt_3(self):
+        url, first, token = self.start(fail_times="2", retries="3")
+        answers = self.chain(url, first)
+        self.assertEqual([a["state"] for a in answers], ["failed", "failed", "done"])
+        self.assertEqual([a["attempt"] for a in answers], [1, 2, 3])
+        self.assertEqual({a["max_attempts"] for a in answers}, {4})
+        ids = [a["process_id"] for a in answers]
+        self.assertEqual([a["retry_of"] for a in answers], [None, *ids[:2]])
+        self.assertEqual([a["retried_by"] for a in answers], [*ids[1:], None])
+        self.assertEqual([pid for pid, _at in RUNS[token]], ids)  # each attempt ran once, with the same request
+        self.assertEqual(self.browser.result(url, ids[2]), "Done on run 3")
+        for before, after in zip(ids, ids[1:]):  # each waited for its backoff, scheduled
+            failed, retry = self.fresh_record(before), self.fresh_record(after)
+            self.assertGreaterEqual(retry.run_after - failed.finished, 0.05 * (retry.attempt - 1) - 0.01)
+            self.assertLessEqual(retry.run_after - failed.finished, 0.3 + 0.05)
+            self.assertGreaterEqual(retry.started, retry.run_after)
+            self.assertIsNone(failed.retry_request)  # the request went with the next attempt
+
+    def test_a_failed_attempts_own_writes_are_rolled_back_before_its_retry_runs(self):
+        url, first, token = self.start(fail_times="2", retries="3")
+        self.chain(url, first)
+        self.assertEqual(SEEN[token], [None, None, None])  # no retry saw the mark its failed attempt wrote
+        transaction.begin()
+        self.assertEqual(self.portal._auto_retry_mark, f"{token}-3")  # the done one's is kept
+
+    def test_an_exception_not_in_retry_on_is_not_retried(self):
+        url, first, token = self.start(fail_times="1", retries="3", wrong="1")
+        (answer,) = self.chain(url, first)
+        self.assertEqual((answer["state"], answer["retried_by"], answer["retryable"]), ("failed", None, False))
+        self.assertNotIn("attempt_message", answer)
+        self.assertEqual(len(RUNS[token]), 1)
+        self.assertIsNone(self.fresh_record(first).retry_request)  # nothing will run it again: its request went
+
+    def test_max_retries_exhausted_ends_failed_with_no_successor(self):
+        url, first, token = self.start(fail_times="10", retries="2")
+        answers = self.chain(url, first)
+        self.assertEqual([a["state"] for a in answers], ["failed"] * 3)
+        last = answers[-1]
+        self.assertEqual((last["attempt"], last["max_attempts"], last["retried_by"]), (3, 3, None))
+        self.assertEqual(last["attempt_message"], "Attempt 3 of 3 failed")
+        self.assertEqual(len(RUNS[token]), 3)
+        self.assertIsNone(self.fresh_record(last["process_id"]).retry_request)
+
+    def test_a_job_that_committed_work_of_its_own_is_not_retried(self):
+        url, first, token = self.start(fail_times="1", retries="3", commit="1")
+        (answer,) = self.chain(url, first)
+        self.assertEqual((answer["state"], answer["retried_by"]), ("failed", None))
+        self.assertEqual(len(RUNS[token]), 1)
+
+    def test_retry_after_commit_retries_a_job_that_committed_work(self):
+        url, first, token = self.start("fails-until-after-commit", fail_times="1", retries="3", commit="1")
+        answers = self.chain(url, first)
+        self.assertEqual([a["state"] for a in answers], ["failed", "done"])
+        self.assertEqual(SEEN[token], [None, f"{token}-1"])  # its commit stayed: the retry found it
+
+
+class TestRetryTexts(RetriesTestCase):
+    """A retry that waits a minute: the pages and JSON of both attempts, then a cancel of the scheduled one."""
+
+    def failed_and_waiting(self):
+        url, first, token = self.start(fail_times="1", retries="3", backoff="60", backoff_max="60")
+        answer = self.browser.wait_for(url, first)
+        self.assertEqual(answer["state"], "failed")
+        second = answer["retried_by"]
+        self.assertIsNotNone(second)
+        record = self.fresh_record(second)
+        self.assertEqual(record.state, "scheduled")
+        return url, first, second, record.run_after
+
+    def test_the_failed_attempt_and_the_scheduled_one_say_so_and_a_cancel_stops_the_chain(self):
+        url, first, second, due = self.failed_and_waiting()
+        at = datetime.fromtimestamp(due)
+        clock = f"{at:%H:%M:%S}" if at.date() == datetime.now().date() else f"{at:%Y-%m-%d %H:%M:%S}"
+        answer = self.browser.poll(url, first)
+        self.assertEqual(answer["attempt_message"], f"Attempt 1 of 4 failed; attempt 2 is scheduled for {clock}")
+        self.assertEqual(datetime.fromisoformat(answer["next_attempt_at"]).timestamp(), int(due))
+        html = self.page(url, first)
+        self.assertIn(f"Attempt 1 of 4 failed; attempt 2 is scheduled for {clock}", page_part(html, "attempt").text_content())
+        link = page_part(html, "retried-by").cssselect("a")[0]
+        self.assertTrue(link.get("href").endswith(f"/processing?process_id={second}"))
+        self.assertEqual(lxml.html.fromstring(html).cssselect("form.netsight-async-retry"), [])  # no button: it is retried
+
+        waiting = self.browser.poll(url, second)
+        self.assertEqual((waiting["state"], waiting["attempt"], waiting["max_attempts"]), ("scheduled", 2, 4))
+        self.assertEqual((waiting["retry_of"], waiting["retried_by"]), (first, None))
+        self.assertEqual(waiting["progress_message"], f"Attempt 2 of 4, next at {clock}")
+        self.assertEqual(waiting["attempt_message"], f"Attempt 2 of 4, next at {clock}")
+        self.assertAlmostEqual(datetime.fromisoformat(waiting["scheduled_for"]).timestamp(), due, delta=1)
+        self.assertIn(f"Attempt 2 of 4, next at {clock}", page_part(self.page(url, second), "attempt").text_content())
+
+        self.browser.post(f"{url}/cancel", urlencode({"process_id": second, "_authenticator": self.browser.token}))
+        self.assertEqual(self.browser.status, 303)
+        cancelled = self.browser.poll(url, second)
+        self.assertEqual((cancelled["state"], cancelled["retried_by"]), ("cancelled", None))
+        after = self.browser.poll(url, first)
+        self.assertEqual(after["attempt_message"], "Attempt 1 of 4 failed")  # nothing is scheduled any more
+        self.assertNotIn("next_attempt_at", after)
+        transaction.begin()
+        self.assertEqual(self.fresh_record(second).state, "cancelled")  # an end: the chain stops, nothing queues it
+
+    def test_the_texts_in_german_and_italian(self):
+        url, first, second, due = self.failed_and_waiting()
+        at = datetime.fromtimestamp(due)
+        clock = f"{at:%H:%M:%S}" if at.date() == datetime.now().date() else f"{at:%Y-%m-%d %H:%M:%S}"
+        self.browse_in("de")
+        self.assertEqual(
+            self.browser.poll(url, first)["attempt_message"],
+            f"Versuch 1 von 4 fehlgeschlagen; Versuch 2 ist für {clock} geplant",
+        )
+        self.assertEqual(self.browser.poll(url, second)["progress_message"], f"Versuch 2 von 4, nächster um {clock}")
+        self.browser.addHeader("Accept-Language", "it")
+        self.assertEqual(
+            self.browser.poll(url, first)["attempt_message"],
+            f"Tentativo 1 di 4 non riuscito; il tentativo 2 è programmato per le {clock}",
+        )
+        self.browser.post(f"{url}/cancel", urlencode({"process_id": second, "_authenticator": self.browser.token}))
