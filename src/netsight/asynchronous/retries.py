@@ -19,6 +19,8 @@ says why. A retry runs with the request the first attempt kept (its
 ``StoredRequest``, without credentials), as the same user.
 """
 
+from zope.component import queryMultiAdapter
+
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.instanceid import instance_id
@@ -170,6 +172,17 @@ def keep_for_retry(view, record):
     record.max_attempts = 1 + retries
     record.retryable = may_retry(view)
     return record.retryable or retries > 0
+
+
+def view_allows(root, request, record):
+    """Whether the view that started ``record`` allows a Retry button now (its ``may_retry``, asked with ``request``),
+    looked up on its context from ``root`` (the Zope application): the lists' and the REST API's check, as the
+    process page's is its own view's. False if the context or the view is gone."""
+    context = root.unrestrictedTraverse(record.context_path, None)
+    if context is None:
+        return False
+    view = queryMultiAdapter((context, request), name=record.view_name)
+    return view is not None and may_retry(view)
 
 
 def may_be_retried(record, button=True):

@@ -8,8 +8,9 @@ also its ZCML permission; Manager and Site Administrator hold it. Anyone
 else gets Unauthorized. It lists the registry newest first (``listing.Listing``: a
 page loads its own records only, however many there are), filtered by
 stored state and by owner, 50 a page (``b_size`` up to 200). A POST with
-plone.protect's token cancels an active process or removes an ended one,
-each in a transaction of its own, then redirects (303) to the same page
+plone.protect's token cancels an active process, removes an ended one or
+runs a failed, interrupted or timed-out one again (Retry, where its view
+allows it: ``retries.view_allows``), each in a transaction of its own, then redirects (303) to the same page
 with the same filters; without the token it is a 403 and changes nothing.
 """
 
@@ -25,7 +26,10 @@ from zope.interface import alsoProvides
 
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
+from netsight.asynchronous import retries
 from netsight.asynchronous.browser.processes import process_row
+from netsight.asynchronous.browser.processes import RETRY_MESSAGES
+from netsight.asynchronous.browser.processes import retry_from_list
 from netsight.asynchronous.forminput import whole_number
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.interfaces import IOwnPage
@@ -35,6 +39,7 @@ from netsight.asynchronous.processes import is_process_id
 from netsight.asynchronous.processes import Processes
 from netsight.asynchronous.processes import ProcessState
 from netsight.asynchronous.processes import RemoveOutcome
+from netsight.asynchronous.processes import RetryOutcome
 from netsight.asynchronous.replay import NOT_SHARED
 from netsight.asynchronous.statustexts import STATE_TEXTS
 
@@ -76,7 +81,7 @@ class AllProcesses(BrowserView):
         self._read_filters()
         action = request.form.get("action")
         alsoProvides(self, IOwnPage)
-        if request.get("REQUEST_METHOD", "GET").upper() == "POST" and action in ("cancel", "remove"):
+        if request.get("REQUEST_METHOD", "GET").upper() == "POST" and action in ("cancel", "remove", "retry"):
             if not protect.passes_csrf_check(request):  # plone.protect's token: without it, nothing changes
                 return self._refused()
             return self._act(action, request.form.get("process_id"))
@@ -136,7 +141,13 @@ class AllProcesses(BrowserView):
             active=status.state.is_active,
             cancelling=status.stored_state == ProcessState.RUNNING and status.cancel_requested,
         )
+        row["retryable"] = status.retryable and self._view_allows(status.process_id)
         return row
+
+    def _view_allows(self, process_id):
+        """Whether the view of ``process_id`` allows a Retry button now (``retries.view_allows``)."""
+        record = self.processes.find(process_id)
+        return record is not None and retries.view_allows(self.request["PARENTS"][-1], self.request, record)
 
     # The filters.
 
@@ -164,7 +175,9 @@ class AllProcesses(BrowserView):
         return self.plone_template(body=self.refused_template.macros["refused"])
 
     def _act(self, action, process_id):
-        """Cancel or remove ``process_id``, say how it went, and redirect (303) to the page."""
+        """Cancel, remove or retry ``process_id``, say how it went, and redirect (303) to the page."""
+        if action == "retry":
+            return self._retry(process_id)
         record = self.processes.find(process_id) if is_process_id(process_id) else None
         if record is not None and record.site != owners.site_path(self.context):
             record = None  # another site's: not this page's business
@@ -177,6 +190,19 @@ class AllProcesses(BrowserView):
         message, kind = MESSAGES[outcome]
         name = f"{record.view_name} ({process_id})" if record is not None else str(process_id)[:40]
         text = translate(Message(message, mapping={"process": name}), context=self.request)
+        IStatusMessage(self.request).add(text, type=kind)
+        self.request.response.redirect(self.page_url(b_start=self.start or None), status=303)
+        return ""
+
+    def _retry(self, process_id):
+        """Run a failed, interrupted or timed-out process of this site again (its owner's still), say so, and redirect (303)."""
+        site = owners.site_path(self.context)
+        outcome, new_id = retry_from_list(self.request, self.processes, process_id, lambda record: record.site == site)
+        record = self.processes.find(process_id) if outcome is not RetryOutcome.UNKNOWN else None
+        message, kind = RETRY_MESSAGES[outcome]
+        name = f"{record.view_name} ({process_id})" if record is not None else str(process_id)[:40]
+        new = f"{record.view_name} ({new_id})" if record is not None and new_id else new_id
+        text = translate(Message(message, mapping={"process": name, "new": new}), context=self.request)
         IStatusMessage(self.request).add(text, type=kind)
         self.request.response.redirect(self.page_url(b_start=self.start or None), status=303)
         return ""

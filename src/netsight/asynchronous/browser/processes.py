@@ -11,7 +11,8 @@ nothing; its owner's Remove (a POST with plone.protect's token; for an
 anonymous visitor, not from another site: ``protect.passes_csrf_check``)
 forgets a failed, cancelled or interrupted process or a kept result, in a
 transaction of its own (``registry.remove_ended``), and redirects (303)
-back here. A result shown and gone is not listed: the registry takes its
+back here; its Retry (the same way) runs a failed, interrupted or
+timed-out process again where its view allows it (``retries.view_allows``). A result shown and gone is not listed: the registry takes its
 record out of the owner's list when it goes (``registry.drop_result``).
 """
 
@@ -25,6 +26,8 @@ from zope.interface import alsoProvides
 from netsight.asynchronous import frames
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
+from netsight.asynchronous import registry
+from netsight.asynchronous import retries
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.interfaces import INetsightAsyncLayer
 from netsight.asynchronous.interfaces import IOwnPage
@@ -32,6 +35,7 @@ from netsight.asynchronous.processes import is_process_id
 from netsight.asynchronous.processes import Processes
 from netsight.asynchronous.processes import ProcessState
 from netsight.asynchronous.processes import RemoveOutcome
+from netsight.asynchronous.processes import RetryOutcome
 from netsight.asynchronous.processes.status import is_percentage
 from netsight.asynchronous.replay import NOT_SHARED
 from netsight.asynchronous.statustexts import STATE_TEXTS
@@ -54,6 +58,31 @@ REMOVE_MESSAGES = {  # what the removal did: the status message and its type
     RemoveOutcome.ACTIVE: (_("process_still_active", default="${process} is still active: cancel it first."), "warning"),
     RemoveOutcome.UNKNOWN: (_("process_not_found", default="There is no process ${process}."), "warning"),
 }
+
+# What a Retry did (its status message and type); an unknown process's is NOT_FOUND's.
+RETRY_MESSAGES = {
+    RetryOutcome.RETRIED: (_("process_retried", default="${process} runs again as ${new}."), "info"),
+    RetryOutcome.NOT_RETRYABLE: (
+        _("process_not_retryable", default="${process} cannot run again: it did not fail, or it was retried already."),
+        "warning",
+    ),
+    RetryOutcome.UNKNOWN: (_("process_not_found", default="There is no process ${process}."), "warning"),
+}
+
+
+def retry_from_list(request, processes, process_id, may_act):
+    """A list's Retry of ``process_id``: ``(RetryOutcome, new id or None)``.
+
+    ``may_act(record)``: whether the list's requester may act on it (its owner; a manager of the list's site).
+    A record they may not act on, or whose view does not allow a Retry now (``retries.view_allows``), is
+    UNKNOWN, as an id that never was.
+    """
+    record = processes.find(process_id) if is_process_id(process_id) else None
+    if record is None or processes.expired(record) or not may_act(record):
+        return RetryOutcome.UNKNOWN, None
+    if not retries.view_allows(request["PARENTS"][-1], request, record):
+        return RetryOutcome.UNKNOWN, None
+    return processes.retry(process_id)
 
 
 def process_row(request, status):
@@ -111,11 +140,14 @@ class MyProcesses(BrowserView):
         request.response.setHeader("Cache-Control", NOT_SHARED)
         alsoProvides(self, IOwnPage)
         self.view_url = self.page_url()  # the refused page's link back
-        if request.get("REQUEST_METHOD", "GET").upper() == "POST" and request.form.get("action") == "remove":
+        action = request.form.get("action")
+        if request.get("REQUEST_METHOD", "GET").upper() == "POST" and action in ("remove", "retry"):
             if not protect.passes_csrf_check(request):  # without plone.protect's token, nothing changes
                 request.response.setStatus(403)
                 self.page_title = translate(_("form_refused", default="The form could not be sent."), context=request)
                 return self._render(self.refused_template.macros["refused"])
+            if action == "retry":
+                return self._retry(request.form.get("process_id"))
             return self._remove(request.form.get("process_id"))
         self.page_title = translate(_("my_processes", default="My processes"), context=request)
         return self._render(self.body_template.macros["processes"])
@@ -141,10 +173,32 @@ class MyProcesses(BrowserView):
             status = processes.status(record)
             row = process_row(self.request, status)
             row["removable"] = status.ended_without_result or row["kept"]
+            row["retryable"] = status.retryable and self._view_allows(processes, record)
             rows.append(row)
             if len(rows) == LIMIT:
                 break
         return rows
+
+    def _view_allows(self, processes, record):
+        """Whether the view of ``record`` allows a Retry button now (``retries.view_allows``)."""
+        return retries.view_allows(self.request["PARENTS"][-1], self.request, record)
+
+    def _retry(self, process_id):
+        """Run one of the requester's own failed, interrupted or timed-out processes again, say so, and redirect (303) here."""
+        request = self.request
+        key = owners.caller_key(request)
+        site = owners.site_path(self.context)
+        processes = Processes(request)
+        outcome, new_id = retry_from_list(
+            request, processes, process_id,
+            lambda record: key is not None and record.site == site and registry.owner_key(record) == key,
+        )
+        message, kind = RETRY_MESSAGES[outcome]
+        name = process_id if is_process_id(process_id) else str(process_id)[:40]
+        if IStatusMessage is not None and (messages := IStatusMessage(request, None)) is not None:
+            messages.add(translate(Message(message, mapping={"process": name, "new": new_id}), context=request), type=kind)
+        request.response.redirect(self.page_url(), status=303)
+        return ""
 
     def _render(self, body):
         if not frames.in_plone(self.context, self.request):

@@ -142,6 +142,8 @@ MSGIDS = {
     # Automatic retries (issue 27, point 5b)
     "attempt_failed",
     "attempt_failed_next_at",
+    "process_retried",
+    "process_not_retryable",
 }
 
 
