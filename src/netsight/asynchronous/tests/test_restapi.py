@@ -191,6 +191,10 @@ class TestRestAPI(unittest.TestCase):
                 "progress": True,
                 "message": "",
                 "title": "Hello",  # its view's name, made readable
+                "attempt": 1,
+                "max_attempts": 1,
+                "retry_of": None,
+                "retried_by": None,
                 "status_url": f"{view_url}/completed?process_id={own}&output_json=1",
                 "result_url": f"{view_url}/result?process_id={own}",
             },
