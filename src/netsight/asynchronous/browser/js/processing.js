@@ -45,6 +45,14 @@
  * polls again. Everything is set as text, never as HTML, and only when it
  * changed (the status line is a live region).
  *
+ * Retry (retries.py): the page of a view that allows it has the Retry form,
+ * hidden; an answer that the process ended failed, interrupted or timed out
+ * and is "retryable" shows it, as the server renders the page of such a
+ * process. A page that sees its process end retried already ("retried_by":
+ * an automatic retry, scheduled, or a Retry elsewhere) goes on to the next
+ * attempt's page. (A page loaded once its process had ended has no script:
+ * it stays, with its link to the next attempt.)
+ *
  * Cancel: a click says "Cancelling..." (data-text-cancelling) at once and
  * takes the button away, then POSTs the form (with its CSRF token) and
  * reads the answer as a poll's; from then on the polls are at the growing
@@ -122,6 +130,7 @@
   var spinner = part("spinner");
   var retrying = part("retrying");
   var cancelForm = part("cancel"); // the Cancel button's form
+  var retryForm = part("retry"); // the Retry button's form, where the view allows it (hidden until it may)
   var cancelAsked = false; // the button was clicked: it stays away
 
   /* Writes only what changed: a live region announces every write. */
@@ -263,6 +272,18 @@
   function showFailure(status) {
     setText(part("error-detail"), status.error_detail || "");
     end("failed");
+    showRetry(status);
+  }
+
+  /* The Retry button of a process that ended and may run again; or, retried already, the next attempt's page. */
+  function showRetry(status) {
+    if (status.retried_by) {
+      var next = new URL(window.location.href);
+      next.searchParams.set("process_id", status.retried_by);
+      window.location.assign(next.href);
+      return;
+    }
+    show(retryForm, Boolean(status.retryable));
   }
 
   function showEnded(status) {
@@ -275,6 +296,7 @@
       ended.classList.toggle(name, name === look);
     });
     end("ended");
+    showRetry(status);
   }
 
   /* Retry-After: seconds or an HTTP date; milliseconds, or null. */

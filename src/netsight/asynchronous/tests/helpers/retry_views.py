@@ -92,3 +92,24 @@ class FailsUntilAfterCommit(FailsUntil):
     """``FailsUntil`` that may be retried after a commit of its own (``retry_after_commit``)."""
 
     retry_after_commit = True
+
+
+class FailsAtGate(BaseAsyncView):
+    """Waits for its gate (``views.GATES``), then fails; a Retry button (test_chromium_retry.py)."""
+
+    may_retry = True
+
+    def __run__(self, process_id, gate):
+        from netsight.asynchronous.tests.helpers.views import GATES
+
+        GATES[gate].wait(60)
+        raise Flaky("failed at the gate")
+
+
+class RetriedAtGate(FailsAtGate):
+    """``FailsAtGate``, retried once by itself, a minute later (test_chromium_retry.py)."""
+
+    may_retry = False
+    retry_on = (Flaky,)
+    max_retries = 1
+    retry_backoff = 60.0

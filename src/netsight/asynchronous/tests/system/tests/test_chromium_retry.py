@@ -1,0 +1,65 @@
+"""Retries as Chromium shows them: the Retry button comes with the end a poll reports; a page that sees its attempt fail retried goes on to the next one."""
+
+from playwright.sync_api import expect
+
+from netsight.asynchronous.tests.helpers.chromium import ChromiumTestCase
+from netsight.asynchronous.tests.helpers.chromium import PROCESSING_URL
+from netsight.asynchronous.tests.helpers.views import GATES
+from netsight.asynchronous.tests.helpers.views import new_gate
+
+import re
+
+
+# The page's own scripts (processing.js).
+SCRIPTS_OF_OURS = "() => [...document.scripts].map((script) => script.src).filter((src) => src.includes('netsight.async'))"
+
+
+def process_id_of(url):
+    return re.search(r"process_id=([0-9a-f]{32})", url).group(1)
+
+
+class TestRetryInChromium(ChromiumTestCase):
+
+    def watched_while_running(self, view):
+        """Start ``view`` at a gate, its page shown while it runs; ``(its gate, its process id)``."""
+        gate = new_gate(self)
+        self.start(view, gate=gate)
+        self.page.wait_for_url(PROCESSING_URL)
+        expect(self.page.locator(".netsight-async-running")).to_be_visible()
+        self.page.evaluate("() => { window.netsightTestMark = 'loaded once'; }")  # gone at any reload
+        return gate, process_id_of(self.page.url)
+
+    def test_the_retry_button_appears_when_a_poll_says_the_process_failed(self):
+        gate, first = self.watched_while_running("fails-at-gate")
+        retry = self.page.get_by_role("button", name="Retry")
+        expect(retry).to_be_hidden()
+        GATES[gate].set()
+        expect(self.page.locator(".netsight-async-failed")).to_be_visible()
+        expect(retry).to_be_visible()
+        self.assertEqual(self.page.evaluate("() => window.netsightTestMark"), "loaded once")  # no reload
+        self.assertEqual(process_id_of(self.page.url), first)
+        retry.click()  # the form's POST, with its CSRF token: the next attempt's page
+        self.page.wait_for_url(re.compile(r"/processing\?process_id=(?!" + first + r")[0-9a-f]{32}$"))
+        expect(self.page.locator(".netsight-async-attempt")).to_contain_text("Attempt 2")
+        expect(self.page.get_by_role("button", name="Retry")).to_be_visible()  # it failed at the open gate too
+        self.page.reload()  # as the server renders it: the same
+        expect(self.page.get_by_role("button", name="Retry")).to_be_visible()
+        self.assertEqual(self.dialogs, [])
+
+    def test_a_page_that_saw_its_attempt_fail_goes_on_to_the_automatic_retry(self):
+        gate, first = self.watched_while_running("retried-at-gate")
+        GATES[gate].set()
+        self.page.wait_for_url(re.compile(r"/processing\?process_id=(?!" + first + r")[0-9a-f]{32}$"))
+        second = process_id_of(self.page.url)
+        expect(self.page.locator(".netsight-async-status")).to_have_text(re.compile(r"^Attempt 2 of 2, next at \d\d:\d\d:\d\d$"))
+        expect(self.page.get_by_role("button", name="Retry")).to_have_count(0)  # the view allows no button
+        self.page.goto(self.page.url.replace(second, first))  # the failed one, loaded anew
+        expect(self.page.locator(".netsight-async-attempt")).to_contain_text(
+            re.compile(r"Attempt 1 of 2 failed; attempt 2 is scheduled for \d\d:\d\d:\d\d")
+        )
+        # It stays there, with its link: the page of an ended process has no script (nothing polls, nothing goes on).
+        self.assertEqual(self.page.evaluate(SCRIPTS_OF_OURS), [])
+        self.page.locator(".netsight-async-retried-by a").click()
+        self.page.wait_for_url(re.compile(r"/processing\?process_id=" + second + "$"))
+        expect(self.page.locator(".netsight-async-status")).to_have_text(re.compile(r"^Attempt 2 of 2, next at "))
+        self.assertEqual(self.dialogs, [])
