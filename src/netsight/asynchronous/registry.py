@@ -352,7 +352,8 @@ class ProcessRecord(Persistent):
     def _end(self, state):
         self.state = state
         self.finished = time.time()
-        if (self.retryable or self.attempt < self.max_attempts) and state in RETRY_FROM:  # a Retry runs it again with its request (retries.py)
+        # A Retry button, or a view's automatic retry of a failure, runs it again with its request (retries.py).
+        if state in RETRY_FROM and (self.retryable or (state == FAILED and self.attempt < self.max_attempts)):
             self.retry_request = self.request
         self.request = None  # nobody runs it again: its copied request goes
         self.address_key = None  # nor counts it against its address's cap

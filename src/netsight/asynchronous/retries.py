@@ -93,17 +93,17 @@ def wanted(view, exc):
     """At the failure of ``view``'s ``__run__`` with ``exc``: an ``AutoRetry`` if ``exc`` is one of its
     ``retry_on`` and it allows retries (``max_retries``), else None. Whether attempts are left is the
     record's to say (``after_failure``)."""
-    if max_retries(view) <= 0:
-        return None
     try:
+        if max_retries(view) <= 0:
+            return None
         classes = retry_on(view)
         if not classes or not isinstance(exc, classes):
             return None
-    except TypeError:  # the integrator's retry_on holds something else than exception classes
-        logger.exception("%s.retry_on must be exception classes: not retried", type(view).__name__)
+        base = _seconds(_declared(view, "retry_backoff"), DEFAULT_BACKOFF)
+        cap = _seconds(_declared(view, "retry_backoff_max"), DEFAULT_BACKOFF_MAX)
+    except Exception:  # the integrator's retry_on is no exception classes, or a method of theirs failed
+        logger.exception("%s: its retry settings could not be read; process not retried", type(view).__name__)
         return None
-    base = _seconds(_declared(view, "retry_backoff"), DEFAULT_BACKOFF)
-    cap = _seconds(_declared(view, "retry_backoff_max"), DEFAULT_BACKOFF_MAX)
     return AutoRetry(base, cap)
 
 

@@ -3,6 +3,7 @@
 from datetime import datetime
 from urllib.parse import urlencode
 
+from netsight.asynchronous import registry
 from netsight.asynchronous import retries
 from netsight.asynchronous.tests.helpers.base import page_part
 from netsight.asynchronous.tests.helpers.retry_views import RUNS
@@ -43,6 +44,27 @@ class TestBackoff(unittest.TestCase):
         self.assertEqual(self.delays(42), self.delays(42))
         self.assertNotEqual(self.delays(42), self.delays(43))
         self.assertAlmostEqual(retries.backoff_delay(3, 2.0, 600.0, random.Random(1)), 8.0 * (1 - 0.5 * random.Random(1).random()))
+
+
+class TestKeptRequest(unittest.TestCase):
+    """What an attempt of a view with automatic retries keeps of its request once it ended."""
+
+    def ended(self, end):
+        record = registry.ProcessRecord(registry.new_process_id(), "fails-until", "/plone", "alice")
+        record.max_attempts = 4
+        record.time_limit = 1
+        record.request = kept = object()  # its StoredRequest, as a start keeps it
+        record.start(record.instance)
+        self.assertTrue(end(record))  # it ended so
+        return record.retry_request is kept
+
+    def test_a_failure_keeps_it_for_the_next_attempt(self):
+        self.assertTrue(self.ended(lambda record: record.fail("Flaky: run 1 failed")))
+
+    def test_an_interruption_or_a_time_out_keeps_nothing_that_nobody_would_run(self):
+        self.assertFalse(self.ended(lambda record: record.interrupt(registry.DEAD_REASON)))
+        self.assertFalse(self.ended(lambda record: record.time_out(now=10**10)))
+        self.assertFalse(self.ended(lambda record: record.cancelled()))
 
 
 class RetriesTestCase(ScheduledTestCase):
