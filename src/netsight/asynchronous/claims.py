@@ -13,9 +13,12 @@ ConflictError, reads the job claimed on its retry, and takes the next. A
 claimed job runs as one started here. A job that its owner's or its site's cap (or, for an anonymous
 visitor's, its address's or the share of all anonymous jobs) would hold back here is
 left for later (or another instance): a claimed job that could only wait
-would keep the jobs of others from the free threads.
+would keep the jobs of others from the free threads. It takes only jobs of
+the queues it serves (its ``queues`` setting, queues.py): the others wait
+for an instance that serves theirs.
 """
 
+from netsight.asynchronous import queues
 from netsight.asynchronous import registry
 from netsight.asynchronous.instanceid import instance_id
 from netsight.asynchronous.instanceid import next_ticket
@@ -43,13 +46,13 @@ def claim_queued(db, ahead=None):
     now, most = POOL.room(), POOL.room(ahead=AHEAD if ahead is None else ahead)
     if not most:
         return 0
-    iid = instance_id()
+    iid, served = instance_id(), queues.served()
 
     def take(root):
         waiting, _serial = registry.unclaimed_count(root)
         room = most if waiting > most else now
         chosen, taking = [], []
-        for record in registry.unclaimed(root):  # lazily, oldest first: it stops at ``room``
+        for record in registry.unclaimed(root, served):  # lazily, oldest first, of its queues: it stops at ``room``
             if len(chosen) >= room:
                 break
             limits = JobLimits.of_record(record)
@@ -61,7 +64,7 @@ def claim_queued(db, ahead=None):
         taken = [pid for pid in chosen if registry.change_in(root, pid, lambda r: r.assign_to(iid, next_ticket()))]
         if taken:
             registry.purge_claimed(root)
-            registry.beat_in(root, iid)
+            registry.beat_in(root, iid, queues=served)
         return taken
 
     taken = registry.in_own_transaction(db, take)

@@ -55,6 +55,7 @@ class JobLimits:
     address: str | None = None  # an anonymous visitor's: its address key (anonymous.py); None: a user's
     priority: int = 0  # its view's priority (scheduling.py): a higher one leaves the pool's queue first
     created: float = 0.0  # when it was started: with its priority, its place in the queue (``rank``)
+    queue: str | None = None  # its view's queue (queues.py; None: the default one): capped by its ``queues`` threads
 
     @classmethod
     def at_start(cls, record, start):
@@ -67,6 +68,7 @@ class JobLimits:
             address=record_address(record),
             priority=record.priority,
             created=record.created,
+            queue=record.queue,
         )
 
     @classmethod
@@ -80,6 +82,7 @@ class JobLimits:
             address=record_address(record),
             priority=record.priority,
             created=record.created,
+            queue=record.queue,
         )
 
     def keep_in(self, record):
@@ -94,6 +97,6 @@ class JobLimits:
 
     @property
     def place(self):
-        """What the caps of other jobs count of this one: ``(owner, site, address)``."""
-        return self.owner, self.site, self.address
+        """What the caps of other jobs count of this one: ``(owner, site, address, queue)``."""
+        return self.owner, self.site, self.address, self.queue
 

@@ -3,7 +3,9 @@
 One thread per instance (``netsight.async maintenance``). While the
 instance has queued or running jobs, it writes the instance's heartbeat
 (one small write per interval, never one per job or per poll), so that
-every instance can tell that its jobs are alive; while it runs jobs, it
+every instance can tell that its jobs are alive; an idle instance that
+claims jobs writes it within a third of ``heartbeat-timeout``, with the
+queues it serves (queues.py), where a registry exists; while it runs jobs, it
 also looks every ``cancel-interval`` (a read, no write) for cancel
 requests made on other instances (``cancels.learn_cancels``). It writes
 held progress reports when they are due (``progress.write_due``), runs
@@ -22,6 +24,7 @@ from netsight.asynchronous import housekeeping
 from netsight.asynchronous import notify
 from netsight.asynchronous import periodic
 from netsight.asynchronous import progress
+from netsight.asynchronous import queues
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.cancels import ask_to_cancel
@@ -177,8 +180,12 @@ class Maintenance(threading.Thread):
         if self._beat_now or time.monotonic() >= due["beat"]:
             self._beat_now = False
             busy = self.beat(db)
-            # An idle instance only looks now and then whether it has jobs (or failures to write).
-            due["beat"] = time.monotonic() + heartbeat_interval() * (1 if busy or self.faults.unwritten() else 6)
+            # An idle instance only looks now and then whether it has jobs (or failures to write);
+            # one that claims jobs beats within a third of heartbeat-timeout, to say which queues it serves.
+            idle = heartbeat_interval() * 6
+            if self._claims():
+                idle = min(idle, settings.get("heartbeat-timeout") / 3)
+            due["beat"] = time.monotonic() + (heartbeat_interval() if busy or self.faults.unwritten() else idle)
         if time.monotonic() >= due["mail"]:
             due["mail"] = time.monotonic() + notify.PASS_INTERVAL
             notify.mail_pass(db)  # the owners of processes owed a mail (notify.py)
@@ -302,6 +309,11 @@ class Maintenance(threading.Thread):
     def beat(self, db):
         """If this instance has jobs: write its heartbeat, and learn of cancel requests; whether it has.
 
+        An instance that claims jobs writes its heartbeat when idle too (where
+        a registry exists), with the queues it serves (``queues.served``): the
+        pages read there whether a live instance serves a job's queue
+        (``registry.serving``); one that claims none publishes none.
+
         An active record of this instance that its pool no longer holds (its
         worker could not write its end: the database was out of reach) is
         interrupted, so that it does not read "running" for ever. A failure
@@ -310,12 +322,13 @@ class Maintenance(threading.Thread):
         """
         iid, now, timeout = instance_id(), time.time(), settings.get("heartbeat-timeout")
         faults = self.faults
+        served = queues.served() if self._claims() else ()  # what it serves: none unless it claims jobs
 
         def write(root):
             pids = registry.active_of(root, iid)
-            if not pids and not faults.unwritten():
+            if not pids and not faults.unwritten() and not (served != () and registry.exists(root)):
                 return False, None
-            registry.beat_in(root, iid)
+            registry.beat_in(root, iid, queues=served)
             written = faults.write_on(registry.instances(root)[iid]) if faults.unwritten() else None
             for pid in pids:
                 record = registry.find(root._p_jar, pid)

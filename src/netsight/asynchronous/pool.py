@@ -11,13 +11,15 @@ the number of jobs; each end is told to ``when_done`` (the maintenance
 thread, which then claims a job queued elsewhere). With ``max-per-user``
 (its site's, else the instance's), a job whose owner already has that many
 running waits while jobs of others go ahead; so does a job whose site has
-its share of the threads (``site-job-threads``) running, an anonymous job
+its share of the threads (``site-job-threads``) running, a job whose queue
+has its threads (``queues exports:2``, queues.py) running, an anonymous job
 while ``anonymous-pool-size`` anonymous jobs run (all visitors' together),
 and one whose address has ``max-per-address`` running.
 """
 
 from collections import deque
 
+from netsight.asynchronous import queues
 from netsight.asynchronous import settings
 
 import logging
@@ -212,26 +214,30 @@ class Pool:
 
 
 def _over_cap(limits, others):
-    """Whether ``others`` (the ``(owner, site, address)`` of jobs) take all the
+    """Whether ``others`` (the ``(owner, site, address, queue)`` of jobs) take all the
     places of the owner of a job of ``limits`` (its ``max_per_user``; None:
     this instance's ``max-per-user``; 0: no cap) or of its site (its
-    ``site_job_threads``; None: no cap); or, for an anonymous job (an
+    ``site_job_threads``; None: no cap) or of its queue (``queues.cap_of``:
+    ``queues exports:2``; None: no cap); or, for an anonymous job (an
     address, not None), of its address (``max-per-address``) or of all
     anonymous jobs (``anonymous-pool-size``)."""
-    owner, site, address = limits.place
+    owner, site, address, queue = limits.place
     site_cap = limits.site_job_threads
     cap = settings.instance_value("max-per-user") if limits.max_per_user is None else limits.max_per_user
-    if cap and sum(1 for other, _site_of, _address_of in others if other == owner) >= cap:
+    if cap and sum(1 for other, _site_of, _address_of, _queue_of in others if other == owner) >= cap:
         return True
-    if site_cap and sum(1 for _owner, site_of, _address_of in others if site_of == site) >= site_cap:
+    if site_cap and sum(1 for _owner, site_of, _address_of, _queue_of in others if site_of == site) >= site_cap:
+        return True
+    queue_cap = queues.cap_of(queue)
+    if queue_cap and sum(1 for _owner, _site_of, _address_of, queue_of in others if queue_of == queue) >= queue_cap:
         return True
     if address is None:
         return False
     per_address = settings.instance_value("max-per-address")
-    if per_address and sum(1 for _owner, _site_of, address_of in others if address_of == address) >= per_address:
+    if per_address and sum(1 for _owner, _site_of, address_of, _queue_of in others if address_of == address) >= per_address:
         return True
     share = settings.instance_value("anonymous-pool-size")
-    return bool(share) and sum(1 for _owner, _site_of, address_of in others if address_of is not None) >= share
+    return bool(share) and sum(1 for _owner, _site_of, address_of, _queue_of in others if address_of is not None) >= share
 
 
 POOL = Pool()

@@ -41,6 +41,7 @@ The process service (``processes``) hides the three behind one object.
 from netsight.asynchronous import addresses
 from netsight.asynchronous import storage
 from netsight.asynchronous.ids import new_process_id  # noqa: F401 (the registry's name of before)
+from netsight.asynchronous.queues import DEFAULT as DEFAULT_QUEUE
 from netsight.asynchronous.scheduling import rank
 from netsight.asynchronous.storage import ProcessStore
 from netsight.asynchronous.transactions import ATTEMPTS  # noqa: F401 (the registry's name of before)
@@ -97,6 +98,11 @@ SCHEDULED_KEY = "scheduled"
 # ``unclaimed`` merges both by rank (``scheduling.rank``: the start time, less ``scheduling.AGING``
 # seconds per step of priority). An entry goes when its job is claimed, cancelled or removed.
 PRIORITIZED_KEY = "prioritized"
+# Named queues (a view's ``queue``, queues.py): (queue, rank, process id) -> True, the unclaimed jobs
+# of a queue other than the default one, whatever their priority, by queue and rank, so that an
+# instance serving some queues walks only theirs (``unclaimed``); the default queue's stay in the
+# unclaimed and prioritized indexes. An entry goes when its job is claimed, cancelled or removed.
+ROUTED_KEY = "routed"
 LISTS_VERSION = storage.LISTS_VERSION
 OLD_LISTS_KEYS = storage.OLD_LISTS_KEYS  # indexes of versions before, removed
 # Every key of the root that the add-on writes: the store, with the anonymous visitors'
@@ -186,6 +192,7 @@ class ProcessRecord(Persistent):
     dedupe = None  # its entry of the only-once index (DEDUPE_KEY), while it holds one
     run_after = None  # when it may start (a time.time(); its view's run_after), if it was scheduled
     priority = 0  # its view's priority, -100 to 100: a higher one starts first (``rank``)
+    queue = None  # its view's queue (queues.py): None, the default queue (and every record before queues)
     retryable = False  # its view allows a Retry button (may_retry): its request outlives a failure
     retry_request = None  # its StoredRequest, kept once it failed, was interrupted or timed out, for its retry
     retry_of = None  # the id of the process it retries (retries.py); None: a first attempt
@@ -383,6 +390,10 @@ class InstanceRecord(Persistent):
     """An instance's sign of life: the time of its last heartbeat."""
 
     stopped = False
+    # The queues it serves (queues.served(), as its last heartbeat wrote them): a
+    # tuple of names, "default" for the default queue; None: every queue (and an
+    # instance of a version before queues).
+    queues = None
     # Its maintenance and claim failures (faults.py), for the control panel:
     # how many, the time of the last one, and what it was (one line).
     errors = 0
@@ -486,6 +497,9 @@ def queue_position(connection, record):
     if record.state != QUEUED:
         return None
     root = connection.root()
+    if record.instance == UNCLAIMED:  # waiting in the database: behind the jobs of its own queue only
+        queue = {DEFAULT_QUEUE if record.queue is None else record.queue}
+        return sum(1 for other in unclaimed(root, queue) if other is not record and _sooner(other, record))
     processes = index(root, RECORDS_KEY) or {}
     ahead = 0
     for pid in active_of(root, record.instance):
@@ -641,13 +655,18 @@ def take(db, process_id, keep_until=None, now=None):
     return in_own_transaction(db, lambda root: _with_record(root, process_id, taken))
 
 
-def beat_in(root, instance_id, stopped=False):
-    """Write ``instance_id``'s heartbeat (and that it stopped) in the transaction of ``root``."""
+def beat_in(root, instance_id, stopped=False, queues=False):
+    """Write ``instance_id``'s heartbeat (and that it stopped) in the transaction of ``root``;
+    ``queues``, the names of the queues it serves (None: every one), with it (False: unchanged)."""
     instances_tree = _tree(root, INSTANCES_KEY)
     record = instances_tree.get(instance_id)
     if record is None:
         record = instances_tree[instance_id] = InstanceRecord(instance_id)
     record.beat = time.time()
+    if queues is not False:
+        queues = None if queues is None else tuple(sorted(queues))
+        if record.queues != queues:
+            record.queues = queues
     if stopped and not record.stopped:  # once stopped, an instance id stays stopped
         record.stopped = True
 
@@ -700,23 +719,77 @@ def queue_due(root, now, limit=100):
     return queued, next_scheduled(root)
 
 
-def unclaimed(root):
+def unclaimed(root, queues=None):
     """The records of the queued processes that any instance may take, oldest first.
 
     Lazily, in the order of their ids, which begin with their creation
     time: a claim that takes the first few reads those only, however many
-    wait.
+    wait. ``queues``: only the jobs of these queues (names, ``queues.DEFAULT``
+    for the default one: ``queues.served()``); None: of every queue.
     """
     store = root.get(ROOT_KEY)
     if store is None:
         return
+    routed = getattr(store, ROUTED_KEY, None)
+    named = _routed_queues(routed, queues) if routed else ()
+    default = queues is None or DEFAULT_QUEUE in queues
+    if not named:  # no job of a queue it serves waits but the default one's
+        if default:
+            yield from _default_unclaimed(store)
+        return
+    ranges = [_unclaimed_of(store, (key[-1] for key in routed.keys(min=(name,), max=(name, _LAST)))) for name in named]
+    if default:
+        ranges.append(_default_unclaimed(store))
+    yield from heapq.merge(*ranges, key=_rank)
+
+
+def _default_unclaimed(store):
+    """The unclaimed records of the default queue, by rank."""
     plain = _unclaimed_of(store, store.unclaimed.keys())
     prioritized = getattr(store, PRIORITIZED_KEY, None)
     if not prioritized:  # no job of another priority than 0 waits: in the order of their ids
-        yield from plain
-        return
+        return plain
     urgent = _unclaimed_of(store, (pid for _rank, pid in prioritized.keys()))
-    yield from heapq.merge(urgent, plain, key=_rank)
+    return heapq.merge(urgent, plain, key=_rank)
+
+
+def _routed_queues(routed, queues):
+    """The names of the named queues in the routed index that ``queues`` (None: all) takes."""
+    if queues is not None:
+        return [name for name in sorted(queues) if name != DEFAULT_QUEUE]
+    found, key = [], None
+    while True:  # each queue's first key, skipping its others
+        first = next(iter(routed.keys(min=key, excludemin=key is not None)), None)
+        if first is None:
+            return found
+        found.append(first[0])
+        key = (first[0], _LAST)
+
+
+_LAST = float("inf")  # after every rank: a queue's last key in the routed index is before (queue, _LAST)
+
+
+def serving(root, queue, timeout, now=None):
+    """Whether a live instance (a heartbeat within ``timeout``, not stopped) serves ``queue``
+    (a record's: None for the default one), as its heartbeat record says; a read. The default
+    queue reads served unless a live instance names the queues it serves and none names it."""
+    live = served_queues(root, timeout, now).values()
+    name = DEFAULT_QUEUE if queue is None else queue
+    if any(names is None or name in names for names in live):
+        return True
+    # The default queue: unserved only where live instances name the queues they serve (and none
+    # names it); else (no live worker known, a front-end's cluster of 1.x's way) it reads as before.
+    return queue is None and not any(live)
+
+
+def served_queues(root, timeout, now=None):
+    """``{instance id: its queues (None: every one)}`` of the live instances, as their heartbeats say; a read."""
+    now = time.time() if now is None else now
+    return {
+        iid: record.queues
+        for iid, record in (index(root, INSTANCES_KEY) or {}).items()
+        if not record.stopped and now - record.beat <= timeout
+    }
 
 
 def _unclaimed_of(store, pids):
@@ -732,8 +805,13 @@ def _rank(record):
 
 
 def _prioritized_key(record):
-    """A record's key in the prioritized index (PRIORITIZED_KEY), or None for one of priority 0."""
-    return (_rank(record), record.process_id) if record.priority else None
+    """A record's key in the prioritized index (PRIORITIZED_KEY), or None for one of priority 0 (or of a named queue)."""
+    return (_rank(record), record.process_id) if record.priority and record.queue is None else None
+
+
+def _routed_key(record):
+    """A record's key in the routed index (ROUTED_KEY), or None for one of the default queue."""
+    return None if record.queue is None else (record.queue, _rank(record), record.process_id)
 
 
 def _is_unclaimed(record):
@@ -896,7 +974,7 @@ def prepare(root):
         if "unclaimed_count" not in found:
             store.unclaimed_count = Length(sum(1 for _record in unclaimed(root)))
     elif ROOT_KEY in root:
-        for name in ("periodic", DEDUPE_KEY, SCHEDULED_KEY, PRIORITIZED_KEY):  # a store of before periodic jobs (periodic.py), or only-once starts
+        for name in ("periodic", DEDUPE_KEY, SCHEDULED_KEY, PRIORITIZED_KEY, ROUTED_KEY):  # a store of before periodic jobs (periodic.py), or only-once starts
             if getattr(root[ROOT_KEY], name, None) is None:
                 setattr(root[ROOT_KEY], name, OOBTree())  # once
     if ROOT_KEY in root and store is None and storage.has_keys_before(root):
@@ -1011,7 +1089,11 @@ def _index(root, record, before, before_instance):
     if record.state in QUEUED_OR_RUNNING and (before not in QUEUED_OR_RUNNING or iid != before_instance):
         if iid == UNCLAIMED:
             store, key = _store(root), _prioritized_key(record)
-            if key is None:
+            if record.queue is not None:  # a named queue's: in its index of its own (a store of before it gets it here, once)
+                if getattr(store, ROUTED_KEY, None) is None:
+                    store.routed = OOBTree()
+                store.routed[_routed_key(record)] = True
+            elif key is None:
                 store.unclaimed[pid] = True
             else:  # a priority other than 0: in its index of its own (a store of before it gets it here, once)
                 if getattr(store, PRIORITIZED_KEY, None) is None:
@@ -1063,8 +1145,13 @@ def _unindex_active(root, instance, pid, record=None):
     one of another priority than 0 (``record``'s) leaves the prioritized index."""
     store = _store(root)
     key = None if record is None else _prioritized_key(record)
+    routed_key = None if record is None else _routed_key(record)
     if instance != UNCLAIMED:
         store.active.pop((instance, pid), None)
+    elif routed_key is not None:
+        routed = getattr(store, ROUTED_KEY, None)
+        if routed is not None and routed.pop(routed_key, None):
+            store.unclaimed_count.change(-1)
     elif key is not None:
         prioritized = getattr(store, PRIORITIZED_KEY, None)
         if prioritized is not None and prioritized.pop(key, None):

@@ -21,6 +21,7 @@ says why. A retry runs with the request the first attempt kept (its
 
 from zope.component import queryMultiAdapter
 
+from netsight.asynchronous import queues
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.instanceid import instance_id
@@ -41,6 +42,7 @@ COPIED = (
     "form_values",
     "time_limit",
     "priority",
+    "queue",
     "max_per_user",
     "pool_size",
     "max_reruns",
@@ -237,14 +239,17 @@ def retry_now(db, process_id):
     runs_here = settings.get("job-threads") > 0
     iid = instance_id() if runs_here else registry.UNCLAIMED
 
+    here = []  # whether this instance runs it: it has a pool and serves the job's queue (queues.py)
+
     def retry(root):
         record = registry.find(root._p_jar, process_id)
         if record is None:
             return None
-        return next_attempt(root, record, instance=iid, ticket=next_ticket() if runs_here else None)
+        here[:] = [runs_here and queues.serves(record.queue)]
+        return next_attempt(root, record, instance=iid if here[0] else registry.UNCLAIMED, ticket=next_ticket() if here[0] else None)
 
     new_id = registry.in_own_transaction(db, retry)
-    if new_id is not None and runs_here:
+    if new_id is not None and here[0]:
         _run_here(db, new_id)
     return new_id
 

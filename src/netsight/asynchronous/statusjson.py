@@ -35,6 +35,8 @@ def status_answer(status, request, title, manager=False):
         "retry_of": status.retry_of,
         "retried_by": status.retried_by,
         "retryable": status.retryable,
+        "queue": status.queue,
+        "queue_served": status.queue_served,
     }
     if status.retry_of is not None or _retried_automatically(status):  # "Attempt 2 of 4", "Attempt 1 of 4 failed"...
         answer["attempt_message"] = translate(attempt_line(status), context=request)
@@ -65,6 +67,8 @@ def progress_message(status, request):
         message = attempt_line(status)
     elif state == ProcessState.SCHEDULED:
         message = statustexts.scheduled_for(status.scheduled_for, status.as_of)
+    elif state == ProcessState.QUEUED and not status.queue_served:  # no live instance serves its queue
+        message = statustexts.waiting_for_worker(status.queue)
     elif state == ProcessState.QUEUED:
         message = statustexts.waiting_ahead(status.queue_position)
     elif status.cancelling:

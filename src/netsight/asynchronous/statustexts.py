@@ -48,6 +48,16 @@ def waiting_ahead(ahead):
     return _("waiting_ahead", default="Waiting to start (${ahead} ahead)", mapping={"ahead": ahead})
 
 
+def waiting_for_worker(queue):
+    """"Waiting for a worker of 'exports'": no live instance serves the job's queue (None: the default one)."""
+    if queue is None:
+        return WAITING_FOR_WORKER
+    return _("waiting_for_worker_of", default="Waiting for a worker of '${queue}'", mapping={"queue": queue})
+
+
+WAITING_FOR_WORKER = _("waiting_for_worker", default="Waiting for a worker")
+
+
 def percentage_completed(percentage):
     """"40% completed..."."""
     return _("percentage_completion", default="${percentage}% completed...", mapping={"percentage": percentage})

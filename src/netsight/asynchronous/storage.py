@@ -88,6 +88,10 @@ class ProcessStore(Persistent):
       priority other than 0 (``registry.unclaimed`` merges them with the
       unclaimed index by rank; a store of before it gets it from
       ``registry.prepare``: its waiting jobs, all of priority 0, keep their order)
+    - ``routed``: (queue, rank, process id) -> True, the unclaimed jobs of a
+      named queue (a view's ``queue``: queues.py), by queue and rank
+      (``registry.unclaimed`` walks the queues an instance serves; a store of
+      before it gets it from ``registry.prepare``)
 
     Made whole, with every tree, so that no later write changes the store
     itself (no attribute is ever made lazily).
@@ -109,6 +113,7 @@ class ProcessStore(Persistent):
         "dedupe",
         "scheduled",
         "prioritized",
+        "routed",
     )
 
     def __init__(self, lists_version=LISTS_VERSION, unclaimed_count=None, address_key=None, **trees):

@@ -16,6 +16,7 @@ from netsight.asynchronous import formvalues
 from netsight.asynchronous import jobtitle
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
+from netsight.asynchronous import queues
 from netsight.asynchronous import registry
 from netsight.asynchronous import retries
 from netsight.asynchronous import scheduling
@@ -153,6 +154,14 @@ class BaseAsyncView(StatusPages, BrowserView):
     #: never starved. Out of range: the start fails (500, logged).
     priority = 0
 
+    #: Which queue the job waits in (queues.py): a short name ("exports"), or
+    #: a method that computes one; None, the default queue (1.x's way). Only
+    #: an instance serving it (its ``queues`` setting: all by default) runs
+    #: it: one that does not leaves it in the database, unclaimed, and its
+    #: page says "Waiting for a worker of 'exports'" while no live instance
+    #: serves it.
+    queue = None
+
     #: Seconds the job may run; None: no limit (1.x's way). Past it, the job
     #: is stopped at its next ``set_progress`` or ``is_cancelled()``, as by
     #: a cancel, and its process ends *timed out*. A job that never reports
@@ -276,6 +285,8 @@ class BaseAsyncView(StatusPages, BrowserView):
         # The site's caps, where it sets them, kept for the instance that runs
         # the job (else that instance's apply).
         record.priority = scheduling.priority_of(self)  # an integrator's error raises: 500, logged
+        record.queue = queues.queue_of(self)  # an integrator's error raises: 500, logged
+        runs_here = runs_here and queues.serves(record.queue)  # else it waits in the database for an instance serving its queue
         run_after = scheduling.run_after_of(self)
         if run_after is not None:  # start later: it waits in the database (scheduled) for its time
             record.schedule(run_after)

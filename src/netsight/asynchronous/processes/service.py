@@ -238,9 +238,11 @@ class Processes:
 
     def _snapshot(self, record):
         state = self.state(record)
-        position = None
+        position, served = None, True
         if state == ProcessState.QUEUED:
             position = registry.queue_position(self.connection, record) or 0
+            if record.instance == registry.UNCLAIMED:  # in the database: is a live instance serving its queue? (a read)
+                served = registry.serving(self.connection.root(), record.queue, self._heartbeat_timeout())
         return ProcessStatus(
             process_id=record.process_id,
             state=state,
@@ -273,6 +275,8 @@ class Processes:
             retried_by=record.retried_by,
             retryable=retries.may_be_retried(record),
             next_attempt_at=self._next_attempt_at(record, state),
+            queue=record.queue,
+            queue_served=served,
         )
 
     def _next_attempt_at(self, record, state):

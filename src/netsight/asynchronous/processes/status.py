@@ -67,6 +67,10 @@ class ProcessStatus:
     retried_by: str | None = None
     #: When the attempt that retries it is due, while that one is scheduled (automatic retries); else None.
     next_attempt_at: float | None = None
+    #: Its view's queue (queues.py): a name, or None for the default queue.
+    queue: str | None = None
+    #: False while it waits in the database and no live instance serves its queue (``registry.serving``); else True.
+    queue_served: bool = True
     #: Whether a Retry may run it again now: it failed, was interrupted or timed out, kept its request, not retried yet.
     retryable: bool = False
 

@@ -1,0 +1,257 @@
+"""Named queues (issue 27, point 3): a view's ``queue``, the queues an instance serves, the page when none does."""
+
+from urllib.parse import urlencode
+
+from netsight.asynchronous import claims
+from netsight.asynchronous import queues
+from netsight.asynchronous import registry
+from netsight.asynchronous import storage
+from netsight.asynchronous.instanceid import instance_id
+from netsight.asynchronous.limits import JobLimits
+from netsight.asynchronous.maintenance import MAINTENANCE
+from netsight.asynchronous.pool import Pool
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import page_part
+from netsight.asynchronous.tests.helpers.base import setting
+from netsight.asynchronous.tests.helpers.base import wait_until
+from netsight.asynchronous.tests.helpers.queue_views import RUNS
+
+import threading
+import transaction
+import unittest
+
+
+class QueuesTestCase(JobTestCase):
+    """As in an instance with a pool: the maintenance thread beats and claims; ``serve`` says which queues it serves."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def setUp(self):
+        super().setUp()
+        self.db = self.app._p_jar.db()
+        # An instance publishes its queues where a registry exists (it makes none to say so).
+        registry.in_own_transaction(self.db, lambda root: storage.made(root) and None)
+        self.addCleanup(self.publish_every_queue)  # last: the next tests see an instance of every queue
+        self.addCleanup(setattr, MAINTENANCE, "claimer", MAINTENANCE.claimer)
+        MAINTENANCE.claimer = claims.claim_queued
+        setting(self, "job-threads", 2)
+        self.started = []
+        self.addCleanup(self.cancel_left)
+
+    def serve(self, text):
+        """This instance serves the queues of ``text`` (the ``queues`` setting) from now on, and has said so."""
+        setting(self, "queues", text)
+        expected = queues.served()
+        expected = None if expected is None else tuple(sorted(expected))
+        MAINTENANCE.watch(self.db)  # it beats at once
+        wait_until(lambda: self.published() == expected, what=f"the heartbeat's queues {expected}")
+
+    def published(self):
+        transaction.begin()
+        record = registry.instances(self.app._p_jar.root()).get(instance_id())
+        return False if record is None else record.queues
+
+    def publish_every_queue(self):
+        registry.in_own_transaction(self.db, lambda root: registry.beat_in(root, instance_id(), queues=None))
+
+    def start(self, view, **form):
+        process_id = self.browser.start(self.url(view), **form)
+        self.started.append((view, process_id))
+        return process_id
+
+    def cancel_left(self):
+        for _view, process_id in self.started:
+            registry.change(self.db, process_id, registry.ProcessRecord.request_cancel)
+
+    def poll(self, view, process_id):
+        return self.browser.poll(self.url(view), process_id)
+
+
+class TestRouting(QueuesTestCase):
+
+    def test_a_job_of_a_queue_the_instance_does_not_serve_waits_unclaimed_and_the_page_says_so(self):
+        self.serve("default")
+        process_id = self.start("export")
+        record = self.fresh_record(process_id)
+        self.assertEqual((record.state, record.instance, record.queue), ("queued", registry.UNCLAIMED, "exports"))
+        answer = self.poll("export", process_id)
+        self.assertEqual(answer["state"], "queued")
+        self.assertEqual(answer["queue"], "exports")
+        self.assertIs(answer["queue_served"], False)
+        self.assertEqual(answer["progress_message"], "Waiting for a worker of 'exports'")
+        self.browser.open(f"{self.url('export')}/processing?process_id={process_id}")
+        status = page_part(self.browser.text, "status").text_content().strip()
+        self.assertEqual(status, "Waiting for a worker of 'exports'")
+        # The claims of this instance pass it by (twice the claim interval: it stays).
+        self.assertEqual(claims.claim_queued(self.db), 0)
+        self.assertEqual(self.fresh_record(process_id).state, "queued")
+        self.assertNotIn(process_id, RUNS)
+        # Once the instance serves "exports" too, it claims the job and runs it.
+        self.serve("default exports")
+        answer = self.browser.wait_for(self.url("export"), process_id)
+        self.assertEqual(answer["state"], "done")
+        self.assertEqual(answer["queue"], "exports")
+        self.assertEqual(RUNS[process_id][0], "exports")
+
+    def test_on_an_instance_serving_its_queue_it_runs_in_its_own_pool(self):
+        self.serve("exports")
+        process_id = self.start("export")
+        answer = self.browser.wait_for(self.url("export"), process_id)
+        self.assertEqual(answer["state"], "done")
+        self.assertIs(answer["queue_served"], True)
+        record = self.fresh_record(process_id)
+        self.assertEqual(record.instance, instance_id())  # started here, never unclaimed
+        self.assertEqual(self.browser.result(self.url("export"), process_id), f"Exported {process_id}")
+
+    def test_every_queue_by_default_as_in_1x(self):
+        self.serve("")
+        self.assertIsNone(queues.served())
+        for view in ("export", "report", "hello"):
+            process_id = self.start(view)
+            self.assertEqual(self.browser.wait_for(self.url(view), process_id)["state"], "done", view)
+        answer = self.poll("hello", process_id)
+        self.assertIsNone(answer["queue"])
+
+    def test_the_default_queue_waits_on_an_instance_serving_only_exports(self):
+        self.serve("exports")
+        process_id = self.start("chosen-queue")  # no queue in the form: the default one
+        answer = self.poll("chosen-queue", process_id)
+        self.assertEqual((answer["state"], answer["queue"], answer["queue_served"]), ("queued", None, False))
+        self.assertEqual(answer["progress_message"], "Waiting for a worker")
+        exports = self.start("chosen-queue", queue="exports")
+        self.assertEqual(self.browser.wait_for(self.url("chosen-queue"), exports)["state"], "done")
+        self.assertEqual(self.poll("chosen-queue", process_id)["state"], "queued")
+        self.serve("exports default")
+        self.assertEqual(self.browser.wait_for(self.url("chosen-queue"), process_id)["state"], "done")
+
+    def test_a_queue_named_default_is_the_default_queue(self):
+        self.serve("default")
+        process_id = self.start("chosen-queue", queue="default")
+        self.assertIsNone(self.fresh_record(process_id).queue)
+        self.assertEqual(self.browser.wait_for(self.url("chosen-queue"), process_id)["state"], "done")
+
+    def test_a_queue_that_is_no_short_name_is_an_error_for_the_integrator(self):
+        self.browser.post(self.url("bad-queue"), f"_authenticator={self.browser.token}")
+        self.assertEqual(self.browser.status, 500)
+
+    def test_in_german_and_italian(self):
+        self.serve("default")
+        process_id = self.start("export")
+        self.browse_in("de")
+        self.assertEqual(self.poll("export", process_id)["progress_message"], "Wartet auf einen Worker für „exports“")
+        self.browser.addHeader("Accept-Language", "it")
+        self.assertEqual(self.poll("export", process_id)["progress_message"], "In attesa di un worker per 'exports'")
+
+
+class TestDatabaseQueue(QueuesTestCase):
+    """The jobs waiting in the database (a front-end's starts): each instance takes those of its queues only."""
+
+    def setUp(self):
+        super().setUp()
+        MAINTENANCE.claimer = None  # nobody claims until the test says so
+
+    def waiting(self, served):
+        transaction.begin()
+        return [record.process_id for record in registry.unclaimed(self.app._p_jar.root(), served)]
+
+    def test_unclaimed_takes_the_queues_asked_for_by_rank(self):
+        setting(self, "job-threads", 0)  # a front-end: every job waits in the database
+        first = self.start("export")
+        plain = self.start("hello")
+        second = self.start("chosen-queue", queue="exports")  # priority 0, after the first
+        report = self.start("report")
+        mine = {first, plain, second, report}
+        self.assertEqual([pid for pid in self.waiting(frozenset({"exports"})) if pid in mine], [first, second])
+        self.assertEqual([pid for pid in self.waiting(frozenset({"default"})) if pid in mine], [plain])
+        both = frozenset({"exports", "reports"})
+        self.assertEqual([pid for pid in self.waiting(both) if pid in mine], [first, second, report])
+        self.assertEqual([pid for pid in self.waiting(None) if pid in mine], [first, plain, second, report])
+        # "N ahead" counts the jobs of its own queue.
+        self.assertEqual(self.poll("report", report)["queue_position"], 0)
+        self.assertEqual(self.poll("chosen-queue", second)["queue_position"], 1)
+
+    def test_a_claim_takes_only_the_served_queues_and_the_count_follows(self):
+        setting(self, "job-threads", 0)
+        root = self.app._p_jar.root()
+        transaction.begin()
+        before = registry.unclaimed_count(root)[0]
+        export, report = self.start("export"), self.start("report")
+        transaction.begin()
+        self.assertEqual(registry.unclaimed_count(self.app._p_jar.root())[0], before + 2)
+        setting(self, "job-threads", 2)
+        setting(self, "queues", "reports")
+        self.assertEqual(claims.claim_queued(self.db), 1)
+        self.assertEqual(self.browser.wait_for(self.url("report"), report)["state"], "done")
+        self.assertEqual(self.fresh_record(export).instance, registry.UNCLAIMED)
+        transaction.begin()
+        self.assertEqual(registry.unclaimed_count(self.app._p_jar.root())[0], before + 1)
+        registry.change(self.db, export, registry.ProcessRecord.request_cancel)
+        transaction.begin()
+        root = self.app._p_jar.root()
+        self.assertEqual(registry.unclaimed_count(root)[0], before)
+        self.assertEqual(len(registry.stored(root).routed), 0)
+
+    def test_a_store_of_before_queues_gets_its_tree(self):
+        setting(self, "job-threads", 0)
+        self.start("hello")
+        transaction.begin()
+        root = self.app._p_jar.root()
+        del registry.stored(root).routed  # a store of before queues
+        transaction.commit()
+        registry.in_own_transaction(self.db, registry.prepare)
+        transaction.begin()
+        self.assertEqual(len(registry.stored(self.app._p_jar.root()).routed), 0)
+        export = self.start("export")
+        self.assertEqual(self.waiting(frozenset({"exports"})), [export])
+
+
+class HeldJob:
+    def __init__(self, name, queue):
+        self.process_id = name
+        self.limits = JobLimits("someone", "", queue=queue)
+        self.gate = threading.Event()
+        self.ran = threading.Event()
+
+    def run(self):
+        self.ran.set()
+        self.gate.wait(60)
+
+    def discard(self, error=None):
+        pass
+
+
+class TestQueueThreads(unittest.TestCase):
+    """``queues exports:1``: at most one job of "exports" runs at once; the others' jobs go ahead."""
+
+    def setUp(self):
+        setting(self, "job-threads", 3)
+        setting(self, "max-per-user", 0)
+        setting(self, "queues", "default exports:1")
+
+    def test_a_queue_runs_at_most_its_threads(self):
+        pool = Pool()
+        jobs = [HeldJob("e1", "exports"), HeldJob("e2", "exports"), HeldJob("d1", None)]
+        self.addCleanup(lambda: [job.gate.set() for job in jobs])
+        for job in jobs:
+            pool.submit(job)
+        wait_until(lambda: jobs[0].ran.is_set() and jobs[2].ran.is_set(), what="e1 and d1")
+        self.assertFalse(jobs[1].ran.is_set())
+        self.assertEqual(pool.counts()[:2], (2, 1))
+        self.assertFalse(pool.admits(JobLimits("other", "", queue="exports")))
+        self.assertTrue(pool.admits(JobLimits("other", "")))
+        jobs[0].gate.set()
+        wait_until(jobs[1].ran.is_set, what="e2, once e1 ended")
+        jobs[1].gate.set()
+        jobs[2].gate.set()
+        wait_until(lambda: pool.counts() == (0, 0, 0), what="an idle pool")
+
+    def test_the_setting_parses(self):
+        self.assertEqual(queues.parse("default exports:2, reports"), (frozenset({"default", "exports", "reports"}), {"exports": 2}))
+        self.assertEqual(queues.parse(""), (None, {}))
+        with self.assertLogs("netsight.async", "WARNING"):
+            self.assertEqual(queues.parse("ok bad:x"), (frozenset({"ok"}), {}))
+        self.assertEqual(queues.cap_of("exports"), 1)
+        self.assertIsNone(queues.cap_of(None))
+        self.assertTrue(queues.serves(None))
+        self.assertFalse(queues.serves("reports"))
