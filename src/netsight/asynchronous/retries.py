@@ -118,7 +118,8 @@ def after_failure(record, attempt, now=None, rng=random):
     if auto is not None and record.attempt < record.max_attempts:
         if attempt.may_retry():
             delay = auto.delay(record.attempt, rng)
-            new_id = next_attempt(record._p_jar.root(), record, run_after=(time.time() if now is None else now) + delay, button=False)
+            run_after = (time.time() if now is None else now) + delay
+            new_id = next_attempt(record._p_jar.root(), record, run_after=run_after, button=False, hold_dedupe=True)
             if new_id is not None:
                 logger.info(
                     "Process %s failed (attempt %s of %s): attempt %s is %s, in %.1f s",
@@ -198,10 +199,12 @@ def may_be_retried(record, button=True):
     )
 
 
-def next_attempt(root, record, run_after=None, button=True, instance=registry.UNCLAIMED, ticket=None):
+def next_attempt(root, record, run_after=None, button=True, instance=registry.UNCLAIMED, ticket=None, hold_dedupe=False):
     """Add, in the transaction of ``root``, the next attempt of the ended ``record``: a new process, its ``retry_of``,
     queued for ``instance`` (by default any instance with a pool, which claims it) or scheduled at ``run_after`` (a
-    time.time()), for any. Its request moves to the new one.
+    time.time()), for any. Its request moves to the new one. ``hold_dedupe``: the new one takes over the
+    only-once entry (``dedupe_key``) that ``record`` holds until this transaction ends it (an automatic retry:
+    the job still waits, so a second start must find it).
 
     :returns: the new process's id, or None if ``record`` may not be retried (``may_be_retried``).
     """
@@ -219,6 +222,8 @@ def next_attempt(root, record, run_after=None, button=True, instance=registry.UN
         if name in record.__dict__:
             setattr(new, name, getattr(record, name))
     new.retry_of = record.process_id
+    if hold_dedupe:  # ``registry.add`` indexes it for the new one; the ended one's release leaves it then
+        new.dedupe = record.dedupe
     new.attempt = record.attempt + 1
     new.request = record.retry_request
     record.retry_request = None  # it goes with the new attempt

@@ -155,8 +155,16 @@ class TestAutomaticRetries(RetriesTestCase):
 class TestRetryTexts(RetriesTestCase):
     """A retry that waits a minute: the pages and JSON of both attempts, then a cancel of the scheduled one."""
 
-    def failed_and_waiting(self):
-        url, first, token = self.start(fail_times="1", retries="3", backoff="60", backoff_max="60")
+    def setUp(self):
+        super().setUp()
+        self.tokens = {}
+
+    def token_of(self, process_id):
+        return self.tokens[process_id]
+
+    def failed_and_waiting(self, view=None):
+        url, first, token = self.start(view, fail_times="1", retries="3", backoff="60", backoff_max="60")
+        self.tokens[first] = token
         answer = self.browser.wait_for(url, first)
         self.assertEqual(answer["state"], "failed")
         second = answer["retried_by"]
@@ -212,3 +220,12 @@ class TestRetryTexts(RetriesTestCase):
             f"Tentativo 1 di 4 non riuscito; il tentativo 2 è programmato per le {clock}",
         )
         self.browser.post(f"{url}/cancel", urlencode({"process_id": second, "_authenticator": self.browser.token}))
+
+    def test_a_scheduled_retry_of_an_only_once_job_holds_its_key(self):
+        url, first, second, due = self.failed_and_waiting("fails-until-once")
+        again = self.browser.start(url, token=self.token_of(first), fail_times="1", retries="3")
+        self.assertEqual(again, second)  # the waiting retry answers: no other process
+        self.browser.post(f"{url}/cancel", urlencode({"process_id": second, "_authenticator": self.browser.token}))
+        self.assertEqual(self.browser.poll(url, second)["state"], "cancelled")
+        third = self.browser.start(url, token=self.token_of(first), fail_times="1", retries="3")
+        self.assertNotIn(third, (first, second))  # cancelled: the key is free again

@@ -88,6 +88,13 @@ class FailsUntil(BaseAsyncView):
         return f"Done on run {run}"
 
 
+class FailsUntilOnce(FailsUntil):
+    """``FailsUntil``, only once per token (``dedupe_key``): its retries hold the key too."""
+
+    def dedupe_key(self):
+        return f"fails-until-once:{self.request.form.get('token')}"
+
+
 class FailsUntilAfterCommit(FailsUntil):
     """``FailsUntil`` that may be retried after a commit of its own (``retry_after_commit``)."""
 
