@@ -10,7 +10,10 @@ the index per record, however many there are, and a batch deep in the
 list walks it from the nearer end. An owner's processes come from the
 owners index. The state filter is the stored state: a running process
 whose instance died reads *interrupted* (``registry.effective_state``) but
-is listed as running until housekeeping marks it. It only reads.
+is listed as running until housekeeping marks it. The queue filter (a
+view's ``queue``, queues.py) has no index of its own: it reads each record
+of the list it narrows (the active ones are read anyway; with a state or an
+owner, only theirs). It only reads.
 """
 
 from netsight.asynchronous import registry
@@ -19,6 +22,7 @@ import heapq
 
 
 WINDOW = 200  # ids read at once when a merged list is walked from its oldest end
+ANY = object()  # no queue filter (None is the default queue's)
 
 
 class Listing:
@@ -26,15 +30,19 @@ class Listing:
 
     ``state``: only those whose stored state it is (one of
     ``registry.STATES``); ``owner``: only those of that owner key
-    (``registry.owner_key``: a user id, or ``anonymous:<hash>``).
+    (``registry.owner_key``: a user id, or ``anonymous:<hash>``); ``queue``:
+    only those of that queue (a name; None: the default queue; ``ANY``: every one).
     """
 
-    def __init__(self, connection, site, state=None, owner=None):
+    def __init__(self, connection, site, state=None, owner=None, queue=ANY):
         if state is not None and state not in registry.STATES:
             raise ValueError(f"no such state: {state!r}")
         root = connection.root()
         self._processes = root.get(registry.ROOT_KEY) or {}
         self._ids = _ids(root, self._processes, site, state, owner)
+        if queue is not ANY:  # no index by queue: each record of the list is read
+            processes = self._processes
+            self._ids = _Ids([pid for pid in self._ids if getattr(processes.get(pid), "queue", None) == queue])
 
     def __len__(self):
         return len(self._ids)
@@ -226,6 +234,10 @@ class _Merged:
 
     def __len__(self):
         return self._length
+
+    def __iter__(self):
+        """The ids, oldest first."""
+        return heapq.merge(*self._sources)
 
     def newest(self, index):
         if index <= self._length // 2:

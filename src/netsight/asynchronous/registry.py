@@ -782,6 +782,19 @@ def serving(root, queue, timeout, now=None):
     return queue is None and not any(live)
 
 
+def waiting_queues(root):
+    """``{queue name: how many of its jobs wait unclaimed}`` (``queues.DEFAULT`` for the default
+    one), of the queues whose jobs wait; a read of the waiting jobs' records (few: the queue limit)."""
+    store = root.get(ROOT_KEY)
+    if store is None:
+        return {}
+    found = {}
+    for record in unclaimed(root):
+        name = DEFAULT_QUEUE if record.queue is None else record.queue
+        found[name] = found.get(name, 0) + 1
+    return found
+
+
 def served_queues(root, timeout, now=None):
     """``{instance id: its queues (None: every one)}`` of the live instances, as their heartbeats say; a read."""
     now = time.time() if now is None else now

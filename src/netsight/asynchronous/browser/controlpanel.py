@@ -9,7 +9,9 @@ the site's fields left empty, and those that stay the instance's alone
 (a renamed one with its old name, still read). It also says when the
 maintenance of each instance sharing the database last failed, and how
 often (``faults.py``: from the instances' heartbeat records, a read),
-and lists the periodic jobs registered on the instance that answers
+lists the queues that the live instances serve (``queues.py``: their
+heartbeat records say which) and those that waiting jobs ask for and no
+live instance serves, and lists the periodic jobs registered on the instance that answers
 (``periodic.py``): when each last ran, when it runs next, and why its
 last period could not start, if it could not.
 Managers and Site Administrators open it: its permission is the add-on's
@@ -20,6 +22,7 @@ from datetime import datetime
 from datetime import timezone
 from netsight.asynchronous import faults
 from netsight.asynchronous import periodic
+from netsight.asynchronous import queues
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.connections import app_connection
@@ -63,6 +66,24 @@ class BackgroundProcessesControlPanel(ControlPanelFormWrapper):
         return [
             {"instance": iid, "count": count, "last": _utc(when), "what": what}
             for iid, count, when, what in faults.of_instances(registry.instances(root))
+        ]
+
+    def queue_workers(self):
+        """The live instances and the queues each serves (from their heartbeat records, a read):
+        ``{"instance", "queues"}`` each, ``queues`` a list of names, None for every queue, [] for none."""
+        root = app_connection(self.request, self.context).root()
+        live = registry.served_queues(root, settings.get("heartbeat-timeout"))
+        return [{"instance": iid, "queues": None if names is None else list(names)} for iid, names in sorted(live.items())]
+
+    def unserved_queues(self):
+        """The queues that waiting jobs ask for and no live instance serves: ``{"queue", "waiting"}`` each."""
+        root = app_connection(self.request, self.context).root()
+        timeout = settings.get("heartbeat-timeout")
+        waiting = registry.waiting_queues(root)
+        return [
+            {"queue": name, "waiting": count}
+            for name, count in sorted(waiting.items())
+            if not registry.serving(root, None if name == queues.DEFAULT else name, timeout)
         ]
 
     def periodic_jobs(self):

@@ -7,7 +7,8 @@ permission "netsight.async: Manage processes" on the site itself
 also its ZCML permission; Manager and Site Administrator hold it. Anyone
 else gets Unauthorized. It lists the registry newest first (``listing.Listing``: a
 page loads its own records only, however many there are), filtered by
-stored state and by owner, 50 a page (``b_size`` up to 200). A POST with
+stored state, by owner and by queue (a view's ``queue``: ``default`` for the
+default one), 50 a page (``b_size`` up to 200). A POST with
 plone.protect's token cancels an active process, removes an ended one or
 runs a failed, interrupted or timed-out one again (Retry, where its view
 allows it: ``retries.view_allows``), each in a transaction of its own, then redirects (303) to the same page
@@ -26,6 +27,7 @@ from zope.interface import alsoProvides
 
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
+from netsight.asynchronous import queues
 from netsight.asynchronous import retries
 from netsight.asynchronous.browser.processes import process_row
 from netsight.asynchronous.browser.processes import RETRY_MESSAGES
@@ -33,6 +35,7 @@ from netsight.asynchronous.browser.processes import retry_from_list
 from netsight.asynchronous.forminput import whole_number
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.interfaces import IOwnPage
+from netsight.asynchronous.listing import ANY as ANY_QUEUE
 from netsight.asynchronous.listing import is_gone
 from netsight.asynchronous.processes import CancelOutcome
 from netsight.asynchronous.processes import is_process_id
@@ -94,7 +97,8 @@ class AllProcesses(BrowserView):
 
     def batch(self):
         """The batch of records of this page (plone.batching), of the filtered listing."""
-        listing = self.processes.listing(owners.site_path(self.context), self.state, self.owner)
+        queue = ANY_QUEUE if self.queue is None else (None if self.queue == queues.DEFAULT else self.queue)
+        listing = self.processes.listing(owners.site_path(self.context), self.state, self.owner, queue)
         start = self.start
         if start and start >= len(listing):  # past the end: the last page
             start = max(len(listing) - 1, 0) // self.size * self.size
@@ -113,7 +117,7 @@ class AllProcesses(BrowserView):
 
     def page_url(self, **query):
         """This page's URL with the current filters (``query`` overrides them; a None drops one)."""
-        params = {"state": self.state, "owner": self.owner, "b_size": self.size if self.size != SIZE else None}
+        params = {"state": self.state, "owner": self.owner, "queue": self.queue, "b_size": self.size if self.size != SIZE else None}
         params.update(query)
         params = {key: value for key, value in params.items() if value not in (None, "")}
         base = f"{self.context.absolute_url()}/@@{NAME}"
@@ -121,7 +125,7 @@ class AllProcesses(BrowserView):
 
     def hidden_filters(self):
         """``(name, value)`` of the filters each action's form sends back, for its redirect."""
-        values = {"state": self.state, "owner": self.owner, "b_size": self.size, "b_start": self.start}
+        values = {"state": self.state, "owner": self.owner, "queue": self.queue, "b_size": self.size, "b_start": self.start}
         defaults = {"b_size": SIZE, "b_start": 0}
         return [(name, value) for name, value in values.items() if value not in (None, defaults.get(name))]
 
@@ -140,6 +144,7 @@ class AllProcesses(BrowserView):
             instance=_instance(status, self.request),
             active=status.state.is_active,
             cancelling=status.stored_state == ProcessState.RUNNING and status.cancel_requested,
+            queue=status.queue,  # None: the default queue
         )
         row["retryable"] = status.retryable and self._view_allows(status.process_id)
         return row
@@ -161,6 +166,8 @@ class AllProcesses(BrowserView):
         owner = form.get("owner")
         self.state = state
         self.owner = (owner.strip() or None) if isinstance(owner, str) else None
+        queue = form.get("queue")
+        self.queue = (queue.strip() or None) if isinstance(queue, str) else None  # None: every queue
         size, start = whole_number(form.get("b_size"), 1, MAX_SIZE), whole_number(form.get("b_start"))
         self.size = SIZE if size is None else size
         self.start = 0 if start is None else start

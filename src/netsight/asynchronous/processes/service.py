@@ -6,6 +6,7 @@ from netsight.asynchronous import registry
 from netsight.asynchronous import retries
 from netsight.asynchronous import settings
 from netsight.asynchronous.cancels import ask_to_cancel
+from netsight.asynchronous.listing import ANY as ANY_QUEUE
 from netsight.asynchronous.listing import is_gone
 from netsight.asynchronous.listing import Listing
 from netsight.asynchronous.listing import newest_of_owner
@@ -157,13 +158,14 @@ class Processes:
         """Whether a list shows the record to its owner: not removed meanwhile, not expired, its result not shown and gone."""
         return not (is_gone(record) or self.expired(record, now) or record.result_gone(now))
 
-    def listing(self, site, state=None, owner=None):
+    def listing(self, site, state=None, owner=None, queue=ANY_QUEUE):
         """The records of the site at path ``site``, newest first, read lazily (a ``listing.Listing``).
 
         :param state: only those whose stored state this is.
         :param owner: only those of this owner key (``owners.caller_key``).
+        :param queue: only those of this queue (a name; None: the default one).
         """
-        return Listing(self.connection, site, state, owner)
+        return Listing(self.connection, site, state, owner, queue)
 
     def newest_owned(self, site, owner, since):
         """The records of ``owner`` (an owner key) in the site at path ``site``

@@ -18,7 +18,9 @@ from zope.interface import implementer
 from zope.publisher.interfaces import IPublishTraverse
 
 from netsight.asynchronous import owners
+from netsight.asynchronous import queues
 from netsight.asynchronous.forminput import whole_number
+from netsight.asynchronous.listing import ANY as ANY_QUEUE
 from netsight.asynchronous.processes import CancelOutcome
 from netsight.asynchronous.processes import Processes
 from netsight.asynchronous.processes import ProcessState
@@ -100,13 +102,18 @@ class ProcessesGet(ProcessesService):
     def listing(self):
         """The processes, newest first, as plone.restapi batches a listing.
 
-        Query: ``state`` (a stored state), and for a site manager ``owner``
-        (a user id); ``b_start`` and ``b_size``.
+        Query: ``state`` (a stored state), ``queue`` (a view's queue; ``default``
+        for the default one), and for a site manager ``owner`` (a user id);
+        ``b_start`` and ``b_size``.
         """
         form = self.request.form
         state, owner = form.get("state") or None, form.get("owner") or None
         if state is not None and state not in STATES:
             return self.error(400, "BadRequest", f"Unknown state {state!r}: one of {', '.join(STATES)}.")
+        queue = form.get("queue") or None
+        if queue is not None and not (isinstance(queue, str) and queues.NAME.match(queue)):
+            return self.error(400, "BadRequest", "Invalid queue: one queue's name (default for the default queue).")
+        queue = ANY_QUEUE if queue is None else (None if queue == queues.DEFAULT else queue)
         if whole_number(form.get("b_start", "0")) is None:
             return self.error(400, "BadRequest", "Invalid b_start: not a whole number.")
         if whole_number(form.get("b_size", "1"), 1, MAX_SIZE) is None:
@@ -119,7 +126,7 @@ class ProcessesGet(ProcessesService):
             owner = owners.caller_key(self.request)
         elif owner is not None and not isinstance(owner, str):
             return self.error(400, "BadRequest", "Give one owner.")
-        records = [] if owner is None and not manager else self.processes.listing(self.site, state, owner)
+        records = [] if owner is None and not manager else self.processes.listing(self.site, state, owner, queue)
         batch = HypermediaBatch(self.request, records)
         site_url = self.context.absolute_url()
         answer = {"@id": batch.canonical_url, "items_total": batch.items_total}

@@ -144,6 +144,18 @@ MSGIDS = {
     "attempt_failed_next_at",
     "process_retried",
     "process_not_retryable",
+    # Named queues (issue 27, point 3)
+    "waiting_for_worker_of",
+    "waiting_for_worker",
+    "queues_heading",
+    "queues_help",
+    "queues_no_worker",
+    "queues_every",
+    "queues_none",
+    "queues_unserved",
+    "queue_waiting",
+    "column_queue",
+    "queue_of_process",
 }
 
 

@@ -1,6 +1,9 @@
 """Named queues (issue 27, point 3): a view's ``queue``, the queues an instance serves, the page when none does."""
 
-from urllib.parse import urlencode
+from plone.app.testing import SITE_OWNER_NAME
+from plone.app.testing import SITE_OWNER_PASSWORD
+from plone.app.testing import TEST_USER_NAME
+from plone.app.testing import TEST_USER_PASSWORD
 
 from netsight.asynchronous import claims
 from netsight.asynchronous import queues
@@ -10,13 +13,18 @@ from netsight.asynchronous.instanceid import instance_id
 from netsight.asynchronous.limits import JobLimits
 from netsight.asynchronous.maintenance import MAINTENANCE
 from netsight.asynchronous.pool import Pool
+from netsight.asynchronous.testing import chromium_server_url
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_RESTAPI_TESTING
+from netsight.asynchronous.tests.helpers.base import join_workers
 from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import owner_browser
 from netsight.asynchronous.tests.helpers.base import page_part
 from netsight.asynchronous.tests.helpers.base import setting
 from netsight.asynchronous.tests.helpers.base import wait_until
 from netsight.asynchronous.tests.helpers.queue_views import RUNS
 
+import lxml.html
 import threading
 import transaction
 import unittest
@@ -249,9 +257,108 @@ class TestQueueThreads(unittest.TestCase):
     def test_the_setting_parses(self):
         self.assertEqual(queues.parse("default exports:2, reports"), (frozenset({"default", "exports", "reports"}), {"exports": 2}))
         self.assertEqual(queues.parse(""), (None, {}))
+        queues.parse.cache_clear()
         with self.assertLogs("netsight.async", "WARNING"):
             self.assertEqual(queues.parse("ok bad:x"), (frozenset({"ok"}), {}))
         self.assertEqual(queues.cap_of("exports"), 1)
         self.assertIsNone(queues.cap_of(None))
         self.assertTrue(queues.serves(None))
         self.assertFalse(queues.serves("reports"))
+
+
+class TestLists(QueuesTestCase):
+    """The control panel says which instance serves what and which queues wait unserved; the Managers' list filters by queue."""
+
+    def setUp(self):
+        super().setUp()
+        self.manager = owner_browser(self.app, self.site_url)
+
+    def test_the_control_panel_lists_the_served_queues_and_the_unserved_ones(self):
+        self.serve("default reports")
+        self.start("export")
+        self.start("export")
+        self.manager.open(f"{self.site_url}/@@netsight-async-controlpanel")
+        section = page_section(self.manager.text, "queues")
+        (row,) = [row for row in section.xpath(".//tr") if row.xpath("th/code")[0].text == instance_id()]
+        self.assertEqual([code.text for code in row.xpath("td/code")], ["default", "reports"])
+        (alert,) = section.xpath(".//div[contains(@class, 'alert')]")
+        self.assertIn("no live instance serves", alert.text_content())
+        self.assertEqual([" ".join(li.text_content().split()) for li in alert.xpath(".//li")], ["exports: 2 waiting"])
+        self.serve("")  # every queue: nothing waits unserved (the jobs run)
+        self.manager.open(f"{self.site_url}/@@netsight-async-controlpanel")
+        section = page_section(self.manager.text, "queues")
+        (row,) = [row for row in section.xpath(".//tr") if row.xpath("th/code")[0].text == instance_id()]
+        self.assertEqual(" ".join(row.xpath("td")[0].text_content().split()), "every queue")
+        self.assertEqual(section.xpath(".//div[contains(@class, 'alert')]"), [])
+
+    def test_the_managers_list_filters_by_queue_and_state(self):
+        self.serve("default")
+        waiting = self.start("export")
+        done_report = self.start("chosen-queue", queue="reports")
+        plain = self.start("hello")
+        self.serve("default reports")
+        self.assertEqual(self.browser.wait_for(self.url("chosen-queue"), done_report)["state"], "done")
+        self.assertEqual(self.browser.wait_for(self.url("hello"), plain)["state"], "done")
+
+        def listed(query):
+            self.manager.open(f"{self.site_url}/@@netsight-async-processes?{query}")
+            rows = lxml.html.fromstring(self.manager.text).xpath("//tr[@data-process-id]")
+            return {row.get("data-process-id"): row for row in rows}
+
+        rows = listed("queue=exports&state=queued")  # (the layer's database keeps the processes of the tests before)
+        self.assertEqual(list(rows), [waiting])
+        self.assertEqual(rows[waiting].get("data-queue"), "exports")
+        self.assertIn("queue exports", " ".join(rows[waiting].text_content().split()))
+        exports = listed("queue=exports")
+        self.assertIn(waiting, exports)
+        self.assertEqual({row.get("data-queue") for row in exports.values()}, {"exports"})
+        reports = listed("queue=reports&state=done")
+        self.assertIn(done_report, reports)
+        self.assertNotIn(plain, reports)
+        self.assertEqual(list(listed("queue=reports&state=queued")), [])
+        default = listed("queue=default")
+        self.assertIn(plain, default)
+        self.assertNotIn(waiting, default)
+        self.assertIsNone(default[plain].get("data-queue"))
+        everything = listed("")
+        self.assertTrue({waiting, done_report, plain} <= set(everything))
+        # The filter is kept in the page's links and forms.
+        self.manager.open(f"{self.site_url}/@@netsight-async-processes?queue=exports")
+        page = lxml.html.fromstring(self.manager.text)
+        self.assertEqual(page.xpath("//input[@id='netsight-async-queue']/@value"), ["exports"])
+        self.assertEqual(set(page.xpath("//form[@method='post']//input[@name='queue']/@value")), {"exports"})  # the actions' redirect
+
+
+def page_section(html, name):
+    (section,) = lxml.html.fromstring(html).xpath(f"//section[contains(@class, 'netsight-async-{name}')]")
+    return section
+
+
+class TestRest(unittest.TestCase):
+    """``@async-processes``: each item's queue, and the ``queue`` filter."""
+
+    layer = NETSIGHT_ASYNC_RESTAPI_TESTING
+
+    def setUp(self):
+        from netsight.asynchronous.tests.test_restapi import Client
+
+        self.addCleanup(join_workers)
+        self.site_url = f"{chromium_server_url(self.layer)}/{self.layer['portal'].getId()}"
+        self.member = Client(self.site_url, TEST_USER_NAME, TEST_USER_PASSWORD)
+        self.manager = Client(self.site_url, SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
+
+    def test_the_queue_in_each_item_and_its_filter(self):
+        export = self.member.start("export")
+        plain = self.member.start("hello")
+        for pid in (export, plain):
+            self.member.wait_for(pid)
+        (item,) = [item for item in self.member.processes("?queue=exports")["items"]]
+        self.assertEqual((item["process_id"], item["queue"]), (export, "exports"))
+        default = self.member.processes("?queue=default")["items"]
+        self.assertIn(plain, [item["process_id"] for item in default])
+        self.assertEqual({item["queue"] for item in default}, {None})
+        self.assertIn(export, self.manager.listed("?queue=exports&state=done"))
+        self.assertEqual(self.manager.listed("?queue=exports&state=failed"), [])
+        self.assertEqual(self.member.get("@async-processes?queue=no%20name").status, 400)
+        status = self.member.process(export).json
+        self.assertEqual((status["queue"], status["queue_served"]), ("exports", True))

@@ -195,6 +195,7 @@ class TestRestAPI(unittest.TestCase):
                 "max_attempts": 1,
                 "retry_of": None,
                 "retried_by": None,
+                "queue": None,
                 "status_url": f"{view_url}/completed?process_id={own}&output_json=1",
                 "result_url": f"{view_url}/result?process_id={own}",
             },
