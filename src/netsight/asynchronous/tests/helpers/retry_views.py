@@ -120,3 +120,23 @@ class RetriedAtGate(FailsAtGate):
     retry_on = (Flaky,)
     max_retries = 1
     retry_backoff = 60.0
+
+
+class FailsFirstAttempt(BaseAsyncView):
+    """Fails its first attempt, retried once by itself after ``backoff`` seconds (the form's); the result names
+    the instance that ran the attempt (test_retries_cluster.py: the retry runs on any instance)."""
+
+    retry_on = (Flaky,)
+    max_retries = 1
+
+    def retry_backoff(self):
+        return float(self.request.form.get("backoff", "2"))
+
+    def __run__(self, process_id, backoff="2"):
+        from netsight.asynchronous import registry
+        from netsight.asynchronous.instanceid import instance_id
+
+        attempt = registry.find(self._connection(), process_id).attempt
+        if attempt == 1:
+            raise Flaky(f"attempt 1 failed on {instance_id()}")
+        return f"attempt {attempt} ran on {instance_id()}"

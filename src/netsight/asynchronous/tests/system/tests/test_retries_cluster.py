@@ -1,0 +1,110 @@
+"""Automatic retries on a cluster: a failed attempt's retry waits in the database and runs on another instance.
+
+Two worker instances A and B of one ZEO server. A Member starts a job on A
+whose first attempt fails (``retry_on``); its retry is scheduled some
+seconds later, in the failure's own transaction. A is stopped before the
+retry is due: B's maintenance queues it at its time and runs it, once.
+"""
+
+from plone.testing import Layer
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+from netsight.asynchronous import registry
+from netsight.asynchronous.tests.helpers.instances import Client
+from netsight.asynchronous.tests.helpers.instances import Cluster
+from netsight.asynchronous.tests.helpers.instances import HOST
+from netsight.asynchronous.tests.helpers.instances import logs_on_failure
+from netsight.asynchronous.tests.helpers.instances import MEMBER
+from netsight.asynchronous.tests.helpers.instances import wait_until
+
+import time
+import transaction
+import unittest
+import ZEO
+
+
+SITE_PATH = "/plone"
+BACKOFF = 10  # seconds: the retry is due 5 to 10 s after the failure, once A has stopped
+PRODUCT_CONFIG = {"pool-size": "2", "heartbeat-interval": "0.5", "heartbeat-timeout": "4"}
+
+
+class TwoWorkersLayer(Layer):
+    """A ZEO server, the site /plone, and two workers A and B."""
+
+    def setUp(self):
+        self.cluster = Cluster("netsight-async-retries")
+        zeo = self.cluster.zeo_server()
+        zeo.start()
+        a, b = (self.cluster.instance(zeo=zeo, product_config=PRODUCT_CONFIG) for _ in range(2))
+        a.create_site(SITE_PATH)
+        for instance in (a, b):
+            instance.start()
+        self["zeo"], self["a"], self["b"] = zeo, a, b
+
+    def tearDown(self):
+        self.cluster.close()
+        del self["zeo"], self["a"], self["b"]
+
+
+TWO_WORKERS = TwoWorkersLayer(name="NetsightAsync:RetriesTwoWorkers")
+
+
+class TestRetriesOnACluster(unittest.TestCase):
+    layer = TWO_WORKERS
+
+    def setUp(self):
+        zeo = self.layer["zeo"]
+        self.db = ZEO.DB((HOST, zeo.port), blob_dir=str(zeo.directory / "test-client-blobs"), shared_blob_dir=False)
+        self.addCleanup(self.db.close)
+
+    def record(self, process_id):
+        """What the database holds of ``process_id`` now: a dict of its fields, or None."""
+        manager = transaction.TransactionManager()
+        connection = self.db.open(transaction_manager=manager)
+        try:
+            manager.begin()
+            record = registry.find(connection, process_id)
+            if record is None:
+                return None
+            names = ("state", "instance", "attempt", "retry_of", "retried_by", "run_after", "started", "finished")
+            return {name: getattr(record, name) for name in names}
+        finally:
+            manager.abort()
+            connection.close()
+
+    def test_the_retry_of_an_attempt_that_failed_on_a_runs_on_b_after_a_stopped(self):
+        a, b = self.layer["a"], self.layer["b"]
+        member = Client(*MEMBER)
+        view = f"{a.url}{SITE_PATH}/@@fails-first-attempt"
+        with logs_on_failure(a, b):
+            token = member.token(f"{a.url}{SITE_PATH}/@@own-template")
+            started = member.post(view, {"_authenticator": token, "backoff": str(BACKOFF)})
+            self.assertEqual(started.status, 303, started.text[:500])
+            (first,) = parse_qs(urlsplit(started.location).query)["process_id"]
+            failed = wait_until(
+                lambda: (record := self.record(first)) and record["state"] == registry.FAILED and record,
+                timeout=60,
+                what="the first attempt to fail",
+            )
+            second = failed["retried_by"]
+            self.assertIsNotNone(second)  # written with the failure, in its transaction
+            retry = self.record(second)
+            self.assertEqual((retry["state"], retry["attempt"], retry["retry_of"]), (registry.SCHEDULED, 2, first))
+            self.assertGreaterEqual(retry["run_after"] - failed["finished"], BACKOFF / 2 - 0.01)
+            self.assertLessEqual(retry["run_after"] - failed["finished"], BACKOFF + 0.01)
+            a.stop()
+            self.addCleanup(a.start)  # the layer's A, for whatever runs next
+            self.assertLess(time.time(), retry["run_after"], "A stopped after the retry was due")
+            done = wait_until(
+                lambda: (record := self.record(second)) and record["state"] == registry.DONE and record,
+                timeout=90,
+                what="the retry to run on B",
+            )
+            self.assertNotEqual(done["instance"], failed["instance"])  # not A's
+            self.assertGreaterEqual(done["started"], retry["run_after"])  # never before its time
+            answer = member.get(f"{b.url}{SITE_PATH}/@@fails-first-attempt/result?process_id={second}")
+            self.assertEqual(answer.status, 200, answer.text[:500])
+            self.assertEqual(answer.text, f"attempt 2 ran on {done['instance']}")
+            print(f"\n    [retry on a cluster: due {retry['run_after'] - failed['finished']:.1f} s after the failure on A, "
+                  f"started on B {done['started'] - retry['run_after']:.2f} s after its time]", end=" ")
