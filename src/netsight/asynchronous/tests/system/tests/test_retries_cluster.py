@@ -67,7 +67,7 @@ class TestRetriesOnACluster(unittest.TestCase):
             record = registry.find(connection, process_id)
             if record is None:
                 return None
-            names = ("state", "instance", "attempt", "retry_of", "retried_by", "run_after", "started", "finished")
+            names = ("state", "instance", "attempt", "retry_of", "retried_by", "run_after", "started", "finished", "run")
             return {name: getattr(record, name) for name in names}
         finally:
             manager.abort()
@@ -102,6 +102,7 @@ class TestRetriesOnACluster(unittest.TestCase):
                 what="the retry to run on B",
             )
             self.assertNotEqual(done["instance"], failed["instance"])  # not A's
+            self.assertEqual((done["run"], done["retried_by"]), (1, None))  # it ran once, and nothing retries it
             self.assertGreaterEqual(done["started"], retry["run_after"])  # never before its time
             answer = member.get(f"{b.url}{SITE_PATH}/@@fails-first-attempt/result?process_id={second}")
             self.assertEqual(answer.status, 200, answer.text[:500])
