@@ -3,9 +3,10 @@
 One thread per instance (``netsight.async maintenance``). While the
 instance has queued or running jobs, it writes the instance's heartbeat
 (one small write per interval, never one per job or per poll), so that
-every instance can tell that its jobs are alive; an idle instance that
-claims jobs writes it within a third of ``heartbeat-timeout``, with the
-queues it serves (queues.py), where a registry exists; while it runs jobs, it
+every instance can tell that its jobs are alive; it says which queues the
+instance serves (queues.py), and an idle instance that serves some queues
+only writes it within a third of ``heartbeat-timeout`` (where a registry
+exists), so that the pages know a live worker of each; while it runs jobs, it
 also looks every ``cancel-interval`` (a read, no write) for cancel
 requests made on other instances (``cancels.learn_cancels``). It writes
 held progress reports when they are due (``progress.write_due``), runs
@@ -181,9 +182,10 @@ class Maintenance(threading.Thread):
             self._beat_now = False
             busy = self.beat(db)
             # An idle instance only looks now and then whether it has jobs (or failures to write);
-            # one that claims jobs beats within a third of heartbeat-timeout, to say which queues it serves.
+            # one that claims the jobs of some queues only beats within a third of heartbeat-timeout,
+            # to say which queues it serves.
             idle = heartbeat_interval() * 6
-            if self._claims():
+            if self._claims() and queues.served() is not None:
                 idle = min(idle, settings.get("heartbeat-timeout") / 3)
             due["beat"] = time.monotonic() + (heartbeat_interval() if busy or self.faults.unwritten() else idle)
         if time.monotonic() >= due["mail"]:
@@ -309,10 +311,12 @@ class Maintenance(threading.Thread):
     def beat(self, db):
         """If this instance has jobs: write its heartbeat, and learn of cancel requests; whether it has.
 
-        An instance that claims jobs writes its heartbeat when idle too (where
-        a registry exists), with the queues it serves (``queues.served``): the
+        Its heartbeat says which queues it serves (``queues.served``): the
         pages read there whether a live instance serves a job's queue
-        (``registry.serving``); one that claims none publishes none.
+        (``registry.serving``); one that claims none publishes none. One that
+        serves some queues only (its ``queues`` setting) writes it when idle
+        too, where a registry exists; one of every queue (the default) writes
+        nothing while idle, as before queues.
 
         An active record of this instance that its pool no longer holds (its
         worker could not write its end: the database was out of reach) is
@@ -326,7 +330,7 @@ class Maintenance(threading.Thread):
 
         def write(root):
             pids = registry.active_of(root, iid)
-            if not pids and not faults.unwritten() and not (served != () and registry.exists(root)):
+            if not pids and not faults.unwritten() and not (served and registry.exists(root)):
                 return False, None
             registry.beat_in(root, iid, queues=served)
             written = faults.write_on(registry.instances(root)[iid]) if faults.unwritten() else None

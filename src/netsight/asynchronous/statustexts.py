@@ -49,13 +49,8 @@ def waiting_ahead(ahead):
 
 
 def waiting_for_worker(queue):
-    """"Waiting for a worker of 'exports'": no live instance serves the job's queue (None: the default one)."""
-    if queue is None:
-        return WAITING_FOR_WORKER
+    """"Waiting for a worker of 'exports'": no live instance serves the job's queue (a named one)."""
     return _("waiting_for_worker_of", default="Waiting for a worker of '${queue}'", mapping={"queue": queue})
-
-
-WAITING_FOR_WORKER = _("waiting_for_worker", default="Waiting for a worker")
 
 
 def percentage_completed(percentage):

@@ -243,7 +243,7 @@ class Processes:
         position, served = None, True
         if state == ProcessState.QUEUED:
             position = registry.queue_position(self.connection, record) or 0
-            if record.instance == registry.UNCLAIMED:  # in the database: is a live instance serving its queue? (a read)
+            if record.instance == registry.UNCLAIMED and record.queue is not None:  # a named queue's, in the database: served? (a read)
                 served = registry.serving(self.connection.root(), record.queue, self._heartbeat_timeout())
         return ProcessStatus(
             process_id=record.process_id,

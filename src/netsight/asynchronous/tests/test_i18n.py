@@ -146,7 +146,6 @@ MSGIDS = {
     "process_not_retryable",
     # Named queues (issue 27, point 3)
     "waiting_for_worker_of",
-    "waiting_for_worker",
     "queues_heading",
     "queues_help",
     "queues_no_worker",

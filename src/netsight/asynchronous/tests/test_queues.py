@@ -48,12 +48,14 @@ class QueuesTestCase(JobTestCase):
         self.addCleanup(self.cancel_left)
 
     def serve(self, text):
-        """This instance serves the queues of ``text`` (the ``queues`` setting) from now on, and has said so."""
+        """This instance serves the queues of ``text`` (the ``queues`` setting) from now on, and has said so
+        (an instance of every queue, ``""``, says so at its next claim or while it has jobs)."""
         setting(self, "queues", text)
         expected = queues.served()
-        expected = None if expected is None else tuple(sorted(expected))
         MAINTENANCE.watch(self.db)  # it beats at once
-        wait_until(lambda: self.published() == expected, what=f"the heartbeat's queues {expected}")
+        if expected is not None:
+            expected = tuple(sorted(expected))
+            wait_until(lambda: self.published() == expected, what=f"the heartbeat's queues {expected}")
 
     def published(self):
         transaction.begin()
@@ -112,6 +114,22 @@ class TestRouting(QueuesTestCase):
         self.assertEqual(record.instance, instance_id())  # started here, never unclaimed
         self.assertEqual(self.browser.result(self.url("export"), process_id), f"Exported {process_id}")
 
+    def test_an_idle_instance_of_every_queue_writes_nothing_one_of_some_queues_beats(self):
+        self.serve("default")  # a first heartbeat, then every queue
+        setting(self, "queues", "")
+        beat = self.beat_time()
+        self.assertFalse(MAINTENANCE.beat(self.db))  # idle, of every queue: nothing written
+        self.assertEqual(self.beat_time(), beat)
+        self.assertEqual(self.published(), ("default",))
+        setting(self, "queues", "exports")
+        self.assertFalse(MAINTENANCE.beat(self.db))  # idle, of some queues: it says which
+        self.assertGreater(self.beat_time(), beat)
+        self.assertEqual(self.published(), ("exports",))
+
+    def beat_time(self):
+        transaction.begin()
+        return registry.instances(self.app._p_jar.root())[instance_id()].beat
+
     def test_every_queue_by_default_as_in_1x(self):
         self.serve("")
         self.assertIsNone(queues.served())
@@ -125,8 +143,9 @@ class TestRouting(QueuesTestCase):
         self.serve("exports")
         process_id = self.start("chosen-queue")  # no queue in the form: the default one
         answer = self.poll("chosen-queue", process_id)
-        self.assertEqual((answer["state"], answer["queue"], answer["queue_served"]), ("queued", None, False))
-        self.assertEqual(answer["progress_message"], "Waiting for a worker")
+        # The default queue's page reads as in 1.x (no read of the heartbeats at each poll); the control panel warns.
+        self.assertEqual((answer["state"], answer["queue"], answer["queue_served"]), ("queued", None, True))
+        self.assertTrue(answer["progress_message"].startswith("Waiting to start"), answer["progress_message"])
         exports = self.start("chosen-queue", queue="exports")
         self.assertEqual(self.browser.wait_for(self.url("chosen-queue"), exports)["state"], "done")
         self.assertEqual(self.poll("chosen-queue", process_id)["state"], "queued")
@@ -275,8 +294,7 @@ class TestLists(QueuesTestCase):
 
     def test_the_control_panel_lists_the_served_queues_and_the_unserved_ones(self):
         self.serve("default reports")
-        self.start("export")
-        self.start("export")
+        exports = [self.start("export"), self.start("export")]
         self.manager.open(f"{self.site_url}/@@netsight-async-controlpanel")
         section = page_section(self.manager.text, "queues")
         (row,) = [row for row in section.xpath(".//tr") if row.xpath("th/code")[0].text == instance_id()]
@@ -284,7 +302,9 @@ class TestLists(QueuesTestCase):
         (alert,) = section.xpath(".//div[contains(@class, 'alert')]")
         self.assertIn("no live instance serves", alert.text_content())
         self.assertEqual([" ".join(li.text_content().split()) for li in alert.xpath(".//li")], ["exports: 2 waiting"])
-        self.serve("")  # every queue: nothing waits unserved (the jobs run)
+        self.serve("")  # every queue: nothing waits unserved (the jobs run; its claim said so)
+        for process_id in exports:
+            self.assertEqual(self.browser.wait_for(self.url("export"), process_id)["state"], "done")
         self.manager.open(f"{self.site_url}/@@netsight-async-controlpanel")
         section = page_section(self.manager.text, "queues")
         (row,) = [row for row in section.xpath(".//tr") if row.xpath("th/code")[0].text == instance_id()]
