@@ -121,6 +121,7 @@ class TestQueuesOnACluster(unittest.TestCase):
             w2 = self.layer["cluster"].instance(
                 zeo=self.layer["zeo"], product_config={**CONFIG, "job-threads": "1", "queues": "exports"}
             )
+            self.addCleanup(w2.stop)  # it says it stopped: a repeat of the test finds no worker of "exports"
             started = time.monotonic()
             w2.start()
         with logs_on_failure(self.f, self.w1, w2):
