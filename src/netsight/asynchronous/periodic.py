@@ -14,7 +14,9 @@ start the same period, one commits, the other's transaction conflicts,
 and its retry reads the period started. Periods missed while every
 instance was down are run once, not once each. A schedule whose
 context, view or user does not exist is logged as an error once per
-period and its record says so (the control panel shows it).
+period and its record says so (the control panel shows it). A view
+whose class names a ``queue`` (a text, not a method: there is no request
+to compute it from) has its periodic jobs in that queue (queues.py).
 
 ``every`` schedules run at their first period seen; ``cron`` ones at
 their next time after they are first seen (not at once when deployed).
@@ -28,6 +30,7 @@ from datetime import datetime
 from io import BytesIO
 from persistent import Persistent
 
+from netsight.asynchronous import queues
 from netsight.asynchronous import registry
 from netsight.asynchronous import storage
 from netsight.asynchronous.cron import Cron
@@ -196,6 +199,18 @@ def _user_folder(context, user_id):
 
 def _has_view(context, name):
     """Whether a browser view ``name`` is registered for ``context`` (on the default layer or an add-on's)."""
+    return _view_factory(context, name) is not None
+
+
+def _queue_of_view(context, name):
+    """The queue of the view ``name`` (queues.py) where its class declares a name; None (the default queue)
+    where it declares none, or a method (a periodic start has no request of the view's to compute it from)."""
+    value = getattr(_view_factory(context, name), "queue", None)
+    return None if not isinstance(value, str) or value == queues.DEFAULT or not queues.NAME.match(value) else value
+
+
+def _view_factory(context, name):
+    """The factory of the browser view ``name`` registered for ``context``, or None."""
     from zope.component import getSiteManager
     from zope.interface import providedBy
     from zope.interface import Interface
@@ -211,9 +226,10 @@ def _has_view(context, name):
     except ImportError:
         pass
     for layer in layers:
-        if manager.adapters.lookup((providedBy(context), layer), Interface, name=name) is not None:
-            return True
-    return False
+        factory = manager.adapters.lookup((providedBy(context), layer), Interface, name=name)
+        if factory is not None:
+            return factory
+    return None
 
 
 def _site_of(context):
@@ -250,6 +266,7 @@ def _queue(root, schedule, now):
     record = registry.ProcessRecord(
         process_id, view_name=schedule.view, context_path=context_path, owner=schedule.user, site=site_path(context)
     )
+    record.queue = _queue_of_view(context, schedule.view)  # for a worker of its queue
     user = JobUser(_user_folder(context, schedule.user), schedule.user)
     path = f"{context_path}/{schedule.view}"
     environ = {

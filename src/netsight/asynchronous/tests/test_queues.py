@@ -2,10 +2,12 @@
 
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
+from plone.app.testing import TEST_USER_ID
 from plone.app.testing import TEST_USER_NAME
 from plone.app.testing import TEST_USER_PASSWORD
 
 from netsight.asynchronous import claims
+from netsight.asynchronous import periodic
 from netsight.asynchronous import queues
 from netsight.asynchronous import registry
 from netsight.asynchronous import storage
@@ -382,3 +384,25 @@ class TestRest(unittest.TestCase):
         self.assertEqual(self.member.get("@async-processes?queue=no%20name").status, 400)
         status = self.member.process(export).json
         self.assertEqual((status["queue"], status["queue_served"]), ("exports", True))
+
+
+class TestPeriodic(QueuesTestCase):
+    """A periodic job of a view whose class names a queue waits in that queue."""
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(periodic.clear)
+        MAINTENANCE.claimer = None  # no periodic start of the maintenance thread
+
+    def test_a_periodic_job_of_a_view_with_a_queue_is_in_that_queue(self):
+        site = "/".join(self.portal.getPhysicalPath())
+        periodic.register(periodic.Schedule(view="export", context=site, user=TEST_USER_ID, every=60.0))
+        periodic.register(periodic.Schedule(view="chosen-queue", context=site, user=TEST_USER_ID, every=60.0))
+        started = periodic.start_due(self.db, now=60.0 * 2_000_000 + 5)
+        self.started += [("export", pid) for pid in started]
+        self.assertEqual(sorted(self.fresh_record(pid).queue or "" for pid in started), ["", "exports"])  # a method: default
+        self.assertEqual([pid for pid in started if self.fresh_record(pid).queue], self.waiting_routed())
+
+    def waiting_routed(self):
+        transaction.begin()
+        return [record.process_id for record in registry.unclaimed(self.app._p_jar.root(), frozenset({"exports"}))]
