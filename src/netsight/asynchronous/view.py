@@ -261,8 +261,9 @@ class BaseAsyncView(StatusPages, BrowserView):
                     raise AlreadyRunningError("This is already running, started by someone else.")
                 return held.process_id, False
         start = StartSettings.read()  # once: the record, the Job and the pool share what it gives
-        runs_here = start.runs_here
-        _check_queue(request, connection, start, site if start.site_job_threads else None)
+        queue = queues.queue_of(self)  # an integrator's error raises: 500, logged
+        runs_here = start.runs_here and queues.serves(queue)  # else it waits in the database for an instance serving its queue
+        _check_queue(request, connection, start, site if start.site_job_threads else None, runs_here)
         address_key = anonymous.check_start(request, connection, runs_here, process_id)  # None for a user
         record = registry.ProcessRecord(
             process_id,
@@ -285,8 +286,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         # The site's caps, where it sets them, kept for the instance that runs
         # the job (else that instance's apply).
         record.priority = scheduling.priority_of(self)  # an integrator's error raises: 500, logged
-        record.queue = queues.queue_of(self)  # an integrator's error raises: 500, logged
-        runs_here = runs_here and queues.serves(record.queue)  # else it waits in the database for an instance serving its queue
+        record.queue = queue
         run_after = scheduling.run_after_of(self)
         if run_after is not None:  # start later: it waits in the database (scheduled) for its time
             record.schedule(run_after)
@@ -598,17 +598,19 @@ BACK_TO_FORM = _(
 )
 
 
-def _check_queue(request, connection, start, capped_site=None):
+def _check_queue(request, connection, start, capped_site=None, runs_here=None):
     """Refuse a start that would wait behind ``queue-limit`` jobs (``start``:
     its ``StartSettings``): in this instance's queue, or, on a front-end,
     unclaimed in the database. The answer says when to try again
     (``Retry-After``), also to a 1.x view that calls ``_run`` itself.
     ``capped_site``: the site of the job, if it caps how many of its jobs
-    run at once (its queued ones count too)."""
+    run at once (its queued ones count too). ``runs_here``: whether the job
+    would run in this instance's pool (not where it does not serve the job's
+    queue); None: ``start.runs_here``."""
     limit = start.queue_limit
     if not limit:
         return
-    if start.runs_here:
+    if start.runs_here if runs_here is None else runs_here:
         waiting = POOL.waiting(owners.caller_key(request), capped_site)
     else:
         waiting = registry.unclaimed_count(connection.root())[0]  # one small object, however many wait
