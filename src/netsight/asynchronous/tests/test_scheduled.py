@@ -1,22 +1,29 @@
 """Start later (issue 27, point 1): a view's ``run_after`` makes its process scheduled, then it runs at its time."""
 
 from datetime import datetime
+from plone.app.testing import TEST_USER_NAME
+from plone.app.testing import TEST_USER_PASSWORD
 from urllib.parse import urlencode
 
 from netsight.asynchronous import claims
 from netsight.asynchronous import registry
 from netsight.asynchronous.maintenance import MAINTENANCE
+from netsight.asynchronous.testing import chromium_server_url
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_RESTAPI_TESTING
 from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import join_workers
 from netsight.asynchronous.tests.helpers.base import owner_browser
 from netsight.asynchronous.tests.helpers.base import page_part
 from netsight.asynchronous.tests.helpers.base import wait_until
 from netsight.asynchronous.tests.helpers.views import LATER_RUNS
+from netsight.asynchronous.tests.test_restapi import Client as RestClient
 
 import json
 import lxml.html
 import time
 import transaction
+import unittest
 
 
 class ScheduledTestCase(JobTestCase):
@@ -182,3 +189,30 @@ class TestScheduledJSON(ScheduledTestCase):
         form = {"process_id": start["process_id"], "_authenticator": browser.token}
         browser.post(f"{self.url('later')}/cancel", urlencode(form))
         wait_until(lambda: json.loads((browser.open(start["status_url"]), browser.contents)[1])["state"] == "cancelled")
+
+
+class TestScheduledREST(unittest.TestCase):
+    """``@async-processes`` over real HTTP: the state filter's ``scheduled``, the status's time, a cancel."""
+
+    layer = NETSIGHT_ASYNC_RESTAPI_TESTING
+
+    def setUp(self):
+        self.addCleanup(join_workers)
+        self.site_url = f"{chromium_server_url(self.layer)}/{self.layer['portal'].getId()}"
+        self.member = RestClient(self.site_url, TEST_USER_NAME, TEST_USER_PASSWORD)
+
+    def test_the_state_filter_lists_it_as_scheduled_and_a_delete_cancels_it(self):
+        process_id = self.member.start("later", seconds=60)
+        self.assertIn(process_id, self.member.listed("?state=scheduled"))
+        self.assertNotIn(process_id, self.member.listed("?state=queued"))
+        (item,) = [item for item in self.member.processes()["items"] if item["process_id"] == process_id]
+        self.assertEqual(item["state"], "scheduled")
+        status = self.member.process(process_id).json
+        self.assertEqual((status["state"], status["priority"]), ("scheduled", 0))
+        self.assertTrue(status["progress_message"].startswith("Scheduled for "), status["progress_message"])
+        self.assertNotIn("queue_position", status)
+        self.assertAlmostEqual(datetime.fromisoformat(status["scheduled_for"]).timestamp(), time.time() + 60, delta=5)
+        answer = self.member.delete(f"@async-processes/{process_id}")
+        self.assertEqual((answer.status, answer.json["state"]), (200, "cancelled"))
+        self.assertNotIn(process_id, self.member.listed("?state=scheduled"))
+        self.assertEqual(self.member.listed("?state=cancelled").count(process_id), 1)
