@@ -10,7 +10,9 @@ from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import setting
 from netsight.asynchronous.tests.helpers.base import wait_until
+from netsight.asynchronous.tests.helpers.views import GATES
 from netsight.asynchronous.tests.helpers.views import LATER_RUNS
+from netsight.asynchronous.tests.helpers.views import new_gate
 
 import threading
 import transaction
@@ -165,6 +167,28 @@ class TestDatabaseQueue(JobTestCase):
         self.assertEqual(mine, [third, first, second])
         for pid in (first, second, third):
             registry.change(self.app._p_jar.db(), pid, registry.ProcessRecord.request_cancel)
+
+
+class TestInstanceQueue(JobTestCase):
+    """An instance's own queue (the jobs it started and has no thread for yet): "N ahead" by rank too."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_n_ahead_counts_the_jobs_that_start_before_it_on_its_instance(self):
+        setting(self, "job-threads", 1)
+        setting(self, "max-per-user", 0)
+        gate = new_gate(self)
+        blocker = self.browser.start(self.url("gate"), gate=gate)
+        wait_until(lambda: self.browser.poll(self.url("gate"), blocker)["state"] == "running", what="the blocker")
+        ids = {name: self.browser.start(self.url("later"), priority=p) for name, p in (("a0", 0), ("b5", 5), ("c0", 0))}
+        names = {pid: name for name, pid in ids.items()}
+        positions = {name: self.browser.poll(self.url("later"), pid) for name, pid in ids.items()}
+        self.assertEqual({name: answer["queue_position"] for name, answer in positions.items()}, {"b5": 0, "a0": 1, "c0": 2})
+        self.assertEqual(positions["a0"]["progress_message"], "Waiting to start (1 ahead)")
+        GATES[gate].set()
+        for pid in ids.values():
+            self.assertEqual(self.browser.wait_for(self.url("later"), pid)["state"], "done")
+        self.assertEqual([names[pid] for pid, _at in LATER_RUNS if pid in names], ["b5", "a0", "c0"])
 
 
 class TestRank(unittest.TestCase):
