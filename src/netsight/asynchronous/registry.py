@@ -283,10 +283,12 @@ class ProcessRecord(Persistent):
         return self._end(DONE)
 
     def fail(self, error):
-        """queued or running -> failed."""
+        """queued or running -> failed; cancelled if a cancel was asked (it failed before it saw it): never retried."""
         if self.state not in ACTIVE:
             return False
-        self.error = error
+        self.error = error  # kept for Managers, cancelled too
+        if self.cancel_requested:  # it was asked to stop: it stopped, as an interrupted one would (``interrupt``)
+            return self._end(CANCELLED)
         return self._end(FAILED)
 
     def request_cancel(self):

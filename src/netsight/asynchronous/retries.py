@@ -115,7 +115,7 @@ def after_failure(record, attempt, now=None, rng=random):
     are left, and the job committed nothing of its own (or its view allows a retry after a commit).
     Always true (it goes on the end's ``and`` chain)."""
     auto = getattr(attempt, "auto_retry", None)
-    if auto is not None and record.attempt < record.max_attempts:
+    if auto is not None and record.state == registry.FAILED and record.attempt < record.max_attempts:  # not one cancelled
         if attempt.may_retry():
             delay = auto.delay(record.attempt, rng)
             run_after = (time.time() if now is None else now) + delay

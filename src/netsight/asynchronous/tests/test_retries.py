@@ -229,3 +229,26 @@ class TestRetryTexts(RetriesTestCase):
         self.assertEqual(self.browser.poll(url, second)["state"], "cancelled")
         third = self.browser.start(url, token=self.token_of(first), fail_times="1", retries="3")
         self.assertNotIn(third, (first, second))  # cancelled: the key is free again
+
+
+class TestCancelStopsRetries(RetriesTestCase):
+    """A cancel asked while an attempt runs ends the chain, whatever the attempt then raises."""
+
+    def test_an_attempt_cancelled_while_running_that_then_fails_ends_cancelled_with_no_successor(self):
+        from netsight.asynchronous.tests.helpers.base import wait_until
+        from netsight.asynchronous.tests.helpers.views import new_gate
+        from netsight.asynchronous.tests.helpers.views import GATES
+
+        gate = new_gate(self)
+        url = self.url("retried-at-gate")  # retry_on Flaky, max_retries 1; it never reports, so never sees the cancel
+        process_id = self.browser.start(url, gate=gate)
+        wait_until(lambda: self.browser.poll(url, process_id)["state"] == "running", what="the attempt to run")
+        self.browser.post(f"{url}/cancel", urlencode({"process_id": process_id, "_authenticator": self.browser.token}))
+        self.assertEqual(self.browser.status, 303)
+        GATES[gate].set()  # it raises Flaky, one of its retry_on
+        answer = self.browser.wait_for(url, process_id)
+        self.assertEqual((answer["state"], answer["retried_by"]), ("cancelled", None))
+        self.assertNotIn("attempt_message", answer)
+        record = self.fresh_record(process_id)
+        self.assertEqual((record.state, record.retried_by, record.retry_request), ("cancelled", None, None))
+        self.assertIn("Flaky", record.error)  # what it raised, for Managers
