@@ -36,7 +36,9 @@ import time
 
 logger = logging.getLogger("netsight.async")
 
-#: What a retry copies of the attempt before it: where and how it runs.
+#: What a retry copies of the attempt before it: where and how it runs (docs/states.rst, "What a retry keeps").
+#: Not copied: ``run_after`` (a retry runs now, or after its backoff), ``dedupe`` (taken over: ``next_attempt``),
+#: ``mail`` (its link names the new process: ``_mail_of``), ``address_key`` (``next_attempt``).
 COPIED = (
     "expiry",
     "form_values",
@@ -222,6 +224,7 @@ def next_attempt(root, record, run_after=None, button=True, instance=registry.UN
         if name in record.__dict__:
             setattr(new, name, getattr(record, name))
     new.retry_of = record.process_id
+    new.mail = _mail_of(record, new.process_id)  # notify = "mail": the attempt that succeeds mails its owner
     if hold_dedupe:  # ``registry.add`` indexes it for the new one; the ended one's release leaves it then
         new.dedupe = record.dedupe
     new.attempt = record.attempt + 1
@@ -233,6 +236,14 @@ def next_attempt(root, record, run_after=None, button=True, instance=registry.UN
         instance, ticket = registry.UNCLAIMED, None
     registry.add(root._p_jar, new, instance=instance, ticket=ticket)
     return new.process_id
+
+
+def _mail_of(record, new_id):
+    """What the next attempt of ``record`` keeps for its owner's mail (``notify.wanted``): its link names ``new_id``."""
+    mail = getattr(record, "mail", None)
+    if not mail:
+        return None
+    return {**mail, "url": mail["url"].replace(f"process_id={record.process_id}", f"process_id={new_id}")}
 
 
 def retry_now(db, process_id):

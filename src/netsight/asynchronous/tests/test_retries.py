@@ -252,3 +252,41 @@ class TestCancelStopsRetries(RetriesTestCase):
         record = self.fresh_record(process_id)
         self.assertEqual((record.state, record.retried_by, record.retry_request), ("cancelled", None, None))
         self.assertIn("Flaky", record.error)  # what it raised, for Managers
+
+
+class TestRetryMail(RetriesTestCase):
+    """``notify = "mail"``: the attempt that succeeds mails its owner (a real SMTP server), with its own link."""
+
+    def test_the_owner_of_a_job_done_on_its_retry_is_mailed_the_retrys_result(self):
+        from netsight.asynchronous import notify
+        from netsight.asynchronous.maintenance import MAINTENANCE
+        from netsight.asynchronous.tests.helpers.base import idle_pool
+        from netsight.asynchronous.tests.helpers.smtp import SMTPServer
+        from plone.app.testing import TEST_USER_ID
+        from plone.registry.interfaces import IRegistry
+        from zope.component import getUtility
+
+        server = SMTPServer(refuse=False).__enter__()
+        self.addCleanup(server.__exit__)
+        self.addCleanup(setattr, notify, "GRACE_POLLS", notify.GRACE_POLLS)
+        notify.GRACE_POLLS = 1000  # no mail pass of the maintenance thread sends it before this test's
+        self.portal.portal_membership.getMemberById(TEST_USER_ID).setMemberProperties({"email": "member@example.com"})
+        site_settings = getUtility(IRegistry, context=self.portal)
+        site_settings["plone.email_from_address"] = "noreply@example.com"
+        site_settings["plone.smtp_host"] = "127.0.0.1"
+        site_settings["plone.smtp_port"] = server.port
+        transaction.commit()
+        url, first, token = self.start("fails-until-mails", fail_times="1", retries="1")
+        answers = self.chain(url, first)  # its tab polls JSON only: the result is never shown
+        self.assertEqual([a["state"] for a in answers], ["failed", "done"])
+        idle_pool()
+        with MAINTENANCE._pass:
+            notify.GRACE_POLLS = 0
+            notify.mail_pass(self.app._p_jar.db())
+        (_sender, recipients, message) = server.received.get(timeout=5)
+        self.assertEqual(recipients, ["member@example.com"])
+        text = message.get_body(("plain",)).get_content()
+        second = answers[1]["process_id"]
+        self.assertIn(f"/result?process_id={second}", text)  # the retry's result, not the failed attempt's
+        self.assertNotIn(first, text)
+        self.assertTrue(server.received.empty())

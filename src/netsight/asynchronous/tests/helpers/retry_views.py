@@ -95,6 +95,12 @@ class FailsUntilOnce(FailsUntil):
         return f"fails-until-once:{self.request.form.get('token')}"
 
 
+class FailsUntilMails(FailsUntil):
+    """``FailsUntil`` whose owner is mailed when it is done unwatched (``notify = "mail"``): by the attempt that succeeds."""
+
+    notify = "mail"
+
+
 class FailsUntilAfterCommit(FailsUntil):
     """``FailsUntil`` that may be retried after a commit of its own (``retry_after_commit``)."""
 
