@@ -18,6 +18,8 @@ the queues it serves (its ``queues`` setting, queues.py): the others wait
 for an instance that serves theirs.
 """
 
+from itertools import islice
+
 from netsight.asynchronous import queues
 from netsight.asynchronous import registry
 from netsight.asynchronous.instanceid import instance_id
@@ -40,7 +42,8 @@ def claim_queued(db, ahead=None):
     by default) to wait in its queue, it takes those too: a thread that ends
     a job then takes the next at once. While fewer wait, it takes only what
     it can start now, and leaves the others to another worker that may be
-    idle. The claim writes this instance's heartbeat too, so that a job it
+    idle; an instance that serves some queues only counts the jobs of
+    those. The claim writes this instance's heartbeat too, so that a job it
     just took never reads as the job of a dead instance.
     """
     now, most = POOL.room(), POOL.room(ahead=AHEAD if ahead is None else ahead)
@@ -49,7 +52,10 @@ def claim_queued(db, ahead=None):
     iid, served = instance_id(), queues.served()
 
     def take(root):
-        waiting, _serial = registry.unclaimed_count(root)
+        if served is None:  # every queue: the count says how many wait
+            waiting, _serial = registry.unclaimed_count(root)
+        else:  # some queues: how many of theirs wait, read as far as it matters
+            waiting = sum(1 for _record in islice(registry.unclaimed(root, served), most + 1))
         room = most if waiting > most else now
         chosen, taking = [], []
         for record in registry.unclaimed(root, served):  # lazily, oldest first, of its queues: it stops at ``room``

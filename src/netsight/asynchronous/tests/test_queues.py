@@ -221,6 +221,17 @@ class TestDatabaseQueue(QueuesTestCase):
         self.assertEqual(registry.unclaimed_count(root)[0], before)
         self.assertEqual(len(registry.stored(root).routed), 0)
 
+    def test_an_instance_of_some_queues_takes_ahead_only_while_many_of_theirs_wait(self):
+        setting(self, "job-threads", 0)
+        plain = [self.start("hello") for _ in range(12)]  # more than it would take, of another queue
+        reports = [self.start("report") for _ in range(2)]
+        setting(self, "job-threads", 1)
+        setting(self, "queues", "reports")
+        self.assertEqual(claims.claim_queued(self.db), 1)  # few of its queue wait: what it can start now, no more
+        transaction.begin()
+        self.assertEqual(self.waiting(frozenset({"reports"})), reports[1:])
+        self.assertEqual(len([pid for pid in self.waiting(frozenset({"default"})) if pid in plain]), 12)
+
     def test_a_store_of_before_queues_gets_its_tree(self):
         setting(self, "job-threads", 0)
         self.start("hello")
