@@ -15,8 +15,10 @@ in the pool, claims jobs queued in the database (its ``claimer``,
 ``claims.claim_queued``, set by ``startup.py``); while it may claim, it
 also starts the periodic jobs whose period has come (``periodic.py``,
 every ``PERIODIC_INTERVAL``) and queues the scheduled processes that are due
-(a view's ``run_after``: ``registry.queue_due``, at their time, and every
-``claim-interval`` for those scheduled elsewhere). A failure of any of these
+(a view's ``run_after``: ``registry.queue_due``, at their time: it reads the
+soonest one's time every ``claim-interval``, and at each look for news while
+it has room, so that one scheduled a moment before its time, here or
+elsewhere, is queued at it). A failure of any of these
 is logged as an error and counted for the control panel (``faults.py``);
 the thread goes on.
 """
@@ -69,6 +71,7 @@ class Maintenance(threading.Thread):
         self._seen_tid = None  # the storage's last transaction that a look surely saw (where it is pushed)
         self._last_tid = None  # the storage's last transaction at the last look
         self._waiting = 0  # the jobs that waited unclaimed at the last look
+        self._next_scheduled = None  # when the soonest scheduled process is due, as the last look read it (a time.time())
         self.stopping = threading.Event()  # set by the signal handlers (signals.py): it claims no more jobs
         self.faults = Faults()  # its failures, for the log and the control panel
         self._fault_beat = float("-inf")  # when a failure last made the heartbeat come at once
@@ -167,6 +170,9 @@ class Maintenance(threading.Thread):
             due["watch"] = now + WATCH_INTERVAL
             soon, self._claim_soon = self._claim_soon, False
             self._claim_news(db, soon)
+            if self._next_scheduled is not None:  # what that look read: one scheduled since is queued at its time
+                due["scheduled"] = min(due["scheduled"], now + max(0.0, self._next_scheduled - time.time()))
+                self._next_scheduled = None
         if self._claims() and periodic.SCHEDULES and time.monotonic() >= due["periodic"]:
             due["periodic"] = time.monotonic() + PERIODIC_INTERVAL
             if periodic.start_due(db):  # queued for any instance: this one claims at once if it has room
@@ -257,6 +263,7 @@ class Maintenance(threading.Thread):
         try:
             manager.begin()
             waiting, serial = registry.unclaimed_count(connection.root())
+            self._next_scheduled = registry.next_scheduled(connection.root())  # one begun meanwhile, here or elsewhere
         finally:
             manager.abort()
         changed, self._seen, self._waiting = serial != self._seen, serial, waiting

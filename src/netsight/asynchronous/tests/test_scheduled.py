@@ -15,6 +15,7 @@ from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import join_workers
 from netsight.asynchronous.tests.helpers.base import owner_browser
 from netsight.asynchronous.tests.helpers.base import page_part
+from netsight.asynchronous.tests.helpers.base import setting
 from netsight.asynchronous.tests.helpers.base import wait_until
 from netsight.asynchronous.tests.helpers.views import LATER_RUNS
 from netsight.asynchronous.tests.test_restapi import Client as RestClient
@@ -138,6 +139,17 @@ class TestScheduled(ScheduledTestCase):
         self.browser.open(f"{self.site_url}/@@my-processes")
         (row,) = lxml.html.fromstring(self.browser.text).xpath(f"//tr[@data-process-id='{process_id}']")
         self.assertEqual(row.get("data-state"), "scheduled")
+
+    def test_a_job_scheduled_a_moment_ahead_runs_at_its_time_not_at_the_next_timed_look(self):
+        """The maintenance thread reads the soonest scheduled time every claim-interval, and also at each look
+        for news (a commit seen): a job scheduled less than claim-interval before its time is not late."""
+        setting(self, "claim-interval", 30)
+        first, _due = self.schedule(1.5)  # once it ran, the next timed look is claim-interval away
+        self.assertEqual(self.browser.wait_for(self.url("later"), first)["state"], "done")
+        process_id, _due = self.schedule(0.5)
+        self.assertEqual(self.browser.wait_for(self.url("later"), process_id, timeout=60)["state"], "done")
+        (ran,) = self.ran(process_id)
+        self.assertLess(ran - self.fresh_record(process_id).run_after, 5.0)  # not the 30 s of the timed look
 
     def test_a_time_that_has_come_starts_now(self):
         process_id = self.browser.start(self.url("later"), seconds=-5)
