@@ -68,8 +68,9 @@ docs: install
 	@echo "The documentation: docs/_build/html/index.html"
 
 # The benchmarks: bench/heavy.py (a ZEO server and Zope instances of their
-# own, wrk for the request rates) and bench/latency.py (Chromium), in one
-# table; then bench/compare.py, the package beside RQ, Procrastinate,
+# own, wrk for the request rates), bench/scheduled.py (scheduled and
+# prioritized starts, a due job's claim latency) and bench/latency.py
+# (Chromium), in one table; then bench/compare.py, the package beside RQ, Procrastinate,
 # Django Tasks and Huey (Debian's redis-server, a throwaway PostgreSQL);
 # docs/performance.rst has a run's figures. The peers live in a virtualenv
 # of their own, $(BENCH_VENV) (Django 6 needs Python 3.12), with the

@@ -1,12 +1,14 @@
-"""``make bench``: the heavy jobs (bench/heavy.py) and the latency and the bar's lag (bench/latency.py), in one table;
-then the package beside its peers (bench/compare.py).
+"""``make bench``: the heavy jobs (bench/heavy.py), scheduled and prioritized starts (bench/scheduled.py) and the
+latency and the bar's lag (bench/latency.py), in one table; then the package beside its peers (bench/compare.py).
 
-    .venv/bin/python bench/all.py [heavy.py's options] [--latency-jobs 24]
-                                  [--latency-concurrency 4] [--latency-max-delay 8]
+    .venv/bin/python bench/all.py [heavy.py's options] [--scheduled-rounds 12] [--due 40]
+                                  [--latency-jobs 24] [--latency-concurrency 4] [--latency-max-delay 8]
                                   [--no-peers] [--peer-jobs 1000] [--peer-systems rq,huey,...]
 
 The heavy run starts its ZEO servers and Zope instances, measures, and
-stops them; then bench/latency.py's ``run()`` sets up its Chromium test
+stops them; so does bench/scheduled.py's ``run()`` (its starts side by
+side with today's, and the claim latency of due jobs); then
+bench/latency.py's ``run()`` sets up its Chromium test
 layer in this process and measures how soon the result is shown and how
 far the bar trails the stored progress. One table: measure, figure,
 baseline, ratio, goal, and whether the goal is met (the latency's own
@@ -29,6 +31,7 @@ from report import table
 import argparse
 import heavy
 import logging
+import scheduled
 import sys
 import time
 import traceback
@@ -85,6 +88,8 @@ def latency_rows(figures):
 
 def main():
     parser = heavy.arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
+    parser.add_argument("--scheduled-rounds", type=int, default=12, help="bench/scheduled.py --rounds (default 12)")
+    parser.add_argument("--due", type=int, default=40, help="its --due (default 40)")
     parser.add_argument("--latency-jobs", type=int, default=24, help="bench/latency.py --jobs (default 24)")
     parser.add_argument("--latency-concurrency", type=int, default=4, help="its --concurrency (default 4)")
     parser.add_argument("--latency-max-delay", type=float, default=8.0, help="its --max-delay (default 8)")
@@ -96,6 +101,7 @@ def main():
     logging.basicConfig(level=logging.ERROR)
     began = time.monotonic()
     rows = heavy.run(args.rounds, args.jobs, args.clients, args.big, args.registry)
+    rows += scheduled.run(args.scheduled_rounds, args.due)
     figures = latency(args)
     command = " ".join(["bench/all.py", *sys.argv[1:]])
     print(f"\n{command}: {machine()}; {time.monotonic() - began:.0f} s")

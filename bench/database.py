@@ -80,6 +80,10 @@ class Database:
         """``(state, started, finished)`` of a process as the server recorded them, or None."""
         return self._read(lambda connection: _times(registry.find(connection, process_id)))
 
+    def record_run(self, process_id):
+        """``(run_after, started)`` of a process (when it was due, if it was scheduled; when it began to run), or None."""
+        return self._read(lambda connection: _run(registry.find(connection, process_id)))
+
     def record_error(self, process_id):
         """``(state, error)`` of a process, or None."""
 
@@ -150,6 +154,10 @@ def _count(connection):
     if counter is None:
         counter = root[COUNTER] = PersistentMapping()
     counter["commits"] = counter.get("commits", 0) + 1
+
+
+def _run(record):
+    return None if record is None else (record.run_after, record.started)
 
 
 def _times(record):
