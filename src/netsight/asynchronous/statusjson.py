@@ -28,7 +28,7 @@ def status_answer(status, request, title, manager=False):
         "message": translate(status.message or "", context=request),
         "elapsed": round(status.elapsed, 1),
         "remaining": status.remaining,
-        "scheduled_for": _iso(status.scheduled_for),
+        "scheduled_for": _iso(status.scheduled_for, "milliseconds"),  # the page polls at that time, not up to 1 s early
         "priority": status.priority,
         "attempt": status.attempt,
         "max_attempts": max(status.attempt, status.max_attempts),
@@ -97,11 +97,11 @@ def _retried_automatically(status):
     return status.state == ProcessState.FAILED and status.max_attempts > 1 and retried
 
 
-def _iso(when):
+def _iso(when, timespec="seconds"):
     """A time.time() as ISO 8601 with the server's UTC offset ("2026-12-05T14:00:00+01:00"), or None."""
     if when is None:
         return None
-    return datetime.fromtimestamp(when).astimezone().isoformat(timespec="seconds")
+    return datetime.fromtimestamp(when).astimezone().isoformat(timespec=timespec)
 
 
 def unknown_answer(request):
