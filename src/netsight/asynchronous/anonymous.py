@@ -85,8 +85,14 @@ def check_start(request, connection, runs_here, process_id):
     """
     if getSecurityManager().getUser().getId() is not None:
         return None
+    key = address_key(client_address(request), connection.db(), connection.root())
+    return check_address(request, connection, key, runs_here, process_id)
+
+
+def check_address(request, connection, key, runs_here, process_id):
+    """``check_start``'s caps and hold for the address key ``key``, whoever asks: a Retry of an anonymous
+    visitor's process counts under the key its first attempt kept (retries.py). Returns ``key``."""
     root = connection.root()
-    key = address_key(client_address(request), connection.db(), root)
     cap = settings.get("max-per-address")
     if cap and (active := active_of_address(connection, key)) >= cap:
         _refuse(request, f"Too many processes of this address are active ({active}); try again later.")

@@ -35,6 +35,7 @@ from netsight.asynchronous import retries
 from netsight.asynchronous import settings
 from netsight.asynchronous.exceptions import MissingProcessIdError
 from netsight.asynchronous.exceptions import NoSuchProcessError
+from netsight.asynchronous.exceptions import QueueFullError
 from netsight.asynchronous.exceptions import ResultShownError
 from netsight.asynchronous.exceptions import ThreadDiedBeforeCompletionError
 from netsight.asynchronous.forminput import is_true
@@ -52,6 +53,7 @@ from netsight.asynchronous.statusjson import unknown_answer
 from netsight.asynchronous.statustexts import ENDED_WITHOUT_RESULT
 from netsight.asynchronous.statustexts import NO_SUCH_PROCESS
 from netsight.asynchronous.statustexts import RESULT_SHOWN
+from netsight.asynchronous.statustexts import STARTED_BY_SOMEONE_ELSE
 
 import json
 
@@ -226,7 +228,9 @@ class StatusPages:
         does not allow it, it is the unknown id's 404. A process that may
         not be retried (not failed, interrupted or timed out, or retried
         already) answers 409. Done: 303 to the new process's processing
-        page, or its status as JSON (201) to a script.
+        page, or its status as JSON (201) to a script. As a start: beyond a
+        start's caps, 503 (``busy_page``, ``Retry-After``); an only-once job
+        whose key another process holds, that process's answer (``_retry_held``).
         """
         request = self.request
         self._not_cached()
@@ -239,7 +243,13 @@ class StatusPages:
         if not protect.passes_csrf_check(request):
             request.response.setStatus(403)
             return self._json_status(process_id) if wants_json else self.refused_page()
-        outcome, new_id = self.processes.retry(process_id)
+        try:
+            outcome, new_id = self.processes.retry(process_id)
+        except QueueFullError as exc:  # a start's caps (retries.retry_now): refused as a start is, nothing written
+            request.response.setStatus(503)
+            return self._json({"error": str(exc)}) if wants_json else self.busy_page()
+        if outcome is RetryOutcome.ALREADY_RUNNING:  # only once: the process that holds its key answers, as to a start
+            return self._retry_held(new_id, wants_json)
         if outcome is not RetryOutcome.RETRIED:
             request.response.setStatus(409)
             return self._json_status(process_id) if wants_json else self._processing_page(self.status(self._record(process_id)))
@@ -249,6 +259,23 @@ class StatusPages:
             request.response.setHeader("Location", self.status_url("processing", new_id))
             return self._json_status(new_id)
         request.response.redirect(self.status_url("processing", new_id), status=303)
+        return ""
+
+    def _retry_held(self, holder_id, wants_json):
+        """The answer to a Retry of an only-once job whose key the process ``holder_id`` holds, as to a second
+        start (``BaseAsyncView._already_started``): its processing page (303), or its status as JSON (200), to
+        whoever may see it; to anyone else the 409 "already running, started by someone else", and nothing of it."""
+        self.read_anew()  # it may have started after this request's connection read
+        holder = self.processes.find(holder_id)
+        if holder is None or not self.processes.may_see(holder):
+            self.request.response.setStatus(409)
+            if wants_json:
+                return self._json({"error": self._translate(STARTED_BY_SOMEONE_ELSE), "already_running": True})
+            return self.already_running_page()
+        if wants_json:
+            self.request.response.setStatus(200)
+            return self._json({**self.status(holder), "already_running": True})
+        self.request.response.redirect(self.processes.status(holder).url("processing"), status=303)
         return ""
 
     def status(self, record):

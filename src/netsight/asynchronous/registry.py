@@ -195,6 +195,8 @@ class ProcessRecord(Persistent):
     queue = None  # its view's queue (queues.py): None, the default queue (and every record before queues)
     retryable = False  # its view allows a Retry button (may_retry): its request outlives a failure
     retry_request = None  # its StoredRequest, kept once it failed, was interrupted or timed out, for its retry
+    retry_dedupe = None  # its only-once entry (``dedupe``), kept with ``retry_request``: its retry takes it over
+    retry_address_key = None  # its ``address_key``, kept with ``retry_request``: its retry counts under it
     retry_of = None  # the id of the process it retries (retries.py); None: a first attempt
     retried_by = None  # the id of the process that retries it, once retried
     attempt = 1  # which attempt it is: 1, then 2 for its first retry...
@@ -364,6 +366,7 @@ class ProcessRecord(Persistent):
         # A Retry button, or a view's automatic retry of a failure, runs it again with its request (retries.py).
         if state in RETRY_FROM and (self.retryable or (state == FAILED and self.attempt < self.max_attempts)):
             self.retry_request = self.request
+            self.retry_dedupe, self.retry_address_key = self.dedupe, self.address_key  # for its retry (retries.py)
         self.request = None  # nobody runs it again: its copied request goes
         self.address_key = None  # nor counts it against its address's cap
         return True

@@ -21,11 +21,14 @@ says why. A retry runs with the request the first attempt kept (its
 
 from zope.component import queryMultiAdapter
 
+from netsight.asynchronous import addresses
+from netsight.asynchronous import anonymous
 from netsight.asynchronous import queues
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.instanceid import instance_id
 from netsight.asynchronous.instanceid import next_ticket
+from netsight.asynchronous.limits import StartSettings
 from netsight.asynchronous.maintenance import MAINTENANCE
 from netsight.asynchronous.pool import POOL
 
@@ -121,7 +124,7 @@ def after_failure(record, attempt, now=None, rng=random):
         if attempt.may_retry():
             delay = auto.delay(record.attempt, rng)
             run_after = (time.time() if now is None else now) + delay
-            new_id = next_attempt(record._p_jar.root(), record, run_after=run_after, button=False, hold_dedupe=True)
+            new_id = next_attempt(record._p_jar.root(), record, run_after=run_after, button=False)
             if new_id is not None:
                 logger.info(
                     "Process %s failed (attempt %s of %s): attempt %s is %s, in %.1f s",
@@ -134,8 +137,13 @@ def after_failure(record, attempt, now=None, rng=random):
                 record.process_id,
             )
     if not record.retryable:  # no Retry button either: its request goes now
-        record.retry_request = None
+        _forget_request(record)
     return True
+
+
+def _forget_request(record):
+    """``record``'s request (and what its retry would take over with it) goes: nothing will run it again here."""
+    record.retry_request = record.retry_dedupe = record.retry_address_key = None
 
 
 def _declared(view, name):
@@ -201,12 +209,22 @@ def may_be_retried(record, button=True):
     )
 
 
-def next_attempt(root, record, run_after=None, button=True, instance=registry.UNCLAIMED, ticket=None, hold_dedupe=False):
+class KeyHeld(Exception):
+    """A Retry of an only-once job (``dedupe_key``) while another process holds its key: ``process_id`` is that one."""
+
+    def __init__(self, process_id):
+        super().__init__(process_id)
+        self.process_id = process_id
+
+
+def next_attempt(root, record, run_after=None, button=True, instance=registry.UNCLAIMED, ticket=None, admit=None):
     """Add, in the transaction of ``root``, the next attempt of the ended ``record``: a new process, its ``retry_of``,
     queued for ``instance`` (by default any instance with a pool, which claims it) or scheduled at ``run_after`` (a
-    time.time()), for any. Its request moves to the new one. ``hold_dedupe``: the new one takes over the
-    only-once entry (``dedupe_key``) that ``record`` holds until this transaction ends it (an automatic retry:
-    the job still waits, so a second start must find it).
+    time.time()), for any. Its request moves to the new one, and with it the only-once entry (``dedupe_key``)
+    that ``record`` held (``retry_dedupe``: the job still waits, so a second start must find it) and an anonymous
+    visitor's address key (``retry_address_key``: it counts against its address's cap, as its start did).
+    ``admit(new, key)``: a Retry button's caps (``retry_now``), which hold the address key it returns or raise
+    ``QueueFullError``; without it the kept key is held as it is.
 
     :returns: the new process's id, or None if ``record`` may not be retried (``may_be_retried``).
     """
@@ -224,12 +242,17 @@ def next_attempt(root, record, run_after=None, button=True, instance=registry.UN
         if name in record.__dict__:
             setattr(new, name, getattr(record, name))
     new.retry_of = record.process_id
+    new.dedupe = record.retry_dedupe  # ``registry.add`` indexes it for the new one; the ended one's release leaves it then
+    key = record.retry_address_key if record.owner is None else None
+    if admit is not None:
+        key = admit(new, key)
+    elif key:
+        addresses.hold(root, key, new.process_id, lambda pid: _active(root, pid))
+    new.address_key = key
     new.mail = _mail_of(record, new.process_id)  # notify = "mail": the attempt that succeeds mails its owner
-    if hold_dedupe:  # ``registry.add`` indexes it for the new one; the ended one's release leaves it then
-        new.dedupe = record.dedupe
     new.attempt = record.attempt + 1
     new.request = record.retry_request
-    record.retry_request = None  # it goes with the new attempt
+    _forget_request(record)  # it goes with the new attempt
     record.retried_by = new.process_id
     if run_after is not None and run_after > time.time() and hasattr(new, "schedule"):
         new.schedule(run_after)  # scheduled: a worker queues it at its time (scheduling)
@@ -246,11 +269,15 @@ def _mail_of(record, new_id):
     return {**mail, "url": mail["url"].replace(f"process_id={record.process_id}", f"process_id={new_id}")}
 
 
-def retry_now(db, process_id):
+def retry_now(db, process_id, request=None):
     """The Retry button's work: the next attempt, in a transaction of its own; its id, or None if there is none to retry.
 
     An instance with a pool runs it itself, as a start would (its pool's queue); a front-end leaves it queued in
-    the database for a worker instance to claim.
+    the database for a worker instance to claim. As a start (``BaseAsyncView._begin``): an only-once job whose
+    key another process holds is not run again (``KeyHeld``, that process's id); with ``request`` (the button's,
+    the lists', the REST API's), the caps of a start apply (``_admit``: ``queue-limit``, and for an anonymous
+    visitor's process ``max-per-address`` and ``anonymous-queue-limit``), and a retry beyond them raises
+    ``QueueFullError`` (503, ``Retry-After`` set on its response). Either way nothing is written.
     """
     runs_here = settings.get("job-threads") > 0
     iid = instance_id() if runs_here else registry.UNCLAIMED
@@ -259,15 +286,44 @@ def retry_now(db, process_id):
 
     def retry(root):
         record = registry.find(root._p_jar, process_id)
-        if record is None:
+        if record is None or not may_be_retried(record):
             return None
+        if record.retry_dedupe is not None:  # only once: a process of its key that waits or runs answers instead
+            held = registry.holder(root._p_jar, record.retry_dedupe, settings.get("heartbeat-timeout"))
+            if held is not None:
+                raise KeyHeld(held.process_id)
         here[:] = [runs_here and queues.serves(record.queue)]
-        return next_attempt(root, record, instance=iid if here[0] else registry.UNCLAIMED, ticket=next_ticket() if here[0] else None)
+        admit = None if request is None else (lambda new, key: _admit(request, root._p_jar, new, key, here[0]))
+        return next_attempt(
+            root, record, instance=iid if here[0] else registry.UNCLAIMED, ticket=next_ticket() if here[0] else None, admit=admit,
+        )
 
     new_id = registry.in_own_transaction(db, retry)
     if new_id is not None and here[0]:
         _run_here(db, new_id)
     return new_id
+
+
+def _admit(request, connection, new, key, runs_here):
+    """A Retry button's caps, as a start's (``BaseAsyncView._begin``): ``queue-limit`` where ``new`` would wait,
+    then, for an anonymous visitor's process, its address's (``key``: the one its first attempt kept, whoever
+    clicks; the requester's own address for a record that kept none) and all visitors' share; ``QueueFullError``
+    beyond them. Returns the address key ``new`` counts under (None for a user's), held (``addresses.hold``)."""
+    from netsight.asynchronous.view import _check_queue  # view.py imports this module
+
+    start = StartSettings.read()
+    _check_queue(request, connection, start, new.site if start.site_job_threads else None, runs_here)
+    if new.owner is not None:
+        return None
+    if not key:
+        key = anonymous.address_key(anonymous.client_address(request), connection.db(), connection.root())
+    return anonymous.check_address(request, connection, key, runs_here, new.process_id)
+
+
+def _active(root, process_id):
+    """Whether the process ``process_id`` waits or runs (for ``addresses.hold``)."""
+    record = registry.find(root._p_jar, process_id)
+    return record is not None and record.state in registry.ACTIVE
 
 
 def _run_here(db, process_id):

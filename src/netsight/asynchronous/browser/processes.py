@@ -28,6 +28,7 @@ from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
 from netsight.asynchronous import retries
+from netsight.asynchronous.exceptions import QueueFullError
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.interfaces import INetsightAsyncLayer
 from netsight.asynchronous.interfaces import IOwnPage
@@ -59,6 +60,8 @@ REMOVE_MESSAGES = {  # what the removal did: the status message and its type
     RemoveOutcome.UNKNOWN: (_("process_not_found", default="There is no process ${process}."), "warning"),
 }
 
+QUEUE_FULL = "queue_full"  # a list's Retry refused by a start's caps (``retry_from_list``)
+
 # What a Retry did (its status message and type); an unknown process's is NOT_FOUND's.
 RETRY_MESSAGES = {
     RetryOutcome.RETRIED: (_("process_retried", default="${process} runs again as ${new}."), "info"),
@@ -67,6 +70,16 @@ RETRY_MESSAGES = {
         "warning",
     ),
     RetryOutcome.UNKNOWN: (_("process_not_found", default="There is no process ${process}."), "warning"),
+    # Only once (``dedupe_key``): another process holds its key; which one is not said (it may be another owner's).
+    RetryOutcome.ALREADY_RUNNING: (
+        _("process_retry_already_running", default="${process} was not run again: the same job waits or runs already."),
+        "warning",
+    ),
+    # A start's caps (``QueueFullError``): nothing was written.
+    QUEUE_FULL: (
+        _("process_retry_queue_full", default="${process} was not run again: too many processes are waiting to start. Try again later."),
+        "warning",
+    ),
 }
 
 
@@ -75,14 +88,19 @@ def retry_from_list(request, processes, process_id, may_act):
 
     ``may_act(record)``: whether the list's requester may act on it (its owner; a manager of the list's site).
     A record they may not act on, or whose view does not allow a Retry now (``retries.view_allows``), is
-    UNKNOWN, as an id that never was.
+    UNKNOWN, as an id that never was. A Retry refused by a start's caps is ``(QUEUE_FULL, None)``; of an
+    only-once job whose key another process holds, ``(ALREADY_RUNNING, None)`` (which one is not said).
     """
     record = processes.find(process_id) if is_process_id(process_id) else None
     if record is None or processes.expired(record) or not may_act(record):
         return RetryOutcome.UNKNOWN, None
     if not retries.view_allows(request["PARENTS"][-1], request, record):
         return RetryOutcome.UNKNOWN, None
-    return processes.retry(process_id)
+    try:
+        outcome, new_id = processes.retry(process_id)
+    except QueueFullError:
+        return QUEUE_FULL, None
+    return outcome, (None if outcome is RetryOutcome.ALREADY_RUNNING else new_id)
 
 
 def process_row(request, status):

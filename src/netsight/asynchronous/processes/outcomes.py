@@ -34,5 +34,8 @@ class RetryOutcome(Enum):
     RETRIED = "retried"
     #: It may not be retried: it has not ended, ended done or cancelled, kept no request, or was retried already.
     NOT_RETRYABLE = "not_retryable"
+    #: An only-once job (``dedupe_key``) whose key another process holds (it waits or runs): nothing ran again;
+    #: that process's id is ``Processes.retry``'s second value (show it only to whoever may see it).
+    ALREADY_RUNNING = "already_running"
     #: There is no such process (or it was removed meanwhile).
     UNKNOWN = "unknown"

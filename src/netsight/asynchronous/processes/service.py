@@ -220,13 +220,18 @@ class Processes:
     def retry(self, process_id):
         """Run an ended process again with the request it kept, as a new process linked to it (retries.py).
 
-        Whoever may is decided before (``visible``, and the view's ``may_retry``).
+        Whoever may is decided before (``visible``, and the view's ``may_retry``). As a start: the caps of a
+        start apply (``retries.retry_now``), and one beyond them raises ``QueueFullError`` (503, with
+        ``Retry-After``); an only-once job whose key another process holds is not run again.
 
-        :returns: ``(RetryOutcome, the new process's id or None)``.
+        :returns: ``(RetryOutcome, the new process's id, or the holder's for ALREADY_RUNNING, or None)``.
         """
         if registry.find(self.connection, process_id) is None:
             return RetryOutcome.UNKNOWN, None
-        new_id = retries.retry_now(self.connection.db(), process_id)
+        try:
+            new_id = retries.retry_now(self.connection.db(), process_id, self.request)
+        except retries.KeyHeld as held:
+            return RetryOutcome.ALREADY_RUNNING, held.process_id
         if new_id is None:
             return RetryOutcome.NOT_RETRYABLE, None
         return RetryOutcome.RETRIED, new_id

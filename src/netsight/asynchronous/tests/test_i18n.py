@@ -144,6 +144,10 @@ MSGIDS = {
     "attempt_failed_next_at",
     "process_retried",
     "process_not_retryable",
+    "process_retry_already_running",
+    "process_retry_queue_full",
+    "restapi_retry_conflict",
+    "restapi_retry_cross_site",
     # Named queues (issue 27, point 3)
     "waiting_for_worker_of",
     "queues_heading",

@@ -14,6 +14,7 @@ from netsight.asynchronous.tests.helpers.retry_views import RUNS
 from netsight.asynchronous.tests.test_restapi import Client
 from netsight.asynchronous.tests.test_restapi import OPENER
 
+import json
 import unittest
 import urllib.error
 import urllib.request
@@ -105,3 +106,47 @@ class TestRestRetry(unittest.TestCase):
             self.assertEqual(raised.exception.code, 403)
         self.assertIsNone(self.member.process(process_id).json["retried_by"])
         self.assertEqual(len(RUNS[token]), 1)
+
+    def test_the_409_and_403_texts_are_translated(self):
+        process_id, token = self.failed()
+        new_id = self.retry(self.member, process_id).json["process_id"]
+        self.member.wait_for(new_id)
+        from plone.registry.interfaces import IRegistry
+        from zope.component import getUtility
+
+        import transaction
+
+        settings = getUtility(IRegistry, context=self.layer["portal"])  # Plone negotiates the language
+        settings["plone.available_languages"] = ["en", "de", "it"]
+        settings["plone.use_request_negotiation"] = True
+        transaction.commit()
+        headers = {"Accept": "application/json", "Authorization": self.member.authorization, "Accept-Language": "de"}
+        url = f"{self.site_url}/@async-processes/{process_id}/retry"
+        for extra, code, text in (
+            ({}, 409, "Der Prozess kann nicht erneut laufen (failed)"),
+            ({"Origin": "https://elsewhere.example"}, 403, "Ein erneuter Versuch kann nicht von einer anderen Website"),
+        ):
+            with self.assertRaises(urllib.error.HTTPError) as raised:
+                OPENER.open(urllib.request.Request(url, b"", {**headers, **extra}, method="POST"), timeout=60)
+            self.assertEqual(raised.exception.code, code)
+            self.assertIn(text, json.loads(raised.exception.read())["error"]["message"])
+
+    def test_a_retry_of_an_only_once_job_whose_key_another_holds_answers_as_a_second_start(self):
+        from netsight.asynchronous.tests.helpers.views import GATES
+        from netsight.asynchronous.tests.helpers.views import new_gate
+
+        gate = new_gate(self)
+        token = uuid.uuid4().hex
+        self.addCleanup(RUNS.pop, token, None)
+        process_id = self.member.start("once-fails-then-waits", token=token, gate=gate)
+        self.assertEqual(self.member.wait_for(process_id)["state"], "failed")
+        holder = self.other.start("once-fails-then-waits", token=token, gate=gate)  # the key is free once it failed
+        refused = self.retry(self.member, process_id)  # the other member's: nothing of it
+        self.assertEqual((refused.status, refused.json["already_running"]), (409, True))
+        self.assertNotIn(holder, refused.body.decode())
+        answer = self.retry(self.manager, process_id)  # a manager sees it
+        self.assertEqual((answer.status, answer.json["process_id"], answer.json["already_running"]), (200, holder, True))
+        self.assertEqual(answer.headers["Location"], f"{self.site_url}/@async-processes/{holder}")
+        self.assertIsNone(self.member.process(process_id).json["retried_by"])
+        GATES[gate].set()
+        self.assertEqual(self.other.wait_for(holder)["state"], "done")

@@ -1,10 +1,14 @@
 """The Retry button (issue 27, point 5a): a failed process run again with the request it kept, as a new process linked to it."""
 
+from netsight.asynchronous import addresses
+from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import JobBrowser
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import owner_browser
+from netsight.asynchronous.tests.helpers.base import wait_until
 from netsight.asynchronous.tests.helpers.retry_views import RUNS
+from netsight.asynchronous.tests.test_anonymous import AnonymousTestCase  # a base class: no tests of its own
 from netsight.asynchronous.tests.test_ownership import OTHER_PASSWORD
 from netsight.asynchronous.tests.test_ownership import OTHER_USER
 from netsight.asynchronous.tests.test_ownership import without_tokens
@@ -165,3 +169,132 @@ class TestRetryButton(JobTestCase):
         self.assertEqual(answer["retry_of"], process_id)
         self.assertIn(answer["process_id"], self.browser.headers["Location"])
         self.browser.wait_for(url, answer["process_id"])
+
+
+class TestRetryOfAnOnlyOnceJob(JobTestCase):
+    """A Retry of an only-once job (``dedupe_key``, site-wide) holds its key as a start does."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+    failed = TestRetryButton.failed
+    retry = TestRetryButton.retry
+    new_id = TestRetryButton.new_id
+
+    def setUp(self):
+        super().setUp()
+        self.portal.acl_users.userFolderAddUser(OTHER_USER, OTHER_PASSWORD, ["Member"], [])
+        transaction.commit()
+        from netsight.asynchronous.tests.helpers.views import new_gate
+
+        self.gate = new_gate(self)
+        self.other = JobBrowser(self.app, self.site_url, OTHER_USER, OTHER_PASSWORD)
+
+    def start_again(self, browser, url, token):
+        """A normal start of the same key by ``browser``: ``(status, Location)``."""
+        browser.post(url, urlencode({"token": token, "gate": self.gate, "_authenticator": browser.token}))
+        return browser.status, browser.headers.get("Location")
+
+    def test_while_the_retry_waits_or_runs_a_start_of_its_key_finds_it(self):
+        url, process_id, token = self.failed("once-fails-then-waits", gate=self.gate)
+        self.assertEqual(self.retry(self.browser, url, process_id), 303)
+        new_id = self.new_id(self.browser, url)
+        status, location = self.start_again(self.browser, url, token)
+        self.assertEqual(status, 303)
+        self.assertTrue(location.endswith(f"/processing?process_id={new_id}"), location)  # the retry, no other process
+        status, _location = self.start_again(self.other, url, token)
+        self.assertEqual(status, 409)  # another owner's, site-wide: "already running", nothing of it
+        self.assertEqual([pid for pid, _at in RUNS[token]][:2], [process_id, new_id])
+        from netsight.asynchronous.tests.helpers.views import GATES
+
+        GATES[self.gate].set()
+        self.assertEqual(self.browser.wait_for(url, new_id)["state"], "done")
+        self.assertEqual(len(RUNS[token]), 2)
+
+    def test_a_retry_while_another_process_holds_the_key_answers_as_a_second_start(self):
+        url, process_id, token = self.failed("once-fails-then-waits", gate=self.gate)
+        status, location = self.start_again(self.other, url, token)  # the key is free once it failed
+        self.assertEqual(status, 303)
+        (holder,) = parse_qs(urlparse(location).query)["process_id"]
+        self.assertEqual(self.retry(self.browser, url, process_id), 409)  # the other member's: nothing of it
+        self.assertNotIn(holder, self.browser.text)
+        self.assertIn("started by someone else", self.browser.text)
+        self.browser.addHeader("Accept", "application/json")
+        self.assertEqual(self.retry(self.browser, url, process_id), 409)
+        self.assertEqual(json.loads(self.browser.text)["already_running"], True)
+        manager = owner_browser(self.app, self.site_url)
+        self.assertEqual(self.retry(manager, url, process_id), 303)  # a manager sees it: its page
+        self.assertTrue(manager.headers["Location"].endswith(f"/processing?process_id={holder}"))
+        self.assertIsNone(self.browser.poll(url, process_id)["retried_by"])  # nothing ran again
+        self.assertEqual([pid for pid, _at in RUNS[token]], [process_id, holder])
+
+
+class TestRetryWithinTheCaps(AnonymousTestCase):
+    """A Retry passes the caps of a start (503 with Retry-After, nothing written) and keeps the address key."""
+
+    def failed_anonymously(self, address="192.0.2.7"):
+        """An anonymous visitor's failed ``fails-once`` process (its cookie kept: it owns it); ``(visitor, url, id)``."""
+        visitor = self.visitor(address)
+        token = uuid.uuid4().hex
+        self.addCleanup(RUNS.pop, token, None)
+        url = self.url("fails-once")
+        visitor.post(url, urlencode({"token": token}))
+        self.assertEqual(visitor.status, 303, visitor.contents[:300])
+        process_id = visitor.headers["Location"].rpartition("process_id=")[2]
+        self.assertEqual(visitor.wait_for(url, process_id)["state"], "failed")
+        return visitor, url, process_id
+
+    def retry(self, browser, url, process_id):
+        form = {"process_id": process_id}
+        if browser.token:
+            form["_authenticator"] = browser.token
+        browser.post(f"{url}/retry", urlencode(form))
+        return browser.status
+
+    def test_an_anonymous_retry_counts_against_its_address(self):
+        self.setting("max-per-address", 1)
+        visitor, url, process_id = self.failed_anonymously()
+        held = self.start_anonymous()  # the address's one active process (another cookie, the same address)
+        self.assertEqual(self.retry(visitor, url, process_id), 503)
+        self.assertEqual(visitor.headers["Retry-After"], "30")
+        self.assertIsNone(self.record(process_id).retried_by)  # nothing written
+        manager = owner_browser(self.app, self.site_url)  # whoever clicks: the process's address counts
+        self.assertEqual(self.retry(manager, url, process_id), 503)
+        self.finish(held)
+        self.assertEqual(self.retry(visitor, url, process_id), 303)
+        new_id = visitor.headers["Location"].rpartition("process_id=")[2]
+        self.assertEqual(self.record(new_id).retry_of, process_id)
+        self.assertEqual(addresses.process_ids(self.app._p_jar.root(), self.key_of("192.0.2.7")), (new_id,))
+        self.assertEqual(visitor.wait_for(url, new_id)["state"], "done")
+
+    def test_a_members_retry_waits_within_the_queue_limit(self):
+        self.setting("pool-size", 1)
+        self.setting("queue-limit", 1)
+        token = uuid.uuid4().hex
+        self.addCleanup(RUNS.pop, token, None)
+        url = self.url("fails-once")
+        process_id = self.browser.start(url, token=token)
+        self.assertEqual(self.browser.wait_for(url, process_id)["state"], "failed")
+        running = self.start_gated()
+        wait_until(lambda: self.running(running), what="the gated job to run")
+        waiting = self.start_gated()  # the one that may wait
+        self.assertEqual(self.retry(self.browser, url, process_id), 503)
+        self.assertEqual(self.browser.headers["Retry-After"], "30")
+        self.assertIn("Too many processes are waiting to start", self.browser.text)
+        self.assertIsNone(self.record(process_id).retried_by)
+        self.finish(running, waiting)
+        self.assertEqual(self.retry(self.browser, url, process_id), 303)
+
+    def test_an_automatic_retry_keeps_the_address_key_and_counts_against_it(self):
+        self.setting("max-per-address", 1)
+        visitor = self.visitor()
+        token = uuid.uuid4().hex
+        self.addCleanup(RUNS.pop, token, None)
+        url = self.url("fails-until")
+        visitor.post(url, urlencode({"token": token, "fail_times": "1", "retries": "1", "backoff": "60", "backoff_max": "60"}))
+        process_id = visitor.headers["Location"].rpartition("process_id=")[2]
+        second = visitor.wait_for(url, process_id)["retried_by"]
+        self.assertEqual(self.record(second).state, registry.SCHEDULED)
+        self.assertEqual(self.record(second).address_key, self.key_of("192.0.2.7"))
+        self.start_anonymous(expect=503)  # the waiting retry is the address's one active process
+        visitor.post(f"{url}/cancel", urlencode({"process_id": second}))
+        self.start_anonymous()  # cancelled: the address is free
+        self.open_gate()

@@ -51,6 +51,25 @@ class RetryWhenAsked(FailsOnce):
 
 
 
+class OnceFailsThenWaits(BaseAsyncView):
+    """Only once per token (``dedupe_key``, site-wide): fails its first run, then waits at its gate (``views.GATES``);
+    a Retry button (test_retry_button.py: a Retry holds the key)."""
+
+    may_retry = True
+    dedupe_scope = "site"
+
+    def dedupe_key(self):
+        return f"once-fails-then-waits:{self.request.form.get('token')}"
+
+    def __run__(self, process_id, token, gate):
+        from netsight.asynchronous.tests.helpers.views import GATES
+
+        if _ran(token, process_id) == 1:
+            raise ValueError("the first run fails")
+        GATES[gate].wait(60)
+        return "passed"
+
+
 # token (form) -> what each automatic attempt saw of its context's mark before it wrote its own
 SEEN = {}
 
