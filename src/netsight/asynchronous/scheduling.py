@@ -29,8 +29,8 @@ import time
 MIN_PRIORITY = -100
 MAX_PRIORITY = 100
 DEFAULT_PRIORITY = 0
-# Seconds of waiting worth one step of priority (aging): a job of priority 0
-# waits at most 100 * AGING seconds behind jobs of priority 100 started after it.
+# Seconds of waiting worth one step of priority (aging): a job of priority 0 is
+# passed only by jobs of priority 100 started less than 100 * AGING seconds after it.
 AGING = 3.0
 
 
