@@ -17,6 +17,11 @@ context, view or user does not exist is logged as an error once per
 period and its record says so (the control panel shows it). A view
 whose class names a ``queue`` (a text, not a method: there is no request
 to compute it from) has its periodic jobs in that queue (queues.py).
+Likewise its class's ``retry_on``, ``max_retries`` and ``may_retry``
+values apply to its periodic jobs (``retries.keep_for_schedule``): a
+failed one is retried automatically, and its page has the Retry button
+(its request, the schedule's POST, is kept for that); one of them declared
+as a method is none here, and a warning says so once.
 
 ``every`` schedules run at their first period seen; ``cron`` ones at
 their next time after they are first seen (not at once when deployed).
@@ -32,6 +37,7 @@ from persistent import Persistent
 
 from netsight.asynchronous import queues
 from netsight.asynchronous import registry
+from netsight.asynchronous import retries
 from netsight.asynchronous import storage
 from netsight.asynchronous.cron import Cron
 from netsight.asynchronous.identity import JobUser
@@ -266,7 +272,10 @@ def _queue(root, schedule, now):
     record = registry.ProcessRecord(
         process_id, view_name=schedule.view, context_path=context_path, owner=schedule.user, site=site_path(context)
     )
+    factory = _view_factory(context, schedule.view)
     record.queue = _queue_of_view(context, schedule.view)  # for a worker of its queue
+    if factory is not None:  # its class's retry settings: automatic retries, the Retry button (its request is kept)
+        retries.keep_for_schedule(factory, record)
     user = JobUser(_user_folder(context, schedule.user), schedule.user)
     path = f"{context_path}/{schedule.view}"
     environ = {

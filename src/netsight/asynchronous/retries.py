@@ -187,6 +187,38 @@ def keep_for_retry(view, record):
     return record.retryable or retries > 0
 
 
+def keep_for_schedule(factory, record):
+    """At a periodic start (periodic.py; no request to ask a method with): ``keep_for_retry`` from the values that
+    the view's class ``factory`` declares. A ``retry_on``, ``max_retries`` or ``may_retry`` that is a method is
+    none here (logged once per view: ``_warn_methods``); the attempt itself still asks the view's ``retry_on`` and
+    backoff when it fails, with the job's request."""
+    declared = {name: getattr(factory, name, None) for name in ("retry_on", "max_retries", "may_retry")}
+    methods = sorted(name for name, value in declared.items() if callable(value) and not isinstance(value, type))
+    _warn_methods(record.view_name, methods)
+    classes = declared["retry_on"] if "retry_on" not in methods else ()
+    classes = (classes,) if isinstance(classes, type) else tuple(classes or ())
+    try:
+        retries = 0 if "max_retries" in methods or not classes else max(0, int(declared["max_retries"] or 0))
+    except (TypeError, ValueError):
+        retries = 0
+    record.max_attempts = 1 + retries
+    record.retryable = "may_retry" not in methods and bool(declared["may_retry"])
+    return record.retryable or retries > 0
+
+
+_WARNED = set()  # the views whose periodic starts were said to read no method of theirs (``keep_for_schedule``)
+
+
+def _warn_methods(view_name, methods):
+    if methods and view_name not in _WARNED:
+        _WARNED.add(view_name)
+        logger.warning(
+            "Periodic jobs of %s: its %s %s a method, which a periodic start cannot ask (it has no request); "
+            "declare a value on the class for its periodic jobs",
+            view_name, " and ".join(methods), "is" if len(methods) == 1 else "are",
+        )
+
+
 def view_allows(root, request, record):
     """Whether the view that started ``record`` allows a Retry button now (its ``may_retry``, asked with ``request``),
     looked up on its context from ``root`` (the Zope application): the lists' and the REST API's check, as the

@@ -215,3 +215,28 @@ class TestControlPanel(PeriodicTestCase):
         _text, rows = self.rows()
         self.assertRegex(rows[0], rf"^hello {self.site_path} every 3600 s {TEST_USER_ID} \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC ")
         self.assertTrue(rows[1].endswith("its view 'no-such-view' does not exist on /plone"), rows[1])
+
+
+class TestPeriodicRetries(PeriodicTestCase):
+    def test_a_periodic_views_retry_settings_retry_its_failed_job(self):
+        self.schedule(view="periodic-flaky", every=3600.0)
+        (first,) = periodic.start_due(self.db)
+        record = self.processes("periodic-flaky")[first]
+        self.assertEqual((record.max_attempts, record.retryable), (2, True))
+        setting(self, "claim-interval", 0.1)
+        MAINTENANCE.claimer = claims.claim_queued  # a worker claims it, and its retry when due
+        MAINTENANCE.watch(self.db)
+
+        def ended():
+            records = self.processes("periodic-flaky")
+            done = [r for r in records.values() if r.state == registry.DONE]
+            return done and records
+
+        records = wait_until(ended, timeout=30, what="the periodic job's retry done")
+        failed, retry = records[first], records[records[first].retried_by]
+        self.assertEqual((failed.state, failed.attempt), (registry.FAILED, 1))
+        self.assertEqual((retry.state, retry.attempt, retry.retry_of, retry.owner), (registry.DONE, 2, first, TEST_USER_ID))
+        url = f"{self.site_url}/periodic-flaky"  # what its owner's pages say
+        answer = self.browser.poll(url, first)
+        self.assertEqual((answer["state"], answer["retried_by"], answer["attempt_message"]), ("failed", retry.process_id, "Attempt 1 of 2 failed"))
+        self.assertEqual(self.browser.result(url, retry.process_id), "attempt 2")

@@ -165,3 +165,21 @@ class FailsFirstAttempt(BaseAsyncView):
         if attempt == 1:
             raise Flaky(f"attempt 1 failed on {instance_id()}")
         return f"attempt {attempt} ran on {instance_id()}"
+
+
+class PeriodicFlaky(BaseAsyncView):
+    """A periodic job (test_periodic.py) whose first attempt fails: its class's retry settings retry it once."""
+
+    may_retry = True
+    retry_on = (Flaky,)
+    max_retries = 1
+    retry_backoff = 0.05
+    retry_backoff_max = 0.05
+
+    def __run__(self, process_id):
+        from netsight.asynchronous import registry
+
+        attempt = registry.find(self._connection(), process_id).attempt
+        if attempt == 1:
+            raise Flaky("the first periodic attempt failed")
+        return f"attempt {attempt}"
