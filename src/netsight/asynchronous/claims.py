@@ -22,6 +22,7 @@ from itertools import islice
 
 from netsight.asynchronous import queues
 from netsight.asynchronous import registry
+from netsight.asynchronous import retries
 from netsight.asynchronous.instanceid import instance_id
 from netsight.asynchronous.instanceid import next_ticket
 from netsight.asynchronous.limits import JobLimits
@@ -104,6 +105,6 @@ def _job(root, process_id, db, iid):
 
 def _give_up(db, process_id, iid, error):
     try:
-        registry.change(db, process_id, lambda record: record.is_run(iid) and record.fail(error))
+        registry.change(db, process_id, lambda record: record.is_run(iid) and record.fail(error) and retries.without_automatic_retry(record))
     except Exception:
         logger.exception("netsight.async: could not record the failure of process %s", process_id)

@@ -136,6 +136,12 @@ def after_failure(record, attempt, now=None, rng=random):
                 "Process %s failed after it had committed work of its own: not retried (see retry_after_commit)",
                 record.process_id,
             )
+    return without_automatic_retry(record)
+
+
+def without_automatic_retry(record):
+    """``record`` failed and no automatic retry follows (not its job's exception: its worker could not start or
+    take it, ``_run_here``, ``claims._give_up``): its request stays only for a Retry button. Always true."""
     if not record.retryable:  # no Retry button either: its request goes now
         _forget_request(record)
     return True
@@ -368,4 +374,4 @@ def _run_here(db, process_id):
         POOL.submit(job)
     except Exception:
         logger.exception("Could not queue the retry %s", process_id)
-        registry.change(db, process_id, lambda record: record.fail("the worker could not be started"))
+        registry.change(db, process_id, lambda record: record.fail("the worker could not be started") and without_automatic_retry(record))

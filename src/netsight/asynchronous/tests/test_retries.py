@@ -67,6 +67,26 @@ class TestKeptRequest(unittest.TestCase):
         self.assertFalse(self.ended(lambda record: record.cancelled()))
 
 
+class TestFailureWithoutRetry(unittest.TestCase):
+    """A failure that no automatic retry follows (a worker that could not start or take the job): its request
+    stays only for a Retry button (``retries.without_automatic_retry``, which ``claims._give_up`` and
+    ``retries._run_here`` write with the failure)."""
+
+    def failed(self, retryable):
+        record = registry.ProcessRecord(registry.new_process_id(), "fails-until", "/plone", "alice")
+        record.max_attempts, record.retryable = 4, retryable
+        record.request = kept = object()
+        record.start(record.instance)
+        self.assertTrue(record.fail("the worker could not be started") and retries.without_automatic_retry(record))
+        return record.retry_request is kept
+
+    def test_without_a_retry_button_nothing_is_kept(self):
+        self.assertFalse(self.failed(retryable=False))
+
+    def test_with_a_retry_button_the_request_stays_for_it(self):
+        self.assertTrue(self.failed(retryable=True))
+
+
 class RetriesTestCase(ScheduledTestCase):
     """A job of ``fails-until`` started with a token of its own; the maintenance thread claims its retries."""
 
