@@ -29,7 +29,6 @@ from netsight.asynchronous import settings
 from netsight.asynchronous.instanceid import instance_id
 from netsight.asynchronous.instanceid import next_ticket
 from netsight.asynchronous.limits import StartSettings
-from netsight.asynchronous.maintenance import MAINTENANCE
 from netsight.asynchronous.pool import POOL
 
 import logging
@@ -366,6 +365,7 @@ def _active(root, process_id):
 
 def _run_here(db, process_id):
     """Hand the committed attempt ``process_id`` to this instance's pool, as a start does once it committed."""
+    from netsight.asynchronous.maintenance import MAINTENANCE  # maintenance.py starts periodic jobs, which read this module
     from netsight.asynchronous.worker import Job  # worker.py calls this module when a job failed
 
     try:
