@@ -160,3 +160,34 @@ class TestManagersList(RetryListsTestCase):
         self.post(self.manager, MANAGE, UNKNOWN_ID)
         self.assertEqual(answer, [text.replace(UNKNOWN_ID, "ID") for text in self.messages_after(self.manager)])
         self.assertIsNone(self.new_id(process_id))
+
+
+class TestListsAsAStart(RetryListsTestCase):
+    """A list's Retry is a start for the caps and only once: refused, it says why, in its usual 303."""
+
+    def test_a_retry_beyond_the_queue_limit_or_of_a_key_held_by_another_says_so_and_runs_nothing(self):
+        from netsight.asynchronous.tests.helpers.base import setting
+        from netsight.asynchronous.tests.helpers.views import GATES
+        from netsight.asynchronous.tests.helpers.views import new_gate
+
+        gate = new_gate(self)
+        token = uuid.uuid4().hex
+        self.addCleanup(RUNS.pop, token, None)
+        url = self.url("once-fails-then-waits")
+        process_id = self.browser.start(url, token=token, gate=gate)
+        self.assertEqual(self.browser.wait_for(url, process_id)["state"], "failed")
+        other = JobBrowser(self.app, self.site_url, OTHER_USER, OTHER_PASSWORD)
+        holder = other.start(url, token=token, gate=gate)  # the key is free once it failed
+        self.assertEqual(self.post(self.browser, "@@my-processes", process_id), 303)
+        (message,) = self.messages_after(self.browser)
+        self.assertTrue(message.endswith(f"{process_id} was not run again: the same job waits or runs already."), message)
+        self.assertNotIn(holder, message)
+        GATES[gate].set()
+        self.assertEqual(other.wait_for(url, holder)["state"], "done")
+        setting(self, "queue-limit", 1)
+        setting(self, "job-threads", 0)  # a front-end: the retry would wait in the database, behind the one there
+        self.browser.start(self.url("fails-once"), token=uuid.uuid4().hex)  # waits unclaimed: the queue is full
+        self.assertEqual(self.post(self.browser, "@@my-processes", process_id), 303)
+        (message,) = self.messages_after(self.browser)
+        self.assertTrue(message.endswith(f"{process_id} was not run again: too many processes are waiting to start. Try again later."), message)
+        self.assertIsNone(self.fresh_record(process_id).retried_by)
