@@ -89,7 +89,11 @@ class TestRetryButton(JobTestCase):
         self.assertTrue(link.get("href").endswith(f"/processing?process_id={new_id}"))
 
     def test_the_new_process_page_says_which_attempt_it_is(self):
-        url, process_id, token = self.failed()
+        from netsight.asynchronous.tests.helpers.views import GATES
+        from netsight.asynchronous.tests.helpers.views import new_gate
+
+        gate = new_gate(self)  # the new attempt waits at it: a done one's processing page would redirect to its result
+        url, process_id, token = self.failed("once-fails-then-waits", gate=gate)
         self.retry(self.browser, url, process_id)
         new_id = self.new_id(self.browser, url)
         answer = self.browser.poll(url, new_id)
@@ -99,7 +103,8 @@ class TestRetryButton(JobTestCase):
         (line,) = page.cssselect(".netsight-async-attempt")
         self.assertIn("Attempt 2", line.text_content())
         self.assertTrue(line.cssselect("a")[0].get("href").endswith(f"/processing?process_id={process_id}"))
-        self.browser.wait_for(url, new_id)
+        GATES[gate].set()
+        self.assertEqual(self.browser.wait_for(url, new_id)["state"], "done")
 
     def test_a_second_retry_of_the_same_process_answers_409_and_starts_nothing(self):
         url, process_id, token = self.failed()
