@@ -26,6 +26,7 @@ from netsight.asynchronous import anonymous
 from netsight.asynchronous import queues
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
+from netsight.asynchronous.exceptions import QueueFullError
 from netsight.asynchronous.instanceid import instance_id
 from netsight.asynchronous.instanceid import next_ticket
 from netsight.asynchronous.limits import StartSettings
@@ -346,10 +347,13 @@ def _admit(request, connection, new, key, runs_here):
     then, for an anonymous visitor's process, its address's (``key``: the one its first attempt kept, whoever
     clicks; the requester's own address for a record that kept none) and all visitors' share; ``QueueFullError``
     beyond them. Returns the address key ``new`` counts under (None for a user's), held (``addresses.hold``)."""
-    from netsight.asynchronous.view import _check_queue  # view.py imports this module
-
     start = StartSettings.read()
-    _check_queue(request, connection, start, new.site if start.site_job_threads else None, runs_here)
+    if start.queue_limit:  # as ``view._check_queue``, for the process's owner (a Manager may press the button)
+        capped_site = new.site if start.site_job_threads else None
+        waiting = POOL.waiting(registry.owner_key(new), capped_site) if runs_here else registry.unclaimed_count(connection.root())[0]
+        if waiting >= start.queue_limit:
+            request.response.setHeader("Retry-After", str(QueueFullError.retry_after))
+            raise QueueFullError(f"Too many processes are waiting to start ({waiting}); try again later.")
     if new.owner is not None:
         return None
     if not key:

@@ -303,3 +303,21 @@ class TestRetryWithinTheCaps(AnonymousTestCase):
         visitor.post(f"{url}/cancel", urlencode({"process_id": second}))
         self.start_anonymous()  # cancelled: the address is free
         self.open_gate()
+
+    def test_a_managers_retry_of_a_members_process_counts_the_members_waiting_jobs(self):
+        self.setting("pool-size", 2)
+        self.setting("max-per-user", 1)
+        self.setting("queue-limit", 1)
+        token = uuid.uuid4().hex
+        self.addCleanup(RUNS.pop, token, None)
+        url = self.url("fails-once")
+        process_id = self.browser.start(url, token=token)
+        self.assertEqual(self.browser.wait_for(url, process_id)["state"], "failed")
+        running = self.start_gated()
+        self.running(running)
+        waiting = self.start_gated()  # waits for the member's cap, a thread free: the member's one waiting job
+        manager = owner_browser(self.app, self.site_url)
+        self.assertEqual(self.retry(manager, url, process_id), 503)  # it would wait behind it, as the member's start would
+        self.assertIsNone(self.record(process_id).retried_by)
+        self.finish(running, waiting)
+        self.assertEqual(self.retry(manager, url, process_id), 303)
