@@ -10,7 +10,7 @@ start from that address writes: concurrent starts from one address
 conflict, and Zope runs all but one of them again, which then count it.
 And at most ``anonymous-queue-limit``
 anonymous jobs waiting (in this instance's queue, or unclaimed in the
-database for a front-end; a read only: starts from different addresses
+database, in the job's own named queue, for a front-end; a read only: starts from different addresses
 do not conflict, so N at once may each pass it, N at most the instances'
 server threads). A start beyond either is refused as a full
 queue is: 503 with ``Retry-After``, nothing written, no cookie set. The
@@ -27,6 +27,7 @@ address written in clear.
 
 from AccessControl import getSecurityManager
 from netsight.asynchronous import addresses
+from netsight.asynchronous import queues
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous import storage
@@ -71,7 +72,7 @@ def address_key(address, db, root=None):
     return hmac.new(_key(db, root), str(address).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def check_start(request, connection, runs_here, process_id):
+def check_start(request, connection, runs_here, process_id, queue=None):
     """Refuse an anonymous start beyond its caps, else hold its place; returns
     its address key (None for a user, and nothing written).
 
@@ -79,17 +80,17 @@ def check_start(request, connection, runs_here, process_id):
     its address has ``max-per-address`` active processes already, or when
     ``anonymous-queue-limit`` anonymous jobs wait to start: in this
     instance's pool, or, on a front-end (``runs_here`` false), unclaimed in
-    the database. Else ``process_id`` is added to its address's object
+    the database in the job's ``queue`` (None: the default one). Else ``process_id`` is added to its address's object
     (``addresses.hold``), in the request's transaction: a concurrent start
     from the same address conflicts.
     """
     if getSecurityManager().getUser().getId() is not None:
         return None
     key = address_key(client_address(request), connection.db(), connection.root())
-    return check_address(request, connection, key, runs_here, process_id)
+    return check_address(request, connection, key, runs_here, process_id, queue)
 
 
-def check_address(request, connection, key, runs_here, process_id):
+def check_address(request, connection, key, runs_here, process_id, queue=None):
     """``check_start``'s caps and hold for the address key ``key``, whoever asks: a Retry of an anonymous
     visitor's process counts under the key its first attempt kept (retries.py). Returns ``key``."""
     root = connection.root()
@@ -98,7 +99,7 @@ def check_address(request, connection, key, runs_here, process_id):
         _refuse(request, f"Too many processes of this address are active ({active}); try again later.")
     limit = settings.get("anonymous-queue-limit")
     if limit:
-        waiting = POOL.anonymous_queued() if runs_here else _unclaimed_anonymous(root)
+        waiting = POOL.anonymous_queued() if runs_here else _unclaimed_anonymous(root, queue)
         if waiting >= limit:
             _refuse(request, f"Too many processes of visitors are waiting to start ({waiting}); try again later.")
     addresses.hold(root, key, process_id, lambda pid: _active(root, pid))
@@ -141,8 +142,9 @@ def record_address(record):
     return None if record.owner is not None else (record.address_key or "")
 
 
-def _unclaimed_anonymous(root):
-    return sum(1 for record in registry.unclaimed(root) if record.owner is None)
+def _unclaimed_anonymous(root, queue):
+    """How many anonymous jobs of ``queue`` (None: the default one) wait unclaimed: its own queue's walked only."""
+    return sum(1 for record in registry.unclaimed(root, frozenset({queues.name_of(queue)})) if record.owner is None)
 
 
 def _refuse(request, message):

@@ -103,6 +103,9 @@ PRIORITIZED_KEY = "prioritized"
 # instance serving some queues walks only theirs (``unclaimed``); the default queue's stay in the
 # unclaimed and prioritized indexes. An entry goes when its job is claimed, cancelled or removed.
 ROUTED_KEY = "routed"
+# How many entries the routed index holds: a Length (concurrent changes merge), so that the default
+# queue's waiting jobs are the unclaimed count less it (``waiting_in``) without a walk of the others.
+ROUTED_COUNT_KEY = "routed_count"
 LISTS_VERSION = storage.LISTS_VERSION
 OLD_LISTS_KEYS = storage.OLD_LISTS_KEYS  # indexes of versions before, removed
 # Every key of the root that the add-on writes: the store, with the anonymous visitors'
@@ -866,6 +869,30 @@ def unclaimed_count(root):
     return length(), length._p_serial
 
 
+def waiting_in(root, queue):
+    """How many jobs of ``queue`` (a record's: None, the default one) wait unclaimed: what ``queue-limit``
+    and ``anonymous-queue-limit`` count for a start that waits in the database. A read: a named queue's
+    entries of the routed index (its own jobs only); the default queue's, the unclaimed count less the
+    routed index's (two small objects, however many wait)."""
+    store = root.get(ROOT_KEY)
+    routed = getattr(store, ROUTED_KEY, None)
+    if queue is not None:
+        return len(routed.keys(min=(queue,), max=(queue, _LAST))) if routed else 0
+    length = getattr(store, ROUTED_COUNT_KEY, None)
+    named = length() if length is not None else len(routed) if routed else 0  # a store of before the count: counted
+    return max(0, unclaimed_count(root)[0] - named)
+
+
+def _routed_length(store):
+    """The routed index's count (ROUTED_COUNT_KEY); a store of before it gets it here, counted (a write of the store, once)."""
+    length = getattr(store, ROUTED_COUNT_KEY, None)
+    if length is None:
+        routed = getattr(store, ROUTED_KEY, None)
+        length = Length(len(routed) if routed else 0)
+        setattr(store, ROUTED_COUNT_KEY, length)
+    return length
+
+
 def active_instances(root):
     """The ids of the instances that have queued or running processes (not UNCLAIMED)."""
     active = index(root, ACTIVE_KEY)
@@ -995,6 +1022,7 @@ def prepare(root):
         for name in ("periodic", DEDUPE_KEY, SCHEDULED_KEY, PRIORITIZED_KEY, ROUTED_KEY):  # a store of before periodic jobs (periodic.py), or only-once starts
             if getattr(root[ROOT_KEY], name, None) is None:
                 setattr(root[ROOT_KEY], name, OOBTree())  # once
+        _routed_length(root[ROOT_KEY])  # a store of before the routed index's count: counted, once
     if ROOT_KEY in root and store is None and storage.has_keys_before(root):
         logger.error(
             "netsight.async: the database's root holds keys of a registry of a version before %s "
@@ -1110,6 +1138,7 @@ def _index(root, record, before, before_instance):
             if record.queue is not None:  # a named queue's: in its index of its own (a store of before it gets it here, once)
                 if getattr(store, ROUTED_KEY, None) is None:
                     store.routed = OOBTree()
+                _routed_length(store).change(1)  # made (counted) before the entry
                 store.routed[_routed_key(record)] = True
             elif key is None:
                 store.unclaimed[pid] = True
@@ -1168,7 +1197,9 @@ def _unindex_active(root, instance, pid, record=None):
         store.active.pop((instance, pid), None)
     elif routed_key is not None:
         routed = getattr(store, ROUTED_KEY, None)
-        if routed is not None and routed.pop(routed_key, None):
+        if routed is not None and routed_key in routed:
+            _routed_length(store).change(-1)  # made (counted) before the entry goes
+            del routed[routed_key]
             store.unclaimed_count.change(-1)
     elif key is not None:
         prioritized = getattr(store, PRIORITIZED_KEY, None)

@@ -350,7 +350,7 @@ def _admit(request, connection, new, key, runs_here):
     start = StartSettings.read()
     if start.queue_limit:  # as ``view._check_queue``, for the process's owner (a Manager may press the button)
         capped_site = new.site if start.site_job_threads else None
-        waiting = POOL.waiting(registry.owner_key(new), capped_site) if runs_here else registry.unclaimed_count(connection.root())[0]
+        waiting = POOL.waiting(registry.owner_key(new), capped_site) if runs_here else registry.waiting_in(connection.root(), new.queue)
         if waiting >= start.queue_limit:
             request.response.setHeader("Retry-After", str(QueueFullError.retry_after))
             raise QueueFullError(f"Too many processes are waiting to start ({waiting}); try again later.")
@@ -358,7 +358,7 @@ def _admit(request, connection, new, key, runs_here):
         return None
     if not key:
         key = anonymous.address_key(anonymous.client_address(request), connection.db(), connection.root())
-    return anonymous.check_address(request, connection, key, runs_here, new.process_id)
+    return anonymous.check_address(request, connection, key, runs_here, new.process_id, new.queue)
 
 
 def _active(root, process_id):

@@ -59,7 +59,7 @@ DEFAULTS = {
                     "(0: a front-end, which runs none; formerly pool-size)"),
     "max-per-user": (0, int, 0, "jobs of one owner that run at once in this instance (0: no cap)"),
     "queue-limit": (20, int, 0, "jobs that may wait to start (in this instance, or unclaimed in the database "
-                    "for a front-end) before a start is refused with 503 (0: no limit)"),
+                    "in the job's own queue for a front-end) before a start is refused with 503 (0: no limit)"),
     "max-per-address": (2, int, 0, "anonymous jobs (queued or running, in the whole cluster) of one client "
                         "address; a start beyond is refused with 503 (0: no cap)"),
     "trusted-proxies": ("", str, None, "the addresses of the proxies whose X-Forwarded-For names the client "

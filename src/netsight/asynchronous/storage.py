@@ -91,7 +91,8 @@ class ProcessStore(Persistent):
     - ``routed``: (queue, rank, process id) -> True, the unclaimed jobs of a
       named queue (a view's ``queue``: queues.py), by queue and rank
       (``registry.unclaimed`` walks the queues an instance serves; a store of
-      before it gets it from ``registry.prepare``)
+      before it gets it from ``registry.prepare``); ``routed_count``, a
+      ``Length``: how many entries it holds (``registry.waiting_in``)
 
     Made whole, with every tree, so that no later write changes the store
     itself (no attribute is ever made lazily).
@@ -123,6 +124,7 @@ class ProcessStore(Persistent):
             tree = trees.pop(name, None)
             setattr(self, name, OOBTree() if tree is None else tree)
         self.unclaimed_count = Length() if unclaimed_count is None else unclaimed_count
+        self.routed_count = Length()  # the routed index's entries (registry.ROUTED_COUNT_KEY)
         self.address_key = secrets.token_bytes(32) if address_key is None else address_key
         self.lists_version = lists_version
         if trees:

@@ -263,8 +263,8 @@ class BaseAsyncView(StatusPages, BrowserView):
         start = StartSettings.read()  # once: the record, the Job and the pool share what it gives
         queue = queues.queue_of(self)  # an integrator's error raises: 500, logged
         runs_here = start.runs_here and queues.serves(queue)  # else it waits in the database for an instance serving its queue
-        _check_queue(request, connection, start, site if start.site_job_threads else None, runs_here)
-        address_key = anonymous.check_start(request, connection, runs_here, process_id)  # None for a user
+        _check_queue(request, connection, start, site if start.site_job_threads else None, runs_here, queue)
+        address_key = anonymous.check_start(request, connection, runs_here, process_id, queue)  # None for a user
         record = registry.ProcessRecord(
             process_id,
             view_name=self.__name__,
@@ -598,10 +598,12 @@ BACK_TO_FORM = _(
 )
 
 
-def _check_queue(request, connection, start, capped_site=None, runs_here=None):
+def _check_queue(request, connection, start, capped_site=None, runs_here=None, queue=None):
     """Refuse a start that would wait behind ``queue-limit`` jobs (``start``:
     its ``StartSettings``): in this instance's queue, or, on a front-end,
-    unclaimed in the database. The answer says when to try again
+    unclaimed in the database in its own queue (``queue``: the job's, None
+    the default one; a backlog of another queue blocks no start of this
+    one: ``registry.waiting_in``). The answer says when to try again
     (``Retry-After``), also to a 1.x view that calls ``_run`` itself.
     ``capped_site``: the site of the job, if it caps how many of its jobs
     run at once (its queued ones count too). ``runs_here``: whether the job
@@ -613,7 +615,7 @@ def _check_queue(request, connection, start, capped_site=None, runs_here=None):
     if start.runs_here if runs_here is None else runs_here:
         waiting = POOL.waiting(owners.caller_key(request), capped_site)
     else:
-        waiting = registry.unclaimed_count(connection.root())[0]  # one small object, however many wait
+        waiting = registry.waiting_in(connection.root(), queue)  # its own queue's; small objects, however many wait
     if waiting >= limit:
         request.response.setHeader("Retry-After", str(QueueFullError.retry_after))
         raise QueueFullError(f"Too many processes are waiting to start ({waiting}); try again later.")

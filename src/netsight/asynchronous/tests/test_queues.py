@@ -232,16 +232,56 @@ class TestDatabaseQueue(QueuesTestCase):
         self.assertEqual(self.waiting(frozenset({"reports"})), reports[1:])
         self.assertEqual(len([pid for pid in self.waiting(frozenset({"default"})) if pid in plain]), 12)
 
+    def test_queue_limit_counts_the_waiting_jobs_of_the_starts_own_queue(self):
+        setting(self, "job-threads", 0)  # a front-end; no instance serves "exports"
+        before = self.waiting_count(None)
+        setting(self, "queue-limit", before + 2)  # (the layer's database keeps the default jobs of the tests before)
+        self.start("export")
+        self.start("export")
+        self.assertEqual(self.try_start("export"), 503)  # its own queue is full
+        plain = self.start("hello")  # the backlog of "exports" blocks no other queue
+        report = self.start("report")
+        self.assertEqual((self.waiting_count(None), self.waiting_count("exports"), self.waiting_count("reports")), (before + 1, 2, 1))
+        self.start("hello")
+        self.assertEqual(self.try_start("hello"), 503)
+        self.assertTrue(plain and report)
+
+    def test_anonymous_queue_limit_counts_the_waiting_anonymous_jobs_of_the_starts_own_queue(self):
+        from netsight.asynchronous.tests.test_anonymous import Visitor
+
+        setting(self, "job-threads", 0)
+        setting(self, "queue-limit", 0)
+        setting(self, "max-per-address", 0)
+        setting(self, "anonymous-queue-limit", 2)
+        answers = [Visitor(self.app, self.site_url, f"192.0.2.{n}").try_start(self.url("export")) for n in range(1, 4)]
+        self.started += [("export", pid) for _status, pid in answers if pid]
+        self.assertEqual([status for status, _pid in answers], [303, 303, 503])
+        other = [Visitor(self.app, self.site_url, "192.0.2.9").try_start(self.url(view)) for view in ("report", "hello")]
+        self.started += [("view", pid) for _status, pid in other if pid]
+        self.assertEqual([status for status, _pid in other], [303, 303])
+
+    def try_start(self, view):
+        self.browser.post(self.url(view), f"_authenticator={self.browser.token}")
+        if self.browser.status == 503:
+            self.assertEqual(self.browser.headers["Retry-After"], "30")
+        return self.browser.status
+
+    def waiting_count(self, queue):
+        transaction.begin()
+        return registry.waiting_in(self.app._p_jar.root(), queue)
+
     def test_a_store_of_before_queues_gets_its_tree(self):
         setting(self, "job-threads", 0)
         self.start("hello")
         transaction.begin()
         root = self.app._p_jar.root()
         del registry.stored(root).routed  # a store of before queues
+        del registry.stored(root).routed_count
         transaction.commit()
         registry.in_own_transaction(self.db, registry.prepare)
         transaction.begin()
         self.assertEqual(len(registry.stored(self.app._p_jar.root()).routed), 0)
+        self.assertEqual(registry.stored(self.app._p_jar.root()).routed_count(), 0)
         export = self.start("export")
         self.assertEqual(self.waiting(frozenset({"exports"})), [export])
 
