@@ -212,7 +212,7 @@ def _queue_of_view(context, name):
     """The queue of the view ``name`` (queues.py) where its class declares a name; None (the default queue)
     where it declares none, or a method (a periodic start has no request of the view's to compute it from)."""
     value = getattr(_view_factory(context, name), "queue", None)
-    return None if not isinstance(value, str) or value == queues.DEFAULT or not queues.NAME.match(value) else value
+    return None if not isinstance(value, str) or value == queues.DEFAULT or not queues.is_name(value) else value
 
 
 def _view_factory(context, name):

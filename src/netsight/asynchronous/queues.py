@@ -30,7 +30,13 @@ logger = logging.getLogger("netsight.async")
 
 #: The default queue's name in the ``queues`` setting and in lists; a record keeps None for it.
 DEFAULT = "default"
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+#: A short name, whole (``is_name``; ``\Z``, not ``$``, which passes a name with a newline after it).
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}\Z")
+
+
+def is_name(value):
+    """Whether ``value`` is a queue's short name (letters, digits, ``_ . -``, at most 40), all of it."""
+    return isinstance(value, str) and NAME.fullmatch(value) is not None
 
 
 def queue_of(view):
@@ -44,7 +50,7 @@ def queue_of(view):
         value = value()
     if value is None:
         return None
-    if not isinstance(value, str) or not NAME.match(value):
+    if not is_name(value):
         raise ValueError(f"{type(view).__name__}.queue must be a short name (letters, digits, _ . -) or None, not {value!r}")
     return None if value == DEFAULT else value
 
@@ -61,7 +67,7 @@ def parse(text):
     names, caps = set(), {}
     for word in (text or "").replace(",", " ").split():
         name, _colon, cap = word.partition(":")
-        if not NAME.match(name) or (cap and not (cap.isdigit() and int(cap) > 0)):
+        if not is_name(name) or (cap and not (cap.isdigit() and int(cap) > 0)):
             logger.warning("netsight.async: queues: %r is no queue name (with ':' and a number of threads); left out", word)
             continue
         names.add(name)

@@ -111,7 +111,7 @@ class ProcessesGet(ProcessesService):
         if state is not None and state not in STATES:
             return self.error(400, "BadRequest", f"Unknown state {state!r}: one of {', '.join(STATES)}.")
         queue = form.get("queue") or None
-        if queue is not None and not (isinstance(queue, str) and queues.NAME.match(queue)):
+        if queue is not None and not queues.is_name(queue):
             return self.error(400, "BadRequest", "Invalid queue: one queue's name (default for the default queue).")
         queue = ANY_QUEUE if queue is None else (None if queue == queues.DEFAULT else queue)
         if whole_number(form.get("b_start", "0")) is None:

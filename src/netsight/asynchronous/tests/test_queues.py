@@ -164,6 +164,11 @@ class TestRouting(QueuesTestCase):
         self.browser.post(self.url("bad-queue"), f"_authenticator={self.browser.token}")
         self.assertEqual(self.browser.status, 500)
 
+    def test_a_queue_with_a_newline_after_its_name_is_an_error_for_the_integrator(self):
+        self.browser.post(self.url("newline-queue"), f"_authenticator={self.browser.token}")
+        self.assertEqual(self.browser.status, 500)  # refused, not started to wait for ever in a queue nobody serves
+        self.assertFalse(queues.is_name("exports\n"))
+
     def test_in_german_and_italian(self):
         self.serve("default")
         process_id = self.start("export")
@@ -433,6 +438,7 @@ class TestRest(unittest.TestCase):
         self.assertIn(export, self.manager.listed("?queue=exports&state=done"))
         self.assertEqual(self.manager.listed("?queue=exports&state=failed"), [])
         self.assertEqual(self.member.get("@async-processes?queue=no%20name").status, 400)
+        self.assertEqual(self.member.get("@async-processes?queue=exports%0A").status, 400)
         status = self.member.process(export).json
         self.assertEqual((status["queue"], status["queue_served"]), ("exports", True))
 

@@ -39,3 +39,9 @@ class BadQueue(Export):
     """An integrator's error: no short name."""
 
     queue = "not a name!"
+
+
+class NewlineQueue(Export):
+    """An integrator's error: a short name with a newline after it."""
+
+    queue = "exports\n"
