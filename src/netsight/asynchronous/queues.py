@@ -67,7 +67,7 @@ def parse(text):
     names, caps = set(), {}
     for word in (text or "").replace(",", " ").split():
         name, _colon, cap = word.partition(":")
-        if not is_name(name) or (cap and not (cap.isdigit() and int(cap) > 0)):
+        if not is_name(name) or (cap and not (cap.isascii() and cap.isdigit() and int(cap) > 0)):  # "²".isdigit(): no int
             logger.warning("netsight.async: queues: %r is no queue name (with ':' and a number of threads); left out", word)
             continue
         names.add(name)

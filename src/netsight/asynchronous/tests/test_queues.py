@@ -331,12 +331,25 @@ class TestQueueThreads(unittest.TestCase):
         jobs[2].gate.set()
         wait_until(lambda: pool.counts() == (0, 0, 0), what="an idle pool")
 
+    def test_a_superscript_cap_is_left_out_not_raised_at_each_claim(self):
+        setting(self, "queues", "default exports:\u00b2")
+        queues.parse.cache_clear()  # (an earlier run parsed it: logged then)
+        with self.assertLogs("netsight.async", "WARNING"):
+            self.assertEqual(queues.served(), frozenset({"default"}))
+        self.assertTrue(queues.serves(None))
+        self.assertFalse(queues.serves("exports"))
+        self.assertIsNone(queues.cap_of("exports"))
+        self.assertTrue(Pool().admits(JobLimits("other", "")))
+
     def test_the_setting_parses(self):
         self.assertEqual(queues.parse("default exports:2, reports"), (frozenset({"default", "exports", "reports"}), {"exports": 2}))
         self.assertEqual(queues.parse(""), (None, {}))
         queues.parse.cache_clear()
         with self.assertLogs("netsight.async", "WARNING"):
             self.assertEqual(queues.parse("ok bad:x"), (frozenset({"ok"}), {}))
+        with self.assertLogs("netsight.async", "WARNING") as logged:  # a digit that is no number: a bad word too
+            self.assertEqual(queues.parse("ok exports:\u00b2 reports:\u0663"), (frozenset({"ok"}), {}))
+        self.assertEqual(len(logged.output), 2, logged.output)
         self.assertEqual(queues.cap_of("exports"), 1)
         self.assertIsNone(queues.cap_of(None))
         self.assertTrue(queues.serves(None))
