@@ -10,7 +10,8 @@ instance (of its ``job-threads``, which stay the total)::
 
     queues default exports:2 reports:1
 
-Empty (the default): every queue, without a cap of its own (1.x's way).
+Empty (the default): every queue, without a cap of its own (1.x's way);
+a setting none of whose words parses: no queue (an error in the log).
 A job of a queue that an instance does not serve is never run in its own
 pool: it waits in the database until an instance serving its queue claims
 it (``registry.unclaimed`` takes ``served()``). Each instance that claims
@@ -63,9 +64,12 @@ def name_of(queue):
 @functools.lru_cache(maxsize=8)
 def parse(text):
     """``queues``'s text as ``(names, caps)``: the served names (a frozenset; None: every queue) and
-    ``{name: threads}``; a word that does not parse is logged and left out."""
+    ``{name: threads}``; a word that does not parse is logged and left out. A text of words none of
+    which parses serves no queue (an error in the log), never every queue: a dedicated worker whose
+    setting is wrong must not run everything."""
     names, caps = set(), {}
-    for word in (text or "").replace(",", " ").split():
+    words = (text or "").replace(",", " ").split()
+    for word in words:
         name, _colon, cap = word.partition(":")
         if not is_name(name) or (cap and not (cap.isascii() and cap.isdigit() and int(cap) > 0)):  # "²".isdigit(): no int
             logger.warning("netsight.async: queues: %r is no queue name (with ':' and a number of threads); left out", word)
@@ -73,6 +77,9 @@ def parse(text):
         names.add(name)
         if cap:
             caps[name] = int(cap)
+    if words and not names:
+        logger.error("netsight.async: queues: no word of %r is a queue name: this instance serves no queue (runs no job)", text)
+        return frozenset(), caps
     return (frozenset(names) if names else None), caps  # cached: the caps are not to be changed
 
 

@@ -84,7 +84,8 @@ DEFAULTS = {
                        "(a safety net: an instance with room claims one as soon as it is queued)"),
     "cancel-interval": (0.25, float, 0.05, "seconds between two looks of an instance running jobs for cancels asked elsewhere"),
     "queues": ("", str, None, "the queues whose jobs this instance runs (names, space-separated; default: the "
-               "default queue; name:N: at most N of that queue's jobs at once); empty: every queue (queues.py)"),
+               "default queue; name:N: at most N of that queue's jobs at once); empty: every queue; no word valid: "
+               "none (queues.py)"),
     "job-cookies": ("I18N_LANGUAGE", str, None, "the cookies a job's request keeps (names, space-separated)"),
     "poll-start": (0.25, float, 0.1, "seconds from the processing page's load to its first poll"),
     "poll-growth": (1.5, float, 1.0, "each wait between two polls is the last one times this"),

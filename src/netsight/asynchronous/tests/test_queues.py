@@ -160,6 +160,16 @@ class TestRouting(QueuesTestCase):
         self.assertIsNone(self.fresh_record(process_id).queue)
         self.assertEqual(self.browser.wait_for(self.url("chosen-queue"), process_id)["state"], "done")
 
+    def test_a_dedicated_instance_whose_queues_are_all_bad_words_runs_no_job(self):
+        with self.assertLogs("netsight.async", "ERROR"):
+            setting(self, "queues", "exports:0")
+            queues.parse.cache_clear()
+            process_id = self.start("hello")
+        record = self.fresh_record(process_id)
+        self.assertEqual((record.state, record.instance), ("queued", registry.UNCLAIMED))  # not run here
+        self.assertEqual(claims.claim_queued(self.db), 0)
+        self.assertEqual(self.poll("hello", process_id)["state"], "queued")
+
     def test_a_queue_that_is_no_short_name_is_an_error_for_the_integrator(self):
         self.browser.post(self.url("bad-queue"), f"_authenticator={self.browser.token}")
         self.assertEqual(self.browser.status, 500)
@@ -340,6 +350,17 @@ class TestQueueThreads(unittest.TestCase):
         self.assertFalse(queues.serves("exports"))
         self.assertIsNone(queues.cap_of("exports"))
         self.assertTrue(Pool().admits(JobLimits("other", "")))
+
+    def test_a_setting_of_only_bad_words_serves_no_queue_not_every_one(self):
+        for text in ("exports:0", "exports:x", "exports/big", "exports:0 reports/big"):
+            setting(self, "queues", text)
+            queues.parse.cache_clear()
+            with self.assertLogs("netsight.async", "ERROR") as logged:
+                self.assertEqual(queues.served(), frozenset(), text)
+            self.assertIn("serves no queue", "\n".join(logged.output))
+            self.assertFalse(queues.serves(None), text)
+            self.assertFalse(queues.serves("exports"), text)
+        self.assertEqual(queues.parse(" "), (None, {}))  # empty: every queue, as before
 
     def test_the_setting_parses(self):
         self.assertEqual(queues.parse("default exports:2, reports"), (frozenset({"default", "exports", "reports"}), {"exports": 2}))
