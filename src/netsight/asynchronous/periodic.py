@@ -210,9 +210,24 @@ def _has_view(context, name):
 
 def _queue_of_view(context, name):
     """The queue of the view ``name`` (queues.py) where its class declares a name; None (the default queue)
-    where it declares none, or a method (a periodic start has no request of the view's to compute it from)."""
+    where it declares none, or a method (a periodic start has no request of the view's to compute it from).
+    A value that is no short name is the integrator's error: its jobs go to the default queue, and it is
+    logged (an error, once per view: the class is first looked up at its first periodic start)."""
     value = getattr(_view_factory(context, name), "queue", None)
-    return None if not isinstance(value, str) or value == queues.DEFAULT or not queues.is_name(value) else value
+    if value is None or callable(value):
+        return None
+    if not queues.is_name(value):
+        if name not in _BAD_QUEUES:
+            _BAD_QUEUES.add(name)
+            logger.error(
+                "netsight.async: periodic jobs of the view %r: its queue %r is no short name (letters, digits, _ . -); "
+                "they go to the default queue", name, value,
+            )
+        return None
+    return None if value == queues.DEFAULT else value
+
+
+_BAD_QUEUES = set()  # the views whose queue was said to be no short name (``_queue_of_view``)
 
 
 def _view_factory(context, name):

@@ -494,6 +494,18 @@ class TestPeriodic(QueuesTestCase):
         self.assertEqual(sorted(self.fresh_record(pid).queue or "" for pid in started), ["", "exports"])  # a method: default
         self.assertEqual([pid for pid in started if self.fresh_record(pid).queue], self.waiting_routed())
 
+    def test_a_periodic_job_of_a_view_whose_queue_is_no_name_is_logged_once_and_waits_in_the_default_queue(self):
+        periodic._BAD_QUEUES.discard("newline-queue")  # (said once per process: an earlier run said it)
+        site = "/".join(self.portal.getPhysicalPath())
+        periodic.register(periodic.Schedule(view="newline-queue", context=site, user=TEST_USER_ID, every=60.0))
+        with self.assertLogs("netsight.async", "ERROR") as logged:
+            started = periodic.start_due(self.db, now=60.0 * 2_000_000 + 5)
+        self.started += [("newline-queue", pid) for pid in started]
+        self.assertEqual([self.fresh_record(pid).queue for pid in started], [None])
+        self.assertIn("'exports\\n' is no short name", "\n".join(logged.output))
+        with self.assertNoLogs("netsight.async", "ERROR"):  # once
+            self.assertIsNone(periodic._queue_of_view(self.portal, "newline-queue"))
+
     def waiting_routed(self):
         transaction.begin()
         return [record.process_id for record in registry.unclaimed(self.app._p_jar.root(), frozenset({"exports"}))]
