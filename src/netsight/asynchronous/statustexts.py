@@ -49,8 +49,13 @@ def waiting_ahead(ahead):
 
 
 def waiting_for_worker(queue):
-    """"Waiting for a worker of 'exports'": no live instance serves the job's queue (a named one)."""
+    """"Waiting for a worker of 'exports'": no live instance serves the job's queue (None: the default one)."""
+    if queue is None:
+        return WAITING_FOR_DEFAULT_WORKER
     return _("waiting_for_worker_of", default="Waiting for a worker of '${queue}'", mapping={"queue": queue})
+
+
+WAITING_FOR_DEFAULT_WORKER = _("waiting_for_worker_of_default", default="Waiting for a worker of the default queue")
 
 
 def percentage_completed(percentage):

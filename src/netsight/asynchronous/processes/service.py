@@ -19,6 +19,7 @@ from netsight.asynchronous.processes.status import ProcessStatus
 
 import re
 import time
+import weakref
 
 
 PROCESS_ID = re.compile(r"[0-9a-f]{32}")
@@ -27,6 +28,25 @@ PROCESS_ID = re.compile(r"[0-9a-f]{32}")
 def is_process_id(value):
     """Whether ``value`` is written as a process id (32 lowercase hex digits); says nothing of whether it exists."""
     return isinstance(value, str) and PROCESS_ID.fullmatch(value) is not None
+
+
+#: How long this process keeps what the heartbeats say of the default queue (``_serves_default``), in seconds:
+#: a poll of a job of the default queue waiting in the database reads them at most once in this time per
+#: database, not at each poll (a front-end's polls of a backlog cost what they did).
+DEFAULT_SERVED_SECONDS = 2.0
+_default_served = weakref.WeakKeyDictionary()  # database -> (until, whether a live instance serves the default queue)
+
+
+def _serves_default(connection, timeout):
+    """Whether a live instance serves the default queue (``registry.serving``), as read at most
+    ``DEFAULT_SERVED_SECONDS`` ago through a connection of ``connection``'s database; a read."""
+    db, now = connection.db(), time.monotonic()
+    known = _default_served.get(db)
+    if known is not None and known[0] > now:
+        return known[1]
+    served = registry.serving(connection.root(), None, timeout)
+    _default_served[db] = (now + DEFAULT_SERVED_SECONDS, served)
+    return served
 
 
 class Processes:
@@ -250,6 +270,8 @@ class Processes:
             position = registry.queue_position(self.connection, record) or 0
             if record.instance == registry.UNCLAIMED and record.queue is not None:  # a named queue's, in the database: served? (a read)
                 served = registry.serving(self.connection.root(), record.queue, self._heartbeat_timeout())
+            elif record.instance == registry.UNCLAIMED:  # the default queue's: served? (read at most once in DEFAULT_SERVED_SECONDS)
+                served = _serves_default(self.connection, self._heartbeat_timeout())
         return ProcessStatus(
             process_id=record.process_id,
             state=state,

@@ -150,6 +150,7 @@ MSGIDS = {
     "restapi_retry_cross_site",
     # Named queues (issue 27, point 3)
     "waiting_for_worker_of",
+    "waiting_for_worker_of_default",
     "queues_heading",
     "queues_help",
     "queues_no_worker",

@@ -145,9 +145,12 @@ class TestRouting(QueuesTestCase):
         self.serve("exports")
         process_id = self.start("chosen-queue")  # no queue in the form: the default one
         answer = self.poll("chosen-queue", process_id)
-        # The default queue's page reads as in 1.x (no read of the heartbeats at each poll); the control panel warns.
-        self.assertEqual((answer["state"], answer["queue"], answer["queue_served"]), ("queued", None, True))
-        self.assertTrue(answer["progress_message"].startswith("Waiting to start"), answer["progress_message"])
+        # No live instance serves the default queue (the heartbeats read at most once in 2 seconds, not at each poll).
+        self.assertEqual((answer["state"], answer["queue"], answer["queue_served"]), ("queued", None, False))
+        self.assertEqual(answer["progress_message"], "Waiting for a worker of the default queue")
+        self.browser.open(f"{self.url('chosen-queue')}/processing?process_id={process_id}")
+        status = page_part(self.browser.text, "status").text_content().strip()
+        self.assertEqual(status, "Waiting for a worker of the default queue")
         exports = self.start("chosen-queue", queue="exports")
         self.assertEqual(self.browser.wait_for(self.url("chosen-queue"), exports)["state"], "done")
         self.assertEqual(self.poll("chosen-queue", process_id)["state"], "queued")
@@ -186,6 +189,14 @@ class TestRouting(QueuesTestCase):
         self.assertEqual(self.poll("export", process_id)["progress_message"], "Wartet auf einen Worker für „exports“")
         self.browser.addHeader("Accept-Language", "it")
         self.assertEqual(self.poll("export", process_id)["progress_message"], "In attesa di un worker per 'exports'")
+
+    def test_the_default_queue_without_a_worker_in_german_and_italian(self):
+        self.serve("exports")
+        process_id = self.start("hello")
+        self.browse_in("de")
+        self.assertEqual(self.poll("hello", process_id)["progress_message"], "Wartet auf einen Worker für die Standard-Warteschlange")
+        self.browser.addHeader("Accept-Language", "it")
+        self.assertEqual(self.poll("hello", process_id)["progress_message"], "In attesa di un worker per la coda predefinita")
 
 
 class TestDatabaseQueue(QueuesTestCase):
