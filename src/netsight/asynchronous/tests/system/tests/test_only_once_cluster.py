@@ -9,72 +9,38 @@ the retry finds the first's process. Both answers send the browser to
 that one process's page (303); the database holds one process of the key.
 """
 
-from plone.testing import Layer
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.tests.helpers.instances import Client
-from netsight.asynchronous.tests.helpers.instances import Cluster
-from netsight.asynchronous.tests.helpers.instances import HOST
 from netsight.asynchronous.tests.helpers.instances import logs_on_failure
 from netsight.asynchronous.tests.helpers.instances import MEMBER
 from netsight.asynchronous.tests.helpers.instances import wait_until
+from netsight.asynchronous.tests.helpers.twoworkers import ClusterTestCase
+from netsight.asynchronous.tests.helpers.twoworkers import SITE_PATH
+from netsight.asynchronous.tests.helpers.twoworkers import TwoWorkersLayer
 
 import sys
 import threading
-import transaction
-import unittest
 import uuid
-import ZEO
 
 
-SITE_PATH = "/plone"
 ROUNDS = 8
-PRODUCT_CONFIG = {"pool-size": "2", "heartbeat-interval": "0.5", "heartbeat-timeout": "4"}
 
 
-class TwoWorkersLayer(Layer):
-    """A ZEO server, the site /plone, and two workers A and B."""
-
-    def setUp(self):
-        self.cluster = Cluster("netsight-async-only-once")
-        zeo = self.cluster.zeo_server()
-        zeo.start()
-        a, b = (self.cluster.instance(zeo=zeo, product_config=PRODUCT_CONFIG) for _ in range(2))
-        a.create_site(SITE_PATH)
-        for instance in (a, b):
-            instance.start()
-        self["zeo"], self["a"], self["b"] = zeo, a, b
-
-    def tearDown(self):
-        self.cluster.close()
-        del self["zeo"], self["a"], self["b"]
+TWO_WORKERS = TwoWorkersLayer("netsight-async-only-once", name="NetsightAsync:OnlyOnceTwoWorkers")
 
 
-TWO_WORKERS = TwoWorkersLayer(name="NetsightAsync:OnlyOnceTwoWorkers")
-
-
-class TestOnlyOnceOnACluster(unittest.TestCase):
+class TestOnlyOnceOnACluster(ClusterTestCase):
     layer = TWO_WORKERS
-
-    def setUp(self):
-        zeo = self.layer["zeo"]
-        self.db = ZEO.DB((HOST, zeo.port), blob_dir=str(zeo.directory / "test-client-blobs"), shared_blob_dir=False)
-        self.addCleanup(self.db.close)
 
     def processes_of(self, name):
         """The ids of the processes started with ``name``, as the database holds them now."""
-        manager = transaction.TransactionManager()
-        connection = self.db.open(transaction_manager=manager)
-        try:
-            manager.begin()
+        with self.database_now() as connection:
             store = registry.stored(connection.root())
             records = [] if store is None else store.records.values()
             return [record.process_id for record in records if ("name", name) in tuple(record.form_values)]
-        finally:
-            manager.abort()
-            connection.close()
 
     def test_two_starts_at_the_same_moment_on_two_instances_give_one_process(self):
         a, b = self.layer["a"], self.layer["b"]

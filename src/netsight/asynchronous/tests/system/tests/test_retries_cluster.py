@@ -6,72 +6,38 @@ seconds later, in the failure's own transaction. A is stopped before the
 retry is due: B's maintenance queues it at its time and runs it, once.
 """
 
-from plone.testing import Layer
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.tests.helpers.instances import Client
-from netsight.asynchronous.tests.helpers.instances import Cluster
-from netsight.asynchronous.tests.helpers.instances import HOST
 from netsight.asynchronous.tests.helpers.instances import logs_on_failure
 from netsight.asynchronous.tests.helpers.instances import MEMBER
 from netsight.asynchronous.tests.helpers.instances import wait_until
+from netsight.asynchronous.tests.helpers.twoworkers import ClusterTestCase
+from netsight.asynchronous.tests.helpers.twoworkers import SITE_PATH
+from netsight.asynchronous.tests.helpers.twoworkers import TwoWorkersLayer
 
 import time
-import transaction
-import unittest
-import ZEO
 
 
-SITE_PATH = "/plone"
 BACKOFF = 10  # seconds: the retry is due 5 to 10 s after the failure, once A has stopped
-PRODUCT_CONFIG = {"pool-size": "2", "heartbeat-interval": "0.5", "heartbeat-timeout": "4"}
 
 
-class TwoWorkersLayer(Layer):
-    """A ZEO server, the site /plone, and two workers A and B."""
-
-    def setUp(self):
-        self.cluster = Cluster("netsight-async-retries")
-        zeo = self.cluster.zeo_server()
-        zeo.start()
-        a, b = (self.cluster.instance(zeo=zeo, product_config=PRODUCT_CONFIG) for _ in range(2))
-        a.create_site(SITE_PATH)
-        for instance in (a, b):
-            instance.start()
-        self["zeo"], self["a"], self["b"] = zeo, a, b
-
-    def tearDown(self):
-        self.cluster.close()
-        del self["zeo"], self["a"], self["b"]
+TWO_WORKERS = TwoWorkersLayer("netsight-async-retries", name="NetsightAsync:RetriesTwoWorkers")
 
 
-TWO_WORKERS = TwoWorkersLayer(name="NetsightAsync:RetriesTwoWorkers")
-
-
-class TestRetriesOnACluster(unittest.TestCase):
+class TestRetriesOnACluster(ClusterTestCase):
     layer = TWO_WORKERS
-
-    def setUp(self):
-        zeo = self.layer["zeo"]
-        self.db = ZEO.DB((HOST, zeo.port), blob_dir=str(zeo.directory / "test-client-blobs"), shared_blob_dir=False)
-        self.addCleanup(self.db.close)
 
     def record(self, process_id):
         """What the database holds of ``process_id`` now: a dict of its fields, or None."""
-        manager = transaction.TransactionManager()
-        connection = self.db.open(transaction_manager=manager)
-        try:
-            manager.begin()
+        with self.database_now() as connection:
             record = registry.find(connection, process_id)
             if record is None:
                 return None
             names = ("state", "instance", "attempt", "retry_of", "retried_by", "run_after", "started", "finished", "run")
             return {name: getattr(record, name) for name in names}
-        finally:
-            manager.abort()
-            connection.close()
 
     def test_the_retry_of_an_attempt_that_failed_on_a_runs_on_b_after_a_stopped(self):
         a, b = self.layer["a"], self.layer["b"]
