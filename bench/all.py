@@ -1,7 +1,7 @@
 """``make bench``: the heavy jobs (bench/heavy.py), scheduled and prioritized starts (bench/scheduled.py) and the
 latency and the bar's lag (bench/latency.py), in one table; then the package beside its peers (bench/compare.py).
 
-    .venv/bin/python bench/all.py [heavy.py's options] [--scheduled-rounds 12] [--due 40]
+    .venv/bin/python bench/all.py [heavy.py's options] [--scheduled-rounds 24] [--due 40]
                                   [--latency-jobs 24] [--latency-concurrency 4] [--latency-max-delay 8]
                                   [--no-peers] [--peer-jobs 1000] [--peer-systems rq,huey,...]
 
@@ -88,7 +88,7 @@ def latency_rows(figures):
 
 def main():
     parser = heavy.arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
-    parser.add_argument("--scheduled-rounds", type=int, default=12, help="bench/scheduled.py --rounds (default 12)")
+    parser.add_argument("--scheduled-rounds", type=int, default=24, help="bench/scheduled.py --rounds (default 24)")
     parser.add_argument("--due", type=int, default=40, help="its --due (default 40)")
     parser.add_argument("--latency-jobs", type=int, default=24, help="bench/latency.py --jobs (default 24)")
     parser.add_argument("--latency-concurrency", type=int, default=4, help="its --concurrency (default 4)")
