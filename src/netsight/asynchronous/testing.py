@@ -14,6 +14,7 @@ from plone.testing import Layer
 from plone.testing import zca
 from plone.testing import zodb
 from plone.testing import zope as zope_testing
+from zope.component.hooks import setSite
 from zope.configuration import xmlconfig
 
 from netsight.asynchronous import internals
@@ -161,9 +162,25 @@ NETSIGHT_ASYNC_ZOPE_FUNCTIONAL_TESTING = JobsZopeFunctionalTesting(
 
 class LoopbackWSGIServer(zope_testing.WSGIServer):
     """plone.testing's WSGI server (waitress, in this process, on a free
-    port), on the loopback interface only, whatever WSGI_SERVER_HOST says."""
+    port), on the loopback interface only, whatever WSGI_SERVER_HOST says.
+
+    Each request begins without a component site, as in a new thread: a
+    server thread keeps the site of its last request (thread-local), and
+    under the next layer that shares this server (RestAPI after Chromium)
+    the request's first events went to the old layer's registry, where
+    plone.rest marks no API request: its service answered Plone's 404.
+    """
 
     host = "127.0.0.1"
+
+    def make_wsgi_app(self):
+        app = super().make_wsgi_app()
+
+        def without_a_site(environ, start_response):
+            setSite(None)  # Zope sets the site again when traversal reaches it
+            return app(environ, start_response)
+
+        return without_a_site
 
 
 # The Chromium tests (tests/system/tests/test_chromium.py, bench/latency.py): the Plone
