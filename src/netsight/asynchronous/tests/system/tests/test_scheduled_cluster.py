@@ -9,72 +9,41 @@ instances start again: the restarted cluster runs the overdue job at once
 and the other one at its time, each once, never before its time.
 """
 
-from plone.testing import Layer
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.tests.helpers.instances import Client
-from netsight.asynchronous.tests.helpers.instances import Cluster
-from netsight.asynchronous.tests.helpers.instances import HOST
 from netsight.asynchronous.tests.helpers.instances import logs_on_failure
 from netsight.asynchronous.tests.helpers.instances import MEMBER
 from netsight.asynchronous.tests.helpers.instances import wait_until
+from netsight.asynchronous.tests.helpers.twoworkers import ClusterTestCase
+from netsight.asynchronous.tests.helpers.twoworkers import SITE_PATH
+from netsight.asynchronous.tests.helpers.twoworkers import TwoWorkersLayer
 
 import time
-import transaction
-import unittest
-import ZEO
 
 
-SITE_PATH = "/plone"
 SOON = 8  # seconds: due while every instance is stopped
 LATER = 75  # seconds: due once the cluster is back (two instance starts take far less on two cores)
-PRODUCT_CONFIG = {"pool-size": "2", "heartbeat-interval": "0.5", "heartbeat-timeout": "4"}
 FIELDS = ("state", "instance", "run_after", "started", "finished", "run")
 
 
-class TwoWorkersLayer(Layer):
-    """A ZEO server, the site /plone, and two workers A and B."""
-
-    def setUp(self):
-        self.cluster = Cluster("netsight-async-scheduled")
-        zeo = self.cluster.zeo_server()
-        zeo.start()
-        a, b = (self.cluster.instance(zeo=zeo, product_config=PRODUCT_CONFIG) for _ in range(2))
-        a.create_site(SITE_PATH)
-        for instance in (a, b):
-            instance.start()
-        self["zeo"], self["a"], self["b"] = zeo, a, b
-
-    def tearDown(self):
-        self.cluster.close()
-        del self["zeo"], self["a"], self["b"]
+TWO_WORKERS = TwoWorkersLayer("netsight-async-scheduled", name="NetsightAsync:ScheduledTwoWorkers")
 
 
-TWO_WORKERS = TwoWorkersLayer(name="NetsightAsync:ScheduledTwoWorkers")
-
-
-class TestScheduledOnACluster(unittest.TestCase):
+class TestScheduledOnACluster(ClusterTestCase):
     layer = TWO_WORKERS
 
     def setUp(self):
-        zeo = self.layer["zeo"]
-        self.db = ZEO.DB((HOST, zeo.port), blob_dir=str(zeo.directory / "test-client-blobs"), shared_blob_dir=False)
-        self.addCleanup(self.db.close)
+        super().setUp()
         self.member = Client(*MEMBER)
 
     def record(self, process_id):
         """What the database holds of ``process_id`` now: a dict of its fields, or None."""
-        manager = transaction.TransactionManager()
-        connection = self.db.open(transaction_manager=manager)
-        try:
-            manager.begin()
+        with self.database_now() as connection:
             record = registry.find(connection, process_id)
             return None if record is None else {name: getattr(record, name) for name in FIELDS}
-        finally:
-            manager.abort()
-            connection.close()
 
     def schedule(self, instance, token, seconds):
         """Start ``later`` on ``instance``, due ``seconds`` from now: its process id."""
