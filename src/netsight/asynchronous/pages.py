@@ -245,7 +245,7 @@ class StatusPages:
             return self._json_status(process_id) if wants_json else self.refused_page()
         try:
             outcome, new_id = self.processes.retry(process_id)
-        except QueueFullError as exc:  # a start's caps (retries.retry_now): refused as a start is, nothing written
+        except QueueFullError as exc:  # a start's caps (retrybutton.retry_now): refused as a start is, nothing written
             request.response.setStatus(503)
             return self._json({"error": str(exc)}) if wants_json else self.busy_page()
         if outcome is RetryOutcome.ALREADY_RUNNING:  # only once: the process that holds its key answers, as to a start

@@ -4,6 +4,7 @@ from netsight.asynchronous import connections
 from netsight.asynchronous import owners
 from netsight.asynchronous import registry
 from netsight.asynchronous import retries
+from netsight.asynchronous import retrybutton
 from netsight.asynchronous import settings
 from netsight.asynchronous.cancels import ask_to_cancel
 from netsight.asynchronous.listing import ANY as ANY_QUEUE
@@ -238,10 +239,10 @@ class Processes:
         return {True: RemoveOutcome.REMOVED, False: RemoveOutcome.ACTIVE}.get(removed, RemoveOutcome.UNKNOWN)
 
     def retry(self, process_id):
-        """Run an ended process again with the request it kept, as a new process linked to it (retries.py).
+        """Run an ended process again with the request it kept, as a new process linked to it (retrybutton.py).
 
         Whoever may is decided before (``visible``, and the view's ``may_retry``). As a start: the caps of a
-        start apply (``retries.retry_now``), and one beyond them raises ``QueueFullError`` (503, with
+        start apply (``retrybutton.retry_now``), and one beyond them raises ``QueueFullError`` (503, with
         ``Retry-After``); an only-once job whose key another process holds is not run again.
 
         :returns: ``(RetryOutcome, the new process's id, or the holder's for ALREADY_RUNNING, or None)``.
@@ -249,8 +250,8 @@ class Processes:
         if registry.find(self.connection, process_id) is None:
             return RetryOutcome.UNKNOWN, None
         try:
-            new_id = retries.retry_now(self.connection.db(), process_id, self.request)
-        except retries.KeyHeld as held:
+            new_id = retrybutton.retry_now(self.connection.db(), process_id, self.request)
+        except retrybutton.KeyHeld as held:
             return RetryOutcome.ALREADY_RUNNING, held.process_id
         if new_id is None:
             return RetryOutcome.NOT_RETRYABLE, None
