@@ -17,7 +17,10 @@ from netsight.asynchronous.statusjson import status_answer
 
 SERVICE = "@async-processes"
 #: Of the status, what a listing's item has (``title``: what its page calls the job).
-LISTED = ("state", "progress", "message", "title", "attempt", "max_attempts", "retry_of", "retried_by", "queue")
+LISTED = (
+    "state", "progress", "message", "title", "scheduled_for", "priority",
+    "attempt", "max_attempts", "retry_of", "retried_by", "queue",
+)
 
 
 def describe(status, site_url, manager):

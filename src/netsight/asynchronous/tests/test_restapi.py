@@ -191,6 +191,8 @@ class TestRestAPI(unittest.TestCase):
                 "progress": True,
                 "message": "",
                 "title": "Hello",  # its view's name, made readable
+                "scheduled_for": None,
+                "priority": 0,
                 "attempt": 1,
                 "max_attempts": 1,
                 "retry_of": None,

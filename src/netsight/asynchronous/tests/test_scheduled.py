@@ -220,6 +220,7 @@ class TestScheduledREST(unittest.TestCase):
         (item,) = [item for item in self.member.processes()["items"] if item["process_id"] == process_id]
         self.assertEqual(item["state"], "scheduled")
         status = self.member.process(process_id).json
+        self.assertEqual((item["scheduled_for"], item["priority"]), (status["scheduled_for"], 0))  # the listing says it too
         self.assertEqual((status["state"], status["priority"]), ("scheduled", 0))
         self.assertTrue(status["progress_message"].startswith("Scheduled for "), status["progress_message"])
         self.assertNotIn("queue_position", status)
