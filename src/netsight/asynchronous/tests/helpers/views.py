@@ -710,7 +710,8 @@ LATER_RUNS = []  # (process id, time.time() when it ran)
 
 class Later(BaseAsyncView):
     """Starts ``seconds`` (form) from now (``aware``: an aware UTC datetime, else a naive local one),
-    with the form's ``priority`` (0 without one); notes when each job ran (``LATER_RUNS``)."""
+    with the form's ``priority`` (0 without one), in the form's ``queue`` (the default one without);
+    notes when each job ran (``LATER_RUNS``)."""
 
     def run_after(self):
         seconds = self.request.form.get("seconds")
@@ -722,6 +723,9 @@ class Later(BaseAsyncView):
 
     def priority(self):
         return int(self.request.form.get("priority") or 0)
+
+    def queue(self):
+        return self.request.form.get("queue") or None
 
     def __run__(self, process_id):
         LATER_RUNS.append((process_id, time.time()))
