@@ -224,7 +224,7 @@ def _queue_of_view(context, name):
                 "they go to the default queue", name, value,
             )
         return None
-    return None if value == queues.DEFAULT else value
+    return queues.of_name(value)
 
 
 _BAD_QUEUES = set()  # the views whose queue was said to be no short name (``_queue_of_view``)

@@ -53,12 +53,17 @@ def queue_of(view):
         return None
     if not is_name(value):
         raise ValueError(f"{type(view).__name__}.queue must be a short name (letters, digits, _ . -) or None, not {value!r}")
-    return None if value == DEFAULT else value
+    return of_name(value)
 
 
 def name_of(queue):
     """A record's queue (None: the default) as the setting and the lists name it."""
     return DEFAULT if queue is None else queue
+
+
+def of_name(name):
+    """A queue as the setting and the lists name it (``DEFAULT`` for the default one) as a record keeps it: None for the default."""
+    return None if name == DEFAULT else name
 
 
 @functools.lru_cache(maxsize=8)

@@ -42,6 +42,7 @@ from netsight.asynchronous import addresses
 from netsight.asynchronous import storage
 from netsight.asynchronous.ids import new_process_id  # noqa: F401 (the registry's name of before)
 from netsight.asynchronous.queues import DEFAULT as DEFAULT_QUEUE
+from netsight.asynchronous.queues import name_of as queue_name
 from netsight.asynchronous.scheduling import rank
 from netsight.asynchronous.storage import ProcessStore
 from netsight.asynchronous.transactions import ATTEMPTS  # noqa: F401 (the registry's name of before)
@@ -506,8 +507,7 @@ def queue_position(connection, record):
         return None
     root = connection.root()
     if record.instance == UNCLAIMED:  # waiting in the database: behind the jobs of its own queue only
-        queue = {DEFAULT_QUEUE if record.queue is None else record.queue}
-        return sum(1 for other in unclaimed(root, queue) if other is not record and _sooner(other, record))
+        return sum(1 for other in unclaimed(root, {queue_name(record.queue)}) if other is not record and _sooner(other, record))
     processes = index(root, RECORDS_KEY) or {}
     ahead = 0
     for pid in active_of(root, record.instance):
@@ -782,7 +782,7 @@ def serving(root, queue, timeout, now=None):
     (a record's: None for the default one), as its heartbeat record says; a read. The default
     queue reads served unless a live instance names the queues it serves and none names it."""
     live = served_queues(root, timeout, now).values()
-    name = DEFAULT_QUEUE if queue is None else queue
+    name = queue_name(queue)
     if any(names is None or name in names for names in live):
         return True
     # The default queue: unserved only where live instances name the queues they serve (and none
@@ -793,12 +793,9 @@ def serving(root, queue, timeout, now=None):
 def waiting_queues(root):
     """``{queue name: how many of its jobs wait unclaimed}`` (``queues.DEFAULT`` for the default
     one), of the queues whose jobs wait; a read of the waiting jobs' records (few: the queue limit)."""
-    store = root.get(ROOT_KEY)
-    if store is None:
-        return {}
     found = {}
     for record in unclaimed(root):
-        name = DEFAULT_QUEUE if record.queue is None else record.queue
+        name = queue_name(record.queue)
         found[name] = found.get(name, 0) + 1
     return found
 

@@ -83,7 +83,7 @@ class BackgroundProcessesControlPanel(ControlPanelFormWrapper):
         return [
             {"queue": name, "waiting": count}
             for name, count in sorted(waiting.items())
-            if not registry.serving(root, None if name == queues.DEFAULT else name, timeout)
+            if not registry.serving(root, queues.of_name(name), timeout)
         ]
 
     def periodic_jobs(self):

@@ -97,7 +97,7 @@ class AllProcesses(BrowserView):
 
     def batch(self):
         """The batch of records of this page (plone.batching), of the filtered listing."""
-        queue = ANY_QUEUE if self.queue is None else (None if self.queue == queues.DEFAULT else self.queue)
+        queue = ANY_QUEUE if self.queue is None else queues.of_name(self.queue)
         listing = self.processes.listing(owners.site_path(self.context), self.state, self.owner, queue)
         start = self.start
         if start and start >= len(listing):  # past the end: the last page

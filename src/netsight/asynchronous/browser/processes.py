@@ -191,13 +191,13 @@ class MyProcesses(BrowserView):
             status = processes.status(record)
             row = process_row(self.request, status)
             row["removable"] = status.ended_without_result or row["kept"]
-            row["retryable"] = status.retryable and self._view_allows(processes, record)
+            row["retryable"] = status.retryable and self._view_allows(record)
             rows.append(row)
             if len(rows) == LIMIT:
                 break
         return rows
 
-    def _view_allows(self, processes, record):
+    def _view_allows(self, record):
         """Whether the view of ``record`` allows a Retry button now (``retries.view_allows``)."""
         return retries.view_allows(self.request["PARENTS"][-1], self.request, record)
 

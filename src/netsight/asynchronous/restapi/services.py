@@ -113,7 +113,7 @@ class ProcessesGet(ProcessesService):
         queue = form.get("queue") or None
         if queue is not None and not queues.is_name(queue):
             return self.error(400, "BadRequest", "Invalid queue: one queue's name (default for the default queue).")
-        queue = ANY_QUEUE if queue is None else (None if queue == queues.DEFAULT else queue)
+        queue = ANY_QUEUE if queue is None else queues.of_name(queue)
         if whole_number(form.get("b_start", "0")) is None:
             return self.error(400, "BadRequest", "Invalid b_start: not a whole number.")
         if whole_number(form.get("b_size", "1"), 1, MAX_SIZE) is None:
