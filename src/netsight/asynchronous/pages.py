@@ -205,14 +205,9 @@ class StatusPages:
         the processing page.
         """
         request = self.request
-        self._not_cached()
-        if request.get("REQUEST_METHOD", "GET").upper() != "POST":
-            raise MethodNotAllowed("cancel needs a POST")
-        self._record(process_id)  # NoSuchProcessError (404) unless the request may see it
-        wants_json = is_true(output_json) or "application/json" in request.getHeader("Accept", "")
-        if not protect.passes_csrf_check(request):
-            request.response.setStatus(403)
-            return self._json_status(process_id) if wants_json else self.refused_page()
+        wants_json, refused = self._checked_post("cancel", process_id, output_json)
+        if refused is not None:
+            return refused
         self.processes.cancel(process_id)
         if wants_json:
             self.read_anew()  # the request's own connection still sees the state before
@@ -233,16 +228,9 @@ class StatusPages:
         whose key another process holds, that process's answer (``_retry_held``).
         """
         request = self.request
-        self._not_cached()
-        if request.get("REQUEST_METHOD", "GET").upper() != "POST":
-            raise MethodNotAllowed("retry needs a POST")
-        if not retries.may_retry(self):
-            raise NoSuchProcessError("No such process")
-        self._record(process_id)  # NoSuchProcessError (404) unless the request may see it
-        wants_json = is_true(output_json) or "application/json" in request.getHeader("Accept", "")
-        if not protect.passes_csrf_check(request):
-            request.response.setStatus(403)
-            return self._json_status(process_id) if wants_json else self.refused_page()
+        wants_json, refused = self._checked_post("retry", process_id, output_json, allowed=retries.may_retry)
+        if refused is not None:
+            return refused
         try:
             outcome, new_id = self.processes.retry(process_id)
         except QueueFullError as exc:  # a start's caps (retrybutton.retry_now): refused as a start is, nothing written
@@ -260,6 +248,25 @@ class StatusPages:
             return self._json_status(new_id)
         request.response.redirect(self.status_url("processing", new_id), status=303)
         return ""
+
+    def _checked_post(self, action, process_id, output_json, allowed=None):
+        """The checks of a POST that acts on ``process_id`` (``cancel``, ``retry``), in this order: a POST
+        (else ``MethodNotAllowed``, 405); where the view allows ``action`` (``allowed(view)``; None: always)
+        and the request may see the process (else ``NoSuchProcessError``, the unknown id's 404); with
+        plone.protect's token (else 403). Returns ``(wants_json, refused)``: whether the answer is JSON, and
+        the refused page or status to answer (None where all passed)."""
+        request = self.request
+        self._not_cached()
+        if request.get("REQUEST_METHOD", "GET").upper() != "POST":
+            raise MethodNotAllowed(f"{action} needs a POST")
+        if allowed is not None and not allowed(self):
+            raise NoSuchProcessError("No such process")
+        self._record(process_id)  # NoSuchProcessError (404) unless the request may see it
+        wants_json = is_true(output_json) or "application/json" in request.getHeader("Accept", "")
+        if not protect.passes_csrf_check(request):
+            request.response.setStatus(403)
+            return wants_json, (self._json_status(process_id) if wants_json else self.refused_page())
+        return wants_json, None
 
     def _retry_held(self, holder_id, wants_json):
         """The answer to a Retry of an only-once job whose key the process ``holder_id`` holds, as to a second
