@@ -1,5 +1,7 @@
-"""The views ``fibonacci``, ``fibonacci-kept`` and ``fibonacci-mail``: the Nth Fibonacci number, computed in the background."""
+"""The views ``fibonacci``, ``fibonacci-kept``, ``fibonacci-mail`` and ``fibonacci-later``: the Nth Fibonacci number, computed in the background."""
 
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from netsight.asynchronous import BaseAsyncView
 
@@ -23,6 +25,8 @@ class Fibonacci(BaseAsyncView):
     max_seconds = 600
     #: What the form says of this view, beside the plain ``fibonacci``.
     variant = None
+    #: Whether the form asks when to start (its field "delay": ``fibonacci-later``).
+    asks_delay = False
 
     error = None
 
@@ -31,7 +35,11 @@ class Fibonacci(BaseAsyncView):
         if not super().run_process():
             return False
         form = self.request.form
-        self.error = self.validate(form.get("n"))[1] or self.validate_seconds(form.get("seconds"))[1]
+        self.error = (
+            self.validate(form.get("n"))[1]
+            or self.validate_seconds(form.get("seconds"))[1]
+            or (self.validate_delay(form.get("delay"))[1] if self.asks_delay else None)
+        )
         return self.error is None
 
     def validate(self, value):
@@ -60,6 +68,19 @@ class Fibonacci(BaseAsyncView):
             seconds = None
         if seconds is None or not 0 <= seconds <= self.max_seconds:  # NaN too
             return None, f"The length must be a number of seconds from 0 to {self.max_seconds}."
+        return seconds, None
+
+    def validate_delay(self, value):
+        """``(seconds, None)`` for a valid "start in" (empty: 0, now), else ``(None, error message)``."""
+        text = str(value if value is not None else "").strip()
+        if not text:
+            return 0, None
+        try:
+            seconds = int(text)
+        except ValueError:
+            seconds = None
+        if seconds is None or not 0 <= seconds <= 3600:
+            return None, "Start in must be a whole number of seconds from 0 to 3600."
         return seconds, None
 
     def title(self):
@@ -108,3 +129,23 @@ class FibonacciMailed(Fibonacci):
         "When it is done and no page of yours watches it, you get a mail with the link to its result "
         "(a member with an e-mail address, on a site with a sender address and a mail server)."
     )
+
+
+class FibonacciLater(Fibonacci):
+    """The same, started later and retried: it waits the form's "start in" seconds (*scheduled*), and a failure
+    is tried again twice before its page offers a Retry button."""
+
+    asks_delay = True
+    retry_on = (DemoFailure,)  # "Make it fail" fails every attempt: watch the two retries, then press Retry
+    max_retries = 2
+    retry_backoff = 5.0  # the second attempt 5 s after the first failed, the third 10 s after the second
+    may_retry = True
+    variant = (
+        "It starts the form's seconds later (scheduled: cancel it meanwhile if you like); "
+        "a failure is tried again twice, 5 and 10 seconds later, and then its page offers Retry."
+    )
+
+    def run_after(self):
+        """Now plus the form's "start in" seconds; None (now) for 0."""
+        delay = self.validate_delay(self.request.form.get("delay"))[0]
+        return datetime.now() + timedelta(seconds=delay) if delay else None
