@@ -138,11 +138,11 @@ class FibonacciLater(Fibonacci):
     asks_delay = True
     retry_on = (DemoFailure,)  # "Make it fail" fails every attempt: watch the two retries, then press Retry
     max_retries = 2
-    retry_backoff = 5.0  # the second attempt 5 s after the first failed, the third 10 s after the second
+    retry_backoff = 5.0  # the second attempt 2.5 to 5 s after the first failed, the third 5 to 10 s after the second (jitter)
     may_retry = True
     variant = (
-        "It starts the form's seconds later (scheduled: cancel it meanwhile if you like); "
-        "a failure is tried again twice, 5 and 10 seconds later, and then its page offers Retry."
+        "It starts when “Start in” says (scheduled until then: you may cancel it meanwhile); "
+        "a failure is tried again twice, up to 5 and then up to 10 seconds later, and then its page offers Retry."
     )
 
     def run_after(self):
