@@ -57,7 +57,7 @@ def claim_queued(db, ahead=None):
     are read in the claim's own transaction (one transaction, not two),
     committed by the instance's one writer (``groupcommit.py``). The claim
     writes this instance's heartbeat too when it is due (older than a
-    ``heartbeat-interval``, or never written), so that a job it just took
+    ``heartbeat-interval``, never written, or saying other queues), so that a job it just took
     never reads as the job of a dead instance; a burst's claims then write
     it once an interval, not with every claim (the maintenance thread beats
     within an interval of a claim: ``Maintenance._claim``).
@@ -89,7 +89,7 @@ def claim_queued(db, ahead=None):
         if not taken:
             return []
         registry.purge_claimed(root)
-        if _beat_due(root, iid):
+        if _beat_due(root, iid, served):
             registry.beat_in(root, iid, queues=served)
         for record in taken:
             job = _job(root, record, db, iid)
@@ -109,12 +109,15 @@ def claim_queued(db, ahead=None):
     return len(jobs)
 
 
-def _beat_due(root, iid):
+def _beat_due(root, iid, served):
     """Whether this instance's heartbeat is older than a ``heartbeat-interval``
-    (or was never written): a claim then writes it (a read of one small
-    object, loaded again only when it changed)."""
+    (or was never written), or says other queues than ``served``: a claim
+    then writes it (a read of one small object, loaded again only when it
+    changed)."""
     beat = (registry.index(root, registry.INSTANCES_KEY) or {}).get(iid)
-    return beat is None or time.time() - beat.beat >= heartbeat_interval()
+    if beat is None or time.time() - beat.beat >= heartbeat_interval():
+        return True
+    return beat.queues != (None if served is None else tuple(sorted(served)))
 
 
 def _job(root, record, db, iid):
