@@ -9,9 +9,14 @@ counter says that no write was lost and none committed twice.
 """
 
 from BTrees.OOBTree import OOBTree
+from unittest import mock
+from ZODB.DemoStorage import DemoStorage
 from ZODB.FileStorage import FileStorage
 from ZODB.POSException import ConflictError
 
+from netsight.asynchronous import claims
+from netsight.asynchronous import maintenance
+from netsight.asynchronous import registry
 from netsight.asynchronous.groupcommit import GroupCommit
 
 import shutil
@@ -191,3 +196,31 @@ class TestGroupCommit(unittest.TestCase):
         self.assertEqual(kind, "error")
         self.assertIsInstance(error, RuntimeError)
         self.assertEqual(self.written(), ({}, 0))
+
+
+class TestTheClaimsHeartbeat(unittest.TestCase):
+    """A claim writes this instance's heartbeat only when it is due (claims.py): not with every claim of a burst."""
+
+    def test_due_when_never_written_older_than_an_interval_or_naming_other_queues(self):
+        db = ZODB.DB(DemoStorage())
+        self.addCleanup(db.close)
+        with mock.patch.object(claims, "heartbeat_interval", return_value=10.0), db.transaction() as connection:
+            root = connection.root()
+            self.assertTrue(claims._beat_due(root, "worker-1", None))  # never written
+            registry.beat_in(root, "worker-1", queues=None)
+            self.assertFalse(claims._beat_due(root, "worker-1", None))  # fresh: the claim leaves it
+            self.assertTrue(claims._beat_due(root, "worker-1", ("reports", "default")))  # it serves other queues now
+            registry.beat_in(root, "worker-1", queues=("reports", "default"))
+            self.assertFalse(claims._beat_due(root, "worker-1", ("default", "reports")))
+            registry.instances(root)["worker-1"].beat -= 10.0
+            self.assertTrue(claims._beat_due(root, "worker-1", ("default", "reports")))  # an interval old
+
+    def test_a_claim_makes_the_maintenance_thread_beat_within_an_interval(self):
+        thread = maintenance.Maintenance()  # not started: its claim step only
+        thread.claimer = lambda db: 2
+        thread._claim(db=None, mark=False)
+        self.assertTrue(thread._claimed)
+        thread.claimer = lambda db: 0
+        thread._claimed = False
+        thread._claim(db=None, mark=False)
+        self.assertFalse(thread._claimed)  # nothing claimed: its heartbeat keeps its own time
