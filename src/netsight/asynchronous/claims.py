@@ -57,10 +57,11 @@ def claim_queued(db, ahead=None):
     are read in the claim's own transaction (one transaction, not two),
     committed by the instance's one writer (``groupcommit.py``). The claim
     writes this instance's heartbeat too when it is due (older than a
-    ``heartbeat-interval``, never written, or saying other queues), so that a job it just took
-    never reads as the job of a dead instance; a burst's claims then write
-    it once an interval, not with every claim (the maintenance thread beats
-    within an interval of a claim: ``Maintenance._claim``).
+    ``heartbeat-interval``, never written, or saying other queues), so that
+    a job it just took never reads as the job of a dead instance; a burst's
+    claims then write it once an interval, not with every claim (the
+    maintenance thread beats within an interval of a claim:
+    ``Maintenance._claim``).
     """
     now, most = POOL.claim_room(AHEAD if ahead is None else ahead)
     if not most:
@@ -85,7 +86,10 @@ def claim_queued(db, ahead=None):
             chosen.append(record)
             taking.append(limits)
         # After the walk: a claim changes the index that it walks.
-        taken = [record for record in chosen if registry.change_in(root, record.process_id, lambda r: r.assign_to(iid, next_ticket()))]
+        taken = [
+            record for record in chosen
+            if registry.change_in(root, record.process_id, lambda r: r.assign_to(iid, next_ticket()))
+        ]
         if not taken:
             return []
         registry.purge_claimed(root)
