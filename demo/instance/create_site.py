@@ -9,7 +9,9 @@ The profile installs plone.restapi (1002: a member may call
 ``@async-processes``) and sets the site's mail (1003: a sender address, the
 SMTP server on localhost:25, for ``@@fibonacci-mail``). The site gets a
 member ``member`` (password ``member-demo``) with the address member@example.org,
-who gets that mail.
+who gets that mail. A site reused whose netsight.async (or demo) profile was
+uninstalled gets it installed again, and one whose profiles are behind is
+upgraded.
 """
 
 from AccessControl.SecurityManagement import newSecurityManager
@@ -21,6 +23,7 @@ import transaction
 
 
 SITE_ID = "plone"
+ADDON_PROFILE = "netsight.async:default"
 DEMO_PROFILE = "netsight.asyncdemo:default"
 PROFILES = [
     "plone.app.contenttypes:default",
@@ -48,13 +51,17 @@ if SITE_ID not in app.objectIds():
 else:
     setSite(app[SITE_ID])
     setup = app[SITE_ID].portal_setup
-    if setup.getLastVersionForProfile(DEMO_PROFILE) == UNKNOWN:
-        setup.runAllImportStepsFromProfile(f"profile-{DEMO_PROFILE}")
-        transaction.commit()
-    elif setup.listUpgrades(DEMO_PROFILE):
-        setup.upgradeProfile(DEMO_PROFILE)
-        transaction.commit()
-        print(f"Upgraded {DEMO_PROFILE} to {setup.getLastVersionForProfile(DEMO_PROFILE)[0]}.")
+    # The add-on first: uninstalled (Site Setup, Add-ons) while the demo stayed, its
+    # pages (My processes, the control panel, @async-processes) would answer 404.
+    for profile in (ADDON_PROFILE, DEMO_PROFILE):
+        if setup.getLastVersionForProfile(profile) == UNKNOWN:
+            setup.runAllImportStepsFromProfile(f"profile-{profile}")
+            transaction.commit()
+            print(f"Installed {profile} (it was not installed).")
+        elif setup.listUpgrades(profile):
+            setup.upgradeProfile(profile)
+            transaction.commit()
+            print(f"Upgraded {profile} to {setup.getLastVersionForProfile(profile)[0]}.")
     print(f"Reusing the Plone site {SITE_ID!r}.")
 setSite(app[SITE_ID])
 add_member(app[SITE_ID])

@@ -1,7 +1,8 @@
 """The site ``make demo`` makes (demo/instance/create_site.py), in a real Zope instance: its member calls ``@async-processes``.
 
 The script runs as ``make demo`` runs it (``zconsole run``), twice (the
-second run reuses the site), then ``runwsgi`` serves the instance and the
+second run reuses the site), and once more after netsight.async was
+uninstalled while the demo add-on stayed (it installs it again), then ``runwsgi`` serves the instance and the
 demo's member asks for its processes over HTTP, as plone.restapi's clients
 do. Slow: creating a Plone site takes a while.
 """
@@ -22,6 +23,20 @@ import transaction
 if app.acl_users.getUser("admin") is None:  # make demo's mkwsgiinstance --user admin:admin
     app.acl_users._doAddUser("admin", "admin", ["Manager"], [])
     transaction.commit()
+"""
+
+UNINSTALL = """
+import transaction
+from AccessControl.SecurityManagement import newSecurityManager
+from plone.base.utils import get_installer
+from zope.component.hooks import setSite
+newSecurityManager(None, app.acl_users.getUser("admin").__of__(app.acl_users))
+site = app.plone
+setSite(site)
+installer = get_installer(site, site.REQUEST)
+installer.uninstall_product("netsight.async")  # as from Site Setup, Add-ons; the demo add-on stays
+transaction.commit()
+print("installed:", installer.is_product_installed("netsight.async"), installer.is_product_installed("netsight.asyncdemo"))
 """
 
 MAIL_SETTINGS = """
@@ -61,6 +76,13 @@ class TestTheDemoSite(unittest.TestCase):
             again = instance.run_script(CREATE_SITE.read_text(encoding="utf-8"))
             self.assertIn("Reusing the Plone site 'plone'.", again)
             self.assertNotIn("Added the member", again)
+            self.assertNotIn("Installed", again)
+            # netsight.async uninstalled while the demo stays: the next make demo installs it again
+            # (else My processes, the control panel and @async-processes, below, answer 404).
+            self.assertIn("installed: False True", instance.run_script(UNINSTALL))
+            repaired = instance.run_script(CREATE_SITE.read_text(encoding="utf-8"))
+            self.assertIn("Installed netsight.async:default (it was not installed).", repaired)
+            self.assertIn("Reusing the Plone site 'plone'.", repaired)
             state = json.loads(instance.run_script(MAIL_SETTINGS).strip().splitlines()[-1])
             self.assertEqual(state["from"], "demo@localhost")
             self.assertEqual((state["host"], state["port"]), ("localhost", 25))
