@@ -397,13 +397,14 @@ class StatusPages:
         return f"{base}/@@my-processes"
 
     def page_texts(self, status):
-        """The processing page's texts of time; ``{time}`` in the script's copies."""
+        """The processing page's texts of time; ``{time}`` in the script's copies. None elapsed while it is
+        scheduled: nothing runs yet."""
         texts = {}
         for key, msgid, default in (
             ("elapsed", "elapsed_time", "Elapsed: ${time}"),
             ("remaining", "time_remaining", "About ${time} left"),
         ):
-            seconds = status[key]
+            seconds = None if key == "elapsed" and status["state"] == ProcessState.SCHEDULED else status[key]
             texts[f"{key}_template"] = self._translate(_(msgid, default=default, mapping={"time": "{time}"}))
             texts[key] = "" if seconds is None else texts[f"{key}_template"].replace("{time}", _clock(seconds))
         return texts

@@ -31,7 +31,7 @@ def status_answer(status, request, title, manager=False):
         "scheduled_for": _iso(status.scheduled_for, "milliseconds"),  # the page polls at that time, not up to 1 s early
         "priority": status.priority,
         "attempt": status.attempt,
-        "max_attempts": max(status.attempt, status.max_attempts),
+        "max_attempts": status.max_attempts,  # its view's automatic attempts: a Retry button's may go beyond
         "retry_of": status.retry_of,
         "retried_by": status.retried_by,
         "retryable": status.retryable,
@@ -63,10 +63,8 @@ def status_answer(status, request, title, manager=False):
 def progress_message(status, request):
     """The status line: waiting (and how many ahead), "40% completed...", "Processing...", cancelling, or the end."""
     state = status.state
-    if state == ProcessState.SCHEDULED and status.retry_of is not None:  # an automatic retry waits for its time
-        message = attempt_line(status)
-    elif state == ProcessState.SCHEDULED:
-        message = statustexts.scheduled_for(status.scheduled_for, status.as_of)
+    if state == ProcessState.SCHEDULED:  # a retry's wait is seconds long: to the second (its attempt line says which)
+        message = statustexts.scheduled_for(status.scheduled_for, status.as_of, seconds=status.retry_of is not None)
     elif state == ProcessState.QUEUED and not status.queue_served:  # no live instance serves its queue
         message = statustexts.waiting_for_worker(status.queue)
     elif state == ProcessState.QUEUED:
@@ -83,18 +81,20 @@ def progress_message(status, request):
 
 
 def attempt_line(status):
-    """A retry's "Attempt 2 of 4", with ", next at 14:03" while it is scheduled; a failed attempt of automatic
-    retries: "Attempt 1 of 4 failed", with "; attempt 2 is scheduled for 14:03" while that one waits."""
+    """A retry's "Attempt 2 of 4" ("Attempt 4" beyond its automatic attempts: a Retry button's); when it waits,
+    its status line says until when. A failed attempt of automatic retries: "Attempt 1 of 4 failed", with
+    "; attempt 2 is scheduled for 14:03:10" while that one waits."""
     if _retried_automatically(status):
         return statustexts.attempt_failed(status.attempt, status.max_attempts, status.next_attempt_at, status.as_of)
-    next_at = status.scheduled_for if status.state == ProcessState.SCHEDULED else None
-    return statustexts.attempt_of(status.attempt, status.max_attempts, next_at, status.as_of)
+    return statustexts.attempt_of(status.attempt, status.max_attempts)
 
 
 def _retried_automatically(status):
-    """Whether ``status`` is a failed attempt of a view's automatic retries (``max_retries``) that was retried or retries one."""
+    """Whether ``status`` is a failed attempt of a view's automatic retries (``max_retries``) that was retried or
+    retries one; not a Retry button's attempt beyond them."""
     retried = status.retried_by is not None or status.retry_of is not None
-    return status.state == ProcessState.FAILED and status.max_attempts > 1 and retried
+    automatic = 1 < status.max_attempts and status.attempt <= status.max_attempts
+    return status.state == ProcessState.FAILED and automatic and retried
 
 
 def _iso(when, timespec="seconds"):

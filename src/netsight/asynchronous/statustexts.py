@@ -63,30 +63,24 @@ def percentage_completed(percentage):
     return _("percentage_completion", default="${percentage}% completed...", mapping={"percentage": percentage})
 
 
-def scheduled_for(when, now=None):
-    """"Scheduled for 14:00" (the server's local time), or "Scheduled for 2026-12-06 14:00" when not today."""
+def scheduled_for(when, now=None, seconds=False):
+    """"Scheduled for 14:00" (the server's local time), or "Scheduled for 2026-12-06 14:00" when not today;
+    "Scheduled for 14:03:10" with ``seconds`` (a retry's wait, seconds long)."""
     at = datetime.fromtimestamp(when)
     today = datetime.fromtimestamp(now) if now is not None else datetime.now()
-    text = at.strftime("%H:%M") if at.date() == today.date() else at.strftime("%Y-%m-%d %H:%M")
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    text = at.strftime(clock) if at.date() == today.date() else at.strftime(f"%Y-%m-%d {clock}")
     return _("scheduled_for", default="Scheduled for ${time}", mapping={"time": text})
 
 
-def attempt_of(attempt, max_attempts, next_at=None, now=None):
-    """A retry's line: "Attempt 2 of 4", "Attempt 2 of 4, next at 14:03" while it waits for its time; "Attempt 2" without a limit (Retry buttons)."""
-    if next_at is not None:
-        at = datetime.fromtimestamp(next_at)
-        today = datetime.fromtimestamp(now) if now is not None else datetime.now()
-        text = at.strftime("%H:%M:%S") if at.date() == today.date() else at.strftime("%Y-%m-%d %H:%M:%S")
-        return _(
-            "attempt_of_next_at",
-            default="Attempt ${attempt} of ${max_attempts}, next at ${time}",
-            mapping={"attempt": attempt, "max_attempts": max(attempt, max_attempts), "time": text},
-        )
-    if max_attempts > 1:
+def attempt_of(attempt, max_attempts):
+    """A retry's line: "Attempt 2 of 4" within its view's automatic attempts (``max_attempts``); "Attempt 2" without
+    a limit: a view without automatic retries, or a Retry button's attempt beyond them ("Attempt 4" after 3 of 3)."""
+    if 1 < max_attempts and attempt <= max_attempts:
         return _(
             "attempt_of",
             default="Attempt ${attempt} of ${max_attempts}",
-            mapping={"attempt": attempt, "max_attempts": max(attempt, max_attempts)},
+            mapping={"attempt": attempt, "max_attempts": max_attempts},
         )
     return _("attempt_n", default="Attempt ${attempt}", mapping={"attempt": attempt})
 
@@ -94,7 +88,7 @@ def attempt_of(attempt, max_attempts, next_at=None, now=None):
 def attempt_failed(attempt, max_attempts, next_at=None, now=None):
     """An automatically retried attempt's end: "Attempt 1 of 4 failed", and "; attempt 2 is scheduled for 14:03"
     while the next one waits for its time."""
-    mapping = {"attempt": attempt, "max_attempts": max(attempt, max_attempts)}
+    mapping = {"attempt": attempt, "max_attempts": max_attempts}
     if next_at is None:
         return _("attempt_failed", default="Attempt ${attempt} of ${max_attempts} failed", mapping=mapping)
     at = datetime.fromtimestamp(next_at)

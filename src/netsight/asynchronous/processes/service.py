@@ -298,6 +298,7 @@ class Processes:
             context_url=self.request.physicalPathToURL(record.context_path),
             as_of=time.time(),
             scheduled_for=record.run_after if state == ProcessState.SCHEDULED else None,
+            due=record.run_after,
             priority=record.priority,
             attempt=record.attempt,
             max_attempts=record.max_attempts,

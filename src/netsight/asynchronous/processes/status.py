@@ -57,6 +57,8 @@ class ProcessStatus:
     as_of: float
     #: When it may start (its view's ``run_after``), while it is scheduled; else None.
     scheduled_for: float | None = None
+    #: When it was due to start, if it was scheduled (its record's ``run_after``), in every state; else None.
+    due: float | None = None
     #: Its view's ``priority`` (-100 to 100; 0 by default): a higher one starts first.
     priority: int = 0
     #: Which attempt it is (1, then 2 for its first retry) and how many its view allows in all (retries.py).
@@ -113,8 +115,12 @@ class ProcessStatus:
 
     @property
     def elapsed(self):
-        """Seconds since it started (since it was queued, if it never started), until it ended."""
-        return (self.finished or self.as_of) - (self.started or self.created)
+        """Seconds since it started (since it was queued, if it never started: since its time, if it was
+        scheduled), until it ended; 0 while it is scheduled: nothing runs, and it waits for no one yet."""
+        if self.state == ProcessState.SCHEDULED:
+            return 0.0
+        since = self.started or max(self.created, self.due or 0)
+        return max(0.0, (self.finished or self.as_of) - since)
 
     @property
     def remaining(self):

@@ -138,7 +138,6 @@ MSGIDS = {
     "retried_by_link",
     "attempt_n",
     "attempt_of",
-    "attempt_of_next_at",
     # Automatic retries (issue 27, point 5b)
     "attempt_failed",
     "attempt_failed_next_at",

@@ -209,15 +209,21 @@ class TestRetryTexts(RetriesTestCase):
         waiting = self.browser.poll(url, second)
         self.assertEqual((waiting["state"], waiting["attempt"], waiting["max_attempts"]), ("scheduled", 2, 4))
         self.assertEqual((waiting["retry_of"], waiting["retried_by"]), (first, None))
-        self.assertEqual(waiting["progress_message"], f"Attempt 2 of 4, next at {clock}")
-        self.assertEqual(waiting["attempt_message"], f"Attempt 2 of 4, next at {clock}")
+        # Which attempt it is, and when it runs: each said once (the status line to the second: a retry waits seconds).
+        self.assertEqual(waiting["progress_message"], f"Scheduled for {clock}")
+        self.assertEqual(waiting["attempt_message"], "Attempt 2 of 4")
+        self.assertEqual(waiting["elapsed"], 0.0)  # nothing ran yet
         self.assertAlmostEqual(datetime.fromisoformat(waiting["scheduled_for"]).timestamp(), due, delta=1)
-        self.assertIn(f"Attempt 2 of 4, next at {clock}", page_part(self.page(url, second), "attempt").text_content())
+        html = self.page(url, second)
+        self.assertEqual(page_part(html, "attempt-text").text_content(), "Attempt 2 of 4")
+        self.assertEqual(page_part(html, "status").text_content(), f"Scheduled for {clock}")
+        self.assertEqual(lxml.html.fromstring(html).get_element_by_id("netsight-async-processing").text_content().count(clock), 1)
 
         self.browser.post(f"{url}/cancel", urlencode({"process_id": second, "_authenticator": self.browser.token}))
         self.assertEqual(self.browser.status, 303)
         cancelled = self.browser.poll(url, second)
         self.assertEqual((cancelled["state"], cancelled["retried_by"]), ("cancelled", None))
+        self.assertEqual(cancelled["attempt_message"], "Attempt 2 of 4")  # no time: nothing waits any more
         after = self.browser.poll(url, first)
         self.assertEqual(after["attempt_message"], "Attempt 1 of 4 failed")  # nothing is scheduled any more
         self.assertNotIn("next_attempt_at", after)
@@ -233,12 +239,15 @@ class TestRetryTexts(RetriesTestCase):
             self.browser.poll(url, first)["attempt_message"],
             f"Versuch 1 von 4 fehlgeschlagen; Versuch 2 ist für {clock} geplant",
         )
-        self.assertEqual(self.browser.poll(url, second)["progress_message"], f"Versuch 2 von 4, nächster um {clock}")
+        self.assertEqual(self.browser.poll(url, second)["progress_message"], f"Geplant für {clock}")
+        self.assertEqual(self.browser.poll(url, second)["attempt_message"], "Versuch 2 von 4")
         self.browser.addHeader("Accept-Language", "it")
         self.assertEqual(
             self.browser.poll(url, first)["attempt_message"],
             f"Tentativo 1 di 4 non riuscito; il tentativo 2 è programmato per le {clock}",
         )
+        self.assertEqual(self.browser.poll(url, second)["progress_message"], f"Avvio previsto: {clock}")
+        self.assertEqual(self.browser.poll(url, second)["attempt_message"], "Tentativo 2 di 4")
         self.browser.post(f"{url}/cancel", urlencode({"process_id": second, "_authenticator": self.browser.token}))
 
     def test_a_scheduled_retry_of_an_only_once_job_holds_its_key(self):

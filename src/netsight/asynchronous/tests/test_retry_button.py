@@ -12,6 +12,7 @@ from netsight.asynchronous.tests.test_anonymous import AnonymousTestCase  # a ba
 from netsight.asynchronous.tests.test_ownership import OTHER_PASSWORD
 from netsight.asynchronous.tests.test_ownership import OTHER_USER
 from netsight.asynchronous.tests.test_ownership import without_tokens
+from netsight.asynchronous.tests.test_retries import RetriesTestCase  # a base class: no tests of its own
 from urllib.parse import parse_qs
 from urllib.parse import urlencode
 from urllib.parse import urlparse
@@ -98,7 +99,7 @@ class TestRetryButton(JobTestCase):
         new_id = self.new_id(self.browser, url)
         answer = self.browser.poll(url, new_id)
         self.assertEqual(answer["attempt_message"], "Attempt 2")
-        self.assertEqual((answer["attempt"], answer["max_attempts"]), (2, 2))
+        self.assertEqual((answer["attempt"], answer["max_attempts"]), (2, 1))  # its view's attempts: no automatic retry
         page = self.page(self.browser, url, new_id)
         (line,) = page.cssselect(".netsight-async-attempt")
         self.assertIn("Attempt 2", line.text_content())
@@ -174,6 +175,30 @@ class TestRetryButton(JobTestCase):
         self.assertEqual(answer["retry_of"], process_id)
         self.assertIn(answer["process_id"], self.browser.headers["Location"])
         self.browser.wait_for(url, answer["process_id"])
+
+
+class TestRetryAfterAutomaticRetries(RetriesTestCase):
+    """A Retry button once a view's automatic attempts are used up: its attempt is beyond them, and says no limit."""
+
+    view = "fails-until-retryable"
+
+    def test_the_retry_of_attempt_3_of_3_reads_attempt_4_not_4_of_4(self):
+        url, first, token = self.start(fail_times="4", retries="2")  # its three attempts fail, and the button's
+        last = self.chain(url, first)[-1]
+        self.assertEqual((last["attempt"], last["attempt_message"], last["retryable"]), (3, "Attempt 3 of 3 failed", True))
+        self.browser.post(f"{url}/retry", urlencode({"process_id": last["process_id"], "_authenticator": self.browser.token}))
+        self.assertEqual(self.browser.status, 303)
+        (new_id,) = parse_qs(urlparse(self.browser.headers["Location"]).query)["process_id"]
+        answer = self.browser.wait_for(url, new_id)
+        self.assertEqual((answer["state"], answer["retry_of"], answer["retried_by"]), ("failed", last["process_id"], None))
+        # The view's limit stays what it said (3): the button's attempt is beyond it, not "4 of 4".
+        self.assertEqual((answer["attempt"], answer["max_attempts"]), (4, 3))
+        self.assertEqual(answer["attempt_message"], "Attempt 4")
+        self.assertTrue(answer["retryable"])  # no automatic retry beyond the limit; the button again
+        self.assertEqual(len(RUNS[token]), 4)
+        page = self.page(url, new_id)
+        (line,) = lxml.html.fromstring(page).cssselect(".netsight-async-attempt-text")
+        self.assertEqual(line.text_content(), "Attempt 4")
 
 
 class TestRetryOfAnOnlyOnceJob(JobTestCase):

@@ -8,6 +8,8 @@ from urllib.parse import urlencode
 from netsight.asynchronous import claims
 from netsight.asynchronous import registry
 from netsight.asynchronous.maintenance import MAINTENANCE
+from netsight.asynchronous.processes.state import ProcessState
+from netsight.asynchronous.processes.status import ProcessStatus
 from netsight.asynchronous.testing import chromium_server_url
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_RESTAPI_TESTING
@@ -183,6 +185,59 @@ class TestScheduled(ScheduledTestCase):
             second.close()
         self.assertEqual(self.browser.wait_for(self.url("later"), process_id)["state"], "done")
         self.assertEqual(len(self.ran(process_id)), 1)
+
+
+class TestNoElapsedTimeWhileScheduled(ScheduledTestCase):
+    """Nothing runs while a job waits for its time: its JSON says 0 elapsed seconds (a number still, as 1.x
+    clients read it), its page neither an elapsed time nor a spinner."""
+
+    schedule = TestScheduled.schedule
+    poll = TestScheduled.poll
+    cancel = TestScheduled.cancel
+
+    def scheduled_a_moment_ago(self):
+        process_id, _due = self.schedule(60)
+        self.addCleanup(self.cancel, process_id)
+        created = self.fresh_record(process_id).created
+        wait_until(lambda: time.time() > created + 0.3, what="a moment since the start")  # it would read 0.3 and more
+        return process_id
+
+    def test_its_json_says_zero_seconds(self):
+        answer = self.poll(self.scheduled_a_moment_ago())
+        self.assertEqual((answer["state"], answer["elapsed"], answer["remaining"]), ("scheduled", 0.0, None))
+        self.assertIsInstance(answer["elapsed"], float)
+
+    def test_its_page_shows_no_elapsed_time_and_no_spinner(self):
+        process_id = self.scheduled_a_moment_ago()
+        self.browser.open(f"{self.url('later')}/processing?process_id={process_id}")
+        self.assertEqual(page_part(self.browser.text, "elapsed").text_content(), "")
+        self.assertEqual(page_part(self.browser.text, "spinner").get("hidden"), "hidden")
+        self.assertTrue(page_part(self.browser.text, "status").text_content().startswith("Scheduled for "))
+        page = lxml.html.fromstring(self.browser.text).get_element_by_id("netsight-async-processing")
+        self.assertEqual(page.get("data-state"), "scheduled")  # processing.js reads it
+
+
+class TestElapsedOfAScheduledProcess(unittest.TestCase):
+    """``ProcessStatus.elapsed`` of a process that was scheduled: none while it waits for its time, then counted
+    from that time while it waits in the queue, and from its start once it runs."""
+
+    def status(self, state, started=None, finished=None, as_of=1000.0):
+        return ProcessStatus(
+            process_id="0" * 32, state=state, stored_state=state.value, view_name="later", context_path="/plone",
+            site="/plone", owner="alice", owner_key="alice", title=None, progress=None, message=None, error=None,
+            created=100.0, started=started, finished=finished, queue_position=None, reruns=0,
+            cancel_requested=False, instance="", result_gone=False, keep_until=None,
+            context_url="http://nohost/plone", as_of=as_of, due=900.0,
+        )
+
+    def test_none_while_scheduled_then_from_its_time_then_from_its_start(self):
+        self.assertEqual(self.status(ProcessState.SCHEDULED, as_of=950.0).elapsed, 0.0)
+        self.assertEqual(self.status(ProcessState.QUEUED).elapsed, 100.0)  # due at 900: not since its start at 100
+        self.assertEqual(self.status(ProcessState.RUNNING, started=990.0).elapsed, 10.0)
+        self.assertEqual(self.status(ProcessState.DONE, started=990.0, finished=995.0).elapsed, 5.0)
+
+    def test_one_cancelled_before_its_time_took_none(self):
+        self.assertEqual(self.status(ProcessState.CANCELLED, finished=500.0).elapsed, 0.0)
 
 
 class TestScheduledJSON(ScheduledTestCase):

@@ -27,7 +27,9 @@
  * interval past the last answer's estimate.
  * A scheduled job ("scheduled", until its "scheduled_for") is polled at
  * its time (DUE_AFTER later), and meanwhile every data-poll-max, in a
- * visible tab; its status line says when it starts.
+ * visible tab; its status line says when it starts, and the page shows
+ * neither spinner nor elapsed time (data-state, then each answer's
+ * "state"): nothing runs yet.
  * A hidden tab polls at most every HIDDEN_DELAY (or four times the
  * delay), and a tab shown again, or a browser back online, polls at once.
  * An answer's Retry-After is honoured (up to MAX_RETRY_AFTER).
@@ -44,6 +46,11 @@
  * is a lost connection: the page says so, stops its clock, and
  * polls again. Everything is set as text, never as HTML, and only when it
  * changed (the status line is a live region).
+ *
+ * The attempt line (retries.py: "Attempt 2 of 3", "Attempt 3 of 3 failed")
+ * follows each answer's "attempt_message", hidden while it has none, as the
+ * server renders it; its link to the attempt before stays (a process's
+ * "retry_of" never changes).
  *
  * Retry (retries.py): the page of a view that allows it has the Retry form,
  * hidden; an answer that the process ended failed, interrupted or timed out
@@ -131,6 +138,8 @@
   var retrying = part("retrying");
   var cancelForm = part("cancel"); // the Cancel button's form
   var retryForm = part("retry"); // the Retry button's form, where the view allows it (hidden until it may)
+  var attemptLine = part("attempt"); // "Attempt 2 of 3. The attempt before" (retries), hidden without one
+  var attemptText = part("attempt-text"); // its text
   var cancelAsked = false; // the button was clicked: it stays away
 
   /* Writes only what changed: a live region announces every write. */
@@ -168,12 +177,13 @@
     elapsed: Number(data.elapsed) || 0,
     remaining: null, // one value (of maybe a few percent) means nothing yet: see timeLeft
     floor: 0,
+    scheduled: data.state === "scheduled", // no elapsed time: nothing runs yet
   };
   var ticking = null;
 
   function showTimes() {
     var since = (Date.now() - times.at) / 1000;
-    setText(part("elapsed"), data.textElapsed.replace("{time}", clock(times.elapsed + since)));
+    setText(part("elapsed"), times.scheduled ? "" : data.textElapsed.replace("{time}", clock(times.elapsed + since)));
     setText(
       part("remaining"),
       times.remaining === null
@@ -224,7 +234,8 @@
 
   function showProgress(status) {
     var numeric = typeof status.completed === "number";
-    show(spinner, !numeric);
+    var scheduled = status.state === "scheduled";
+    show(spinner, !numeric && !scheduled); // nothing runs yet while it is scheduled
     show(bar, numeric);
     show(percent, numeric); // the label beside the bar
     if (numeric) {
@@ -253,6 +264,7 @@
       remaining: left,
       // Between answers it counts down, never more than about one poll interval past this estimate.
       floor: left === null ? 0 : Math.max(0, left - Math.max(lastWait, FOLLOW) / 1000),
+      scheduled: scheduled,
     };
     showTimes();
     startClock();
@@ -267,6 +279,13 @@
     show(part("running"), false);
     show(part(name), true);
     setTitle(part(name).querySelector(".alert-heading").textContent);
+  }
+
+  /* The attempt line, as the answer says it (none: hidden). */
+  function showAttempt(status) {
+    var text = status.attempt_message || "";
+    setText(attemptText, text);
+    show(attemptLine, text !== "");
   }
 
   function showFailure(status) {
@@ -358,6 +377,7 @@
     }
     var status = outcome.status;
     show(retrying, false);
+    showAttempt(status);
     if (status.state !== "done") {
       notifyEnd(status); // in a hidden tab, the browser's notification (if allowed)
     }

@@ -147,6 +147,32 @@ class RetriedAtGate(FailsAtGate):
     retry_backoff = 60.0
 
 
+class RetriedSoonAtGates(BaseAsyncView):
+    """Each attempt waits at its own gate (``gates``: the form's, comma-separated, the first attempt's first), then
+    fails; retried once by itself ``backoff`` seconds later (at least half of it: the jitter), with no Retry button
+    (test_chromium_retry.py: a page follows the attempt from its wait to its run and its end)."""
+
+    retry_on = (Flaky,)
+    max_retries = 1
+
+    def retry_backoff(self):
+        return float(self.request.form.get("backoff", "8"))
+
+    def __run__(self, process_id, gates, backoff="8"):
+        from netsight.asynchronous import registry
+        from netsight.asynchronous.tests.helpers.views import GATES
+
+        attempt = registry.find(self._connection(), process_id).attempt
+        GATES[gates.split(",")[attempt - 1]].wait(60)
+        raise Flaky(f"attempt {attempt} failed at its gate")
+
+
+class FailsUntilRetryable(FailsUntil):
+    """``FailsUntil`` with a Retry button too (test_retry_button.py: a Retry once its automatic attempts are used)."""
+
+    may_retry = True
+
+
 class FailsFirstAttempt(BaseAsyncView):
     """Fails its first attempt, retried once by itself after ``backoff`` seconds (the form's); the result names
     the instance that ran the attempt (test_retries_cluster.py: the retry runs on any instance)."""
