@@ -32,6 +32,9 @@ def remove_1x_process_registry(setup_tool):
 
 PROFILE_ID = "profile-netsight.async:default"
 MY_PROCESSES = ("user", "netsight-async-processes")  # the action's category and id (actions.xml)
+MY_PROCESSES_ICON = "string:hourglass-split"  # its icon_expr (actions.xml): an icon of Plone's icon registry
+MY_PROCESSES_URL = 'python:f"{plone_portal_state.navigation_root_url()}/@@my-processes"'  # its url_expr (actions.xml)
+MY_PROCESSES_URL_BEFORE_1010 = "string:${globals_view/navigationRootUrl}/@@my-processes"
 LOGOUT = "logout"  # Plone's "Log out" of the personal menu: My processes goes just above it
 CONFIGLET = "netsight-async"  # Background processes in Site Setup (controlpanel.xml)
 
@@ -77,6 +80,23 @@ def upgrade_to_1009(setup_tool):
         logger.info("netsight.async: moved the registry's %d processes into one key, %r", moved, registry.ROOT_KEY)
     if indexed:
         logger.info("netsight.async: indexed %d processes for the lists of processes", indexed)
+
+
+def upgrade_to_1010(setup_tool):
+    """Upgrade step 1010: *My processes* gets its icon (``MY_PROCESSES_ICON``,
+    as actions.xml gives it) where it has none, and its URL by
+    ``plone_portal_state`` where it has the one of before
+    (``globals_view/navigationRootUrl``, deprecated: a warning at every page);
+    an icon or a URL the site set stays, and nothing else of the action changes."""
+    category, action = MY_PROCESSES
+    actions = getattr(setup_tool.aq_parent.portal_actions, category, None)
+    if actions is None or action not in actions.objectIds():
+        return
+    action = actions[action]
+    if not action.getProperty("icon_expr"):
+        action.manage_changeProperties(icon_expr=MY_PROCESSES_ICON)
+    if action.getProperty("url_expr") == MY_PROCESSES_URL_BEFORE_1010:
+        action.manage_changeProperties(url_expr=MY_PROCESSES_URL)
 
 
 def place_my_processes(site):

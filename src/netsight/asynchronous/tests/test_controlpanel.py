@@ -166,10 +166,11 @@ class TestUpgrades(JobTestCase):
                 "Everything of the profile, the browser layer among it",
                 "Keep a shown result; My processes above Log out",
                 "The registry of processes under one key of the database's root",
+                "My processes' icon",
             ],
         )
         setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1009",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1010",))
         self.assertIn("netsight.async.poll_start", registry.records)
         self.assertIsNone(registry["netsight.async.poll_start"])
         self.assertIn("netsight-async", configlets(self.portal))
@@ -180,7 +181,7 @@ class TestUpgrades(JobTestCase):
         del registry.records[missing]  # as a site at ``version`` has it
         setup.setLastVersionForProfile(PROFILE, version)
         setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1009",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1010",))
         return registry
 
     def test_the_upgrade_from_1003_adds_the_queue_limit(self):

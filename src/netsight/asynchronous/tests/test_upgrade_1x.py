@@ -41,6 +41,7 @@ import tempfile
 import transaction
 import types
 import unittest
+import warnings
 import zodbupdate.main
 
 
@@ -151,7 +152,7 @@ class TestUpgradingASite(JobTestCase):
             self.setup.setLastVersionForProfile(PROFILE, version)
             titles = [step["title"] for step in self.setup.listUpgrades(PROFILE)]
             self.assertIn(STEP_TITLE, titles, version)
-        self.setup.setLastVersionForProfile(PROFILE, "1009")
+        self.setup.setLastVersionForProfile(PROFILE, "1010")
         self.assertEqual(self.setup.listUpgrades(PROFILE), [])
 
     def test_the_upgrade_removes_it_and_jobs_run(self):
@@ -160,7 +161,7 @@ class TestUpgradingASite(JobTestCase):
             self.setup.upgradeProfile(PROFILE)
         self.assertIn("LegacyProcessRegistry", logs.output[0])
         self.assertIn("its 2 process records", logs.output[0])
-        self.assertEqual(self.setup.getLastVersionForProfile(PROFILE), ("1009",))
+        self.assertEqual(self.setup.getLastVersionForProfile(PROFILE), ("1010",))
         self.assert_removed()
         transaction.commit()
         transaction.begin()
@@ -357,7 +358,7 @@ class TestUpgradedEqualsInstalled(JobTestCase):
 
     def test_the_upgrade_from_each_version_gives_a_fresh_install(self):
         fresh = self.state(self.fresh)
-        versions = ("1001", "1002", "1003", "1004", "1005", "1006", "1007", "1008")
+        versions = ("1001", "1002", "1003", "1004", "1005", "1006", "1007", "1008", "1009")
         for version in versions:  # a site that stopped at an upgrade step before
             with self.subTest(upgraded_to=version):
                 savepoint = transaction.savepoint()
@@ -419,6 +420,35 @@ class TestUpgradedEqualsInstalled(JobTestCase):
             self.fresh.portal_setup.setLastVersionForProfile(PROFILE, "1006")
             self.fresh.portal_setup.upgradeProfile(PROFILE)
         self.assertEqual(self.state(self.fresh), self.state(self.fresh_copy()))
+
+    def test_the_upgrade_to_1010_gives_my_processes_its_icon_and_keeps_a_sites_own(self):
+        fresh = self.state(self.fresh)
+        with on_site(self.fresh):
+            action = self.fresh.portal_actions.user["netsight-async-processes"]
+            self.assertEqual(action.getProperty("icon_expr"), "string:hourglass-split")  # a fresh install's
+            action.manage_changeProperties(  # as actions.xml gave them before 1010
+                icon_expr="", url_expr="string:${globals_view/navigationRootUrl}/@@my-processes"
+            )
+            self.fresh.portal_setup.setLastVersionForProfile(PROFILE, "1009")
+            self.fresh.portal_setup.upgradeProfile(PROFILE)
+        self.assertEqual(self.state(self.fresh), fresh)
+        with on_site(self.fresh):
+            action.manage_changeProperties(icon_expr="string:plone-star")  # the site's own
+            self.fresh.portal_setup.setLastVersionForProfile(PROFILE, "1009")
+            self.fresh.portal_setup.upgradeProfile(PROFILE)
+            self.assertEqual(action.getProperty("icon_expr"), "string:plone-star")
+
+    def test_a_members_page_logs_no_failed_icon_lookup(self):
+        # The personal menu's My processes had no icon: every page that showed
+        # it logged "Icon resolver lookup of '' failed, fallback to Plone icon."; and its URL, by
+        # globals_view/navigationRootUrl, warned "Use method navigation_root_url ..." each time.
+        transaction.commit()
+        owner = owner_browser(self.app, self.fresh.absolute_url())
+        with self.assertNoLogs("Products.CMFPlone.browser.icons", "INFO"), warnings.catch_warnings():
+            warnings.filterwarnings("error", "Use method navigation_root_url", DeprecationWarning)
+            owner.open(self.fresh.absolute_url())
+        self.assertEqual(owner.status, 200)
+        self.assertIn("@@my-processes", owner.text)
 
     def fresh_copy(self):
         """Another fresh install, alike."""
