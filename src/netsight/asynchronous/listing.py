@@ -13,9 +13,11 @@ whose instance died reads *interrupted* (``registry.effective_state``) but
 is listed as running until housekeeping marks it. The queue filter (a
 view's ``queue``, queues.py) has no index of its own: it reads each record
 of the list it narrows (the active ones are read anyway; with a state or an
-owner, only theirs). It only reads.
+owner, only theirs). ``queue_names`` says which queues the database knows
+of, for the filter to offer. It only reads.
 """
 
+from netsight.asynchronous import queues
 from netsight.asynchronous import registry
 
 import heapq
@@ -94,6 +96,19 @@ def _ids(root, processes, site, state, owner):
     if state is not None:
         return _Ids(sorted(pid for pid, its_state in active.items() if its_state == state))
     return _Merged([_Ids(sorted(active)), *(_ended(root, site, ended) for ended in registry.ENDED)])
+
+
+def queue_names(connection, site, timeout):
+    """The names of the queues the database knows of (``queues.DEFAULT`` for the default one): those the
+    live instances serve (their heartbeats within ``timeout`` seconds), those of jobs waiting for any
+    instance, and those of ``site``'s scheduled, queued and running processes; a read of few records."""
+    root = connection.root()
+    names = set(registry.waiting_queues(root))
+    for served in registry.served_queues(root, timeout).values():
+        names.update(served or ())  # None: every queue, named by none
+    processes = root.get(registry.ROOT_KEY) or {}
+    names.update(queues.name_of(getattr(processes.get(pid), "queue", None)) for pid in _active(root, processes, site))
+    return names
 
 
 def _ended(root, site, state):

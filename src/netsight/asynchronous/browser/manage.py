@@ -8,7 +8,13 @@ also its ZCML permission; Manager and Site Administrator hold it. Anyone
 else gets Unauthorized. It lists the registry newest first (``listing.Listing``: a
 page loads its own records only, however many there are), filtered by
 stored state, by owner and by queue (a view's ``queue``: ``default`` for the
-default one), 50 a page (``b_size`` up to 200). A POST with
+default one; the form offers the queues known: ``queue_names``), 50 a page
+(``b_size`` up to 200); a filter or batch value it cannot read is said in a
+notice above the list, which then shows what it shows without it. Each row
+says the job's title, its attempt where it is one of a retry chain, and
+when it started (a dash if it never did; "Scheduled for 04:27" while it
+waits for its time). The filter form is a GET that carries no CSRF token
+(it reads only). A POST with
 plone.protect's token cancels an active process, removes an ended one or
 runs a failed, interrupted or timed-out one again (Retry, where its view
 allows it: ``retries.view_allows``), each in a transaction of its own, then redirects (303) to the same page
@@ -29,6 +35,8 @@ from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import queues
 from netsight.asynchronous import retries
+from netsight.asynchronous import settings
+from netsight.asynchronous.browser.processes import job_titles
 from netsight.asynchronous.browser.processes import process_row
 from netsight.asynchronous.browser.processes import RETRY_MESSAGES
 from netsight.asynchronous.browser.processes import retry_from_list
@@ -37,6 +45,7 @@ from netsight.asynchronous.i18n import _
 from netsight.asynchronous.interfaces import IOwnPage
 from netsight.asynchronous.listing import ANY as ANY_QUEUE
 from netsight.asynchronous.listing import is_gone
+from netsight.asynchronous.listing import queue_names
 from netsight.asynchronous.processes import CancelOutcome
 from netsight.asynchronous.processes import is_process_id
 from netsight.asynchronous.processes import Processes
@@ -66,6 +75,10 @@ MESSAGES = {  # what an action did: the status message and its type
     RemoveOutcome.ACTIVE: (_("process_still_active", default="${process} is still active: cancel it first."), "warning"),
     RemoveOutcome.UNKNOWN: NOT_FOUND,
 }
+# What a filter or batch value that cannot be read says (the page shows what it shows without it).
+BAD_QUEUE = _("bad_queue", default="\u201c${queue}\u201d is no queue's name: all queues are shown.")
+BAD_SIZE = _("bad_page_size", default="\u201c${size}\u201d is no number of processes a page (1 to ${most}): ${shown} are shown.")
+BAD_START = _("bad_batch_start", default="\u201c${start}\u201d is no place in the list: its start is shown.")
 
 
 class AllProcesses(BrowserView):
@@ -106,7 +119,21 @@ class AllProcesses(BrowserView):
 
     def rows(self, batch):
         """What the table shows of each record of ``batch`` (dicts); those removed meanwhile left out."""
-        return [self._row(self.processes.status(record)) for record in batch if not is_gone(record)]
+        title = job_titles(self.context, self.request)
+        return [self._row(status, title(status)) for status in (self.processes.status(r) for r in batch if not is_gone(r))]
+
+    def queue_options(self):
+        """The queue names the queue filter offers (sorted, ``default`` first): the default queue, those of this
+        instance's ``queues`` setting, those live instances serve and those the records name (``listing.queue_names``)."""
+        names = {queues.DEFAULT, *(queues.served() or ())}
+        names |= queue_names(self.processes.connection, owners.site_path(self.context), settings.get("heartbeat-timeout"))
+        if self.queue is not None:
+            names.add(self.queue)
+        return sorted(names, key=lambda name: (name != queues.DEFAULT, name))
+
+    def notices(self):
+        """What the page says of the filter and batch values it could not read (translated texts)."""
+        return [translate(message, context=self.request) for message in self.bad_values]
 
     def state_options(self):
         """``(value, label, selected)`` of each state of the filter."""
@@ -129,8 +156,8 @@ class AllProcesses(BrowserView):
         defaults = {"b_size": SIZE, "b_start": 0}
         return [(name, value) for name, value in values.items() if value not in (None, defaults.get(name))]
 
-    def _row(self, status):
-        row = process_row(self.request, status)
+    def _row(self, status, title):
+        row = process_row(self.request, status, title)
         ended = status.finished or status.as_of
         row.update(
             owner=status.owner or translate(_("anonymous_owner", default="Anonymous"), context=self.request),
@@ -157,20 +184,34 @@ class AllProcesses(BrowserView):
     # The filters.
 
     def _read_filters(self):
+        """The filters and the batch, from the form; what cannot be read is left out and said (``notices``)."""
         form = self.request.form
+        self.bad_values = []
         state = form.get("state") or None
         self.bad_state = None
         if state is not None and state not in tuple(ProcessState):  # shown with all states, and a notice
-            self.bad_state = state if isinstance(state, str) else ", ".join(str(value) for value in state)
+            self.bad_state = _shown(state)
             state = None
         owner = form.get("owner")
         self.state = state
         self.owner = (owner.strip() or None) if isinstance(owner, str) else None
         queue = form.get("queue")
-        self.queue = (queue.strip() or None) if isinstance(queue, str) else None  # None: every queue
-        size, start = whole_number(form.get("b_size"), 1, MAX_SIZE), whole_number(form.get("b_start"))
-        self.size = SIZE if size is None else size
-        self.start = 0 if start is None else start
+        queue = (queue.strip() or None) if isinstance(queue, str) else queue  # None: every queue
+        if queue is not None and not queues.is_name(queue):  # no queue can have it: all queues, and a notice
+            self.bad_values.append(Message(BAD_QUEUE, mapping={"queue": _shown(queue)}))
+            queue = None
+        self.queue = queue
+        size, start = form.get("b_size"), form.get("b_start")
+        self.size = whole_number(size, 1, MAX_SIZE)
+        if self.size is None:
+            self.size = SIZE
+            if size not in (None, ""):
+                self.bad_values.append(Message(BAD_SIZE, mapping={"size": _shown(size), "most": MAX_SIZE, "shown": SIZE}))
+        self.start = whole_number(start)
+        if self.start is None:
+            self.start = 0
+            if start not in (None, ""):
+                self.bad_values.append(Message(BAD_START, mapping={"start": _shown(start)}))
 
     # The actions.
 
@@ -213,6 +254,12 @@ class AllProcesses(BrowserView):
         IStatusMessage(self.request).add(text, type=kind)
         self.request.response.redirect(self.page_url(b_start=self.start or None), status=303)
         return ""
+
+
+def _shown(value):
+    """A form value as a notice quotes it: text (several values joined), at most 40 characters."""
+    text = value if isinstance(value, str) else ", ".join(str(item) for item in value) if isinstance(value, list) else str(value)
+    return text[:40]
 
 
 def _local(when):

@@ -3,9 +3,11 @@
 A user who closed the tab, or started several jobs, finds them here again
 (Plone's personal menu links to it, above "Log out", and so do the
 processing page and the page of a result already shown): each with its
-view, context, state, progress and start time, and a link to its
-processing page, or to its result while it is ready (a result kept after
-it was shown, ``keep_result``, too). An anonymous visitor sees the
+job's title (``jobtitle.py``), context, state (and its attempt, where it is
+one of a retry chain), progress and start time (a dash for one that never
+started; "Scheduled for 04:27" while it waits for its time), and a link to
+its processing page, or to its result while it is ready (a result kept
+after it was shown, ``keep_result``, too). An anonymous visitor sees the
 processes of this browser (its ownership cookie). Reading it writes
 nothing; its owner's Remove (a POST with plone.protect's token; for an
 anonymous visitor, not from another site: ``protect.passes_csrf_check``)
@@ -24,6 +26,7 @@ from zExceptions import NotFound
 from zope.interface import alsoProvides
 
 from netsight.asynchronous import frames
+from netsight.asynchronous import jobtitle
 from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
@@ -39,6 +42,8 @@ from netsight.asynchronous.processes import RemoveOutcome
 from netsight.asynchronous.processes import RetryOutcome
 from netsight.asynchronous.processes.status import is_percentage
 from netsight.asynchronous.replay import NOT_SHARED
+from netsight.asynchronous.statustexts import attempt_of
+from netsight.asynchronous.statustexts import scheduled_for
 from netsight.asynchronous.statustexts import STATE_TEXTS
 
 import datetime
@@ -51,6 +56,7 @@ except ImportError:  # plain Zope
 
 
 LIMIT = 100  # processes shown, the newest
+NEVER = "\u2013"  # what the start time of a process that never started reads
 SHOWN = _("state_shown", default="Done: the result was shown")
 KEPT = _("state_kept", default="Done: the result can be seen again until ${time}")
 # Rows that their owner may remove (a kept result too): they ended, and nothing is lost but the row.
@@ -103,9 +109,10 @@ def retry_from_list(request, processes, process_id, may_act):
     return outcome, (None if outcome is RetryOutcome.ALREADY_RUNNING else new_id)
 
 
-def process_row(request, status):
+def process_row(request, status, title):
     """What a list of processes shows of one process (a dict), from its ``ProcessStatus``.
 
+    ``title``: what its pages call the job, translated (``job_titles``).
     My processes shows it as it is; the Managers' page
     (``manage.py``) adds what only they see.
     """
@@ -113,26 +120,62 @@ def process_row(request, status):
     done = state == ProcessState.DONE
     page = "result" if status.result_ready else "processing"
     progress = status.progress if is_percentage(status.progress) else None
-    started = status.started or status.created
     state_text = STATE_TEXTS[state]
     if done and status.result_gone:  # shown, or kept past its time
         state_text = SHOWN
     elif status.result_ready and status.keep_until is not None:
         until = datetime.datetime.fromtimestamp(status.keep_until).isoformat(" ", "minutes")
         state_text = Message(KEPT, mapping={"time": until})
+    scheduled = status.scheduled_for if state == ProcessState.SCHEDULED else None
     return {
         "process_id": status.process_id,
+        "title": title,
         "view": status.view_name,
         "context_url": status.context_url,
         "context_path": status.context_path,
         "state": state.value,
         "state_text": translate(state_text, context=request),
+        "attempt": translate(attempt_line(status), context=request) if in_retry_chain(status) else "",
         "progress": 100 if done and progress is not None else progress,
-        "started": datetime.datetime.fromtimestamp(started).isoformat(" ", "minutes"),
+        # Never started (scheduled, waiting, cancelled before it ran): no start time.
+        "started": NEVER if status.started is None else datetime.datetime.fromtimestamp(status.started).isoformat(" ", "minutes"),
+        "started_iso": _iso(status.started),
+        "scheduled": "" if scheduled is None else translate(scheduled_for(scheduled, status.as_of), context=request),
+        "scheduled_iso": _iso(scheduled),
         "url": status.url(page),
         "ready": status.result_ready,
         "kept": status.result_ready and status.keep_until is not None,
     }
+
+
+def in_retry_chain(status):
+    """Whether the process is one of a retry chain: it retries one, or was retried."""
+    return status.retry_of is not None or status.retried_by is not None
+
+
+def attempt_line(status):
+    """A list's "Attempt 2 of 3" ("Attempt 2" where only a Retry button runs it again)."""
+    return attempt_of(status.attempt, status.max_attempts)
+
+
+def job_titles(context, request):
+    """A function that gives a ``ProcessStatus``'s job title, translated (``jobtitle.of_process``, on
+    ``context``); a view's default title is looked up once per view name."""
+    defaults = {}
+
+    def title(status):
+        if status.title is not None:
+            return jobtitle.shown(status.title, request)
+        if status.view_name not in defaults:
+            defaults[status.view_name] = jobtitle.of_process(status, context, request)
+        return defaults[status.view_name]
+
+    return title
+
+
+def _iso(when):
+    """A time as ISO 8601 with the server's UTC offset, for a ``<time datetime>``; None for None."""
+    return None if when is None else datetime.datetime.fromtimestamp(when).astimezone().isoformat(timespec="seconds")
 
 
 def installed_here(context, request):
@@ -184,12 +227,13 @@ class MyProcesses(BrowserView):
         if key is None:
             return []
         processes = Processes(self.request)
+        title = job_titles(self.context, self.request)
         rows = []
         for record in processes.listing(owners.site_path(self.context), owner=key):  # read as far as shown
             if not processes.listed(record):  # housekeeping removes them
                 continue
             status = processes.status(record)
-            row = process_row(self.request, status)
+            row = process_row(self.request, status, title(status))
             row["removable"] = status.ended_without_result or row["kept"]
             row["retryable"] = status.retryable and self._view_allows(record)
             rows.append(row)

@@ -159,6 +159,11 @@ MSGIDS = {
     "queue_waiting",
     "column_queue",
     "queue_of_process",
+    # The lists: the job's title; the Managers' list's notices of values it cannot read
+    "column_job",
+    "bad_queue",
+    "bad_page_size",
+    "bad_batch_start",
 }
 
 

@@ -1,5 +1,6 @@
 """All processes, for the site's managers: every user's, filtered, batched, cancelled and removed from the page."""
 
+from datetime import datetime
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import TEST_USER_ID
 from plone.testing.zope import login
@@ -11,10 +12,12 @@ from urllib.parse import urlparse
 from netsight.asynchronous import registry
 from netsight.asynchronous.replay import CapturedResponse
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.helpers import chains
 from netsight.asynchronous.tests.helpers.base import HeldJob
 from netsight.asynchronous.tests.helpers.base import JobBrowser
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import owner_browser
+from netsight.asynchronous.tests.helpers.base import setting
 from netsight.asynchronous.tests.helpers.base import wait_until
 
 import lxml.html
@@ -39,7 +42,8 @@ def rows(html):
             {
                 "process_id": row.get("data-process-id"),
                 "state": row.get("data-state"),
-                "view": cells[0],
+                "title": row.xpath("string(td[1]/span[contains(@class, 'netsight-async-title')])"),
+                "view": row.xpath("string(td[1]/small[1]/code)"),
                 "context": cells[1],
                 "context_url": row.xpath("td[2]/a/@href")[0],
                 "owner": cells[2],
@@ -67,6 +71,12 @@ def action_form(html, process_id):
     (button,) = form.xpath(".//button")
     fields[button.get("name")] = button.get("value")
     return form.get("action"), fields
+
+
+def notices(html):
+    """The texts of the page's notices of values it could not read."""
+    page = lxml.html.fromstring(html)
+    return [" ".join(node.text_content().split()) for node in page.xpath("//div[@id='netsight-async-all-processes']/div[@role='alert']")]
 
 
 def status_messages(html):
@@ -99,7 +109,8 @@ class TestAllProcesses(JobTestCase):
         self.site_path = "/".join(self.portal.getPhysicalPath())
 
     def add(
-        self, count, state=registry.FAILED, owner="alice", view="hello", instance=ELSEWHERE, anonymous_key=None, site=None
+        self, count, state=registry.FAILED, owner="alice", view="hello", instance=ELSEWHERE, anonymous_key=None, site=None,
+        queue=None,
     ):
         """``count`` records made directly, STEP apart, the last now; their ids, oldest first.
 
@@ -115,6 +126,7 @@ class TestAllProcesses(JobTestCase):
                 site_path = self.site_path if site is None else site
                 record = registry.ProcessRecord(process_id, view, f"{site_path}/folder", owner, anonymous_key, site_path)
                 record.created = now - (count - 1 - number) * STEP
+                record.queue = queue
                 registry.add(root._p_jar, record, instance, number)
                 assert registry.change_in(root, process_id, ENDINGS[state]), state
 
@@ -160,12 +172,13 @@ class TestAllProcesses(JobTestCase):
         self.assertEqual(" ".join(table.xpath("caption")[0].text_content().split()), "Processes 1 to 4 of 4")
         self.assertEqual(
             [" ".join(th.text_content().split()) for th in table.xpath("thead//th")],
-            ["View", "On", "Owner", "State", "Progress", "Message", "Started", "Run time", "Instance", "Actions"],
+            ["Job", "On", "Owner", "State", "Progress", "Message", "Started", "Run time", "Instance", "Actions"],
         )
         shown = {row["process_id"]: row for row in rows(self.manager.text)}
         self.assertEqual(list(shown), [job.process_id, failed, anonymous_one, done])  # newest first
         running = shown[job.process_id]
         self.assertEqual((running["view"], running["owner"], running["state"]), ("progress", TEST_USER_ID, "running"))
+        self.assertEqual((running["title"], shown[done]["title"]), ("Progress", "Hello"))  # their views' names made readable
         self.assertEqual((running["state_text"], running["progress"]), ("Running", "40%"))
         self.assertEqual((running["message"], running["button"]), ("Step 2 of 4", "Cancel"))
         self.assertRegex(running["started"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
@@ -203,6 +216,73 @@ class TestAllProcesses(JobTestCase):
         self.assertEqual((row["process_id"], row["instance"]), (queued, ELSEWHERE))
         self.assertEqual(row["state_text"], "Waiting to start")
         self.assertEqual((row["started"], row["run_time"], row["progress"]), ("\u2013", "\u2013", ""))
+
+    def test_what_never_started_says_so_a_scheduled_one_when_it_starts_a_retry_its_attempt(self):
+        made, due = chains.made(self.app._p_jar.db(), self.site_path, "alice")
+        transaction.begin()
+        shown = {row["process_id"]: row for row in rows(self.open().text)}
+        scheduled, retry = shown[made["scheduled"]], shown[made["retry"]]
+        self.assertEqual((scheduled["title"], scheduled["view"]), (chains.TITLE, "later"))  # its title, and its view
+        self.assertEqual(scheduled["started"], f"Scheduled for {chains.at(due['scheduled'])}")
+        self.assertEqual((scheduled["state_text"], scheduled["run_time"], scheduled["instance"]), ("Scheduled", "\u2013", "unclaimed"))
+        self.assertEqual(retry["started"], f"Scheduled for {chains.at(due['retry'])}")
+        self.assertEqual(retry["state_text"], "Scheduled Attempt 2 of 3")
+        self.assertEqual(shown[made["failed"]]["state_text"], "Failed Attempt 1 of 3")
+        self.assertRegex(shown[made["failed"]]["started"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+        cancelled = shown[made["cancelled"]]
+        self.assertEqual((cancelled["state_text"], cancelled["started"], cancelled["run_time"]), ("Cancelled", "\u2013", "\u2013"))
+        # The time is a machine-readable <time> too.
+        page = lxml.html.fromstring(self.manager.text)
+        (when,) = page.xpath(f"//tr[@data-process-id='{made['scheduled']}']//td[contains(@class, 'netsight-async-started')]/time/@datetime")
+        self.assertAlmostEqual(datetime.fromisoformat(when).timestamp(), due["scheduled"], delta=1)
+        self.browse_in("de")
+        self.manager.addHeader("Accept-Language", "de")
+        shown = {row["process_id"]: row for row in rows(self.open().text)}
+        self.assertEqual(shown[made["scheduled"]]["started"], f"Geplant für {chains.at(due['scheduled'])}")
+        self.assertEqual(shown[made["retry"]]["state_text"], "Geplant Versuch 2 von 3")
+
+    def test_the_queue_filter_offers_the_queues_known(self):
+        setting(self, "queues", "default nightly")  # this instance's setting
+        (waiting,) = self.add(1, state=registry.QUEUED, instance=registry.UNCLAIMED, queue="exports")  # a record's
+        registry.in_own_transaction(  # a live instance's heartbeat
+            self.app._p_jar.db(), lambda root: registry.beat_in(root, "worker-2", queues=["reports"])
+        )
+        transaction.begin()
+        self.open(queue="exports")
+        page = lxml.html.fromstring(self.manager.text)
+        (field,) = page.xpath("//input[@id='netsight-async-queue']")
+        self.assertEqual(field.get("value"), "exports")  # ?queue= still fills it
+        offered = page.xpath(f"//datalist[@id='{field.get('list')}']/option/@value")
+        self.assertEqual(offered[0], "default")
+        self.assertLessEqual({"default", "nightly", "reports", "exports"}, set(offered))
+        self.assertEqual(ids(self.manager.text), [waiting])
+
+    def test_the_filter_form_is_a_get_without_a_token(self):
+        made = self.add(3)
+        self.open()
+        page = lxml.html.fromstring(self.manager.text)
+        (filters,) = [number for number, form in enumerate(page.forms) if "netsight-async-filters" in form.get("class", "")]
+        self.assertEqual(page.forms[filters].method.lower(), "get")
+        form = self.manager.getForm(index=filters)
+        self.manager.getControl(name="owner").value = "alice"
+        self.manager.getControl(name="queue").value = "default"
+        form.submit()
+        self.assertEqual(self.manager.status, 200)
+        query = parse_qs(urlparse(self.manager.url).query)
+        self.assertNotIn("_authenticator", query)
+        self.assertEqual((query["owner"], query["queue"]), (["alice"], ["default"]))
+        self.assertEqual(ids(self.manager.text), made[::-1])
+        # The actions' POST forms keep their token.
+        self.assertTrue(all(fields.get("_authenticator") for fields in (action_form(self.manager.text, pid)[1] for pid in made)))
+
+    def test_the_batch_links_keep_the_queue_filter(self):
+        made = self.add(60)[::-1]
+        self.open(queue="default", b_size="20")
+        page = lxml.html.fromstring(self.manager.text)
+        (following,) = page.xpath("//ul[contains(@class, 'pagination')]//li[contains(@class, 'next')]/a/@href")
+        self.assertEqual(parse_qs(urlparse(following).query)["queue"], ["default"])
+        self.manager.open(following)
+        self.assertEqual(ids(self.manager.text), made[20:40])
 
     def test_a_site_administrator_sees_every_process_as_a_manager_does(self):
         # The page needs "netsight.async: Manage processes", as the control panel does (test_site_administrator).
@@ -324,16 +404,33 @@ class TestAllProcesses(JobTestCase):
         self.assertEqual(self.manager.status, 200)
         self.assertEqual(ids(self.manager.text), made[::-1])
 
-    def test_bad_batch_values_are_the_defaults(self):
+    def test_bad_batch_values_are_the_defaults_with_a_notice(self):
         made = self.add(60)[::-1]
+        said = {
+            "b_start": "\u201c{}\u201d is no place in the list: its start is shown.",
+            "b_size": "\u201c{}\u201d is no number of processes a page (1 to 200): 50 are shown.",
+        }
         for query in ({"b_start": "-5"}, {"b_start": "x"}, {"b_size": "0"}, {"b_size": "1000"}, {"b_size": "y"}):
             self.open(**query)
             self.assertEqual(self.manager.status, 200, query)
             self.assertEqual(ids(self.manager.text), made[:50], query)
+            ((name, value),) = query.items()
+            self.assertEqual(notices(self.manager.text), [said[name].format(value)], query)
+        self.open(b_size="20", b_start="0")
+        self.assertEqual(notices(self.manager.text), [])
         self.open(b_start="5000")  # past the end: the last page
         self.assertEqual(ids(self.manager.text), made[50:])
         self.open(b_size="7", b_start="14")
         self.assertEqual(ids(self.manager.text), made[14:21])
+
+    def test_a_bad_queue_name_shows_all_queues_with_a_notice(self):
+        made = self.add(3)
+        self.open(queue="../exports")
+        self.assertEqual(self.manager.status, 200)
+        self.assertEqual(notices(self.manager.text), ["\u201c../exports\u201d is no queue's name: all queues are shown."])
+        self.assertEqual(ids(self.manager.text), made[::-1])
+        self.open(queue="exports")  # a name, if no process's: none listed, nothing to say
+        self.assertEqual((notices(self.manager.text), ids(self.manager.text)), ([], []))
 
     def test_batches_of_50_newest_first_whose_links_keep_the_filters(self):
         alices = self.add(120, owner="alice")[::-1]  # newest first

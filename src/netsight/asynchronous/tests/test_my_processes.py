@@ -1,11 +1,13 @@
 """My processes: each requester finds their own processes again, and only theirs."""
 
+from datetime import datetime
 from plone.app.testing import setRoles
 from plone.app.testing import TEST_USER_ID
 from plone.testing.zope import Browser
 
 from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.helpers import chains
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import owner_browser
 from netsight.asynchronous.tests.helpers.views import new_gate
@@ -15,10 +17,19 @@ import transaction
 
 
 def rows(html):
-    """``{process id: (view, state, link)}`` of the page's table."""
+    """``{process id: (job title, state, link)}`` of the page's table."""
     page = lxml.html.fromstring(html)
     return {
         row.get("data-process-id"): (row.xpath("string(td[1])").strip(), row.get("data-state"), row.xpath("td[1]/a/@href")[0])
+        for row in page.xpath("//div[@id='netsight-async-processes']//tbody/tr")
+    }
+
+
+def cells(html):
+    """``{process id: (job, state, started)}`` of the page's table: each cell's text on one line."""
+    page = lxml.html.fromstring(html)
+    return {
+        row.get("data-process-id"): tuple(" ".join(row.xpath(f"string(td[{n}])").split()) for n in (1, 3, 5))
         for row in page.xpath("//div[@id='netsight-async-processes']//tbody/tr")
     }
 
@@ -35,7 +46,7 @@ class TestMyProcesses(JobTestCase):
         running = self.browser.start(self.url("gate"), gate=new_gate(self))
         shown = self.my_processes(self.browser)
         self.assertEqual(list(shown), [running, done])  # newest first
-        self.assertEqual(shown[done][:2], ("hello", "done"))
+        self.assertEqual(shown[done][:2], ("Hello", "done"))  # the job's title: its view's name made readable
         self.assertEqual(shown[done][2], f"{self.site_url}/@@hello/result?process_id={done}")
         self.assertIn(shown[running][1], ("queued", "running"))
         self.assertEqual(shown[running][2], f"{self.site_url}/@@gate/processing?process_id={running}")
@@ -73,3 +84,27 @@ class TestMyProcesses(JobTestCase):
         self.browser.open(self.site_url)
         links = lxml.html.fromstring(self.browser.contents).xpath("//a[contains(@href, '@@my-processes')]")
         self.assertTrue(links, "no link to My processes on the page")
+
+    def test_what_never_started_has_no_start_time_a_scheduled_one_says_when_it_starts(self):
+        site = "/".join(self.portal.getPhysicalPath())
+        made, due = chains.made(self.app._p_jar.db(), site, TEST_USER_ID)
+        self.browser.open(f"{self.site_url}/@@my-processes")
+        shown = cells(self.browser.contents)
+        self.assertEqual(
+            shown[made["scheduled"]], (chains.TITLE, "Scheduled", f"Scheduled for {chains.at(due['scheduled'])}")
+        )
+        self.assertEqual(
+            shown[made["retry"]], ("Later", "Scheduled Attempt 2 of 3", f"Scheduled for {chains.at(due['retry'])}")
+        )
+        self.assertEqual(shown[made["cancelled"]], ("Later", "Cancelled", "\u2013"))  # REST says started: null
+        job, state, started = shown[made["failed"]]
+        self.assertEqual((job, state), ("Later", "Failed Attempt 1 of 3"))
+        self.assertRegex(started, r"^\d{4}-\d\d-\d\d \d\d:\d\d$")
+        page = lxml.html.fromstring(self.browser.contents)
+        (when,) = page.xpath(f"//tr[@data-process-id='{made['scheduled']}']/td[5]/time/@datetime")
+        self.assertAlmostEqual(datetime.fromisoformat(when).timestamp(), due["scheduled"], delta=1)
+        self.browse_in("it")
+        self.browser.open(f"{self.site_url}/@@my-processes")
+        shown = cells(self.browser.contents)
+        self.assertEqual(shown[made["retry"]][2], f"Avvio previsto: {chains.at(due['retry'])}")
+        self.assertIn("Tentativo 2 di 3", shown[made["retry"]][1])
