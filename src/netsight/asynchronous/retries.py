@@ -125,10 +125,15 @@ def after_failure(record, attempt, now=None, rng=random):
                 )
                 return True
         else:
-            logger.warning(
+            logger.error(
                 "Process %s failed after it had committed work of its own: not retried (see retry_after_commit)",
                 record.process_id,
             )
+    elif auto is not None and record.state == registry.FAILED:  # its failure was logged as a warning
+        logger.error(
+            "Process %s failed on its last attempt (%s of %s): %s",
+            record.process_id, record.attempt, record.max_attempts, record.error,
+        )
     return without_automatic_retry(record)
 
 

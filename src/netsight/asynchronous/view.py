@@ -497,8 +497,8 @@ class BaseAsyncView(StatusPages, BrowserView):
                 attempt.redirected()
                 return ""
             except BaseException as exc:  # SystemExit too: the job's thread must not die silently
-                attempt.failed(exc)
                 attempt.auto_retry = retries.wanted(self, exc)  # retry_on: its next attempt's backoff, or None
+                attempt.failed(exc)
                 transaction.doom()
                 return ""
         pid = attempt.process_id

@@ -115,9 +115,16 @@ class Attempt:
         self.error = f"{type(exc).__name__}: {exc} (retries exhausted)"
 
     def failed(self, exc):
-        """``__run__`` raised ``exc``: log it whole, keep a line of it."""
-        logger.error(
-            "Process %s failed:\n%s", self.process_id, traceback.format_exc()
+        """``__run__`` raised ``exc``: log it whole, keep a line of it. An error,
+        or a warning where its view retries it (``auto_retry``, set before:
+        ``retries.after_failure`` logs the error of a last attempt)."""
+        retried = getattr(self, "auto_retry", None) is not None
+        logger.log(
+            logging.WARNING if retried else logging.ERROR,
+            "Process %s failed%s:\n%s",
+            self.process_id,
+            " (its view retries it, while attempts are left)" if retried else "",
+            traceback.format_exc(),
         )
         self.error = f"{type(exc).__name__}: {exc}"
 
