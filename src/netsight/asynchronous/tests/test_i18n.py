@@ -47,7 +47,6 @@ MSGIDS = {
     "column_run_time",
     "column_started",
     "column_state",
-    "column_view",
     "connection_retrying",
     "controlpanel_description",
     "elapsed_time",
