@@ -280,7 +280,8 @@ def _duration(seconds):
 
 
 def _instance(status, request):
-    if status.instance is None:
+    """The instance that runs or ran it; "unclaimed" while any may claim it; NEVER for one that never had one."""
+    if status.instance is None or (status.unclaimed and status.state.is_finished):  # cancelled before a claim
         return NEVER
     if status.unclaimed:
         return translate(_("instance_unclaimed", default="unclaimed"), context=request)

@@ -231,6 +231,7 @@ class TestAllProcesses(JobTestCase):
         self.assertRegex(shown[made["failed"]]["started"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
         cancelled = shown[made["cancelled"]]
         self.assertEqual((cancelled["state_text"], cancelled["started"], cancelled["run_time"]), ("Cancelled", "\u2013", "\u2013"))
+        self.assertEqual(cancelled["instance"], "\u2013")  # it ended before any instance claimed it
         # The time is a machine-readable <time> too.
         page = lxml.html.fromstring(self.manager.text)
         (when,) = page.xpath(f"//tr[@data-process-id='{made['scheduled']}']//td[contains(@class, 'netsight-async-started')]/time/@datetime")
