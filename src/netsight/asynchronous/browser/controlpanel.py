@@ -27,6 +27,7 @@ from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous.connections import app_connection
 from netsight.asynchronous.i18n import _
+from netsight.asynchronous.instanceid import instance_id
 from netsight.asynchronous.interfaces import IBackgroundProcessesSettings
 from plone.app.registry.browser.controlpanel import ControlPanelFormWrapper
 from plone.app.registry.browser.controlpanel import RegistryEditForm
@@ -69,11 +70,18 @@ class BackgroundProcessesControlPanel(ControlPanelFormWrapper):
         ]
 
     def queue_workers(self):
-        """The live instances and the queues each serves (from their heartbeat records, a read):
-        ``{"instance", "queues"}`` each, ``queues`` a list of names, None for every queue, [] for none."""
+        """The live instances and the queues each serves (from their heartbeat records, a read), and the
+        instance that answers, always (an idle instance of every queue writes no heartbeat): ``{"instance",
+        "queues", "this"}`` each, ``queues`` a list of names, None for every queue, [] for none."""
         root = app_connection(self.request, self.context).root()
-        live = registry.served_queues(root, settings.get("heartbeat-timeout"))
-        return [{"instance": iid, "queues": None if names is None else list(names)} for iid, names in sorted(live.items())]
+        live = dict(registry.served_queues(root, settings.get("heartbeat-timeout")))
+        here = instance_id()
+        if here not in live:  # what its settings say: the queues it serves, none without job threads
+            live[here] = queues.served() if settings.get("job-threads") > 0 else ()
+        return [
+            {"instance": iid, "queues": None if names is None else list(names), "this": iid == here}
+            for iid, names in sorted(live.items())
+        ]
 
     def unserved_queues(self):
         """The queues that waiting jobs ask for and no live instance serves: ``{"queue", "waiting"}`` each."""

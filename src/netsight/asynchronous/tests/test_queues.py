@@ -414,6 +414,23 @@ class TestLists(QueuesTestCase):
         self.assertEqual(" ".join(row.xpath("td")[0].text_content().split()), "every queue")
         self.assertEqual(section.xpath(".//div[contains(@class, 'alert')]"), [])
 
+    def test_the_control_panel_shows_the_instance_that_answers_without_its_heartbeat(self):
+        # An idle instance of every queue writes no heartbeat: the page said "No live instance
+        # has said which queues it serves." while the instance showing it served every queue.
+        self.serve("")
+        transaction.begin()
+        instances = registry.index(self.app._p_jar.root(), registry.INSTANCES_KEY)
+        if instances is not None and instance_id() in instances:
+            del instances[instance_id()]
+        transaction.commit()
+        self.manager.open(f"{self.site_url}/@@netsight-async-controlpanel")
+        section = page_section(self.manager.text, "queues")
+        (row,) = [row for row in section.xpath(".//tr") if row.xpath("th/code")[0].text == instance_id()]
+        self.assertEqual(" ".join(row.xpath("th")[0].text_content().split()), f"{instance_id()} (this instance)")
+        self.assertEqual(" ".join(row.xpath("td")[0].text_content().split()), "every queue")
+        self.assertNotIn("No live instance", section.text_content())
+        self.assertIn("an idle one is missing here", " ".join(section.text_content().split()))
+
     def test_the_managers_list_filters_by_queue_and_state(self):
         self.serve("default")
         waiting = self.start("export")
