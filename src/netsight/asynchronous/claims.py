@@ -15,29 +15,22 @@ visitor's, its address's or the share of all anonymous jobs) would hold back her
 left for later (or another instance): a claimed job that could only wait
 would keep the jobs of others from the free threads. It takes only jobs of
 the queues it serves (its ``queues`` setting, queues.py): the others wait
-for an instance that serves theirs. The claim reads the claimed jobs'
-stored requests in its own transaction, and commits through the instance's
-one writer (``groupcommit.py``), with the ends of jobs that wait to be
-written at the same moment.
+for an instance that serves theirs.
 """
 
 from itertools import islice
-from transaction.interfaces import TransientError
 
 from netsight.asynchronous import queues
 from netsight.asynchronous import registry
 from netsight.asynchronous import retries
-from netsight.asynchronous.groupcommit import GROUP_COMMIT
 from netsight.asynchronous.instanceid import instance_id
 from netsight.asynchronous.instanceid import next_ticket
 from netsight.asynchronous.limits import JobLimits
-from netsight.asynchronous.maintenance import heartbeat_interval
 from netsight.asynchronous.pool import AHEAD
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.worker import Job
 
 import logging
-import time
 
 
 logger = logging.getLogger("netsight.async")
@@ -51,26 +44,15 @@ def claim_queued(db, ahead=None):
     a job then takes the next at once. While fewer wait, it takes only what
     it can start now, and leaves the others to another worker that may be
     idle; an instance that serves some queues only counts the jobs of
-    those. With no thread free, it claims ahead only once no more than half
-    of ``ahead`` wait in its queue (``Pool.claim_room``): a claim for several
-    jobs, not one for every job that ends. The claimed jobs' stored requests
-    are read in the claim's own transaction (one transaction, not two),
-    committed by the instance's one writer (``groupcommit.py``). The claim
-    writes this instance's heartbeat too when it is due (older than a
-    ``heartbeat-interval``, never written, or saying other queues), so that
-    a job it just took never reads as the job of a dead instance; a burst's
-    claims then write it once an interval, not with every claim (the
-    maintenance thread beats within an interval of a claim:
-    ``Maintenance._claim``).
+    those. The claim writes this instance's heartbeat too, so that a job it
+    just took never reads as the job of a dead instance.
     """
-    now, most = POOL.claim_room(AHEAD if ahead is None else ahead)
+    now, most = POOL.room(), POOL.room(ahead=AHEAD if ahead is None else ahead)
     if not most:
         return 0
     iid, served = instance_id(), queues.served()
-    made = []  # the jobs of the attempt under way: their bodies closed if it does not commit
 
     def take(root):
-        _discard(made)  # an attempt before this one did not commit
         if served is None:  # every queue: the count says how many wait
             waiting, _serial = registry.unclaimed_count(root)
         else:  # some queues: how many of theirs wait, read as far as it matters
@@ -83,68 +65,46 @@ def claim_queued(db, ahead=None):
             limits = JobLimits.of_record(record)
             if not POOL.admits(limits, taking):
                 continue
-            chosen.append(record)
+            chosen.append(record.process_id)
             taking.append(limits)
         # After the walk: a claim changes the index that it walks.
-        taken = [
-            record for record in chosen
-            if registry.change_in(root, record.process_id, lambda r: r.assign_to(iid, next_ticket()))
-        ]
-        if not taken:
-            return []
-        registry.purge_claimed(root)
-        if _beat_due(root, iid, served):
+        taken = [pid for pid in chosen if registry.change_in(root, pid, lambda r: r.assign_to(iid, next_ticket()))]
+        if taken:
+            registry.purge_claimed(root)
             registry.beat_in(root, iid, queues=served)
-        for record in taken:
-            job = _job(root, record, db, iid)
-            if job is not None:
-                made.append(job)
-        return list(made)
+        return taken
 
-    try:
-        jobs = GROUP_COMMIT.write(db, take)  # after the writes of the moment, or with them
-    except BaseException:
-        _discard(made)
-        raise
+    taken = registry.in_own_transaction(db, take)
+    if not taken:
+        return 0
+    jobs = registry.in_own_transaction(db, lambda root: [_job(root, pid, db, iid) for pid in taken])
+    started = 0
     for job in jobs:
+        if job is None:
+            continue  # cancelled meanwhile, or it could not be taken (failed)
         POOL.submit(job)
-    if jobs:
-        logger.debug("netsight.async: %d queued jobs claimed", len(jobs))
-    return len(jobs)
+        started += 1
+    if started:
+        logger.debug("netsight.async: %d queued jobs claimed", started)
+    return started
 
 
-def _beat_due(root, iid, served):
-    """Whether this instance's heartbeat is older than a ``heartbeat-interval``
-    (or was never written), or says other queues than ``served``: a claim
-    then writes it (a read of one small object, loaded again only when it
-    changed)."""
-    beat = (registry.index(root, registry.INSTANCES_KEY) or {}).get(iid)
-    if beat is None or time.time() - beat.beat >= heartbeat_interval():
-        return True
-    return beat.queues != (None if served is None else tuple(sorted(served)))
-
-
-def _job(root, record, db, iid):
-    """The Job of a record just claimed in the transaction of ``root``; None
-    if its request is not stored. A stored request that cannot be read
-    fails its process in the same transaction (the others go on); a
-    conflict is the transaction's (retried)."""
+def _job(root, process_id, db, iid):
+    """The Job of a claimed record; None if it was cancelled meanwhile, or
+    if its stored request cannot be read (it fails, the others go on)."""
     try:
+        record = registry.find(root._p_jar, process_id)
+        if record is None or record.state != registry.QUEUED:
+            return None
         return Job.from_record(record, db)
-    except TransientError:
-        raise
     except Exception as exc:
-        logger.exception("netsight.async: could not take process %s", record.process_id)
-        error = f"it could not be taken: {type(exc).__name__}: {exc}"
-        registry.change_in(
-            root, record.process_id,
-            lambda r: r.is_run(iid) and r.fail(error) and retries.without_automatic_retry(r),
-        )
+        logger.exception("netsight.async: could not take process %s", process_id)
+        _give_up(db, process_id, iid, f"it could not be taken: {type(exc).__name__}: {exc}")
         return None
 
 
-def _discard(jobs):
-    """Close the bodies of jobs made in an attempt that did not commit."""
-    for job in jobs:
-        job.discard()
-    jobs.clear()
+def _give_up(db, process_id, iid, error):
+    try:
+        registry.change(db, process_id, lambda record: record.is_run(iid) and record.fail(error) and retries.without_automatic_retry(record))
+    except Exception:
+        logger.exception("netsight.async: could not record the failure of process %s", process_id)

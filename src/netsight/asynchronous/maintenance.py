@@ -75,7 +75,6 @@ class Maintenance(threading.Thread):
         self.stopping = threading.Event()  # set by the signal handlers (signals.py): it claims no more jobs
         self.faults = Faults()  # its failures, for the log and the control panel
         self._fault_beat = float("-inf")  # when a failure last made the heartbeat come at once
-        self._claimed = False  # jobs were claimed: the next heartbeat is due within an interval
 
     def watch(self, db):
         """Maintain ``db`` (the main database), from now on; beat at once."""
@@ -150,7 +149,7 @@ class Maintenance(threading.Thread):
                 if periodic.SCHEDULES:
                     times.append(due["periodic"])
                 times.append(due["scheduled"])
-                if POOL.claim_room(AHEAD)[1]:  # a full pool is told when a job ends (claim_soon)
+                if POOL.room(ahead=AHEAD):  # a full pool is told when a job ends (claim_soon)
                     times.append(due["watch"])
         times = [t for t in times if t is not None]
         return max(0.0, min(times) - time.monotonic()) if times else None
@@ -174,9 +173,6 @@ class Maintenance(threading.Thread):
             if self._next_scheduled is not None:  # what that look read: one scheduled since is queued at its time
                 due["scheduled"] = min(due["scheduled"], now + max(0.0, self._next_scheduled - time.time()))
                 self._next_scheduled = None
-        if self._claimed:  # an idle instance's next heartbeat may be far: its claimed jobs need one within an interval
-            self._claimed = False
-            due["beat"] = min(due["beat"], time.monotonic() + heartbeat_interval())
         if self._claims() and periodic.SCHEDULES and time.monotonic() >= due["periodic"]:
             due["periodic"] = time.monotonic() + PERIODIC_INTERVAL
             if periodic.start_due(db):  # queued for any instance: this one claims at once if it has room
@@ -236,7 +232,7 @@ class Maintenance(threading.Thread):
         kept open (ZEO: the invalidations the server sent are applied;
         RelStorage: its poll) and reads the count, loaded again only when
         it changed; nothing is written."""
-        if not self._claims() or not POOL.claim_room(AHEAD)[1]:
+        if not self._claims() or not POOL.room(ahead=AHEAD):
             return
         try:
             waiting, changed = self._unclaimed_news(db)
@@ -304,9 +300,7 @@ class Maintenance(threading.Thread):
                 # next housekeeping pass.
                 self._next_mark = time.monotonic() + settings.get("heartbeat-timeout") / 2
                 housekeeping.mark_dead(db, instance_id(), time.time())
-            if self.claimer(db):
-                # A claim writes the heartbeat only when it is due (claims.py): the next one comes within an interval.
-                self._claimed = True
+            self.claimer(db)
         except Exception as exc:  # a lost ZEO server, a broken record: claim later
             self._failed("claiming queued jobs", exc)
 

@@ -33,10 +33,7 @@ THREAD_PREFIX = "netsight.async-"
 # wait in its queue (claims.py): a thread that ends a job takes the next at
 # once; taken only while more than that wait (claims.py), so that an idle
 # worker still finds jobs when few wait. Eight: a claim (and its heartbeat)
-# for some ten jobs of a burst rather than two or three. With no thread
-# free, a claim waits until no more than half of these wait here
-# (``Pool.claim_room``): a claim for some four to ten jobs, not one for
-# every job that ends.
+# for some ten jobs of a burst rather than two or three.
 AHEAD = 8
 
 
@@ -90,15 +87,6 @@ class Pool:
         with self._lock:
             waiting = sum(1 for job in self._queue if not self._held(job))
             return max(0, size + ahead - len(self._running) - waiting)
-
-    def claim_room(self, ahead=AHEAD):
-        """``(room(), room(ahead))``, what a claim may take now (claims.py): the
-        second is 0 too while no thread is free and more than half of
-        ``ahead`` wait for one already (the pool refills at half)."""
-        now, most = self.room(), self.room(ahead=ahead)
-        if not now and most < max(1, ahead // 2):
-            return 0, 0
-        return now, most
 
     def admits(self, limits, taking=()):
         """Whether a job of ``limits`` (a ``JobLimits``) would start here now

@@ -139,7 +139,7 @@ def after_failure(record, attempt, now=None, rng=random):
 
 def without_automatic_retry(record):
     """``record`` failed and no automatic retry follows (not its job's exception: its worker could not start or
-    take it, ``_run_here``, ``claims._job``): its request stays only for a Retry button. Always true."""
+    take it, ``_run_here``, ``claims._give_up``): its request stays only for a Retry button. Always true."""
     if not record.retryable:  # no Retry button either: its request goes now
         _forget_request(record)
     return True

@@ -31,7 +31,6 @@ from netsight.asynchronous import retries
 from netsight.asynchronous import scrub
 from netsight.asynchronous.capture import BodyCapture
 from netsight.asynchronous.cancels import forget
-from netsight.asynchronous.groupcommit import GROUP_COMMIT
 from netsight.asynchronous.instanceid import instance_id
 from netsight.asynchronous.limits import JobLimits
 from netsight.asynchronous.maintenance import MAINTENANCE
@@ -222,14 +221,10 @@ class Job:
         run(self)
 
     def discard(self, error=None):
-        """The job will not run (cancelled while queued, or no thread): free its body.
-
-        Its failure is written alone (``registry.change``), not by the group
-        commit: the pool may call this with its lock held, which a claim
-        waits for while it holds the group commit's turn."""
+        """The job will not run (cancelled while queued, or no thread): free its body."""
         self.body.close()
         if error is not None:
-            _record_failure(self, error, grouped=False)
+            _record_failure(self, error)
 
 
 def start_after_commit(txn, job):
@@ -255,7 +250,7 @@ def run(job):
     """Run ``job``: mark it running, publish it, record its outcome."""
     try:
         if job.run_number is None:  # not started with the end of the job before it on this thread
-            job.run_number = _write(job, lambda record: record.start(instance_id()))
+            job.run_number = registry.change(job.db, job.process_id, lambda record: record.start(instance_id()))
         if not job.run_number:
             return  # cancelled, interrupted or claimed elsewhere while it waited
         error, response = _publish(job)
@@ -291,37 +286,24 @@ def _finish(job, response, held):
     _write_end(job, finish)
 
 
-def _write_end(job, func, grouped=True):
+def _write_end(job, func):
     """Write the job's end (``func(record)``) and, in the same transaction, the
     start (*running*) of the job that its thread runs next, if one waits in
-    the pool (``Pool.take_next``): one commit for both, and for the writes
-    of other threads that wait at the same moment (``groupcommit.py``). That
-    job's start is committed before its ``__run__`` runs, as a start of its
-    own would be; if it could not start (cancelled meanwhile), it does not
-    run. ``grouped`` False: the end alone, in a transaction of its own
-    (``Job.discard``)."""
-    if not grouped:
-        return registry.change(job.db, job.process_id, func)
+    the pool (``Pool.take_next``): one commit for both. That job's start is
+    committed before its ``__run__`` runs, as a start of its own would be;
+    if it could not start (cancelled meanwhile), it does not run."""
     then = POOL.take_next(lambda other: isinstance(other, Job) and other.db is job.db and other.run_number is None)
     if then is None:
-        return _write(job, func)
+        return registry.change(job.db, job.process_id, func)
     iid = instance_id()
 
     def write(root):
         ended = registry.change_in(root, job.process_id, func)
         return ended, registry.change_in(root, then.process_id, lambda record: record.start(iid))
 
-    ended, then.run_number = GROUP_COMMIT.write(job.db, write)  # if it raises, that job writes its start alone
+    ended, then.run_number = registry.in_own_transaction(job.db, write)
     then.run_number = then.run_number or False  # None (no record) would start it alone
     return ended
-
-
-def _write(job, func):
-    """``func(record)`` of the job's record committed (as ``registry.change``) by
-    this instance's one writer, with the writes of other threads that wait
-    at the same moment (``groupcommit.py``); what it returned, None if there
-    is no record."""
-    return GROUP_COMMIT.write(job.db, lambda root: registry.change_in(root, job.process_id, func))
 
 
 def _mine(record, job):
@@ -336,14 +318,13 @@ def _held(record, held):
     return True
 
 
-def _record_failure(job, error, held=None, grouped=True):
+def _record_failure(job, error, held=None):
     try:
         _write_end(
             job,
             # retry_on: its next attempt, scheduled after the backoff, in the same transaction (retries.py)
             lambda record: _mine(record, job) and _held(record, held) and record.fail(error)
             and retries.after_failure(record, job.attempt),
-            grouped,
         )
     except Exception:
         logger.exception("Process %s: could not record its failure", job.process_id)

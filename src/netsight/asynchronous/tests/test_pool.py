@@ -100,24 +100,3 @@ class TestAnonymousShare(PoolTestCase):
         self.assertFalse(
             self.pool.admits(JobLimits("anonymous:3", "/a", address="there"), taking=[JobLimits("anonymous:4", "/a", address="there")])
         )
-
-
-class TestClaimRoom(PoolTestCase):
-    """What a claim may take (``Pool.claim_room``): with no thread free, it refills the queue at half of ``ahead``."""
-
-    def test_with_a_thread_free_a_claim_takes_ahead_at_once(self):
-        jobs = [GatedJob(f"a{number}", "/a") for number in range(2)]
-        self.run_all(*jobs)
-        wait_until(lambda: self.pool.counts() == (2, 0, 2), what="two jobs running")
-        self.assertEqual(self.pool.claim_room(8), (1, 9))
-
-    def test_with_no_thread_free_a_claim_waits_until_no_more_than_half_of_ahead_wait(self):
-        jobs = [GatedJob(f"a{number}", "/a") for number in range(3 + 5)]
-        self.run_all(*jobs)
-        wait_until(lambda: self.pool.counts() == (3, 5, 3), what="three running, five waiting")
-        self.assertEqual(self.pool.claim_room(8), (0, 0))  # five wait: more than half of 8
-        self.assertEqual(self.pool.room(ahead=8), 3)  # the room alone would have claimed three
-        running = [job for job in jobs if job.started.is_set()]
-        running[0].gate.set()  # its thread takes the next: four wait
-        wait_until(lambda: self.pool.counts() == (3, 4, 3), what="three running, four waiting")
-        self.assertEqual(self.pool.claim_room(8), (0, 4))

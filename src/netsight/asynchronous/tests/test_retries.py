@@ -69,7 +69,7 @@ class TestKeptRequest(unittest.TestCase):
 
 class TestFailureWithoutRetry(unittest.TestCase):
     """A failure that no automatic retry follows (a worker that could not start or take the job): its request
-    stays only for a Retry button (``retries.without_automatic_retry``, which ``claims._job`` and
+    stays only for a Retry button (``retries.without_automatic_retry``, which ``claims._give_up`` and
     ``retrybutton._run_here`` write with the failure)."""
 
     def failed(self, retryable):
