@@ -1,8 +1,8 @@
 """A process's status as JSON: what ``completed?…&output_json=1`` and ``@async-processes/<id>`` answer alike."""
 
-from datetime import datetime
 from zope.i18n import translate
 
+from netsight.asynchronous import sitetime
 from netsight.asynchronous import statustexts
 from netsight.asynchronous.processes.state import ProcessState
 from netsight.asynchronous.processes.status import is_percentage
@@ -98,10 +98,8 @@ def _retried_automatically(status):
 
 
 def _iso(when, timespec="seconds"):
-    """A time.time() as ISO 8601 with the server's UTC offset ("2026-12-05T14:00:00+01:00"), or None."""
-    if when is None:
-        return None
-    return datetime.fromtimestamp(when).astimezone().isoformat(timespec=timespec)
+    """A time.time() as ISO 8601 with the UTC offset of the site's time zone ("2026-12-05T14:00:00+01:00"), or None."""
+    return sitetime.iso(when, timespec)
 
 
 def unknown_answer(request):

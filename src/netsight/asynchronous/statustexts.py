@@ -1,9 +1,10 @@
 """What the pages and lists call a process's states and ends: the i18n messages, in one place."""
 
-from datetime import datetime
-
+from netsight.asynchronous import sitetime
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.processes.state import ProcessState
+
+import time
 
 
 ENDED_WITHOUT_RESULT = {
@@ -64,10 +65,11 @@ def percentage_completed(percentage):
 
 
 def scheduled_for(when, now=None, seconds=False):
-    """"Scheduled for 14:00" (the server's local time), or "Scheduled for 2026-12-06 14:00" when not today;
-    "Scheduled for 14:03:10" with ``seconds`` (a retry's wait, seconds long)."""
-    at = datetime.fromtimestamp(when)
-    today = datetime.fromtimestamp(now) if now is not None else datetime.now()
+    """"Scheduled for 14:00" (the site's time zone, else the server's: ``sitetime``), or "Scheduled for
+    2026-12-06 14:00" when not today; "Scheduled for 14:03:10" with ``seconds`` (a retry's wait, seconds long)."""
+    tz = sitetime.zone()
+    at = sitetime.at(when, tz)
+    today = sitetime.at(time.time() if now is None else now, tz)
     clock = "%H:%M:%S" if seconds else "%H:%M"
     text = at.strftime(clock) if at.date() == today.date() else at.strftime(f"%Y-%m-%d {clock}")
     return _("scheduled_for", default="Scheduled for ${time}", mapping={"time": text})
@@ -91,8 +93,9 @@ def attempt_failed(attempt, max_attempts, next_at=None, now=None):
     mapping = {"attempt": attempt, "max_attempts": max_attempts}
     if next_at is None:
         return _("attempt_failed", default="Attempt ${attempt} of ${max_attempts} failed", mapping=mapping)
-    at = datetime.fromtimestamp(next_at)
-    today = datetime.fromtimestamp(now) if now is not None else datetime.now()
+    tz = sitetime.zone()
+    at = sitetime.at(next_at, tz)
+    today = sitetime.at(time.time() if now is None else now, tz)
     mapping["next"] = attempt + 1
     mapping["time"] = at.strftime("%H:%M:%S") if at.date() == today.date() else at.strftime("%Y-%m-%d %H:%M:%S")
     return _(

@@ -36,6 +36,7 @@ from netsight.asynchronous import protect
 from netsight.asynchronous import queues
 from netsight.asynchronous import retries
 from netsight.asynchronous import settings
+from netsight.asynchronous import sitetime
 from netsight.asynchronous.browser.processes import job_titles
 from netsight.asynchronous.browser.processes import process_row
 from netsight.asynchronous.browser.processes import RETRY_MESSAGES
@@ -263,12 +264,12 @@ def _shown(value):
 
 
 def _local(when):
-    """A time as the server's local time, to the second; NEVER for None."""
-    return NEVER if when is None else datetime.datetime.fromtimestamp(when).strftime("%Y-%m-%d %H:%M:%S")
+    """A time in the site's time zone (else the server's), to the second; NEVER for None."""
+    return NEVER if when is None else sitetime.at(when).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _iso(when):
-    return None if when is None else datetime.datetime.fromtimestamp(when).astimezone().isoformat(timespec="seconds")
+    return sitetime.iso(when)
 
 
 def _duration(seconds):

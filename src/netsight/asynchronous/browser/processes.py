@@ -31,6 +31,7 @@ from netsight.asynchronous import owners
 from netsight.asynchronous import protect
 from netsight.asynchronous import registry
 from netsight.asynchronous import retries
+from netsight.asynchronous import sitetime
 from netsight.asynchronous.exceptions import QueueFullError
 from netsight.asynchronous.i18n import _
 from netsight.asynchronous.interfaces import INetsightAsyncLayer
@@ -45,8 +46,6 @@ from netsight.asynchronous.replay import NOT_SHARED
 from netsight.asynchronous.statustexts import attempt_of
 from netsight.asynchronous.statustexts import scheduled_for
 from netsight.asynchronous.statustexts import STATE_TEXTS
-
-import datetime
 
 
 try:
@@ -124,7 +123,7 @@ def process_row(request, status, title):
     if done and status.result_gone:  # shown, or kept past its time
         state_text = SHOWN
     elif status.result_ready and status.keep_until is not None:
-        until = datetime.datetime.fromtimestamp(status.keep_until).isoformat(" ", "minutes")
+        until = sitetime.at(status.keep_until).strftime("%Y-%m-%d %H:%M")
         state_text = Message(KEPT, mapping={"time": until})
     scheduled = status.scheduled_for if state == ProcessState.SCHEDULED else None
     return {
@@ -138,7 +137,7 @@ def process_row(request, status, title):
         "attempt": translate(attempt_line(status), context=request) if in_retry_chain(status) else "",
         "progress": 100 if done and progress is not None else progress,
         # Never started (scheduled, waiting, cancelled before it ran): no start time.
-        "started": NEVER if status.started is None else datetime.datetime.fromtimestamp(status.started).isoformat(" ", "minutes"),
+        "started": NEVER if status.started is None else sitetime.at(status.started).strftime("%Y-%m-%d %H:%M"),
         "started_iso": _iso(status.started),
         "scheduled": "" if scheduled is None else translate(scheduled_for(scheduled, status.as_of), context=request),
         "scheduled_iso": _iso(scheduled),
@@ -174,8 +173,8 @@ def job_titles(context, request):
 
 
 def _iso(when):
-    """A time as ISO 8601 with the server's UTC offset, for a ``<time datetime>``; None for None."""
-    return None if when is None else datetime.datetime.fromtimestamp(when).astimezone().isoformat(timespec="seconds")
+    """A time as ISO 8601 with the UTC offset of the site's time zone (``sitetime``), for a ``<time datetime>``; None for None."""
+    return sitetime.iso(when)
 
 
 def installed_here(context, request):
