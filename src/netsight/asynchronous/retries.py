@@ -124,6 +124,7 @@ def after_failure(record, attempt, now=None, rng=random):
                     record.process_id, record.attempt, record.max_attempts, record.attempt + 1, new_id, delay,
                 )
                 return True
+            logger.error("Process %s failed: its next attempt could not be added: %s", record.process_id, record.error)
         else:
             logger.error(
                 "Process %s failed after it had committed work of its own: not retried (see retry_after_commit)",

@@ -18,6 +18,7 @@ import logging
 
 logger = logging.getLogger("netsight.async")
 SETTING = "plone.portal_timezone"
+_WARNED = set()  # the unknown zone names logged: once each, not at every time of every row
 
 
 def zone():
@@ -29,7 +30,9 @@ def zone():
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        logger.warning("netsight.async: the site's time zone %r is unknown: times are shown in the server's", name)
+        if name not in _WARNED:
+            _WARNED.add(name)
+            logger.warning("netsight.async: the site's time zone %r is unknown: times are shown in the server's", name)
         return None
 
 
