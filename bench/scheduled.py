@@ -51,6 +51,7 @@ from report import Row
 from report import table
 
 import argparse
+import contextlib
 import database
 import heavy
 import math
@@ -206,10 +207,11 @@ def latency_rows(side, how, latencies):
     ]
 
 
-def run(rounds=24, due=40):
-    """Start the servers, measure, stop them; the rows of the table."""
-    began = time.monotonic()
-    cluster = Cluster("netsight-async-bench-scheduled")
+@contextlib.contextmanager
+def worker_and_front_end(name):
+    """A ZEO server, a worker A and a front-end F (``pool-size 0``), the Plone site and a Member's session to
+    each: ``(sides, db)`` (the Sides of A and F, a ZEO client of this process); all stopped afterwards."""
+    cluster = Cluster(name)
     sides, db = [], None
     try:
         zeo = cluster.zeo_server()
@@ -222,18 +224,25 @@ def run(rounds=24, due=40):
         f.start()
         db = database.Database((HOST, zeo.port))
         sides = [Side(a, zeo, db, "a worker"), Side(f, zeo, db, "a front-end")]
-        heavy.say(f"ready after {time.monotonic() - began:.0f} s; the starts...")
-        rows = starts(sides, rounds)
-        heavy.say("the claim latency of due jobs...")
-        for side in sides:
-            rows += latency_rows(side, "3 s or more ahead", due_later(side, db, due))
-            rows += latency_rows(side, "0.1-1.1 s ahead", due_soon(side, db, due))
+        yield sides, db
     finally:
         for side in sides:
             side.close()
         if db is not None:
             db.close()
         cluster.close()
+
+
+def run(rounds=24, due=40):
+    """Start the servers, measure, stop them; the rows of the table."""
+    began = time.monotonic()
+    with worker_and_front_end("netsight-async-bench-scheduled") as (sides, db):
+        heavy.say(f"ready after {time.monotonic() - began:.0f} s; the starts...")
+        rows = starts(sides, rounds)
+        heavy.say("the claim latency of due jobs...")
+        for side in sides:
+            rows += latency_rows(side, "3 s or more ahead", due_later(side, db, due))
+            rows += latency_rows(side, "0.1-1.1 s ahead", due_soon(side, db, due))
     heavy.say(f"the scheduled run took {time.monotonic() - began:.0f} s")
     return rows
 

@@ -18,15 +18,12 @@ than its kind (a job that ran on A makes F load the records' and the
 indexes' buckets again; its own cancel does not).
 """
 
-from netsight.asynchronous.tests.helpers.instances import Cluster
-from netsight.asynchronous.tests.helpers.instances import HOST
 from report import machine
 from report import Row
 from report import table
 
 import argparse
 import collections
-import database
 import heavy
 import random
 import scheduled
@@ -44,19 +41,7 @@ SEED = 1
 
 def run(starts=300):
     """Start the servers, measure, stop them; the rows of the table."""
-    cluster = Cluster("netsight-async-bench-start-context")
-    sides, db = [], None
-    try:
-        zeo = cluster.zeo_server()
-        zeo.start()
-        a = cluster.instance(zeo=zeo, product_config={"pool-size": "2"})
-        f = cluster.instance(zeo=zeo, product_config={"pool-size": "0"})
-        heavy.say("creating the Plone site and starting a worker and a front-end...")
-        a.create_site(scheduled.SITE)
-        a.start()
-        f.start()
-        db = database.Database((HOST, zeo.port))
-        sides = [scheduled.Side(a, zeo, db, "a worker"), scheduled.Side(f, zeo, db, "a front-end")]
+    with scheduled.worker_and_front_end("netsight-async-bench-start-context") as (sides, _db):
         front_end = sides[1]
         for _number in range(5):  # warm-up
             for form in KINDS.values():
@@ -67,12 +52,6 @@ def run(starts=300):
             kind = draw.choice(list(KINDS))
             times[before, kind].append(front_end.start(KINDS[kind]))
             before = kind
-    finally:
-        for side in sides:
-            side.close()
-        if db is not None:
-            db.close()
-        cluster.close()
     rows, first = [], next(iter(KINDS))
     for kind in KINDS:
         base = statistics.median(times[first, kind]) if times[first, kind] else None
