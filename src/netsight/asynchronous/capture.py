@@ -127,7 +127,7 @@ class BodyCapture:
             )
             with open(self.path, "rb") as file:
                 return file.read(), None
-        oid = in_own_transaction(db, self._add_blob)
+        oid = in_own_transaction(db, self._add_blob, alone=False)  # only adds: no conflict; a big blob must not hold WRITER
         self.discard()
         return None, oid
 

@@ -37,6 +37,7 @@ from netsight.asynchronous.instanceid import instance_id
 from netsight.asynchronous.pool import AHEAD
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.progress import REPORTS
+from netsight.asynchronous.transactions import one_writer_for_this_thread
 
 import logging
 import random
@@ -113,6 +114,7 @@ class Maintenance(threading.Thread):
                 self._stop_watching()
 
     def run(self):
+        one_writer_for_this_thread()
         now = time.monotonic()
         due = {
             "beat": now,

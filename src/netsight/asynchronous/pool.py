@@ -21,6 +21,7 @@ from collections import deque
 
 from netsight.asynchronous import queues
 from netsight.asynchronous import settings
+from netsight.asynchronous.transactions import one_writer_for_this_thread
 
 import logging
 import threading
@@ -52,7 +53,8 @@ class Pool:
         """Run ``job`` when there is room; in arrival order."""
         with self._lock:
             self._queue.append(job)
-            self._dispatch()
+            unstarted = self._dispatch()
+        _discard_unstarted(unstarted)
 
     def withdraw(self, process_id):
         """Take a queued job out of the queue (cancelled); True if it was there."""
@@ -141,12 +143,14 @@ class Pool:
         return job
 
     def _dispatch(self):
-        """Start threads for queued jobs while there is room (the lock is held)."""
-        size = settings.get("job-threads")
+        """Start threads for queued jobs while there is room (the lock is held);
+        the jobs whose thread could not be started, for the caller to discard
+        once it released the lock (``_discard_unstarted``)."""
+        size, unstarted = settings.get("job-threads"), []
         while self._threads < size:
             job = self._next()
             if job is None:
-                return
+                break
             self._threads += 1
             try:
                 threading.Thread(target=self._work, args=(job,), name=THREAD_PREFIX + job.process_id, daemon=True).start()
@@ -154,7 +158,8 @@ class Pool:
                 self._threads -= 1
                 del self._running[job.process_id]
                 logger.exception("Could not start a worker thread for process %s", job.process_id)
-                job.discard("the worker could not be started")
+                unstarted.append(job)
+        return unstarted
 
     def _next(self, ending=None, fits=None):
         """The first queued job whose owner and site are under their caps (the lock is held):
@@ -183,6 +188,7 @@ class Pool:
         return _over_cap(job.limits, [other.limits.place for other in self._running.values() if other is not ending])
 
     def _work(self, job):
+        one_writer_for_this_thread()
         local = self._local
         while job is not None:
             threading.current_thread().name = THREAD_PREFIX + job.process_id
@@ -198,9 +204,11 @@ class Pool:
                     job = taken
                 else:
                     job = self._next() if self._threads <= settings.get("job-threads") else None
+                unstarted = []
                 if job is None:
                     self._threads -= 1
-                    self._dispatch()
+                    unstarted = self._dispatch()
+            _discard_unstarted(unstarted)
             self._done()
 
     def _done(self):
@@ -211,6 +219,15 @@ class Pool:
                 hook()
             except Exception:  # the thread goes on to its next job whatever the hook does
                 logger.exception("netsight.async: the pool's when_done failed")
+
+
+def _discard_unstarted(jobs):
+    """Fail the jobs whose thread could not be started; called with the
+    pool's lock released, as every database write of the pool: a write
+    waits for the process's one writer (``transactions.one_writer``), whose
+    holder may be a claim that asks the pool for room."""
+    for job in jobs:
+        job.discard("the worker could not be started")
 
 
 def _over_cap(limits, others):

@@ -6,29 +6,65 @@ captured blob), runs here: on a connection of its own, with a transaction
 manager of its own, so that it never commits the half-done work of a job
 or of a request. The registry's ``change`` and ``take`` use it; so do
 ``capture.py`` (a big body's blob) and the maintenance thread.
+
+On a ZEO client, the worker's short transactions (those of the pool's
+threads and of the maintenance thread, which call
+``one_writer_for_this_thread``) run one at a time (``WRITER``): two that
+write the same objects at once (the registry's index buckets, its
+counters: a job's end beside another's, beside a claim) conflict, the
+ZEO server resolves the conflict, and the client must then load every
+resolved object again; a worker fed by a front-end spent 39 % of its job
+ends on such loads (docs/performance.rst, "One writer at a time"). A
+request's (a fetch, a cancel) does not wait for them, nor does a
+transaction on a storage that resolves conflicts in the client
+(FileStorage, RelStorage): one at a time there only took their overlap
+away (RelStorage's end to end was slower).
 """
 
 from transaction.interfaces import TransientError
 
 import logging
 import random
+import threading
 import time
 import transaction
+
+
+try:
+    from ZEO.ClientStorage import ClientStorage
+except ImportError:  # ZEO is not a dependency: without it, no storage is a ZEO client
+    ClientStorage = ()
 
 
 logger = logging.getLogger("netsight.async")
 
 ATTEMPTS = 50  # of a short transaction that meets ConflictErrors (about 40 s at most)
 BACKOFF = 0.005  # seconds: the first retry's longest wait; doubled at each, up to 1 s
+# Held by a worker thread's short transaction from its connection's opening
+# to its commit; re-entrant (a short transaction within another, as a
+# claim's record that fails). Code that holds another lock never waits for
+# it (the pool's).
+WRITER = threading.RLock()
+_thread = threading.local()
 
 
-def in_own_transaction(db, func, attempts=None):
+def one_writer_for_this_thread():
+    """From now on, this thread's short transactions wait for ``WRITER``: a
+    worker's thread (the pool's, the maintenance thread) calls it as it starts."""
+    _thread.alone = True
+
+
+def in_own_transaction(db, func, attempts=None, alone=None):
     """``func(root)`` in a short transaction on a connection of its own to ``db``.
 
     :param db: the database (a ``ZODB.DB``), not a connection: the
         connection is opened here and closed before any pause.
     :param func: called with the connection's root; what it returns is returned.
     :param attempts: how many times in all (``ATTEMPTS`` by default).
+    :param alone: one at a time with the worker's other short transactions
+        (``WRITER``); None, the default, for a worker's thread
+        (``one_writer_for_this_thread``) on a ZEO client only; False for
+        one that cannot conflict and may take long (a big blob's).
     :returns: what ``func`` returned in the attempt that committed.
 
     Retried, with a growing random pause (as Zope's ``delay_retry``), on a
@@ -37,22 +73,34 @@ def in_own_transaction(db, func, attempts=None):
     aborts and is raised at once.
     """
     attempts = attempts or ATTEMPTS
+    if alone is None:
+        alone = getattr(_thread, "alone", False) and isinstance(db.storage, ClientStorage)
     for attempt in range(1, attempts + 1):
-        manager = transaction.TransactionManager()
-        connection = db.open(transaction_manager=manager)
+        if alone:
+            WRITER.acquire()
         try:
-            manager.begin()
-            result = func(connection.root())
-            manager.commit()
-            return result
+            return _attempt(db, func)
         except TransientError:
-            manager.abort()
             if attempt == attempts:
                 raise
             logger.debug("Conflict in a short transaction of netsight.async, retrying")
-        except BaseException:
-            manager.abort()
-            raise
         finally:
-            connection.close()
-        time.sleep(random.uniform(0, min(1.0, BACKOFF * 2**attempt)))  # holding no connection
+            if alone:
+                WRITER.release()
+        time.sleep(random.uniform(0, min(1.0, BACKOFF * 2**attempt)))  # holding no connection, nor WRITER
+
+
+def _attempt(db, func):
+    """``func(root)`` on a new connection with a transaction manager of its own, committed; aborted if it raises."""
+    manager = transaction.TransactionManager()
+    connection = db.open(transaction_manager=manager)
+    try:
+        manager.begin()
+        result = func(connection.root())
+        manager.commit()
+        return result
+    except BaseException:
+        manager.abort()
+        raise
+    finally:
+        connection.close()

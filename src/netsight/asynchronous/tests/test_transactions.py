@@ -1,0 +1,190 @@
+"""The worker's short transactions, one at a time on a ZEO client: a real ZEO server, FileStorage and threads."""
+
+from netsight.asynchronous import pool as pool_module
+from netsight.asynchronous.limits import JobLimits
+from netsight.asynchronous.pool import Pool
+from netsight.asynchronous.tests.helpers.base import setting
+from netsight.asynchronous.transactions import in_own_transaction
+from netsight.asynchronous.transactions import one_writer_for_this_thread
+from netsight.asynchronous.transactions import WRITER
+from persistent.mapping import PersistentMapping
+from ZODB import DB
+from ZODB.FileStorage import FileStorage
+
+import tempfile
+import threading
+import types
+import unittest
+import ZEO
+
+
+DEADLINE = 30  # seconds: a thread that has not ended by then never will
+
+
+class DatabaseTestCase(unittest.TestCase):
+    """A ZEO server of a FileStorage in a temporary directory, and a client's
+    database with a counter that every test's transactions write."""
+
+    def setUp(self):
+        directory = tempfile.TemporaryDirectory()
+        self.addCleanup(directory.cleanup)
+        address, stop = ZEO.server(path=f"{directory.name}/Data.fs")
+        self.addCleanup(stop)
+        self.db = ZEO.DB(address)
+        self.addCleanup(self.db.close)
+        in_own_transaction(self.db, lambda root: root.__setitem__("counter", PersistentMapping(n=0)))
+
+    def count(self):
+        return in_own_transaction(self.db, lambda root: root["counter"]["n"])
+
+    def thread(self, target, worker=True):
+        """``target`` in a thread of its own: a worker's (as the pool's and the maintenance thread), or a request's."""
+
+        def run():
+            if worker:
+                one_writer_for_this_thread()
+            target()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        self.addCleanup(thread.join, DEADLINE)
+        return thread
+
+
+def increment(root):
+    root["counter"]["n"] += 1
+    return root["counter"]["n"]
+
+
+class TestOneAtATime(DatabaseTestCase):
+
+    def test_the_second_transaction_begins_after_the_first_committed_and_never_conflicts(self):
+        first_inside, second_asked, second_inside = threading.Event(), threading.Event(), threading.Event()
+        seen_by_second = []
+
+        def first(root):
+            first_inside.set()
+            second_asked.wait(DEADLINE)
+            # The second asks now: it must not get in before this one committed.
+            overlapped = second_inside.wait(1)
+            increment(root)
+            return overlapped
+
+        def second(root):
+            second_inside.set()
+            seen_by_second.append(root["counter"]["n"])
+            return increment(root)
+
+        results = {}
+        one = self.thread(lambda: results.setdefault("first", in_own_transaction(self.db, first)))
+        first_inside.wait(DEADLINE)
+
+        def ask():
+            second_asked.set()
+            results["second"] = in_own_transaction(self.db, second)
+
+        two = self.thread(ask)
+        one.join(DEADLINE)
+        two.join(DEADLINE)
+        self.assertEqual(results, {"first": False, "second": 2})
+        self.assertEqual(seen_by_second, [1])  # read once, what the first committed: no conflict, no retry
+        self.assertEqual(self.count(), 2)
+
+    def hold_the_writer(self):
+        """A worker's thread holds WRITER until the test ends."""
+        holding, let_go = threading.Event(), threading.Event()
+
+        def hold():
+            with WRITER:
+                holding.set()
+                let_go.wait(DEADLINE)
+
+        self.thread(hold)
+        self.addCleanup(let_go.set)
+        holding.wait(DEADLINE)
+
+    def test_a_transaction_that_cannot_conflict_does_not_wait_for_the_writer(self):
+        self.hold_the_writer()
+        done = []
+        self.thread(lambda: done.append(in_own_transaction(self.db, lambda root: "added", alone=False))).join(DEADLINE)
+        self.assertEqual(done, ["added"])
+
+    def test_on_a_storage_that_resolves_conflicts_itself_the_workers_transactions_do_not_wait(self):
+        self.hold_the_writer()
+        directory = tempfile.TemporaryDirectory()
+        self.addCleanup(directory.cleanup)
+        db = DB(FileStorage(f"{directory.name}/Data.fs"))
+        self.addCleanup(db.close)
+        done = []
+        self.thread(lambda: done.append(in_own_transaction(db, lambda root: root.__setitem__("n", 1) or "written"))).join(DEADLINE)
+        self.assertEqual(done, ["written"])
+
+    def test_a_requests_transaction_does_not_wait_for_the_workers(self):
+        self.hold_the_writer()
+        done = []
+        self.thread(lambda: done.append(in_own_transaction(self.db, increment)), worker=False).join(DEADLINE)
+        self.assertEqual(done, [1])
+
+    def test_a_transaction_within_another_of_the_same_thread_goes_on(self):
+        def outer(root):
+            return in_own_transaction(self.db, increment)
+
+        done = []
+        self.thread(lambda: done.append(in_own_transaction(self.db, outer))).join(DEADLINE)
+        self.assertEqual(done, [1])
+
+
+class FailingThread(threading.Thread):
+    """A thread that cannot be started, as when the process has no more."""
+
+    def start(self):
+        raise RuntimeError("can't start new thread")
+
+
+class UnstartableJob:
+    """A job whose failure is written in a short transaction, as ``worker.Job.discard``."""
+
+    def __init__(self, db, about_to_write):
+        self.process_id, self.db, self.about_to_write = "unstartable", db, about_to_write
+        self.limits = JobLimits("someone", "/plone")
+
+    def run(self):
+        raise AssertionError("never run: its thread could not be started")
+
+    def discard(self, error=None):
+        self.about_to_write.set()
+        in_own_transaction(self.db, lambda root: root["counter"].__setitem__("failure", error))
+
+
+class TestPoolWritesWithoutItsLock(DatabaseTestCase):
+
+    def test_a_job_whose_thread_cannot_start_fails_while_a_claim_holding_the_writer_asks_the_pool(self):
+        setting(self, "pool-size", 2)
+        fake = types.SimpleNamespace(Thread=FailingThread, Lock=threading.Lock, local=threading.local, current_thread=threading.current_thread)
+        original = pool_module.threading
+        pool_module.threading = fake
+        self.addCleanup(setattr, pool_module, "threading", original)
+        pool = Pool()
+        holding, about_to_write, claimed = threading.Event(), threading.Event(), []
+
+        def claim(root):  # as claims.claim_queued's: in its transaction, it asks the pool for room
+            holding.set()
+            about_to_write.wait(DEADLINE)
+            claimed.append(pool.room())
+            return increment(root)
+
+        claiming = self.thread(lambda: in_own_transaction(self.db, claim))
+        holding.wait(DEADLINE)
+        submitting = self.thread(lambda: pool.submit(UnstartableJob(self.db, about_to_write)))
+        submitting.join(DEADLINE)
+        claiming.join(DEADLINE)
+        self.assertFalse(submitting.is_alive() or claiming.is_alive(), "the claim and the failing start wait for each other")
+        self.assertEqual(claimed, [2])
+        self.assertEqual(
+            in_own_transaction(self.db, lambda root: dict(root["counter"])), {"n": 1, "failure": "the worker could not be started"}
+        )
+        self.assertEqual(pool.counts(), (0, 0, 0))
+
+
+def test_suite():
+    return unittest.defaultTestLoader.loadTestsFromName(__name__)
