@@ -15,10 +15,7 @@ begin with their creation time, so that a new record goes to the last
 bucket of the records' BTree, which the instance has loaded already,
 however many records there are; and a list reads newest first by walking
 the keys backwards. Concurrent writers touch different keys (the random
-part of an id, an end time), which BTrees' conflict resolution merges,
-except where one of them splits the bucket: the store's time-ordered
-trees have buckets of 120 keys (``storage.TimeOrderedTree``), which split
-a quarter as often as BTrees' 30.
+part of an id, an end time), which BTrees' conflict resolution merges.
 
 The functions take one of three handles, by who owns the transaction:
 
@@ -1021,7 +1018,7 @@ def prepare(root):
     elif ROOT_KEY in root:
         for name in ("periodic", DEDUPE_KEY, SCHEDULED_KEY, PRIORITIZED_KEY, ROUTED_KEY):  # a store of before periodic jobs (periodic.py), or only-once starts
             if getattr(root[ROOT_KEY], name, None) is None:
-                setattr(root[ROOT_KEY], name, storage.new_tree(name))  # once
+                setattr(root[ROOT_KEY], name, OOBTree())  # once
         _routed_length(root[ROOT_KEY])  # a store of before the routed index's count: counted, once
     if ROOT_KEY in root and store is None and storage.has_keys_before(root):
         logger.error(
@@ -1049,7 +1046,7 @@ def reindex_lists(root):
     store = root.get(ROOT_KEY)
     if store is None or store.lists_version == LISTS_VERSION:
         return 0
-    store.states, store.owners, store.counts = storage.new_tree("states"), storage.new_tree("owners"), OOBTree()
+    store.states, store.owners, store.counts = OOBTree(), OOBTree(), OOBTree()
     store.lists_version = LISTS_VERSION
     for pid, record in store.records.items():
         root._p_jar.readCurrent(record)  # a record changed meanwhile: a conflict, and a retry
@@ -1137,14 +1134,14 @@ def _index(root, record, before, before_instance):
             store, key = _store(root), _prioritized_key(record)
             if record.queue is not None:  # a named queue's: in its index of its own (a store of before it gets it here, once)
                 if getattr(store, ROUTED_KEY, None) is None:
-                    store.routed = storage.new_tree("routed")
+                    store.routed = OOBTree()
                 _routed_length(store).change(1)  # made (counted) before the entry
                 store.routed[_routed_key(record)] = True
             elif key is None:
                 store.unclaimed[pid] = True
             else:  # a priority other than 0: in its index of its own (a store of before it gets it here, once)
                 if getattr(store, PRIORITIZED_KEY, None) is None:
-                    store.prioritized = storage.new_tree("prioritized")
+                    store.prioritized = OOBTree()
                 store.prioritized[key] = True
             store.unclaimed_count.change(1)
         else:
@@ -1215,7 +1212,7 @@ def _scheduled_entry(root, record, present):
     if tree is None:  # a store of before it, not prepared yet (``prepare``): a write of the store, once
         if not present:
             return
-        tree = _store(root).scheduled = storage.new_tree("scheduled")
+        tree = _store(root).scheduled = OOBTree()
     key = (record.run_after, record.process_id)
     if present:
         tree[key] = True

@@ -55,26 +55,6 @@ KEYS_BEFORE = {
 OLD_LISTS_KEYS = ("netsight.async.sites",)  # an index of the lists of versions before, removed
 
 
-def new_tree(name):
-    """A new, empty tree for the store's attribute ``name``: a ``TimeOrderedTree`` where its keys grow with time."""
-    return TimeOrderedTree() if name in ProcessStore.TIME_ORDERED else OOBTree()
-
-
-class TimeOrderedTree(OOBTree):
-    """An OOBTree whose new keys come last (time-ordered ids, times): buckets of 120 keys, not 30.
-
-    Concurrent starts (or ends) all add to its last bucket; BTrees merge
-    such adds, except when one of them splits the bucket, which conflicts
-    with every other add to it (Zope retries a conflicting start three
-    times, then answers 500). A bucket of 120 keys splits every 60 adds,
-    not every 15: a quarter of those conflicts (docs/performance.rst, "The
-    starts' conflicts"). Its buckets are plain ``OOBucket``: a ZEO server
-    without this package resolves their conflicts as before.
-    """
-
-    max_leaf_size = 120
-
-
 class ProcessStore(Persistent):
     """The registry's records, indexes and counts and what goes with them, under one root key (``ROOT_KEY``).
 
@@ -118,20 +98,6 @@ class ProcessStore(Persistent):
     itself (no attribute is ever made lazily).
     """
 
-    # Keyed by time-ordered ids or by times: a ``TimeOrderedTree`` each.
-    TIME_ORDERED = (
-        "records",
-        "active",
-        "unclaimed",
-        "ended",
-        "expires",
-        "states",
-        "owners",
-        "mail_pending",
-        "scheduled",
-        "prioritized",
-        "routed",
-    )
     TREES = (
         "records",
         "active",
@@ -156,7 +122,7 @@ class ProcessStore(Persistent):
         over from a registry of before (by attribute name), the others made anew."""
         for name in self.TREES:
             tree = trees.pop(name, None)
-            setattr(self, name, new_tree(name) if tree is None else tree)
+            setattr(self, name, OOBTree() if tree is None else tree)
         self.unclaimed_count = Length() if unclaimed_count is None else unclaimed_count
         self.routed_count = Length()  # the routed index's entries (registry.ROUTED_COUNT_KEY)
         self.address_key = secrets.token_bytes(32) if address_key is None else address_key

@@ -227,24 +227,6 @@ class TestStartsAndRemoval(unittest.TestCase):
             self.assertEqual(self.find(process_id), registry.QUEUED)
         self.assertEqual(self.find(first), registry.DONE)
 
-    def test_two_starts_at_once_conflict_only_when_one_splits_a_bucket_every_sixty(self):
-        # One owner's starts, two at a time (the second opened before the
-        # first commits): both add to the last bucket of the records', the
-        # active and the owner's index, which BTrees merge, unless one of
-        # them splits it. Buckets of 30 keys split every 15 adds: 37 of
-        # these 300 pairs conflicted; of 120 keys, every 60: 16.
-        self.start()
-        conflicts = 0
-        for _pair in range(300):
-            first, second = self.starting(), self.starting()
-            first[0].commit()
-            try:
-                second[0].commit()
-            except ConflictError:
-                second[0].abort()
-                conflicts += 1
-        self.assertLessEqual(conflicts, 25)
-
 
 class TestRuns(unittest.TestCase):
     """A job queued again after its instance was given up belongs to its new run only."""
