@@ -223,9 +223,9 @@ class Pool:
 
 def _discard_unstarted(jobs):
     """Fail the jobs whose thread could not be started; called with the
-    pool's lock released, as every database write of the pool: a write
-    waits for the process's one writer (``transactions.one_writer``), whose
-    holder may be a claim that asks the pool for room."""
+    pool's lock released, as every database write of the pool: a pool
+    thread's write waits for the worker's one writer (``transactions.WRITER``),
+    whose holder may be a claim that asks the pool for room."""
     for job in jobs:
         job.discard("the worker could not be started")
 

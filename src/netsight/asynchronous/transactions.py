@@ -23,6 +23,7 @@ away (RelStorage's end to end was slower).
 
 from transaction.interfaces import TransientError
 
+import contextlib
 import logging
 import random
 import threading
@@ -75,18 +76,15 @@ def in_own_transaction(db, func, attempts=None, alone=None):
     attempts = attempts or ATTEMPTS
     if alone is None:
         alone = getattr(_thread, "alone", False) and isinstance(db.storage, ClientStorage)
+    turn = WRITER if alone else contextlib.nullcontext()
     for attempt in range(1, attempts + 1):
-        if alone:
-            WRITER.acquire()
         try:
-            return _attempt(db, func)
+            with turn:
+                return _attempt(db, func)
         except TransientError:
             if attempt == attempts:
                 raise
             logger.debug("Conflict in a short transaction of netsight.async, retrying")
-        finally:
-            if alone:
-                WRITER.release()
         time.sleep(random.uniform(0, min(1.0, BACKOFF * 2**attempt)))  # holding no connection, nor WRITER
 
 
