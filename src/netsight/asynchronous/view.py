@@ -21,6 +21,7 @@ from netsight.asynchronous import registry
 from netsight.asynchronous import retries
 from netsight.asynchronous import scheduling
 from netsight.asynchronous import settings
+from netsight.asynchronous import startcommit
 from netsight.asynchronous import timelimits
 from netsight.asynchronous import worker
 from netsight.asynchronous.cancels import ask_to_cancel
@@ -292,20 +293,32 @@ class BaseAsyncView(StatusPages, BrowserView):
             record.schedule(run_after)
         limits = JobLimits.at_start(record, start)
         limits.keep_in(record)
-        job = worker.Job.from_request(request, process_id, self.__name__, connection.db(), limits)
+        db = connection.db()
+        job = worker.Job.from_request(request, process_id, self.__name__, db, limits)
         retryable = retries.keep_for_retry(self, record)  # a retry needs its request after it ended
+        stored = None
         if not runs_here or self.rerun_interrupted or run_after is not None or retryable:  # another instance may run it
-            record.request = job.stored(connection)
+            stored = job.stored
             record.max_reruns = max(0, int(self.max_reruns)) if self.rerun_interrupted else 0
         title = jobtitle.at_start(self)  # the processing page's request will not have this one's form
-        if runs_here and run_after is None:
-            registry.add(connection, record, instance=instance_id(), ticket=next_ticket(), title=title)
-            worker.start_after_commit(transaction.get(), job)
-        else:  # a front-end's, or scheduled: an instance with a pool takes it from the database
-            registry.add(connection, record, instance=registry.UNCLAIMED, ticket=None, title=title)
-            job.discard()
-            if run_after is not None and runs_here:  # this instance queues it at its time (watched from its startup)
-                MAINTENANCE.watch(connection.db())
+        here = runs_here and run_after is None
+        instance, ticket = (instance_id(), next_ticket()) if here else (registry.UNCLAIMED, None)
+        if dedupe is not None or owner is None:  # must conflict with a concurrent start of its key or address
+            if stored is not None:
+                record.request = stored(connection)
+            registry.add(connection, record, instance=instance, ticket=ticket, title=title)
+            if here:
+                worker.start_after_commit(transaction.get(), job)
+            else:
+                job.discard()
+        else:  # added as the request commits, in a transaction of its own (startcommit.py)
+            txn = transaction.get()
+            startcommit.add_after_commit(
+                txn, db, record, instance, ticket, title, stored, request.response, then=lambda added: _hand_over(job, here and added)
+            )
+            txn.addAfterAbortHook(job.body.close)
+        if not here and run_after is not None and runs_here:  # this instance queues it at its time (watched from its startup)
+            MAINTENANCE.watch(db)
         return process_id, True
 
     def _dedupe_entry(self, site, owner):
@@ -535,6 +548,14 @@ class JobCall:
     def __call__(self):
         """Run the job, and tell the worker's attempt how it went."""
         return self.view._run_job(self.attempt)
+
+
+def _hand_over(job, to_pool):
+    """A job whose record was added after its request committed (startcommit.py): to the pool, or its body freed."""
+    if to_pool:
+        worker.submit(job)
+    else:
+        job.discard()
 
 
 def _wants_json(request):

@@ -234,10 +234,15 @@ def start_after_commit(txn, job):
 
 
 def _submit_if_committed(committed, job):
-    # Hooks swallow exceptions: log them, and never lose the process silently.
     if not committed:
         job.body.close()
         return
+    submit(job)
+
+
+def submit(job):
+    """Hand ``job``, whose record is committed, to the pool; a job that cannot be queued fails, logged."""
+    # Called in hooks, which swallow exceptions: log them, and never lose the process silently.
     try:
         MAINTENANCE.watch(job.db)
         POOL.submit(job)

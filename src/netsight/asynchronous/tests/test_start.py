@@ -1,12 +1,17 @@
 """Starting a process: its id, its record, its redirect, and when the worker starts."""
 
 from netsight.asynchronous import registry
+from netsight.asynchronous import startcommit
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import worker_threads
 from netsight.asynchronous.tests.helpers.views import FailsAfterStarting
 from plone.app.testing import TEST_USER_ID
 
+from unittest import mock
+from ZODB.POSException import StorageError
+
+import json
 import time
 import uuid
 
@@ -50,6 +55,40 @@ class TestStart(JobTestCase):
         self.assertEqual(self.browser.status, 400)
         self.assertIsNone(self.app._p_jar.root().get(registry.ROOT_KEY))
 
+
+
+class TestRecordNotAdded(JobTestCase):
+    """A record that cannot be added after its request committed (startcommit.py): the answer says so, nothing runs."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def failing_storage(self):
+        """The record's own transaction meets a storage error (a full disk, say): a fault put at that seam."""
+        patcher = mock.patch.object(startcommit, "_add", side_effect=StorageError("No space left on device"))
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def test_a_browser_gets_a_503_with_retry_after_and_no_redirect(self):
+        self.failing_storage()
+        with self.assertLogs("netsight.async", "ERROR") as logged:
+            self.browser.post(self.url("hello"), f"_authenticator={self.browser.token}")
+        self.assertEqual(self.browser.status, 503)
+        self.assertEqual(self.browser.headers["Retry-After"], str(startcommit.RETRY_AFTER))
+        self.assertNotIn("Location", self.browser.headers)
+        self.assertEqual(self.browser.contents, startcommit.NOT_ADDED)
+        self.assertIn("could not be added", logged.output[0])
+        self.assertIn("No space left on device", logged.output[0])
+        self.assertEqual(worker_threads(), [])
+        self.assertIsNone(self.app._p_jar.root().get(registry.ROOT_KEY))
+
+    def test_a_script_gets_a_503_in_json(self):
+        self.failing_storage()
+        self.browser.addHeader("Accept", "application/json")
+        with self.assertLogs("netsight.async", "ERROR"):
+            self.browser.post(self.url("hello"), f"_authenticator={self.browser.token}")
+        self.assertEqual(self.browser.status, 503)
+        self.assertEqual(json.loads(self.browser.contents), {"error": startcommit.NOT_ADDED})
+        self.assertNotIn("Location", self.browser.headers)
 
 
 class TestStartsAfterCommit(JobTestCase):
