@@ -53,14 +53,16 @@ def add_after_commit(txn, db, record, instance, ticket, title=None, stored=None,
         (``Job.stored``), made in the attempt's transaction; None: none.
     :param response: the answer that becomes a 503 if the record cannot be added.
     :param then: ``then(added)``, called after the attempt, whether the record was
-        added (the job goes to the pool, or its body is closed); not called when
-        ``txn`` does not commit.
+        added (the job goes to the pool, or its body is closed); ``then(False)``
+        when ``txn`` fails to commit.
     """
     txn.addAfterCommitHook(_add_if_committed, args=(db, record, instance, ticket, title, stored, response, then))
 
 
 def _add_if_committed(committed, db, record, instance, ticket, title, stored, response, then):
     if not committed:
+        if then is not None:
+            then(False)
         return
     added = False
     try:
