@@ -22,3 +22,8 @@ def new_process_id(now=None):
     value |= 0b10 << 62  # the RFC 4122/9562 variant
     value |= random_bits & (1 << 62) - 1  # rand_b: 62 bits
     return uuid.UUID(int=value).hex
+
+
+def made_at(process_id):
+    """When ``process_id`` was drawn (Unix seconds, to the millisecond): the time in its first 48 bits."""
+    return int(process_id[:12], 16) / 1000

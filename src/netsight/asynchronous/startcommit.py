@@ -24,10 +24,12 @@ runs within the publisher's commit, before the response is finalized: the
 answer into a 503 with ``Retry-After``, logged as an error; the request's
 own writes stay committed.
 
-The starts that must conflict with a concurrent one are added in the
-request's transaction as before (``registry.add``): an only-once start
-(``dedupe_key``: two starts of one key), and an anonymous visitor's (two
-starts of one address, ``addresses.hold``).
+An only-once start (``dedupe_key``) is added in the request's transaction
+as before (``registry.add``): two starts of one key must conflict. An
+anonymous visitor's start holds its id in its address's object in the
+request's transaction (``anonymous.check_start``: two starts of one address
+conflict), and its record is added here; for that moment the held id
+counts as active without a record (``anonymous.being_added``).
 """
 
 from netsight.asynchronous import registry

@@ -303,7 +303,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         title = jobtitle.at_start(self)  # the processing page's request will not have this one's form
         here = runs_here and run_after is None
         instance, ticket = (instance_id(), next_ticket()) if here else (registry.UNCLAIMED, None)
-        if dedupe is not None or owner is None:  # must conflict with a concurrent start of its key or address
+        if dedupe is not None:  # must conflict with a concurrent start of its key (registry.add)
             if stored is not None:
                 record.request = stored(connection)
             registry.add(connection, record, instance=instance, ticket=ticket, title=title)

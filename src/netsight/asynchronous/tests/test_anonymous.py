@@ -6,7 +6,9 @@ from netsight.asynchronous import addresses
 from netsight.asynchronous import anonymous
 from netsight.asynchronous import claims
 from netsight.asynchronous import housekeeping
+from netsight.asynchronous import ids
 from netsight.asynchronous import registry
+from netsight.asynchronous import transactions
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.tests.helpers.base import DEADLINE
 from netsight.asynchronous.tests.helpers.base import JobBrowser
@@ -217,6 +219,37 @@ class TestSimultaneousStarts(AnonymousTestCase):
         self.finish(*admitted)
         self.setting("pool-size", 0)
         self.start_anonymous()  # its jobs ended: the address starts again
+
+    def test_a_start_whose_record_is_being_added_counts_for_its_address(self):
+        # The first start's request commits its hold on the address; its
+        # record is added after (startcommit.py), and waits here for the
+        # writer. A second start of the address meanwhile finds the held id
+        # without a record: it counts it, and is refused (else it would drop
+        # the id and pass the cap).
+        self.setting("max-per-address", 1)
+        self.start_anonymous("192.0.2.200")  # the registry's trees exist
+        key, answers = self.key_of(ipaddress.ip_address("192.0.2.7")), {}
+
+        def held():
+            transaction.begin()
+            return addresses.process_ids(self.app._p_jar.root(), key)
+
+        with transactions.WRITER:
+            thread = threading.Thread(target=lambda: answers.setdefault("first", self.visitor().try_start(self.url_gate, gate=self.gate)))
+            thread.start()
+            (first,) = wait_until(held, what="the first start's hold committed")
+            self.assertIsNone(registry.find(self.app._p_jar, first))  # not added yet
+            answers["second"] = self.visitor().try_start(self.url_gate, gate=self.gate)
+        thread.join(DEADLINE)
+        self.assertEqual(answers, {"first": (303, first), "second": (503, None)})
+        self.assertEqual(self.active_of("192.0.2.7"), [first])
+        self.open_gate()
+
+    def test_a_held_id_without_a_record_counts_for_a_minute(self):
+        now = 1_800_000_000.0
+        process_id = ids.new_process_id(now)
+        self.assertTrue(anonymous.being_added(process_id, now + anonymous.ADDING - 1))
+        self.assertFalse(anonymous.being_added(process_id, now + anonymous.ADDING + 1))
 
     def test_simultaneous_starts_of_different_addresses_all_start(self):
         self.setting("pool-size", 8)
