@@ -21,7 +21,10 @@ Its functions take the root of the main database, whose store they read
 """
 
 from netsight.asynchronous import storage
+from netsight.asynchronous.ids import made_at
 from persistent import Persistent
+
+import time
 
 
 ADDRESSES_KEY = "addresses"  # the store's tree: address key -> AddressProcesses
@@ -30,6 +33,7 @@ HMAC_KEY_KEY = "address_key"  # the store's HMAC key of address keys (anonymous.
 # emptied, since a BTree cannot merge a change that empties a bucket with
 # another that adds to it (as registry.SENTINEL).
 SENTINEL = ""
+ADDING = 60  # seconds: a held id without its record is a start whose record is being added, this long at most
 
 
 class AddressProcesses(Persistent):
@@ -76,3 +80,16 @@ def release(root, key, process_id):
     held.process_ids = tuple(pid for pid in held.process_ids if pid != process_id)
     if not held.process_ids:  # written all the same: a start holding it meanwhile conflicts
         del tree[key]
+
+
+def being_added(process_id, now=None):
+    """Whether the held id ``process_id``, of no record, is a start whose record is being added.
+
+    An anonymous start holds its id here in its request's transaction, and
+    its record is added after that commits (startcommit.py): for that moment
+    the id has no record, and must count (and stay held), or a concurrent
+    start from the address would drop it and pass the cap. An id older than
+    ``ADDING`` seconds without a record is a start whose record was never
+    added (a record added later than that holds its id again: startcommit).
+    """
+    return (time.time() if now is None else now) - made_at(process_id) < ADDING

@@ -32,7 +32,6 @@ from netsight.asynchronous import registry
 from netsight.asynchronous import settings
 from netsight.asynchronous import storage
 from netsight.asynchronous.exceptions import QueueFullError
-from netsight.asynchronous.ids import made_at
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.transactions import in_own_transaction
 
@@ -46,7 +45,6 @@ import time
 logger = logging.getLogger("netsight.async")
 
 KEY_ROOT_KEY = addresses.HMAC_KEY_KEY  # the HMAC key of address keys: the store's attribute
-ADDING = 60  # seconds: longer than a record's own transaction may take (transactions.ATTEMPTS)
 IPV6_PREFIX = 64  # an IPv6 client is its /64: one host usually holds a whole /64
 
 
@@ -112,14 +110,14 @@ def check_address(request, connection, key, runs_here, process_id, queue=None):
 def active_of_address(connection, key):
     """How many active processes of the cluster have the address key ``key``
     (those of an instance that stopped or died not counted; a start whose
-    record is being added counted: ``being_added``)."""
+    record is being added counted: ``addresses.being_added``)."""
     root = connection.root()
     timeout = settings.get("heartbeat-timeout")
     count = 0
     now = time.time()
     for pid in addresses.process_ids(root, key):
         record = registry.find(connection, pid)
-        if record is None and being_added(pid, now):
+        if record is None and addresses.being_added(pid, now):
             count += 1
         elif (
             record is not None
@@ -134,20 +132,8 @@ def active_of_address(connection, key):
 def _active(root, process_id):
     record = (root.get(registry.ROOT_KEY) or {}).get(process_id)
     if record is None:
-        return being_added(process_id)
+        return addresses.being_added(process_id)
     return record.state in registry.ACTIVE
-
-
-def being_added(process_id, now=None):
-    """Whether the held id ``process_id``, of no record, is a start whose record is being added.
-
-    An anonymous start holds its id in its address's object in its request's
-    transaction, and its record is added after that commits (startcommit.py):
-    for that moment the id has no record, and must count (and stay held), or
-    a concurrent start from the address would pass the cap. An id older than
-    ``ADDING`` seconds without a record is a start whose record was never added.
-    """
-    return (time.time() if now is None else now) - made_at(process_id) < ADDING
 
 
 def expiry(site_expiry):

@@ -299,6 +299,8 @@ def _mail_of(record, new_id):
 
 
 def _active(root, process_id):
-    """Whether the process ``process_id`` waits or runs (for ``addresses.hold``)."""
+    """Whether the process ``process_id`` waits or runs, or is a start whose record is being added (for ``addresses.hold``)."""
     record = registry.find(root._p_jar, process_id)
-    return record is not None and record.state in registry.ACTIVE
+    if record is None:
+        return addresses.being_added(process_id)
+    return record.state in registry.ACTIVE

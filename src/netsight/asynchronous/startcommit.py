@@ -29,9 +29,13 @@ as before (``registry.add``): two starts of one key must conflict. An
 anonymous visitor's start holds its id in its address's object in the
 request's transaction (``anonymous.check_start``: two starts of one address
 conflict), and its record is added here; for that moment the held id
-counts as active without a record (``anonymous.being_added``).
+counts as active without a record (``addresses.being_added``), and a
+record not added lets go of it. The request's own writes are committed
+whether the record is added or not: a view that writes before it starts
+its job sees them done after a 503 too.
 """
 
+from netsight.asynchronous import addresses
 from netsight.asynchronous import registry
 from netsight.asynchronous.transactions import in_own_transaction
 
@@ -51,8 +55,9 @@ def add_after_commit(txn, db, record, instance, ticket, title=None, stored=None,
     :param record: a new ``ProcessRecord`` of no connection, a template:
         each attempt adds a copy of it (an attempt that conflicted leaves
         its objects bound to its aborted connection).
-    :param stored: ``stored(connection)``, the record's kept request
-        (``Job.stored``), made in the attempt's transaction; None: none.
+    :param stored: the record's kept request (``Job.stored``), added to the
+        request's connection: committed with the request (its blob too, a
+        copy of the body made outside ``WRITER``), and taken by its oid; None: none.
     :param response: the answer that becomes a 503 if the record cannot be added.
     :param then: ``then(added)``, called after the attempt, whether the record was
         added (the job goes to the pool, or its body is closed); ``then(False)``
@@ -72,6 +77,7 @@ def _add_if_committed(committed, db, record, instance, ticket, title, stored, re
         added = True
     except Exception:  # hooks swallow exceptions: log it, and say so in the answer
         logger.exception("netsight.async: the record of process %s could not be added; its start answers 503", record.process_id)
+        _release_hold(db, record)
         if response is not None:
             _not_added(response)
     finally:
@@ -81,9 +87,24 @@ def _add_if_committed(committed, db, record, instance, ticket, title, stored, re
 
 def _add(root, template, instance, ticket, title, stored):
     record = copy_of(template)
+    connection = root._p_jar
     if stored is not None:
-        record.request = stored(root._p_jar)
-    registry.add(root._p_jar, record, instance, ticket, title)
+        record.request = connection.get(stored._p_oid)
+    if record.address_key is not None and record.process_id not in addresses.process_ids(root, record.address_key):
+        # Held by its request, and dropped since by a start of its address: it
+        # waited longer than ``addresses.ADDING``. Held again, so that it counts.
+        addresses.hold(root, record.address_key, record.process_id, lambda pid: True)
+    registry.add(connection, record, instance, ticket, title)
+
+
+def _release_hold(db, record):
+    """An anonymous start whose record was not added lets go of its address's hold (its request wrote it)."""
+    if record.address_key is None:
+        return
+    try:
+        in_own_transaction(db, lambda root: addresses.release(root, record.address_key, record.process_id))
+    except Exception:
+        logger.exception("netsight.async: the hold of process %s on its address could not be released", record.process_id)
 
 
 def copy_of(record):

@@ -9,7 +9,10 @@ or of a request. The registry's ``change`` and ``take`` use it; so do
 
 On a ZEO client, the worker's short transactions (those of the pool's
 threads and of the maintenance thread, which call
-``one_writer_for_this_thread``) run one at a time (``WRITER``): two that
+``one_writer_for_this_thread``) run one at a time (``WRITER``), and with
+them, on every storage, the transactions that add the starts' records
+(``startcommit.py``, ``alone=True``: two starts of an instance then never
+conflict on the last buckets of the registry's trees): two that
 write the same objects at once (the registry's index buckets, its
 counters: a job's end beside another's, beside a claim) conflict, the
 ZEO server resolves the conflict, and the client must then load every
@@ -41,8 +44,8 @@ logger = logging.getLogger("netsight.async")
 
 ATTEMPTS = 50  # of a short transaction that meets ConflictErrors (about 40 s at most)
 BACKOFF = 0.005  # seconds: the first retry's longest wait; doubled at each, up to 1 s
-# Held by a worker thread's short transaction from its connection's opening
-# to its commit; re-entrant (a short transaction within another, as a
+# Held by a worker thread's short transaction (and a start's record's:
+# startcommit.py) from its connection's opening to its commit; re-entrant (a short transaction within another, as a
 # claim's record that fails). Code that holds another lock never waits for
 # it (the pool's).
 WRITER = threading.RLock()

@@ -298,20 +298,21 @@ class BaseAsyncView(StatusPages, BrowserView):
         retryable = retries.keep_for_retry(self, record)  # a retry needs its request after it ended
         stored = None
         if not runs_here or self.rerun_interrupted or run_after is not None or retryable:  # another instance may run it
-            stored = job.stored
+            stored = job.stored(connection)  # in the request's transaction: new objects only (its blob), no conflict
             record.max_reruns = max(0, int(self.max_reruns)) if self.rerun_interrupted else 0
         title = jobtitle.at_start(self)  # the processing page's request will not have this one's form
         here = runs_here and run_after is None
         instance, ticket = (instance_id(), next_ticket()) if here else (registry.UNCLAIMED, None)
         if dedupe is not None:  # must conflict with a concurrent start of its key (registry.add)
-            if stored is not None:
-                record.request = stored(connection)
+            record.request = stored
             registry.add(connection, record, instance=instance, ticket=ticket, title=title)
             if here:
                 worker.start_after_commit(transaction.get(), job)
             else:
                 job.discard()
         else:  # added as the request commits, in a transaction of its own (startcommit.py)
+            if stored is not None:
+                connection.add(stored)  # committed with the request; the record's transaction takes it by its oid
             txn = transaction.get()
             startcommit.add_after_commit(
                 txn, db, record, instance, ticket, title, stored, request.response, then=lambda added: _hand_over(job, here and added)

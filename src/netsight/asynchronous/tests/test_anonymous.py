@@ -8,6 +8,7 @@ from netsight.asynchronous import claims
 from netsight.asynchronous import housekeeping
 from netsight.asynchronous import ids
 from netsight.asynchronous import registry
+from netsight.asynchronous import startcommit
 from netsight.asynchronous import transactions
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.tests.helpers.base import DEADLINE
@@ -18,7 +19,9 @@ from netsight.asynchronous.tests.helpers.views import GATES
 from netsight.asynchronous.tests.helpers.views import HELD
 from netsight.asynchronous.tests.helpers.views import HeldStart
 from netsight.asynchronous.tests.helpers.views import new_gate
+from unittest import mock
 from urllib.parse import urlencode
+from ZODB.POSException import StorageError
 from zope.component import getGlobalSiteManager
 from ZPublisher.interfaces import IPubFailure
 
@@ -248,8 +251,8 @@ class TestSimultaneousStarts(AnonymousTestCase):
     def test_a_held_id_without_a_record_counts_for_a_minute(self):
         now = 1_800_000_000.0
         process_id = ids.new_process_id(now)
-        self.assertTrue(anonymous.being_added(process_id, now + anonymous.ADDING - 1))
-        self.assertFalse(anonymous.being_added(process_id, now + anonymous.ADDING + 1))
+        self.assertTrue(addresses.being_added(process_id, now + addresses.ADDING - 1))
+        self.assertFalse(addresses.being_added(process_id, now + addresses.ADDING + 1))
 
     def test_simultaneous_starts_of_different_addresses_all_start(self):
         self.setting("pool-size", 8)
@@ -258,6 +261,20 @@ class TestSimultaneousStarts(AnonymousTestCase):
         answers = self.simultaneous_starts([f"192.0.2.{number}" for number in range(1, 9)])
         self.assertEqual([status for status, _pid in answers], [303] * 8)
         self.finish(*(pid for _status, pid in answers))
+
+
+class TestRecordNotAdded(AnonymousTestCase):
+    def test_an_anonymous_start_whose_record_is_not_added_lets_go_of_its_address(self):
+        # Its request held its id on its address; its record's own transaction
+        # then met a storage error (a fault put at that seam): the 503 says
+        # "try again", and the address can start again at once.
+        self.setting("max-per-address", 1)
+        self.start_anonymous("192.0.2.200")  # the registry's trees exist
+        with mock.patch.object(startcommit, "_add", side_effect=StorageError("No space left on device")):
+            with self.assertLogs("netsight.async", "ERROR"):
+                self.assertEqual(self.visitor().try_start(self.url_gate, gate=self.gate), (503, None))
+        self.start_anonymous()  # without the release, its held id would count for a minute: a 503
+        self.open_gate()
 
 
 class TestForwardedFor(AnonymousTestCase):
