@@ -103,7 +103,7 @@ def check_address(request, connection, key, runs_here, process_id, queue=None):
         waiting = POOL.anonymous_queued() if runs_here else _unclaimed_anonymous(root, queue)
         if waiting >= limit:
             _refuse(request, f"Too many processes of visitors are waiting to start ({waiting}); try again later.")
-    addresses.hold(root, key, process_id, lambda pid: _active(root, pid))
+    addresses.hold(root, key, process_id, lambda pid: registry.still_held(root, pid))
     return key
 
 
@@ -127,13 +127,6 @@ def active_of_address(connection, key):
         ):
             count += 1
     return count
-
-
-def _active(root, process_id):
-    record = (root.get(registry.ROOT_KEY) or {}).get(process_id)
-    if record is None:
-        return addresses.being_added(process_id)
-    return record.state in registry.ACTIVE
 
 
 def expiry(site_expiry):

@@ -465,6 +465,15 @@ def find(connection, process_id):
     return store.records.get(process_id)
 
 
+def still_held(root, process_id):
+    """Whether an address's hold on ``process_id`` stays (``addresses.hold``'s ``still_active``):
+    its record waits or runs, or it has none yet, its start's record being added (``addresses.being_added``)."""
+    record = find(root._p_jar, process_id)
+    if record is None:
+        return addresses.being_added(process_id)
+    return record.state in ACTIVE
+
+
 def effective_state(connection, record, timeout, now=None):
     """The record's state as it reads now: an active one whose instance is
     gone (``orphaned``) reads INTERRUPTED, or QUEUED if it will run again."""

@@ -276,7 +276,7 @@ def next_attempt(root, record, run_after=None, button=True, instance=registry.UN
     if admit is not None:
         key = admit(new, key)
     elif key:
-        addresses.hold(root, key, new.process_id, lambda pid: _active(root, pid))
+        addresses.hold(root, key, new.process_id, lambda pid: registry.still_held(root, pid))
     new.address_key = key
     new.mail = _mail_of(record, new.process_id)  # notify = "mail": the attempt that succeeds mails its owner
     new.attempt = record.attempt + 1
@@ -296,11 +296,3 @@ def _mail_of(record, new_id):
     if not mail:
         return None
     return {**mail, "url": mail["url"].replace(f"process_id={record.process_id}", f"process_id={new_id}")}
-
-
-def _active(root, process_id):
-    """Whether the process ``process_id`` waits or runs, or is a start whose record is being added (for ``addresses.hold``)."""
-    record = registry.find(root._p_jar, process_id)
-    if record is None:
-        return addresses.being_added(process_id)
-    return record.state in registry.ACTIVE

@@ -15,23 +15,31 @@ import urllib.parse
 class TestManyAtOnce(JobTestCase):
     layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 
-    def test_twenty_processes_started_at_once(self):
-        count = 20
-        url = self.url("echo")
-        token = self.browser.token
+    def at_once(self, count, start):
+        """``start(number, browser)`` in ``count`` threads, each with a browser of its own, released together."""
         barrier = threading.Barrier(count)
-        started = {}
 
-        def start(number):
+        def run(number):
             browser = JobBrowser(self.app, self.site_url)
             barrier.wait()
-            started[number] = (browser, browser.start(url, number=str(number), _authenticator=token))
+            start(number, browser)
 
-        threads = [threading.Thread(target=start, args=(number,)) for number in range(count)]
+        threads = [threading.Thread(target=run, args=(number,)) for number in range(count)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+
+    def test_twenty_processes_started_at_once(self):
+        count = 20
+        url = self.url("echo")
+        token = self.browser.token
+        started = {}
+
+        def start(number, browser):
+            started[number] = (browser, browser.start(url, number=str(number), _authenticator=token))
+
+        self.at_once(count, start)
         self.assertEqual(len(started), count)
         self.assertEqual(len({process_id for browser, process_id in started.values()}), count)
         for number, (browser, process_id) in started.items():
@@ -60,23 +68,15 @@ class TestManyAtOnce(JobTestCase):
         count = 40
         url = self.url("echo")
         token = self.browser.token
-        barrier = threading.Barrier(count)
         answers = {}
 
-        def start(number):
-            browser = JobBrowser(self.app, self.site_url)
-            browser.raiseHttpErrors = False
-            barrier.wait()
+        def start(number, browser):
             browser.post(url, urllib.parse.urlencode({"number": str(number), "_authenticator": token}))
             answers[number] = (browser, browser.status, browser.headers.get("Location", ""))
 
         retries = internals.set_conflict_retries(0)
         self.addCleanup(internals.set_conflict_retries, retries)
-        threads = [threading.Thread(target=start, args=(number,)) for number in range(count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        self.at_once(count, start)
         self.assertEqual(sorted(status for _browser, status, _location in answers.values()), [303] * count)
         started = {number: urllib.parse.parse_qs(urllib.parse.urlparse(location).query)["process_id"][0] for number, (_b, _s, location) in answers.items()}
         self.fresh_record("0" * 32)  # a new transaction
