@@ -44,6 +44,7 @@ class Pool:
     def __init__(self):
         self._lock = threading.Lock()
         self._queue = deque()
+        self._prioritized = 0  # how many queued jobs have a priority other than 0
         self._running = {}  # process id -> job
         self._threads = 0
         self.when_done = None  # called (no argument, no lock held) each time a job ends: room for another
@@ -53,6 +54,7 @@ class Pool:
         """Run ``job`` when there is room; in arrival order."""
         with self._lock:
             self._queue.append(job)
+            self._prioritized += bool(job.limits.priority)
             unstarted = self._dispatch()
         _discard_unstarted(unstarted)
 
@@ -61,7 +63,7 @@ class Pool:
         with self._lock:
             for job in self._queue:
                 if job.process_id == process_id:
-                    self._queue.remove(job)
+                    self._take_out(job)
                     break
             else:
                 return False
@@ -87,8 +89,14 @@ class Pool:
         if size <= 0:
             return 0
         with self._lock:
-            waiting = sum(1 for job in self._queue if not self._held(job))
-            return max(0, size + ahead - len(self._running) - waiting)
+            free = size + ahead - len(self._running)
+            held = self._held_test()
+            for job in self._queue:  # it stops once the waiting jobs fill the room: a long queue costs no more
+                if free <= 0:
+                    break
+                if not held(job):
+                    free -= 1
+            return max(0, free)
 
     def admits(self, limits, taking=()):
         """Whether a job of ``limits`` (a ``JobLimits``) would start here now
@@ -96,7 +104,7 @@ class Pool:
         the limits of jobs about to be submitted (a claim's)."""
         with self._lock:
             others = [job.limits.place for job in (*self._running.values(), *self._queue)]
-        return not _over_cap(limits, [*others, *(other.place for other in taking)])
+        return not _over_cap(limits, [*others, *(other.place for other in taking)], InstanceCaps.read())
 
     def anonymous_queued(self):
         """How many anonymous jobs wait in the queue (held by a cap or not)."""
@@ -172,20 +180,31 @@ class Pool:
         site read it when it started), else this instance's ``max-per-user``;
         its site's is ``site_job_threads`` (none if None).
         """
-        free = (job for job in self._queue if not self._held(job, ending))
-        if any(job.limits.priority for job in self._queue):  # a higher (aged) priority first, else in arrival order
+        held = self._held_test(ending)
+        free = (job for job in self._queue if not held(job))
+        if self._prioritized:  # a higher (aged) priority first, else in arrival order
             job = min(free, key=lambda queued: queued.limits.rank, default=None)
         else:
             job = next(free, None)
         if job is None or (fits is not None and not fits(job)):
             return None
-        self._queue.remove(job)
+        self._take_out(job)
         self._running[job.process_id] = job
         return job
 
-    def _held(self, job, ending=None):
-        """Whether a queued job waits for its owner's or its site's cap, not for a thread (the lock is held)."""
-        return _over_cap(job.limits, [other.limits.place for other in self._running.values() if other is not ending])
+    def _take_out(self, job):
+        """Take ``job`` out of the queue (the lock is held)."""
+        self._queue.remove(job)
+        self._prioritized -= bool(job.limits.priority)
+
+    def _held_test(self, ending=None):
+        """``held(job)``: whether a queued job waits for a cap (its owner's, its site's, its
+        queue's, its address's), not for a thread, with the jobs running now
+        but ``ending`` (the lock is held). The running jobs and the caps are read
+        once, for a scan of the whole queue."""
+        places = [other.limits.place for other in self._running.values() if other is not ending]
+        caps = InstanceCaps.read()
+        return lambda job: _over_cap(job.limits, places, caps)
 
     def _work(self, job):
         one_writer_for_this_thread()
@@ -230,30 +249,57 @@ def _discard_unstarted(jobs):
         job.discard("the worker could not be started")
 
 
-def _over_cap(limits, others):
+class InstanceCaps:
+    """This instance's caps on the jobs it runs at once, read from its settings once
+    for a look at the queue (each job of a long queue would read them again)."""
+
+    __slots__ = ("max_per_user", "max_per_address", "anonymous_pool_size", "_queues")
+
+    def __init__(self, max_per_user, max_per_address, anonymous_pool_size, queue_caps):
+        self.max_per_user = max_per_user
+        self.max_per_address = max_per_address
+        self.anonymous_pool_size = anonymous_pool_size
+        self._queues = queue_caps  # a queue's name -> its cap (``queues exports:2``)
+
+    @classmethod
+    def read(cls):
+        """The caps as the settings give them now (zope.conf, the environment)."""
+        return cls(
+            settings.instance_value("max-per-user"),
+            settings.instance_value("max-per-address"),
+            settings.instance_value("anonymous-pool-size"),
+            queues.caps(),
+        )
+
+    def of_queue(self, queue):
+        """The cap of ``queue`` (a record's: None is the default queue); None: no cap of its own."""
+        return self._queues.get(queues.name_of(queue))
+
+
+def _over_cap(limits, others, caps):
     """Whether ``others`` (the ``(owner, site, address, queue)`` of jobs) take all the
     places of the owner of a job of ``limits`` (its ``max_per_user``; None:
     this instance's ``max-per-user``; 0: no cap) or of its site (its
-    ``site_job_threads``; None: no cap) or of its queue (``queues.cap_of``:
-    ``queues exports:2``; None: no cap); or, for an anonymous job (an
-    address, not None), of its address (``max-per-address``) or of all
-    anonymous jobs (``anonymous-pool-size``)."""
+    ``site_job_threads``; None: no cap) or of its queue (``queues exports:2``;
+    None: no cap); or, for an anonymous job (an address, not None), of its
+    address (``max-per-address``) or of all anonymous jobs
+    (``anonymous-pool-size``). ``caps``: this instance's (``InstanceCaps``)."""
     owner, site, address, queue = limits.place
     site_cap = limits.site_job_threads
-    cap = settings.instance_value("max-per-user") if limits.max_per_user is None else limits.max_per_user
+    cap = caps.max_per_user if limits.max_per_user is None else limits.max_per_user
     if cap and sum(1 for other, _site_of, _address_of, _queue_of in others if other == owner) >= cap:
         return True
     if site_cap and sum(1 for _owner, site_of, _address_of, _queue_of in others if site_of == site) >= site_cap:
         return True
-    queue_cap = queues.cap_of(queue)
+    queue_cap = caps.of_queue(queue)
     if queue_cap and sum(1 for _owner, _site_of, _address_of, queue_of in others if queue_of == queue) >= queue_cap:
         return True
     if address is None:
         return False
-    per_address = settings.instance_value("max-per-address")
+    per_address = caps.max_per_address
     if per_address and sum(1 for _owner, _site_of, address_of, _queue_of in others if address_of == address) >= per_address:
         return True
-    share = settings.instance_value("anonymous-pool-size")
+    share = caps.anonymous_pool_size
     return bool(share) and sum(1 for _owner, _site_of, address_of, _queue_of in others if address_of is not None) >= share
 
 

@@ -101,4 +101,9 @@ def serves(queue):
 
 def cap_of(queue):
     """How many jobs of ``queue`` may run at once in this instance (None: no cap of its own)."""
-    return parse(settings.instance_value("queues"))[1].get(name_of(queue))
+    return caps().get(name_of(queue))
+
+
+def caps():
+    """The caps of this instance's queues: a queue's name -> how many of its jobs run at once (``exports:2``)."""
+    return parse(settings.instance_value("queues"))[1]

@@ -82,6 +82,24 @@ class TestAnonymousShare(PoolTestCase):
         self.assertTrue(visitors[1].started.wait(60))  # the share's place is free again
         self.assertFalse(visitors[2].started.is_set())
 
+    def test_room_counts_the_jobs_that_wait_for_a_thread_not_those_a_cap_holds(self):
+        setting(self, "anonymous-pool-size", 1)
+        setting(self, "max-per-address", 0)
+        visitors = [GatedJob(f"v{number}", "/a", owner=f"anonymous:{number}", address=f"address {number}")
+                    for number in range(3)]
+        members = [GatedJob(f"m{number}", "/a", owner=f"member {number}") for number in range(6)]
+        self.run_all(*visitors, *members)
+        for job in (visitors[0], members[0], members[1]):
+            self.assertTrue(job.started.wait(60))
+        self.assertEqual(self.pool.counts(), (3, 6, 3))  # queued: two visitors held by their share, four members
+        self.assertEqual(self.pool.room(), 0)
+        self.assertEqual(self.pool.room(ahead=2), 0)  # the four members fill what a claim may take ahead
+        self.assertEqual(self.pool.room(ahead=5), 1)
+        self.assertEqual(self.pool.room(ahead=8), 4)  # the held visitors take no place
+        members[0].gate.set()
+        self.assertTrue(members[2].started.wait(60))  # a member first: the visitors wait for their share
+        self.assertEqual(self.pool.room(ahead=8), 5)
+
     def test_the_default_share_is_half_the_pool_at_least_one(self):
         visitors = [GatedJob(f"v{number}", "/a", owner=f"anonymous:{number}", address=f"address {number}")
                     for number in range(3)]
