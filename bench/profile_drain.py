@@ -1,14 +1,17 @@
-"""Where a worker's time goes while it drains a front-end's jobs: py-spy's samples of the worker, summed (issue 26).
+"""Where a worker's time goes while it drains jobs: py-spy's samples of the worker, summed (issue 26).
 
     .venv/bin/python bench/profile_drain.py [--jobs 1000] [--rate 100] [--top 15]
-                                            [--package-source DIR] [--keep DIR]
+                                            [--own-queue] [--package-source DIR] [--keep DIR]
 
 The set-up is bench/compare.py's "front-end to a worker, ZEO": a ZEO
 server, a worker instance (``pool-size 2``) and a front-end (``pool-size
 0``), the Plone site, the no-op job ``bench-noop``. Each drain queues
 ``--jobs`` jobs on the front-end while the worker is stopped, starts the
 worker, and ends when the last job is done (bench/measures.py's drain,
-its rate from the first job's first line to the last). Three drains, one
+its rate from the first job's first line to the last). With
+``--own-queue``, compare.py's "one instance, ZEO" instead: the jobs are
+started on the worker itself while two jobs hold its pool's threads, and
+the drain begins when they are let go (py-spy attaches before). Three drains, one
 after the other: one without the profiler (its rate is the reference),
 one recorded with ``py-spy record --idle`` (every thread, waiting or not:
 where the wall-clock time goes) and one without ``--idle`` (the threads
@@ -36,6 +39,7 @@ from pathlib import Path
 
 from netsight.asynchronous.tests.helpers.instances import Cluster
 from systems import FrontEnd
+from systems import OwnQueue
 from systems import instance_environment
 from systems import PEERS
 from systems import PRODUCT_CONFIG
@@ -269,18 +273,25 @@ def drain(system, jobs, record=None):
     """One drain of ``jobs`` jobs (bench/measures.py's, with its rate); with ``record`` (py-spy's arguments
     and its output file), py-spy records the worker from its start to the last job's first line."""
     offset = system.marks_size()
-    system.hold()  # the worker stopped
+    system.hold()  # the worker stopped, or its pool's threads held
     ids = measures.start_many(system, jobs)
     began_at = time.time()
-    system.release()  # the worker started: it answers HTTP
+    worker = getattr(system, "worker", None) or system.instance
+    own_queue = worker is system.instance
+    if not own_queue:
+        system.release()  # the worker started: it answers HTTP
     spy = None
     began = time.monotonic()
     if record is not None:
         spy = subprocess.Popen(
-            [str(PY_SPY), "record", "--pid", str(system.worker.pid), "--format", "raw", "--threads",
+            [str(PY_SPY), "record", "--pid", str(worker.pid), "--format", "raw", "--threads",
              "--nonblocking", "--full-filenames", "--duration", "3600", *record],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
+    if own_queue:
+        if spy is not None:
+            time.sleep(1)  # py-spy attached (no outcome waits on this: it only shortens the samples' start)
+        system.release()  # the holds end: the pool's threads take the queued jobs
     try:
         times = measures.wait_marks(system, offset, jobs, measures.DEADLINE)
     finally:
@@ -304,6 +315,8 @@ def main():
     parser.add_argument("--jobs", type=int, default=1000, help="jobs of each drain (default 1000)")
     parser.add_argument("--rate", type=int, default=100, help="py-spy's samples a second (default 100)")
     parser.add_argument("--top", type=int, default=15, help="functions in each top list (default 15)")
+    parser.add_argument("--own-queue", action="store_true", help="one instance draining its own queue "
+                        "(compare.py's 'one instance, ZEO') instead of a worker fed by a front-end")
     parser.add_argument("--package-source", help="a directory with the package's src/ and demo/src/ for the "
                         "instances to run (default: the checkout's)")
     parser.add_argument("--keep", type=Path, help="a directory to keep py-spy's raw stacks in")
@@ -324,12 +337,15 @@ def main():
         marks = str(directory / "marks")
         instance_environment(marks, args.package_source)
         worker = cluster.instance(product_config=PRODUCT_CONFIG, zcml=ZCML, zeo=zeo)
-        front_end = cluster.instance(zeo=zeo, zcml=ZCML, product_config={**PRODUCT_CONFIG, "pool-size": "0"})
         print("creating the site ...", file=sys.stderr)
         worker.create_site(SITE)
         worker.start()
-        front_end.start()
-        system = FrontEnd("front-end to a worker, ZEO", front_end, worker, marks)
+        if args.own_queue:
+            system = OwnQueue("one instance, ZEO", worker, marks)
+        else:
+            front_end = cluster.instance(zeo=zeo, zcml=ZCML, product_config={**PRODUCT_CONFIG, "pool-size": "0"})
+            front_end.start()
+            system = FrontEnd("front-end to a worker, ZEO", front_end, worker, marks)
         drain(system, min(args.jobs, 100))  # warm-up: the front-end's templates, the trees' first loads
         print(f"drain of {args.jobs} jobs, no profiler ...", file=sys.stderr)
         plain_rate, _seconds, window = drain(system, args.jobs)
