@@ -17,6 +17,7 @@ while ``anonymous-pool-size`` anonymous jobs run (all visitors' together),
 and one whose address has ``max-per-address`` running.
 """
 
+from collections import Counter
 from collections import deque
 
 from netsight.asynchronous import queues
@@ -45,6 +46,7 @@ class Pool:
         self._lock = threading.Lock()
         self._queue = deque()
         self._prioritized = 0  # how many queued jobs have a priority other than 0
+        self._queued_ids = Counter()  # the queued jobs' process ids (``holds``: asked for each active record at each heartbeat)
         self._running = {}  # process id -> job
         self._threads = 0
         self.when_done = None  # called (no argument, no lock held) each time a job ends: room for another
@@ -54,6 +56,7 @@ class Pool:
         """Run ``job`` when there is room; in arrival order."""
         with self._lock:
             self._queue.append(job)
+            self._queued_ids[job.process_id] += 1
             self._prioritized += bool(job.limits.priority)
             unstarted = self._dispatch()
         _discard_unstarted(unstarted)
@@ -61,6 +64,8 @@ class Pool:
     def withdraw(self, process_id):
         """Take a queued job out of the queue (cancelled); True if it was there."""
         with self._lock:
+            if process_id not in self._queued_ids:
+                return False
             for job in self._queue:
                 if job.process_id == process_id:
                     self._take_out(job)
@@ -78,7 +83,7 @@ class Pool:
     def holds(self, process_id):
         """Whether this pool runs ``process_id`` or has it in its queue."""
         with self._lock:
-            return process_id in self._running or any(job.process_id == process_id for job in self._queue)
+            return process_id in self._running or process_id in self._queued_ids
 
     def room(self, ahead=0):
         """How many more jobs this pool would start now (0 without a pool):
@@ -195,6 +200,9 @@ class Pool:
     def _take_out(self, job):
         """Take ``job`` out of the queue (the lock is held)."""
         self._queue.remove(job)
+        self._queued_ids[job.process_id] -= 1
+        if not self._queued_ids[job.process_id]:
+            del self._queued_ids[job.process_id]
         self._prioritized -= bool(job.limits.priority)
 
     def _held_test(self, ending=None):
