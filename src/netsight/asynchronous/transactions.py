@@ -83,7 +83,7 @@ def in_own_transaction(db, func, attempts=None, alone=None):
     for attempt in range(1, attempts + 1):
         try:
             with turn:
-                return _attempt(db, func)
+                return attempt_once(db, func)
         except TransientError:
             if attempt == attempts:
                 raise
@@ -91,8 +91,12 @@ def in_own_transaction(db, func, attempts=None, alone=None):
         time.sleep(random.uniform(0, min(1.0, BACKOFF * 2**attempt)))  # holding no connection, nor WRITER
 
 
-def _attempt(db, func):
-    """``func(root)`` on a new connection with a transaction manager of its own, committed; aborted if it raises."""
+def attempt_once(db, func):
+    """``func(root)`` on a new connection with a transaction manager of its own, committed; aborted if it raises.
+
+    One attempt, not retried, holding nothing: the caller decides (``in_own_transaction`` retries it,
+    ``startcommit`` falls back on ``in_own_transaction`` for each start of a group that failed).
+    """
     manager = transaction.TransactionManager()
     connection = db.open(transaction_manager=manager)
     try:

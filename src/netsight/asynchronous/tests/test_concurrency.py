@@ -1,11 +1,17 @@
-"""Twenty processes started at once all complete, each with its own result; forty started at once need no retry."""
+"""Twenty processes started at once all complete, each with its own result; forty started at once need no retry; starts that wait together are added together."""
 
 from netsight.asynchronous import internals
 from netsight.asynchronous import registry
+from netsight.asynchronous import startcommit
+from netsight.asynchronous import transactions
 from netsight.asynchronous.listing import Listing
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import JobBrowser
+from netsight.asynchronous.tests.helpers.base import DEADLINE
 from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import wait_until
+from unittest import mock
+from ZODB.POSException import StorageError
 
 import json
 import threading
@@ -85,3 +91,67 @@ class TestManyAtOnce(JobTestCase):
             browser = answers[number][0]
             self.assertEqual(browser.wait_for(url, process_id)["completed"], True)
             self.assertEqual(json.loads(browser.result(url, process_id))["kwargs"]["number"], str(number))
+
+
+class TestStartsAddedTogether(JobTestCase):
+    """The starts whose records wait for their turn at the same moment are added in one transaction (startcommit.py)."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+    COUNT = 5
+
+    def starts_waiting_together(self):
+        """``COUNT`` starts whose requests committed while ``WRITER`` was held: ``{number: (browser, status, process id)}``."""
+        url, token, answers = self.url("echo"), self.browser.token, {}
+
+        def start(number):
+            browser = JobBrowser(self.app, self.site_url)
+            browser.post(url, urllib.parse.urlencode({"number": str(number), "_authenticator": token}))
+            location = browser.headers.get("Location", "")
+            process_id = urllib.parse.parse_qs(urllib.parse.urlparse(location).query).get("process_id", [None])[0]
+            answers[number] = (browser, browser.status, process_id)
+
+        threads = [threading.Thread(target=start, args=(number,)) for number in range(self.COUNT)]
+        with transactions.WRITER:  # each request commits, then its record waits for its turn
+            for thread in threads:
+                thread.start()
+            wait_until(lambda: len(startcommit._waiting) == self.COUNT, what="every start's record waiting for its turn")
+        for thread in threads:
+            thread.join(DEADLINE)
+        return answers
+
+    def test_they_commit_once_for_all(self):
+        answers = self.starts_waiting_together()
+        self.assertEqual([status for _browser, status, _pid in answers.values()], [303] * self.COUNT)
+        self.fresh_record("0" * 32)  # a new transaction
+        records = [registry.find(self.app._p_jar, pid) for _browser, _status, pid in answers.values()]
+        self.assertNotIn(None, records)
+        self.assertEqual(len({record._p_serial for record in records}), 1)  # one transaction added them all
+        for number, (browser, _status, process_id) in answers.items():
+            self.assertEqual(browser.wait_for(self.url("echo"), process_id)["completed"], True)
+            self.assertEqual(json.loads(browser.result(self.url("echo"), process_id))["kwargs"]["number"], str(number))
+
+    def test_one_start_that_cannot_be_added_fails_alone(self):
+        # One start's record meets a storage error (a fault put at that seam,
+        # for that start only): its group's transaction fails, and each start
+        # is added again alone: that one answers 503, the others start.
+        add, doomed = startcommit._add, []
+
+        def add_unless_doomed(root, template, *args):
+            doomed[:] = doomed or [template.process_id]
+            if template.process_id == doomed[0]:
+                raise StorageError("No space left on device")
+            return add(root, template, *args)
+
+        patcher = mock.patch.object(startcommit, "_add", side_effect=add_unless_doomed)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        with self.assertLogs("netsight.async", "ERROR") as logged:
+            answers = self.starts_waiting_together()
+        self.assertEqual(sorted(status for _browser, status, _pid in answers.values()), [303] * (self.COUNT - 1) + [503])
+        self.assertEqual(len(logged.output), 1)
+        self.assertIn(doomed[0], logged.output[0])
+        self.fresh_record("0" * 32)
+        for _browser, status, process_id in answers.values():
+            if status == 303:
+                self.assertIsNotNone(registry.find(self.app._p_jar, process_id))
+        self.assertIsNone(registry.find(self.app._p_jar, doomed[0]))
