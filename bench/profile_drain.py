@@ -39,14 +39,15 @@ from pathlib import Path
 
 from netsight.asynchronous.tests.helpers.instances import Cluster
 from systems import FrontEnd
-from systems import OwnQueue
 from systems import instance_environment
+from systems import OwnQueue
 from systems import PEERS
 from systems import PRODUCT_CONFIG
 from systems import SITE
 from systems import ZCML
 
 import argparse
+import contextlib
 import linecache
 import re
 import shutil
@@ -269,6 +270,41 @@ def commits(storage_path, began, ended):
         storage.close()
 
 
+@contextlib.contextmanager
+def recording(pid, record):
+    """py-spy records the process ``pid`` while the block runs (``record``: py-spy's
+    arguments and its output file); nothing is recorded if ``record`` is None."""
+    if record is None:
+        yield
+        return
+    spy = subprocess.Popen(
+        [str(PY_SPY), "record", "--pid", str(pid), "--format", "raw", "--threads",
+         "--nonblocking", "--full-filenames", "--duration", "3600", *record],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        _out, errors = spy.communicate(timeout=120)
+        if spy.returncode not in (0, -signal.SIGINT):
+            print(errors.decode(errors="replace"), file=sys.stderr)
+
+
+def site_instance(cluster, directory, package_source):
+    """compare.py's set-up of one instance: a ZEO server, and an instance (``pool-size 2``,
+    the bench's jobs marking in ``directory``) with the Plone site, started; ``(zeo, instance, marks)``."""
+    zeo = cluster.zeo_server()
+    zeo.start()
+    marks = str(directory / "marks")
+    instance_environment(marks, package_source)
+    instance = cluster.instance(product_config=PRODUCT_CONFIG, zcml=ZCML, zeo=zeo)
+    print("creating the site ...", file=sys.stderr)
+    instance.create_site(SITE)
+    instance.start()
+    return zeo, instance, marks
+
+
 def drain(system, jobs, record=None):
     """One drain of ``jobs`` jobs (bench/measures.py's, with its rate); with ``record`` (py-spy's arguments
     and its output file), py-spy records the worker from its start to the last job's first line."""
@@ -276,30 +312,17 @@ def drain(system, jobs, record=None):
     system.hold()  # the worker stopped, or its pool's threads held
     ids = measures.start_many(system, jobs)
     began_at = time.time()
-    worker = getattr(system, "worker", None) or system.instance
-    own_queue = worker is system.instance
+    own_queue = isinstance(system, OwnQueue)
+    worker = system.instance if own_queue else system.worker
     if not own_queue:
         system.release()  # the worker started: it answers HTTP
-    spy = None
     began = time.monotonic()
-    if record is not None:
-        spy = subprocess.Popen(
-            [str(PY_SPY), "record", "--pid", str(worker.pid), "--format", "raw", "--threads",
-             "--nonblocking", "--full-filenames", "--duration", "3600", *record],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-    if own_queue:
-        if spy is not None:
-            time.sleep(1)  # py-spy attached (no outcome waits on this: it only shortens the samples' start)
-        system.release()  # the holds end: the pool's threads take the queued jobs
-    try:
+    with recording(worker.pid, record):
+        if own_queue:
+            if record is not None:
+                time.sleep(1)  # py-spy attached (no outcome waits on this: it only shortens the samples' start)
+            system.release()  # the holds end: the pool's threads take the queued jobs
         times = measures.wait_marks(system, offset, jobs, measures.DEADLINE)
-    finally:
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            _out, errors = spy.communicate(timeout=120)
-            if spy.returncode not in (0, -signal.SIGINT):
-                print(errors.decode(errors="replace"), file=sys.stderr)
     seconds = time.monotonic() - began
     session = system.web.session()
     try:
@@ -332,14 +355,7 @@ def main():
     directory = Path(tempfile.mkdtemp(prefix="netsight-async-bench-profile-"))
     cluster = Cluster("netsight-async-bench-profile")
     try:
-        zeo = cluster.zeo_server()
-        zeo.start()
-        marks = str(directory / "marks")
-        instance_environment(marks, args.package_source)
-        worker = cluster.instance(product_config=PRODUCT_CONFIG, zcml=ZCML, zeo=zeo)
-        print("creating the site ...", file=sys.stderr)
-        worker.create_site(SITE)
-        worker.start()
+        zeo, worker, marks = site_instance(cluster, directory, args.package_source)
         if args.own_queue:
             system = OwnQueue("one instance, ZEO", worker, marks)
         else:

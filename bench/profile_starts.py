@@ -23,20 +23,16 @@ from netsight.asynchronous.tests.helpers.instances import Cluster
 from profile_drain import parse
 from profile_drain import percent
 from profile_drain import PY_SPY
+from profile_drain import recording
+from profile_drain import site_instance
 from profile_drain import source_line
 from profile_drain import steps
 from profile_drain import top
-from systems import instance_environment
 from systems import OwnQueue
-from systems import PRODUCT_CONFIG
-from systems import SITE
-from systems import ZCML
 
 import argparse
 import measures
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,21 +40,13 @@ import time
 
 def burst(system, jobs, record):
     """Start ``jobs`` jobs at once, the pool held, py-spy recording (``record``: its arguments); starts a second."""
-    spy = subprocess.Popen(
-        [str(PY_SPY), "record", "--pid", str(system.instance.pid), "--format", "raw", "--threads",
-         "--nonblocking", "--full-filenames", "--duration", "3600", *record],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    system.hold()
     try:
-        began = time.monotonic()
-        ids = measures.start_many(system, jobs)
-        seconds = time.monotonic() - began
+        with recording(system.instance.pid, record):
+            system.hold()
+            began = time.monotonic()
+            ids = measures.start_many(system, jobs)
+            seconds = time.monotonic() - began
     finally:
-        spy.send_signal(signal.SIGINT)
-        _out, errors = spy.communicate(timeout=120)
-        if spy.returncode not in (0, -signal.SIGINT):
-            print(errors.decode(errors="replace"), file=sys.stderr)
         system.release()
     session = system.web.session()
     try:
@@ -118,14 +106,7 @@ def main():
     directory = Path(tempfile.mkdtemp(prefix="netsight-async-bench-profile-starts-"))
     cluster = Cluster("netsight-async-bench-profile-starts")
     try:
-        zeo = cluster.zeo_server()
-        zeo.start()
-        marks = str(directory / "marks")
-        instance_environment(marks, args.package_source)
-        instance = cluster.instance(product_config=PRODUCT_CONFIG, zcml=ZCML, zeo=zeo)
-        print("creating the site ...", file=sys.stderr)
-        instance.create_site(SITE)
-        instance.start()
+        _zeo, instance, marks = site_instance(cluster, directory, args.package_source)
         system = OwnQueue("one instance, ZEO", instance, marks)
         system.hold()  # warm-up: the templates, the trees' first loads
         measures.start_many(system, min(args.jobs, 100))
