@@ -66,12 +66,8 @@ class Pool:
         with self._lock:
             if process_id not in self._queued_ids:
                 return False
-            for job in self._queue:
-                if job.process_id == process_id:
-                    self._take_out(job)
-                    break
-            else:
-                return False
+            job = next(job for job in self._queue if job.process_id == process_id)
+            self._take_out(job)
         job.discard()
         return True
 

@@ -6,8 +6,8 @@ from netsight.asynchronous import startcommit
 from netsight.asynchronous import transactions
 from netsight.asynchronous.listing import Listing
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
-from netsight.asynchronous.tests.helpers.base import JobBrowser
 from netsight.asynchronous.tests.helpers.base import DEADLINE
+from netsight.asynchronous.tests.helpers.base import JobBrowser
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import wait_until
 from unittest import mock
@@ -16,6 +16,13 @@ from ZODB.POSException import StorageError
 import json
 import threading
 import urllib.parse
+
+
+def post_echo(browser, url, number, token):
+    """POST a start of the ``echo`` view at ``url`` with ``number``: ``(status, process id or None)``."""
+    browser.post(url, urllib.parse.urlencode({"number": str(number), "_authenticator": token}))
+    location = browser.headers.get("Location", "")
+    return browser.status, urllib.parse.parse_qs(urllib.parse.urlparse(location).query).get("process_id", [None])[0]
 
 
 class TestManyAtOnce(JobTestCase):
@@ -77,14 +84,13 @@ class TestManyAtOnce(JobTestCase):
         answers = {}
 
         def start(number, browser):
-            browser.post(url, urllib.parse.urlencode({"number": str(number), "_authenticator": token}))
-            answers[number] = (browser, browser.status, browser.headers.get("Location", ""))
+            answers[number] = (browser, *post_echo(browser, url, number, token))
 
         retries = internals.set_conflict_retries(0)
         self.addCleanup(internals.set_conflict_retries, retries)
         self.at_once(count, start)
-        self.assertEqual(sorted(status for _browser, status, _location in answers.values()), [303] * count)
-        started = {number: urllib.parse.parse_qs(urllib.parse.urlparse(location).query)["process_id"][0] for number, (_b, _s, location) in answers.items()}
+        self.assertEqual(sorted(status for _browser, status, _pid in answers.values()), [303] * count)
+        started = {number: process_id for number, (_browser, _status, process_id) in answers.items()}
         self.fresh_record("0" * 32)  # a new transaction
         self.assertEqual(sorted(self.app._p_jar.root()[registry.ROOT_KEY]), sorted(started.values()))
         for number, process_id in started.items():
@@ -105,10 +111,7 @@ class TestStartsAddedTogether(JobTestCase):
 
         def start(number):
             browser = JobBrowser(self.app, self.site_url)
-            browser.post(url, urllib.parse.urlencode({"number": str(number), "_authenticator": token}))
-            location = browser.headers.get("Location", "")
-            process_id = urllib.parse.parse_qs(urllib.parse.urlparse(location).query).get("process_id", [None])[0]
-            answers[number] = (browser, browser.status, process_id)
+            answers[number] = (browser, *post_echo(browser, url, number, token))
 
         threads = [threading.Thread(target=start, args=(number,)) for number in range(self.COUNT)]
         with transactions.WRITER:  # each request commits, then its record waits for its turn
