@@ -24,7 +24,7 @@ the user allowed to trace the worker (root, or ``ptrace_scope`` 0).
 Printed, as text: the drains' rates and the transactions committed a
 job (counted in the ZEO server's Data.fs, read only); the wall-clock samples of each
 thread group; the job threads' time by step of ``worker.run`` and the
-maintenance thread's by step of ``claims.claim`` (each with its share
+maintenance thread's by step of ``claims.claim_queued`` and of its pass (each with its share
 waiting for the ZEO server and its share in a transaction's commit);
 the ZEO server's round trips by call; the top ``--top`` functions by
 own time and by cumulative time (all threads, CPU; the job threads,
@@ -204,10 +204,10 @@ def report(idle, active, rate, top_count, job_count):
     for title, subset, function, file_part in (
         ("The job threads, by step of worker.run", job_samples, "run", "asynchronous/worker.py"),
         ("The job threads, by step of Pool._work", job_samples, "Pool._work", "asynchronous/pool.py"),
-        ("The maintenance thread, by step of claims.claim",
-         [s for s in idle if s.group.startswith("maintenance")], "claim", "asynchronous/claims.py"),
-        ("The maintenance thread, by step of its loop",
-         [s for s in idle if s.group.startswith("maintenance")], "Maintenance.run", "asynchronous/"),
+        ("The maintenance thread, by step of claims.claim_queued",
+         [s for s in idle if s.group.startswith("maintenance")], "claim_queued", "asynchronous/claims.py"),
+        ("The maintenance thread, by step of its pass",
+         [s for s in idle if s.group.startswith("maintenance")], "Maintenance._pass_over", "asynchronous/"),
     ):
         total = sum(sample.count for sample in subset)
         found = steps(subset, function, file_part)

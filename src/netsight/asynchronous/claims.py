@@ -28,6 +28,7 @@ from netsight.asynchronous.instanceid import next_ticket
 from netsight.asynchronous.limits import JobLimits
 from netsight.asynchronous.pool import AHEAD
 from netsight.asynchronous.pool import POOL
+from netsight.asynchronous.pool import REFILL
 from netsight.asynchronous.worker import Job
 
 import logging
@@ -41,14 +42,15 @@ def claim_queued(db, ahead=None):
 
     While more jobs wait than it would take with ``ahead`` more (``pool.AHEAD``
     by default) to wait in its queue, it takes those too: a thread that ends
-    a job then takes the next at once. While fewer wait, it takes only what
+    a job then takes the next at once. With no thread free, it claims only
+    once ``pool.REFILL`` places ahead are free: one claim for several jobs. While fewer wait, it takes only what
     it can start now, and leaves the others to another worker that may be
     idle; an instance that serves some queues only counts the jobs of
     those. The claim writes this instance's heartbeat too, so that a job it
     just took never reads as the job of a dead instance.
     """
     now, most = POOL.room(), POOL.room(ahead=AHEAD if ahead is None else ahead)
-    if not most:
+    if not most or (not now and most < REFILL):  # a thread free, or room for several ahead
         return 0
     iid, served = instance_id(), queues.served()
 
@@ -77,7 +79,8 @@ def claim_queued(db, ahead=None):
     taken = registry.in_own_transaction(db, take)
     if not taken:
         return 0
-    jobs = registry.in_own_transaction(db, lambda root: [_job(root, pid, db, iid) for pid in taken])
+    # A read: it need not wait for the worker's writes (``WRITER``).
+    jobs = registry.in_own_transaction(db, lambda root: [_job(root, pid, db, iid) for pid in taken], alone=False)
     started = 0
     for job in jobs:
         if job is None:

@@ -37,6 +37,10 @@ THREAD_PREFIX = "netsight.async-"
 # worker still finds jobs when few wait. Eight: a claim (and its heartbeat)
 # for some ten jobs of a burst rather than two or three.
 AHEAD = 8
+# A claim ahead (no thread free) waits until this many places ahead are
+# free: one claim for several jobs of a burst, not one at each job's end
+# (a front-end's worker committed a claim for nearly every job it ran).
+REFILL = AHEAD // 2
 
 
 class Pool:

@@ -15,7 +15,8 @@ before it left them, so that the starts of one instance never conflict
 with one another, and one that meets another instance's write is
 retried alone, in milliseconds, not with its request. The starts that
 wait for ``WRITER`` at the same moment are added together, in one
-transaction (``_add_with_others``): a burst's starts waited for one
+transaction (``transactions._together``, with whatever else of the
+worker waits then): a burst's starts waited for one
 another's commits (in a profile of 1,000 starts on one ZEO instance, the
 request threads spent 62 to 70 % of their time waiting for their turn); a
 group whose transaction fails (a conflict with another instance, one
@@ -43,23 +44,16 @@ its job sees them done after a 503 too.
 
 from netsight.asynchronous import addresses
 from netsight.asynchronous import registry
-from netsight.asynchronous.transactions import attempt_once
 from netsight.asynchronous.transactions import in_own_transaction
-from netsight.asynchronous.transactions import WRITER
 
 import json
 import logging
-import threading
 
 
 logger = logging.getLogger("netsight.async")
 
 RETRY_AFTER = 5  # seconds: the Retry-After of the 503 of a record not added
 NOT_ADDED = "The process could not be started (the database was too busy); try again in a moment."
-GROUP = 50  # starts' records at most in one transaction
-
-_waiting = []  # the starts of this process whose records wait for ``WRITER``, in arrival order (``_Waiting``)
-_waiting_lock = threading.Lock()
 
 
 def add_after_commit(txn, db, record, instance, ticket, title=None, stored=None, response=None, then=None):
@@ -86,7 +80,7 @@ def _add_if_committed(committed, db, record, instance, ticket, title, stored, re
         return
     added = False
     try:
-        _add_with_others(db, lambda root: _add(root, record, instance, ticket, title, stored))
+        in_own_transaction(db, lambda root: _add(root, record, instance, ticket, title, stored), alone=True)
         added = True
     except Exception:  # hooks swallow exceptions: log it, and say so in the answer
         logger.exception("netsight.async: the record of process %s could not be added; its start answers 503", record.process_id)
@@ -96,52 +90,6 @@ def _add_if_committed(committed, db, record, instance, ticket, title, stored, re
     finally:
         if then is not None:
             then(added)
-
-
-class _Waiting:
-    """A start whose record waits to be added (``add(root)``), and whether it was, once settled."""
-
-    __slots__ = ("db", "add", "settled", "added")
-
-    def __init__(self, db, add):
-        self.db = db
-        self.add = add
-        self.settled = False  # set and read holding ``WRITER``
-        self.added = False
-
-
-def _add_with_others(db, add):
-    """``add(root)`` (a start's record) committed to ``db``, with the records of the
-    other starts that wait for ``WRITER`` meanwhile, in one transaction.
-
-    Whichever start gets its turn first adds every start waiting then (up
-    to ``GROUP``), in one attempt, and tells each whether it was added; a
-    start that another's group took finds it done when its own turn comes.
-    If the group's transaction fails, each of its starts is added alone,
-    with ``in_own_transaction``'s retries: one start's error, or a
-    conflict with another instance, is never another start's. Raises what
-    the start's own last attempt raised.
-    """
-    waiting = _Waiting(db, add)
-    with _waiting_lock:
-        _waiting.append(waiting)
-    with WRITER:
-        with _waiting_lock:
-            group = [] if waiting.settled else [waiting, *(o for o in _waiting if o.db is db and o is not waiting)][:GROUP]
-            for other in group:
-                _waiting.remove(other)
-        if group:
-            try:
-                attempt_once(db, lambda root: [other.add(root) for other in group])
-                added = True
-            except Exception:  # each is added again alone: its own error is raised, logged, to its own start
-                logger.debug("netsight.async: a group of %d starts' records was not added; each is added alone", len(group))
-                added = False
-            for other in group:
-                other.added = added
-                other.settled = True
-    if not waiting.added:
-        in_own_transaction(db, add, alone=True)
 
 
 def _add(root, template, instance, ticket, title, stored):

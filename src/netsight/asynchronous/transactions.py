@@ -22,6 +22,12 @@ request's (a fetch, a cancel) does not wait for them, nor does a
 transaction on a storage that resolves conflicts in the client
 (FileStorage, RelStorage): one at a time there only took their overlap
 away (RelStorage's end to end was slower).
+
+Those that wait for ``WRITER`` at the same moment (two job threads'
+ends, a claim, a burst of starts' records) are committed together, in
+one transaction (``_together``): the ZEO server's two round trips of a
+commit were the worker's job ends' largest cost. A group that fails is
+run again one by one, each with its own retries.
 """
 
 from transaction.interfaces import TransientError
@@ -50,6 +56,9 @@ BACKOFF = 0.005  # seconds: the first retry's longest wait; doubled at each, up 
 # it (the pool's).
 WRITER = threading.RLock()
 _thread = threading.local()
+GROUP = 50  # short transactions at most in one commit (``_together``)
+_waiting = []  # the ``_Waiting`` of this process, in arrival order
+_waiting_lock = threading.Lock()
 
 
 def one_writer_for_this_thread():
@@ -71,24 +80,99 @@ def in_own_transaction(db, func, attempts=None, alone=None):
         one that cannot conflict and may take long (a big blob's).
     :returns: what ``func`` returned in the attempt that committed.
 
+    One that waits for ``WRITER`` (with the default ``attempts``) is
+    committed with the others waiting at the same moment, in one
+    transaction (``_together``); if that transaction fails, each is run
+    again on its own, as below.
+
     Retried, with a growing random pause (as Zope's ``delay_retry``), on a
     ConflictError or another transient error (a ZEO server out of reach
     for a moment); the last attempt's error is raised. Any other exception
     aborts and is raised at once.
     """
-    attempts = attempts or ATTEMPTS
     if alone is None:
         alone = getattr(_thread, "alone", False) and isinstance(db.storage, ClientStorage)
-    turn = WRITER if alone else contextlib.nullcontext()
+    if alone and attempts is None and not getattr(_thread, "turns", 0):
+        waiting = _together(db, func)
+        if waiting.committed:
+            return waiting.result
+    attempts = attempts or ATTEMPTS
+    turn = _writer_turn if alone else contextlib.nullcontext
     for attempt in range(1, attempts + 1):
         try:
-            with turn:
+            with turn():
                 return attempt_once(db, func)
         except TransientError:
             if attempt == attempts:
                 raise
             logger.debug("Conflict in a short transaction of netsight.async, retrying")
         time.sleep(random.uniform(0, min(1.0, BACKOFF * 2**attempt)))  # holding no connection, nor WRITER
+
+
+@contextlib.contextmanager
+def _writer_turn():
+    """Hold ``WRITER``; this thread's short transactions within run at once, not with others (``_together``)."""
+    with WRITER:
+        _thread.turns = getattr(_thread, "turns", 0) + 1
+        try:
+            yield
+        finally:
+            _thread.turns -= 1
+
+
+class _Waiting:
+    """A short transaction that waits for ``WRITER``; once a group ran it, whether it committed and what it returned."""
+
+    __slots__ = ("db", "func", "settled", "committed", "result")
+
+    def __init__(self, db, func):
+        self.db = db
+        self.func = func
+        self.settled = False  # set and read holding ``WRITER``
+        self.committed = False
+        self.result = None
+
+
+def _together(db, func):
+    """``func(root)`` committed to ``db`` with the other short transactions that
+    wait for ``WRITER`` meanwhile, in one transaction (its ``_Waiting``).
+
+    Whichever gets its turn first runs every one waiting then (up to
+    ``GROUP``, of the same database), in arrival order, in one attempt, and
+    tells each what it returned; one that another's group ran finds it
+    done when its own turn comes. If the group's transaction fails (a
+    conflict, one's error), none is committed, and each is run again on
+    its own (``in_own_transaction``'s retries): one's error, or a conflict
+    with another instance, is never another's. Their functions already
+    run more than once on a retry: they read and write the database only.
+    """
+    waiting = _Waiting(db, func)
+    with _waiting_lock:
+        _waiting.append(waiting)
+    with _writer_turn():
+        with _waiting_lock:
+            group = [] if waiting.settled else [waiting, *(o for o in _waiting if o.db is db and o is not waiting)][:GROUP]
+            for other in group:
+                _waiting.remove(other)
+        if group:
+            try:
+                results = attempt_once(db, lambda root: [other.func(root) for other in group])
+            except Exception as exc:  # each runs again on its own: its own error is raised to its own caller
+                if group == [waiting] and not isinstance(exc, TransientError):
+                    raise  # its own error, at once
+                logger.debug("netsight.async: a group of %d short transactions failed; each runs again alone", len(group))
+                results = None
+            for index, other in enumerate(group):
+                other.committed = results is not None
+                other.result = None if results is None else results[index]
+                other.settled = True
+    return waiting
+
+
+def waiting():
+    """How many short transactions wait for ``WRITER`` to be run together now (tests wait for a count)."""
+    with _waiting_lock:
+        return len(_waiting)
 
 
 def attempt_once(db, func):

@@ -117,7 +117,7 @@ class TestStartsAddedTogether(JobTestCase):
         with transactions.WRITER:  # each request commits, then its record waits for its turn
             for thread in threads:
                 thread.start()
-            wait_until(lambda: len(startcommit._waiting) == self.COUNT, what="every start's record waiting for its turn")
+            wait_until(lambda: transactions.waiting() == self.COUNT, what="every start's record waiting for its turn")
         for thread in threads:
             thread.join(DEADLINE)
         return answers

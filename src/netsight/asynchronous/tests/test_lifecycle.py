@@ -8,7 +8,9 @@ from netsight.asynchronous import instanceid
 from netsight.asynchronous import maintenance
 from netsight.asynchronous import registry
 from netsight.asynchronous import signals
+from netsight.asynchronous.pool import AHEAD
 from netsight.asynchronous.pool import POOL
+from netsight.asynchronous.pool import REFILL
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import DEADLINE
 from netsight.asynchronous.tests.helpers.base import JobBrowser
@@ -95,6 +97,29 @@ class TestPoolAndQueue(LifecycleTestCase):
         for process_id in ids:
             self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
         wait_until(lambda: POOL.counts() == (0, 0, 0), what="the pool to be idle")
+
+    def test_with_no_thread_free_a_claim_waits_for_room_for_several_jobs(self):
+        self.setting("pool-size", 0)  # a front-end: the starts wait in the database, unclaimed
+        self.setting("queue-limit", 0)
+        ids = [self.start_gated() for _ in range(2 + AHEAD + REFILL + 1)]  # more wait than it takes ahead
+        self.setting("pool-size", 2)
+        db = self.app._p_jar.db()
+        self.assertEqual(claims.claim_queued(db), 2 + AHEAD)  # its threads' jobs, and as many more ahead
+        self.running(ids[0])
+        cancelled = ids[2 : 2 + REFILL]
+        for process_id in cancelled[:-1]:
+            self.assertEqual(TestCancel.cancel(self, process_id).status, 303)
+        self.assertEqual(POOL.counts(), (2, AHEAD - REFILL + 1, 2))
+        self.assertEqual(claims.claim_queued(db), 0)  # room ahead for fewer than REFILL: not one claim a job
+        self.assertEqual(TestCancel.cancel(self, cancelled[-1]).status, 303)
+        self.assertEqual(claims.claim_queued(db), REFILL)  # room for several: one claim for them all
+        self.assertEqual(POOL.counts(), (2, AHEAD, 2))
+        cancelled.append(ids[-1])  # the one left in the database (no instance claims it here)
+        self.assertEqual(TestCancel.cancel(self, ids[-1]).status, 303)
+        self.open_gate()
+        for process_id in ids:
+            state = self.browser.wait_for(self.url_gate, process_id)["state"]
+            self.assertEqual(state, registry.CANCELLED if process_id in cancelled else registry.DONE)
 
     def test_in_arrival_order(self):
         self.setting("pool-size", 1)

@@ -3,7 +3,9 @@
 from netsight.asynchronous import pool as pool_module
 from netsight.asynchronous.limits import JobLimits
 from netsight.asynchronous.pool import Pool
+from netsight.asynchronous import transactions
 from netsight.asynchronous.tests.helpers.base import setting
+from netsight.asynchronous.tests.helpers.base import wait_until
 from netsight.asynchronous.transactions import in_own_transaction
 from netsight.asynchronous.transactions import one_writer_for_this_thread
 from netsight.asynchronous.transactions import WRITER
@@ -91,17 +93,8 @@ class TestOneAtATime(DatabaseTestCase):
         self.assertEqual(self.count(), 2)
 
     def hold_the_writer(self):
-        """A worker's thread holds WRITER until the test ends."""
-        holding, let_go = threading.Event(), threading.Event()
-
-        def hold():
-            with WRITER:
-                holding.set()
-                let_go.wait(DEADLINE)
-
-        self.thread(hold)
-        self.addCleanup(let_go.set)
-        holding.wait(DEADLINE)
+        """A worker's thread holds WRITER until the test ends, or until the function returned is called."""
+        return hold_the_writer(self)
 
     def test_a_transaction_that_cannot_conflict_does_not_wait_for_the_writer(self):
         self.hold_the_writer()
@@ -132,6 +125,77 @@ class TestOneAtATime(DatabaseTestCase):
         done = []
         self.thread(lambda: done.append(in_own_transaction(self.db, outer))).join(DEADLINE)
         self.assertEqual(done, [1])
+
+
+def hold_the_writer(case):
+    """A worker's thread holds WRITER until ``case`` ends, or until the function returned is called."""
+    holding, let_go = threading.Event(), threading.Event()
+
+    def hold():
+        with WRITER:
+            holding.set()
+            let_go.wait(DEADLINE)
+
+    case.thread(hold)
+    case.addCleanup(let_go.set)
+    holding.wait(DEADLINE)
+    return let_go.set
+
+
+class TestTogether(DatabaseTestCase):
+    """The worker's short transactions that wait for their turn at the same moment commit together."""
+
+    def run_waiting_together(self, funcs):
+        """Each of ``funcs`` in a worker's thread of its own, all waiting for WRITER at once: {name: result or error}."""
+        let_go, outcomes = hold_the_writer(self), {}
+
+        def run(name, func):
+            try:
+                outcomes[name] = in_own_transaction(self.db, func)
+            except Exception as exc:
+                outcomes[name] = exc
+
+        threads = [self.thread(lambda n=name, f=func: run(n, f)) for name, func in funcs.items()]
+        wait_until(lambda: transactions.waiting() == len(funcs), what="every transaction waiting for its turn")
+        let_go()
+        for thread in threads:
+            thread.join(DEADLINE)
+        return outcomes
+
+    def serials(self, names):
+        return in_own_transaction(self.db, lambda root: {root[name]._p_serial for name in names})
+
+    def test_three_commit_in_one_transaction_and_each_gets_what_it_returned(self):
+        def add(name):
+            return lambda root: root.__setitem__(name, PersistentMapping(n=increment(root))) or (name, root[name]["n"])
+
+        names = ["a", "b", "c"]
+        outcomes = self.run_waiting_together({name: add(name) for name in names})
+        self.assertEqual({name: outcome[0] for name, outcome in outcomes.items()}, {"a": "a", "b": "b", "c": "c"})
+        self.assertEqual(sorted(outcome[1] for outcome in outcomes.values()), [1, 2, 3])
+        self.assertEqual(self.count(), 3)
+        self.assertEqual(len(self.serials(names)), 1)  # one transaction wrote them all
+
+    def test_one_that_fails_fails_alone_and_the_others_commit(self):
+        def fails(root):
+            increment(root)
+            raise ValueError("this one's own error")
+
+        outcomes = self.run_waiting_together({"a": increment, "fails": fails, "c": increment})
+        self.assertIsInstance(outcomes.pop("fails"), ValueError)
+        self.assertEqual(sorted(outcomes.values()), [1, 2])  # each committed alone: the failed one wrote nothing
+        self.assertEqual(self.count(), 2)
+        self.assertEqual(transactions.waiting(), 0)
+
+    def test_one_that_fails_alone_runs_once(self):
+        runs = []
+
+        def fails(root):
+            runs.append(1)
+            raise ValueError("its own error")
+
+        self.assertIsInstance(self.run_waiting_together({"fails": fails})["fails"], ValueError)
+        self.assertEqual(runs, [1])
 
 
 class FailingThread(threading.Thread):
