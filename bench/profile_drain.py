@@ -14,8 +14,10 @@ started on the worker itself while two jobs hold its pool's threads, and
 the drain begins when they are let go (py-spy attaches before). Three drains, one
 after the other: one without the profiler (its rate is the reference),
 one recorded with ``py-spy record --idle`` (every thread, waiting or not:
-where the wall-clock time goes) and one without ``--idle`` (the threads
-that run: where the CPU goes). py-spy attaches as soon as the worker
+where the wall-clock time goes) and one with ``--gil`` (only the thread
+that holds the GIL: where the CPU goes in a process whose threads take
+turns at the GIL; without it, py-spy counts a thread that waits for the
+GIL, after a system call, as running). py-spy attaches as soon as the worker
 answers HTTP, samples ``--rate`` times a second without stopping the
 process (``--nonblocking``), and is stopped (SIGINT) when the last job
 began. py-spy must be installed (``.venv/bin/pip install py-spy``) and
@@ -243,7 +245,7 @@ def report(idle, active, rate, top_count, job_count):
     say(f"The ZEO client's commit lock (one commit at a time, ClientStorage.tpc_begin to its end), job threads and "
         f"maintenance: held {held / wall:.2f} of the time, {waiting / wall:.2f} threads waiting for it on average")
     for title, subset in (
-        ("All threads, CPU (py-spy without --idle)", active),
+        ("All threads, CPU (py-spy --gil: the thread holding the GIL)", active),
         ("The job threads, wall clock (py-spy --idle)", job_samples),
     ):
         total = sum(sample.count for sample in subset)
@@ -367,7 +369,7 @@ def main():
         plain_rate, _seconds, window = drain(system, args.jobs)
         per_job = commits(zeo.storage_path(), *window) / args.jobs
         recorded = {}
-        for key, extra in (("idle", ["--idle"]), ("active", [])):
+        for key, extra in (("idle", ["--idle"]), ("active", ["--gil"])):
             print(f"drain of {args.jobs} jobs, py-spy {' '.join(extra)} ...", file=sys.stderr)
             output = directory / f"{key}.txt"
             rate, seconds, _window = drain(system, args.jobs, [*extra, "--rate", str(args.rate), "-o", str(output)])
@@ -381,7 +383,7 @@ def main():
     active, active_rate, _seconds = recorded["active"]
     print(f"bench/profile_drain.py {' '.join(sys.argv[1:])}")
     print(f"drains of {args.jobs} jobs: {plain_rate:.1f} jobs/s without the profiler, {idle_rate:.1f} with py-spy "
-          f"--idle, {active_rate:.1f} with py-spy (active threads only); {per_job:.2f} transactions committed a job "
+          f"--idle, {active_rate:.1f} with py-spy --gil (the thread that holds the GIL only); {per_job:.2f} transactions committed a job "
           "(the storage's, from the worker's start to the last job's end, without the profiler)\n")
     print(report(idle, active, args.rate, args.top, args.jobs))
     shutil.rmtree(directory, ignore_errors=True)
