@@ -12,7 +12,7 @@ that run). Printed: the starts a second of each burst, the wall clock of
 each group of threads, the request threads' and the maintenance thread's
 top functions by own and by cumulative time (wall clock), every thread's
 by CPU, and the request threads' time by line of ``view._begin`` and of
-``startcommit._add_with_others``. py-spy must be installed
+``transactions._together`` (the records' turn). py-spy must be installed
 (``.venv/bin/pip install py-spy``) and the user allowed to trace the
 instance (root, or ``ptrace_scope`` 0).
 """
@@ -84,7 +84,7 @@ def report(idle, active, rate, count, jobs):
         lines += ["", *tops(title, subset, count)]
     total = sum(sample.count for sample in requests)
     for function, file_part in (("BaseAsyncView._begin", "asynchronous/view.py"),
-                                ("_add_with_others", "asynchronous/startcommit.py")):
+                                ("_together", "asynchronous/transactions.py")):
         found = steps(requests, function, file_part)
         lines += ["", f"The request threads, by line of {function} (of their {total} samples):"]
         for (path, line), (samples, _zeo, _commit) in sorted(found.items(), key=lambda item: -item[1][0])[:12]:

@@ -178,8 +178,8 @@ def waiting():
 def attempt_once(db, func):
     """``func(root)`` on a new connection with a transaction manager of its own, committed; aborted if it raises.
 
-    One attempt, not retried, holding nothing: the caller decides (``in_own_transaction`` retries it,
-    ``startcommit`` falls back on ``in_own_transaction`` for each start of a group that failed).
+    One attempt, not retried, holding nothing: the caller decides (``in_own_transaction`` retries it;
+    ``_together`` runs a group's functions in one, and each again on its own if it fails).
     """
     manager = transaction.TransactionManager()
     connection = db.open(transaction_manager=manager)
