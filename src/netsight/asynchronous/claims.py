@@ -49,8 +49,9 @@ def claim_queued(db, ahead=None):
     those. The claim writes this instance's heartbeat too, so that a job it
     just took never reads as the job of a dead instance.
     """
-    now, most = POOL.room(), POOL.room(ahead=AHEAD if ahead is None else ahead)
-    if not most or (not now and most < REFILL):  # a thread free, or room for several ahead
+    ahead = AHEAD if ahead is None else ahead
+    now, most = POOL.room(), POOL.room(ahead=ahead)
+    if not most or (not now and most < min(REFILL, ahead)):  # a thread free, or room for several ahead
         return 0
     iid, served = instance_id(), queues.served()
 

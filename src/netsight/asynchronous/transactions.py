@@ -31,6 +31,8 @@ run again one by one, each with its own retries.
 """
 
 from transaction.interfaces import TransientError
+from zope.component.hooks import getSite
+from zope.component.hooks import site as current_site
 
 import contextlib
 import logging
@@ -123,14 +125,21 @@ def _writer_turn():
 class _Waiting:
     """A short transaction that waits for ``WRITER``; once a group ran it, whether it committed and what it returned."""
 
-    __slots__ = ("db", "func", "settled", "committed", "result")
+    __slots__ = ("db", "func", "site", "committed", "result")
 
     def __init__(self, db, func):
         self.db = db
         self.func = func
-        self.settled = False  # set and read holding ``WRITER``
-        self.committed = False
+        self.site = getSite()  # its thread's: a group runs it in another thread
+        self.committed = False  # set and read holding ``WRITER``
         self.result = None
+
+    def run(self, root):
+        """``func(root)``, with its own thread's site as the current one."""
+        if self.site is getSite():
+            return self.func(root)
+        with current_site(self.site):
+            return self.func(root)
 
 
 def _together(db, func):
@@ -140,33 +149,45 @@ def _together(db, func):
     Whichever gets its turn first runs every one waiting then (up to
     ``GROUP``, of the same database), in arrival order, in one attempt, and
     tells each what it returned; one that another's group ran finds it
-    done when its own turn comes. If the group's transaction fails (a
-    conflict, one's error), none is committed, and each is run again on
-    its own (``in_own_transaction``'s retries): one's error, or a conflict
-    with another instance, is never another's. Their functions already
-    run more than once on a retry: they read and write the database only.
+    done when its own turn comes. Each runs with its own thread's site
+    (``getSite``); a function must not depend on its thread otherwise. If
+    the group's transaction fails (a conflict, one's error), none is
+    committed, and each is run again on its own (``in_own_transaction``'s
+    retries): one's error, or a conflict with another instance, is never
+    another's. A function may so run more than once, as on a retry: what
+    it does besides the database (a log line) may be done twice.
     """
     waiting = _Waiting(db, func)
     with _waiting_lock:
         _waiting.append(waiting)
-    with _writer_turn():
+    try:
+        with _writer_turn():
+            with _waiting_lock:
+                group = [] if waiting not in _waiting else [waiting, *(o for o in _waiting if o.db is db and o is not waiting)][:GROUP]
+                for other in group:
+                    _waiting.remove(other)
+            if group:
+                _run_group(db, group, waiting)
+    finally:  # an interrupt while it waited: no group runs it after its caller has gone
         with _waiting_lock:
-            group = [] if waiting.settled else [waiting, *(o for o in _waiting if o.db is db and o is not waiting)][:GROUP]
-            for other in group:
-                _waiting.remove(other)
-        if group:
-            try:
-                results = attempt_once(db, lambda root: [other.func(root) for other in group])
-            except Exception as exc:  # each runs again on its own: its own error is raised to its own caller
-                if group == [waiting] and not isinstance(exc, TransientError):
-                    raise  # its own error, at once
-                logger.debug("netsight.async: a group of %d short transactions failed; each runs again alone", len(group))
-                results = None
-            for index, other in enumerate(group):
-                other.committed = results is not None
-                other.result = None if results is None else results[index]
-                other.settled = True
+            if waiting in _waiting:
+                _waiting.remove(waiting)
     return waiting
+
+
+def _run_group(db, group, waiting):
+    """Run ``group``'s functions in one transaction and settle each; ``waiting``'s own error, alone, is raised."""
+    results = None
+    try:
+        results = attempt_once(db, lambda root: [other.run(root) for other in group])
+    except BaseException as exc:  # each runs again on its own: its own error (an exit too) is raised to its own caller
+        if group == [waiting] and not isinstance(exc, TransientError):
+            raise  # its own error, at once
+        logger.debug("netsight.async: a group of %d short transactions failed; each runs again alone", len(group))
+    finally:  # each is told: those not committed run again on their own
+        for index, other in enumerate(group):
+            other.committed = results is not None
+            other.result = None if results is None else results[index]
 
 
 def waiting():

@@ -12,6 +12,10 @@ from netsight.asynchronous.transactions import WRITER
 from persistent.mapping import PersistentMapping
 from ZODB import DB
 from ZODB.FileStorage import FileStorage
+from zope.component.hooks import getSite
+from zope.component.hooks import setSite
+from zope.site.folder import rootFolder
+from zope.site.site import LocalSiteManager
 
 import tempfile
 import threading
@@ -145,14 +149,16 @@ def hold_the_writer(case):
 class TestTogether(DatabaseTestCase):
     """The worker's short transactions that wait for their turn at the same moment commit together."""
 
-    def run_waiting_together(self, funcs):
-        """Each of ``funcs`` in a worker's thread of its own, all waiting for WRITER at once: {name: result or error}."""
-        let_go, outcomes = hold_the_writer(self), {}
+    def run_waiting_together(self, funcs, sites=None):
+        """Each of ``funcs`` in a worker's thread of its own (its site ``sites[name]``, if any), all waiting for
+        WRITER at once: {name: result or error}."""
+        let_go, outcomes, sites = hold_the_writer(self), {}, sites or {}
 
         def run(name, func):
+            setSite(sites.get(name))
             try:
                 outcomes[name] = in_own_transaction(self.db, func)
-            except Exception as exc:
+            except BaseException as exc:  # an exit too: the test says whose it was
                 outcomes[name] = exc
 
         threads = [self.thread(lambda n=name, f=func: run(n, f)) for name, func in funcs.items()]
@@ -177,15 +183,45 @@ class TestTogether(DatabaseTestCase):
         self.assertEqual(len(self.serials(names)), 1)  # one transaction wrote them all
 
     def test_one_that_fails_fails_alone_and_the_others_commit(self):
+        runs = []
+
         def fails(root):
-            increment(root)
+            runs.append(increment(root))
             raise ValueError("this one's own error")
 
         outcomes = self.run_waiting_together({"a": increment, "fails": fails, "c": increment})
         self.assertIsInstance(outcomes.pop("fails"), ValueError)
         self.assertEqual(sorted(outcomes.values()), [1, 2])  # each committed alone: the failed one wrote nothing
         self.assertEqual(self.count(), 2)
+        self.assertEqual(len(runs), 2)  # in the group, then alone
         self.assertEqual(transactions.waiting(), 0)
+
+    def test_one_that_exits_exits_in_its_own_thread_and_the_others_commit(self):
+        def exits(root):
+            increment(root)
+            raise SystemExit("this one's own exit")
+
+        outcomes = self.run_waiting_together({"a": increment, "exits": exits, "c": increment})
+        self.assertIsInstance(outcomes.pop("exits"), SystemExit)
+        self.assertEqual(sorted(outcomes.values()), [1, 2])
+        self.assertEqual(self.count(), 2)
+        self.assertEqual(transactions.waiting(), 0)
+
+    def test_each_runs_with_its_own_threads_site(self):
+        sites = {name: rootFolder() for name in ("a", "b", "c")}
+        for site in sites.values():
+            site.setSiteManager(LocalSiteManager(site))
+
+        def add(name):
+            def func(root):
+                root[name] = PersistentMapping()
+                return getSite() is sites[name]
+
+            return func
+
+        outcomes = self.run_waiting_together({name: add(name) for name in sites}, sites)
+        self.assertEqual(outcomes, {"a": True, "b": True, "c": True})
+        self.assertEqual(len(self.serials(sites)), 1)  # one thread ran them all, in one transaction
 
     def test_one_that_fails_alone_runs_once(self):
         runs = []
