@@ -43,6 +43,8 @@ from systems import ZCML
 import argparse
 import contextlib
 import importlib.metadata
+import itertools
+import re
 import shutil
 import statistics
 import sys
@@ -72,6 +74,8 @@ PICKUP_GOALS = {"frontend": 0.250}  # seconds, p95; the others: ONE_INSTANCE_PIC
 ONE_INSTANCE_PICKUP = 0.050
 END_TO_END_GOAL = 0.3  # of the same set-up's committing POST rate
 FASTEST_PEER_SHARE = 0.5
+LOG_ENTRY = re.compile(r"^\d{4}-\d\d-\d\d ")  # a line of an instance's log that begins an entry
+ENTRY_LINES = 60  # lines of a traceback printed at most
 
 
 def say(text):
@@ -131,8 +135,16 @@ def log_errors(figures, *instances):
         return
     for instance in instances:
         with contextlib.suppress(OSError):
-            errors = [line for line in Path(instance.log).read_text().splitlines() if " ERROR " in line]
-            say(f"{figures.name}: {len(errors)} errors logged by {instance.what}; the last:\n" + "\n".join(errors[-3:]))
+            lines = Path(instance.log).read_text().splitlines()
+            errors = [index for index, line in enumerate(lines) if " ERROR " in line]
+            say(f"{figures.name}: {len(errors)} errors logged by {instance.what}; the last, whole:\n"
+                + "\n".join(last_entry(lines, errors[-1]) if errors else []))
+
+
+def last_entry(lines, first):
+    """The log entry that begins at ``lines[first]``: that line and the lines of its traceback (until the next entry)."""
+    rest = itertools.takewhile(lambda line: not LOG_ENTRY.match(line), lines[first + 1 : first + 1 + ENTRY_LINES])
+    return [lines[first], *rest]
 
 
 def wait_backlog(system):
