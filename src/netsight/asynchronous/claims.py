@@ -43,9 +43,9 @@ def claim_queued(db, ahead=None):
     While more jobs wait than it would take with ``ahead`` more (``pool.AHEAD``
     by default) to wait in its queue, it takes those too: a thread that ends
     a job then takes the next at once. With no thread free, it claims only
-    once ``pool.REFILL`` places ahead are free: one claim for several jobs. While fewer wait, it takes only what
-    it can start now, and leaves the others to another worker that may be
-    idle; an instance that serves some queues only counts the jobs of
+    once ``pool.REFILL`` places ahead are free: one claim for several jobs.
+    While fewer wait, it takes only what it can start now, and leaves the
+    others to another worker that may be idle; an instance that serves some queues only counts the jobs of
     those. The claim writes this instance's heartbeat too, so that a job it
     just took never reads as the job of a dead instance.
     """

@@ -76,6 +76,12 @@ class LifecycleTestCase(JobTestCase):
     def open_gate(self):
         GATES[self.gate].set()
 
+    def cancel(self, process_id, browser=None, **form):
+        browser = browser or self.browser
+        form = {"process_id": process_id, "_authenticator": browser.token, **form}
+        browser.post(f"{self.url_gate}/cancel", urlencode(form))
+        return browser
+
     def storage_tid(self):
         return self.app._p_jar.db().storage.lastTransaction()
 
@@ -108,14 +114,14 @@ class TestPoolAndQueue(LifecycleTestCase):
         self.running(ids[0])
         cancelled = ids[2 : 2 + REFILL]
         for process_id in cancelled[:-1]:
-            self.assertEqual(TestCancel.cancel(self, process_id).status, 303)
+            self.assertEqual(self.cancel(process_id).status, 303)
         self.assertEqual(POOL.counts(), (2, AHEAD - REFILL + 1, 2))
         self.assertEqual(claims.claim_queued(db), 0)  # room ahead for fewer than REFILL: not one claim a job
-        self.assertEqual(TestCancel.cancel(self, cancelled[-1]).status, 303)
+        self.assertEqual(self.cancel(cancelled[-1]).status, 303)
         self.assertEqual(claims.claim_queued(db), REFILL)  # room for several: one claim for them all
         self.assertEqual(POOL.counts(), (2, AHEAD, 2))
         cancelled.append(ids[-1])  # the one left in the database (no instance claims it here)
-        self.assertEqual(TestCancel.cancel(self, ids[-1]).status, 303)
+        self.assertEqual(self.cancel(ids[-1]).status, 303)
         self.open_gate()
         for process_id in ids:
             state = self.browser.wait_for(self.url_gate, process_id)["state"]
@@ -328,12 +334,6 @@ class TestQueueLimit(LifecycleTestCase):
 
 
 class TestCancel(LifecycleTestCase):
-    def cancel(self, process_id, browser=None, **form):
-        browser = browser or self.browser
-        form = {"process_id": process_id, "_authenticator": browser.token, **form}
-        browser.post(f"{self.url_gate}/cancel", urlencode(form))
-        return browser
-
     def test_a_queued_job_never_runs(self):
         self.setting("pool-size", 1)
         running, queued = self.start_gated(), self.start_gated()

@@ -1,9 +1,9 @@
 """The worker's short transactions, one at a time on a ZEO client: a real ZEO server, FileStorage and threads."""
 
 from netsight.asynchronous import pool as pool_module
+from netsight.asynchronous import transactions
 from netsight.asynchronous.limits import JobLimits
 from netsight.asynchronous.pool import Pool
-from netsight.asynchronous import transactions
 from netsight.asynchronous.tests.helpers.base import setting
 from netsight.asynchronous.tests.helpers.base import wait_until
 from netsight.asynchronous.transactions import in_own_transaction
@@ -56,6 +56,20 @@ class DatabaseTestCase(unittest.TestCase):
         self.addCleanup(thread.join, DEADLINE)
         return thread
 
+    def hold_the_writer(self):
+        """A worker's thread holds WRITER until the test ends, or until the function returned is called."""
+        holding, let_go = threading.Event(), threading.Event()
+
+        def hold():
+            with WRITER:
+                holding.set()
+                let_go.wait(DEADLINE)
+
+        self.thread(hold)
+        self.addCleanup(let_go.set)
+        holding.wait(DEADLINE)
+        return let_go.set
+
 
 def increment(root):
     root["counter"]["n"] += 1
@@ -96,10 +110,6 @@ class TestOneAtATime(DatabaseTestCase):
         self.assertEqual(seen_by_second, [1])  # read once, what the first committed: no conflict, no retry
         self.assertEqual(self.count(), 2)
 
-    def hold_the_writer(self):
-        """A worker's thread holds WRITER until the test ends, or until the function returned is called."""
-        return hold_the_writer(self)
-
     def test_a_transaction_that_cannot_conflict_does_not_wait_for_the_writer(self):
         self.hold_the_writer()
         done = []
@@ -131,28 +141,13 @@ class TestOneAtATime(DatabaseTestCase):
         self.assertEqual(done, [1])
 
 
-def hold_the_writer(case):
-    """A worker's thread holds WRITER until ``case`` ends, or until the function returned is called."""
-    holding, let_go = threading.Event(), threading.Event()
-
-    def hold():
-        with WRITER:
-            holding.set()
-            let_go.wait(DEADLINE)
-
-    case.thread(hold)
-    case.addCleanup(let_go.set)
-    holding.wait(DEADLINE)
-    return let_go.set
-
-
 class TestTogether(DatabaseTestCase):
     """The worker's short transactions that wait for their turn at the same moment commit together."""
 
     def run_waiting_together(self, funcs, sites=None):
         """Each of ``funcs`` in a worker's thread of its own (its site ``sites[name]``, if any), all waiting for
         WRITER at once: {name: result or error}."""
-        let_go, outcomes, sites = hold_the_writer(self), {}, sites or {}
+        let_go, outcomes, sites = self.hold_the_writer(), {}, sites or {}
 
         def run(name, func):
             setSite(sites.get(name))
