@@ -1,7 +1,7 @@
 """Where a worker's time goes while it drains jobs: py-spy's samples of the worker, summed (issue 26).
 
     .venv/bin/python bench/profile_drain.py [--jobs 1000] [--rate 100] [--top 15]
-                                            [--own-queue] [--package-source DIR] [--keep DIR]
+                                            [--own-queue | --relstorage] [--package-source DIR] [--keep DIR]
 
 The set-up is bench/compare.py's "front-end to a worker, ZEO": a ZEO
 server, a worker instance (``pool-size 2``) and a front-end (``pool-size
@@ -11,7 +11,9 @@ worker, and ends when the last job is done (bench/measures.py's drain,
 its rate from the first job's first line to the last). With
 ``--own-queue``, compare.py's "one instance, ZEO" instead: the jobs are
 started on the worker itself while two jobs hold its pool's threads, and
-the drain begins when they are let go (py-spy attaches before). Three drains, one
+the drain begins when they are let go (py-spy attaches before). With
+``--relstorage``, compare.py's "one instance, RelStorage": the same, on a
+throwaway PostgreSQL (its transactions a job are not counted). Three drains, one
 after the other: one without the profiler (its rate is the reference),
 one recorded with ``py-spy record --idle`` (every thread, waiting or not:
 where the wall-clock time goes) and one with ``--gil`` (only the thread
@@ -307,6 +309,25 @@ def site_instance(cluster, directory, package_source):
     return zeo, instance, marks
 
 
+def relstorage_instance(cluster, directory, package_source):
+    """compare.py's set-up of one instance on RelStorage: a throwaway PostgreSQL and the instance
+    with the Plone site, started; ``(postgresql, instance, marks)``."""
+    from netsight.asynchronous.tests.helpers.postgres import PostgreSQL
+    from netsight.asynchronous.tests.system.tests.test_relstorage import RelStorageInstance
+
+    postgresql = PostgreSQL("netsight-async-bench-profile-postgresql")
+    postgresql.start()
+    marks = str(directory / "marks")
+    instance_environment(marks, package_source)
+    instance = RelStorageInstance(cluster.directory / "relstorage", dsn=postgresql.create_database("zodb"),
+                                  product_config=PRODUCT_CONFIG, zcml=ZCML)
+    cluster.members.append(instance)
+    print("creating the site ...", file=sys.stderr)
+    instance.create_site(SITE)
+    instance.start()
+    return postgresql, instance, marks
+
+
 def drain(system, jobs, record=None):
     """One drain of ``jobs`` jobs (bench/measures.py's, with its rate); with ``record`` (py-spy's arguments
     and its output file), py-spy records the worker from its start to the last job's first line."""
@@ -342,6 +363,8 @@ def main():
     parser.add_argument("--top", type=int, default=15, help="functions in each top list (default 15)")
     parser.add_argument("--own-queue", action="store_true", help="one instance draining its own queue "
                         "(compare.py's 'one instance, ZEO') instead of a worker fed by a front-end")
+    parser.add_argument("--relstorage", action="store_true", help="one instance on RelStorage draining its own "
+                        "queue (compare.py's 'one instance, RelStorage')")
     parser.add_argument("--package-source", help="a directory with the package's src/ and demo/src/ for the "
                         "instances to run (default: the checkout's)")
     parser.add_argument("--keep", type=Path, help="a directory to keep py-spy's raw stacks in")
@@ -356,18 +379,24 @@ def main():
         raise SystemExit(f"{PY_SPY} is missing: .venv/bin/pip install py-spy")
     directory = Path(tempfile.mkdtemp(prefix="netsight-async-bench-profile-"))
     cluster = Cluster("netsight-async-bench-profile")
+    postgresql = None
     try:
-        zeo, worker, marks = site_instance(cluster, directory, args.package_source)
-        if args.own_queue:
+        if args.relstorage:
+            zeo = None
+            postgresql, worker, marks = relstorage_instance(cluster, directory, args.package_source)
+            system = OwnQueue("one instance, RelStorage", worker, marks)
+        elif args.own_queue:
+            zeo, worker, marks = site_instance(cluster, directory, args.package_source)
             system = OwnQueue("one instance, ZEO", worker, marks)
         else:
+            zeo, worker, marks = site_instance(cluster, directory, args.package_source)
             front_end = cluster.instance(zeo=zeo, zcml=ZCML, product_config={**PRODUCT_CONFIG, "pool-size": "0"})
             front_end.start()
             system = FrontEnd("front-end to a worker, ZEO", front_end, worker, marks)
         drain(system, min(args.jobs, 100))  # warm-up: the front-end's templates, the trees' first loads
         print(f"drain of {args.jobs} jobs, no profiler ...", file=sys.stderr)
         plain_rate, _seconds, window = drain(system, args.jobs)
-        per_job = commits(zeo.storage_path(), *window) / args.jobs
+        per_job = None if zeo is None else commits(zeo.storage_path(), *window) / args.jobs
         recorded = {}
         for key, extra in (("idle", ["--idle"]), ("active", ["--gil"])):
             print(f"drain of {args.jobs} jobs, py-spy {' '.join(extra)} ...", file=sys.stderr)
@@ -379,12 +408,15 @@ def main():
                 shutil.copy(output, args.keep / f"drain-{key}.txt")
     finally:
         cluster.close()
+        if postgresql is not None:
+            postgresql.close()
     idle, idle_rate, _seconds = recorded["idle"]
     active, active_rate, _seconds = recorded["active"]
     print(f"bench/profile_drain.py {' '.join(sys.argv[1:])}")
     print(f"drains of {args.jobs} jobs: {plain_rate:.1f} jobs/s without the profiler, {idle_rate:.1f} with py-spy "
-          f"--idle, {active_rate:.1f} with py-spy --gil (the thread that holds the GIL only); {per_job:.2f} transactions committed a job "
-          "(the storage's, from the worker's start to the last job's end, without the profiler)\n")
+          f"--idle, {active_rate:.1f} with py-spy --gil (the thread that holds the GIL only)"
+          + ("" if per_job is None else f"; {per_job:.2f} transactions committed a job (the storage's, from the "
+             "worker's start to the last job's end, without the profiler)") + "\n")
     print(report(idle, active, args.rate, args.top, args.jobs))
     shutil.rmtree(directory, ignore_errors=True)
 

@@ -1,0 +1,104 @@
+"""Two versions of the package drain the same jobs in turns, on the same machine at the same time: A, B, A, B, ...
+
+    .venv/bin/python bench/ab_drain.py DIR_A DIR_B [--storage filestorage|zeo|relstorage]
+                                       [--jobs 1000] [--drains 5]
+
+Each DIR holds a version's ``src/`` and ``demo/src/`` (``git archive REV
+src demo | tar -x -C DIR``). For each, bench/compare.py's "one instance"
+set-up is made once (its own FileStorage, its own ZEO server, or its own
+database on one throwaway PostgreSQL), with the Plone site, and both
+instances keep running; then each drains ``--jobs`` jobs in turns,
+``--drains`` times (bench/measures.py's drain: 1,000 jobs queued behind
+two held ones, the rate from the first job's first line to the last
+job's end). The machine's load of the moment then weighs on both alike,
+which one compare.py run after another cannot promise: on this 2-vCPU
+machine two runs of the same code differed by up to 25 %.
+
+Printed: each drain's rate, each version's median, and B's median over
+A's. A warm-up drain of 100 jobs each comes first, not counted.
+"""
+
+from pathlib import Path
+
+from netsight.asynchronous.tests.helpers.instances import Cluster
+from systems import instance_environment
+from systems import OwnQueue
+from systems import PEERS
+from systems import PRODUCT_CONFIG
+from systems import SITE
+from systems import ZCML
+
+import argparse
+import statistics
+import sys
+import tempfile
+
+
+sys.path.insert(0, str(PEERS))  # bench_marks, for measures
+
+import measures  # noqa: E402  (after the path to bench_marks)
+
+
+def instance(cluster, storage, directory, source, postgresql, name):
+    """One instance running ``source`` on ``storage``, with the Plone site, started: an OwnQueue."""
+    marks = str(directory / f"{name}.marks")
+    instance_environment(marks, source)  # the instance's process takes it as it starts
+    if storage == "relstorage":
+        from netsight.asynchronous.tests.system.tests.test_relstorage import RelStorageInstance
+
+        made = RelStorageInstance(cluster.directory / f"relstorage-{name}", dsn=postgresql.create_database(name),
+                                  product_config=PRODUCT_CONFIG, zcml=ZCML)
+        cluster.members.append(made)
+    elif storage == "zeo":
+        zeo = cluster.zeo_server()
+        zeo.start()
+        made = cluster.instance(product_config=PRODUCT_CONFIG, zcml=ZCML, zeo=zeo)
+    else:
+        made = cluster.instance(product_config=PRODUCT_CONFIG, zcml=ZCML)
+    print(f"{name}: creating the site ...", file=sys.stderr)
+    made.create_site(SITE)
+    made.start()
+    return OwnQueue(f"{name}, one instance, {storage}", made, marks)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("a", help="version A's directory (its src/ and demo/src/)")
+    parser.add_argument("b", help="version B's directory")
+    parser.add_argument("--storage", choices=("filestorage", "zeo", "relstorage"), default="zeo")
+    parser.add_argument("--jobs", type=int, default=1000, help="jobs of each drain (default 1000)")
+    parser.add_argument("--drains", type=int, default=5, help="drains of each version (default 5)")
+    args = parser.parse_args()
+    directory = Path(tempfile.mkdtemp(prefix="netsight-async-bench-ab-"))
+    cluster = Cluster("netsight-async-bench-ab")
+    postgresql = None
+    rates = {"A": [], "B": []}
+    try:
+        if args.storage == "relstorage":
+            from netsight.asynchronous.tests.helpers.postgres import PostgreSQL
+
+            postgresql = PostgreSQL("netsight-async-bench-ab-postgresql")
+            postgresql.start()
+        systems = {name: instance(cluster, args.storage, directory, source, postgresql, name.lower())
+                   for name, source in (("A", args.a), ("B", args.b))}
+        for system in systems.values():
+            measures.drain(system, min(args.jobs, 100))  # warm-up
+        for number in range(args.drains):
+            for name, system in systems.items():
+                rate = measures.drain(system, args.jobs).rate
+                rates[name].append(rate)
+                print(f"drain {number + 1} of {name}: {rate:.1f} jobs/s", file=sys.stderr)
+    finally:
+        cluster.close()
+        if postgresql is not None:
+            postgresql.close()
+    a, b = (statistics.median(rates[name]) for name in ("A", "B"))
+    print(f"bench/ab_drain.py {' '.join(sys.argv[1:])}")
+    for name, source in (("A", args.a), ("B", args.b)):
+        print(f"  {name} ({source}): {', '.join(f'{rate:.1f}' for rate in rates[name])} jobs/s, "
+              f"median {statistics.median(rates[name]):.1f}")
+    print(f"  B / A (medians): {b / a:.2f}")
+
+
+if __name__ == "__main__":
+    main()
