@@ -7,27 +7,26 @@ manager of its own, so that it never commits the half-done work of a job
 or of a request. The registry's ``change`` and ``take`` use it; so do
 ``capture.py`` (a big body's blob) and the maintenance thread.
 
-On a ZEO client, the worker's short transactions (those of the pool's
-threads and of the maintenance thread, which call
-``one_writer_for_this_thread``) run one at a time (``WRITER``), and with
-them, on every storage, the transactions that add the starts' records
-(``startcommit.py``, ``alone=True``: two starts of an instance then never
-conflict on the last buckets of the registry's trees): two that
-write the same objects at once (the registry's index buckets, its
-counters: a job's end beside another's, beside a claim) conflict, the
-ZEO server resolves the conflict, and the client must then load every
-resolved object again; a worker fed by a front-end spent 39 % of its job
-ends on such loads (docs/performance.rst, "One writer at a time"). A
-request's (a fetch, a cancel) does not wait for them, nor does a
-transaction on a storage that resolves conflicts in the client
-(FileStorage, RelStorage): one at a time there only took their overlap
-away (RelStorage's end to end was slower).
+The worker's short transactions (those of the pool's threads and of the
+maintenance thread, which call ``one_writer_for_this_thread``) run one at
+a time (``WRITER``), and with them the transactions that add the starts'
+records (``startcommit.py``, ``alone=True``: two starts of an instance
+then never conflict on the last buckets of the registry's trees): two
+that write the same objects at once (the registry's index buckets, its
+counters: a job's end beside another's, beside a claim) conflict. On a
+ZEO client the server resolves the conflict and the client must then
+load every resolved object again (a worker fed by a front-end spent 39 %
+of its job ends on such loads: docs/performance.rst, "One writer at a
+time"); on every storage, a conflict that cannot be resolved is retried
+after a pause (RelStorage's job threads spent 28 % of a drain in those
+pauses). A request's (a fetch, a cancel) does not wait for them.
 
 Those that wait for ``WRITER`` at the same moment (two job threads'
 ends, a claim, a burst of starts' records) are committed together, in
-one transaction (``_together``): the ZEO server's two round trips of a
-commit were the worker's job ends' largest cost. A group that fails is
-run again one by one, each with its own retries.
+one transaction (``_together``): a commit's round trips (the ZEO
+server's, PostgreSQL's) and its conflict checks were the worker's job
+ends' largest cost. A group that fails is run again one by one, each
+with its own retries.
 """
 
 from transaction.interfaces import TransientError
@@ -42,10 +41,6 @@ import time
 import transaction
 
 
-try:
-    from ZEO.ClientStorage import ClientStorage
-except ImportError:  # ZEO is not a dependency: without it, no storage is a ZEO client
-    ClientStorage = ()
 
 
 logger = logging.getLogger("netsight.async")
@@ -78,7 +73,7 @@ def in_own_transaction(db, func, attempts=None, alone=None):
     :param attempts: how many times in all (``ATTEMPTS`` by default).
     :param alone: one at a time with the worker's other short transactions
         (``WRITER``); None, the default, for a worker's thread
-        (``one_writer_for_this_thread``) on a ZEO client only; False for
+        (``one_writer_for_this_thread``) only; False for
         one that cannot conflict and may take long (a big blob's).
     :returns: what ``func`` returned in the attempt that committed.
 
@@ -93,7 +88,7 @@ def in_own_transaction(db, func, attempts=None, alone=None):
     aborts and is raised at once.
     """
     if alone is None:
-        alone = getattr(_thread, "alone", False) and isinstance(db.storage, ClientStorage)
+        alone = getattr(_thread, "alone", False)
     if alone and attempts is None and not getattr(_thread, "turns", 0):
         waiting = _together(db, func)
         if waiting.committed:

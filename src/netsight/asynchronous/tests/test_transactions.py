@@ -1,4 +1,4 @@
-"""The worker's short transactions, one at a time on a ZEO client: a real ZEO server, FileStorage and threads."""
+"""The worker's short transactions, one at a time and together: a real ZEO server, FileStorage and threads."""
 
 from netsight.asynchronous import pool as pool_module
 from netsight.asynchronous import transactions
@@ -116,15 +116,20 @@ class TestOneAtATime(DatabaseTestCase):
         self.thread(lambda: done.append(in_own_transaction(self.db, lambda root: "added", alone=False))).join(DEADLINE)
         self.assertEqual(done, ["added"])
 
-    def test_on_a_storage_that_resolves_conflicts_itself_the_workers_transactions_do_not_wait(self):
-        self.hold_the_writer()
+    def test_on_a_filestorage_too_the_workers_transactions_take_turns(self):
+        let_go = self.hold_the_writer()
         directory = tempfile.TemporaryDirectory()
         self.addCleanup(directory.cleanup)
         db = DB(FileStorage(f"{directory.name}/Data.fs"))
         self.addCleanup(db.close)
         done = []
-        self.thread(lambda: done.append(in_own_transaction(db, lambda root: root.__setitem__("n", 1) or "written"))).join(DEADLINE)
+        thread = self.thread(lambda: done.append(in_own_transaction(db, lambda root: root.__setitem__("n", 1) or "written")))
+        wait_until(lambda: transactions.waiting() == 1, DEADLINE)
+        self.assertEqual(done, [])  # waits for its turn
+        let_go()
+        thread.join(DEADLINE)
         self.assertEqual(done, ["written"])
+        self.assertEqual(in_own_transaction(db, lambda root: root["n"]), 1)
 
     def test_a_requests_transaction_does_not_wait_for_the_workers(self):
         self.hold_the_writer()
