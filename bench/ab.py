@@ -1,21 +1,23 @@
-"""Two versions of the package drain the same jobs in turns, on the same machine at the same time: A, B, A, B, ...
+"""Two versions of the package measured in turns, on the same machine at the same time: A, B, A, B, ...
 
-    .venv/bin/python bench/ab_drain.py DIR_A DIR_B [--storage filestorage|zeo|relstorage]
-                                       [--jobs 1000] [--drains 5]
+    .venv/bin/python bench/ab.py DIR_A DIR_B [--storage filestorage|zeo|relstorage]
+                                 [--measure drain|end-to-end] [--jobs 1000] [--runs 5]
 
 Each DIR holds a version's ``src/`` and ``demo/src/`` (``git archive REV
 src demo | tar -x -C DIR``). For each, bench/compare.py's "one instance"
 set-up is made once (its own FileStorage, its own ZEO server, or its own
 database on one throwaway PostgreSQL), with the Plone site, and both
-instances keep running; then each drains ``--jobs`` jobs in turns,
-``--drains`` times (bench/measures.py's drain: 1,000 jobs queued behind
-two held ones, the rate from the first job's first line to the last
-job's end). The machine's load of the moment then weighs on both alike,
+instances keep running; then each is measured in turns, ``--runs``
+times: a drain of ``--jobs`` jobs (bench/measures.py's drain: 1,000 jobs
+queued behind two held ones, the rate from the first job's first line to
+the last job's end), or ``--jobs`` jobs end to end (bench/measures.py's:
+20 clients each start a job, poll it every 0.2 s and fetch its result;
+none may be lost). The machine's load of the moment then weighs on both alike,
 which one compare.py run after another cannot promise: on this 2-vCPU
 machine two runs of the same code differed by up to 25 %.
 
-Printed: each drain's rate, each version's median, and B's median over
-A's. A warm-up drain of 100 jobs each comes first, not counted.
+Printed: each run's rate (jobs a second), each version's median, and B's
+median over A's. A warm-up of 100 jobs each comes first, not counted.
 """
 
 from pathlib import Path
@@ -37,6 +39,9 @@ import tempfile
 sys.path.insert(0, str(PEERS))  # bench_marks, for measures
 
 import measures  # noqa: E402  (after the path to bench_marks)
+
+
+CLIENTS = 20  # of an end-to-end run, as bench/compare.py's
 
 
 def instance(cluster, storage, directory, source, postgresql, name):
@@ -61,13 +66,24 @@ def instance(cluster, storage, directory, source, postgresql, name):
     return OwnQueue(f"{name}, one instance, {storage}", made, marks)
 
 
+def measure(system, kind, jobs):
+    """Jobs a second of one drain or one end-to-end run of ``jobs`` jobs; an end to end that lost one fails."""
+    if kind == "drain":
+        return measures.drain(system, jobs).rate
+    run = measures.end_to_end(system, jobs, CLIENTS)
+    if run.lost or run.done != jobs:
+        raise AssertionError(f"{system.name}: {run.done} of {jobs} done, lost: {run.lost[:5]}")
+    return run.rate
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("a", help="version A's directory (its src/ and demo/src/)")
     parser.add_argument("b", help="version B's directory")
     parser.add_argument("--storage", choices=("filestorage", "zeo", "relstorage"), default="zeo")
-    parser.add_argument("--jobs", type=int, default=1000, help="jobs of each drain (default 1000)")
-    parser.add_argument("--drains", type=int, default=5, help="drains of each version (default 5)")
+    parser.add_argument("--measure", choices=("drain", "end-to-end"), default="drain")
+    parser.add_argument("--jobs", type=int, default=1000, help="jobs of each run (default 1000)")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each version (default 5)")
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="netsight-async-bench-ab-"))
     cluster = Cluster("netsight-async-bench-ab")
@@ -82,18 +98,18 @@ def main():
         systems = {name: instance(cluster, args.storage, directory, source, postgresql, name.lower())
                    for name, source in (("A", args.a), ("B", args.b))}
         for system in systems.values():
-            measures.drain(system, min(args.jobs, 100))  # warm-up
-        for number in range(args.drains):
+            measure(system, args.measure, min(args.jobs, 100))  # warm-up
+        for number in range(args.runs):
             for name, system in systems.items():
-                rate = measures.drain(system, args.jobs).rate
+                rate = measure(system, args.measure, args.jobs)
                 rates[name].append(rate)
-                print(f"drain {number + 1} of {name}: {rate:.1f} jobs/s", file=sys.stderr)
+                print(f"{args.measure} {number + 1} of {name}: {rate:.1f} jobs/s", file=sys.stderr)
     finally:
         cluster.close()
         if postgresql is not None:
             postgresql.close()
     a, b = (statistics.median(rates[name]) for name in ("A", "B"))
-    print(f"bench/ab_drain.py {' '.join(sys.argv[1:])}")
+    print(f"bench/ab.py {' '.join(sys.argv[1:])}")
     for name, source in (("A", args.a), ("B", args.b)):
         print(f"  {name} ({source}): {', '.join(f'{rate:.1f}' for rate in rates[name])} jobs/s, "
               f"median {statistics.median(rates[name]):.1f}")
