@@ -669,7 +669,10 @@ def take(db, process_id, keep_until=None, now=None):
             end_index[key] = True
         return response
 
-    return in_own_transaction(db, lambda root: _with_record(root, process_id, taken))
+    # alone: it writes the indexes that this instance's starts and job ends write (its
+    # owners' and states' buckets, emptied and split as results come and go), so it takes
+    # its turn with them rather than conflict and retry after a pause (transactions.py)
+    return in_own_transaction(db, lambda root: _with_record(root, process_id, taken), alone=True)
 
 
 def beat_in(root, instance_id, stopped=False, queues=False):

@@ -2,8 +2,10 @@
 
 from BTrees.OOBTree import OOBTree
 from netsight.asynchronous import registry
+from netsight.asynchronous import transactions
 from netsight.asynchronous.replay import CapturedResponse
 from netsight.asynchronous.storage import ProcessStore
+from netsight.asynchronous.tests.helpers.base import wait_until
 from ZODB import DB
 from ZODB.FileStorage import FileStorage
 from ZODB.POSException import ConflictError
@@ -111,6 +113,34 @@ class TestRegistry(unittest.TestCase):
             for thread in threads:
                 thread.join()
             self.assertEqual(sum(result is not None for result in results), 1)
+
+    def test_a_take_waits_for_the_instances_turn_to_write(self):
+        # A fetch's take writes the indexes that the instance's starts and job ends
+        # write: it takes its turn with them (transactions.WRITER), instead of
+        # conflicting and retrying after a pause.
+        process_id = self.add()
+        registry.change(self.db, process_id, START)
+        registry.change(self.db, process_id, lambda record: record.finish(captured()))
+        holding, let_go = threading.Event(), threading.Event()
+
+        def hold():
+            with transactions.WRITER:
+                holding.set()
+                let_go.wait(30)
+
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        self.addCleanup(holder.join, 30)
+        self.addCleanup(let_go.set)
+        holding.wait(30)
+        taken = []
+        taker = threading.Thread(target=lambda: taken.append(registry.take(self.db, process_id)), daemon=True)
+        taker.start()
+        wait_until(lambda: transactions.waiting() == 1, 30)
+        self.assertEqual(taken, [])
+        let_go.set()
+        taker.join(30)
+        self.assertEqual([response.body for response in taken], [b"done"])
 
     def test_change_of_an_unknown_process_changes_nothing(self):
         self.assertIsNone(registry.change(self.db, "0" * 32, START))
