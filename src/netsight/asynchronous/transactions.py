@@ -200,7 +200,10 @@ def attempt_once(db, func):
     One attempt, not retried, holding nothing: the caller decides (``in_own_transaction`` retries it;
     ``_together`` runs a group's functions in one, and each again on its own if it fails).
     """
-    manager = transaction.TransactionManager()
+    # Explicit (ZODB's explicit transactions): the connection catches up with its storage
+    # once, at begin(), not also as it opens and after the commit; on RelStorage each is a
+    # query to PostgreSQL (a drain 1.14 times as fast: docs/performance.rst).
+    manager = transaction.TransactionManager(explicit=True)
     connection = db.open(transaction_manager=manager)
     try:
         manager.begin()

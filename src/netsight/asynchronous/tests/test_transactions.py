@@ -11,6 +11,7 @@ from netsight.asynchronous.transactions import one_writer_for_this_thread
 from netsight.asynchronous.transactions import WRITER
 from persistent.mapping import PersistentMapping
 from ZODB import DB
+from ZODB.Connection import Connection
 from ZODB.FileStorage import FileStorage
 from zope.component.hooks import getSite
 from zope.component.hooks import setSite
@@ -19,6 +20,7 @@ from zope.site.site import LocalSiteManager
 
 import tempfile
 import threading
+import transaction
 import types
 import unittest
 import ZEO
@@ -284,6 +286,52 @@ class TestPoolWritesWithoutItsLock(DatabaseTestCase):
             in_own_transaction(self.db, lambda root: dict(root["counter"])), {"n": 1, "failure": "the worker could not be started"}
         )
         self.assertEqual(pool.counts(), (0, 0, 0))
+
+
+class CountingConnection(Connection):
+    """ZODB's Connection, counting how often it catches up with its storage
+    (``newTransaction``: on RelStorage, each is a query to PostgreSQL)."""
+
+    catch_ups = 0
+
+    def newTransaction(self, transaction, sync=True):
+        type(self).catch_ups += 1
+        super().newTransaction(transaction, sync)
+
+
+class TestCatchingUp(unittest.TestCase):
+    """A short transaction catches up with its storage once, at its begin, and
+    sees what another connection committed just before."""
+
+    def setUp(self):
+        directory = tempfile.TemporaryDirectory()
+        self.addCleanup(directory.cleanup)
+        self.db = DB(FileStorage(f"{directory.name}/Data.fs"))
+        self.addCleanup(self.db.close)
+        self.db.klass = CountingConnection
+        in_own_transaction(self.db, lambda root: root.__setitem__("n", 1))
+
+    def test_once_a_transaction_and_up_to_date(self):
+        other = transaction.TransactionManager()
+        connection = self.db.open(transaction_manager=other)
+        self.addCleanup(connection.close)
+        with other:
+            connection.root()["n"] = 2
+        CountingConnection.catch_ups = 0
+        self.assertEqual(in_own_transaction(self.db, lambda root: root["n"]), 2)
+        self.assertEqual(CountingConnection.catch_ups, 1)
+
+    def test_a_connection_it_used_is_up_to_date_for_the_next_request(self):
+        # The short transaction's connection goes back to the pool without catching up after its
+        # commit; the next user of the pool (a request, implicit) catches up as it opens.
+        in_own_transaction(self.db, lambda root: root.__setitem__("n", 3))
+        other = transaction.TransactionManager()
+        connection = self.db.open(transaction_manager=other)
+        self.addCleanup(connection.close)
+        with other:
+            self.assertEqual(connection.root()["n"], 3)
+            connection.root()["n"] = 4  # no conflict: its state is the last committed
+        self.assertEqual(in_own_transaction(self.db, lambda root: root["n"]), 4)
 
 
 def test_suite():
