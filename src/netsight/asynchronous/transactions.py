@@ -44,16 +44,14 @@ import time
 import transaction
 
 
-
-
 logger = logging.getLogger("netsight.async")
 
 ATTEMPTS = 50  # of a short transaction that meets ConflictErrors (about 40 s at most)
 BACKOFF = 0.005  # seconds: the first retry's longest wait; doubled at each, up to 1 s
-# Held by a worker thread's short transaction (and a start's record's:
-# startcommit.py) from its connection's opening to its commit; re-entrant (a short transaction within another, as a
-# claim's record that fails). Code that holds another lock never waits for
-# it (the pool's).
+# Held by a worker thread's short transaction (and a request's that passes alone=True: a
+# start's record, startcommit.py; a fetch's take, registry.take) from its connection's
+# opening to its commit; re-entrant (a short transaction within another, as a claim's
+# record that fails). Code that holds another lock never waits for it (the pool's).
 WRITER = threading.RLock()
 _thread = threading.local()
 GROUP = 50  # short transactions at most in one commit (``_together``)
@@ -145,7 +143,8 @@ def _together(db, func):
     wait for ``WRITER`` meanwhile, in one transaction (its ``_Waiting``).
 
     Whichever gets its turn first runs every one waiting then (up to
-    ``GROUP``, of the same database), in arrival order, in one attempt, and
+    ``GROUP``, of the same database), its own first and the others in
+    arrival order, in one attempt, and
     tells each what it returned; one that another's group ran finds it
     done when its own turn comes. Each runs with its own thread's site
     (``getSite``); a function must not depend on its thread otherwise. If

@@ -18,11 +18,13 @@ from netsight.asynchronous.processes.outcomes import RetryOutcome
 from netsight.asynchronous.processes.state import ProcessState
 from netsight.asynchronous.processes.status import ProcessStatus
 
+import logging
 import re
 import time
 import weakref
 
 
+logger = logging.getLogger("netsight.async")
 PROCESS_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -224,6 +226,7 @@ class Processes:
         """
         now = time.time() if now is None else now
         keep_until = None if keep_for <= 0 else min(now + keep_for, record.finished + expiry_of(record))
+        _fetch_blob(record)
         return registry.take(self.connection.db(), record.process_id, keep_until, now)
 
     def remove(self, process_id, owner=None):
@@ -323,3 +326,23 @@ class Processes:
 def expiry_of(record):
     """How long an ended process is kept: its site's expiry when it started, else the instance's."""
     return record.expiry if record.expiry is not None else settings.instance_value("expiry")
+
+
+def _fetch_blob(record):
+    """Bring a big result's blob into this instance's blob cache, on the request's own connection.
+
+    ``registry.take`` opens it while it holds the instance's turn to write
+    (``transactions.WRITER``); on a ZEO client without a shared blob
+    directory, or on RelStorage, opening a blob not yet cached downloads it
+    whole, and every job end, claim and start of the instance would wait
+    for that. Read here first, it is only opened there. A blob that cannot
+    be read now is left to ``take``, which says so.
+    """
+    result = record.result
+    blob = None if result is None else result.blob
+    if blob is None:
+        return
+    try:
+        blob.committed()
+    except Exception:
+        logger.debug("netsight.async: the blob of process %s was not fetched before its take", record.process_id, exc_info=True)

@@ -321,17 +321,26 @@ class TestCatchingUp(unittest.TestCase):
         self.assertEqual(in_own_transaction(self.db, lambda root: root["n"]), 2)
         self.assertEqual(CountingConnection.catch_ups, 1)
 
-    def test_a_connection_it_used_is_up_to_date_for_the_next_request(self):
-        # The short transaction's connection goes back to the pool without catching up after its
-        # commit; the next user of the pool (a request, implicit) catches up as it opens.
-        in_own_transaction(self.db, lambda root: root.__setitem__("n", 3))
-        other = transaction.TransactionManager()
-        connection = self.db.open(transaction_manager=other)
-        self.addCleanup(connection.close)
-        with other:
-            self.assertEqual(connection.root()["n"], 3)
-            connection.root()["n"] = 4  # no conflict: its state is the last committed
-        self.assertEqual(in_own_transaction(self.db, lambda root: root["n"]), 4)
+    def test_a_connection_it_used_is_up_to_date_when_the_pool_gives_it_again(self):
+        # Its connection goes back to the pool without catching up after its commit; whoever
+        # gets it next catches up: a request (implicit) as it opens, a short transaction at begin.
+        writer_manager = transaction.TransactionManager()
+        writer = self.db.open(transaction_manager=writer_manager)  # another connection than the next one's
+        self.addCleanup(writer.close)
+        used = in_own_transaction(self.db, lambda root: (root["n"], id(root._p_jar)))
+        self.assertEqual(used[0], 1)
+        with writer_manager:
+            writer.root()["n"] = 5  # what the pooled connection read is stale now
+        request_manager = transaction.TransactionManager()
+        again = self.db.open(transaction_manager=request_manager)
+        try:
+            self.assertEqual(id(again), used[1])  # the same connection, from the pool
+            self.assertEqual(again.root()["n"], 5)  # no begin(): as it opened
+            again.root()["n"] = 6
+            request_manager.commit()  # no conflict: it wrote on the last committed state
+        finally:
+            again.close()
+        self.assertEqual(in_own_transaction(self.db, lambda root: (root["n"], id(root._p_jar))), (6, used[1]))
 
 
 def test_suite():
