@@ -27,6 +27,7 @@ from systems import instance_environment
 from systems import OwnQueue
 from systems import PEERS
 from systems import PRODUCT_CONFIG
+from systems import relstorage_instance
 from systems import SITE
 from systems import ZCML
 
@@ -49,11 +50,7 @@ def instance(cluster, storage, directory, source, postgresql, name):
     marks = str(directory / f"{name}.marks")
     instance_environment(marks, source)  # the instance's process takes it as it starts
     if storage == "relstorage":
-        from netsight.asynchronous.tests.system.tests.test_relstorage import RelStorageInstance
-
-        made = RelStorageInstance(cluster.directory / f"relstorage-{name}", dsn=postgresql.create_database(name),
-                                  product_config=PRODUCT_CONFIG, zcml=ZCML)
-        cluster.members.append(made)
+        made = relstorage_instance(cluster, postgresql.create_database(name), f"relstorage-{name}")
     elif storage == "zeo":
         zeo = cluster.zeo_server()
         zeo.start()

@@ -37,6 +37,7 @@ from systems import PEERS
 from systems import PRODUCT_CONFIG
 from systems import Redis
 from systems import redis_version
+from systems import relstorage_instance
 from systems import SITE
 from systems import ZCML
 
@@ -226,16 +227,12 @@ def measure_front_end(system, figures, args):
 
 
 def run_relstorage(directory, args, found, servers):
-    from netsight.asynchronous.tests.system.tests.test_relstorage import RelStorageInstance
-
     cluster = Cluster("netsight-async-bench-compare")
     try:
         dsn = servers.postgresql().create_database("zodb")
         marks = str(directory / "relstorage.marks")
         instance_environment(marks, args.package_source)
-        instance = RelStorageInstance(cluster.directory / "relstorage", dsn=dsn, product_config=PRODUCT_CONFIG,
-                                      zcml=ZCML)
-        cluster.members.append(instance)
+        instance = relstorage_instance(cluster, dsn)
         say("the RelStorage instance: creating the site ...")
         instance.create_site(SITE)
         instance.start()

@@ -47,6 +47,7 @@ from systems import instance_environment
 from systems import OwnQueue
 from systems import PEERS
 from systems import PRODUCT_CONFIG
+from systems import relstorage_instance
 from systems import SITE
 from systems import ZCML
 
@@ -309,19 +310,16 @@ def site_instance(cluster, directory, package_source):
     return zeo, instance, marks
 
 
-def relstorage_instance(cluster, directory, package_source):
+def relstorage_site_instance(cluster, directory, package_source):
     """compare.py's set-up of one instance on RelStorage: a throwaway PostgreSQL and the instance
     with the Plone site, started; ``(postgresql, instance, marks)``."""
     from netsight.asynchronous.tests.helpers.postgres import PostgreSQL
-    from netsight.asynchronous.tests.system.tests.test_relstorage import RelStorageInstance
 
     postgresql = PostgreSQL("netsight-async-bench-profile-postgresql")
     postgresql.start()
     marks = str(directory / "marks")
     instance_environment(marks, package_source)
-    instance = RelStorageInstance(cluster.directory / "relstorage", dsn=postgresql.create_database("zodb"),
-                                  product_config=PRODUCT_CONFIG, zcml=ZCML)
-    cluster.members.append(instance)
+    instance = relstorage_instance(cluster, postgresql.create_database("zodb"))
     print("creating the site ...", file=sys.stderr)
     instance.create_site(SITE)
     instance.start()
@@ -383,7 +381,7 @@ def main():
     try:
         if args.relstorage:
             zeo = None
-            postgresql, worker, marks = relstorage_instance(cluster, directory, args.package_source)
+            postgresql, worker, marks = relstorage_site_instance(cluster, directory, args.package_source)
             system = OwnQueue("one instance, RelStorage", worker, marks)
         elif args.own_queue:
             zeo, worker, marks = site_instance(cluster, directory, args.package_source)

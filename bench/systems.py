@@ -59,6 +59,16 @@ def environment(**values):
         os.environ[key] = str(value)
 
 
+def relstorage_instance(cluster, dsn, name="relstorage"):
+    """The package's instance on RelStorage (history-free, in the PostgreSQL database of ``dsn``), with the
+    bench's settings and views, a member of ``cluster`` (stopped with it); neither its site made nor started."""
+    from netsight.asynchronous.tests.system.tests.test_relstorage import RelStorageInstance
+
+    instance = RelStorageInstance(cluster.directory / name, dsn=dsn, product_config=PRODUCT_CONFIG, zcml=ZCML)
+    cluster.members.append(instance)
+    return instance
+
+
 def instance_environment(marks, package_source=None):
     """The environment of the package's instances: bench/zope (netsight_bench) and bench/peers (bench_marks);
     with ``package_source`` (a directory with the package's src/ and demo/src/), the package from there."""
