@@ -5,6 +5,7 @@ from netsight.asynchronous import registry
 from netsight.asynchronous import transactions
 from netsight.asynchronous.replay import CapturedResponse
 from netsight.asynchronous.storage import ProcessStore
+from netsight.asynchronous.tests.helpers.base import hold_the_writer
 from netsight.asynchronous.tests.helpers.base import wait_until
 from ZODB import DB
 from ZODB.FileStorage import FileStorage
@@ -121,24 +122,13 @@ class TestRegistry(unittest.TestCase):
         process_id = self.add()
         registry.change(self.db, process_id, START)
         registry.change(self.db, process_id, lambda record: record.finish(captured()))
-        holding, let_go = threading.Event(), threading.Event()
-
-        def hold():
-            with transactions.WRITER:
-                holding.set()
-                let_go.wait(30)
-
-        holder = threading.Thread(target=hold, daemon=True)
-        holder.start()
-        self.addCleanup(holder.join, 30)
-        self.addCleanup(let_go.set)
-        holding.wait(30)
+        let_go = hold_the_writer(self)
         taken = []
         taker = threading.Thread(target=lambda: taken.append(registry.take(self.db, process_id)), daemon=True)
         taker.start()
         wait_until(lambda: transactions.waiting() == 1, 30)
         self.assertEqual(taken, [])
-        let_go.set()
+        let_go()
         taker.join(30)
         self.assertEqual([response.body for response in taken], [b"done"])
 

@@ -4,11 +4,11 @@ from netsight.asynchronous import pool as pool_module
 from netsight.asynchronous import transactions
 from netsight.asynchronous.limits import JobLimits
 from netsight.asynchronous.pool import Pool
+from netsight.asynchronous.tests.helpers.base import hold_the_writer
 from netsight.asynchronous.tests.helpers.base import setting
 from netsight.asynchronous.tests.helpers.base import wait_until
 from netsight.asynchronous.transactions import in_own_transaction
 from netsight.asynchronous.transactions import one_writer_for_this_thread
-from netsight.asynchronous.transactions import WRITER
 from persistent.mapping import PersistentMapping
 from ZODB import DB
 from ZODB.Connection import Connection
@@ -58,20 +58,6 @@ class DatabaseTestCase(unittest.TestCase):
         self.addCleanup(thread.join, DEADLINE)
         return thread
 
-    def hold_the_writer(self):
-        """A worker's thread holds WRITER until the test ends, or until the function returned is called."""
-        holding, let_go = threading.Event(), threading.Event()
-
-        def hold():
-            with WRITER:
-                holding.set()
-                let_go.wait(DEADLINE)
-
-        self.thread(hold)
-        self.addCleanup(let_go.set)
-        holding.wait(DEADLINE)
-        return let_go.set
-
 
 def increment(root):
     root["counter"]["n"] += 1
@@ -113,13 +99,13 @@ class TestOneAtATime(DatabaseTestCase):
         self.assertEqual(self.count(), 2)
 
     def test_a_transaction_that_cannot_conflict_does_not_wait_for_the_writer(self):
-        self.hold_the_writer()
+        hold_the_writer(self, DEADLINE)
         done = []
         self.thread(lambda: done.append(in_own_transaction(self.db, lambda root: "added", alone=False))).join(DEADLINE)
         self.assertEqual(done, ["added"])
 
     def test_on_a_filestorage_too_the_workers_transactions_take_turns(self):
-        let_go = self.hold_the_writer()
+        let_go = hold_the_writer(self, DEADLINE)
         directory = tempfile.TemporaryDirectory()
         self.addCleanup(directory.cleanup)
         db = DB(FileStorage(f"{directory.name}/Data.fs"))
@@ -134,7 +120,7 @@ class TestOneAtATime(DatabaseTestCase):
         self.assertEqual(in_own_transaction(db, lambda root: root["n"]), 1)
 
     def test_a_requests_transaction_does_not_wait_for_the_workers(self):
-        self.hold_the_writer()
+        hold_the_writer(self, DEADLINE)
         done = []
         self.thread(lambda: done.append(in_own_transaction(self.db, increment)), worker=False).join(DEADLINE)
         self.assertEqual(done, [1])
@@ -154,7 +140,7 @@ class TestTogether(DatabaseTestCase):
     def run_waiting_together(self, funcs, sites=None):
         """Each of ``funcs`` in a worker's thread of its own (its site ``sites[name]``, if any), all waiting for
         WRITER at once: {name: result or error}."""
-        let_go, outcomes, sites = self.hold_the_writer(), {}, sites or {}
+        let_go, outcomes, sites = hold_the_writer(self, DEADLINE), {}, sites or {}
 
         def run(name, func):
             setSite(sites.get(name))

@@ -14,6 +14,7 @@ from zope.component import getUtility
 from netsight.asynchronous import anonymous
 from netsight.asynchronous import capture
 from netsight.asynchronous import registry
+from netsight.asynchronous import transactions
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.tests.helpers.views import STEPS
 from netsight.asynchronous.tests.helpers.views import Steps
@@ -29,6 +30,24 @@ import uuid
 
 
 DEADLINE = 60  # seconds: a job of these tests takes milliseconds
+
+
+def hold_the_writer(case, timeout=DEADLINE):
+    """A thread holds ``transactions.WRITER`` (the instance's turn to write) until ``case``
+    ends, or until the function returned is called."""
+    holding, let_go = threading.Event(), threading.Event()
+
+    def hold():
+        with transactions.WRITER:
+            holding.set()
+            let_go.wait(timeout)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    case.addCleanup(holder.join, timeout)
+    case.addCleanup(let_go.set)
+    holding.wait(timeout)
+    return let_go.set
 
 
 def wait_until(predicate, timeout=DEADLINE, what="the condition"):
