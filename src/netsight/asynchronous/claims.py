@@ -45,8 +45,8 @@ def claim_queued(db, ahead=None):
     a job then takes the next at once. With no thread free, it claims only
     once ``pool.REFILL`` places ahead are free: one claim for several jobs.
     While fewer wait, it takes only what it can start now, and leaves the
-    others to another worker that may be idle; an instance that serves some queues only counts the jobs of
-    those. The claim writes this instance's heartbeat too, so that a job it
+    others to another worker that may be idle; an instance that serves
+    some queues only counts the jobs of those. The claim writes this instance's heartbeat too, so that a job it
     just took never reads as the job of a dead instance.
     """
     ahead = AHEAD if ahead is None else ahead

@@ -17,9 +17,9 @@ buckets that the starts and ends fill; 252 conflicts in 1,000 fetches
 end to end, some retried ten times). Two that write the same objects at
 once (the registry's index buckets, its counters: a job's end beside
 another's, beside a claim) conflict. On a ZEO client the server resolves
-the conflict and the client must then load every resolved object again (a worker fed by a front-end spent 39 %
-of its job ends on such loads: docs/performance.rst, "One writer at a
-time"); on every storage, a conflict that cannot be resolved is retried
+the conflict and the client must then load every resolved object again
+(a worker fed by a front-end spent 39 % of its job ends on such loads:
+docs/performance.rst, "One writer at a time"); on every storage, a conflict that cannot be resolved is retried
 after a pause (RelStorage's job threads spent 28 % of a drain in those
 pauses). A request's other short transactions (a cancel, a removal) do
 not wait for them.
@@ -144,11 +144,10 @@ def _together(db, func):
 
     Whichever gets its turn first runs every one waiting then (up to
     ``GROUP``, of the same database), its own first and the others in
-    arrival order, in one attempt, and
-    tells each what it returned; one that another's group ran finds it
-    done when its own turn comes. Each runs with its own thread's site
-    (``getSite``); a function must not depend on its thread otherwise. If
-    the group's transaction fails (a conflict, one's error), none is
+    arrival order, in one attempt, and tells each what it returned; one
+    that another's group ran finds it done when its own turn comes. Each
+    runs with its own thread's site (``getSite``); a function must not
+    depend on its thread otherwise. If the group's transaction fails (a conflict, one's error), none is
     committed, and each is run again on its own (``in_own_transaction``'s
     retries): one's error, or a conflict with another instance, is never
     another's. A function may so run more than once, as on a retry: what
