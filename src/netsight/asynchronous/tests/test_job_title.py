@@ -20,6 +20,11 @@ from netsight.asynchronous.tests.helpers.base import page_part
 from netsight.asynchronous.tests.helpers.base import wait_until
 from netsight.asynchronous.tests.helpers.views import new_gate
 
+from zope.browsermenu.interfaces import IMenuItemType
+from zope.component import getGlobalSiteManager
+from zope.component import getUtility
+from zope.interface import Interface
+
 import lxml.html
 import unittest
 
@@ -112,6 +117,24 @@ class TestJobTitlesInPlone(JobTitles, JobTestCase):
     def test_a_menu_items_title(self):
         """No ``title`` of its own: the title its ZCML gives its menu item."""
         self.assert_called("titled-by-menu", self.start("titled-by-menu"), "Rebuild the catalogue")
+
+    def test_the_start_makes_no_menu_item(self):
+        """The title is read from what ZCML registered, the context's menus are
+        not built (Plone's workflow, display and actions submenus would be
+        computed at each start of a job without a title of its own)."""
+        made = []
+
+        def item(context, request):  # a menu's item made for the context (None: none here)
+            made.append(context)
+
+        item_type = getUtility(IMenuItemType, "netsight_async_test_jobs")
+        registered = getGlobalSiteManager()
+        registered.registerAdapter(item, (Interface, Interface), item_type, name="an item made on demand")
+        self.addCleanup(registered.unregisterAdapter, item, (Interface, Interface), item_type,
+                        name="an item made on demand")
+        self.assert_called("titled-by-menu", self.start("titled-by-menu"), "Rebuild the catalogue")
+        self.assert_called("gate", self.start("gate"), "Gate")
+        self.assertEqual(made, [])
 
     def test_an_i18n_message_in_each_viewers_language(self):
         process_id = self.start("titled-message")
