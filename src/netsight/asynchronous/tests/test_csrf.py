@@ -1,5 +1,6 @@
 """CSRF: Plone's token is needed to start a process, and then the job's writes pass."""
 
+from netsight.asynchronous import protect
 from netsight.asynchronous import registry
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import at_view
@@ -10,9 +11,17 @@ from netsight.asynchronous.tests.helpers.base import page_part
 from plone.app.testing import setRoles
 from plone.app.testing import TEST_USER_ID
 from plone.keyring.interfaces import IKeyManager
+from plone.protect.interfaces import IDisableCSRFProtection
 from zope.component import getUtility
+from zope.interface import alsoProvides
+from zope.interface import directlyProvidedBy
+from zope.interface import directlyProvides
+from zope.interface import implementer
+from zope.interface import Interface
+from zope.interface import providedBy
 
 import transaction
+import unittest
 
 
 class TestStartNeedsTheToken(JobTestCase):
@@ -107,3 +116,41 @@ class TestAnonymousStarts(JobTestCase):
         self.browser.addHeader("Origin", "http://nohost")
         self.browser.post(self.url("hello"), "")
         self.assertEqual(self.browser.status, 403)
+
+
+class TestTheJobsRequestIsMarked(unittest.TestCase):
+    """The job's request provides ``IDisableCSRFProtection`` beside what it
+    provided (Plone's layers), in the order ``alsoProvides`` gives."""
+
+    def test_beside_its_layers(self):
+        marked, also = Request(), Request()
+        for request in (marked, also):
+            directlyProvides(request, IFirstLayer, ISecondLayer)
+        protect._also_provides(marked, IDisableCSRFProtection)
+        alsoProvides(also, IDisableCSRFProtection)
+        self.assertEqual(list(directlyProvidedBy(marked)), [IFirstLayer, ISecondLayer, IDisableCSRFProtection])
+        self.assertEqual(list(directlyProvidedBy(marked)), list(directlyProvidedBy(also)))
+        self.assertEqual(providedBy(marked).__iro__, providedBy(also).__iro__)
+
+    def test_with_nothing_else(self):
+        request = Request()
+        protect._also_provides(request, IDisableCSRFProtection)
+        self.assertEqual(list(directlyProvidedBy(request)), [IDisableCSRFProtection])
+        self.assertTrue(IRequestOfTheTest.providedBy(request))  # what its class implements stays
+
+
+class IFirstLayer(Interface):
+    pass
+
+
+class ISecondLayer(Interface):
+    pass
+
+
+class IRequestOfTheTest(Interface):
+    pass
+
+
+@implementer(IRequestOfTheTest)
+class Request:
+    pass
