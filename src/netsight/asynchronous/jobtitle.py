@@ -48,7 +48,8 @@ def default(view_name, context, request):
 
     The menu items are those that ZCML registered (``browser:page menu=""
     title=""``, ``browser:menuItem``): their factories keep what ZCML said,
-    read here without making the items. Making every menu's items of the
+    read here without making the items (items registered otherwise, as
+    adapters of Python, are not read). Making every menu's items of the
     context, as a menu does, would compute Plone's submenus (workflow,
     display, actions) at each start of a job without a title: a twelfth of
     an instance's time in bench/compare.py's end to end.

@@ -25,8 +25,10 @@ from urllib.parse import urlsplit
 from zExceptions import Forbidden
 from zope.component import getMultiAdapter
 from zope.component import queryUtility
+from zope.interface import alsoProvides
 from zope.interface import directlyProvides
 from zope.interface.declarations import Implements
+from zope.interface.interface import InterfaceClass
 
 from netsight.asynchronous import tokens
 
@@ -89,11 +91,17 @@ def _also_provides(request, interface):
     ``directlyProvidedBy`` makes only to be read once: zope.interface
     computes the resolution order of each new one, which for a request
     that Plone's dozen layers mark was 8 % of a worker's CPU (a profile of
-    ``bench/profile_drain.py --relstorage``). The interfaces are read from
-    the request's ``Provides`` as ``directlyProvidedBy`` reads them; the
-    request's new ``Provides`` is zope.interface's cached one."""
+    ``bench/profile_drain.py --relstorage``). Where the request provides
+    interfaces declared one by one (Plone's layers), they are read from its
+    ``Provides`` as ``directlyProvidedBy`` reads them, and its new
+    ``Provides`` is zope.interface's cached one while another request holds
+    the same; anything else (a declaration among them, the interface there
+    already) goes through ``alsoProvides``."""
     provides = getattr(request, "__provides__", None)
     directly = () if provides is None or isinstance(provides, Implements) else provides.__bases__[:-1]
+    if interface in directly or not all(isinstance(one, InterfaceClass) for one in directly):
+        alsoProvides(request, interface)
+        return
     directlyProvides(request, *directly, interface)
 
 

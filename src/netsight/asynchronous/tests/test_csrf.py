@@ -16,6 +16,7 @@ from zope.component import getUtility
 from zope.interface import alsoProvides
 from zope.interface import directlyProvidedBy
 from zope.interface import directlyProvides
+from zope.interface import implementedBy
 from zope.interface import implementer
 from zope.interface import Interface
 from zope.interface import providedBy
@@ -139,6 +140,20 @@ class TestTheJobsRequestIsMarked(unittest.TestCase):
         self.assertTrue(IRequestOfTheTest.providedBy(request))  # what its class implements stays
 
 
+    def test_beside_a_declaration(self):
+        """Interfaces given as a declaration (``implementedBy``), or the mark
+        given twice: as ``alsoProvides`` does."""
+        marked, also = Request(), Request()
+        for request in (marked, also):
+            directlyProvides(request, implementedBy(Layered), IFirstLayer)
+        for _twice in range(2):
+            protect._also_provides(marked, IDisableCSRFProtection)
+            alsoProvides(also, IDisableCSRFProtection)
+        self.assertEqual(list(directlyProvidedBy(marked)), list(directlyProvidedBy(also)))
+        self.assertEqual(providedBy(marked).__iro__, providedBy(also).__iro__)
+        self.assertTrue(ISecondLayer.providedBy(marked))
+
+
 class IFirstLayer(Interface):
     pass
 
@@ -153,4 +168,9 @@ class IRequestOfTheTest(Interface):
 
 @implementer(IRequestOfTheTest)
 class Request:
+    pass
+
+
+@implementer(ISecondLayer)
+class Layered:
     pass
