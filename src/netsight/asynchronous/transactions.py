@@ -38,6 +38,7 @@ from zope.component.hooks import site as current_site
 
 import contextlib
 import logging
+import os
 import random
 import threading
 import time
@@ -57,6 +58,24 @@ _thread = threading.local()
 GROUP = 50  # short transactions at most in one commit (``_together``)
 _waiting = []  # the ``_Waiting`` of this process, in arrival order
 _waiting_lock = threading.Lock()
+
+
+def _after_fork_in_child():
+    """A child of ``os.fork()`` (a job's code may fork) has only the thread
+    that forked: a turn that another thread of the parent held would never
+    be let go there, and a short transaction waiting in the parent would be
+    run again by the child's first group. The child starts with a free
+    turn (held as often as the forking thread itself held it) and no one waiting."""
+    global WRITER, _waiting_lock
+    WRITER = threading.RLock()
+    for _turn in range(getattr(_thread, "turns", 0)):
+        WRITER.acquire()
+    _waiting_lock = threading.Lock()
+    _waiting.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def one_writer_for_this_thread():

@@ -18,6 +18,8 @@ from zope.component.hooks import setSite
 from zope.site.folder import rootFolder
 from zope.site.site import LocalSiteManager
 
+import os
+import signal
 import tempfile
 import threading
 import transaction
@@ -331,3 +333,70 @@ class TestCatchingUp(unittest.TestCase):
 
 def test_suite():
     return unittest.defaultTestLoader.loadTestsFromName(__name__)
+
+
+@unittest.skipUnless(hasattr(os, "fork"), "os.fork()")
+class TestAForkedChild(unittest.TestCase):
+    """A job's code may fork (``os.fork()``) while another thread holds the
+    instance's turn to write, or waits for it: the child, which has only the
+    thread that forked, still writes, and runs none of the parent's waiting transactions."""
+
+    CHILD_DEADLINE = 10  # seconds: a child whose write has not ended by then never will
+
+    def fork(self, child):
+        """``child()`` in a forked child: its exit code (0: it returned true)."""
+        pid = os.fork()
+        if pid == 0:  # the child: never returns to the test runner
+            code = 1
+            try:
+                code = 0 if child() else 2
+            finally:
+                os._exit(code)
+        _pid, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status)
+
+    def write(self, db):
+        """A worker's short transaction in the child's only thread, the one
+        that forked; one still waiting at the deadline ends the child (SIGALRM): True."""
+        signal.alarm(self.CHILD_DEADLINE)
+        one_writer_for_this_thread()
+        in_own_transaction(db, lambda root: root.__setitem__("child", True))
+        return True
+
+    def test_while_another_thread_holds_the_turn(self):
+        db = DB(None)
+        self.addCleanup(db.close)
+        hold_the_writer(self)
+        self.assertEqual(self.fork(lambda: self.write(db)), 0)
+
+    def test_while_another_thread_waits_for_its_turn(self):
+        db = DB(None)
+        self.addCleanup(db.close)
+        let_go = hold_the_writer(self)
+        parents = []
+        waiter = threading.Thread(
+            target=lambda: in_own_transaction(db, lambda root: parents.append(os.getpid()), alone=True), daemon=True
+        )
+        waiter.start()
+        self.addCleanup(waiter.join, DEADLINE)
+        wait_until(lambda: transactions.waiting() == 1, what="a short transaction waiting for its turn")
+
+        def child():
+            return self.write(db) and parents == []  # the parent's waiting one did not run here
+
+        self.assertEqual(self.fork(child), 0)
+        let_go()
+        waiter.join(DEADLINE)
+        self.assertEqual(parents, [os.getpid()])  # and it ran in the parent, once
+
+    def test_while_the_forking_thread_holds_its_turn(self):
+        db = DB(None)
+        self.addCleanup(db.close)
+
+        def child():
+            transactions.WRITER.release()  # the turn taken below, given back as its block ends
+            return self.write(db)
+
+        with transactions._writer_turn():
+            code = self.fork(child)
+        self.assertEqual(code, 0)
