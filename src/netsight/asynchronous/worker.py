@@ -351,10 +351,12 @@ def _publish(job):
         attempt.reset()
         connection = job.db.open()
         setRequest(request)
+        published = False
         try:
             root_oid, realm, debug_mode = job.origin
             app = connection.get(root_oid)
             internals.publish_job(request, app, realm, debug_mode)
+            published = True
             break
         except TransientError as exc:
             if not attempt.may_retry():
@@ -373,7 +375,12 @@ def _publish(job):
                 logger.exception("Process %s could not be published", job.process_id)
             return attempt.error or f"{type(exc).__name__}: {exc}", response
         finally:
-            transaction.abort()
+            # A publication that returned was committed or aborted by the publisher
+            # (``transaction_pubevents``). An abort then would begin a transaction
+            # only to end it: a catch-up of the connection, on RelStorage a
+            # rollback, a BEGIN and a query to PostgreSQL a job.
+            if not published:
+                transaction.abort()
             connection.close()
             request.close()
             clearRequest()

@@ -331,10 +331,6 @@ class TestCatchingUp(unittest.TestCase):
         self.assertEqual(in_own_transaction(self.db, lambda root: (root["n"], id(root._p_jar))), (6, used[1]))
 
 
-def test_suite():
-    return unittest.defaultTestLoader.loadTestsFromName(__name__)
-
-
 @unittest.skipUnless(hasattr(os, "fork"), "os.fork()")
 class TestAForkedChild(unittest.TestCase):
     """A job's code may fork (``os.fork()``) while another thread holds the
@@ -400,3 +396,7 @@ class TestAForkedChild(unittest.TestCase):
         with transactions._writer_turn():
             code = self.fork(child)
         self.assertEqual(code, 0)
+
+
+def test_suite():
+    return unittest.defaultTestLoader.loadTestsFromName(__name__)

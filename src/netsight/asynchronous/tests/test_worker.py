@@ -1,12 +1,16 @@
 """The job runs as if it were ``__call__`` of the same view on the same request."""
 
+from collections import Counter
+from netsight.asynchronous.pool import THREAD_PREFIX
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import owner_browser
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import TEST_USER_ID
+from ZODB.Connection import Connection
 
 import json
+import threading
 
 
 class TestWhatTheJobSees(JobTestCase):
@@ -81,3 +85,28 @@ class TestWhatTheJobSees(JobTestCase):
         self.assertEqual(seen["thread"], f"netsight.async-{seen['process_id']}")
         self.assertTrue(seen["daemon"])
         self.assertFalse(seen["main_thread"])
+
+
+class TestTheJobsCatchUps(JobTestCase):
+    """How often a job's thread has its connections catch up with the storage
+    (ZODB's ``newTransaction``: on RelStorage, each is a rollback, a BEGIN and
+    a query to PostgreSQL): its start's short transaction, its publication
+    (as the connection opens, at the publisher's begin, after its commit),
+    its end's short transaction; no transaction begun only to be aborted
+    once the publisher has committed."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_five_a_job(self):
+        counted = Counter()
+        catch_up = Connection.newTransaction
+
+        def counting(connection, txn, sync=True):
+            counted[threading.current_thread().name] += 1
+            return catch_up(connection, txn, sync)
+
+        Connection.newTransaction = counting
+        self.addCleanup(setattr, Connection, "newTransaction", catch_up)
+        url, process_id, answer = self.run_job("hello")
+        self.assertEqual(answer["state"], "done")
+        self.assertEqual(counted[f"{THREAD_PREFIX}{process_id}"], 5)
