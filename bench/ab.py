@@ -1,12 +1,15 @@
 """Two versions of the package measured in turns, on the same machine at the same time: A, B, A, B, ...
 
-    .venv/bin/python bench/ab.py DIR_A DIR_B [--storage filestorage|zeo|relstorage]
+    .venv/bin/python bench/ab.py DIR_A DIR_B [--storage filestorage|zeo|relstorage|frontend]
                                  [--measure drain|end-to-end] [--jobs 1000] [--runs 5]
 
 Each DIR holds a version's ``src/`` and ``demo/src/`` (``git archive REV
 src demo | tar -x -C DIR``). For each, bench/compare.py's "one instance"
 set-up is made once (its own FileStorage, its own ZEO server, or its own
-database on one throwaway PostgreSQL), with the Plone site, and both
+database on one throwaway PostgreSQL; ``frontend``: compare.py's
+"front-end to a worker", a ZEO server of its own, a worker and a
+front-end, the jobs queued on the front-end while the worker is stopped,
+its drain timed from its first job), with the Plone site, and both
 instances keep running; then each is measured in turns, ``--runs``
 times: a drain of ``--jobs`` jobs (bench/measures.py's drain: 1,000 jobs
 queued behind two held ones, the rate from the first job's first line to
@@ -23,6 +26,7 @@ median over A's. A warm-up of 100 jobs each comes first, not counted.
 from pathlib import Path
 
 from netsight.asynchronous.tests.helpers.instances import Cluster
+from systems import FrontEnd
 from systems import instance_environment
 from systems import OwnQueue
 from systems import PEERS
@@ -51,10 +55,19 @@ def instance(cluster, storage, directory, source, postgresql, name):
     instance_environment(marks, source)  # the instance's process takes it as it starts
     if storage == "relstorage":
         made = relstorage_instance(cluster, postgresql.create_database(name), f"relstorage-{name}")
-    elif storage == "zeo":
+    elif storage in ("zeo", "frontend"):
         zeo = cluster.zeo_server()
         zeo.start()
         made = cluster.instance(product_config=PRODUCT_CONFIG, zcml=ZCML, zeo=zeo)
+        if storage == "frontend":  # compare.py's "front-end to a worker, ZEO": the worker runs what the front-end queues
+            front_end = cluster.instance(zeo=zeo, zcml=ZCML, product_config={**PRODUCT_CONFIG, "pool-size": "0"})
+            print(f"{name}: creating the site ...", file=sys.stderr)
+            made.create_site(SITE)
+            made.start()
+            front_end.start()
+            system = FrontEnd(f"{name}, front-end to a worker, ZEO", front_end, made, marks)
+            system.source = source  # its worker starts again at each drain: with its own environment
+            return system
     else:
         made = cluster.instance(product_config=PRODUCT_CONFIG, zcml=ZCML)
     print(f"{name}: creating the site ...", file=sys.stderr)
@@ -65,6 +78,8 @@ def instance(cluster, storage, directory, source, postgresql, name):
 
 def measure(system, kind, jobs):
     """Jobs a second of one drain or one end-to-end run of ``jobs`` jobs; an end to end that lost one fails."""
+    if isinstance(system, FrontEnd):  # its worker starts in this environment (its version's source, its marks)
+        instance_environment(system.marks, system.source)
     if kind == "drain":
         return measures.drain(system, jobs).rate
     run = measures.end_to_end(system, jobs, CLIENTS)
@@ -77,7 +92,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("a", help="version A's directory (its src/ and demo/src/)")
     parser.add_argument("b", help="version B's directory")
-    parser.add_argument("--storage", choices=("filestorage", "zeo", "relstorage"), default="zeo")
+    parser.add_argument("--storage", choices=("filestorage", "zeo", "relstorage", "frontend"), default="zeo")
     parser.add_argument("--measure", choices=("drain", "end-to-end"), default="drain")
     parser.add_argument("--jobs", type=int, default=1000, help="jobs of each run (default 1000)")
     parser.add_argument("--runs", type=int, default=5, help="runs of each version (default 5)")

@@ -81,7 +81,7 @@ def claim_queued(db, ahead=None):
     if not taken:
         return 0
     # A read: it need not wait for the worker's writes (``WRITER``).
-    jobs = registry.in_own_transaction(db, lambda root: [_job(root, pid, db, iid) for pid in taken], alone=False)
+    jobs = registry.in_own_transaction(db, lambda root: _jobs(root, taken, db, iid), alone=False)
     started = 0
     for job in jobs:
         if job is None:
@@ -91,6 +91,20 @@ def claim_queued(db, ahead=None):
     if started:
         logger.debug("netsight.async: %d queued jobs claimed", started)
     return started
+
+
+def _jobs(root, process_ids, db, iid):
+    """The Jobs of the records just claimed (``_job``), their stored requests
+    asked of the storage at once first: a ZEO client loads them in parallel,
+    not one round trip after another as each job is made (what a front-end
+    stored, this instance has not read yet)."""
+    connection = root._p_jar
+    try:
+        records = [registry.find(connection, pid) for pid in process_ids]
+        connection.prefetch([record.request for record in records if record is not None and record.request is not None])
+    except Exception:  # only a head start: each job's own read below says what went wrong
+        logger.debug("netsight.async: the claimed jobs' requests could not be fetched ahead", exc_info=True)
+    return [_job(root, pid, db, iid) for pid in process_ids]
 
 
 def _job(root, process_id, db, iid):

@@ -25,6 +25,7 @@ from netsight.asynchronous.tests.helpers.base import page_part
 from netsight.asynchronous.tests.helpers.base import setting
 from netsight.asynchronous.tests.helpers.base import wait_until
 from netsight.asynchronous.tests.helpers.queue_views import RUNS
+from ZODB.Connection import Connection
 
 import lxml.html
 import threading
@@ -225,6 +226,40 @@ class TestDatabaseQueue(QueuesTestCase):
         # "N ahead" counts the jobs of its own queue.
         self.assertEqual(self.poll("report", report)["queue_position"], 0)
         self.assertEqual(self.poll("chosen-queue", second)["queue_position"], 1)
+
+    def claim_two(self, prefetch):
+        """Two jobs queued in the database, claimed while ``Connection.prefetch`` is ``prefetch``
+        (called with the original and the objects asked for); each done. The oids of their stored requests."""
+        setting(self, "job-threads", 0)
+        started = [self.start("hello"), self.start("hello")]
+        requests = {self.fresh_record(process_id).request._p_oid for process_id in started}  # gone once done
+        setting(self, "job-threads", 2)
+        original = Connection.prefetch
+        Connection.prefetch = lambda connection, *args: prefetch(original, connection, *args)
+        self.addCleanup(setattr, Connection, "prefetch", original)
+        self.assertGreaterEqual(claims.claim_queued(self.db), 2)
+        for process_id in started:
+            self.assertEqual(self.browser.wait_for(self.url("hello"), process_id)["state"], "done")
+        return requests
+
+    def test_a_claim_asks_for_its_jobs_requests_at_once(self):
+        """The stored requests of the jobs a claim takes are asked of the
+        storage in one go (a ZEO client loads them in parallel, not one round
+        trip after another), before each job is made."""
+        asked = []
+
+        def prefetch(original, connection, *args):
+            asked.extend(obj._p_oid for obj in args[0])
+            return original(connection, *args)
+
+        requests = self.claim_two(prefetch)
+        self.assertLessEqual(requests, set(asked))
+
+    def test_a_storage_that_cannot_fetch_ahead_still_gives_the_jobs(self):
+        def prefetch(original, connection, *args):
+            raise OSError("no prefetch here")
+
+        self.claim_two(prefetch)
 
     def test_a_claim_takes_only_the_served_queues_and_the_count_follows(self):
         setting(self, "job-threads", 0)
