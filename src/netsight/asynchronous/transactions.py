@@ -65,7 +65,11 @@ def _after_fork_in_child():
     that forked: a turn that another thread of the parent held would never
     be let go there, and a short transaction waiting in the parent would be
     run again by the child's first group. The child starts with a free
-    turn (held as often as the forking thread itself held it) and no one waiting."""
+    turn (held as often as the forking thread itself held it, and let go as
+    its ``_writer_turn`` blocks end) and no one waiting. This only keeps the
+    child from waiting for ever: a child that writes must open a database
+    of its own (the parent's storage connections, a ZEO client's socket or
+    RelStorage's, are not the child's to use)."""
     global WRITER, _waiting_lock
     WRITER = threading.RLock()
     for _turn in range(getattr(_thread, "turns", 0)):
@@ -129,12 +133,13 @@ def in_own_transaction(db, func, attempts=None, alone=None):
 @contextlib.contextmanager
 def _writer_turn():
     """Hold ``WRITER``; this thread's short transactions within run at once, not with others (``_together``)."""
-    with WRITER:
-        _thread.turns = getattr(_thread, "turns", 0) + 1
-        try:
-            yield
-        finally:
-            _thread.turns -= 1
+    WRITER.acquire()
+    _thread.turns = getattr(_thread, "turns", 0) + 1
+    try:
+        yield
+    finally:
+        _thread.turns -= 1
+        WRITER.release()  # read again: in a child forked meanwhile, the child's own (``_after_fork_in_child``)
 
 
 class _Waiting:

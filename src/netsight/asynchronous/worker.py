@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from io import BytesIO
 from tempfile import SpooledTemporaryFile
 from transaction.interfaces import TransientError
+from ZODB.POSException import ConnectionStateError
 from zope.globalrequest import clearRequest
 from zope.globalrequest import setRequest
 from ZPublisher.HTTPRequest import WSGIRequest
@@ -335,6 +336,17 @@ def _record_failure(job, error, held=None):
         logger.exception("Process %s: could not record its failure", job.process_id)
 
 
+def _close(connection):
+    """Close the job's connection; one that a subscriber of the publication's
+    success wrote to after the publisher's commit (``IPubSuccess``: a new
+    transaction that nothing commits) has that transaction aborted first."""
+    try:
+        connection.close()
+    except ConnectionStateError:
+        transaction.abort()
+        connection.close()
+
+
 def _publish(job):
     """Publish the job's request as Zope would; returns (error, response).
 
@@ -375,16 +387,18 @@ def _publish(job):
                 logger.exception("Process %s could not be published", job.process_id)
             return attempt.error or f"{type(exc).__name__}: {exc}", response
         finally:
-            # A publication that returned was committed or aborted by the publisher
-            # (``transaction_pubevents``). An abort then would begin a transaction
-            # only to end it: a catch-up of the connection, on RelStorage a
-            # rollback, a BEGIN and a query to PostgreSQL a job.
-            if not published:
-                transaction.abort()
-            connection.close()
-            request.close()
-            clearRequest()
-            noSecurityManager()
+            try:
+                # A publication that returned was committed or aborted by the publisher
+                # (``transaction_pubevents``). An abort then would begin a transaction
+                # only to end it: a catch-up of the connection, on RelStorage a
+                # rollback, a BEGIN and a query to PostgreSQL a job.
+                if not published:
+                    transaction.abort()
+                _close(connection)
+            finally:
+                request.close()
+                clearRequest()
+                noSecurityManager()
     if attempt.error is not None:
         return attempt.error, response
     if attempt.was_cancelled:

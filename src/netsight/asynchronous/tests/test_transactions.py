@@ -22,6 +22,7 @@ import os
 import signal
 import tempfile
 import threading
+import time
 import transaction
 import types
 import unittest
@@ -348,8 +349,18 @@ class TestAForkedChild(unittest.TestCase):
                 code = 0 if child() else 2
             finally:
                 os._exit(code)
-        _pid, status = os.waitpid(pid, 0)
-        return os.waitstatus_to_exitcode(status)
+        return self.exit_code(pid)
+
+    def exit_code(self, pid):
+        """The exit code of the child ``pid``, killed if it has not ended by its deadline and a margin."""
+        deadline = time.monotonic() + self.CHILD_DEADLINE + 5
+        while (ended := os.waitpid(pid, os.WNOHANG))[0] == 0:
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                ended = os.waitpid(pid, 0)
+                break
+            time.sleep(0.01)
+        return os.waitstatus_to_exitcode(ended[1])
 
     def write(self, db):
         """A worker's short transaction in the child's only thread, the one
@@ -386,17 +397,26 @@ class TestAForkedChild(unittest.TestCase):
         self.assertEqual(parents, [os.getpid()])  # and it ran in the parent, once
 
     def test_while_the_forking_thread_holds_its_turn(self):
+        """The child goes on after the turn it forked in: the turn is free for its other threads."""
         db = DB(None)
         self.addCleanup(db.close)
+        pid = None
+        try:
+            with transactions._writer_turn():
+                pid = os.fork()
+        finally:
+            if pid == 0:  # the child, out of the block: never returns to the test runner
+                os._exit(self.in_another_thread(lambda: self.write(db)))
+        self.assertEqual(self.exit_code(pid), 0)
 
-        def child():
-            transactions.WRITER.release()  # the turn taken below, given back as its block ends
-            return self.write(db)
-
-        with transactions._writer_turn():
-            code = self.fork(child)
-        self.assertEqual(code, 0)
-
+    def in_another_thread(self, func):
+        """0 if ``func()`` returned true in a new thread of the child within its deadline, else 2."""
+        signal.alarm(self.CHILD_DEADLINE)
+        results = []
+        thread = threading.Thread(target=lambda: results.append(func()), daemon=True)
+        thread.start()
+        thread.join(self.CHILD_DEADLINE)
+        return 0 if results == [True] else 2
 
 def test_suite():
     return unittest.defaultTestLoader.loadTestsFromName(__name__)

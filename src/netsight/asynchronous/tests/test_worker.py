@@ -3,14 +3,20 @@
 from collections import Counter
 from netsight.asynchronous.pool import THREAD_PREFIX
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.worker import ATTEMPT_KEY
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import owner_browser
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import TEST_USER_ID
 from ZODB.Connection import Connection
+from zope.component import adapter
+from zope.component import getGlobalSiteManager
+from zope.component import provideHandler
+from ZPublisher.interfaces import IPubSuccess
 
 import json
 import threading
+import transaction
 
 
 class TestWhatTheJobSees(JobTestCase):
@@ -88,25 +94,50 @@ class TestWhatTheJobSees(JobTestCase):
 
 
 class TestTheJobsCatchUps(JobTestCase):
-    """How often a job's thread has its connections catch up with the storage
-    (ZODB's ``newTransaction``: on RelStorage, each is a rollback, a BEGIN and
-    a query to PostgreSQL): its start's short transaction, its publication
-    (as the connection opens, at the publisher's begin, after its commit),
-    its end's short transaction; no transaction begun only to be aborted
-    once the publisher has committed."""
+    """How often a job's publication has its connection catch up with the
+    storage (ZODB's ``newTransaction``: on RelStorage, each is a rollback, a
+    BEGIN and a query to PostgreSQL): as it opens, at the publisher's begin,
+    after its commit; no transaction begun only to be aborted once the
+    publisher has committed."""
 
     layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 
-    def test_five_a_job(self):
+    def test_three_a_publication(self):
         counted = Counter()
         catch_up = Connection.newTransaction
 
         def counting(connection, txn, sync=True):
-            counted[threading.current_thread().name] += 1
+            if connection.transaction_manager is transaction.manager.manager:  # the thread's: not a short transaction's
+                counted[threading.current_thread().name] += 1
             return catch_up(connection, txn, sync)
 
         Connection.newTransaction = counting
         self.addCleanup(setattr, Connection, "newTransaction", catch_up)
         url, process_id, answer = self.run_job("hello")
         self.assertEqual(answer["state"], "done")
-        self.assertEqual(counted[f"{THREAD_PREFIX}{process_id}"], 5)
+        self.assertEqual(counted[f"{THREAD_PREFIX}{process_id}"], 3)
+
+
+class TestWrittenAfterTheCommit(JobTestCase):
+    """A subscriber of the publication's success (``IPubSuccess``) that writes
+    after the publisher's commit, as Plone's scales generated on save may:
+    the job is done, and the thread's next job runs."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def test_the_job_is_done(self):
+        written = []
+
+        @adapter(IPubSuccess)
+        def write_after_the_commit(event):
+            if event.request.get("write_after_commit") and ATTEMPT_KEY in event.request.environ:  # the job's
+                app = event.request["PARENTS"][-1]
+                app._p_jar.root()["netsight.async.tests.written"] = written.append(1) or len(written)
+
+        provideHandler(write_after_the_commit)
+        self.addCleanup(getGlobalSiteManager().unregisterHandler, write_after_the_commit)
+        url, process_id, answer = self.run_job("hello", write_after_commit="1")
+        self.assertEqual(answer["state"], "done")
+        self.assertEqual(self.browser.result(url, process_id), "Hello world!")
+        self.assertEqual(written, [1])
+        self.assertEqual(self.run_job("hello")[2]["state"], "done")
