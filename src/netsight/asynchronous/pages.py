@@ -288,9 +288,11 @@ class StatusPages:
     def status(self, record):
         """What the processing page and ``completed`` JSON say of a process (``statusjson.status_answer``)."""
         processes = self.processes
-        return status_answer(
-            processes.status(record), self.request, self.job_title(record), processes.manages(record.site)
-        )
+        status = processes.status(record)
+        # Whether the requester manages its site tells only what a process that ended without
+        # a result says (``error_detail``): not asked at each poll of a queued or running one.
+        manager = status.ended_without_result and processes.manages(record.site)
+        return status_answer(status, self.request, self.job_title(record), manager)
 
     @property
     def processes(self):

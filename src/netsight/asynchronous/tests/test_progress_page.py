@@ -1,5 +1,6 @@
 """What the processing page and its JSON tell the user: progress, message, times, failure."""
 
+from netsight.asynchronous import owners
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import at_view
 from netsight.asynchronous.tests.helpers.base import HeldJob
@@ -85,6 +86,22 @@ class TestFailurePage(JobTestCase):
         answer = self.browser.poll(url, process_id)
         self.assertEqual((answer["completed"], answer["error"]), ("ERROR", "The process failed."))
         self.assertNotIn("error_detail", answer)
+
+    def test_only_an_ended_jobs_poll_asks_whether_the_requester_manages(self):
+        """Managing the site tells only what a job that ended without a result
+        says (``error_detail``): a poll of a running job asks no role."""
+        asked = []
+        is_manager = owners.is_manager
+        owners.is_manager = lambda request, site: asked.append(site) or is_manager(request, site)
+        self.addCleanup(setattr, owners, "is_manager", is_manager)
+        job = HeldJob(self, 10)
+        job.reached()
+        self.assertEqual(job.poll()["state"], "running")
+        self.assertEqual(asked, [])
+        url, process_id = self.failed_job(self.browser)
+        self.assertNotIn("error_detail", self.browser.poll(url, process_id))
+        self.assertNotEqual(asked, [])
+        job.finish()
 
     def test_managers_see_the_error(self):
         owner = owner_browser(self.app, self.site_url)
