@@ -50,9 +50,11 @@ CLIENTS = 20  # of an end-to-end run, as bench/compare.py's
 
 
 def instance(cluster, storage, directory, source, postgresql, name):
-    """One instance running ``source`` on ``storage``, with the Plone site, started: an OwnQueue."""
+    """One instance running ``source`` on ``storage``, with the Plone site, started: an OwnQueue
+    (``frontend``: a worker and its front-end on one ZEO server, a FrontEnd)."""
     marks = str(directory / f"{name}.marks")
     instance_environment(marks, source)  # the instance's process takes it as it starts
+    front_end = None
     if storage == "relstorage":
         made = relstorage_instance(cluster, postgresql.create_database(name), f"relstorage-{name}")
     elif storage in ("zeo", "frontend"):
@@ -61,19 +63,17 @@ def instance(cluster, storage, directory, source, postgresql, name):
         made = cluster.instance(product_config=PRODUCT_CONFIG, zcml=ZCML, zeo=zeo)
         if storage == "frontend":  # compare.py's "front-end to a worker, ZEO": the worker runs what the front-end queues
             front_end = cluster.instance(zeo=zeo, zcml=ZCML, product_config={**PRODUCT_CONFIG, "pool-size": "0"})
-            print(f"{name}: creating the site ...", file=sys.stderr)
-            made.create_site(SITE)
-            made.start()
-            front_end.start()
-            system = FrontEnd(f"{name}, front-end to a worker, ZEO", front_end, made, marks)
-            system.source = source  # its worker starts again at each drain: with its own environment
-            return system
     else:
         made = cluster.instance(product_config=PRODUCT_CONFIG, zcml=ZCML)
     print(f"{name}: creating the site ...", file=sys.stderr)
     made.create_site(SITE)
     made.start()
-    return OwnQueue(f"{name}, one instance, {storage}", made, marks)
+    if front_end is None:
+        return OwnQueue(f"{name}, one instance, {storage}", made, marks)
+    front_end.start()
+    system = FrontEnd(f"{name}, front-end to a worker, ZEO", front_end, made, marks)
+    system.source = source  # its worker starts again at each drain: with its own environment (``measure``)
+    return system
 
 
 def measure(system, kind, jobs):

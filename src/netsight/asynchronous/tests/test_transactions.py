@@ -418,5 +418,6 @@ class TestAForkedChild(unittest.TestCase):
         thread.join(self.CHILD_DEADLINE)
         return 0 if results == [True] else 2
 
+
 def test_suite():
     return unittest.defaultTestLoader.loadTestsFromName(__name__)
