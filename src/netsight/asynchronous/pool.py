@@ -54,7 +54,8 @@ class Pool:
         self._running = {}  # process id -> job
         self._threads = 0
         self.when_done = None  # called (no argument, no lock held) each time a job ends: room for another
-        self._local = threading.local()  # in a pool thread: the job it runs, and the next it took (take_next)
+        self._ahead = deque()  # jobs taken to run next (take_next), started or being started, in order
+        self._local = threading.local()  # in a pool thread: the job it runs
 
     def submit(self, job):
         """Run ``job`` when there is room; in arrival order."""
@@ -139,21 +140,35 @@ class Pool:
             return len(self._running), len(self._queue), self._threads
 
     def take_next(self, fits):
-        """In a pool thread whose job is about to end: the job that this thread
-        runs next, taken now from the queue (None if none may start, or the
-        first that may does not ``fits``, a predicate). The worker writes its
-        start in the transaction of the ending job's end (one commit for
+        """In a pool thread whose job is about to end: a job to run next, taken
+        now from the queue (None if none may start, or the first that may
+        does not ``fits``, a predicate), for ``run_next``. The worker writes
+        its start in the transaction of the ending job's end (one commit for
         both); it counts as running from now on."""
-        local = self._local
-        current = getattr(local, "job", None)
-        if current is None or getattr(local, "next", None) is not None:
+        current = getattr(self._local, "job", None)
+        if current is None:
             return None
         with self._lock:
             if self._threads > settings.get("job-threads"):
                 return None
-            job = self._next(ending=current, fits=fits)
-        local.next = job
-        return job
+            return self._next(ending=current, fits=fits)
+
+    def run_next(self, jobs):
+        """Run ``jobs`` (taken by ``take_next``) on the first pool threads that
+        end their jobs, in order; till then they are started ahead
+        (``started_ahead``). The worker hands them over once they know how
+        their start is written (``worker._write_end``)."""
+        with self._lock:
+            self._ahead.extend(jobs)
+
+    def started_ahead(self):
+        """In a pool thread whose job is about to end: how many jobs, taken by
+        ``take_next``, wait for a pool thread, each started or its start
+        about to be written with a job's end (0 in any other thread)."""
+        if getattr(self._local, "job", None) is None:
+            return 0
+        with self._lock:
+            return len(self._ahead)
 
     def _dispatch(self):
         """Start threads for queued jobs while there is room (the lock is held);
@@ -219,16 +234,16 @@ class Pool:
         local = self._local
         while job is not None:
             threading.current_thread().name = THREAD_PREFIX + job.process_id
-            local.job, local.next = job, None
+            local.job = job
             try:
                 job.run()
             except BaseException:  # run() records its own failures; never lose the thread's count
                 logger.exception("Process %s: the worker failed", job.process_id)
-            taken, local.job, local.next = local.next, None, None
+            local.job = None
             with self._lock:
                 del self._running[job.process_id]
-                if taken is not None:
-                    job = taken
+                if self._ahead:  # started: it runs whatever the thread count
+                    job = self._ahead.popleft()
                 else:
                     job = self._next() if self._threads <= settings.get("job-threads") else None
                 unstarted = []

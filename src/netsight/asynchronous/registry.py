@@ -262,6 +262,11 @@ class ProcessRecord(Persistent):
         self.run += 1
         return self.run
 
+    def restart_clock(self):
+        """It runs only now, started ahead a while ago (``worker._write_end``): its start time is now."""
+        self.started = time.time()
+        return True
+
     def is_run(self, instance, run=None):
         """Whether the record is still ``instance``'s (and its run ``run``): a
         worker of a run that was given up (its instance read dead, the job

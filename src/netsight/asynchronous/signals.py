@@ -26,6 +26,7 @@ stopped:
   started with ``&`` from a script) is left alone.
 """
 
+from netsight.asynchronous import behind
 from netsight.asynchronous import internals
 from netsight.asynchronous import registry
 from netsight.asynchronous.instanceid import instance_id
@@ -175,6 +176,9 @@ def mark_stopped(db):
     if db is None:
         return
     iid, deadline = instance_id(), time.monotonic() + STOP_DEADLINE
+    # The ends of jobs that ended, written behind (behind.py), first: they are not interrupted.
+    if not behind.WRITER.flush(timeout=STOP_DEADLINE / 2):
+        logger.warning("netsight.async: stopping before the ends of some jobs were written; they are marked interrupted")
     try:
         # Where no process was ever started, there is nothing to say: nothing is written.
         registry.in_own_transaction(

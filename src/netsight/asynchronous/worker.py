@@ -23,6 +23,7 @@ from zope.globalrequest import clearRequest
 from zope.globalrequest import setRequest
 from ZPublisher.HTTPRequest import WSGIRequest
 
+from netsight.asynchronous import behind
 from netsight.asynchronous import capture
 from netsight.asynchronous import identity
 from netsight.asynchronous import internals
@@ -42,6 +43,7 @@ from netsight.asynchronous.stored import SPOOL_SIZE
 from netsight.asynchronous.stored import StoredRequest
 
 import logging
+import time
 import traceback
 import transaction
 
@@ -49,6 +51,10 @@ import transaction
 logger = logging.getLogger("netsight.async")
 
 ATTEMPT_KEY = "netsight.async.attempt"
+# Seconds that a job started ahead (with a job's end, ``_write_end``) may wait for a thread
+# before it runs with its start time of then; beyond, its start time (its time limit's clock,
+# its page's elapsed time) is written again as it runs.
+STARTED_LATE = 1.0
 
 
 class Attempt:
@@ -165,6 +171,8 @@ class Job:
         self.body = body
         self.capture = None  # the body of the latest publication's response
         self.run_number = None  # the record's run, once it started here
+        self.started_by = None  # (write, index): its start, written with a job's end (``_write_end``)
+        self.taken_at = None  # when a job's end took it to start with it
 
     @classmethod
     def from_request(cls, request, process_id, view_name, db, limits):
@@ -255,6 +263,10 @@ def submit(job):
 def run(job):
     """Run ``job``: mark it running, publish it, record its outcome."""
     try:
+        if job.started_by is not None:  # its start was written with the end of a job before it
+            job.run_number = _started(job)
+            if job.run_number and time.time() - job.taken_at > STARTED_LATE:  # its clock starts now
+                registry.change(job.db, job.process_id, lambda record: _mine(record, job) and record.restart_clock())
         if job.run_number is None:  # not started with the end of the job before it on this thread
             job.run_number = registry.change(job.db, job.process_id, lambda record: record.start(instance_id()))
         if not job.run_number:
@@ -294,22 +306,54 @@ def _finish(job, response, held):
 
 def _write_end(job, func):
     """Write the job's end (``func(record)``) and, in the same transaction, the
-    start (*running*) of the job that its thread runs next, if one waits in
-    the pool (``Pool.take_next``): one commit for both. That job's start is
-    committed before its ``__run__`` runs, as a start of its own would be;
-    if it could not start (cancelled meanwhile), it does not run."""
-    then = POOL.take_next(lambda other: isinstance(other, Job) and other.db is job.db and other.run_number is None)
-    if then is None:
+    start (*running*) of the jobs that the pool's threads run next, if some
+    wait in the pool (``Pool.take_next``): one commit for them all. Such a
+    job's start is committed before its ``__run__`` runs, as a start of its
+    own would be; if it could not start (cancelled meanwhile), it does not run.
+
+    While a job started so waits for a thread, this one runs it at once:
+    its end is written behind (``behind.py``), by the writer thread, with
+    the others that wait, and the job taken now waits its turn. Otherwise
+    this thread waits for the commit, which starts two jobs if it can: the
+    next one, and one started ahead for the next end to be written behind."""
+    fits = lambda other: isinstance(other, Job) and other.db is job.db and other.run_number is None  # noqa: E731
+    ahead = POOL.started_ahead()
+    then = [taken for taken in (POOL.take_next(fits) for _ in range(1 if ahead else 2)) if taken is not None]
+    if not then and not ahead:
         return registry.change(job.db, job.process_id, func)
-    iid = instance_id()
+    iid, now = instance_id(), time.time()
 
     def write(root):
         ended = registry.change_in(root, job.process_id, func)
-        return ended, registry.change_in(root, then.process_id, lambda record: record.start(iid))
+        return ended, [registry.change_in(root, other.process_id, lambda record: record.start(iid)) for other in then]
 
-    ended, then.run_number = registry.in_own_transaction(job.db, write)
-    then.run_number = then.run_number or False  # None (no record) would start it alone
+    # The jobs taken wait for this write (``_started``), whichever thread runs them.
+    written = behind.Write(job.db, write)
+    for index, other in enumerate(then):
+        other.started_by, other.taken_at = (written, index), now
+    POOL.run_next(then)
+    if ahead:
+        behind.WRITER.hand_over(written)
+        return None
+    try:
+        ended, started = registry.in_own_transaction(job.db, write)
+    except BaseException as exc:
+        written.settle(error=exc)  # the jobs taken start alone
+        raise
+    written.settle((ended, started))
     return ended
+
+
+def _started(job):
+    """The run number that the write of ``job.started_by`` gave it (False: it may not start; None:
+    that write failed, it starts alone)."""
+    written, index = job.started_by
+    job.started_by = None
+    try:
+        _ended, started = written.wait()
+    except Exception:
+        return None
+    return started[index] or False
 
 
 def _mine(record, job):

@@ -1,6 +1,7 @@
 """A job's life under control: the bounded pool and its queue, cancel, the
 heartbeat, instances that stopped or died, expiry."""
 
+from netsight.asynchronous import behind
 from netsight.asynchronous import cancels
 from netsight.asynchronous import claims
 from netsight.asynchronous import housekeeping
@@ -456,6 +457,29 @@ class TestInstancesThatStoppedOrDied(LifecycleTestCase):
             self.assertEqual(self.poll(process_id)["completed"], "ERROR")
         # Started again (a test, not a real restart): no longer stopped.
         registry.in_own_transaction(db, lambda root: registry.beat_in(root, instanceid.instance_id()))
+
+    def test_stopping_writes_the_ends_written_behind_first(self):
+        process_id = self.start_gated()
+        self.running(process_id)
+        db = self.app._p_jar.db()
+        self.addCleanup(registry.in_own_transaction, db, lambda root: registry.beat_in(root, instanceid.instance_id()))
+        self.addCleanup(self.open_gate)
+        writing, written = threading.Event(), threading.Event()
+
+        def end(root):  # a job's end, written behind (behind.py), slowly
+            writing.set()
+            written.wait(DEADLINE)
+            return registry.change_in(root, process_id, lambda record: record.fail("it ended before the stop"))
+
+        behind.WRITER.submit(db, end)
+        self.assertTrue(writing.wait(DEADLINE))
+        stopping = threading.Thread(target=signals.mark_stopped, args=(db,), daemon=True)
+        stopping.start()
+        wait_until(lambda: behind.WRITER._lock._waiters, what="the stop to wait for the ends written behind")
+        written.set()
+        stopping.join(DEADLINE)
+        record = self.fresh_record(process_id)
+        self.assertEqual((record.state, record.error), (registry.FAILED, "it ended before the stop"))
 
 
 class TestHeartbeat(LifecycleTestCase):

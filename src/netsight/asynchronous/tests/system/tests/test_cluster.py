@@ -366,7 +366,7 @@ class TestTwoInstances(unittest.TestCase):
             self.assert_interrupted(answer, registry.DEAD_REASON)
 
     def test_pool_is_bounded_seen_from_outside(self):
-        """30 jobs at once on A: at most pool-size worker threads in A's process; they
+        """30 jobs at once on A: at most pool-size worker threads (and the writer) in A's process; they
         wait in a queue (with their positions); all 30 done and fetched on B."""
         with logs_on_failure(self.a, self.b):
             self.warm_up()
@@ -447,8 +447,9 @@ class TestTwoInstances(unittest.TestCase):
                 f"({len(samples)} samples), {max(queued)} ahead of a queued job at most"
             )
             # The maintenance thread exists from start-up (warm_up checks it):
-            # the jobs add their pool's threads, no more.
-            self.assertLessEqual(peak, baseline + POOL_SIZE, samples)
+            # the jobs add their pool's threads and the writer of their ends
+            # (behind.py, one a process, while ends are written behind), no more.
+            self.assertLessEqual(peak, baseline + POOL_SIZE + 1, samples)
             self.assertGreater(peak, baseline, "the sampling saw no worker thread")
 
     def warm_up(self):

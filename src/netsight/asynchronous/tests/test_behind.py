@@ -1,0 +1,129 @@
+"""Job ends written behind (behind.py): committed together by the writer thread while the job threads run on."""
+
+from netsight.asynchronous import behind
+from netsight.asynchronous import registry
+from netsight.asynchronous import worker
+from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+from netsight.asynchronous.tests.helpers.base import DEADLINE
+from netsight.asynchronous.tests.helpers.base import HeldJob
+from netsight.asynchronous.tests.helpers.base import hold_the_writer
+from netsight.asynchronous.tests.helpers.base import JobTestCase
+from netsight.asynchronous.tests.helpers.base import setting
+from netsight.asynchronous.tests.helpers.base import wait_until
+from ZODB.MappingStorage import MappingStorage
+
+import time
+import unittest
+import ZODB
+
+
+def note(name):
+    """A write that sets ``root[name]`` and returns its transaction."""
+
+    def write(root):
+        root[name] = True
+        return root._p_jar.transaction_manager.get()
+
+    return write
+
+
+def fails(root):
+    root["failed"] = True
+    raise ValueError("this write fails")
+
+
+class TestWriter(unittest.TestCase):
+    """The writer commits what waits, together; one that fails, alone."""
+
+    def setUp(self):
+        self.db = ZODB.DB(MappingStorage())
+        self.addCleanup(self.db.close)
+        self.addCleanup(behind.WRITER.flush, DEADLINE)
+
+    def root(self):
+        connection = self.db.open()
+        self.addCleanup(connection.close)
+        return connection.root()
+
+    def held(self, *funcs):
+        """``funcs`` handed over while another thread has the turn to write: the
+        first is taken alone (the writer waits for the turn with it), the others
+        wait for it; then the turn is let go. Their writes, once all written."""
+        let_go = hold_the_writer(self)
+        first = behind.WRITER.submit(self.db, funcs[0])
+        wait_until(lambda: behind.WRITER.pending() == 1 and not behind.WRITER._queue, what="the writer to take the first")
+        others = [behind.WRITER.submit(self.db, func) for func in funcs[1:]]
+        self.assertFalse(behind.WRITER.flush(timeout=0.05))  # nothing can be committed while the turn is held
+        let_go()
+        self.assertTrue(behind.WRITER.flush(DEADLINE))
+        return [first, *others]
+
+    def test_the_writes_that_wait_are_committed_in_one_transaction(self):
+        first, second, third = self.held(note("first"), note("second"), note("third"))
+        self.assertIs(second.wait(), third.wait())
+        self.assertIsNot(first.wait(), second.wait())
+        self.assertEqual(sorted(self.root()), ["first", "second", "third"])
+
+    def test_one_that_fails_fails_alone(self):
+        first, failed, third = self.held(note("first"), fails, note("third"))
+        with self.assertRaises(ValueError):
+            failed.wait()
+        self.assertEqual(sorted(self.root()), ["first", "third"])
+
+    def test_the_thread_ends_when_idle_and_a_write_starts_it_again(self):
+        behind.WRITER.submit(self.db, note("one")).wait(DEADLINE)
+        wait_until(lambda: behind.WRITER._thread is None, what="the idle writer thread to end")
+        behind.WRITER.submit(self.db, note("two")).wait(DEADLINE)
+        self.assertEqual(sorted(self.root()), ["one", "two"])
+
+
+class TestEndsWrittenBehind(JobTestCase):
+    """One pool thread, jobs waiting: it runs the job started ahead while its last end is still being written."""
+
+    layer = NETSIGHT_ASYNC_FUNCTIONAL_TESTING
+
+    def setUp(self):
+        super().setUp()
+        setting(self, "job-threads", 1)
+        setting(self, "max-per-user", 0)
+
+    def state(self, job):
+        return self.fresh_record(job.process_id).state
+
+    def test_the_next_job_runs_before_the_end_of_the_last_is_committed(self):
+        self.patch_started_late(3600.0)  # however slow the machine, the third starts with its clock of then
+        first = HeldJob(self)
+        self.assertEqual(first.reached(), "returning")
+        second, third = HeldJob(self), HeldJob(self)
+        first.go_on()  # its end starts the second and the third, and waits for that commit
+        self.assertEqual(second.reached(), "returning")
+        self.assertEqual(self.state(third), registry.RUNNING)  # started ahead, not run yet
+        let_go = hold_the_writer(self)
+        second.go_on()  # its end waits for the turn to write: the third runs meanwhile
+        self.assertEqual(third.reached(), "returning")
+        self.assertEqual(self.state(second), registry.RUNNING)
+        let_go()
+        wait_until(lambda: self.state(second) == registry.DONE, what="the second's end")
+        self.assertEqual(second.finish()["state"], "done")
+        self.assertEqual(third.finish()["state"], "done")
+
+    def test_a_job_started_ahead_that_waited_starts_its_clock_as_it_runs(self):
+        self.patch_started_late(0.0)
+        first = HeldJob(self)
+        self.assertEqual(first.reached(), "returning")
+        second, third = HeldJob(self), HeldJob(self)
+        first.go_on()
+        self.assertEqual(second.reached(), "returning")
+        started_ahead = self.fresh_record(third.process_id).started
+        before = time.time()
+        second.go_on()
+        self.assertEqual(third.reached(), "returning")
+        self.assertEqual(third.finish()["state"], "done")
+        started = self.fresh_record(third.process_id).started
+        self.assertGreaterEqual(started, before)
+        self.assertLess(started_ahead, before)
+
+    def patch_started_late(self, seconds):
+        old = worker.STARTED_LATE
+        worker.STARTED_LATE = seconds
+        self.addCleanup(setattr, worker, "STARTED_LATE", old)
