@@ -55,6 +55,7 @@ class Pool:
         self._threads = 0
         self.when_done = None  # called (no argument, no lock held) each time a job ends: room for another
         self._ahead = deque()  # jobs taken to run next (take_next), started or being started, in order
+        self._ending = Counter()  # process ids of the jobs whose end is being written behind (end_behind)
         self._local = threading.local()  # in a pool thread: the job it runs
 
     def submit(self, job):
@@ -82,9 +83,9 @@ class Pool:
             return process_id in self._running
 
     def holds(self, process_id):
-        """Whether this pool runs ``process_id`` or has it in its queue."""
+        """Whether this pool runs ``process_id`` (or writes its end: ``end_behind``) or has it in its queue."""
         with self._lock:
-            return process_id in self._running or process_id in self._queued_ids
+            return process_id in self._running or process_id in self._queued_ids or process_id in self._ending
 
     def room(self, ahead=0):
         """How many more jobs this pool would start now (0 without a pool):
@@ -135,40 +136,58 @@ class Pool:
             return bool(self._queue or self._running)
 
     def counts(self):
-        """``(running, queued, threads)``, for tests and benchmarks."""
+        """``(running, queued, threads)``, for tests and benchmarks; running
+        counts the jobs whose end is being written behind (``end_behind``)."""
         with self._lock:
-            return len(self._running), len(self._queue), self._threads
+            return len(self._running) + len(self._ending), len(self._queue), self._threads
 
-    def take_next(self, fits):
-        """In a pool thread whose job is about to end: a job to run next, taken
-        now from the queue (None if none may start, or the first that may
-        does not ``fits``, a predicate), for ``run_next``. The worker writes
-        its start in the transaction of the ending job's end (one commit for
-        both); it counts as running from now on."""
-        current = getattr(self._local, "job", None)
-        if current is None:
+    def take_next(self, fits, ending):
+        """In the pool thread that runs ``ending``, about to end: a job to run
+        next, taken now from the queue (None if none may start, or the first
+        that may does not ``fits``, a predicate; None in any other thread),
+        for ``run_next``. The worker writes its start in the transaction of
+        the ending job's end (one commit for both); it counts as running
+        from now on."""
+        if getattr(self._local, "job", None) is not ending:
             return None
         with self._lock:
             if self._threads > settings.get("job-threads"):
                 return None
-            return self._next(ending=current, fits=fits)
+            return self._next(ending=ending, fits=fits)
 
     def run_next(self, jobs):
         """Run ``jobs`` (taken by ``take_next``) on the first pool threads that
-        end their jobs, in order; till then they are started ahead
-        (``started_ahead``). The worker hands them over once they know how
-        their start is written (``worker._write_end``)."""
+        end their jobs, in order (or on a new thread, if the pool has room);
+        till then they are started ahead (``started_ahead``). The worker hands
+        them over once they know how their start is written (``worker._write_end``)."""
         with self._lock:
             self._ahead.extend(jobs)
+            unstarted = self._dispatch()
+        _discard_unstarted(unstarted)
 
-    def started_ahead(self):
-        """In a pool thread whose job is about to end: how many jobs, taken by
-        ``take_next``, wait for a pool thread, each started or its start
-        about to be written with a job's end (0 in any other thread)."""
-        if getattr(self._local, "job", None) is None:
+    def started_ahead(self, ending):
+        """In the pool thread that runs ``ending``, about to end: how many jobs,
+        taken by ``take_next``, wait for a pool thread, each started or its
+        start about to be written with a job's end (0 in any other thread)."""
+        if getattr(self._local, "job", None) is not ending:
             return 0
         with self._lock:
             return len(self._ahead)
+
+    def end_behind(self, process_id):
+        """The job ``process_id``, which ends in this thread, has its end
+        written behind (``behind.py``): it stays held (``holds``, ``counts``)
+        until the function returned is called, once that end is written."""
+        with self._lock:
+            self._ending[process_id] += 1
+
+        def written():
+            with self._lock:
+                self._ending[process_id] -= 1
+                if not self._ending[process_id]:
+                    del self._ending[process_id]
+
+        return written
 
     def _dispatch(self):
         """Start threads for queued jobs while there is room (the lock is held);
@@ -176,7 +195,7 @@ class Pool:
         once it released the lock (``_discard_unstarted``)."""
         size, unstarted = settings.get("job-threads"), []
         while self._threads < size:
-            job = self._next()
+            job = self._ahead.popleft() if self._ahead else self._next()
             if job is None:
                 break
             self._threads += 1

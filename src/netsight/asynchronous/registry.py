@@ -262,8 +262,15 @@ class ProcessRecord(Persistent):
         self.run += 1
         return self.run
 
-    def restart_clock(self):
-        """It runs only now, started ahead a while ago (``worker._write_end``): its start time is now."""
+    def begins_late(self, instance, run):
+        """A job started ahead (``worker._write_end``) begins only now: if it is
+        still run ``run`` on ``instance`` and running, its start time is now
+        (its time limit's clock); one asked to stop meanwhile ends cancelled.
+        Returns whether it runs."""
+        if self.state != RUNNING or not self.is_run(instance, run):
+            return False
+        if self.cancel_requested:
+            return not self._end(CANCELLED)
         self.started = time.time()
         return True
 

@@ -31,6 +31,7 @@ from netsight.asynchronous import internals
 from netsight.asynchronous import registry
 from netsight.asynchronous.instanceid import instance_id
 from netsight.asynchronous.maintenance import MAINTENANCE
+from netsight.asynchronous.transactions import holds_turn
 
 import atexit
 import logging
@@ -128,6 +129,7 @@ def process_ends():
     """The process ends (its databases about to close, or at exit): if a
     signal's exception ended it, say this instance stopped and mark its jobs."""
     global _stop_pending
+    write_ends_behind(STOP_DEADLINE / 2)  # however it ends
     with _end_lock:
         if _stop_pending is None:
             return False
@@ -164,6 +166,18 @@ def _stop():
     mark_stopped(MAINTENANCE.db)
 
 
+def write_ends_behind(timeout):
+    """Wait, ``timeout`` seconds at most, until the ends of jobs written behind
+    (behind.py) are committed; not in a thread that holds the turn to write,
+    which the writer needs."""
+    if holds_turn():
+        return False
+    if behind.WRITER.flush(timeout=timeout):
+        return True
+    logger.warning("netsight.async: the process ends before the ends of some jobs were written")
+    return False
+
+
 def mark_stopped(db):
     """Say in ``db`` that this instance stopped, and interrupt its queued and
     running jobs (or queue them again, if they may run again).
@@ -176,9 +190,7 @@ def mark_stopped(db):
     if db is None:
         return
     iid, deadline = instance_id(), time.monotonic() + STOP_DEADLINE
-    # The ends of jobs that ended, written behind (behind.py), first: they are not interrupted.
-    if not behind.WRITER.flush(timeout=STOP_DEADLINE / 2):
-        logger.warning("netsight.async: stopping before the ends of some jobs were written; they are marked interrupted")
+    write_ends_behind(STOP_DEADLINE / 2)  # the jobs that ended are not interrupted
     try:
         # Where no process was ever started, there is nothing to say: nothing is written.
         registry.in_own_transaction(

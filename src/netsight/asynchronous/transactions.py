@@ -130,6 +130,11 @@ def in_own_transaction(db, func, attempts=None, alone=None):
         time.sleep(random.uniform(0, min(1.0, BACKOFF * 2**attempt)))  # holding no connection, nor WRITER
 
 
+def holds_turn():
+    """Whether this thread holds ``WRITER`` now (a thread that waits for a write of another would wait for ever)."""
+    return bool(getattr(_thread, "turns", 0))
+
+
 @contextlib.contextmanager
 def _writer_turn():
     """Hold ``WRITER``; this thread's short transactions within run at once, not with others (``_together``)."""

@@ -32,6 +32,7 @@ from netsight.asynchronous import registry
 from netsight.asynchronous import retries
 from netsight.asynchronous import scrub
 from netsight.asynchronous.capture import BodyCapture
+from netsight.asynchronous.cancels import cancel_asked
 from netsight.asynchronous.cancels import forget
 from netsight.asynchronous.instanceid import instance_id
 from netsight.asynchronous.limits import JobLimits
@@ -55,6 +56,9 @@ ATTEMPT_KEY = "netsight.async.attempt"
 # before it runs with its start time of then; beyond, its start time (its time limit's clock,
 # its page's elapsed time) is written again as it runs.
 STARTED_LATE = 1.0
+# A job that ran less than this many seconds is taken for one of a burst: its end starts two jobs
+# if two wait (``_write_end``), so that the next end is written behind; after a longer one, one.
+SHORT_JOB = 1.0
 
 
 class Attempt:
@@ -173,6 +177,7 @@ class Job:
         self.run_number = None  # the record's run, once it started here
         self.started_by = None  # (write, index): its start, written with a job's end (``_write_end``)
         self.taken_at = None  # when a job's end took it to start with it
+        self.began = None  # when its publication began (time.monotonic())
 
     @classmethod
     def from_request(cls, request, process_id, view_name, db, limits):
@@ -264,13 +269,16 @@ def run(job):
     """Run ``job``: mark it running, publish it, record its outcome."""
     try:
         if job.started_by is not None:  # its start was written with the end of a job before it
+            late = time.time() - job.taken_at > STARTED_LATE
             job.run_number = _started(job)
-            if job.run_number and time.time() - job.taken_at > STARTED_LATE:  # its clock starts now
-                registry.change(job.db, job.process_id, lambda record: _mine(record, job) and record.restart_clock())
+            if job.run_number and (late or cancel_asked(job.process_id)):  # still to run? its clock starts now
+                run_number, iid = job.run_number, instance_id()
+                job.run_number = registry.change(job.db, job.process_id, lambda record: record.begins_late(iid, run_number)) and run_number
         if job.run_number is None:  # not started with the end of the job before it on this thread
             job.run_number = registry.change(job.db, job.process_id, lambda record: record.start(instance_id()))
         if not job.run_number:
             return  # cancelled, interrupted or claimed elsewhere while it waited
+        job.began = time.monotonic()
         error, response = _publish(job)
         held = REPORTS.end(job.process_id)  # a progress report not written yet goes with the end
         if job.attempt.was_cancelled:
@@ -311,14 +319,28 @@ def _write_end(job, func):
     job's start is committed before its ``__run__`` runs, as a start of its
     own would be; if it could not start (cancelled meanwhile), it does not run.
 
-    While a job started so waits for a thread, this one runs it at once:
-    its end is written behind (``behind.py``), by the writer thread, with
-    the others that wait, and the job taken now waits its turn. Otherwise
-    this thread waits for the commit, which starts two jobs if it can: the
-    next one, and one started ahead for the next end to be written behind."""
+    While a job started so waits for a thread (``Pool.started_ahead``),
+    this thread does not wait for the commit: its end is written behind
+    (``behind.py``), by the writer thread, with the others that wait, and
+    the thread runs the job that waits (or another thread does). Otherwise
+    it waits for the commit; after a job shorter than ``SHORT_JOB``, that
+    commit starts two jobs if two wait: the next, and one ahead, so that the
+    next end is written behind. The job whose end is written behind stays
+    held by the pool until it is (``Pool.end_behind``: the heartbeat must not
+    read it lost), and a write that fails is recorded as its failure."""
     fits = lambda other: isinstance(other, Job) and other.db is job.db and other.run_number is None  # noqa: E731
-    ahead = POOL.started_ahead()
-    then = [taken for taken in (POOL.take_next(fits) for _ in range(1 if ahead else 2)) if taken is not None]
+    ahead = POOL.started_ahead(job)
+    short = job.began is not None and time.monotonic() - job.began < SHORT_JOB
+    then = []
+    try:
+        for _ in range(2 if short and not ahead else 1):
+            taken = POOL.take_next(fits, job)
+            if taken is None:
+                break
+            then.append(taken)
+    except BaseException:
+        POOL.run_next(then)  # they start alone
+        raise
     if not then and not ahead:
         return registry.change(job.db, job.process_id, func)
     iid, now = instance_id(), time.time()
@@ -327,14 +349,17 @@ def _write_end(job, func):
         ended = registry.change_in(root, job.process_id, func)
         return ended, [registry.change_in(root, other.process_id, lambda record: record.start(iid)) for other in then]
 
-    # The jobs taken wait for this write (``_started``), whichever thread runs them.
+    # The jobs taken wait for this write (``_started``), whichever pool thread runs them.
     written = behind.Write(job.db, write)
     for index, other in enumerate(then):
         other.started_by, other.taken_at = (written, index), now
-    POOL.run_next(then)
     if ahead:
+        written.on_failure = lambda exc: _record_failure(job, f"its end could not be written: {type(exc).__name__}: {exc}")
+        written.when_settled(POOL.end_behind(job.process_id))
+        POOL.run_next(then)
         behind.WRITER.hand_over(written)
         return None
+    POOL.run_next(then)
     try:
         ended, started = registry.in_own_transaction(job.db, write)
     except BaseException as exc:

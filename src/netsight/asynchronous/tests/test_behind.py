@@ -1,12 +1,15 @@
 """Job ends written behind (behind.py): committed together by the writer thread while the job threads run on."""
 
 from netsight.asynchronous import behind
+from netsight.asynchronous import cancels
 from netsight.asynchronous import registry
 from netsight.asynchronous import worker
+from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import DEADLINE
 from netsight.asynchronous.tests.helpers.base import HeldJob
 from netsight.asynchronous.tests.helpers.base import hold_the_writer
+from netsight.asynchronous.tests.helpers.base import idle_pool
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import setting
 from netsight.asynchronous.tests.helpers.base import wait_until
@@ -70,6 +73,26 @@ class TestWriter(unittest.TestCase):
             failed.wait()
         self.assertEqual(sorted(self.root()), ["first", "third"])
 
+    def test_a_write_that_fails_alone_calls_its_on_failure(self):
+        errors = []
+        write = behind.Write(self.db, fails, on_failure=errors.append)
+        behind.WRITER.hand_over(write)
+        with self.assertRaises(ValueError):
+            write.wait(DEADLINE)
+        wait_until(lambda: errors, what="on_failure")
+        self.assertIsInstance(errors[0], ValueError)
+        self.assertNotIn("failed", self.root())
+
+    def test_when_settled_is_called_once_settled_or_at_once(self):
+        calls = []
+        write = behind.Write(self.db, note("one"))
+        write.when_settled(lambda: calls.append("before"))
+        self.assertEqual(calls, [])
+        behind.WRITER.hand_over(write).wait(DEADLINE)
+        wait_until(lambda: calls == ["before"], what="the call once settled")
+        write.when_settled(lambda: calls.append("after"))
+        self.assertEqual(calls, ["before", "after"])
+
     def test_the_thread_ends_when_idle_and_a_write_starts_it_again(self):
         behind.WRITER.submit(self.db, note("one")).wait(DEADLINE)
         wait_until(lambda: behind.WRITER._thread is None, what="the idle writer thread to end")
@@ -102,6 +125,7 @@ class TestEndsWrittenBehind(JobTestCase):
         second.go_on()  # its end waits for the turn to write: the third runs meanwhile
         self.assertEqual(third.reached(), "returning")
         self.assertEqual(self.state(second), registry.RUNNING)
+        self.assertTrue(POOL.holds(second.process_id))  # the heartbeat does not read it lost meanwhile
         let_go()
         wait_until(lambda: self.state(second) == registry.DONE, what="the second's end")
         self.assertEqual(second.finish()["state"], "done")
@@ -123,7 +147,26 @@ class TestEndsWrittenBehind(JobTestCase):
         self.assertGreaterEqual(started, before)
         self.assertLess(started_ahead, before)
 
+    def test_a_job_started_ahead_and_cancelled_before_it_runs_never_runs(self):
+        self.patch_started_late(3600.0)
+        first = HeldJob(self)
+        self.assertEqual(first.reached(), "returning")
+        second, third = HeldJob(self), HeldJob(self)
+        first.go_on()
+        self.assertEqual(second.reached(), "returning")
+        self.assertEqual(self.state(third), registry.RUNNING)  # started ahead
+        db = self.app._p_jar.db()
+        registry.change(db, third.process_id, registry.ProcessRecord.request_cancel)  # as the cancel button does
+        cancels.ask_to_cancel(third.process_id)
+        second.go_on()
+        self.assertEqual(second.finish()["state"], "done")
+        wait_until(lambda: self.state(third) == registry.CANCELLED, what="the third cancelled")
+        idle_pool()
+        self.assertTrue(third.steps.reached.empty(), "the cancelled job ran")
+
     def patch_started_late(self, seconds):
-        old = worker.STARTED_LATE
-        worker.STARTED_LATE = seconds
-        self.addCleanup(setattr, worker, "STARTED_LATE", old)
+        """A job started ahead begins late after ``seconds``; every job of the test is short
+        (its end starts two, however slow the machine)."""
+        for name, value in (("STARTED_LATE", seconds), ("SHORT_JOB", 3600.0)):
+            self.addCleanup(setattr, worker, name, getattr(worker, name))
+            setattr(worker, name, value)

@@ -475,9 +475,10 @@ class TestInstancesThatStoppedOrDied(LifecycleTestCase):
         self.assertTrue(writing.wait(DEADLINE))
         stopping = threading.Thread(target=signals.mark_stopped, args=(db,), daemon=True)
         stopping.start()
-        wait_until(lambda: behind.WRITER._lock._waiters, what="the stop to wait for the ends written behind")
+        wait_until(behind.WRITER.flushing, what="the stop to wait for the ends written behind")
         written.set()
         stopping.join(DEADLINE)
+        self.assertFalse(stopping.is_alive())
         record = self.fresh_record(process_id)
         self.assertEqual((record.state, record.error), (registry.FAILED, "it ended before the stop"))
 
