@@ -111,9 +111,8 @@ class Writer:
                 thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
                 try:
                     thread.start()
-                except Exception as exc:
-                    self._queue.remove(write)
-                    write.settle(error=exc)
+                except Exception:
+                    self._queue.remove(write)  # the caller writes it (worker._write_end)
                     raise
                 self._thread = thread
             self._lock.notify_all()
@@ -154,12 +153,16 @@ class Writer:
             try:
                 _commit(db, group)
             except BaseException as exc:  # never leave a write unsettled: its job threads wait for it
+                logger.exception("netsight.async: the writer of the jobs' ends failed")
                 for write in group:
                     write.settle(error=exc)
-                if not isinstance(exc, Exception):
+                if not isinstance(exc, Exception):  # the thread ends: nothing waits for it
                     with self._lock:
+                        left, self._queue = list(self._queue), deque()
                         self._thread, self._busy = None, False
                         self._lock.notify_all()
+                    for write in left:
+                        write.settle(error=exc)
                     raise
             finally:
                 with self._lock:
@@ -183,9 +186,9 @@ def _commit(db, group):
             result = in_own_transaction(db, write.func)
         except Exception as exc:
             logger.exception("netsight.async: a job's end, written behind, could not be committed")
-            write.settle(error=exc)
-            if write.on_failure is not None:
+            if write.on_failure is not None:  # first: the job stays held (Pool.end_behind) until settled
                 _call(lambda: write.on_failure(exc))  # noqa: B023 (called at once)
+            write.settle(error=exc)
         else:
             write.settle(result)
 

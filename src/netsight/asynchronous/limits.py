@@ -56,6 +56,7 @@ class JobLimits:
     priority: int = 0  # its view's priority (scheduling.py): a higher one leaves the pool's queue first
     created: float = 0.0  # when it was started: with its priority, its place in the queue (``rank``)
     queue: str | None = None  # its view's queue (queues.py; None: the default one): capped by its ``queues`` threads
+    time_limited: bool = False  # its view has a time_limit: never started ahead (worker._write_end)
 
     @classmethod
     def at_start(cls, record, start):
@@ -69,6 +70,7 @@ class JobLimits:
             priority=record.priority,
             created=record.created,
             queue=record.queue,
+            time_limited=record.time_limit is not None,
         )
 
     @classmethod
@@ -83,6 +85,7 @@ class JobLimits:
             priority=record.priority,
             created=record.created,
             queue=record.queue,
+            time_limited=getattr(record, "time_limit", None) is not None,
         )
 
     def keep_in(self, record):

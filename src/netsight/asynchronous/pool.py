@@ -139,7 +139,7 @@ class Pool:
         """``(running, queued, threads)``, for tests and benchmarks; running
         counts the jobs whose end is being written behind (``end_behind``)."""
         with self._lock:
-            return len(self._running) + len(self._ending), len(self._queue), self._threads
+            return len(self._running.keys() | self._ending.keys()), len(self._queue), self._threads
 
     def take_next(self, fits, ending):
         """In the pool thread that runs ``ending``, about to end: a job to run

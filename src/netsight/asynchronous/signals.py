@@ -47,6 +47,7 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 STOP_DEADLINE = 3.0  # seconds the signal handler spends marking jobs, at most
 STOP_GRACE = 30.0  # seconds after a signal's exception within which the process should end
 
+_ends_written = False  # process_ends waited for the ends written behind (behind.py)
 _stopping = MAINTENANCE.stopping  # set by the signal handler: the maintenance thread claims no more jobs
 _stop_pending = None  # a token of the last signal whose exception may end the process
 _end_lock = threading.Lock()  # the end of the process, or its serving on: one of them, once
@@ -128,8 +129,10 @@ def _stop_pending_on(signum):
 def process_ends():
     """The process ends (its databases about to close, or at exit): if a
     signal's exception ended it, say this instance stopped and mark its jobs."""
-    global _stop_pending
-    write_ends_behind(STOP_DEADLINE / 2)  # however it ends
+    global _stop_pending, _ends_written
+    if not _ends_written:  # however it ends, once: at its second call (atexit) the databases may be closed
+        _ends_written = True
+        write_ends_behind(STOP_DEADLINE / 2)
     with _end_lock:
         if _stop_pending is None:
             return False

@@ -176,7 +176,7 @@ class Job:
         self.capture = None  # the body of the latest publication's response
         self.run_number = None  # the record's run, once it started here
         self.started_by = None  # (write, index): its start, written with a job's end (``_write_end``)
-        self.taken_at = None  # when a job's end took it to start with it
+        self.taken_at = None  # when a job's end took it to start with it (time.monotonic())
         self.began = None  # when its publication began (time.monotonic())
 
     @classmethod
@@ -269,9 +269,10 @@ def run(job):
     """Run ``job``: mark it running, publish it, record its outcome."""
     try:
         if job.started_by is not None:  # its start was written with the end of a job before it
-            late = time.time() - job.taken_at > STARTED_LATE
+            late = time.monotonic() - job.taken_at > STARTED_LATE
             job.run_number = _started(job)
-            if job.run_number and (late or cancel_asked(job.process_id)):  # still to run? its clock starts now
+            if job.run_number and (late or cancel_asked(job.process_id) or MAINTENANCE.stopping.is_set()):
+                # Still to run (not cancelled, given up or marked at a stop meanwhile)? Its clock starts now.
                 run_number, iid = job.run_number, instance_id()
                 job.run_number = registry.change(job.db, job.process_id, lambda record: record.begins_late(iid, run_number)) and run_number
         if job.run_number is None:  # not started with the end of the job before it on this thread
@@ -329,21 +330,27 @@ def _write_end(job, func):
     held by the pool until it is (``Pool.end_behind``: the heartbeat must not
     read it lost), and a write that fails is recorded as its failure."""
     fits = lambda other: isinstance(other, Job) and other.db is job.db and other.run_number is None  # noqa: E731
+    # A job that may wait for a thread is never one with a time limit: housekeeping would read
+    # its clock, started now, as it waits (``begins_late`` writes it again only as it begins).
+    waits = lambda other: fits(other) and not other.limits.time_limited  # noqa: E731
     ahead = POOL.started_ahead(job)
     short = job.began is not None and time.monotonic() - job.began < SHORT_JOB
+    wanted = [waits] if ahead else [fits, waits] if short else [fits]
     then = []
     try:
-        for _ in range(2 if short and not ahead else 1):
-            taken = POOL.take_next(fits, job)
+        for fitting in wanted:
+            taken = POOL.take_next(fitting, job)
             if taken is None:
                 break
             then.append(taken)
+    except Exception:  # taking is a favour: the end is written whatever
+        logger.exception("Process %s: could not take the next job", job.process_id)
     except BaseException:
         POOL.run_next(then)  # they start alone
         raise
     if not then and not ahead:
         return registry.change(job.db, job.process_id, func)
-    iid, now = instance_id(), time.time()
+    iid, now = instance_id(), time.monotonic()
 
     def write(root):
         ended = registry.change_in(root, job.process_id, func)
@@ -357,9 +364,13 @@ def _write_end(job, func):
         written.on_failure = lambda exc: _record_failure(job, f"its end could not be written: {type(exc).__name__}: {exc}")
         written.when_settled(POOL.end_behind(job.process_id))
         POOL.run_next(then)
-        behind.WRITER.hand_over(written)
-        return None
-    POOL.run_next(then)
+        try:
+            behind.WRITER.hand_over(written)
+            return None
+        except Exception:  # no writer thread: written here, as without a job ahead
+            logger.exception("Process %s: its end could not be handed to the writer; written now", job.process_id)
+    else:
+        POOL.run_next(then)
     try:
         ended, started = registry.in_own_transaction(job.db, write)
     except BaseException as exc:
@@ -376,7 +387,7 @@ def _started(job):
     job.started_by = None
     try:
         _ended, started = written.wait()
-    except Exception:
+    except BaseException:
         return None
     return started[index] or False
 

@@ -13,6 +13,7 @@ from netsight.asynchronous.tests.helpers.base import idle_pool
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import setting
 from netsight.asynchronous.tests.helpers.base import wait_until
+from netsight.asynchronous.tests.helpers import limited_views
 from ZODB.MappingStorage import MappingStorage
 
 import time
@@ -163,6 +164,20 @@ class TestEndsWrittenBehind(JobTestCase):
         wait_until(lambda: self.state(third) == registry.CANCELLED, what="the third cancelled")
         idle_pool()
         self.assertTrue(third.steps.reached.empty(), "the cancelled job ran")
+
+    def test_a_job_with_a_time_limit_is_never_started_ahead(self):
+        self.patch_started_late(3600.0)
+        first = HeldJob(self)
+        self.assertEqual(first.reached(), "returning")
+        second = HeldJob(self)
+        gate = limited_views.new_gate(self)
+        limited = self.browser.start(self.url("limited-silent"), gate=gate)
+        first.go_on()  # its end starts the second, not the limited job: its clock would run as it waits
+        self.assertEqual(second.reached(), "returning")
+        self.assertEqual(self.fresh_record(limited).state, registry.QUEUED)
+        second.go_on()  # now it is the next: it runs
+        self.assertTrue(limited_views.STARTED[gate].wait(DEADLINE))
+        self.assertEqual(second.finish()["state"], "done")
 
     def patch_started_late(self, seconds):
         """A job started ahead begins late after ``seconds``; every job of the test is short

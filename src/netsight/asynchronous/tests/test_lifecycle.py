@@ -464,7 +464,10 @@ class TestInstancesThatStoppedOrDied(LifecycleTestCase):
         db = self.app._p_jar.db()
         self.addCleanup(registry.in_own_transaction, db, lambda root: registry.beat_in(root, instanceid.instance_id()))
         self.addCleanup(self.open_gate)
+        self.addCleanup(setattr, signals, "STOP_DEADLINE", signals.STOP_DEADLINE)
+        signals.STOP_DEADLINE = 2 * DEADLINE  # it waits for the write, however slow the machine
         writing, written = threading.Event(), threading.Event()
+        self.addCleanup(written.set)
 
         def end(root):  # a job's end, written behind (behind.py), slowly
             writing.set()
