@@ -31,6 +31,7 @@ from netsight.asynchronous import notify
 from netsight.asynchronous import registry
 from netsight.asynchronous import retries
 from netsight.asynchronous import scrub
+from netsight.asynchronous import settings
 from netsight.asynchronous.capture import BodyCapture
 from netsight.asynchronous.cancels import cancel_asked
 from netsight.asynchronous.cancels import forget
@@ -59,6 +60,9 @@ STARTED_LATE = 1.0
 # A job that ran less than this many seconds is taken for one of a burst: its end starts two jobs
 # if two wait (``_write_end``), so that the next end is written behind; after a longer one, one.
 SHORT_JOB = 1.0
+# Jobs started ahead, at most, for each pool thread (in a burst of short jobs, an end takes two
+# while fewer wait): the more wait, the more ends each of the writer's commits carries.
+DEPTH = 2
 
 
 class Attempt:
@@ -326,7 +330,8 @@ def _write_end(job, func):
     the thread runs the job that waits (or another thread does). Otherwise
     it waits for the commit; after a job shorter than ``SHORT_JOB``, that
     commit starts two jobs if two wait: the next, and one ahead, so that the
-    next end is written behind. The job whose end is written behind stays
+    next end is written behind; and an end written behind after such a job
+    takes two while fewer than ``DEPTH`` a thread wait started ahead. The job whose end is written behind stays
     held by the pool until it is (``Pool.end_behind``: the heartbeat must not
     read it lost), and a write that fails is recorded as its failure."""
     fits = lambda other: isinstance(other, Job) and other.db is job.db and other.run_number is None  # noqa: E731
@@ -335,7 +340,10 @@ def _write_end(job, func):
     waits = lambda other: fits(other) and not other.limits.time_limited  # noqa: E731
     ahead = POOL.started_ahead(job)
     short = job.began is not None and time.monotonic() - job.began < SHORT_JOB
-    wanted = [waits] if ahead else [fits, waits] if short else [fits]
+    if ahead:  # in a burst, up to DEPTH a thread started ahead: the writer's commits carry more ends each
+        wanted = [waits, waits] if short and ahead + 2 <= DEPTH * settings.get("job-threads") else [waits]
+    else:
+        wanted = [fits, waits] if short else [fits]
     then = []
     try:
         for fitting in wanted:
