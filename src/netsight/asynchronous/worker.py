@@ -60,8 +60,10 @@ STARTED_LATE = 1.0
 # A job that ran less than this many seconds is taken for one of a burst: its end starts two jobs
 # if two wait (``_write_end``), so that the next end is written behind; after a longer one, one.
 SHORT_JOB = 1.0
-# Jobs started ahead, at most, for each pool thread (in a burst of short jobs, an end takes two
-# while fewer wait): the more wait, the more ends each of the writer's commits carries.
+# Jobs that wait started ahead, about, at most, for each pool thread: in a burst of jobs shorter
+# than STARTED_LATE / (DEPTH + 1), so that none waits long enough to begin late, an end written
+# behind takes two while fewer wait. The more wait, the more ends each of the writer's commits
+# carries. Ends at the same moment in several threads may each take two (a few more then wait).
 DEPTH = 2
 
 
@@ -330,8 +332,9 @@ def _write_end(job, func):
     the thread runs the job that waits (or another thread does). Otherwise
     it waits for the commit; after a job shorter than ``SHORT_JOB``, that
     commit starts two jobs if two wait: the next, and one ahead, so that the
-    next end is written behind; and an end written behind after such a job
-    takes two while fewer than ``DEPTH`` a thread wait started ahead. The job whose end is written behind stays
+    next end is written behind; and an end written behind after a job
+    shorter than ``STARTED_LATE / (DEPTH + 1)`` takes two while fewer than
+    ``DEPTH`` a thread wait started ahead. The job whose end is written behind stays
     held by the pool until it is (``Pool.end_behind``: the heartbeat must not
     read it lost), and a write that fails is recorded as its failure."""
     fits = lambda other: isinstance(other, Job) and other.db is job.db and other.run_number is None  # noqa: E731
@@ -340,8 +343,9 @@ def _write_end(job, func):
     waits = lambda other: fits(other) and not other.limits.time_limited  # noqa: E731
     ahead = POOL.started_ahead(job)
     short = job.began is not None and time.monotonic() - job.began < SHORT_JOB
-    if ahead:  # in a burst, up to DEPTH a thread started ahead: the writer's commits carry more ends each
-        wanted = [waits, waits] if short and ahead + 2 <= DEPTH * settings.get("job-threads") else [waits]
+    if ahead:  # in a burst of very short jobs, up to DEPTH a thread started ahead: each commit carries more ends
+        burst = job.began is not None and time.monotonic() - job.began < STARTED_LATE / (DEPTH + 1)
+        wanted = [waits, waits] if burst and ahead < DEPTH * settings.get("job-threads") else [waits]
     else:
         wanted = [fits, waits] if short else [fits]
     then = []

@@ -180,21 +180,25 @@ class TestEndsWrittenBehind(JobTestCase):
         self.assertEqual(second.finish()["state"], "done")
 
     def test_in_a_burst_up_to_depth_a_thread_wait_started_ahead(self):
-        self.patch_started_late(3600.0)
-        self.addCleanup(setattr, worker, "DEPTH", worker.DEPTH)
-        worker.DEPTH = 3  # one thread: up to three started ahead
+        self.patch_started_late(3600.0)  # DEPTH 2, one thread: two wait started ahead, at most
         first = HeldJob(self)
         self.assertEqual(first.reached(), "returning")
-        jobs = [HeldJob(self) for _ in range(5)]
+        jobs = [HeldJob(self) for _ in range(6)]
         first.go_on()  # its end (waited for) starts the next and one ahead
         self.assertEqual(jobs[0].reached(), "returning")
-        jobs[0].go_on()  # its end (written behind) starts two more: three wait started
+        jobs[0].go_on()  # its end (written behind) starts two more: two wait started
         self.assertEqual(jobs[1].reached(), "returning")
         self.assertTrue(behind.WRITER.flush(DEADLINE))  # that end, and the two starts, written
-        states = [self.state(job) for job in jobs[2:]]
-        self.assertEqual(states, [registry.RUNNING, registry.RUNNING, registry.QUEUED])
-        for job in jobs[1:]:
+        self.assertEqual(self.states(jobs[2:]), [registry.RUNNING] * 2 + [registry.QUEUED] * 2)
+        jobs[1].go_on()  # two wait started: its end starts one more
+        self.assertEqual(jobs[2].reached(), "returning")
+        self.assertTrue(behind.WRITER.flush(DEADLINE))
+        self.assertEqual(self.states(jobs[3:]), [registry.RUNNING] * 2 + [registry.QUEUED])
+        for job in jobs[2:]:
             self.assertEqual(job.finish()["state"], "done")
+
+    def states(self, jobs):
+        return [self.state(job) for job in jobs]
 
     def patch_started_late(self, seconds):
         """A job started ahead begins late after ``seconds``; every job of the test is short
