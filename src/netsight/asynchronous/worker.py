@@ -342,12 +342,12 @@ def _write_end(job, func):
     # its clock, started now, as it waits (``begins_late`` writes it again only as it begins).
     waits = lambda other: fits(other) and not other.limits.time_limited  # noqa: E731
     ahead = POOL.started_ahead(job)
-    short = job.began is not None and time.monotonic() - job.began < SHORT_JOB
+    ran = float("inf") if job.began is None else time.monotonic() - job.began  # how long it ran
     if ahead:  # in a burst of very short jobs, up to DEPTH a thread started ahead: each commit carries more ends
-        burst = job.began is not None and time.monotonic() - job.began < STARTED_LATE / (DEPTH + 1)
+        burst = ran < STARTED_LATE / (DEPTH + 1)
         wanted = [waits, waits] if burst and ahead < DEPTH * settings.get("job-threads") else [waits]
     else:
-        wanted = [fits, waits] if short else [fits]
+        wanted = [fits, waits] if ran < SHORT_JOB else [fits]
     then = []
     try:
         for fitting in wanted:
@@ -372,17 +372,15 @@ def _write_end(job, func):
     written = behind.Write(job.db, write)
     for index, other in enumerate(then):
         other.started_by, other.taken_at = (written, index), now
+    POOL.run_next(then)
     if ahead:
         written.on_failure = lambda exc: _record_failure(job, f"its end could not be written: {type(exc).__name__}: {exc}")
         written.when_settled(POOL.end_behind(job.process_id))
-        POOL.run_next(then)
         try:
             behind.WRITER.hand_over(written)
             return None
         except Exception:  # no writer thread: written here, as without a job ahead
             logger.exception("Process %s: its end could not be handed to the writer; written now", job.process_id)
-    else:
-        POOL.run_next(then)
     try:
         ended, started = registry.in_own_transaction(job.db, write)
     except BaseException as exc:
