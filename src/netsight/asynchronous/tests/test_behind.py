@@ -114,13 +114,19 @@ class TestEndsWrittenBehind(JobTestCase):
     def state(self, job):
         return self.fresh_record(job.process_id).state
 
-    def test_the_next_job_runs_before_the_end_of_the_last_is_committed(self):
-        self.patch_started_late(3600.0)  # however slow the machine, the third starts with its clock of then
+    def second_runs_third_ahead(self):
+        """A first job held, then two more: the first's end (waited for) starts both; the
+        second runs, the third waits started ahead. Returns the second and the third."""
         first = HeldJob(self)
         self.assertEqual(first.reached(), "returning")
         second, third = HeldJob(self), HeldJob(self)
-        first.go_on()  # its end starts the second and the third, and waits for that commit
+        first.go_on()
         self.assertEqual(second.reached(), "returning")
+        return second, third
+
+    def test_the_next_job_runs_before_the_end_of_the_last_is_committed(self):
+        self.patch_started_late(3600.0)  # however slow the machine, the third starts with its clock of then
+        second, third = self.second_runs_third_ahead()
         self.assertEqual(self.state(third), registry.RUNNING)  # started ahead, not run yet
         let_go = hold_the_writer(self)
         second.go_on()  # its end waits for the turn to write: the third runs meanwhile
@@ -134,11 +140,7 @@ class TestEndsWrittenBehind(JobTestCase):
 
     def test_a_job_started_ahead_that_waited_starts_its_clock_as_it_runs(self):
         self.patch_started_late(0.0)
-        first = HeldJob(self)
-        self.assertEqual(first.reached(), "returning")
-        second, third = HeldJob(self), HeldJob(self)
-        first.go_on()
-        self.assertEqual(second.reached(), "returning")
+        second, third = self.second_runs_third_ahead()
         started_ahead = self.fresh_record(third.process_id).started
         before = time.time()
         second.go_on()
@@ -150,11 +152,7 @@ class TestEndsWrittenBehind(JobTestCase):
 
     def test_a_job_started_ahead_and_cancelled_before_it_runs_never_runs(self):
         self.patch_started_late(3600.0)
-        first = HeldJob(self)
-        self.assertEqual(first.reached(), "returning")
-        second, third = HeldJob(self), HeldJob(self)
-        first.go_on()
-        self.assertEqual(second.reached(), "returning")
+        second, third = self.second_runs_third_ahead()
         self.assertEqual(self.state(third), registry.RUNNING)  # started ahead
         db = self.app._p_jar.db()
         registry.change(db, third.process_id, registry.ProcessRecord.request_cancel)  # as the cancel button does
