@@ -91,12 +91,14 @@ class Pool:
         """How many more jobs this pool would start now (0 without a pool):
         its free threads, less the queued jobs that wait for one (not those
         that wait for their owner's or site's cap); with ``ahead``, as many
-        more to wait for a thread (a claim's, taken ahead)."""
+        more to wait for a thread (a claim's, taken ahead) in its queue: the
+        jobs started ahead (``started_ahead``) do not take those places, or
+        a burst's claims would keep the queue nearly empty behind them."""
         size = settings.get("job-threads")
         if size <= 0:
             return 0
         with self._lock:
-            free = size + ahead - len(self._running)
+            free = size + ahead - len(self._running) + (len(self._ahead) if ahead else 0)
             held = self._held_test()
             for job in self._queue:  # it stops once the waiting jobs fill the room: a long queue costs no more
                 if free <= 0:

@@ -4,6 +4,7 @@ from netsight.asynchronous import behind
 from netsight.asynchronous import cancels
 from netsight.asynchronous import registry
 from netsight.asynchronous import worker
+from netsight.asynchronous.pool import AHEAD
 from netsight.asynchronous.pool import POOL
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import DEADLINE
@@ -188,6 +189,8 @@ class TestEndsWrittenBehind(JobTestCase):
         self.assertEqual(jobs[1].reached(), "returning")
         self.assertTrue(behind.WRITER.flush(DEADLINE))  # that end, and the two starts, written
         self.assertEqual(self.states(jobs[2:]), [registry.RUNNING] * 2 + [registry.QUEUED] * 2)
+        # A claim may still take AHEAD to wait in the queue: the two started ahead take none of those places.
+        self.assertEqual(POOL.room(ahead=AHEAD), AHEAD - 2)
         jobs[1].go_on()  # two wait started: its end starts one more
         self.assertEqual(jobs[2].reached(), "returning")
         self.assertTrue(behind.WRITER.flush(DEADLINE))
