@@ -30,6 +30,7 @@ from netsight.asynchronous import progress
 from netsight.asynchronous import queues
 from netsight.asynchronous import registry
 from netsight.asynchronous import settings
+from netsight.asynchronous import transactions
 from netsight.asynchronous.cancels import ask_to_cancel
 from netsight.asynchronous.cancels import learn_cancels
 from netsight.asynchronous.faults import Faults
@@ -112,6 +113,7 @@ class Maintenance(threading.Thread):
         with self._pass:
             if self._watch is not None and self._watch[0] is db:
                 self._stop_watching()
+        transactions.let_go(db)  # the connection kept for the worker's short transactions
 
     def run(self):
         one_writer_for_this_thread()

@@ -30,8 +30,16 @@ one transaction (``_together``): a commit's round trips (the ZEO
 server's, PostgreSQL's) and its conflict checks were the worker's job
 ends' largest cost. A group that fails is run again one by one, each
 with its own retries.
+
+The transactions of the turn, one after the other, use one connection kept
+open (``_KeptConnection``): what the last one wrote is current in its
+cache, where a connection from the pool would load again every bucket and
+counter that another connection had changed since it last used it (a
+worker fed by a front-end spent a third of its writes' turn on such loads:
+docs/performance.rst, "One connection for the turn"). ``let_go`` closes it.
 """
 
+from transaction.interfaces import NoTransaction
 from transaction.interfaces import TransientError
 from zope.component.hooks import getSite
 from zope.component.hooks import site as current_site
@@ -222,11 +230,15 @@ def waiting():
 
 
 def attempt_once(db, func):
-    """``func(root)`` on a new connection with a transaction manager of its own, committed; aborted if it raises.
+    """``func(root)`` on a connection with a transaction manager of its own, committed; aborted if it raises.
 
     One attempt, not retried, holding nothing: the caller decides (``in_own_transaction`` retries it;
-    ``_together`` runs a group's functions in one, and each again on its own if it fails).
+    ``_together`` runs a group's functions in one, and each again on its own if it fails). A
+    thread that holds ``WRITER`` uses the connection kept for the turn (``_kept``), others a new one.
     """
+    kept = _kept(db)
+    if kept is not None:
+        return kept.attempt(func)
     # Explicit (ZODB's explicit transactions): the connection catches up with its storage
     # once, at begin(), not also as it opens and after the commit; on RelStorage each is a
     # query to PostgreSQL (a drain 1.14 times as fast: docs/performance.rst).
@@ -242,3 +254,80 @@ def attempt_once(db, func):
         raise
     finally:
         connection.close()
+
+
+KEPT_ATTRIBUTE = "_netsight_async_turn_connection"  # on a ZODB.DB: its ``_KeptConnection``
+
+
+class _KeptConnection:
+    """The connection that the short transactions of ``WRITER``'s turn use, one after
+    the other, kept open between them: what the last one wrote is current in
+    its cache, where a connection of the pool would load again every object
+    that another connection changed since it was last used (the registry's
+    buckets and counters, which every end and claim writes)."""
+
+    def __init__(self, db):
+        self.manager = _TurnManager(explicit=True)
+        self.connection = db.open(transaction_manager=self.manager)
+        self.busy = False  # a short transaction within another (re-entrant turn) opens a connection of its own
+        self.pid = os.getpid()  # a forked child's is its parent's: not used there
+
+    def attempt(self, func):
+        self.busy = True
+        try:
+            self.manager.begin()
+            result = func(self.connection.root())
+            self.manager.commit()
+            return result
+        except BaseException:
+            try:
+                self.manager.abort()
+            except Exception:  # a connection that cannot even abort is not kept
+                logger.debug("netsight.async: the turn's connection could not abort; a new one next time", exc_info=True)
+                self.forget()
+            raise
+        finally:
+            self.busy = False
+
+    def forget(self):
+        db = self.connection.db()
+        if getattr(db, KEPT_ATTRIBUTE, None) is self:
+            delattr(db, KEPT_ATTRIBUTE)
+        try:
+            self.connection.close()
+        except Exception:
+            logger.debug("netsight.async: the turn's connection could not be closed", exc_info=True)
+
+
+def let_go(db):
+    """Close the connection kept for ``WRITER``'s turn on ``db``, if any (a database
+    about to be closed: ``MAINTENANCE.release``); the next turn opens another."""
+    with _writer_turn():
+        kept = getattr(db, KEPT_ATTRIBUTE, None)
+        if kept is not None and not kept.busy:
+            kept.forget()
+
+
+class _TurnManager(transaction.TransactionManager):
+    """The kept connection's transaction manager: explicit, and an abort without a
+    transaction does nothing (``DB.close`` aborts every open connection's)."""
+
+    def abort(self):
+        try:
+            txn = self.get()
+        except NoTransaction:
+            return None
+        return txn.abort()
+
+
+def _kept(db):
+    """The connection kept for ``WRITER``'s turn on ``db``, if this thread holds the turn and it is free; else None."""
+    if not getattr(_thread, "turns", 0):
+        return None
+    kept = getattr(db, KEPT_ATTRIBUTE, None)
+    if kept is not None and kept.pid != os.getpid():
+        kept = None  # the parent's, in a forked child: left alone
+    if kept is None:
+        kept = _KeptConnection(db)
+        setattr(db, KEPT_ATTRIBUTE, kept)
+    return None if kept.busy else kept

@@ -277,6 +277,49 @@ class TestPoolWritesWithoutItsLock(DatabaseTestCase):
         self.assertEqual(pool.counts(), (0, 0, 0))
 
 
+class TestTheTurnsConnection(DatabaseTestCase):
+    """The worker's short transactions, one at a time, share one connection kept
+    open: what the last wrote is current there, and what others commit is seen."""
+
+    def in_worker(self, func):
+        """What ``in_own_transaction(db, func)`` returned in a worker's thread."""
+        results = []
+        self.thread(lambda: results.append(in_own_transaction(self.db, func))).join(DEADLINE)
+        return results[0]
+
+    def opened(self):
+        return [info for info in self.db.connectionDebugInfo() if info["opened"]]
+
+    def test_one_after_another_on_one_connection_that_sees_what_others_committed(self):
+        first = self.in_worker(lambda root: (increment(root), id(root._p_jar)))
+        self.assertEqual(first[0], 1)
+        self.thread(lambda: in_own_transaction(self.db, increment), worker=False).join(DEADLINE)  # a request's
+        self.assertEqual(self.in_worker(lambda root: (increment(root), id(root._p_jar))), (3, first[1]))
+        self.assertEqual(len(self.opened()), 1)  # kept open between them
+        self.assertEqual(self.count(), 3)
+
+    def test_one_within_another_has_a_connection_of_its_own(self):
+        def outer(root):
+            inner = in_own_transaction(self.db, lambda inner_root: (increment(inner_root), id(inner_root._p_jar)))
+            root["outer"] = True
+            return inner[1] != id(root._p_jar)
+
+        self.assertTrue(self.in_worker(outer))
+        self.assertEqual(self.count(), 1)
+        self.assertTrue(in_own_transaction(self.db, lambda root: root["outer"]))
+
+    def test_a_database_let_go_has_it_closed_and_one_closes_with_it_open(self):
+        self.in_worker(increment)
+        self.assertEqual(len(self.opened()), 1)
+        transactions.let_go(self.db)  # a database about to be closed (MAINTENANCE.release)
+        self.assertEqual(self.opened(), [])
+        self.assertEqual(self.in_worker(increment), 2)  # the next turn opens another
+        other = DB(None)  # a database closed with it open, as an instance's that stops: no error
+        self.thread(lambda: in_own_transaction(other, lambda root: root.__setitem__("n", 1))).join(DEADLINE)
+        self.assertEqual(len([info for info in other.connectionDebugInfo() if info["opened"]]), 1)
+        other.close()
+
+
 class CountingConnection(Connection):
     """ZODB's Connection, counting how often it catches up with its storage
     (``newTransaction``: on RelStorage, each is a query to PostgreSQL)."""
