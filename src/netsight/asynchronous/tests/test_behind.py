@@ -179,7 +179,9 @@ class TestEndsWrittenBehind(JobTestCase):
         self.assertEqual(second.finish()["state"], "done")
 
     def test_in_a_burst_up_to_depth_a_thread_wait_started_ahead(self):
-        self.patch_started_late(3600.0)  # DEPTH 2, one thread: two wait started ahead, at most
+        self.patch_started_late(3600.0)
+        self.addCleanup(setattr, worker, "DEPTH", worker.DEPTH)
+        worker.DEPTH = 2  # one thread: two wait started ahead, at most
         first = HeldJob(self)
         self.assertEqual(first.reached(), "returning")
         jobs = [HeldJob(self) for _ in range(6)]
