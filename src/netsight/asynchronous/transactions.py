@@ -36,7 +36,7 @@ open (``_KeptConnection``): what the last one wrote is current in its
 cache, where a connection from the pool would load again every bucket and
 counter that another connection had changed since it last used it (a
 worker fed by a front-end spent a third of its writes' turn on such loads:
-docs/performance.rst, "One connection for the turn"). ``let_go`` closes it.
+docs/performance.rst, "Claims that keep the queue filled"). ``let_go`` closes it.
 """
 
 from transaction.interfaces import NoTransaction
