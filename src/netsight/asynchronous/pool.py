@@ -35,7 +35,9 @@ THREAD_PREFIX = "netsight.async-"
 # wait in its queue (claims.py): a thread that ends a job takes the next at
 # once; taken only while more than that wait (claims.py), so that an idle
 # worker still finds jobs when few wait. Eight: a claim (and its heartbeat)
-# for some ten jobs of a burst rather than two or three.
+# for some ten jobs of a burst rather than two or three. The jobs started ahead
+# (worker.DEPTH a thread, at most, about) take none of these places: in a burst
+# an instance holds up to job-threads * (1 + DEPTH) + AHEAD jobs (18 with two threads).
 AHEAD = 8
 # A claim ahead (no thread free) waits until this many places ahead are
 # free: one claim for several jobs of a burst, not one at each job's end

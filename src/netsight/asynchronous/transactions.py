@@ -2,9 +2,9 @@
 
 A write that must not wait for the caller's transaction, nor be undone
 with it (a job's state and progress, a heartbeat, the fetch of a result, a
-captured blob), runs here: on a connection of its own, with a transaction
-manager of its own, so that it never commits the half-done work of a job
-or of a request. The registry's ``change`` and ``take`` use it; so do
+captured blob), runs here: on a connection of its own (the turn's kept
+connection, below, for the worker's), with a transaction manager of its
+own, so that it never commits the half-done work of a job or of a request. The registry's ``change`` and ``take`` use it; so do
 ``capture.py`` (a big body's blob) and the maintenance thread.
 
 The worker's short transactions (those of the pool's threads and of the
@@ -100,7 +100,7 @@ def in_own_transaction(db, func, attempts=None, alone=None):
     """``func(root)`` in a short transaction on a connection of its own to ``db``.
 
     :param db: the database (a ``ZODB.DB``), not a connection: the
-        connection is opened here and closed before any pause.
+        connection is opened here (the turn's is kept: ``_KeptConnection``) and let go before any pause.
     :param func: called with the connection's root; what it returns is returned.
     :param attempts: how many times in all (``ATTEMPTS`` by default).
     :param alone: one at a time with the worker's other short transactions
@@ -232,7 +232,7 @@ def waiting():
 def attempt_once(db, func):
     """``func(root)`` on a connection with a transaction manager of its own, committed; aborted if it raises.
 
-    One attempt, not retried, holding nothing: the caller decides (``in_own_transaction`` retries it;
+    One attempt, not retried, holding no lock: the caller decides (``in_own_transaction`` retries it;
     ``_together`` runs a group's functions in one, and each again on its own if it fails). A
     thread that holds ``WRITER`` uses the connection kept for the turn (``_kept``), others a new one.
     """
@@ -290,13 +290,16 @@ class _KeptConnection:
             self.busy = False
 
     def forget(self):
+        """Keep it no more; close it, unless it is a forked parent's (its storage's sockets are the parent's)."""
         db = self.connection.db()
         if getattr(db, KEPT_ATTRIBUTE, None) is self:
             delattr(db, KEPT_ATTRIBUTE)
+        if self.pid != os.getpid():
+            return
         try:
             self.connection.close()
         except Exception:
-            logger.debug("netsight.async: the turn's connection could not be closed", exc_info=True)
+            logger.warning("netsight.async: the turn's connection could not be closed", exc_info=True)
 
 
 def let_go(db):
@@ -304,7 +307,7 @@ def let_go(db):
     about to be closed: ``MAINTENANCE.release``); the next turn opens another."""
     with _writer_turn():
         kept = getattr(db, KEPT_ATTRIBUTE, None)
-        if kept is not None and not kept.busy:
+        if kept is not None and (kept.pid != os.getpid() or not kept.busy):  # a forked parent's: let go, not closed
             kept.forget()
 
 
