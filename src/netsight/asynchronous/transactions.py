@@ -245,15 +245,21 @@ def attempt_once(db, func):
     manager = transaction.TransactionManager(explicit=True)
     connection = db.open(transaction_manager=manager)
     try:
+        return _begin_and_commit(manager, connection, func, manager.abort)
+    finally:
+        connection.close()
+
+
+def _begin_and_commit(manager, connection, func, abort):
+    """Begin, ``func(root)``, commit; ``abort()`` if any of it raises (then raised)."""
+    try:
         manager.begin()
         result = func(connection.root())
         manager.commit()
         return result
     except BaseException:
-        manager.abort()
+        abort()
         raise
-    finally:
-        connection.close()
 
 
 KEPT_ATTRIBUTE = "_netsight_async_turn_connection"  # on a ZODB.DB: its ``_KeptConnection``
@@ -275,19 +281,16 @@ class _KeptConnection:
     def attempt(self, func):
         self.busy = True
         try:
-            self.manager.begin()
-            result = func(self.connection.root())
-            self.manager.commit()
-            return result
-        except BaseException:
-            try:
-                self.manager.abort()
-            except Exception:  # a connection that cannot even abort is not kept
-                logger.debug("netsight.async: the turn's connection could not abort; a new one next time", exc_info=True)
-                self.forget()
-            raise
+            return _begin_and_commit(self.manager, self.connection, func, self._abort)
         finally:
             self.busy = False
+
+    def _abort(self):
+        try:
+            self.manager.abort()
+        except Exception:  # a connection that cannot even abort is not kept
+            logger.debug("netsight.async: the turn's connection could not abort; a new one next time", exc_info=True)
+            self.forget()
 
     def forget(self):
         """Keep it no more; close it, unless it is a forked parent's (its storage's sockets are the parent's)."""

@@ -287,8 +287,8 @@ class TestTheTurnsConnection(DatabaseTestCase):
         self.thread(lambda: results.append(in_own_transaction(self.db, func, attempts=attempts))).join(DEADLINE)
         return results[0]
 
-    def opened(self):
-        return [info for info in self.db.connectionDebugInfo() if info["opened"]]
+    def opened(self, db=None):
+        return [info for info in (db or self.db).connectionDebugInfo() if info["opened"]]
 
     def test_one_after_another_on_one_connection_that_sees_what_others_committed(self):
         first = self.in_worker(lambda root: (increment(root), id(root._p_jar)))
@@ -318,7 +318,7 @@ class TestTheTurnsConnection(DatabaseTestCase):
         self.assertEqual(self.in_worker(increment), 2)  # the next turn opens another
         other = DB(None)  # a database closed with it open, as an instance's that stops: no error
         self.thread(lambda: in_own_transaction(other, lambda root: root.__setitem__("n", 1))).join(DEADLINE)
-        self.assertEqual(len([info for info in other.connectionDebugInfo() if info["opened"]]), 1)
+        self.assertEqual(len(self.opened(other)), 1)
         other.close()
 
 
