@@ -53,14 +53,16 @@ def looks_secret(name):
     return any(word.lower() in SECRET_WORDS for word in words)
 
 
-def kept_values(request, fields=None):
+def kept_values(request, fields=None, site_names=None):
     """``request.form``'s plain values that "Back to the form" may post again,
     as ``(name, text)`` pairs (a list's items each under ``name:list``).
 
     ``fields``: the names kept (a view's ``form_fields``); None, every one.
+    ``site_names``: the site's own credential names (``scrub.site_login_names``),
+    if the caller has them already; else they are read.
     """
     form = getattr(request, "form", None) or {}
-    extra = scrub.site_login_names(request)
+    extra = scrub.site_login_names(request) if site_names is None else site_names
     pairs, length = [], 0
     for name, value in form.items():
         if not isinstance(name, str) or name == MARKER or scrub.is_credential(name, extra) or looks_secret(name):

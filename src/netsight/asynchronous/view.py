@@ -5,6 +5,7 @@ from inspect import signature
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from transaction.interfaces import TransientError
+from weakref import WeakKeyDictionary
 from zExceptions import BadRequest
 from zExceptions import HTTPRedirection
 from zExceptions import NotFound
@@ -20,6 +21,7 @@ from netsight.asynchronous import queues
 from netsight.asynchronous import registry
 from netsight.asynchronous import retries
 from netsight.asynchronous import scheduling
+from netsight.asynchronous import scrub
 from netsight.asynchronous import settings
 from netsight.asynchronous import startcommit
 from netsight.asynchronous import timelimits
@@ -278,7 +280,8 @@ class BaseAsyncView(StatusPages, BrowserView):
         # that forgets it applies.
         record.expiry = start.expiry
         record.mail = mail_wanted(self, process_id, owner)  # notify = "mail": what the mail needs
-        record.form_values = formvalues.kept_values(request, self.form_fields)  # "Back to the form" posts them
+        site_names = scrub.site_login_names(request)  # read once: the form values and the job drop them
+        record.form_values = formvalues.kept_values(request, self.form_fields, site_names)  # "Back to the form" posts them
         record.time_limit = time_limit
         record.dedupe = dedupe  # ``registry.add`` writes it in the only-once index, with the record
         if owner is None:  # an anonymous visitor's: capped by its address, kept less long
@@ -294,7 +297,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         limits = JobLimits.at_start(record, start)
         limits.keep_in(record)
         db = connection.db()
-        job = worker.Job.from_request(request, process_id, self.__name__, db, limits)
+        job = worker.Job.from_request(request, process_id, self.__name__, db, limits, site_names)
         retryable = retries.keep_for_retry(self, record)  # a retry needs its request after it ended
         stored = None
         if not runs_here or self.rerun_interrupted or run_after is not None or retryable:  # another instance may run it
@@ -588,7 +591,7 @@ def _arguments(func, request, **given):
     """
     arguments = {}
     missing = []
-    for name, parameter in signature(func).parameters.items():
+    for name, parameter in _parameters(func):
         if parameter.kind == Parameter.VAR_KEYWORD:
             arguments.update((key, value) for key, value in request.form.items() if key not in arguments)
             arguments.update(given)
@@ -606,6 +609,21 @@ def _arguments(func, request, **given):
             _("bad_start_missing", default="The form lacks what the process needs: ${fields}.", mapping={"fields": fields}),
         )
     return arguments
+
+
+def _parameters(func):
+    """``(name, Parameter)`` pairs of ``func``'s signature: a method's are read
+    once per function (each start would read them again), without ``self``."""
+    function = getattr(func, "__func__", None)
+    if function is None:
+        return tuple(signature(func).parameters.items())
+    parameters = _METHOD_PARAMETERS.get(function)
+    if parameters is None:
+        parameters = _METHOD_PARAMETERS[function] = tuple(signature(func).parameters.items())
+    return parameters
+
+
+_METHOD_PARAMETERS = WeakKeyDictionary()  # a method's function: its bound signature's parameters
 
 
 _MISSING = object()

@@ -187,11 +187,16 @@ class Job:
         self.began = None  # when its publication began (time.monotonic())
 
     @classmethod
-    def from_request(cls, request, process_id, view_name, db, limits):
-        """The job of ``request``, without its credentials (scrub.py), run as its user, under ``limits``."""
+    def from_request(cls, request, process_id, view_name, db, limits, site_names=None):
+        """The job of ``request``, without its credentials (scrub.py), run as its user, under ``limits``.
+
+        ``site_names``: the site's own credential names (``scrub.site_login_names``:
+        a renamed session cookie, say), if the caller has them already; else they are read.
+        """
         body = SpooledTemporaryFile(max_size=SPOOL_SIZE)
         stdin = request.stdin
-        site_names = scrub.site_login_names(request)  # a renamed session cookie, say
+        if site_names is None:
+            site_names = scrub.site_login_names(request)
         if stdin is not None:
             stdin.seek(0)
             scrub.body(stdin, request.environ.get("CONTENT_TYPE"), body, request.environ.get("REQUEST_METHOD"), site_names)

@@ -382,6 +382,14 @@ class TestARenamedSessionCookie(JobTestCase):
                 seen = TestTheJobsRequest.assert_ran_as_the_user(self, url, process_id, ticket)
                 self.assertNotIn(self.NAME, json.dumps(seen))
 
+    def test_the_ticket_in_the_body_is_not_kept_for_back_to_the_form(self):
+        ticket = session_ticket(self.portal, TEST_USER_ID, self.NAME)
+        url = self.url("echo")
+        body = {"title": "kept", f"{self.NAME}:string": ticket}
+        process_id = TestTheJobsRequest.start_without_login(self, url, body, f"?_authenticator={self.browser.token}")
+        kept = dict(self.fresh_record(process_id).form_values)  # what "Back to the form" posts, before the result is out
+        self.assertEqual(kept, {"title": "kept"})
+
     def test_the_cookie_is_not_kept_even_if_listed(self):
         from netsight.asynchronous.tests.helpers.base import setting
 
