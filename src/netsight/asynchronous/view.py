@@ -617,7 +617,10 @@ def _parameters(func):
     function = getattr(func, "__func__", None)
     if function is None:
         return tuple(signature(func).parameters.items())
-    parameters = _METHOD_PARAMETERS.get(function)
+    try:
+        parameters = _METHOD_PARAMETERS.get(function)
+    except TypeError:  # a function that takes no weak reference: read each time
+        return tuple(signature(func).parameters.items())
     if parameters is None:
         parameters = _METHOD_PARAMETERS[function] = tuple(signature(func).parameters.items())
     return parameters

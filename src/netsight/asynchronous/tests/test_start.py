@@ -15,6 +15,7 @@ from ZODB.POSException import StorageError
 import inspect
 import json
 import time
+import types
 import unittest
 import uuid
 
@@ -134,7 +135,14 @@ class TestRunsArguments(unittest.TestCase):
 
     def test_the_same_parameters_as_the_signature(self):
         first, second = self.View(), self.View()
-        for func in (first.__run__, second.__run__, first.by_class, first.alone, lambda process_id, **kw: None):
+        class Run:  # a callable that takes no weak reference, bound as a method
+            __slots__ = ()
+
+            def __call__(self, view, process_id):
+                pass
+
+        bound = types.MethodType(Run(), first)
+        for func in (first.__run__, second.__run__, first.by_class, first.alone, lambda process_id, **kw: None, bound):
             with self.subTest(func=func):
                 self.assertEqual(view._parameters(func), tuple(inspect.signature(func).parameters.items()))
         self.assertEqual([name for name, _ in view._parameters(first.__run__)],
