@@ -322,6 +322,45 @@ class TestTheTurnsConnection(DatabaseTestCase):
         other.close()
 
 
+class TestTheTurnsConnectionAcrossARestartOfTheServer(unittest.TestCase):
+    """The connection kept open for the turn lives as long as the instance:
+    after its ZEO server restarted, it writes again, and sees what others wrote."""
+
+    def setUp(self):
+        directory = tempfile.TemporaryDirectory()
+        self.addCleanup(directory.cleanup)
+        self.path = f"{directory.name}/Data.fs"
+        self.address, self.stop = ZEO.server(path=self.path)
+        self.db = ZEO.DB(self.address)
+        self.addCleanup(self.db.close)
+        self.addCleanup(lambda: self.stop())  # the server running at the end
+        in_own_transaction(self.db, lambda root: root.__setitem__("counter", PersistentMapping(n=0)))
+
+    def in_worker(self, func, attempts=None):
+        return TestTheTurnsConnection.in_worker(self, func, attempts)
+
+    def thread(self, target, worker=True):
+        return DatabaseTestCase.thread(self, target, worker)
+
+    def restart_the_server(self):
+        self.stop()
+        wait_until(lambda: not self.db.storage.is_connected(), DEADLINE, "the client to see its server gone")
+        self.address, self.stop = ZEO.server(path=self.path, port=self.address)
+        wait_until(self.db.storage.is_connected, DEADLINE, "the client to connect again")
+
+    def test_it_writes_after_the_restart_and_sees_what_a_request_wrote(self):
+        before = self.in_worker(lambda root: (increment(root), id(root._p_jar)))
+        self.assertEqual(before[0], 1)
+        self.restart_the_server()
+        after = self.in_worker(lambda root: (increment(root), id(root._p_jar)))
+        self.assertEqual(after, (2, before[1]))  # the same connection, its write committed
+        self.thread(lambda: in_own_transaction(self.db, increment), worker=False).join(DEADLINE)  # a request's
+        self.assertEqual(self.in_worker(increment, attempts=1), 4)  # one attempt: it had caught up
+        other = ZEO.DB(self.address)  # another instance reads what it wrote
+        self.addCleanup(other.close)
+        self.assertEqual(in_own_transaction(other, lambda root: root["counter"]["n"]), 4)
+
+
 class CountingConnection(Connection):
     """ZODB's Connection, counting how often it catches up with its storage
     (``newTransaction``: on RelStorage, each is a query to PostgreSQL)."""
