@@ -73,6 +73,7 @@ PAGES = (
 )
 PACES = (None, 2.0, 1.0, 0.5, 0.25)  # seconds between two reports; None: one report, halfway
 PROCESS_ID = re.compile(r"process_id=([0-9a-f]{32})")
+REQUEST_THREADS = 4  # at most, of the test server (plone.testing's WSGI server: waitress's default)
 SETTINGS = {"NETSIGHT_ASYNC_PROGRESS_INTERVAL": "1"}  # the default; the test layer's is 0
 
 LAG_SAMPLE = 0.1  # s: between two samples of the bar's lag
@@ -334,6 +335,8 @@ def measure(jobs=24, concurrency=4, max_delay=8.0, quiet=False):
     stamps = Stamps()
     pool = {"NETSIGHT_ASYNC_POOL_SIZE": str(len(PAGES) * (concurrency + 1))}  # no job waits
     with layer_set_up(CHROMIUM_BROWSER) as layer, environment({**SETTINGS, **pool}):
+        # deployment.rst: a pool of connections for the request threads, the job threads and 2 more
+        layer["zodbDB"].setPoolSize(int(pool["NETSIGHT_ASYNC_POOL_SIZE"]) + REQUEST_THREADS + 2)
         stamps.install()
         try:
             site_url = chromium_server_url(layer) + "/".join(layer["portal"].getPhysicalPath())
