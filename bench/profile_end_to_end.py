@@ -62,14 +62,62 @@ def run(system, pid, jobs, clients, record=None):
     return figures.rate, figures.done, 1000 * used / max(figures.done, 1)
 
 
-def report(samples, count):
-    """The findings of the ``--gil`` recording: the CPU by group of threads, the top functions."""
+# The parts of a job's end to end: a sample goes to the first part it is in, a part being a
+# ``(function, file part)`` pair of which one must be in the sample's stack, and, where it gives
+# one more, a pair that must be there too (a function None: any function of such a file).
+PARTS = (
+    ("short transactions (the starts' records, the ends, the takes, the beats)",
+     (("in_own_transaction", "asynchronous/transactions.py"), ("Writer._run", "asynchronous/behind.py"))),
+    ("a job's own publication: traversal and security",
+     (("BaseRequest.traverse", "ZPublisher/"),), ("_publish", "asynchronous/worker.py")),
+    ("a job's own publication: the rest (the view, its transaction)", (("_publish", "asynchronous/worker.py"),)),
+    ("the job threads: the rest (hand-over, a job's start and end)", (("Pool._work", "asynchronous/pool.py"),)),
+    ("the maintenance thread (claims, heartbeat)", (("Maintenance.run", "asynchronous/maintenance.py"),)),
+    ("requests: the starts' view", (("BaseAsyncView.__call__", "asynchronous/view.py"),)),
+    ("requests: the polls' view", (("StatusPages.completed", "asynchronous/pages.py"),)),
+    ("requests: the fetches' view", (("StatusPages.result", "asynchronous/pages.py"),)),
+    ("requests: authentication (PAS)", (("BaseRequest.traverse", "ZPublisher/"),), (None, "PluggableAuthService/")),
+    ("requests: the site's before-traverse hooks", (("MultiHook.__call__", "ZPublisher/BeforeTraverse.py"),)),
+    ("requests: the rest of traversal", (("BaseRequest.traverse", "ZPublisher/"),)),
+    ("requests: transforms (plone.transformchain)", (("applyTransformOnSuccess", "transformchain/"),)),
+    ("requests: their transaction (begin, commit, publication events)",
+     (("transaction_pubevents", "ZPublisher/WSGIPublisher.py"),)),
+    ("requests: the rest (waitress's task, the request, the response)",
+     (("ThreadedTaskDispatcher.handler_thread", "waitress/"),)),
+    ("waitress's loop (HTTP input and output)", ((None, "waitress/"),)),
+)
+
+
+def has(sample, function, file_part):
+    """Whether ``sample``'s stack has a frame of ``function`` (None: any) in a file whose path has ``file_part``."""
+    return any((function is None or name == function) and file_part in path for name, path, _line in sample.frames)
+
+
+def part_of(sample):
+    """The name of the first of PARTS that ``sample`` is in, or "other"."""
+    for name, any_of, *also in PARTS:
+        if any(has(sample, *pair) for pair in any_of) and all(has(sample, *pair) for pair in also):
+            return name
+    return "other (stacks that py-spy read only in part)"
+
+
+def report(samples, count, cpu=None):
+    """The findings of the ``--gil`` recording: the CPU by group of threads, by part, the top functions;
+    ``cpu``: the instance's CPU a job (ms), to give each part's share in ms too."""
     total = sum(sample.count for sample in samples)
     lines = [f"The instance's CPU (py-spy --gil), {total} samples, by group of threads:"]
     groups = Counter()
     for sample in samples:
         groups[sample.group] += sample.count
     lines += [f"  {percent(samples_of, total)}  {group}" for group, samples_of in groups.most_common()]
+    parts = Counter()
+    for sample in samples:
+        parts[part_of(sample)] += sample.count
+    lines += ["", "By part of a job's end to end" + (" (and its CPU a job):" if cpu else ":")]
+    order = [part[0] for part in PARTS] + ["other (stacks that py-spy read only in part)"]
+    for name, samples_of in sorted(parts.items(), key=lambda item: order.index(item[0])):
+        ms = f"  {cpu * samples_of / total:5.2f} ms" if cpu and total else ""
+        lines.append(f"  {percent(samples_of, total)}{ms}  {name}")
     own, cumulative = top(samples, count)
     lines += ["", f"The top {count} by own time:"]
     lines += [f"  {percent(samples_of, total)}  {name}" for name, samples_of in own]
@@ -126,7 +174,7 @@ def main():
     for title, (rate, done, cpu) in (("without the profiler", plain), ("py-spy --gil", recorded)):
         print(f"{title}: {rate:.1f} jobs/s, {done} done of {args.jobs}, {cpu:.2f} ms of the instance's CPU a job")
     print()
-    print(report(samples, args.top))
+    print(report(samples, args.top, recorded[2]))
     shutil.rmtree(directory, ignore_errors=True)
 
 
