@@ -5,7 +5,6 @@ from inspect import signature
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from transaction.interfaces import TransientError
-from weakref import WeakKeyDictionary
 from zExceptions import BadRequest
 from zExceptions import HTTPRedirection
 from zExceptions import NotFound
@@ -591,7 +590,7 @@ def _arguments(func, request, **given):
     """
     arguments = {}
     missing = []
-    for name, parameter in _parameters(func):
+    for name, parameter in signature(func).parameters.items():
         if parameter.kind == Parameter.VAR_KEYWORD:
             arguments.update((key, value) for key, value in request.form.items() if key not in arguments)
             arguments.update(given)
@@ -609,24 +608,6 @@ def _arguments(func, request, **given):
             _("bad_start_missing", default="The form lacks what the process needs: ${fields}.", mapping={"fields": fields}),
         )
     return arguments
-
-
-def _parameters(func):
-    """``(name, Parameter)`` pairs of ``func``'s signature: a method's are read
-    once per function (each start would read them again), without ``self``."""
-    function = getattr(func, "__func__", None)
-    if function is None:
-        return tuple(signature(func).parameters.items())
-    try:
-        parameters = _METHOD_PARAMETERS.get(function)
-    except TypeError:  # a function that takes no weak reference: read each time
-        return tuple(signature(func).parameters.items())
-    if parameters is None:
-        parameters = _METHOD_PARAMETERS[function] = tuple(signature(func).parameters.items())
-    return parameters
-
-
-_METHOD_PARAMETERS = WeakKeyDictionary()  # a method's function: its bound signature's parameters
 
 
 _MISSING = object()

@@ -2,7 +2,6 @@
 
 from netsight.asynchronous import registry
 from netsight.asynchronous import startcommit
-from netsight.asynchronous import view
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import worker_threads
@@ -12,11 +11,8 @@ from plone.app.testing import TEST_USER_ID
 from unittest import mock
 from ZODB.POSException import StorageError
 
-import inspect
 import json
 import time
-import types
-import unittest
 import uuid
 
 
@@ -116,42 +112,3 @@ class TestStartsAfterCommit(JobTestCase):
         self.assertEqual(answer["completed"], True)
         self.assertEqual(FailsAfterStarting.ran, [process_id])
         del FailsAfterStarting.ran[:]
-
-
-class TestRunsArguments(unittest.TestCase):
-    """The names a start maps from the form onto ``__run__``: a method's read once, the same as its signature."""
-
-    class View:
-        def __run__(self, process_id, number, kind="plain", *rest, flag=False, **kwargs):
-            pass
-
-        @classmethod
-        def by_class(cls, process_id, number):
-            pass
-
-        @staticmethod
-        def alone(process_id, number=1):
-            pass
-
-    def test_the_same_parameters_as_the_signature(self):
-        first, second = self.View(), self.View()
-        class Run:  # a callable that takes no weak reference, bound as a method
-            __slots__ = ()
-
-            def __call__(self, view, process_id):
-                pass
-
-        bound = types.MethodType(Run(), first)
-        for func in (first.__run__, second.__run__, first.by_class, first.alone, lambda process_id, **kw: None, bound):
-            with self.subTest(func=func):
-                self.assertEqual(view._parameters(func), tuple(inspect.signature(func).parameters.items()))
-        self.assertEqual([name for name, _ in view._parameters(first.__run__)],
-                         ["process_id", "number", "kind", "rest", "flag", "kwargs"])
-
-    def test_each_view_maps_its_own_form(self):
-        request = type("Request", (dict,), {"form": {"number": "7", "other": "x"}})(number="7")  # get() as Zope's
-        self.assertEqual(
-            view._arguments(self.View().__run__, request, process_id="p"),
-            {"process_id": "p", "number": "7", "other": "x"},
-        )
-        self.assertEqual(view._arguments(self.View().by_class, request, process_id="q"), {"process_id": "q", "number": "7"})
