@@ -170,12 +170,12 @@ def main():
         samples = parse(stacks)
     finally:
         cluster.close()
+        shutil.rmtree(directory, ignore_errors=True)  # the stacks too, unless --keep put them elsewhere
     print(f"bench/profile_end_to_end.py {' '.join(sys.argv[1:])}")
     for title, (rate, done, cpu) in (("without the profiler", plain), ("py-spy --gil", recorded)):
         print(f"{title}: {rate:.1f} jobs/s, {done} done of {args.jobs}, {cpu:.2f} ms of the instance's CPU a job")
     print()
-    print(report(samples, args.top, recorded[2]))
-    shutil.rmtree(directory, ignore_errors=True)
+    print(report(samples, args.top, recorded[2]))  # ms a job: the recorded run's CPU, whose samples these are
 
 
 if __name__ == "__main__":

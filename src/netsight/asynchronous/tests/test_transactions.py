@@ -330,11 +330,20 @@ class TestTheTurnsConnectionAcrossARestartOfTheServer(unittest.TestCase):
         directory = tempfile.TemporaryDirectory()
         self.addCleanup(directory.cleanup)
         self.path = f"{directory.name}/Data.fs"
-        self.address, self.stop = ZEO.server(path=self.path)
+        self.start_the_server(port=0)
+        self.addCleanup(self.stop_the_server)  # the one running at the end, if any
         self.db = ZEO.DB(self.address)
         self.addCleanup(self.db.close)
-        self.addCleanup(lambda: self.stop())  # the server running at the end
         in_own_transaction(self.db, lambda root: root.__setitem__("counter", PersistentMapping(n=0)))
+
+    def start_the_server(self, port):
+        # In a process of its own (threaded=False), as runzeo: its end closes the clients' sockets.
+        self.address, self.stop = ZEO.server(path=self.path, port=port, threaded=False)
+
+    def stop_the_server(self):
+        stop, self.stop = self.stop, None
+        if stop is not None:
+            stop()
 
     def in_worker(self, func, attempts=None):
         return TestTheTurnsConnection.in_worker(self, func, attempts)
@@ -342,18 +351,21 @@ class TestTheTurnsConnectionAcrossARestartOfTheServer(unittest.TestCase):
     def thread(self, target, worker=True):
         return DatabaseTestCase.thread(self, target, worker)
 
-    def restart_the_server(self):
-        self.stop()
-        wait_until(lambda: not self.db.storage.is_connected(), DEADLINE, "the client to see its server gone")
-        self.address, self.stop = ZEO.server(path=self.path, port=self.address)
-        wait_until(self.db.storage.is_connected, DEADLINE, "the client to connect again")
+    def opened(self):
+        return TestTheTurnsConnection.opened(self)
 
     def test_it_writes_after_the_restart_and_sees_what_a_request_wrote(self):
         before = self.in_worker(lambda root: (increment(root), id(root._p_jar)))
         self.assertEqual(before[0], 1)
-        self.restart_the_server()
+        self.assertEqual(len(self.opened()), 1)  # the kept one
+        self.stop_the_server()
+        wait_until(lambda: not self.db.storage.is_connected(), DEADLINE, "the client to see its server gone")
+        self.start_the_server(port=self.address)
+        wait_until(self.db.storage.is_connected, DEADLINE, "the client to connect again")
+        self.assertEqual(len(self.opened()), 1)  # still open: not dropped with the server
         after = self.in_worker(lambda root: (increment(root), id(root._p_jar)))
         self.assertEqual(after, (2, before[1]))  # the same connection, its write committed
+        self.assertEqual(len(self.opened()), 1)
         self.thread(lambda: in_own_transaction(self.db, increment), worker=False).join(DEADLINE)  # a request's
         self.assertEqual(self.in_worker(increment, attempts=1), 4)  # one attempt: it had caught up
         other = ZEO.DB(self.address)  # another instance reads what it wrote
