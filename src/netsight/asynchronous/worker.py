@@ -187,16 +187,14 @@ class Job:
         self.began = None  # when its publication began (time.monotonic())
 
     @classmethod
-    def from_request(cls, request, process_id, view_name, db, limits, site_names=None):
+    def from_request(cls, request, process_id, view_name, db, limits, site_names):
         """The job of ``request``, without its credentials (scrub.py), run as its user, under ``limits``.
 
         ``site_names``: the site's own credential names (``scrub.site_login_names``:
-        a renamed session cookie, say), if the caller has them already; else they are read.
+        a renamed session cookie, say), read by the start once for this and its kept form values.
         """
         body = SpooledTemporaryFile(max_size=SPOOL_SIZE)
         stdin = request.stdin
-        if site_names is None:
-            site_names = scrub.site_login_names(request)
         if stdin is not None:
             stdin.seek(0)
             scrub.body(stdin, request.environ.get("CONTENT_TYPE"), body, request.environ.get("REQUEST_METHOD"), site_names)
