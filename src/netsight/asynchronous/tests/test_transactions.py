@@ -36,14 +36,25 @@ class DatabaseTestCase(unittest.TestCase):
     """A ZEO server of a FileStorage in a temporary directory, and a client's
     database with a counter that every test's transactions write."""
 
+    threaded = True  # the ZEO server in a thread of this process; False: in a process of its own
+
     def setUp(self):
         directory = tempfile.TemporaryDirectory()
         self.addCleanup(directory.cleanup)
-        address, stop = ZEO.server(path=f"{directory.name}/Data.fs")
-        self.addCleanup(stop)
-        self.db = ZEO.DB(address)
+        self.path = f"{directory.name}/Data.fs"
+        self.start_the_server(port=0)
+        self.addCleanup(self.stop_the_server)  # the one running at the end, if any
+        self.db = ZEO.DB(self.address)
         self.addCleanup(self.db.close)
         in_own_transaction(self.db, lambda root: root.__setitem__("counter", PersistentMapping(n=0)))
+
+    def start_the_server(self, port):
+        self.address, self.stop = ZEO.server(path=self.path, port=port, threaded=self.threaded)
+
+    def stop_the_server(self):
+        stop, self.stop = self.stop, None
+        if stop is not None:
+            stop()
 
     def count(self):
         return in_own_transaction(self.db, lambda root: root["counter"]["n"])
@@ -60,6 +71,16 @@ class DatabaseTestCase(unittest.TestCase):
         thread.start()
         self.addCleanup(thread.join, DEADLINE)
         return thread
+
+    def in_worker(self, func, attempts=None):
+        """What ``in_own_transaction(db, func)`` returned in a worker's thread."""
+        results = []
+        self.thread(lambda: results.append(in_own_transaction(self.db, func, attempts=attempts))).join(DEADLINE)
+        return results[0]
+
+    def opened(self, db=None):
+        """The connections of ``db`` (this test's) that are open."""
+        return [info for info in (db or self.db).connectionDebugInfo() if info["opened"]]
 
 
 def increment(root):
@@ -281,15 +302,6 @@ class TestTheTurnsConnection(DatabaseTestCase):
     """The worker's short transactions, one at a time, share one connection kept
     open: what the last wrote is current there, and what others commit is seen."""
 
-    def in_worker(self, func, attempts=None):
-        """What ``in_own_transaction(db, func)`` returned in a worker's thread."""
-        results = []
-        self.thread(lambda: results.append(in_own_transaction(self.db, func, attempts=attempts))).join(DEADLINE)
-        return results[0]
-
-    def opened(self, db=None):
-        return [info for info in (db or self.db).connectionDebugInfo() if info["opened"]]
-
     def test_one_after_another_on_one_connection_that_sees_what_others_committed(self):
         first = self.in_worker(lambda root: (increment(root), id(root._p_jar)))
         self.assertEqual(first[0], 1)
@@ -322,37 +334,11 @@ class TestTheTurnsConnection(DatabaseTestCase):
         other.close()
 
 
-class TestTheTurnsConnectionAcrossARestartOfTheServer(unittest.TestCase):
+class TestTheTurnsConnectionAcrossARestartOfTheServer(DatabaseTestCase):
     """The connection kept open for the turn lives as long as the instance:
     after its ZEO server restarted, it writes again, and sees what others wrote."""
 
-    def setUp(self):
-        directory = tempfile.TemporaryDirectory()
-        self.addCleanup(directory.cleanup)
-        self.path = f"{directory.name}/Data.fs"
-        self.start_the_server(port=0)
-        self.addCleanup(self.stop_the_server)  # the one running at the end, if any
-        self.db = ZEO.DB(self.address)
-        self.addCleanup(self.db.close)
-        in_own_transaction(self.db, lambda root: root.__setitem__("counter", PersistentMapping(n=0)))
-
-    def start_the_server(self, port):
-        # In a process of its own (threaded=False), as runzeo: its end closes the clients' sockets.
-        self.address, self.stop = ZEO.server(path=self.path, port=port, threaded=False)
-
-    def stop_the_server(self):
-        stop, self.stop = self.stop, None
-        if stop is not None:
-            stop()
-
-    def in_worker(self, func, attempts=None):
-        return TestTheTurnsConnection.in_worker(self, func, attempts)
-
-    def thread(self, target, worker=True):
-        return DatabaseTestCase.thread(self, target, worker)
-
-    def opened(self):
-        return TestTheTurnsConnection.opened(self)
+    threaded = False  # as runzeo: the server's end closes the clients' sockets (a thread's may not)
 
     def test_it_writes_after_the_restart_and_sees_what_a_request_wrote(self):
         before = self.in_worker(lambda root: (increment(root), id(root._p_jar)))
