@@ -65,6 +65,7 @@ class Maintenance(threading.Thread):
         self._pass = threading.Lock()  # held while a pass uses the database
         self._db_lock = threading.Lock()  # for watch and release
         self._beat_now = False
+        self._beat_soon = False  # a job was handed to the pool: beat within a heartbeat interval
         self.claimer = None  # claims.claim_queued, once set (startup.py): takes jobs queued in the database
         self._next_mark = 0.0  # when the claims next look for jobs of dead instances
         self._claim_soon = False  # a job ended here: claim the next one queued elsewhere, if one waits
@@ -78,11 +79,23 @@ class Maintenance(threading.Thread):
         self.faults = Faults()  # its failures, for the log and the control panel
         self._fault_beat = float("-inf")  # when a failure last made the heartbeat come at once
 
-    def watch(self, db):
-        """Maintain ``db`` (the main database), from now on; beat at once."""
+    def watch(self, db, beat_now=True):
+        """Maintain ``db`` (the main database), from now on; beat at once.
+
+        ``beat_now`` False (a job handed to the pool, ``worker.submit``): beat
+        within a heartbeat interval rather than at once, unless ``db`` is new
+        here. Until then the job's record stands for a beat (its start time:
+        ``registry.orphaned``), and a write a job is spared: an instance
+        that ran a job a moment ago would otherwise write its heartbeat again
+        for each job, a commit of its own when the jobs come one by one.
+        """
         with self._db_lock:
+            new = self.db is not db
             self.db = db
-        self._beat_now = True
+        if beat_now or new:
+            self._beat_now = True
+        else:
+            self._beat_soon = True
         with self._started_lock:
             if not self.is_alive() and self.ident is None:
                 self.start()
@@ -188,6 +201,9 @@ class Maintenance(threading.Thread):
             due["cancels"] = time.monotonic() + settings.get("cancel-interval")
             if POOL.has_jobs():
                 learn_cancels(db)
+        if self._beat_soon:  # an idle instance's next beat may be far: a job's comes within the interval
+            self._beat_soon = False
+            due["beat"] = min(due["beat"], time.monotonic() + heartbeat_interval())
         if self._beat_now or time.monotonic() >= due["beat"]:
             self._beat_now = False
             busy = self.beat(db)

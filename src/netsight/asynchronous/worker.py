@@ -268,7 +268,7 @@ def submit(job):
     """Hand ``job``, whose record is committed, to the pool; a job that cannot be queued fails, logged."""
     # Called in hooks, which swallow exceptions: log them, and never lose the process silently.
     try:
-        MAINTENANCE.watch(job.db)
+        MAINTENANCE.watch(job.db, beat_now=False)
         POOL.submit(job)
     except Exception:
         logger.exception("Could not queue process %s", job.process_id)

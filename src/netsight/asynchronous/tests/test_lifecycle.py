@@ -505,6 +505,43 @@ class TestHeartbeat(LifecycleTestCase):
         self.assertFalse(maintenance.MAINTENANCE.beat(db))
         self.assertEqual(self.storage_tid(), before)
 
+    def own_beat(self):
+        transaction.begin()
+        record = registry.instances(self.app._p_jar.root()).get(instanceid.instance_id())
+        return None if record is None else record.beat
+
+    def test_jobs_one_after_another_write_no_heartbeat_each(self):
+        """A heartbeat is due within its interval of a job's start, not at once: each job
+        would otherwise cost a write of its own (the storage's transactions counted here)."""
+        self.setting("heartbeat-timeout", 3600)
+        self.setting("heartbeat-interval", 1200)
+        first = self.start_gated()
+        self.running(first)
+        self.assertTrue(maintenance.MAINTENANCE.beat(self.app._p_jar.db()))  # its beat, written
+        before = self.own_beat()
+        self.open_gate()
+        self.assertEqual(self.browser.wait_for(self.url_gate, first)["state"], registry.DONE)
+        for _job in range(3):
+            process_id = self.start_gated()
+            self.assertEqual(self.browser.wait_for(self.url_gate, process_id)["state"], registry.DONE)
+        self.assertEqual(self.own_beat(), before)
+
+    def test_a_job_after_a_long_idle_reads_running_and_its_beat_follows(self):
+        """An instance idle for longer than heartbeat-timeout writes no beat; its next job's
+        record stands for one (its start) until the beat, due within a heartbeat interval."""
+        self.setting("heartbeat-timeout", 3)
+        self.setting("heartbeat-interval", 0.5)
+        db = self.app._p_jar.db()
+        iid, long_ago = instanceid.instance_id(), time.time() - 3600
+        registry.in_own_transaction(
+            db, lambda root: registry.beat_in(root, iid) or setattr(registry.instances(root)[iid], "beat", long_ago)
+        )
+        started = time.time()
+        process_id = self.start_gated()
+        self.running(process_id)
+        wait_until(lambda: self.own_beat() >= started, what="the heartbeat of the running job")
+        self.assertEqual(self.poll(process_id)["state"], registry.RUNNING)
+
     def test_a_cancel_asked_elsewhere_is_learnt_at_the_beat(self):
         process_id = self.start_gated(check="1")
         self.running(process_id)
