@@ -14,13 +14,11 @@ The record forgets them once the result is taken (``registry.take``).
 Kept are text and numbers (and lists of them, posted back as ``name:list``),
 under the names Zope filed them under; never a credential (``scrub``: the
 login fields, the session ticket, the CSRF token, the site's own names),
-never a name that looks secret (``looks_secret``: "password", "api_key",
-"cardNumber", ...), never a file upload or a record, and no more than
+never a name that looks secret (``scrub.looks_secret``: "password", "api_key",
+"cardNumber", "newPassword2", ...), never a file upload or a record, and no more than
 ``MAX_LENGTH`` characters in all: a field that would go past it is left
 out. A view narrows them with ``BaseAsyncView.form_fields``.
 """
-
-import re
 
 from netsight.asynchronous import scrub
 
@@ -32,25 +30,10 @@ MAX_LENGTH = 2000
 #: The values kept: what a text input, a checkbox or a select posts, and
 #: what Zope's converters (``:int``, ``:float``, ``:boolean``) make of it.
 PLAIN = (str, int, float)
-#: The words of a field's name that make it a secret: compared whole with
-#: each word of the name ("spinner" has none, "user_pin" has "pin").
-SECRET_WORDS = frozenset(
-    {"password", "passwd", "pwd", "secret", "token", "apikey", "key", "pin", "otp", "ssn", "iban", "card", "cvv", "cvc"}
-)
-CAMEL = re.compile(r"([a-z0-9])([A-Z])")
-NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]+")
-
-
 def is_back(request):
     """Whether ``request`` is a "Back to the form" POST (it carries ``MARKER``)."""
     form = getattr(request, "form", None) or {}
     return MARKER in form
-
-
-def looks_secret(name):
-    """Whether a field's ``name`` has a word of ``SECRET_WORDS`` ("form.widgets.password", "apiKey")."""
-    words = NOT_ALPHANUMERIC.split(CAMEL.sub(r"\1 \2", scrub.form_key(name)))
-    return any(word.lower() in SECRET_WORDS for word in words)
 
 
 def kept_values(request, fields=None, site_names=None):
@@ -65,7 +48,7 @@ def kept_values(request, fields=None, site_names=None):
     extra = scrub.site_login_names(request) if site_names is None else site_names
     pairs, length = [], 0
     for name, value in form.items():
-        if not isinstance(name, str) or name == MARKER or scrub.is_credential(name, extra) or looks_secret(name):
+        if not isinstance(name, str) or name == MARKER or scrub.is_credential(name, extra) or scrub.looks_secret(name):
             continue
         if fields is not None and name not in fields:
             continue

@@ -9,7 +9,7 @@ fields ``__ac_name`` and ``__ac_password`` (its cookie plugin logs in with
 them), the session ticket ``__ac`` (plone.session reads it from the form
 as from the cookie), plone.protect's CSRF token ``_authenticator`` (and
 ``X-CSRF-TOKEN``) and Zope's session id ``_ZopeId``, wherever Zope finds a form field: the query, the URLs
-the server or browser repeat, an urlencoded body, a multipart body's part
+the server, browser or a proxy repeat in any header, an urlencoded body, a multipart body's part
 names; and no ``login`` and ``password`` of a JSON body (plone.restapi's
 PAS plugin logs in with a JSON object that has both). A site may name its
 session cookie otherwise (plone.session's and PAS's cookie plugins have a
@@ -18,6 +18,7 @@ collected where the job starts (``site_login_names``) and go as those above,
 from the form and the cookies; the job's environ keeps them
 (``LOGIN_NAMES_KEY``, names only), so that the cookies of those names that
 the job's response sets are not kept either (``login_names``, replay.py).
+No header whose name looks secret (``looks_secret``: ``X-Api-Key``) is kept.
 The ``Accept-Encoding`` header is not kept: the job's response is written
 uncompressed, so that its user's CSRF tokens are found in it (tokens.py).
 
@@ -77,7 +78,19 @@ DROPPED = frozenset(
     }
 )
 URLS = frozenset({"REQUEST_URI", "RAW_URI", "HTTP_REFERER"})  # may carry a query with credentials
-URL_SUFFIXES = ("_URI", "_URL")  # headers of proxies that repeat the URL (X-Original-URI, ...)
+URL_SUFFIXES = ("_URI", "_URL")  # variables that repeat the URL (SCRIPT_URI, ...)
+#: The words of a name that make it a secret, compared whole with each word
+#: of the name ("spinner" has none, "user_pin" has "pin"); and the stems
+#: that make it one wherever they are in it ("newpassword", "password1").
+SECRET_WORDS = frozenset(
+    {
+        "password", "passwd", "pwd", "pw", "pass", "secret", "token", "apikey", "key", "pin", "otp", "totp",
+        "mfa", "ssn", "iban", "card", "cvv", "cvc",
+    }
+)
+SECRET_STEMS = ("password", "passwd", "passphrase", "passcode", "apikey", "kennwort", "motdepasse", "credential")
+WORD_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])|([A-Za-z])([0-9])|([0-9])([A-Za-z])")
+NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]+")
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "application/x-url-encoded", ""})
 FORM_METHODS = frozenset({"POST", "PUT", "PATCH"})  # whose body Zope reads as a form
 JSON_TYPE = "application/json"
@@ -120,6 +133,16 @@ def site_login_names(request):
     return frozenset(names) - LOGIN
 
 
+def looks_secret(name):
+    """Whether ``name`` (a form field's, a header's) looks like a secret's: a word of ``SECRET_WORDS``
+    ("form.widgets.password", "apiKey", "X_AUTH_TOKEN", "pw2") or a stem of ``SECRET_STEMS`` in it ("newpassword")."""
+    key = form_key(name)
+    if any(stem in key.lower() for stem in SECRET_STEMS):
+        return True
+    words = NOT_ALPHANUMERIC.split(WORD_BOUNDARY.sub(lambda m: " ".join(g for g in m.groups() if g), key))
+    return any(word.lower() in SECRET_WORDS for word in words)
+
+
 def login_names(job_environ):
     """What a job's site logs in with (``LOGIN`` and its own names), as its environ keeps them."""
     return LOGIN | frozenset(job_environ.get(LOGIN_NAMES_KEY, "").split())
@@ -148,9 +171,14 @@ def environ(original, extra=frozenset()):
                 continue
         elif name == "QUERY_STRING":
             value = without_credentials(value, extra)
-        elif name in URLS or (name.startswith("HTTP_") and name.endswith(URL_SUFFIXES)):
+        elif name.startswith("HTTP_") and looks_secret(name[len("HTTP_"):]):
+            continue  # X-Api-Key, X-Auth-Token: what a site's own plugin may log in with
+        elif name in URLS or name.startswith("HTTP_") or name.endswith(URL_SUFFIXES):
+            # A URL repeated by a proxy (X-Original-URI, X-Envoy-Original-Path, X-Forwarded-Path),
+            # or its query alone: whatever follows its "?", or the whole value, loses its credential
+            # fields (every other byte as it was).
             path, question, query = value.partition("?")
-            value = path + question + without_credentials(query, extra)
+            value = path + question + without_credentials(query, extra) if question else without_credentials(value, extra)
         kept[key] = value
     return kept
 

@@ -139,7 +139,7 @@ class TestBackToTheForm(JobTestCase):
         self.assertEqual(views.LegacyExport.runs, runs)
 
     def test_secret_looking_names_are_left_out(self):
-        kept = {"spinner": "1", "keyboard": "qwerty", "pinned": "yes", "tokens_used": "3", "note": "x"}
+        kept = {"spinner": "1", "keyboard": "qwerty", "pinned": "yes", "tokens_used": "3", "note": "x", "passenger": "y"}
         secret = {
             "form.widgets.password": "s1",
             "api_key": "s2",
@@ -150,12 +150,19 @@ class TestBackToTheForm(JobTestCase):
             "otp:int": "7",
             "client-secret": "s8",
             "my.passwd": "s9",
+            "password1": "s10",
+            "new_password2": "s11",
+            "newpassword": "s12",
+            "passphrase": "s13",
+            "pw": "s14",
+            "kennwort": "s15",
+            "mfa_code": "s16",
         }
         _, html = self.failed_job(**kept, **secret)
         _, _, fields = back_form(html)
         names = {name for name, _value in fields}
         self.assertEqual(names - {MARKER, "steps", "delay", "fail"}, set(kept))
-        for value in ("s1", "s2", "s3", "s4", "s5", "s6", "s8", "s9"):
+        for value in ("s1", "s2", "s3", "s4", "s5", "s6", "s8", "s9", *(f"s{number}" for number in range(10, 17))):
             self.assertNotIn(f'value="{value}"', html)
 
     def test_a_view_names_the_fields_kept(self):

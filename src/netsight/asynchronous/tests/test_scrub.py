@@ -240,6 +240,28 @@ class TestEnviron(unittest.TestCase):
         self.assertNotIn(SECRET, repr(kept))
         self.assertEqual(kept["HTTP_X_ORIGINAL_URI"], "/plone/@@echo?a=1")
 
+    def test_any_header_that_repeats_the_url_or_its_query(self):
+        """Envoy's X-Envoy-Original-Path, X-Forwarded-Path, a query alone: no name says it is a URL."""
+        kept = scrub.environ(
+            {
+                "HTTP_X_ENVOY_ORIGINAL_PATH": f"/plone/@@echo?__ac_name=zz&__ac_password={SECRET}&a=1",
+                "HTTP_X_FORWARDED_PATH": f"/plone/@@echo?%5F%5Fac_password={SECRET}",
+                "HTTP_X_ORIGINAL_ARGS": f"a=1&__ac_password:utf8:ustring={SECRET}",
+                "HTTP_ACCEPT": "text/html,application/xhtml+xml;q=0.9",
+                "HTTP_X_TRACE": "a?b&c=d",
+            }
+        )
+        self.assertNotIn(SECRET, repr(kept))
+        self.assertEqual(kept["HTTP_X_ENVOY_ORIGINAL_PATH"], "/plone/@@echo?a=1")
+        self.assertEqual(kept["HTTP_X_FORWARDED_PATH"], "/plone/@@echo?")
+        self.assertEqual(kept["HTTP_X_ORIGINAL_ARGS"], "a=1")
+        self.assertEqual(kept["HTTP_ACCEPT"], "text/html,application/xhtml+xml;q=0.9")
+        self.assertEqual(kept["HTTP_X_TRACE"], "a?b&c=d")
+
+    def test_headers_named_as_secrets(self):
+        kept = scrub.environ({"HTTP_X_API_KEY": SECRET, "HTTP_X_AUTH_TOKEN": SECRET, "HTTP_X_PASSWORD": SECRET, "HTTP_KEEP_ALIVE": "5"})
+        self.assertEqual(kept, {"HTTP_KEEP_ALIVE": "5"})
+
     def test_no_cookie_header_when_no_cookie_is_kept(self):
         self.assertNotIn("HTTP_COOKIE", scrub.environ({"HTTP_COOKIE": "__ac=secret"}))
 
