@@ -40,29 +40,39 @@ except ImportError:  # plain Zope
 MANAGE_PROCESSES = "netsight.async: Manage processes"  # permissions.zcml: netsight.async.ManageProcesses
 COOKIE = "netsight_async_owner"
 SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+NEW_SECRET = "netsight.async.new_owner_secret"  # in request.other: the secret made for this browser, not given yet
 
 
 def owner_of(request):
     """``(user id, None)`` for a user; ``(None, secret's hash)`` for an anonymous browser.
 
-    An anonymous browser without a secret gets one, in a cookie of the response.
+    An anonymous browser without a secret gets one, given in a cookie of the
+    response only once its start is accepted (``give_secret``): a refused
+    start sets no cookie.
     """
     user_id = getSecurityManager().getUser().getId()
     if user_id is not None:
         return user_id, None
     secret = _secret(request)
     if secret is None:
-        secret = secrets.token_urlsafe(32)
-        site = getSite()
-        request.response.setCookie(
-            COOKIE,
-            secret,
-            path=site.absolute_url_path() if hasattr(site, "absolute_url_path") else "/",
-            http_only=True,
-            same_site="Lax",
-            secure=request.get("SERVER_URL", "").startswith("https:"),
-        )
+        secret = request.other[NEW_SECRET] = secrets.token_urlsafe(32)
     return None, _hash(secret)
+
+
+def give_secret(request):
+    """Set the cookie of the secret that ``owner_of`` made for this anonymous browser, if it made one."""
+    secret = request.other.pop(NEW_SECRET, None)
+    if secret is None:
+        return
+    site = getSite()
+    request.response.setCookie(
+        COOKIE,
+        secret,
+        path=site.absolute_url_path() if hasattr(site, "absolute_url_path") else "/",
+        http_only=True,
+        same_site="Lax",
+        secure=request.get("SERVER_URL", "").startswith("https:"),
+    )
 
 
 def owns(record, request):
@@ -146,8 +156,11 @@ def anonymous_key(request):
 
 
 def _secret(request):
-    secret = request.cookies.get(COOKIE)
-    return secret if isinstance(secret, str) and SECRET.fullmatch(secret) else None
+    """The browser's secret: its cookie's, or the one ``owner_of`` made for it in this request; None."""
+    for secret in (request.cookies.get(COOKIE), request.other.get(NEW_SECRET)):
+        if isinstance(secret, str) and SECRET.fullmatch(secret):
+            return secret
+    return None
 
 
 def _hash(secret):

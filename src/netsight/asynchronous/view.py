@@ -267,6 +267,7 @@ class BaseAsyncView(StatusPages, BrowserView):
         runs_here = start.runs_here and queues.serves(queue)  # else it waits in the database for an instance serving its queue
         _check_queue(request, connection, start, site if start.site_job_threads else None, runs_here, queue)
         address_key = anonymous.check_start(request, connection, runs_here, process_id, queue)  # None for a user
+        owners.give_secret(request)  # accepted: a new anonymous browser gets its cookie (a refused start, none)
         record = registry.ProcessRecord(
             process_id,
             view_name=self.__name__,

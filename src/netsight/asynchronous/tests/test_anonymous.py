@@ -7,6 +7,7 @@ from netsight.asynchronous import anonymous
 from netsight.asynchronous import claims
 from netsight.asynchronous import housekeeping
 from netsight.asynchronous import ids
+from netsight.asynchronous import owners
 from netsight.asynchronous import registry
 from netsight.asynchronous import startcommit
 from netsight.asynchronous import transactions
@@ -60,6 +61,9 @@ class AnonymousTestCase(LifecycleTestCase):
         self.assertEqual(status, expect, visitor.contents[:300])
         if expect == 503:
             self.assertEqual(visitor.headers["Retry-After"], "30")
+            self.assertNotIn(owners.COOKIE, [cookie.name for cookie in visitor.testapp.cookiejar])  # refused: no cookie
+        else:
+            self.assertIn(owners.COOKIE, [cookie.name for cookie in visitor.testapp.cookiejar])
         return process_id
 
     def record(self, process_id):
