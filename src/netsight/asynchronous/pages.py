@@ -170,7 +170,8 @@ class StatusPages:
 
         With ``output_json``, a process that is not done answers its status
         as JSON, as ``completed`` does. A HEAD request gets the headers and
-        leaves the result in place. The result's ``Cache-Control`` is
+        leaves the result in place; another method than GET, POST or HEAD
+        gets a 405 and leaves it too. The result's ``Cache-Control`` is
         private unless the view sets ``public_result``. A result that was
         shown and is gone raises ``ResultShownError`` (410: its page says so).
         """
@@ -187,8 +188,13 @@ class StatusPages:
             return None
         if status.result_gone:
             raise ResultShownError("The result was already shown.")
+        method = self.request.get("REQUEST_METHOD", "GET").upper()
+        if method not in ("GET", "POST", "HEAD"):  # OPTIONS, PUT, DELETE, PROPFIND: a result is shown to a GET only
+            refused = MethodNotAllowed(f"The result is read with a GET, not a {method}.")
+            refused.allow = "GET, HEAD"
+            raise refused
         self.request.environ[NO_TRANSFORM] = True
-        if self.request.get("REQUEST_METHOD", "GET").upper() == "HEAD":
+        if method == "HEAD":
             return record.result.response.replay_headers(self.request.response, public=self.public_result)
         captured = self.processes.take_result(record, self._keep_for())
         if captured is None:  # shown meanwhile to another request
@@ -542,7 +548,7 @@ class StatusPage:
             return str(exc)
         except MethodNotAllowed as exc:
             response.setStatus(405)
-            response.setHeader("Allow", "POST")
+            response.setHeader("Allow", getattr(exc, "allow", "POST"))  # cancel's, retry's; result's: GET, HEAD
             response.setHeader("Content-Type", "text/plain; charset=utf-8")
             return str(exc)
         except ThreadDiedBeforeCompletionError as exc:

@@ -100,6 +100,20 @@ class TestReplayedResults(JobTestCase):
             with self.subTest(cache=cache, vary=vary):
                 self.assertEqual(self.replayed("server-headers", cache=cache, vary=vary), expected)
 
+    def test_other_methods_leave_the_result_in_place(self):
+        """OPTIONS, PUT, DELETE, PROPFIND: a 405 that says what reads a result; the GET then gets it."""
+        url, process_id, answer = self.run_job("server-headers", cache="", vary="")
+        self.assertEqual(answer["state"], registry.DONE, answer)
+        for method in ("OPTIONS", "PUT", "DELETE", "PROPFIND"):
+            with self.subTest(method=method):
+                answer = self.browser.testapp.request(
+                    f"{url}/result?process_id={process_id}", method=method, headers=self.browser._req_headers, expect_errors=True
+                )
+                self.assertEqual(answer.status_int, 405)
+                self.assertEqual(answer.headers.get("Allow"), "GET, HEAD")
+                self.assertNotIn(b"Traceback", answer.body)
+        self.assertEqual(self.browser.result(url, process_id), "headers")
+
     def test_a_view_may_declare_its_results_public(self):
         self.assertEqual(self.replayed("public-headers", cache="public, max-age=3600"), ("public, max-age=3600", None))
         self.assertEqual(self.replayed("public-headers"), (NOT_SHARED, None))  # the job said nothing
