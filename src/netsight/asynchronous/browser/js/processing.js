@@ -75,10 +75,13 @@
   if (!page) {
     return;
   }
+  // A browser runs at once a timer set further than this (ms, about 24.8 days): a poll-start or
+  // poll-interval of more is waited for this long instead, never polled in a loop.
+  var MAX_TIMER = 2147483647;
   var data = page.dataset;
-  var delay = Number(data.pollStart) || 250;
+  var delay = Math.min(Number(data.pollStart) || 250, MAX_TIMER);
   var growth = Number(data.pollGrowth) || 1.5;
-  var maxDelay = Number(data.pollMax) || 5000;
+  var maxDelay = Math.min(Number(data.pollMax) || 5000, MAX_TIMER);
   var pollStart = delay;
   var atEnd = data.pollAtEnd !== "0"; // poll at the predicted end
   var pollUrl = new URL(data.pollUrl, document.baseURI).href;
@@ -527,7 +530,7 @@
 
   function schedule(wait) {
     window.clearTimeout(timer);
-    timer = window.setTimeout(poll, Math.max(wait, notBefore - now()));
+    timer = window.setTimeout(poll, Math.min(Math.max(wait, notBefore - now()), MAX_TIMER));
   }
 
   /* Back online, or shown again: poll now, unless a poll is under way or

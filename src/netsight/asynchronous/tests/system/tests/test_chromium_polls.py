@@ -12,6 +12,7 @@ polls the page makes while the test moves its clock on, STEP by STEP.
 
 from playwright.sync_api import expect
 
+from netsight.asynchronous.tests.helpers.base import setting
 from netsight.asynchronous.tests.helpers.chromium import ChromiumTestCase
 from netsight.asynchronous.tests.helpers.chromium import JobOnHold
 from netsight.asynchronous.tests.helpers.chromium import pause_clock
@@ -205,3 +206,22 @@ class TestGrowingIntervals(PollScheduleTestCase):
         container = self.open_processing("steady-growing-polls", steps=0, delay=3)
         self.assertEqual(container.get_attribute("data-poll-at-end"), "0")
         self.assert_growing([dict(completed=50, elapsed=1.0 + n, remaining=1.0 + n) for n in range(6)])
+
+
+class TestWaitsPastATimersReach(ChromiumTestCase):
+    def test_the_longest_waits_are_waited_for_not_polled_at_once(self):
+        """poll-start and poll-interval of 3,000,000 s, which the control panel takes: a browser
+        runs a timer set further than 2**31 - 1 ms at once, which polled in a loop (347 polls
+        in 4 s); the page waits as long as a timer reaches instead."""
+        setting(self, "poll-start", 3_000_000)
+        setting(self, "poll-interval", 3_000_000)
+        page = self.page
+        page.clock.install()
+        polls = Polls(page)
+        JobOnHold(self).start(page, self.site_url)
+        page.wait_for_url(PROCESSING_URL)
+        pause_clock(page)
+        page.clock.run_for(60_000)
+        self.assertEqual(polls.issued(), 0)
+        page.clock.fast_forward(2**31)  # each timer due meanwhile fires once
+        self.assertEqual(polls.issued(), 1)
