@@ -11,8 +11,8 @@ for ``-`` (``NETSIGHT_ASYNC_JOB_THREADS=4``); it wins over zope.conf. A
 setting that was renamed is still read under its old name
 (``OLD_NAMES``: ``pool-size``, ``NETSIGHT_ASYNC_POOL_SIZE``) where its
 new name is not given. A
-number setting whose value is not a number of its kind is logged and the
-default used; ``job-cookies`` and ``trusted-proxies`` are text (names or
+number setting whose value is not a number of its kind (or not finite:
+``nan``, ``inf``) is logged and the default used; ``job-cookies`` and ``trusted-proxies`` are text (names or
 addresses, space-separated). A default that follows another setting
 (``anonymous-pool-size``, ``anonymous-queue-limit``) is a function of it.
 
@@ -39,6 +39,7 @@ from App.config import getConfiguration
 from zope.component import queryUtility
 
 import logging
+import math
 import os
 
 
@@ -142,8 +143,11 @@ def _value(name, raw):
         return default
     try:
         value = kind(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         logger.warning("netsight.async: %s = %r is not a %s; using %r", name, raw, kind.__name__, default)
+        return default
+    if isinstance(value, float) and not math.isfinite(value):  # "nan" and "inf" are floats: no setting is either
+        logger.warning("netsight.async: %s = %r is not a finite number; using %r", name, raw, default)
         return default
     if minimum is not None and value < minimum:
         logger.warning("netsight.async: %s = %r is below %r; using %r", name, raw, minimum, minimum)

@@ -62,3 +62,12 @@ class TestSettingsAsDocumented(unittest.TestCase):
         self.assertEqual(settings.instance_value("anonymous-queue-limit"), 3)
         os.environ[settings.ENVIRONMENT_PREFIX + "QUEUE_LIMIT"] = "1"
         self.assertEqual(settings.instance_value("anonymous-queue-limit"), 1)
+
+    def test_a_number_that_is_not_finite_is_the_default(self):
+        """``nan`` passes no comparison with a minimum, and made every processing page a 500."""
+        for raw in ("nan", "inf", "-inf", "NaN"):
+            with self.subTest(raw=raw):
+                os.environ[settings.ENVIRONMENT_PREFIX + "POLL_INTERVAL"] = raw
+                os.environ[settings.ENVIRONMENT_PREFIX + "HEARTBEAT_TIMEOUT"] = raw
+                self.assertEqual(settings.instance_value("poll-interval"), 5)
+                self.assertEqual(settings.instance_value("heartbeat-timeout"), 60.0)
