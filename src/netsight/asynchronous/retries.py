@@ -26,6 +26,7 @@ from netsight.asynchronous import registry
 from netsight.asynchronous.exceptions import QueueFullError
 
 import logging
+import math
 import random
 import time
 
@@ -55,6 +56,9 @@ JITTER = 0.5
 #: ``retry_backoff`` and ``retry_backoff_max`` of a view that declares none (seconds).
 DEFAULT_BACKOFF = 1.0
 DEFAULT_BACKOFF_MAX = 600.0
+#: The longest ``retry_backoff`` or ``retry_backoff_max`` (seconds, 30 days): one longer (``inf``, 1e12)
+#: would schedule an attempt that never runs, at a time no page can show.
+LONGEST_BACKOFF = 30 * 24 * 3600.0
 
 
 def backoff_delay(attempt, base=DEFAULT_BACKOFF, cap=DEFAULT_BACKOFF_MAX, rng=random):
@@ -160,11 +164,14 @@ def _declared(view, name):
 
 
 def _seconds(value, default):
-    """``value`` as seconds (at least 0), or ``default`` if it is none."""
+    """``value`` as seconds (from 0 to ``LONGEST_BACKOFF``), or ``default`` if it is none (or nan)."""
     try:
-        return max(0.0, float(value))
-    except (TypeError, ValueError):
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
         return default
+    if math.isnan(seconds):
+        return default
+    return min(max(0.0, seconds), LONGEST_BACKOFF)
 
 
 def may_retry(view):

@@ -22,6 +22,7 @@ seconds waited (aging), so that a low one is never starved.
 """
 
 from datetime import datetime
+from datetime import timezone
 
 import time
 
@@ -34,6 +35,11 @@ DEFAULT_PRIORITY = 0
 AGING = 3.0
 
 
+#: The year from which a ``run_after`` is refused: an integrator's error (``datetime.max``), which no page could show.
+LATEST_YEAR = 9000
+LATEST = datetime(LATEST_YEAR, 1, 1, tzinfo=timezone.utc).timestamp()
+
+
 def run_after_of(view, now=None):
     """When the job of ``view`` may start (a time.time()), or None: now."""
     value = _declared(view, "run_after")
@@ -42,6 +48,8 @@ def run_after_of(view, now=None):
     if not isinstance(value, datetime):
         raise TypeError(f"{type(view).__name__}.run_after must be a datetime or None, not {value!r}")
     when = value.timestamp()  # a naive datetime: the server's local time
+    if when >= LATEST:  # the pages and lists could not show it (a year past 9999 in some time zone)
+        raise ValueError(f"{type(view).__name__}.run_after must be before the year {LATEST_YEAR}, not {value!r}")
     return when if when > (time.time() if now is None else now) else None
 
 

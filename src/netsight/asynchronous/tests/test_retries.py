@@ -46,6 +46,28 @@ class TestBackoff(unittest.TestCase):
         self.assertAlmostEqual(retries.backoff_delay(3, 2.0, 600.0, random.Random(1)), 8.0 * (1 - 0.5 * random.Random(1).random()))
 
 
+class TestBackoffDeclared(unittest.TestCase):
+    """What a view declares of its backoff (``retries.wanted``): a number of seconds, at most ``LONGEST_BACKOFF``."""
+
+    def auto_retry(self, base, cap=None):
+        declared = {"retry_on": RuntimeError, "max_retries": 2, "retry_backoff": base}
+        if cap is not None:
+            declared["retry_backoff_max"] = cap
+        return retries.wanted(type("Failing", (), declared)(), RuntimeError("boom"))
+
+    def test_an_endless_or_huge_backoff_is_the_longest(self):
+        """``inf`` scheduled an attempt at infinity: it never ran, and its pages answered 500."""
+        for base, cap in ((float("inf"), float("inf")), (1e12, 1e12), (float("inf"), None)):
+            with self.subTest(base=base, cap=cap):
+                delay = self.auto_retry(base, cap).delay(5, random.Random(1))
+                self.assertLessEqual(delay, retries.LONGEST_BACKOFF)
+                self.assertGreater(delay, 0)
+
+    def test_nan_is_the_default(self):
+        auto_retry = self.auto_retry(float("nan"), float("nan"))
+        self.assertEqual((auto_retry.base, auto_retry.cap), (retries.DEFAULT_BACKOFF, retries.DEFAULT_BACKOFF_MAX))
+
+
 class TestKeptRequest(unittest.TestCase):
     """What an attempt of a view with automatic retries keeps of its request once it ended."""
 

@@ -1,12 +1,14 @@
 """Start later (issue 27, point 1): a view's ``run_after`` makes its process scheduled, then it runs at its time."""
 
 from datetime import datetime
+from datetime import timezone
 from plone.app.testing import TEST_USER_NAME
 from plone.app.testing import TEST_USER_PASSWORD
 from urllib.parse import urlencode
 
 from netsight.asynchronous import claims
 from netsight.asynchronous import registry
+from netsight.asynchronous import scheduling
 from netsight.asynchronous.maintenance import MAINTENANCE
 from netsight.asynchronous.processes.state import ProcessState
 from netsight.asynchronous.processes.status import ProcessStatus
@@ -284,3 +286,19 @@ class TestScheduledREST(unittest.TestCase):
         self.assertEqual((answer.status, answer.json["state"]), (200, "cancelled"))
         self.assertNotIn(process_id, self.member.listed("?state=scheduled"))
         self.assertEqual(self.member.listed("?state=cancelled").count(process_id), 1)
+
+
+class TestRunAfterChecked(unittest.TestCase):
+    """``scheduling.run_after_of``: a time no page could show is the integrator's error, raised at the start."""
+
+    def view(self, when):
+        return type("Later", (), {"run_after": when})()
+
+    def test_a_time_past_the_year_9000_is_refused(self):
+        for when in (datetime.max, datetime.max.replace(tzinfo=timezone.utc), datetime(9000, 1, 1, tzinfo=timezone.utc)):
+            with self.subTest(when=when), self.assertRaisesRegex(ValueError, "before the year 9000"):
+                scheduling.run_after_of(self.view(when))
+
+    def test_a_far_time_that_pages_show_is_taken(self):
+        when = datetime(8999, 12, 1, tzinfo=timezone.utc)
+        self.assertEqual(scheduling.run_after_of(self.view(when)), when.timestamp())
