@@ -258,17 +258,23 @@ class StatusPages:
     def _checked_post(self, action, process_id, output_json, allowed=None):
         """The checks of a POST that acts on ``process_id`` (``cancel``, ``retry``), in this order: a POST
         (else ``MethodNotAllowed``, 405); where the view allows ``action`` (``allowed(view)``; None: always)
-        and the request may see the process (else ``NoSuchProcessError``, the unknown id's 404); with
+        and the request may see the process (else the unknown id's 404: ``NoSuchProcessError``, or its JSON); with
         plone.protect's token (else 403). Returns ``(wants_json, refused)``: whether the answer is JSON, and
         the refused page or status to answer (None where all passed)."""
         request = self.request
         self._not_cached()
         if request.get("REQUEST_METHOD", "GET").upper() != "POST":
             raise MethodNotAllowed(f"{action} needs a POST")
-        if allowed is not None and not allowed(self):
-            raise NoSuchProcessError("No such process")
-        self._record(process_id)  # NoSuchProcessError (404) unless the request may see it
         wants_json = is_true(output_json) or "application/json" in request.getHeader("Accept", "")
+        try:
+            if allowed is not None and not allowed(self):
+                raise NoSuchProcessError("No such process")
+            self._record(process_id)  # NoSuchProcessError (404) unless the request may see it
+        except NoSuchProcessError:
+            if not wants_json:
+                raise  # the unknown id's page
+            request.response.setStatus(404)
+            return wants_json, self._json(unknown_answer(request))  # as ``completed`` answers it
         if not protect.passes_csrf_check(request):
             request.response.setStatus(403)
             return wants_json, (self._json_status(process_id) if wants_json else self.refused_page())

@@ -139,6 +139,21 @@ class TestRetryButton(JobTestCase):
         self.assert_unknown(other, url, process_id)
         self.assertIsNone(self.browser.poll(url, process_id)["retried_by"])
 
+    def test_to_a_script_the_unknown_id_is_json_as_completed_answers_it(self):
+        """A retry or a cancel asked for JSON: the unknown id's 404 is JSON, byte for byte the same for
+        another member's process (it was an HTML page, where ``completed`` answers JSON)."""
+        url, process_id, token = self.failed()
+        other = JobBrowser(self.app, self.site_url, OTHER_USER, OTHER_PASSWORD)
+        other.open(f"{url}/completed?process_id={UNKNOWN_ID}&output_json=1")
+        expected = (404, "application/json", json.loads(other.text))
+        for action in ("retry", "cancel"):
+            for pid in (process_id, UNKNOWN_ID):
+                with self.subTest(action=action, pid=pid):
+                    form = {"process_id": pid, "output_json": "1", "_authenticator": other.token}
+                    other.post(f"{url}/{action}", urlencode(form))
+                    self.assertEqual((other.status, other.headers["Content-Type"], json.loads(other.text)), expected)
+        self.assertIsNone(self.browser.poll(url, process_id)["retried_by"])
+
     def test_a_view_without_may_retry_has_no_button_and_answers_404(self):
         url, process_id, token = self.failed("fails-no-retry")
         page = self.page(self.browser, url, process_id)
