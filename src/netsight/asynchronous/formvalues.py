@@ -48,7 +48,7 @@ def kept_values(request, fields=None, site_names=None):
     extra = scrub.site_login_names(request) if site_names is None else site_names
     pairs, length = [], 0
     for name, value in form.items():
-        if not isinstance(name, str) or name == MARKER or scrub.is_credential(name, extra) or scrub.looks_secret(name):
+        if not isinstance(name, str) or not name or name == MARKER or scrub.is_credential(name, extra) or scrub.looks_secret(name):
             continue
         if fields is not None and name not in fields:
             continue

@@ -348,7 +348,8 @@ class _FieldCopier:
 
 
 def _multipart_without_credentials(source, target, boundary, extra):
-    """Copy a multipart form, leaving out its parts named as credentials.
+    """Copy a multipart form, leaving out its parts named as credentials, and those without a name
+    (Zope files a part named only by ``name*=``, RFC 2231's spelling, under "").
 
     The body is read a chunk at a time by the parser Zope reads it with
     (``multipart``), and each part kept is written again: its delimiter,
@@ -369,7 +370,8 @@ def _multipart_without_credentials(source, target, boundary, extra):
         with parser:
             for event in parser.parse_blocking(lambda size: source.read(size), CHUNK):
                 if isinstance(event, MultipartSegment):
-                    keep = not is_credential(_part_name(event.name), extra)
+                    name = _part_name(event.name)
+                    keep = bool(name) and not is_credential(name, extra)  # no name (``name*=``): read by no form
                     if keep:
                         headers = "".join(f"{name}: {value}\r\n" for name, value in event.headerlist)
                         target.write(delimiter + b"\r\n" + headers.encode("latin-1") + b"\r\n")

@@ -12,6 +12,7 @@ from ZPublisher.HTTPRequest import HTTPRequest
 from ZPublisher.HTTPRequest import parse_cookie
 from ZPublisher.HTTPResponse import HTTPResponse
 
+from netsight.asynchronous import formvalues
 from netsight.asynchronous import scrub
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_FUNCTIONAL_TESTING
 from netsight.asynchronous.tests.helpers.base import JobBrowser
@@ -140,6 +141,22 @@ class TestAsZopeReadsThem(unittest.TestCase):
             scrubbed = scrubbed_body(body, content_type)
             self.assertNotIn(SECRET.encode(), scrubbed, disposition)
             self.assertEqual(zope_form(environ, scrubbed), {"n": "3"}, disposition)
+
+    def test_a_multipart_part_without_a_name_is_not_kept(self):
+        """RFC 2231's ``name*=``: Zope files the part under "", and logs in with nothing of it; a value
+        someone typed as a password still is no value to keep."""
+        content_type = f"multipart/form-data; boundary={BOUNDARY}"
+        environ = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": content_type}
+        body = (
+            f"--{BOUNDARY}\r\nContent-Disposition: form-data; name*=UTF-8''__ac_password\r\n\r\n{SECRET}\r\n"
+            f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"n\"\r\n\r\n3\r\n--{BOUNDARY}--\r\n"
+        ).encode()
+        self.assertEqual(zope_form(environ, body), {"": SECRET, "n": "3"})
+        scrubbed = scrubbed_body(body, content_type)
+        self.assertNotIn(SECRET.encode(), scrubbed)
+        self.assertEqual(zope_form(environ, scrubbed), {"n": "3"})
+        request = type("Request", (), {"form": zope_form(environ, body)})()
+        self.assertEqual(formvalues.kept_values(request, site_names=frozenset()), (("n", "3"),))  # nor for "Back to the form"
 
     def test_a_multipart_body_zope_refuses_is_not_kept(self):
         body = f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"__ac_password\"\r\n\r\n{SECRET}".encode()
