@@ -23,7 +23,10 @@ stopped:
   meanwhile, to every instance;
 - a handler that returns, the process going on, marks nothing, and a
   signal that the process ignores (``SIG_IGN``: SIGINT for a command
-  started with ``&`` from a script) is left alone.
+  started with ``&`` from a script) is left alone;
+- a signal that comes while the handler of another runs (Ctrl-C twice,
+  a process group's SIGTERM that ``make`` passes on) is left to that
+  one: run within it, it waited for a lock the first held.
 """
 
 from netsight.asynchronous import behind
@@ -53,6 +56,12 @@ _stop_pending = None  # a token of the last signal whose exception may end the p
 _end_lock = threading.Lock()  # the end of the process, or its serving on: one of them, once
 _end_hooks = []  # installed already (once per process)
 _grace = None  # the timer of the last signal's STOP_GRACE
+# A handler of ours runs (in the main thread, where Python runs them). Python runs a handler
+# again within itself when a second signal comes meanwhile (Ctrl-C twice; make passing on the
+# SIGTERM its process group got), and the second run waited for a lock that the first held
+# (the event of ``_stopping``, the storage's commit): the instance hung for good. A signal that
+# comes meanwhile is left to the first, which ends the process or lets it serve on.
+_handling = False
 
 
 def stopping():
@@ -91,19 +100,27 @@ def _handler(previous):
         previous = signal.SIG_DFL
 
     def handler(signum, frame):
-        if callable(previous):
-            try:
-                previous(signum, frame)
-            except BaseException:  # KeyboardInterrupt, SystemExit: the process may end
-                _stop_pending_on(signum)
-                raise
-            # It returned: the process goes on, and so do its jobs.
-            logger.info("netsight.async: %s did not stop this instance", signal.Signals(signum).name)
+        global _handling
+        if _handling:  # a second signal while the first is handled: the first decides (see _handling)
+            logger.info("netsight.async: %s came while a stop was being handled; left to that one", signal.Signals(signum).name)
             return None
-        _stop()  # SIG_DFL: SIGTERM and SIGINT terminate the process
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-        return None
+        _handling = True
+        try:
+            if callable(previous):
+                try:
+                    previous(signum, frame)
+                except BaseException:  # KeyboardInterrupt, SystemExit: the process may end
+                    _stop_pending_on(signum)
+                    raise
+                # It returned: the process goes on, and so do its jobs.
+                logger.info("netsight.async: %s did not stop this instance", signal.Signals(signum).name)
+                return None
+            _stop()  # SIG_DFL: SIGTERM and SIGINT terminate the process
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return None
+        finally:
+            _handling = False
 
     handler.netsight_async = True
     return handler

@@ -643,6 +643,35 @@ class TestSignals(LifecycleTestCase):
         self.assertEqual(self.fresh_record(process_id).error, registry.STOPPED_REASON)
         self.assertFalse(signals.process_ends())  # once (atexit comes after runwsgi's close)
 
+    def test_a_second_signal_during_the_first_is_left_to_it(self):
+        """Ctrl-C twice: Python runs the handler again within the first (here, the second SIGINT
+        comes while the handler before ours runs); that second run waited for the locks the first
+        held, and the instance hung. It is left to the first, which stops the instance once."""
+        calls = []
+
+        def interrupted_twice(signum, frame):
+            calls.append(signum)
+            if len(calls) == 1:
+                os.kill(os.getpid(), signal.SIGINT)  # the second, handled within this one
+                for _ in range(1000):  # bytecodes: where Python runs a pending handler
+                    pass
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, interrupted_twice)
+        self.assertTrue(signals.install_signal_handlers())
+        process_id = self.start_gated()
+        self.running(process_id)
+        with self.assertRaises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+        self.assertEqual(calls, [signal.SIGINT])  # the handler before ours ran once
+        self.assertTrue(signals.stopping())
+        self.assertTrue(signals.process_ends())
+        self.assertTrue(self.stopped_mark())
+        self.assertEqual(self.poll(process_id)["state"], registry.INTERRUPTED)
+        with self.assertRaises(KeyboardInterrupt):  # a later signal is handled again
+            os.kill(os.getpid(), signal.SIGINT)
+        self.assertEqual(calls, [signal.SIGINT, signal.SIGINT])
+
     def test_a_job_that_ends_between_the_signal_and_the_end_of_the_process_reads_done(self):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         self.assertTrue(signals.install_signal_handlers())

@@ -219,10 +219,13 @@ class TestTwoInstances(unittest.TestCase):
     # The tests.
 
     def test_stopped_by_a_signal_reads_interrupted_on_the_other_instance(self):
-        """SIGTERM (a service manager's stop) and SIGINT (Ctrl-C) while a job runs on A."""
+        """SIGTERM (a service manager's stop) and SIGINT (Ctrl-C) while a job runs on A; SIGTERM twice at
+        once too (make passes on the SIGTERM that its process group got: the second came while the first
+        was handled, and A hung for good)."""
         manager = Client(*MANAGER)
-        for sig, codes in ((signal.SIGTERM, (0, -signal.SIGTERM)), (signal.SIGINT, (0, -signal.SIGINT))):
-            with self.subTest(signal=sig.name), logs_on_failure(self.a, self.b):
+        stops = ((signal.SIGTERM, 1, (0, -signal.SIGTERM)), (signal.SIGINT, 1, (0, -signal.SIGINT)), (signal.SIGTERM, 2, (0, -signal.SIGTERM)))
+        for sig, times, codes in stops:
+            with self.subTest(signal=sig.name, times=times), logs_on_failure(self.a, self.b):
                 if not self.a.running:  # the subtest before failed with A down
                     self.a.start()
                 job = self.start(manager, self.a, **LONG_JOB)
@@ -232,7 +235,8 @@ class TestTwoInstances(unittest.TestCase):
                 # A ended by itself (the handler chained to the signal's
                 # previous handler), without the fixture's SIGKILL.
                 sent = time.monotonic()
-                self.a.process.send(sig)
+                for _ in range(times):
+                    self.a.process.send(sig)
                 answer = self.poll(
                     manager, self.b, job, lambda answer: answer["state"] != registry.RUNNING, "no longer running",
                     timeout=SIGNAL_DEADLINE,
