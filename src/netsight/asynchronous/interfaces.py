@@ -63,9 +63,9 @@ class IBackgroundProcessesSettings(Interface):
         title=_("setting_pool_size", default="Jobs of this site at once"),
         description=_(
             "setting_pool_size_help",
-            default="How many of this site's jobs run at once in an instance, at most its pool size (pool-size, "
+            default="How many of this site's jobs run at once in an instance, at most its job threads (job-threads, "
             "below); more of them wait while other sites' jobs go ahead. "
-            "Empty: no share of its own, the instance's pool size.",
+            "Empty: no share of its own, the instance's job threads.",
         ),
         min=1,
         required=False,
