@@ -115,10 +115,10 @@ clean:
 # var/blobstorage, the Plone site "plone" with netsight.asyncdemo installed.
 .PHONY: demo
 demo: install $(DEMO)/etc/zope.conf
-	$(BIN)/zconsole run $(DEMO)/etc/zope.conf demo/instance/create_site.py
+	NETSIGHT_ASYNC_JOB_THREADS=0 $(BIN)/zconsole run $(DEMO)/etc/zope.conf demo/instance/create_site.py
 	@echo
 	@echo "The demo: $(DEMO_URL)"
-	@echo "Log in as admin, password admin. Ctrl-C stops the server."
+	@echo "Log in as admin, password admin (a Manager), or member, password member-demo. Ctrl-C stops the server."
 	@echo
 	exec $(BIN)/runwsgi $(DEMO)/etc/zope.ini
 

@@ -20,6 +20,7 @@ on its own, the others are stopped and the exit code is 1.
 from pathlib import Path
 
 import http.client
+import os
 import re
 import signal
 import socket
@@ -117,14 +118,14 @@ class Child:
     """A command in a session of its own (the terminal's Ctrl-C is ours to
     handle), its output appended to ``log``."""
 
-    def __init__(self, name, argv, log):
+    def __init__(self, name, argv, log, env=None):
         log.parent.mkdir(parents=True, exist_ok=True)
         self.name, self.log = name, log
         with open(log, "ab") as output:
             self.popen = subprocess.Popen(
                 [str(arg) for arg in argv],
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, env=None if env is None else {**os.environ, **env},
             )
 
     def check(self):
@@ -198,7 +199,7 @@ def run(children):
         print("Setting up the Plone site 'plone' (a minute or so)...")
         zope_conf = homes["frontend1"] / "etc" / "zope.conf"
         script = Child("creating the site", [BIN / "zconsole", "run", zope_conf, DEMO / "instance" / "create_site.py"],
-                       homes["frontend1"] / "var" / "log" / "create_site.log")
+                       homes["frontend1"] / "var" / "log" / "create_site.log", {"NETSIGHT_ASYNC_JOB_THREADS": "0"})
         children.append(script)
         wait_until(lambda: script.popen.poll() is not None, SITE_TIMEOUT, "creating the site", [zeo])
         children.remove(script)

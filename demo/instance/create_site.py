@@ -1,6 +1,9 @@
 """Create the demo's Plone site ``plone``, unless it exists.
 
-Run by ``make demo``: ``zconsole run var/instance/etc/zope.conf demo/instance/create_site.py``
+Run by ``make demo``: ``NETSIGHT_ASYNC_JOB_THREADS=0 zconsole run var/instance/etc/zope.conf demo/instance/create_site.py``
+(a script starts the add-on as an instance does: with no job threads it
+takes no job, and its maintenance thread leaves the database alone before
+the script closes it).
 
 The demo's profile themes the site on http://127.0.0.1:8080 too (Plone
 leaves that host unthemed by default: its registry.xml empties the unthemed
@@ -16,6 +19,7 @@ upgraded.
 
 from AccessControl.SecurityManagement import newSecurityManager
 from Products.CMFPlone.factory import addPloneSite
+from netsight.asynchronous.maintenance import MAINTENANCE
 from Products.GenericSetup.tool import UNKNOWN
 from zope.component.hooks import setSite
 
@@ -66,4 +70,6 @@ else:
 setSite(app[SITE_ID])
 add_member(app[SITE_ID])
 transaction.commit()
-app._p_jar.db().close()  # saves the FileStorage index
+db = app._p_jar.db()
+MAINTENANCE.release(db)  # its thread's passes end before the database closes
+db.close()  # saves the FileStorage index

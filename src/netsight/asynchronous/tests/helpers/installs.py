@@ -88,10 +88,11 @@ class Build:
             shutil.copytree(ROOT / name, target / name, ignore=NOT_COPIED)
         return target
 
-    def step(self, name, *argv, timeout, cwd=None):
-        """Run ``argv`` (in the directory); fail with its output's tail."""
+    def step(self, name, *argv, timeout, cwd=None, env=None, quiet=False):
+        """Run ``argv`` (in the directory, with ``env`` set besides); fail with its output's tail
+        (``quiet``: also if its output has a traceback, which a newcomer would take for a broken install)."""
         output = self.directory / "steps" / f"{name}.log"
-        process = Process(name, argv, cwd or self.directory, output)
+        process = Process(name, argv, cwd or self.directory, output, env)
         started = time.monotonic()
         process.start()
         if not process.wait(timeout):
@@ -100,6 +101,8 @@ class Build:
         self.timings[name] = round(time.monotonic() - started)
         if process.returncode:
             raise AssertionError(f"{name} failed ({process.returncode}):\n{tail(output)}")
+        if quiet and "Traceback" in output.read_text(errors="replace"):
+            raise AssertionError(f"{name} logged a traceback:\n{output.read_text(errors='replace')[-5000:]}")
 
     def start(self, server):
         """Start ``server`` (a ZopeServer); return once it answers HTTP."""

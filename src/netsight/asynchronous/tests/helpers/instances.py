@@ -169,11 +169,12 @@ def _child_env(**extra):
 class Process:
     """A command in a process group of its own; its output goes to a file."""
 
-    def __init__(self, name, argv, cwd, output):
+    def __init__(self, name, argv, cwd, output, env=None):
         self.name = name
         self.argv = [str(arg) for arg in argv]
         self.cwd = Path(cwd)
         self.output = Path(output)
+        self.env = env or {}  # set in its environment besides this process's
         self.popen = None
 
     def __repr__(self):
@@ -204,7 +205,7 @@ class Process:
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                env=_child_env(),
+                env=_child_env(**self.env),
                 start_new_session=True,  # its own process group: Ctrl-C is ours to handle
             )
         _RUNNING.add(self)

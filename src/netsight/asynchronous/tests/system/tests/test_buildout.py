@@ -63,7 +63,8 @@ class BuildoutLayer(Layer):
                        "zc.buildout", "plone.recipe.zope2instance", timeout=900)
             build.step("buildout", venv / "buildout", f"buildout:eggs-directory={CACHE}",
                        f"instance:http-address={HOST}:{port}", timeout=1800)
-            build.step("site", "bin/instance", "run", "demo/instance/create_site.py", timeout=600)
+            build.step("site", "bin/instance", "run", "demo/instance/create_site.py", timeout=600,
+                       env={"NETSIGHT_ASYNC_JOB_THREADS": "0"}, quiet=True)
             build.start(ZopeServer("instance-fg", ["bin/instance", "fg"], build.directory, port,
                                    build.directory / "var" / "log" / "instance.log"))
             build.report("buildout.cfg built and started")

@@ -5,7 +5,7 @@ directory, ``pip wheel`` builds the wheels of netsight.async and of the demo
 from a copy of the checkout; a fresh virtualenv installs them with
 constraints.txt (no editable install, no source tree on the path); Zope
 starts on them as ``make demo`` starts it (mkwsgiinstance, the demo's
-zope.conf, ``zconsole run demo/instance/create_site.py``, ``runwsgi``).
+zope.conf, ``NETSIGHT_ASYNC_JOB_THREADS=0 zconsole run demo/instance/create_site.py``, ``runwsgi``).
 Then admin runs the demo's Fibonacci job over HTTP and opens the control
 panel (installs.DemoSiteTests): ZCML, templates, JavaScript and profiles
 came with the wheel. And every file of the package in the checkout is in
@@ -63,7 +63,8 @@ class WheelLayer(Layer):
             ini = instance / "etc" / "zope.ini"
             ini.write_text(ini.read_text().replace("port = 8080", f"port = {port}", 1))
             build.step("site", venv / "zconsole", "run", instance / "etc" / "zope.conf",
-                       source / "demo" / "instance" / "create_site.py", timeout=600, cwd=directory / "var")
+                       source / "demo" / "instance" / "create_site.py", timeout=600, cwd=directory / "var",
+                       env={"NETSIGHT_ASYNC_JOB_THREADS": "0"}, quiet=True)
             build.start(ZopeServer("runwsgi", [venv / "runwsgi", ini], directory, port,
                                    directory / "steps" / "runwsgi.log"))
             build.report("the wheels installed and started")
