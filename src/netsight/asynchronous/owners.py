@@ -40,7 +40,8 @@ except ImportError:  # plain Zope
 MANAGE_PROCESSES = "netsight.async: Manage processes"  # permissions.zcml: netsight.async.ManageProcesses
 COOKIE = "netsight_async_owner"
 SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
-NEW_SECRET = "netsight.async.new_owner_secret"  # in request.other: the secret made for this browser, not given yet
+NEW_SECRET = "netsight.async.new_owner_secret"  # in request.other: the secret made for this browser in this request
+SECRET_GIVEN = "netsight.async.owner_secret_given"  # in request.other: its cookie is set
 
 
 def owner_of(request):
@@ -60,10 +61,15 @@ def owner_of(request):
 
 
 def give_secret(request):
-    """Set the cookie of the secret that ``owner_of`` made for this anonymous browser, if it made one."""
-    secret = request.other.pop(NEW_SECRET, None)
-    if secret is None:
+    """Set the cookie of the secret that ``owner_of`` made for this anonymous browser, if it made one.
+
+    The secret stays the request's: a second start in the same request (a
+    view that calls ``_run`` twice) is the same browser's, and the cookie is
+    set once."""
+    secret = request.other.get(NEW_SECRET)
+    if secret is None or request.other.get(SECRET_GIVEN):
         return
+    request.other[SECRET_GIVEN] = True
     site = getSite()
     request.response.setCookie(
         COOKIE,

@@ -189,9 +189,9 @@ class StatusPages:
         if status.result_gone:
             raise ResultShownError("The result was already shown.")
         method = self.request.get("REQUEST_METHOD", "GET").upper()
-        if method not in ("GET", "POST", "HEAD"):  # OPTIONS, PUT, DELETE, PROPFIND: a result is shown to a GET only
+        if method not in ("GET", "POST", "HEAD"):  # OPTIONS, PUT, DELETE, PROPFIND: a result is shown to a GET (or POST) only
             refused = MethodNotAllowed(f"The result is read with a GET, not a {method}.")
-            refused.allow = "GET, HEAD"
+            refused.allow = "GET, HEAD, POST"
             raise refused
         self.request.environ[NO_TRANSFORM] = True
         if method == "HEAD":
@@ -554,7 +554,7 @@ class StatusPage:
             return str(exc)
         except MethodNotAllowed as exc:
             response.setStatus(405)
-            response.setHeader("Allow", getattr(exc, "allow", "POST"))  # cancel's, retry's; result's: GET, HEAD
+            response.setHeader("Allow", getattr(exc, "allow", "POST"))  # cancel's, retry's; result's: GET, HEAD, POST
             response.setHeader("Content-Type", "text/plain; charset=utf-8")
             return str(exc)
         except ThreadDiedBeforeCompletionError as exc:

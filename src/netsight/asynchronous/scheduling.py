@@ -47,7 +47,10 @@ def run_after_of(view, now=None):
         return None
     if not isinstance(value, datetime):
         raise TypeError(f"{type(view).__name__}.run_after must be a datetime or None, not {value!r}")
-    when = value.timestamp()  # a naive datetime: the server's local time
+    try:
+        when = value.timestamp()  # a naive datetime: the server's local time
+    except (ValueError, OverflowError, OSError):  # datetime.max east of UTC: past the year 9999
+        when = LATEST
     if when >= LATEST:  # the pages and lists could not show it (a year past 9999 in some time zone)
         raise ValueError(f"{type(view).__name__}.run_after must be before the year {LATEST_YEAR}, not {value!r}")
     return when if when > (time.time() if now is None else now) else None

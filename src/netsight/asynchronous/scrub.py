@@ -45,6 +45,7 @@ from ZPublisher.HTTPRequest import parse_cookie
 
 from netsight.asynchronous import settings
 
+import functools
 import json
 import re
 
@@ -85,7 +86,7 @@ URL_SUFFIXES = ("_URI", "_URL")  # variables that repeat the URL (SCRIPT_URI, ..
 SECRET_WORDS = frozenset(
     {
         "password", "passwd", "pwd", "pw", "pass", "secret", "token", "apikey", "key", "pin", "otp", "totp",
-        "mfa", "ssn", "iban", "card", "cvv", "cvc",
+        "mfa", "ssn", "iban", "card", "cvv", "cvc", "authorization", "jwt", "bearer",
     }
 )
 SECRET_STEMS = ("password", "passwd", "passphrase", "passcode", "apikey", "kennwort", "motdepasse", "credential")
@@ -133,6 +134,7 @@ def site_login_names(request):
     return frozenset(names) - LOGIN
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of a name: a start asks it of each header and field
 def looks_secret(name):
     """Whether ``name`` (a form field's, a header's) looks like a secret's: a word of ``SECRET_WORDS``
     ("form.widgets.password", "apiKey", "X_AUTH_TOKEN", "pw2") or a stem of ``SECRET_STEMS`` in it ("newpassword")."""
@@ -173,12 +175,15 @@ def environ(original, extra=frozenset()):
             value = without_credentials(value, extra)
         elif name.startswith("HTTP_") and looks_secret(name[len("HTTP_"):]):
             continue  # X-Api-Key, X-Auth-Token: what a site's own plugin may log in with
-        elif name in URLS or name.startswith("HTTP_") or name.endswith(URL_SUFFIXES):
+        elif "=" in value and (name in URLS or name.startswith("HTTP_") or name.endswith(URL_SUFFIXES)):
             # A URL repeated by a proxy (X-Original-URI, X-Envoy-Original-Path, X-Forwarded-Path),
-            # or its query alone: whatever follows its "?", or the whole value, loses its credential
-            # fields (every other byte as it was).
+            # or its query alone: what comes before its first "?" and what follows it lose their
+            # credential fields (every other byte as it was); a value that still holds one anywhere
+            # (a "?" within the query, URLs a server joined with ", ") is not kept at all.
             path, question, query = value.partition("?")
-            value = path + question + without_credentials(query, extra) if question else without_credentials(value, extra)
+            value = without_credentials(path, extra) + question + without_credentials(query, extra)
+            if _credential_anywhere(value, extra):
+                continue
         kept[key] = value
     return kept
 
@@ -243,6 +248,17 @@ def cookies(header, extra=frozenset()):
     wanted = {name: read[name] for name, written in kept.items() if written is not None}
     header = "; ".join(written for written in kept.values() if written is not None)
     return header if parse_cookie(header) == wanted else ""
+
+
+ANY_SEPARATOR = re.compile(r"[?&,;\s]+")
+
+
+def _credential_anywhere(value, extra):
+    """Whether a ``name=value`` field named as a credential is anywhere in ``value``, split at any of ``? & , ;`` and blanks."""
+    return any(
+        "=" in field and is_credential(_query_name(field.partition("=")[0].encode("latin-1", "replace")), extra)
+        for field in ANY_SEPARATOR.split(value)
+    )
 
 
 def without_credentials(query, extra=frozenset()):

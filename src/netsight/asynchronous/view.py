@@ -267,7 +267,6 @@ class BaseAsyncView(StatusPages, BrowserView):
         runs_here = start.runs_here and queues.serves(queue)  # else it waits in the database for an instance serving its queue
         _check_queue(request, connection, start, site if start.site_job_threads else None, runs_here, queue)
         address_key = anonymous.check_start(request, connection, runs_here, process_id, queue)  # None for a user
-        owners.give_secret(request)  # accepted: a new anonymous browser gets its cookie (a refused start, none)
         record = registry.ProcessRecord(
             process_id,
             view_name=self.__name__,
@@ -323,6 +322,7 @@ class BaseAsyncView(StatusPages, BrowserView):
             txn.addAfterAbortHook(job.body.close)
         if not here and run_after is not None and runs_here:  # this instance queues it at its time (watched from its startup)
             MAINTENANCE.watch(db)
+        owners.give_secret(request)  # started: a new anonymous browser gets its cookie (a refused start, none)
         return process_id, True
 
     def _dedupe_entry(self, site, owner):

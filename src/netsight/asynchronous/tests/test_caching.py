@@ -110,7 +110,7 @@ class TestReplayedResults(JobTestCase):
                     f"{url}/result?process_id={process_id}", method=method, headers=self.browser._req_headers, expect_errors=True
                 )
                 self.assertEqual(answer.status_int, 405)
-                self.assertEqual(answer.headers.get("Allow"), "GET, HEAD")
+                self.assertEqual(answer.headers.get("Allow"), "GET, HEAD, POST")
                 self.assertNotIn(b"Traceback", answer.body)
         self.assertEqual(self.browser.result(url, process_id), "headers")
 

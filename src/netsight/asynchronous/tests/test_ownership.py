@@ -100,6 +100,21 @@ class TestAnonymousOwnership(JobTestCase):
             anonymous.wait_for(url, process_id)
             self.assertEqual(anonymous.result(url, process_id), "Hello world!")
 
+    def test_two_starts_in_one_request_are_one_browsers(self):
+        """A view that starts twice in one request (``_run`` called twice): one new secret, one cookie,
+        so that the browser owns both processes."""
+        from AccessControl.SecurityManagement import noSecurityManager
+        from netsight.asynchronous import owners
+
+        noSecurityManager()
+        request = self.layer["request"]
+        first = owners.owner_of(request)  # the first start
+        owners.give_secret(request)
+        second = owners.owner_of(request)  # the second, in the same request
+        owners.give_secret(request)
+        self.assertEqual(first, second)
+        self.assertEqual(owners._hash(request.response.cookies[owners.COOKIE]["value"]), first[1])
+
     def test_the_database_keeps_only_a_hash_of_the_secret(self):
         anonymous = JobBrowser(self.app, self.site_url, user=None)
         process_id = anonymous.start(self.url("hello"))

@@ -266,9 +266,15 @@ class TestEnviron(unittest.TestCase):
                 "HTTP_X_ORIGINAL_ARGS": f"a=1&__ac_password:utf8:ustring={SECRET}",
                 "HTTP_ACCEPT": "text/html,application/xhtml+xml;q=0.9",
                 "HTTP_X_TRACE": "a?b&c=d",
+                "HTTP_X_ORIGINAL_QUERY": f"__ac_password={SECRET}&next=/a?b=1",  # a "?" within the query
+                "HTTP_X_FORWARDED_URI": f"/a?x=1, /b?__ac_password={SECRET}",  # joined by a server
+                "REQUEST_URI": f"/plone/@@echo?next=/a?__ac={SECRET}",
             }
         )
         self.assertNotIn(SECRET, repr(kept))
+        self.assertEqual(kept["HTTP_X_ORIGINAL_QUERY"], "next=/a?b=1")
+        self.assertNotIn("HTTP_X_FORWARDED_URI", kept)
+        self.assertNotIn("REQUEST_URI", kept)
         self.assertEqual(kept["HTTP_X_ENVOY_ORIGINAL_PATH"], "/plone/@@echo?a=1")
         self.assertEqual(kept["HTTP_X_FORWARDED_PATH"], "/plone/@@echo?")
         self.assertEqual(kept["HTTP_X_ORIGINAL_ARGS"], "a=1")
