@@ -25,8 +25,9 @@ stopped:
   signal that the process ignores (``SIG_IGN``: SIGINT for a command
   started with ``&`` from a script) is left alone;
 - a signal that comes while the handler of another runs (Ctrl-C twice,
-  a process group's SIGTERM that ``make`` passes on) is left to that
-  one: run within it, it waited for a lock the first held.
+  a process group's SIGTERM that ``make`` passes on) is handled after it,
+  not within it (where it waited for a lock the first held); if the first
+  ended the process, it is moot.
 """
 
 from netsight.asynchronous import behind
@@ -60,8 +61,9 @@ _grace = None  # the timer of the last signal's STOP_GRACE
 # again within itself when a second signal comes meanwhile (Ctrl-C twice; make passing on the
 # SIGTERM its process group got), and the second run waited for a lock that the first held
 # (the event of ``_stopping``, the storage's commit): the instance hung for good. A signal that
-# comes meanwhile is left to the first, which ends the process or lets it serve on.
+# comes meanwhile waits (``_deferred``) and is sent again once the first is handled.
 _handling = False
+_deferred = []  # the signals that came while one was handled, in order
 
 
 def stopping():
@@ -101,8 +103,8 @@ def _handler(previous):
 
     def handler(signum, frame):
         global _handling
-        if _handling:  # a second signal while the first is handled: the first decides (see _handling)
-            logger.info("netsight.async: %s came while a stop was being handled; left to that one", signal.Signals(signum).name)
+        if _handling:  # a second signal while the first is handled: handled after it (see _handling)
+            _deferred.append(signum)
             return None
         _handling = True
         try:
@@ -121,9 +123,31 @@ def _handler(previous):
             return None
         finally:
             _handling = False
+            _handle_deferred()
 
     handler.netsight_async = True
     return handler
+
+
+def _handle_deferred():
+    """The signals that came while one of ours was handled, each sent again once, now that no lock is held:
+    a SIGTERM that came during a SIGINT whose exception is caught still stops the process."""
+    pending = list(dict.fromkeys(_deferred))
+    _deferred.clear()
+    for signum in pending:
+        logger.info("netsight.async: %s came while another signal was handled; handled now", signal.Signals(signum).name)
+        os.kill(os.getpid(), signum)
+
+
+def _reset_in_child():
+    """A child forked while a signal was handled handles its own."""
+    global _handling
+    _handling = False
+    _deferred.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)
 
 
 def _stop_pending_on(signum):

@@ -606,12 +606,15 @@ class Instance(Server):
 
     # zconsole scripts.
 
-    def run_script(self, code, timeout=SCRIPT_TIMEOUT, **params):
+    def run_script(self, code, timeout=SCRIPT_TIMEOUT, job_threads=0, **params):
         """Run ``code`` with ``zconsole run`` (``app`` is the Zope root).
 
         ``params`` reach the script as JSON in the environment variable
-        NETSIGHT_ASYNC_SCRIPT. Returns the script's output; raises
-        AssertionError with it (and the log's tail) if the script fails.
+        NETSIGHT_ASYNC_SCRIPT. With ``job_threads`` 0 (the default, as
+        deployment.rst advises for a script) it takes no job queued in the
+        database; None: the instance's own setting. Returns the script's
+        output; raises AssertionError with it (and the log's tail) if the
+        script fails.
         """
         if self.running and self.zeo is None:
             raise RuntimeError("a FileStorage is open in the running instance: stop it first")
@@ -620,6 +623,8 @@ class Instance(Server):
         script = scripts / f"script{len(list(scripts.iterdir())) + 1}.py"
         script.write_text(textwrap.dedent(code))
         env = _child_env(NETSIGHT_ASYNC_SCRIPT=json.dumps(params))
+        if job_threads is not None:
+            env["NETSIGHT_ASYNC_JOB_THREADS"] = str(job_threads)
         try:
             done = subprocess.run(
                 _child_argv([BIN / "zconsole", "run", self.zope_conf, script]),
@@ -711,6 +716,8 @@ for name, password in params["members"]:
     if site.acl_users.getUserById(name) is None:
         site.acl_users.userFolderAddUser(name, password, ["Member"], [])
 transaction.commit()
+from netsight.asynchronous.maintenance import MAINTENANCE
+MAINTENANCE.release(app._p_jar.db())  # its passes end before the databases close
 for db in app._p_jar.db().databases.values():
     db.close()  # FileStorages save their index
 """

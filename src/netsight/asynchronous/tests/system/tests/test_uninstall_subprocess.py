@@ -314,7 +314,7 @@ class TestNothingWrittenBeforeASiteUsesIt(unittest.TestCase):
         instance = cluster.instance(zcml="", product_config=FAST)  # the package is there; the site never installs it
         instance.create_site(SITE, profiles=("plone.app.contenttypes:default",))
         last = last_transaction(instance)
-        instance.run_script(NOTHING)  # zconsole: Zope starts (IProcessStarting), then the script ends
+        instance.run_script(NOTHING, job_threads=None)  # zconsole: Zope starts (IProcessStarting), then the script ends
         self.assertEqual(last_transaction(instance), last)
         # Zope and Plone write a few things of their own at their first requests: let them.
         instance.start()
