@@ -255,10 +255,12 @@ ANY_SEPARATOR = re.compile(r"[?&,;\s]+")
 
 def _credential_anywhere(value, extra):
     """Whether a ``name=value`` field named as a credential is anywhere in ``value``, split at any of ``? & , ;`` and blanks."""
-    return any(
-        "=" in field and is_credential(_query_name(field.partition("=")[0].encode("latin-1", "replace")), extra)
-        for field in ANY_SEPARATOR.split(value)
-    )
+    return any("=" in field and _is_credential_field(field, extra) for field in ANY_SEPARATOR.split(value))
+
+
+def _is_credential_field(field, extra):
+    """Whether a query's ``field`` (``name=value``, or a name alone) is named as a credential, read as Zope reads it."""
+    return is_credential(_query_name(field.partition("=")[0].encode("latin-1", "replace")), extra)
 
 
 def without_credentials(query, extra=frozenset()):
@@ -269,7 +271,7 @@ def without_credentials(query, extra=frozenset()):
     kept = [
         field
         for field in fields
-        if not is_credential(_query_name(field.partition("=")[0].encode("latin-1", "replace")), extra)
+        if not _is_credential_field(field, extra)
     ]
     return query if len(kept) == len(fields) else "&".join(kept)
 
