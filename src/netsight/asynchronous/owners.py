@@ -41,7 +41,6 @@ MANAGE_PROCESSES = "netsight.async: Manage processes"  # permissions.zcml: netsi
 COOKIE = "netsight_async_owner"
 SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 NEW_SECRET = "netsight.async.new_owner_secret"  # in request.other: the secret made for this browser in this request
-SECRET_GIVEN = "netsight.async.owner_secret_given"  # in request.other: its cookie is set
 
 
 def owner_of(request):
@@ -64,12 +63,11 @@ def give_secret(request):
     """Set the cookie of the secret that ``owner_of`` made for this anonymous browser, if it made one.
 
     The secret stays the request's: a second start in the same request (a
-    view that calls ``_run`` twice) is the same browser's, and the cookie is
-    set once."""
+    view that calls ``_run`` twice) is the same browser's, and sets the same
+    cookie again (the response keeps one of a name)."""
     secret = request.other.get(NEW_SECRET)
-    if secret is None or request.other.get(SECRET_GIVEN):
+    if secret is None:
         return
-    request.other[SECRET_GIVEN] = True
     site = getSite()
     request.response.setCookie(
         COOKIE,
