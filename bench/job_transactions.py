@@ -23,7 +23,6 @@ from systems import PRODUCT_CONFIG
 from systems import SITE
 from systems import ZCML
 from ZODB.FileStorage import FileStorage
-from ZODB.utils import p64
 
 import argparse
 import io
@@ -65,9 +64,7 @@ def read(path, since):
     storage = FileStorage(str(path), read_only=True)
     transactions, objects, kinds = 0, Counter(), Counter()
     try:
-        for txn in storage.iterator(start=p64(0)):
-            if txn.tid < since:
-                continue
+        for txn in storage.iterator(start=since):
             records = [written(record.data) for record in txn if record.data is not None]
             transactions += 1
             objects.update(name for name, _state in records)
