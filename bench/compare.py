@@ -88,7 +88,7 @@ class Figures:
 
     def __init__(self, name):
         self.name = name
-        self.rates = self.drain = self.pickups = self.end_to_end = None
+        self.rates = self.drain = self.pickups = self.end_to_end = self.null_jobs = None
 
     @property
     def pickup_median(self):
@@ -100,7 +100,7 @@ class Figures:
 
 
 def measure(system, figures, args, rates_first=True):
-    """The four measures of a system with a worker running or ready to start, in an order that leaves none a backlog."""
+    """The five measures of a system with a worker running or ready to start, in an order that leaves none a backlog."""
     if rates_first:
         say(f"{system.name}: start cost (wrk) ...")
         figures.rates = measures.start_cost(system, args.rounds)
@@ -110,6 +110,8 @@ def measure(system, figures, args, rates_first=True):
     figures.pickups = measures.pickup(system, args.samples)
     say(f"{system.name}: end to end, {args.jobs} jobs, {args.clients} clients ...")
     figures.end_to_end = measures.end_to_end(system, args.jobs, args.clients, system.deadline)
+    say(f"{system.name}: null jobs, {args.jobs}, {args.clients} clients ...")
+    figures.null_jobs = measures.null_jobs(system, args.jobs, args.clients)
     say(f"{system.name}: {summary(figures)}")
 
 
@@ -126,6 +128,8 @@ def summary(figures):
     if figures.end_to_end:
         run = figures.end_to_end
         parts.append(f"end to end {run.rate:.1f} jobs/s, {run.done} done, {len(run.lost)} lost {run.lost[:3]}")
+    if figures.null_jobs:
+        parts.append(f"null jobs {figures.null_jobs:.1f}/s")
     return "; ".join(parts)
 
 
@@ -317,7 +321,7 @@ class Servers:
 
 def systems_table(found):
     header = ["system", "plain POST/s", "committing POST/s", "start POST/s", "drain jobs/s", "pickup median",
-              "pickup p95", "end to end jobs/s", "end to end done/lost"]
+              "pickup p95", "end to end jobs/s", "end to end done/lost", "null jobs/s"]
     lines = []
     for figures in found.values():
         rates, drain, run = figures.rates, figures.drain, figures.end_to_end
@@ -332,6 +336,7 @@ def systems_table(found):
             f"{run.rate:.1f}" if run else "",
             (f"{run.done}/{len(run.lost)}" + (f" ({run.unstarted} not started in {run.seconds:.0f} s)"
                                              if run.unstarted else "")) if run else "",
+            f"{figures.null_jobs:.1f}" if figures.null_jobs else "",
         ])
     return grid(header, lines)
 
@@ -360,6 +365,9 @@ def goal_rows(found):
         rows.append(Row(f"end to end, {short}", f"{run.rate:.1f} jobs/s, {len(run.lost)} lost",
                         f"{rates.commit:.0f}/s committing POST", ratio, f">= {END_TO_END_GOAL:g}, none lost",
                         ratio >= END_TO_END_GOAL and not run.lost))
+        if figures.null_jobs:
+            rows.append(Row(f"end to end, {short}", f"{run.rate:.1f} jobs/s", f"{figures.null_jobs:.1f}/s null jobs",
+                            run.rate / figures.null_jobs))
         goal = PICKUP_GOALS.get(key, ONE_INSTANCE_PICKUP)
         rows.append(Row(f"pickup p95, {short}", f"{figures.pickup_p95 * 1000:.0f} ms",
                         f"median {figures.pickup_median * 1000:.0f} ms", None, f"<= {goal * 1000:.0f} ms",

@@ -23,6 +23,13 @@ end to end
     ``jobs`` jobs from ``clients`` clients, each started, its state polled
     every ``POLL_EVERY`` until it ended, its result fetched: jobs per
     second, how many were done and fetched, how many lost.
+null job
+    The end to end's requests with no job behind them, from the same
+    ``clients``: a committing POST (a start commits its record), a plain
+    GET (one poll that finds the job ended) and a committing POST (a fetch
+    takes the result), ``jobs`` times: jobs per second. No job of the
+    system can beat it, so end to end over null job says how near a
+    system comes to what its framework's requests allow.
 """
 
 from bench_marks import read_marks
@@ -216,6 +223,22 @@ def end_to_end(system, jobs, clients, deadline=None):
     done = sum(1 for outcome in outcomes if outcome == "done")
     lost = [outcome for outcome in outcomes if outcome != "done"]
     return EndToEnd(jobs, done, lost, jobs - len(outcomes), seconds)
+
+
+def null_jobs(system, jobs, clients):
+    """``jobs`` null jobs from ``clients`` clients, the end to end's requests alone: jobs per second."""
+    web = system.web
+    form = web.form().encode("ascii")
+    steps = (("POST", web.commit_path, form), ("GET", web.plain_path, None), ("POST", web.commit_path, form))
+
+    def null_job(session):
+        for method, path, body in steps:
+            answer = session.request(method, path, body, {"Content-Type": web.headers["Content-Type"]} if body else None)
+            if answer.status != 200:
+                raise AssertionError(f"{system.name}: {method} {path} answered {answer.status}")
+
+    outcomes, seconds = load.jobs_from_clients(jobs, clients, web.session, null_job)
+    return len(outcomes) / seconds
 
 
 def one_job(system, session):
