@@ -1,6 +1,7 @@
 """Interfaces of netsight.async."""
 
 from netsight.asynchronous.i18n import _
+from netsight.asynchronous.settings import LONGEST
 from zope import schema
 from zope.interface import Interface
 
@@ -81,6 +82,7 @@ class IBackgroundProcessesSettings(Interface):
             "Empty: the instance's setting (expiry, 86400 seconds: a day, by default).",
         ),
         min=60.0,  # a browser watching a process must find its result
+        max=LONGEST,  # a century (settings.LONGEST)
         required=False,
         default=None,
     )
@@ -95,6 +97,7 @@ class IBackgroundProcessesSettings(Interface):
             "Empty: the instance's setting (keep-result, 0 by default).",
         ),
         min=0.0,
+        max=LONGEST,  # a century (settings.LONGEST)
         required=False,
         default=None,
     )
@@ -107,6 +110,7 @@ class IBackgroundProcessesSettings(Interface):
             "Empty: the instance's setting (progress-interval, 1 second by default).",
         ),
         min=0.0,
+        max=LONGEST,  # a century (settings.LONGEST)
         required=False,
         default=None,
     )
@@ -120,6 +124,7 @@ class IBackgroundProcessesSettings(Interface):
             "A view that sets its own poll_start keeps it.",
         ),
         min=0.1,
+        max=LONGEST,  # a century (settings.LONGEST)
         required=False,
         default=None,
     )
@@ -133,6 +138,7 @@ class IBackgroundProcessesSettings(Interface):
             "A view that sets its own poll_growth keeps it.",
         ),
         min=1.0,
+        max=LONGEST,  # a century (settings.LONGEST)
         required=False,
         default=None,
     )
@@ -146,6 +152,7 @@ class IBackgroundProcessesSettings(Interface):
             "A view that sets its own poll_interval keeps it.",
         ),
         min=1.0,
+        max=LONGEST,  # a century (settings.LONGEST)
         required=False,
         default=None,
     )

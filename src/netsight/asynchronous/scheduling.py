@@ -22,7 +22,8 @@ seconds waited (aging), so that a low one is never starved.
 """
 
 from datetime import datetime
-from datetime import timezone
+from netsight.asynchronous.sitetime import LATEST
+from netsight.asynchronous.sitetime import LATEST_YEAR
 
 import time
 
@@ -33,11 +34,6 @@ DEFAULT_PRIORITY = 0
 # Seconds of waiting worth one step of priority (aging): a job of priority 0 is
 # passed only by jobs of priority 100 started less than 100 * AGING seconds after it.
 AGING = 3.0
-
-
-#: The year from which a ``run_after`` is refused: an integrator's error (``datetime.max``), which no page could show.
-LATEST_YEAR = 9000
-LATEST = datetime(LATEST_YEAR, 1, 1, tzinfo=timezone.utc).timestamp()
 
 
 def run_after_of(view, now=None):
@@ -51,7 +47,7 @@ def run_after_of(view, now=None):
         when = value.timestamp()  # a naive datetime: the server's local time
     except (ValueError, OverflowError, OSError):  # datetime.max east of UTC: past the year 9999
         when = LATEST
-    if when >= LATEST:  # the pages and lists could not show it (a year past 9999 in some time zone)
+    if when >= LATEST:  # an integrator's error (``datetime.max``): the pages and lists could not show it
         raise ValueError(f"{type(view).__name__}.run_after must be before the year {LATEST_YEAR}, not {value!r}")
     return when if when > (time.time() if now is None else now) else None
 

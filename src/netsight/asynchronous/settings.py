@@ -10,9 +10,10 @@ The environment variable of a setting is its name in capitals with ``_``
 for ``-`` (``NETSIGHT_ASYNC_JOB_THREADS=4``); it wins over zope.conf. A
 setting that was renamed is still read under its old name
 (``OLD_NAMES``: ``pool-size``, ``NETSIGHT_ASYNC_POOL_SIZE``) where its
-new name is not given. A
-number setting whose value is not a number of its kind (or not finite:
-``nan``, ``inf``) is logged and the default used; ``job-cookies`` and ``trusted-proxies`` are text (names or
+new name is not given. A number setting whose value is not a number of
+its kind (or not finite: ``nan``, ``inf``) is logged and the default
+used; one of seconds past ``LONGEST`` (a century) is logged and a century
+used; ``job-cookies`` and ``trusted-proxies`` are text (names or
 addresses, space-separated). A default that follows another setting
 (``anonymous-pool-size``, ``anonymous-queue-limit``) is a function of it.
 
@@ -50,6 +51,9 @@ except ImportError:  # plain Zope
 
 
 logger = logging.getLogger("netsight.async")
+#: The most a number setting of seconds (or the polls' growth) may be: a century. Every time a
+#: setting makes (an expiry, a kept result's end) stays within what a page can show (``sitetime.LATEST``).
+LONGEST = 100 * 365 * 86400.0
 
 PRODUCT = "netsight.async"
 ENVIRONMENT_PREFIX = "NETSIGHT_ASYNC_"
@@ -149,6 +153,9 @@ def _value(name, raw):
     if isinstance(value, float) and not math.isfinite(value):  # "nan" and "inf" are floats: no setting is either
         logger.warning("netsight.async: %s = %r is not a finite number; using %r", name, raw, default)
         return default
+    if isinstance(value, float) and value > LONGEST:
+        logger.warning("netsight.async: %s = %r is above a century of seconds; using %r", name, raw, LONGEST)
+        return LONGEST
     if minimum is not None and value < minimum:
         logger.warning("netsight.async: %s = %r is below %r; using %r", name, raw, minimum, minimum)
         return minimum

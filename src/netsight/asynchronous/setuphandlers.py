@@ -3,7 +3,11 @@
 from netsight.asynchronous import registry
 from netsight.asynchronous.legacy import remove_1x_registry
 from netsight.asynchronous.removal import remove_site
+from netsight.asynchronous.settings import LONGEST
+from netsight.asynchronous.settings import REGISTRY_PREFIX
+from plone.registry.interfaces import IRegistry
 from plone.base.interfaces import INonInstallable
+from zope.component import getUtility
 from zope.interface import implementer
 
 import logging
@@ -97,6 +101,23 @@ def upgrade_to_1010(setup_tool):
         action.manage_changeProperties(icon_expr=MY_PROCESSES_ICON)
     if action.getProperty("url_expr") == MY_PROCESSES_URL_BEFORE_1010:
         action.manage_changeProperties(url_expr=MY_PROCESSES_URL)
+
+
+def upgrade_to_1011(setup_tool):
+    """Upgrade step 1011: the settings of seconds get their maximum, a century (``settings.LONGEST``).
+
+    A value saved above it (an expiry of 1e12 seconds, which broke the
+    lists) becomes a century, logged; the registry's records are then
+    imported again, their values kept, so that the control panel refuses
+    more, as on a fresh install.
+    """
+    settings_registry = getUtility(IRegistry)
+    for name, record in list(settings_registry.records.items()):
+        if name.startswith(REGISTRY_PREFIX) and isinstance(record.value, float) and record.value > LONGEST:
+            logger.warning("netsight.async: %s = %r is above a century of seconds; it is a century now", name,
+                           record.value)
+            record.value = LONGEST
+    setup_tool.runImportStepFromProfile(PROFILE_ID, "plone.app.registry", run_dependencies=False)
 
 
 def place_my_processes(site):

@@ -8,7 +8,7 @@ request that reads it (a page of that site); a job's thread has none.
 """
 
 from datetime import datetime
-from plone.registry.interfaces import IRegistry
+from datetime import timezone
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 from zope.component import queryUtility
@@ -16,14 +16,23 @@ from zope.component import queryUtility
 import logging
 
 
+try:
+    from plone.registry.interfaces import IRegistry
+except ImportError:  # plain Zope: the server's time
+    IRegistry = None
+
+
 logger = logging.getLogger("netsight.async")
 SETTING = "plone.portal_timezone"
 _WARNED = set()  # the unknown zone names logged: once each, not at every time of every row
+#: The latest time a page shows (the first of the year 9000): past the year 9999 in some time zone, no datetime can hold a time.
+LATEST_YEAR = 9000
+LATEST = datetime(LATEST_YEAR, 1, 1, tzinfo=timezone.utc).timestamp()
 
 
 def zone():
     """The site's time zone (a ``ZoneInfo``), or None: the server's local time."""
-    registry = queryUtility(IRegistry)
+    registry = queryUtility(IRegistry) if IRegistry is not None else None
     name = registry.get(SETTING) if registry is not None else None
     if not name:
         return None
@@ -37,7 +46,12 @@ def zone():
 
 
 def at(timestamp, tz=None):
-    """``timestamp`` (a ``time.time()``) as an aware datetime in ``tz``, by default the site's zone (else the server's)."""
+    """``timestamp`` (a ``time.time()``) as an aware datetime in ``tz``, by default the site's zone (else the server's).
+
+    A time past ``LATEST`` (a record kept by a setting of millennia, saved
+    before settings had a maximum) reads as ``LATEST``, where no datetime could hold it.
+    """
+    timestamp = min(timestamp, LATEST)
     tz = tz or zone()
     return datetime.fromtimestamp(timestamp, tz) if tz is not None else datetime.fromtimestamp(timestamp).astimezone()
 

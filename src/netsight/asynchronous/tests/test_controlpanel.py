@@ -167,10 +167,11 @@ class TestUpgrades(JobTestCase):
                 "Keep a shown result; My processes above Log out",
                 "The registry of processes under one key of the database's root",
                 "My processes' icon",
+                "A century at most for the settings of seconds",
             ],
         )
         setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1010",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1011",))
         self.assertIn("netsight.async.poll_start", registry.records)
         self.assertIsNone(registry["netsight.async.poll_start"])
         self.assertIn("netsight-async", configlets(self.portal))
@@ -181,7 +182,7 @@ class TestUpgrades(JobTestCase):
         del registry.records[missing]  # as a site at ``version`` has it
         setup.setLastVersionForProfile(PROFILE, version)
         setup.upgradeProfile(PROFILE)
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1010",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1011",))
         return registry
 
     def test_the_upgrade_from_1003_adds_the_queue_limit(self):
@@ -196,6 +197,21 @@ class TestUpgrades(JobTestCase):
     def test_the_upgrade_from_1007_adds_keep_result(self):
         registry = self.upgraded_from("1007", "netsight.async.keep_result")
         self.assertIsNone(registry["netsight.async.keep_result"])
+
+    def test_the_upgrade_to_1011_makes_more_than_a_century_a_century(self):
+        """Before 1011 the fields had no maximum: an expiry of 1e12 s was saved, and broke the lists."""
+        setup, registry = self.portal.portal_setup, getUtility(IRegistry)
+        for name, value in (("expiry", 1e12), ("keep_result", 600.0)):
+            record = registry.records[f"netsight.async.{name}"]
+            record.field.max = None  # as a site at 1010 has it
+            record.value = value
+        setup.setLastVersionForProfile(PROFILE, "1010")
+        with self.assertLogs("netsight.async", "WARNING") as logs:
+            setup.upgradeProfile(PROFILE)
+        self.assertIn("netsight.async.expiry = 1000000000000.0 is above a century", "\n".join(logs.output))
+        self.assertEqual(registry["netsight.async.expiry"], settings.LONGEST)
+        self.assertEqual(registry["netsight.async.keep_result"], 600.0)  # kept
+        self.assertEqual(registry.records["netsight.async.expiry"].field.max, settings.LONGEST)
 
     def test_the_upgrade_from_1005_adds_the_expiry_and_the_sites_jobs_at_once(self):
         registry = self.upgraded_from("1005", "netsight.async.expiry")

@@ -30,7 +30,7 @@ class TestInstall(unittest.TestCase):
         self.setup = self.layer["portal"].portal_setup
 
     def test_installed_with_the_netsight_async_profile(self):
-        self.assertEqual(self.setup.getLastVersionForProfile("netsight.async:default"), ("1010",))
+        self.assertEqual(self.setup.getLastVersionForProfile("netsight.async:default"), ("1011",))
         self.assertIn(INetsightAsyncLayer, registered_layers())
 
     def test_the_settings_and_their_control_panel(self):

@@ -162,6 +162,35 @@ class TestTheControlPanel(KeepResultTestCase):
         self.browser.result(url, process_id)
         self.assertEqual(self.browser.result(url, process_id), "Hello world!")  # seen again
 
+    def test_more_than_a_century_is_refused_with_a_message(self):
+        """An expiry and a keep-result of 1e12 s were saved, and both lists answered 500 once a result was kept."""
+        manager = owner_browser(self.app, self.site_url)
+        for field in ("expiry", "keep_result"):
+            with self.subTest(field=field):
+                manager.open(f"{self.site_url}/@@netsight-async-controlpanel")
+                manager.getControl(name=f"form.widgets.{field}").value = "1000000000000"
+                manager.getControl(name="form.buttons.save").click()
+                self.assertIn("Value is too big", manager.text)
+                transaction.begin()
+                self.assertIsNone(getUtility(IRegistry, context=self.portal)[f"netsight.async.{field}"])
+
+    def test_the_lists_show_a_result_kept_past_the_year_9999(self):
+        """A record kept by a setting of millennia (saved before settings had a maximum) broke both lists."""
+        url, process_id, _answer = self.run_job("keeps-result")
+        self.browser.result(url, process_id)
+
+        def for_millennia(record):
+            record.keep_until = 1e12  # the year 33658
+
+        registry.change(self.db(), process_id, for_millennia)
+        self.browser.open(f"{self.site_url}/@@my-processes")
+        self.assertEqual(self.browser.status, 200)
+        self.assertIn(process_id, self.browser.text)
+        manager = owner_browser(self.app, self.site_url)
+        manager.open(f"{self.site_url}/@@netsight-async-processes")
+        self.assertEqual(manager.status, 200)
+        self.assertIn(process_id, manager.text)
+
 
 class TestOneShotByDefault(KeepResultTestCase):
     def test_the_result_is_shown_once_as_in_1x(self):

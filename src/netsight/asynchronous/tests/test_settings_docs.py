@@ -71,3 +71,9 @@ class TestSettingsAsDocumented(unittest.TestCase):
                 os.environ[settings.ENVIRONMENT_PREFIX + "HEARTBEAT_TIMEOUT"] = raw
                 self.assertEqual(settings.instance_value("poll-interval"), 5)
                 self.assertEqual(settings.instance_value("heartbeat-timeout"), 60.0)
+
+    def test_more_than_a_century_of_seconds_is_a_century(self):
+        os.environ[settings.ENVIRONMENT_PREFIX + "EXPIRY"] = "1e12"
+        with self.assertLogs("netsight.async", "WARNING") as logs:
+            self.assertEqual(settings.instance_value("expiry"), 100 * 365 * 86400)
+        self.assertIn("expiry = '1e12' is above a century of seconds", logs.output[0])

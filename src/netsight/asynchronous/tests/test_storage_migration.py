@@ -399,11 +399,15 @@ class TestTheUpgradeStep(JobTestCase):
         setup = self.portal.portal_setup
         setup.setLastVersionForProfile(PROFILE, "1008")
         titles = [step["title"] for step in setup.listUpgrades(PROFILE)]
-        self.assertEqual(titles, ["The registry of processes under one key of the database's root", "My processes' icon"])
+        self.assertEqual(titles, [
+            "The registry of processes under one key of the database's root",
+            "My processes' icon",
+            "A century at most for the settings of seconds",
+        ])
         with self.assertLogs("netsight.async", "INFO") as logs:
             setup.upgradeProfile(PROFILE)
         self.assertIn(f"moved the registry's {len(ids)} processes", "\n".join(logs.output))
-        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1010",))
+        self.assertEqual(setup.getLastVersionForProfile(PROFILE), ("1011",))
         transaction.commit()
         self.assertEqual(root_keys(db), [registry.ROOT_KEY])
         self.assertEqual(read(db, registry, ids), was)

@@ -152,7 +152,7 @@ class TestUpgradingASite(JobTestCase):
             self.setup.setLastVersionForProfile(PROFILE, version)
             titles = [step["title"] for step in self.setup.listUpgrades(PROFILE)]
             self.assertIn(STEP_TITLE, titles, version)
-        self.setup.setLastVersionForProfile(PROFILE, "1010")
+        self.setup.setLastVersionForProfile(PROFILE, "1011")
         self.assertEqual(self.setup.listUpgrades(PROFILE), [])
 
     def test_the_upgrade_removes_it_and_jobs_run(self):
@@ -161,7 +161,7 @@ class TestUpgradingASite(JobTestCase):
             self.setup.upgradeProfile(PROFILE)
         self.assertIn("LegacyProcessRegistry", logs.output[0])
         self.assertIn("its 2 process records", logs.output[0])
-        self.assertEqual(self.setup.getLastVersionForProfile(PROFILE), ("1010",))
+        self.assertEqual(self.setup.getLastVersionForProfile(PROFILE), ("1011",))
         self.assert_removed()
         transaction.commit()
         transaction.begin()
@@ -358,7 +358,7 @@ class TestUpgradedEqualsInstalled(JobTestCase):
 
     def test_the_upgrade_from_each_version_gives_a_fresh_install(self):
         fresh = self.state(self.fresh)
-        versions = ("1001", "1002", "1003", "1004", "1005", "1006", "1007", "1008", "1009")
+        versions = ("1001", "1002", "1003", "1004", "1005", "1006", "1007", "1008", "1009", "1010")
         for version in versions:  # a site that stopped at an upgrade step before
             with self.subTest(upgraded_to=version):
                 savepoint = transaction.savepoint()

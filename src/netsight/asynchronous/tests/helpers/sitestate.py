@@ -33,7 +33,8 @@ def site_state(site):
         # Every record's name; the values of the add-on's (others may hold the time they were set).
         "registry records": sorted(registry.records.keys()),
         "netsight.async records": {
-            name: (type(record.field).__name__, repr(record.value))
+            name: (type(record.field).__name__, getattr(record.field, "min", None), getattr(record.field, "max", None),
+                   repr(record.value))
             for name, record in registry.records.items()
             if name.startswith("netsight")
         },
