@@ -349,7 +349,8 @@ class Maintenance(threading.Thread):
         worker could not write its end: the database was out of reach) is
         interrupted, so that it does not read "running" for ever. A failure
         of this thread that the heartbeat record does not show yet is
-        written there too (``faults.py``), with or without jobs.
+        written there too (``faults.py``), with or without jobs, where a
+        registry exists: a database that no site uses (any more) gets none for it.
         """
         iid, now, timeout = instance_id(), time.time(), settings.get("heartbeat-timeout")
         faults = self.faults
@@ -357,8 +358,8 @@ class Maintenance(threading.Thread):
 
         def write(root):
             pids = registry.active_of(root, iid)
-            if not pids and not faults.unwritten() and not (served and registry.exists(root)):
-                return False, None
+            if not pids and not ((faults.unwritten() or served) and registry.exists(root)):
+                return False, None  # nothing to say, or no registry to say it in: none is made for it
             registry.beat_in(root, iid, queues=served)
             written = faults.write_on(registry.instances(root)[iid]) if faults.unwritten() else None
             for pid in pids:

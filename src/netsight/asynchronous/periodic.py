@@ -25,6 +25,12 @@ as a method is none here, and a warning says so once.
 
 ``every`` schedules run at their first period seen; ``cron`` ones at
 their next time after they are first seen (not at once when deployed).
+
+A schedule whose context is in a Plone site that does not have the
+add-on installed (uninstalled, or never installed) is not started and
+writes nothing (a warning says so, once): uninstalling a site removes its
+schedules' records with its processes (``registry.remove_site``), and no
+pass brings them back.
 """
 
 from Acquisition import aq_base
@@ -41,6 +47,7 @@ from netsight.asynchronous import retries
 from netsight.asynchronous import storage
 from netsight.asynchronous.cron import Cron
 from netsight.asynchronous.identity import JobUser
+from netsight.asynchronous.interfaces import INetsightAsyncLayer
 from netsight.asynchronous.stored import StoredRequest
 
 import logging
@@ -151,7 +158,9 @@ def _start_in(root, schedule, period, now):
         root._p_jar.readCurrent(record)  # another instance's start of this period: a conflict, and a retry
         if record.period is not None and record.period >= period:
             return None  # started (or found broken) already
-    elif schedule.cron is not None:
+    if _without_the_addon(root, schedule):
+        return None  # nothing is written: the database keeps nothing of a site that does not use the add-on
+    if record is None and schedule.cron is not None:
         # A cron schedule first seen: its first run is its next time, not now.
         _record(root, schedule).period = period
         return None
@@ -166,6 +175,35 @@ def _start_in(root, schedule, period, now):
     record.started, record.process_id, record.error, record.error_period = now, process_id, None, None
     logger.info("netsight.async: periodic job %s started as process %s", schedule.key, process_id)
     return process_id
+
+
+def _without_the_addon(root, schedule):
+    """Whether ``schedule``'s context is in a Plone site without the add-on's browser layer (not installed there)."""
+    app = root.get("Application")
+    context = None if app is None else app.unrestrictedTraverse(schedule.context.strip("/"), None)
+    site = None if context is None else _plone_site_of(context)
+    if site is None or INetsightAsyncLayer in _site_layers(site):
+        return False
+    if schedule.key not in _NOT_INSTALLED:
+        _NOT_INSTALLED.add(schedule.key)
+        logger.warning("netsight.async: the periodic job %s is not started: its site does not have the add-on "
+                       "installed", schedule.key)
+    return True
+
+
+_NOT_INSTALLED = set()  # the schedules said to be on a site without the add-on (``_without_the_addon``)
+
+
+def _plone_site_of(context):
+    """The Plone site that ``context`` is in, or None (plain Zope, or no Plone)."""
+    try:
+        from plone.base.interfaces import IPloneSiteRoot
+    except ImportError:
+        return None
+    for item in aq_chain(context, True):
+        if IPloneSiteRoot.providedBy(item):
+            return item
+    return None
 
 
 def _record(root, schedule):

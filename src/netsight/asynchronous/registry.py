@@ -1086,9 +1086,10 @@ def exists(root):
 
 
 def remove_site(root, site):
-    """Remove every process of ``site`` (a Plone site's path) and its lists'
-    entries, in the transaction of ``root``; returns the ids of those that
-    were queued or running (to be stopped where they run)."""
+    """Remove every process of ``site`` (a Plone site's path), its lists'
+    entries and the records of its periodic jobs (``periodic.py``: a
+    schedule of a context in it), in the transaction of ``root``; returns
+    the ids of those that were queued or running (to be stopped where they run)."""
     active = []
     store = root.get(ROOT_KEY)
     if store is None:
@@ -1110,6 +1111,10 @@ def remove_site(root, site):
     for site_index in (store.states, store.counts):  # the site's first keys and counts, kept while it had processes
         for entry in list(site_index.keys(min=(site,), max=(site + "\x00",), excludemax=True)):
             del site_index[entry]
+    schedules = getattr(store, "periodic", None)  # "/plone/export (every 3600, as admin)" -> its last period
+    if schedules is not None:
+        for key in list(schedules.keys(min=site + "/", max=site + "0", excludemax=True)):  # "0" follows "/"
+            del schedules[key]
     return active
 
 

@@ -145,5 +145,8 @@ def _configlet(site):
 
 def uninstalled(setup_tool):
     """After the uninstall profile: the site's processes are cancelled and
-    removed (and the registry, once no site has any)."""
+    removed (and the registry, once no site has any); so is the 1.x
+    registry, as an install or an upgrade removes it (a 1.x site, at
+    profile 1.0.0, is listed as installed and may be uninstalled without an upgrade)."""
     remove_site(setup_tool.aq_parent)
+    remove_1x_registry(setup_tool.getPhysicalRoot())

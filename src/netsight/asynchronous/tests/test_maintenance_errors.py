@@ -66,6 +66,7 @@ class TestMaintenanceErrors(JobTestCase):
         # The claims of this instance, as startup.py registers them, are broken;
         # the timed claim comes every 0.05 s.
         setting(self, "claim-interval", 0.05)
+        self.run_job("hello")  # the site uses the add-on: the registry, where a failure is written, exists
         self.addCleanup(setattr, MAINTENANCE, "claimer", MAINTENANCE.claimer)
         token = uuid.uuid4().hex  # a failure of its own: logged with its traceback, even in a repeated test
         MAINTENANCE.claimer = broken_claimer(token)

@@ -11,7 +11,11 @@ instances, then starts Zope without the package.
 """
 
 from contextlib import contextmanager
+from netsight.asynchronous import periodic
 from netsight.asynchronous import registry
+from netsight.asynchronous.faults import Faults
+from netsight.asynchronous.legacy import REGISTRY_ID
+from netsight.asynchronous.maintenance import MAINTENANCE
 from netsight.asynchronous.testing import NETSIGHT_ASYNC_RESTAPI_TESTING
 from netsight.asynchronous.tests.helpers.base import JobTestCase
 from netsight.asynchronous.tests.helpers.base import join_workers
@@ -23,11 +27,13 @@ from netsight.asynchronous.tests.test_anonymous import Visitor
 from netsight.asynchronous.tests.helpers.views import Gate
 from netsight.asynchronous.tests.helpers.views import GATES
 from netsight.asynchronous.tests.helpers.views import new_gate
+from netsight.asynchronous.tests.test_upgrade_1x import store_1x_registry
 from plone.base.utils import get_installer
 from plone.registry.interfaces import IRegistry
 from zope.component.hooks import getSite
 from zope.component.hooks import setSite
 
+import time
 import transaction
 
 
@@ -189,6 +195,64 @@ class TestUninstall(SitesTestCase):
         self.assertEqual(self.owner.result(url, process_id), "Hello world!")
         self.owner.open(f"{self.used_url}/@@my-processes")
         self.assertEqual(self.owner.status, 200)
+
+
+class TestUninstallPeriodicJobs(SitesTestCase):
+    """A periodic job of an uninstalled site: its record goes, and no pass brings the registry back."""
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(periodic.clear)
+        self.schedule = periodic.Schedule(view="hello", context="/used", user="admin", every=3600.0)
+        periodic.register(self.schedule)
+
+    def schedule_keys(self):
+        transaction.begin()
+        return list(periodic.records(self.app._p_jar.root()).keys())
+
+    def test_its_schedules_record_goes_with_the_sites_processes(self):
+        self.run_job("hello")  # the fixture's site keeps the add-on, and the registry with it
+        (process_id,) = periodic.start_due(self.app._p_jar.db())  # queued for any instance
+        self.assertEqual(self.schedule_keys(), [self.schedule.key])
+
+        self.uninstall(self.used)
+
+        self.assertEqual(self.schedule_keys(), [])  # it stayed, with the removed process's id
+        self.assertIsNone(self.fresh_record(process_id))
+
+    def test_no_pass_brings_the_registry_back(self):
+        self.assertEqual(len(periodic.start_due(self.app._p_jar.db())), 1)
+        self.uninstall(self.used)
+        self.assertEqual(root_keys(self.app), [])
+        with self.assertLogs("netsight.async", "WARNING") as logs:
+            self.assertEqual(periodic.start_due(self.app._p_jar.db(), now=time.time() + 7200), [])  # its next period
+        self.assertIn("its site does not have the add-on installed", logs.output[0])
+        self.assertEqual(root_keys(self.app), [])  # the job was queued, and the store made again
+
+
+class TestUninstallLeavesNothing(SitesTestCase):
+    def test_a_failure_of_the_maintenance_thread_writes_no_heartbeat_after_the_last_uninstall(self):
+        url, process_id = self.start("hello")
+        self.owner.wait_for(url, process_id)
+        self.uninstall(self.used)
+        self.assertEqual(root_keys(self.app), [])
+        self.addCleanup(setattr, MAINTENANCE, "faults", MAINTENANCE.faults)
+        MAINTENANCE.faults = Faults()  # this test's failure, forgotten after it
+        try:
+            raise ConnectionError("the ZEO server is out of reach")
+        except ConnectionError as exc:
+            MAINTENANCE._failed("maintenance", exc)  # as a failed pass of its thread
+        MAINTENANCE.beat(self.app._p_jar.db())
+        self.assertEqual(root_keys(self.app), [])  # the heartbeat made the store to write the failure in
+
+    def test_uninstalling_a_1x_site_removes_the_1x_registry(self):
+        with on_site(self.never):
+            self.never.portal_setup.setLastVersionForProfile("netsight.async:default", "1.0.0")  # as 1.x left it
+        transaction.commit()
+        store_1x_registry(self.layer["zodbDB"])
+        self.uninstall(self.never)  # listed as installed, uninstalled without an upgrade
+        transaction.begin()
+        self.assertNotIn(REGISTRY_ID, self.app.objectIds())  # its processes loaded as broken objects without the package
 
 
 class TestUninstallRestAPI(JobTestCase):
