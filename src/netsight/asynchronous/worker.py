@@ -140,7 +140,8 @@ class Attempt:
             logging.WARNING if retried else logging.ERROR,
             "Process %s failed%s:\n%s",
             self.process_id,
-            " (its view retries it, while attempts are left)" if retried else "",
+            " (its view retries such a failure where attempts are left: the next entry says whether one is)"
+            if retried else "",
             traceback.format_exc(),
         )
         self.error = f"{type(exc).__name__}: {exc}"

@@ -80,6 +80,7 @@ MESSAGES = {  # what an action did: the status message and its type
 BAD_QUEUE = _("bad_queue", default="\u201c${queue}\u201d is no queue's name: all queues are shown.")
 BAD_SIZE = _("bad_page_size", default="\u201c${size}\u201d is no number of processes a page (1 to ${most}): ${shown} are shown.")
 BAD_START = _("bad_batch_start", default="\u201c${start}\u201d is no place in the list: its start is shown.")
+BAD_OWNER = _("bad_owner", default="\u201c${owner}\u201d is no owner: all owners are shown.")
 
 
 class AllProcesses(BrowserView):
@@ -188,7 +189,8 @@ class AllProcesses(BrowserView):
         """The filters and the batch, from the form; what cannot be read is left out and said (``notices``)."""
         form = self.request.form
         self.bad_values = []
-        state = form.get("state") or None
+        state = form.get("state")
+        state = None if state in (None, "") else state
         self.bad_state = None
         if state is not None and state not in tuple(ProcessState):  # shown with all states, and a notice
             self.bad_state = _shown(state)
@@ -196,6 +198,8 @@ class AllProcesses(BrowserView):
         owner = form.get("owner")
         self.state = state
         self.owner = (owner.strip() or None) if isinstance(owner, str) else None
+        if owner is not None and not isinstance(owner, str):  # owner:list, owner:int: all owners, and a notice
+            self.bad_values.append(Message(BAD_OWNER, mapping={"owner": _shown(owner)}))
         queue = form.get("queue")
         queue = (queue.strip() or None) if isinstance(queue, str) else queue  # None: every queue
         if queue is not None and not queues.is_name(queue):  # no queue can have it: all queues, and a notice

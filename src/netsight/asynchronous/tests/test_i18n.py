@@ -164,6 +164,7 @@ MSGIDS = {
     "bad_queue",
     "bad_page_size",
     "bad_batch_start",
+    "bad_owner",
 }
 
 

@@ -428,6 +428,15 @@ class TestAllProcesses(JobTestCase):
         self.open(b_size="7", b_start="14")
         self.assertEqual(ids(self.manager.text), made[14:21])
 
+    def test_an_owner_that_is_no_text_shows_all_owners_with_a_notice(self):
+        """``owner:list`` and ``owner:int`` were left out without a word."""
+        made = self.add(2, owner="alice") + self.add(1, owner="bob")
+        for query, shown in (("owner:list=alice&owner:list=bob", "alice, bob"), ("owner:int=5", "5")):
+            self.manager.open(f"{self.page_url}?{query}")
+            self.assertEqual(self.manager.status, 200, query)
+            self.assertEqual(notices(self.manager.text), [f"\u201c{shown}\u201d is no owner: all owners are shown."])
+            self.assertEqual(sorted(ids(self.manager.text)), sorted(made), query)
+
     def test_a_bad_queue_name_shows_all_queues_with_a_notice(self):
         made = self.add(3)
         self.open(queue="../exports")

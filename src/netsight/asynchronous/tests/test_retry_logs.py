@@ -22,9 +22,10 @@ class TestRetryLogs(RetriesTestCase):
         self.assertEqual([answer["state"] for answer in answers], ["failed", "failed"])
         warned = [r for r in records if r.levelno == logging.WARNING]
         errors = [r for r in records if r.levelno >= logging.ERROR]
-        # Each attempt's failure, with its traceback: a warning (its view retries it, while attempts are left).
+        # Each attempt's failure, with its traceback: a warning that promises no retry (the last one gets none).
         self.assertEqual([(first in r.getMessage(), last in r.getMessage()) for r in warned], [(True, False), (False, True)])
         self.assertTrue(all("Traceback" in r.getMessage() for r in warned))
+        self.assertTrue(all("the next entry says whether one is" in r.getMessage() for r in warned))
         # The last attempt's: an error, which says why.
         (error,) = errors
         self.assertEqual(error.getMessage(), f"Process {last} failed on its last attempt (2 of 2): Flaky: run 2 failed")
