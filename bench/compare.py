@@ -227,6 +227,8 @@ def measure_front_end(system, figures, args):
     system.hold()  # the worker stopped: the starts queue in the database, nothing drains them meanwhile
     say(f"{system.name}: start cost (wrk) ...")
     figures.rates = measures.start_cost(system, args.rounds)
+    say(f"{system.name}: null jobs, {args.jobs}, {args.clients} clients ...")
+    figures.null_jobs = measures.null_jobs(system, args.jobs, args.clients)  # the front-end's requests: no worker needed
     say(f"{system.name}: {summary(figures)}")
 
 
@@ -361,6 +363,9 @@ def goal_rows(found):
             rows.append(Row(f"drain, {short}", f"{drain:.1f} jobs/s", f"{fastest.drain.rate:.1f}/s {fastest.name}",
                             ratio, f">= {FASTEST_PEER_SHARE:g}", ratio >= FASTEST_PEER_SHARE))
         run, rates = figures.end_to_end, figures.rates
+        if rates.plain:  # no goal: a job is one publication of the framework; the plain POST is one, over HTTP
+            rows.append(Row(f"drain, {short}", f"{drain:.1f} jobs/s", f"{rates.plain:.0f}/s plain POST",
+                            drain / rates.plain))
         ratio = run.rate / rates.commit
         rows.append(Row(f"end to end, {short}", f"{run.rate:.1f} jobs/s, {len(run.lost)} lost",
                         f"{rates.commit:.0f}/s committing POST", ratio, f">= {END_TO_END_GOAL:g}, none lost",

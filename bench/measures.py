@@ -1,4 +1,4 @@
-"""The four measures of bench/compare.py, the same for the package and each peer: start cost, drain, pickup, end to end.
+"""The five measures of bench/compare.py, the same for the package and each peer: start cost, drain, pickup, end to end, null jobs.
 
 Each takes a ``System`` (bench/systems.py): its web side (the plain, the
 committing and the starting request; a job's start, state and result
@@ -23,7 +23,7 @@ end to end
     ``jobs`` jobs from ``clients`` clients, each started, its state polled
     every ``POLL_EVERY`` until it ended, its result fetched: jobs per
     second, how many were done and fetched, how many lost.
-null job
+null jobs
     The end to end's requests with no job behind them, from the same
     ``clients``: a committing POST (a start commits its record), a plain
     GET (one poll that finds the job ended) and a committing POST (a fetch
@@ -235,10 +235,14 @@ def null_jobs(system, jobs, clients):
         for method, path, body in steps:
             answer = session.request(method, path, body, {"Content-Type": web.headers["Content-Type"]} if body else None)
             if answer.status != 200:
-                raise AssertionError(f"{system.name}: {method} {path} answered {answer.status}")
+                return f"{method} {path} answered {answer.status}"
+        return "done"
 
     outcomes, seconds = load.jobs_from_clients(jobs, clients, web.session, null_job)
-    return len(outcomes) / seconds
+    failed = [outcome for outcome in outcomes if outcome != "done"]
+    if failed or len(outcomes) != jobs:
+        raise AssertionError(f"{system.name}: {len(outcomes)} null jobs of {jobs}, {len(failed)} failed: {failed[:3]}")
+    return jobs / seconds
 
 
 def one_job(system, session):

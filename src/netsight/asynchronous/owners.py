@@ -135,12 +135,18 @@ def site_path(obj):
     A process belongs to the site it was started in: the lists of processes
     of a site show only its own, also where one database holds several.
     """
+    site = plone_site(obj)
+    return "" if site is None else "/".join(site.getPhysicalPath())
+
+
+def plone_site(obj):
+    """The Plone site that contains ``obj`` (the nearest one above it, by containment); None outside any, and in plain Zope."""
     if IPloneSiteRoot is None:
-        return ""
+        return None
     for item in aq_chain(obj, True):  # containment: /A/B/doc acquired through A is B's
         if IPloneSiteRoot.providedBy(item):
-            return "/".join(item.getPhysicalPath())
-    return ""
+            return item
+    return None
 
 
 def caller_key(request):

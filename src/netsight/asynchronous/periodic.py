@@ -27,10 +27,11 @@ as a method is none here, and a warning says so once.
 their next time after they are first seen (not at once when deployed).
 
 A schedule whose context is in a Plone site that does not have the
-add-on installed (uninstalled, or never installed) is not started and
-writes nothing (a warning says so, once): uninstalling a site removes its
-schedules' records with its processes (``registry.remove_site``), and no
-pass brings them back.
+add-on installed (uninstalled, or never installed), or whose context does
+not exist while the database has no registry (a site deleted, or not made
+yet), is not started and writes nothing (a warning says so once per
+period): uninstalling a site removes its schedules' records with its
+processes (``registry.remove_site``), and no pass brings the registry back.
 """
 
 from Acquisition import aq_base
@@ -48,6 +49,8 @@ from netsight.asynchronous import storage
 from netsight.asynchronous.cron import Cron
 from netsight.asynchronous.identity import JobUser
 from netsight.asynchronous.interfaces import INetsightAsyncLayer
+from netsight.asynchronous.owners import plone_site
+from netsight.asynchronous.owners import site_path
 from netsight.asynchronous.stored import StoredRequest
 
 import logging
@@ -99,6 +102,7 @@ def register(schedule):
 def clear():
     """Forget every schedule (tests, and zope.testing's cleanUp)."""
     del SCHEDULES[:]
+    _UNWRITTEN.clear()
 
 
 try:
@@ -117,6 +121,7 @@ class ScheduleRecord(Persistent):
     process_id = None  # the process it last started
     error = None  # why the last period could not start (its view, context or user is missing); None: it did
     error_period = None  # the period of that error
+    site = None  # the path of its context's Plone site ("": none), whose uninstall removes it; None: made before 2.0
 
 
 def records(root):
@@ -158,55 +163,53 @@ def _start_in(root, schedule, period, now):
         root._p_jar.readCurrent(record)  # another instance's start of this period: a conflict, and a retry
         if record.period is not None and record.period >= period:
             return None  # started (or found broken) already
-    if _without_the_addon(root, schedule):
-        return None  # nothing is written: the database keeps nothing of a site that does not use the add-on
+    if _UNWRITTEN.get(schedule.key) == period:
+        return None  # found this period to be written nowhere (below): looked at again at the next
+    context = _context(root, schedule)
+    unwritten = _why_unwritten(root, context)
+    if unwritten is not None:  # nothing is written: the database keeps nothing of a site that does not use the add-on
+        _UNWRITTEN[schedule.key] = period
+        logger.warning("netsight.async: the periodic job %s is not started: %s", schedule.key, unwritten)
+        return None
+    _UNWRITTEN.pop(schedule.key, None)
     if record is None and schedule.cron is not None:
         # A cron schedule first seen: its first run is its next time, not now.
-        _record(root, schedule).period = period
+        _record(root, schedule, context).period = period
         return None
-    record = _record(root, schedule) if record is None else record
+    record = _record(root, schedule, context) if record is None else record
     record.period = period
-    problem = _problem(root, schedule)
+    problem = _problem(context, schedule)
     if problem is not None:
         record.error, record.error_period = problem, period
         logger.error("netsight.async: the periodic job %s cannot start: %s", schedule.key, problem)
         return None
-    process_id = _queue(root, schedule, now)
+    process_id = _queue(root, schedule, context, now)
     record.started, record.process_id, record.error, record.error_period = now, process_id, None, None
     logger.info("netsight.async: periodic job %s started as process %s", schedule.key, process_id)
     return process_id
 
 
-def _without_the_addon(root, schedule):
-    """Whether ``schedule``'s context is in a Plone site without the add-on's browser layer (not installed there)."""
+_UNWRITTEN = {}  # schedule key -> the period found to be written nowhere (``_why_unwritten``), said once
+
+
+def _context(root, schedule):
+    """The schedule's context in the database of ``root``, or None (it does not exist)."""
     app = root.get("Application")
-    context = None if app is None else app.unrestrictedTraverse(schedule.context.strip("/"), None)
-    site = None if context is None else _plone_site_of(context)
-    if site is None or INetsightAsyncLayer in _site_layers(site):
-        return False
-    if schedule.key not in _NOT_INSTALLED:
-        _NOT_INSTALLED.add(schedule.key)
-        logger.warning("netsight.async: the periodic job %s is not started: its site does not have the add-on "
-                       "installed", schedule.key)
-    return True
+    return None if app is None else app.unrestrictedTraverse(schedule.context.strip("/"), None)
 
 
-_NOT_INSTALLED = set()  # the schedules said to be on a site without the add-on (``_without_the_addon``)
-
-
-def _plone_site_of(context):
-    """The Plone site that ``context`` is in, or None (plain Zope, or no Plone)."""
-    try:
-        from plone.base.interfaces import IPloneSiteRoot
-    except ImportError:
-        return None
-    for item in aq_chain(context, True):
-        if IPloneSiteRoot.providedBy(item):
-            return item
+def _why_unwritten(root, context):
+    """Why a schedule of ``context`` may write nothing in the database of ``root``, or None: its Plone site
+    does not have the add-on's browser layer, or it does not exist and the database has no registry."""
+    if context is None:
+        return None if registry.exists(root) else "its context does not exist, and no site of the database uses the add-on"
+    site = plone_site(context)
+    if site is not None and INetsightAsyncLayer not in _site_layers(site):
+        return "its site does not have the add-on installed"
     return None
 
 
-def _record(root, schedule):
+def _record(root, schedule, context):
     """The schedule's record, made in the store (the store and its tree too, if need be)."""
     store = storage.made(root)
     if getattr(store, "periodic", None) is None:  # a store of before periodic jobs that registry.prepare did not see
@@ -214,13 +217,12 @@ def _record(root, schedule):
     record = store.periodic.get(schedule.key)
     if record is None:
         record = store.periodic[schedule.key] = ScheduleRecord()
+        record.site = "" if context is None else site_path(context)  # its site's uninstall removes it
     return record
 
 
-def _problem(root, schedule):
+def _problem(context, schedule):
     """Why ``schedule`` cannot start now (its context, user or view is missing), or None."""
-    app = root.get("Application")
-    context = None if app is None else app.unrestrictedTraverse(schedule.context.strip("/"), None)
     if context is None:
         return f"its context {schedule.context} does not exist"
     if _user_folder(context, schedule.user) is None:
@@ -314,14 +316,11 @@ def _site_layers(site):
         setSite(before)
 
 
-def _queue(root, schedule, now):
+def _queue(root, schedule, context, now):
     """Add the schedule's job to the registry, queued for any instance; its process id."""
     app = root["Application"]
-    context = app.unrestrictedTraverse(schedule.context.strip("/"))
     context_path = "/".join(context.getPhysicalPath())
     process_id = registry.new_process_id()
-    from netsight.asynchronous.owners import site_path
-
     record = registry.ProcessRecord(
         process_id, view_name=schedule.view, context_path=context_path, owner=schedule.user, site=site_path(context)
     )

@@ -1112,9 +1112,10 @@ def remove_site(root, site):
         for entry in list(site_index.keys(min=(site,), max=(site + "\x00",), excludemax=True)):
             del site_index[entry]
     schedules = getattr(store, "periodic", None)  # "/plone/export (every 3600, as admin)" -> its last period
-    if schedules is not None:
-        for key in list(schedules.keys(min=site + "/", max=site + "0", excludemax=True)):  # "0" follows "/"
-            del schedules[key]
+    if schedules is not None and site:
+        for key, schedule in list(schedules.items(min=site + "/", max=site + "0", excludemax=True)):  # "0" follows "/"
+            if getattr(schedule, "site", None) in (site, None):  # not a Plone site's within it (None: of before its site)
+                del schedules[key]
     return active
 
 
@@ -1122,13 +1123,14 @@ def remove_all(root, only_if_empty=True):
     """Remove the registry's keys from the root (``ROOT_KEYS``, and those
     of a registry before the store): the records, their results and blobs
     (a pack then drops them), the indexes, the heartbeats. With
-    ``only_if_empty``, only when no process is left (one added meanwhile
-    makes the commit conflict). Returns whether it removed them."""
+    ``only_if_empty``, only when no process and no record of a Plone
+    site's periodic job is left (a process added meanwhile makes the commit
+    conflict). Returns whether it removed them."""
     store = root.get(ROOT_KEY)
     if only_if_empty and store is not None:
         root._p_jar.readCurrent(store.records)  # empty, a tree is one object: an add conflicts
-        if store.records:
-            return False
+        if store.records or any(getattr(schedule, "site", None) for schedule in getattr(store, "periodic", {}).values()):
+            return False  # a process, or another Plone site's periodic job (its last period) is left
     found = [key for key in (*ROOT_KEYS, *storage.KEYS_BEFORE.values(), *OLD_LISTS_KEYS) if key in root]
     for key in found:
         del root[key]

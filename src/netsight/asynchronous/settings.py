@@ -148,18 +148,29 @@ def _value(name, raw):
     try:
         value = kind(raw)
     except (TypeError, ValueError, OverflowError):
-        logger.warning("netsight.async: %s = %r is not a %s; using %r", name, raw, kind.__name__, default)
+        _warn_once(name, raw, f"is not a {kind.__name__}; using {default!r}")
         return default
     if isinstance(value, float) and not math.isfinite(value):  # "nan" and "inf" are floats: no setting is either
-        logger.warning("netsight.async: %s = %r is not a finite number; using %r", name, raw, default)
+        _warn_once(name, raw, f"is not a finite number; using {default!r}")
         return default
     if isinstance(value, float) and value > LONGEST:
-        logger.warning("netsight.async: %s = %r is above a century of seconds; using %r", name, raw, LONGEST)
+        _warn_once(name, raw, f"is above a century of seconds; using {LONGEST!r}")
         return LONGEST
     if minimum is not None and value < minimum:
-        logger.warning("netsight.async: %s = %r is below %r; using %r", name, raw, minimum, minimum)
+        _warn_once(name, raw, f"is below {minimum!r}; using {minimum!r}")
         return minimum
     return value
+
+
+def _warn_once(name, raw, why):
+    """Log that setting ``name`` cannot be ``raw`` (``why``), once for each value: a setting is read
+    at every request and every pass of the maintenance thread."""
+    if (name, repr(raw)) not in _WARNED:
+        _WARNED.add((name, repr(raw)))
+        logger.warning("netsight.async: %s = %r %s", name, raw, why)
+
+
+_WARNED = set()  # the (setting, value) pairs said to be wrong (``_warn_once``)
 
 
 def _given(name):

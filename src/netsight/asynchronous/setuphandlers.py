@@ -5,8 +5,8 @@ from netsight.asynchronous.legacy import remove_1x_registry
 from netsight.asynchronous.removal import remove_site
 from netsight.asynchronous.settings import LONGEST
 from netsight.asynchronous.settings import REGISTRY_PREFIX
-from plone.registry.interfaces import IRegistry
 from plone.base.interfaces import INonInstallable
+from plone.registry.interfaces import IRegistry
 from zope.component import getUtility
 from zope.interface import implementer
 
@@ -54,6 +54,7 @@ def upgrade_to_1007(setup_tool):
     updates its permission).
     """
     site = setup_tool.aq_parent
+    cap_seconds()  # before the records are imported again: one above their maximum would be emptied
     steps = ["browserlayer", "rolemap", "plone.app.registry", "controlpanel"]
     if not has_my_processes(site):
         steps.insert(2, "actions")
@@ -69,6 +70,7 @@ def upgrade_to_1008(setup_tool):
     """Upgrade step 1008: the record ``keep_result`` (the others keep their
     values), and *My processes* just above *Log out*, where a fresh install
     puts it (``insert-before`` in actions.xml); nothing else of the action changes."""
+    cap_seconds()
     setup_tool.runImportStepFromProfile(PROFILE_ID, "plone.app.registry", run_dependencies=False)
     place_my_processes(setup_tool.aq_parent)
 
@@ -107,17 +109,27 @@ def upgrade_to_1011(setup_tool):
     """Upgrade step 1011: the settings of seconds get their maximum, a century (``settings.LONGEST``).
 
     A value saved above it (an expiry of 1e12 seconds, which broke the
-    lists) becomes a century, logged; the registry's records are then
-    imported again, their values kept, so that the control panel refuses
-    more, as on a fresh install.
+    lists) becomes a century (``cap_seconds``); the registry's records are
+    then imported again, their values kept, so that the control panel
+    refuses more, as on a fresh install.
+    """
+    cap_seconds()
+    setup_tool.runImportStepFromProfile(PROFILE_ID, "plone.app.registry", run_dependencies=False)
+
+
+def cap_seconds():
+    """Set each of the site's settings saved above a century (``settings.LONGEST``) to a century, logged.
+
+    An import of the records with their maximum would empty such a value
+    (plone.registry keeps only a value that its new field accepts): the
+    steps that import them (1007, 1008, 1011) call this first.
     """
     settings_registry = getUtility(IRegistry)
-    for name, record in list(settings_registry.records.items()):
-        if name.startswith(REGISTRY_PREFIX) and isinstance(record.value, float) and record.value > LONGEST:
+    for name, record in list(settings_registry.records.items(min=REGISTRY_PREFIX, max=REGISTRY_PREFIX + "\uffff")):
+        if isinstance(record.value, float) and record.value > LONGEST:
             logger.warning("netsight.async: %s = %r is above a century of seconds; it is a century now", name,
                            record.value)
             record.value = LONGEST
-    setup_tool.runImportStepFromProfile(PROFILE_ID, "plone.app.registry", run_dependencies=False)
 
 
 def place_my_processes(site):

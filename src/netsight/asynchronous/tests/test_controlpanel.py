@@ -201,17 +201,23 @@ class TestUpgrades(JobTestCase):
     def test_the_upgrade_to_1011_makes_more_than_a_century_a_century(self):
         """Before 1011 the fields had no maximum: an expiry of 1e12 s was saved, and broke the lists."""
         setup, registry = self.portal.portal_setup, getUtility(IRegistry)
-        for name, value in (("expiry", 1e12), ("keep_result", 600.0)):
-            record = registry.records[f"netsight.async.{name}"]
-            record.field.max = None  # as a site at 1010 has it
-            record.value = value
-        setup.setLastVersionForProfile(PROFILE, "1010")
-        with self.assertLogs("netsight.async", "WARNING") as logs:
-            setup.upgradeProfile(PROFILE)
-        self.assertIn("netsight.async.expiry = 1000000000000.0 is above a century", "\n".join(logs.output))
-        self.assertEqual(registry["netsight.async.expiry"], settings.LONGEST)
-        self.assertEqual(registry["netsight.async.keep_result"], 600.0)  # kept
-        self.assertEqual(registry.records["netsight.async.expiry"].field.max, settings.LONGEST)
+        for version in ("1010", "1006"):  # 1007 and 1008 import the records again too: they would empty it
+            with self.subTest(upgraded_from=version):
+                savepoint = transaction.savepoint()
+                try:
+                    for name, value in (("expiry", 1e12), ("keep_result", 600.0)):
+                        record = registry.records[f"netsight.async.{name}"]
+                        record.field.max = None  # as a site of before 1011 has it
+                        record.value = value
+                    setup.setLastVersionForProfile(PROFILE, version)
+                    with self.assertLogs("netsight.async", "WARNING") as logs:
+                        setup.upgradeProfile(PROFILE)
+                    self.assertIn("netsight.async.expiry = 1000000000000.0 is above a century", "\n".join(logs.output))
+                    self.assertEqual(registry["netsight.async.expiry"], settings.LONGEST)
+                    self.assertEqual(registry["netsight.async.keep_result"], 600.0)  # kept
+                    self.assertEqual(registry.records["netsight.async.expiry"].field.max, settings.LONGEST)
+                finally:
+                    savepoint.rollback()
 
     def test_the_upgrade_from_1005_adds_the_expiry_and_the_sites_jobs_at_once(self):
         registry = self.upgraded_from("1005", "netsight.async.expiry")

@@ -212,22 +212,51 @@ class TestUninstallPeriodicJobs(SitesTestCase):
 
     def test_its_schedules_record_goes_with_the_sites_processes(self):
         self.run_job("hello")  # the fixture's site keeps the add-on, and the registry with it
-        (process_id,) = periodic.start_due(self.app._p_jar.db())  # queued for any instance
-        self.assertEqual(self.schedule_keys(), [self.schedule.key])
+        sibling = periodic.Schedule(view="hello", context="/used2", user="admin", every=3600.0)  # "/used" begins it
+        periodic.register(sibling)
+        with self.assertLogs("netsight.async", "ERROR"):  # its context does not exist: its record says so
+            (process_id,) = periodic.start_due(self.app._p_jar.db())  # queued for any instance
+        self.assertEqual(sorted(self.schedule_keys()), sorted([self.schedule.key, sibling.key]))
 
         self.uninstall(self.used)
 
-        self.assertEqual(self.schedule_keys(), [])  # it stayed, with the removed process's id
+        self.assertEqual(self.schedule_keys(), [sibling.key])  # it stayed, with the removed process's id
         self.assertIsNone(self.fresh_record(process_id))
+
+    def test_another_sites_schedule_keeps_the_registry(self):
+        theirs = periodic.Schedule(view="hello", context="/plone", user="admin", every=3600.0)
+        periodic.register(theirs)
+        started = periodic.start_due(self.app._p_jar.db())
+        self.assertEqual(len(started), 2)
+        for process_id in started:  # no process is left (say, they expired): the last periods are
+            registry.in_own_transaction(self.app._p_jar.db(), lambda root, pid=process_id: registry.remove(root, pid))
+
+        self.uninstall(self.used)
+
+        self.assertEqual(self.schedule_keys(), [theirs.key])  # kept: the store went, and /plone's job ran again
+        self.assertEqual(periodic.start_due(self.app._p_jar.db()), [])  # this period's: started already
 
     def test_no_pass_brings_the_registry_back(self):
         self.assertEqual(len(periodic.start_due(self.app._p_jar.db())), 1)
         self.uninstall(self.used)
         self.assertEqual(root_keys(self.app), [])
-        with self.assertLogs("netsight.async", "WARNING") as logs:
-            self.assertEqual(periodic.start_due(self.app._p_jar.db(), now=time.time() + 7200), [])  # its next period
-        self.assertIn("its site does not have the add-on installed", logs.output[0])
+        for hours in (2, 3):  # its next periods: said at each
+            with self.assertLogs("netsight.async", "WARNING") as logs:
+                now = time.time() + hours * 3600
+                self.assertEqual(periodic.start_due(self.app._p_jar.db(), now=now), [])
+                self.assertEqual(periodic.start_due(self.app._p_jar.db(), now=now + 1), [])  # a pass later
+            self.assertEqual(len(logs.output), 1, logs.output)
+            self.assertIn("its site does not have the add-on installed", logs.output[0])
         self.assertEqual(root_keys(self.app), [])  # the job was queued, and the store made again
+
+    def test_a_schedule_of_no_context_writes_nothing_where_no_site_uses_the_add_on(self):
+        periodic.clear()
+        periodic.register(periodic.Schedule(view="hello", context="/deleted", user="admin", every=3600.0))
+        self.assertEqual(root_keys(self.app), [])
+        with self.assertLogs("netsight.async", "WARNING") as logs:
+            self.assertEqual(periodic.start_due(self.app._p_jar.db()), [])
+        self.assertIn("its context does not exist, and no site of the database uses the add-on", logs.output[0])
+        self.assertEqual(root_keys(self.app), [])  # its record, saying so, made the store
 
 
 class TestUninstallLeavesNothing(SitesTestCase):
