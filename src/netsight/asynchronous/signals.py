@@ -229,10 +229,44 @@ def mark_stopped(db):
     First the instance says it stopped (one small write: from then on every
     instance reads its jobs as interrupted), then each job is marked, in a
     transaction of its own, for at most ``STOP_DEADLINE`` seconds: a signal
-    handler must not keep a stopping server waiting.
+    handler must not keep a stopping server waiting. A database out of
+    reach (a ZEO server away) is not written at all, and the writes are
+    waited for one and a half ``STOP_DEADLINE`` at most: a ZEO client
+    waits up to 30 s for its server at each call, and the stop took a
+    minute.
     """
     if db is None:
         return
+    if not _reachable(db):
+        logger.warning(
+            "netsight.async: stopping without marking the jobs of this instance: its database is out of reach "
+            "(they read interrupted once its heartbeat is older than heartbeat-timeout)"
+        )
+        return
+    if holds_turn():  # this thread holds the turn to write, which a thread of its own would wait for
+        _mark_stopped(db)
+        return
+    # In a thread of its own, waited for a little longer than its deadline: a database that goes out of
+    # reach meanwhile keeps a call waiting for its reconnection (ZEO's wait_timeout, 30 s) whatever the deadline.
+    marking = threading.Thread(target=_mark_stopped, args=(db,), name="netsight.async stop", daemon=True)
+    marking.start()
+    marking.join(STOP_DEADLINE + STOP_DEADLINE / 2)
+    if marking.is_alive():
+        logger.warning("netsight.async: stopping before the jobs of this instance were marked: its database is slow "
+                       "or out of reach")
+
+
+def _reachable(db):
+    """Whether ``db``'s storage is connected (a ZEO client's may not be; the others always are)."""
+    is_connected = getattr(db.storage, "is_connected", None)
+    try:
+        return is_connected is None or bool(is_connected())
+    except Exception:  # an adapter's storage that cannot say: tried
+        return True
+
+
+def _mark_stopped(db):
+    """``mark_stopped``'s writes, in the calling thread."""
     iid, deadline = instance_id(), time.monotonic() + STOP_DEADLINE
     write_ends_behind(STOP_DEADLINE / 2)  # the jobs that ended are not interrupted
     try:

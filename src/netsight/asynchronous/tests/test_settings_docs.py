@@ -91,3 +91,16 @@ class TestSettingValues(unittest.TestCase):
         os.environ[settings.ENVIRONMENT_PREFIX + "EXPIRY"] = str(100 * 365 * 86400)  # a century: taken as it is
         with self.assertNoLogs("netsight.async", "WARNING"):
             self.assertEqual(settings.instance_value("expiry"), 100 * 365 * 86400)
+
+    def test_a_heartbeat_interval_over_a_third_of_the_timeout_is_said_once(self):
+        """It was logged at every beat: twice every 5 s on a busy worker."""
+        from netsight.asynchronous import maintenance
+
+        maintenance._SHORTENED.clear()
+        self.addCleanup(maintenance._SHORTENED.clear)
+        os.environ[settings.ENVIRONMENT_PREFIX + "HEARTBEAT_TIMEOUT"] = "15"
+        with self.assertLogs("netsight.async", "WARNING") as logs:
+            for _beat in range(3):
+                self.assertEqual(maintenance.heartbeat_interval(), 5.0)
+        self.assertEqual(logs.output, ["WARNING:netsight.async:netsight.async: heartbeat-interval 10.0 is over a third "
+                                       "of heartbeat-timeout 15.0; using 5.0"])

@@ -62,6 +62,7 @@ DEADLINE = 60  # seconds for what takes a second or two
 SIGNAL_DEADLINE = 30  # seconds from a signal to the job read as interrupted on B
 KILL_SLACK = 6  # seconds beyond heartbeat-timeout (+ one interval) for SIGKILL
 LONG_JOB = {"steps": "200", "delay": "0.1"}  # 20 s of work, a progress report every 0.1 s
+STOP_SOON = 15  # seconds for an instance to end after SIGTERM with its ZEO server down (ZEO's wait_timeout: 30)
 CANCEL_WINDOW = 8  # seconds a job checks is_cancelled before it ends done (W's heartbeat-interval: 20)
 INTERRUPTED_TEXT = "The server was stopped before the process completed."
 BURST = 30
@@ -301,6 +302,26 @@ class TestTwoInstances(unittest.TestCase):
             self.assertTrue(g.process.wait(STOP_TIMEOUT), f"G did not end within {STOP_TIMEOUT}s of SIGTERM")
             self.assertIn(g.process.returncode, (0, -signal.SIGTERM))
             self.assertIn("netsight.async: stopping", g.log.read_text())
+
+    def test_a_stop_while_the_zeo_server_is_away_waits_not_for_it(self):
+        """SIGTERM to G while its job runs and the ZEO server is down: G ends by itself within
+        ``STOP_SOON`` seconds, as it says (it waited 30 s at each of two writes: a minute, past a
+        service manager's or cluster.py's patience); its job reads interrupted after heartbeat-timeout."""
+        for instance in (self.a, self.b, self.f):  # they lived through the server's restart (see the ZEO restart test)
+            self.addCleanup(instance.stop)
+        member = Client(*MEMBER)
+        g = self.extra_instance()
+        with logs_on_failure(g):
+            job = self.start(member, g, **LONG_JOB)
+            self.running_with_progress(member, g, job)
+            self.zeo.stop()
+            self.addCleanup(lambda: self.zeo.running or self.zeo.start())
+            g.process.send(signal.SIGTERM)
+            ended = g.process.wait(STOP_SOON)
+            self.assertTrue(ended, f"G did not end within {STOP_SOON}s of SIGTERM with its ZEO server down")
+            self.assertIn(g.process.returncode, (0, -signal.SIGTERM))
+            self.assertIn("stopping without marking the jobs of this instance: its database is out of reach",
+                          g.log.read_text())
 
     def test_a_cancel_on_another_instance_reaches_a_job_that_only_checks_is_cancelled(self):
         """W runs a job that checks ``is_cancelled`` and reports nothing, for
