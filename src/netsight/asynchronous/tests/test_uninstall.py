@@ -202,6 +202,8 @@ class TestUninstallPeriodicJobs(SitesTestCase):
 
     def setUp(self):
         super().setUp()
+        self.addCleanup(setattr, MAINTENANCE, "claimer", MAINTENANCE.claimer)
+        MAINTENANCE.claimer = None  # the maintenance thread starts no schedule of the test's (test_periodic does so)
         self.addCleanup(periodic.clear)
         self.schedule = periodic.Schedule(view="hello", context="/used", user="admin", every=3600.0)
         periodic.register(self.schedule)

@@ -136,7 +136,10 @@ def _stop_all():
 # The first code a child runs, before it executes the command: Linux sends
 # it SIGKILL when the thread that started it ends, so that nothing outlives
 # a killed test run (start processes from the test run's main thread, as
-# layers and tests do). The command then replaces it (os.execv), same pid.
+# layers and tests do). SIGINT and SIGQUIT are at their defaults, which a
+# run started in the background by a shell without job control (``make test
+# &``) has ignored and its children would inherit (an instance leaves an
+# ignored SIGINT ignored). The command then replaces it (os.execv), same pid.
 _LAUNCHER = textwrap.dedent(
     """
     import ctypes, os, signal, sys
@@ -146,6 +149,8 @@ _LAUNCHER = textwrap.dedent(
         pass
     if os.getppid() != int(sys.argv[1]):
         sys.exit("the test run is gone")
+    for ignored in (signal.SIGINT, signal.SIGQUIT):  # as a service manager starts it, however the run was started
+        signal.signal(ignored, signal.SIG_DFL)
     os.execv(sys.argv[2], sys.argv[2:])
     """
 )
