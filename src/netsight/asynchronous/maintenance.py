@@ -387,15 +387,13 @@ def heartbeat_interval():
     """``heartbeat-interval``, at most a third of ``heartbeat-timeout`` (else live jobs would read dead)."""
     interval, timeout = settings.get("heartbeat-interval"), settings.get("heartbeat-timeout")
     if interval > timeout / 3:
-        if (interval, timeout) not in _SHORTENED:  # said once: it is read at every beat
-            _SHORTENED.add((interval, timeout))
-            logger.warning("netsight.async: heartbeat-interval %s is over a third of heartbeat-timeout %s; "
-                           "using %s", interval, timeout, timeout / 3)
+        settings.warn_once(
+            ("heartbeat-interval", interval, timeout),  # said once: it is read at every beat
+            "netsight.async: heartbeat-interval %s is over a third of heartbeat-timeout %s; using %s",
+            interval, timeout, timeout / 3,
+        )
         return timeout / 3
     return interval
-
-
-_SHORTENED = set()  # the (heartbeat-interval, heartbeat-timeout) pairs said to be too long (``heartbeat_interval``)
 
 
 MAINTENANCE = Maintenance()

@@ -148,29 +148,34 @@ def _value(name, raw):
     try:
         value = kind(raw)
     except (TypeError, ValueError, OverflowError):
-        _warn_once(name, raw, f"is not a {kind.__name__}; using {default!r}")
+        _refused(name, raw, f"is not a {kind.__name__}; using {default!r}")
         return default
     if isinstance(value, float) and not math.isfinite(value):  # "nan" and "inf" are floats: no setting is either
-        _warn_once(name, raw, f"is not a finite number; using {default!r}")
+        _refused(name, raw, f"is not a finite number; using {default!r}")
         return default
     if isinstance(value, float) and value > LONGEST:
-        _warn_once(name, raw, f"is above a century of seconds; using {LONGEST!r}")
+        _refused(name, raw, f"is above a century of seconds; using {LONGEST!r}")
         return LONGEST
     if minimum is not None and value < minimum:
-        _warn_once(name, raw, f"is below {minimum!r}; using {minimum!r}")
+        _refused(name, raw, f"is below {minimum!r}; using {minimum!r}")
         return minimum
     return value
 
 
-def _warn_once(name, raw, why):
-    """Log that setting ``name`` cannot be ``raw`` (``why``), once for each value: a setting is read
-    at every request and every pass of the maintenance thread."""
-    if (name, repr(raw)) not in _WARNED:
-        _WARNED.add((name, repr(raw)))
-        logger.warning("netsight.async: %s = %r %s", name, raw, why)
+def _refused(name, raw, why):
+    """Log that setting ``name`` cannot be ``raw`` (``why``), once for each value (``warn_once``)."""
+    warn_once((name, repr(raw)), "netsight.async: %s = %r %s", name, raw, why)
 
 
-_WARNED = set()  # the (setting, value) pairs said to be wrong (``_warn_once``)
+def warn_once(key, message, *args):
+    """Log the warning ``message % args`` once for each ``key``: a setting is read at every request
+    and every pass of the maintenance thread, and a wrong one would be said at each."""
+    if key not in _WARNED:
+        _WARNED.add(key)
+        logger.warning(message, *args)
+
+
+_WARNED = set()  # the keys of the warnings said (``warn_once``)
 
 
 def _given(name):

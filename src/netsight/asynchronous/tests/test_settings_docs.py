@@ -96,8 +96,6 @@ class TestSettingValues(unittest.TestCase):
         """It was logged at every beat: twice every 5 s on a busy worker."""
         from netsight.asynchronous import maintenance
 
-        maintenance._SHORTENED.clear()
-        self.addCleanup(maintenance._SHORTENED.clear)
         os.environ[settings.ENVIRONMENT_PREFIX + "HEARTBEAT_TIMEOUT"] = "15"
         with self.assertLogs("netsight.async", "WARNING") as logs:
             for _beat in range(3):
